@@ -1,0 +1,48 @@
+"""lbgen: one declarative spec, rendered into HAProxy and nginx configs for Kubernetes API servers.
+
+The public API is small and stable; everything else is an implementation detail::
+
+    spec = lbgen.load_spec("cluster.yaml")
+    rendered = lbgen.render(spec, "haproxy")
+    result = lbgen.check(rendered.text, "haproxy")
+
+Heavy modules (Jinja2, the engine runners, the config parsers) are imported on first use so that
+``lbgen validate`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "check", "load_spec", "render"]
+
+if TYPE_CHECKING:
+    from lbgen.engines import CheckResult
+    from lbgen.render import Rendered
+    from lbgen.spec.models import Spec
+
+
+def load_spec(source: Any, *, filename: str | None = None) -> Spec:
+    """Load and validate a spec from a path, ``-`` (stdin), bytes or text.
+
+    Raises :class:`lbgen.diagnostics.SpecError` carrying every diagnostic found.
+    """
+    from lbgen.spec.load import load_spec as _load_spec
+
+    return _load_spec(source, filename=filename)
+
+
+def render(spec: Spec, target: str, *, layout: str | None = None, **options: Any) -> Rendered:
+    """Render a loaded spec for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``)."""
+    from lbgen.render import render as _render
+
+    return _render(spec, target, layout=layout, **options)
+
+
+def check(text: str, engine: str, *, runner: str = "auto", **options: Any) -> CheckResult:
+    """Let the real engine check a config text; see :func:`lbgen.engines.check_config`."""
+    from lbgen.engines import check_config
+
+    return check_config(text, engine, runner=runner, **options)

@@ -1,0 +1,5 @@
+"""``python -m lbgen``."""
+
+from lbgen.cli import main
+
+main()
