@@ -126,8 +126,13 @@ class LocalRunner:
 
     name = "local"
 
-    def __init__(self, *, stream_module: str | None = None) -> None:
+    def __init__(
+        self, *, stream_module: str | None = None, command_prefix: Sequence[str] = ()
+    ) -> None:
+        # command_prefix runs the engine under a wrapper, e.g. ``unshare`` with a private
+        # /etc/hosts so that a config naming DNS servers can be checked on a machine without them.
         self._stream_module = stream_module
+        self._command_prefix = list(command_prefix)
 
     @staticmethod
     def binary(engine: str) -> str | None:
@@ -172,7 +177,9 @@ class LocalRunner:
                     binary, "-t", "-q", "-p", workdir, "-c", str(config),
                     "-g", f"pid {workdir}/nginx.pid;",
                 ]  # fmt: skip
-            return run_check_command(command, engine=engine, runner=self.name)
+            return run_check_command(
+                [*self._command_prefix, *command], engine=engine, runner=self.name
+            )
 
 
 def run_check_command(command: list[str], *, engine: str, runner: str) -> CheckResult:

@@ -1,0 +1,338 @@
+"""Apply defaults: Spec -> Resolved, the engine-neutral view every target renders from.
+
+Each field is taken from the innermost layer that sets it (server, pool, ``defaults``, built-in),
+field by field, so a pool that sets only ``health.path`` keeps every other ``health`` field.
+Percent weights become integer weights and durations become microseconds, once, here.
+Every resolved value remembers the spec path that set it (``sources``), so that a target can
+point its warnings at the line the user wrote, or knows the value is a built-in default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from lbgen.diagnostics import Diagnostic, Level
+from lbgen.spec.load import LoadedSpec, Path_, SpecSource, loaded_of
+from lbgen.spec.models import Defaults, Spec
+from lbgen.units import HostPort, parse_duration, parse_host_port
+
+#: What lbgen uses where a spec says nothing, chosen for kube-apiserver: an https /readyz check,
+#: fast fall detection, watch-safe timeouts, retries with redispatch.
+BUILTIN_DEFAULTS = Defaults.model_validate(
+    {
+        "balance": "roundrobin",
+        "health": {
+            "check": "https", "path": "/readyz", "expect": [200], "interval": "5s",
+            "fast_interval": "1s", "down_interval": "5s", "rise": 2, "fall": 3, "timeout": "3s",
+        },
+        "weight": 100,
+        "retries": 3,
+        "redispatch": True,
+        "timeouts": {
+            "connect": "5s", "client": "1h", "server": "1h", "tunnel": "1h",
+            "client_fin": "10s", "server_fin": "10s",
+        },
+    }
+)  # fmt: skip
+
+Sources = Mapping[str, Path_]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One block of the spec that may set a field, and where it sits."""
+
+    model: BaseModel
+    path: Path_
+
+
+def pick(name: str, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path_ | None]:
+    """The value of ``name`` from the first layer that sets it, else the built-in default."""
+    for layer in layers:
+        if name in layer.model.model_fields_set:
+            return getattr(layer.model, name), (*layer.path, name)
+    return getattr(fallback, name), None
+
+
+def _us(value: str | None) -> int | None:
+    return None if value is None else parse_duration(value)
+
+
+def _resolve_block(
+    names: tuple[str, ...], layers: list[Layer], fallback: BaseModel
+) -> tuple[dict[str, Any], dict[str, Path_]]:
+    values: dict[str, Any] = {}
+    sources: dict[str, Path_] = {}
+    for name in names:
+        value, source = pick(name, layers, fallback)
+        values[name] = value
+        if source is not None:
+            sources[name] = source
+    return values, sources
+
+
+@dataclass(frozen=True)
+class ResolvedHealth:
+    """Health check settings; durations in microseconds."""
+
+    check: str | None
+    path: str | None
+    expect: tuple[int, ...] | None
+    interval: int | None
+    fast_interval: int | None
+    down_interval: int | None
+    rise: int | None
+    fall: int | None
+    timeout: int | None
+    client_cert: str | None
+    sni: str | None
+    sources: Sources = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ResolvedServer:
+    """One server with every inherited field filled in."""
+
+    name: str
+    address: HostPort
+    weight: int | None
+    slowstart: int | None
+    maxconn: int | None
+    maxqueue: int | None
+    backup: bool
+    disabled: bool
+    path: Path_
+    sources: Sources = field(default_factory=dict, compare=False)
+
+    @property
+    def is_dns(self) -> bool:
+        """True when the address is a DNS name, resolved by the engine."""
+        return self.address.family == "dns"
+
+
+@dataclass(frozen=True)
+class ResolvedPool:
+    """A pool with its settings resolved against ``defaults`` and the built-ins."""
+
+    name: str
+    balance: str | None
+    health: ResolvedHealth
+    retries: int | None
+    redispatch: bool | None
+    timeouts: Mapping[str, int | None]
+    servers: tuple[ResolvedServer, ...]
+    path: Path_
+    sources: Sources = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Bind:
+    """One listening address of a frontend."""
+
+    address: HostPort
+    text: str
+
+
+@dataclass(frozen=True)
+class ResolvedFrontend:
+    """A frontend, its listeners and client-side timeouts."""
+
+    name: str
+    binds: tuple[Bind, ...]
+    pool: str
+    mode: str
+    timeouts: Mapping[str, int | None]
+    path: Path_
+    sources: Sources = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ResolvedGlobal:
+    """Process-level settings."""
+
+    maxconn: int | None
+    log: str | None
+    stats_bind: HostPort | None
+    stats_prometheus: bool
+    health_bind: HostPort | None
+    health_path: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The whole spec with defaults applied, ready for a target view."""
+
+    name: str | None
+    digest: str
+    global_: ResolvedGlobal
+    frontends: tuple[ResolvedFrontend, ...]
+    pools: tuple[ResolvedPool, ...]
+    source: SpecSource
+    load_diagnostics: tuple[Diagnostic, ...]
+
+    def pool(self, name: str) -> ResolvedPool:
+        """The pool called ``name``."""
+        return next(p for p in self.pools if p.name == name)
+
+    def diagnostic(
+        self, level: Level, code: str, path: Path_, message: str, *, key: bool = False
+    ) -> Diagnostic:
+        """A diagnostic pointing at ``path`` in the spec file."""
+        return self.source.diagnostic(level, code, path, message, key=key)
+
+
+HEALTH_FIELDS = (
+    "check", "path", "expect", "interval", "fast_interval", "down_interval", "rise", "fall",
+    "timeout", "client_cert", "sni",
+)  # fmt: skip
+_HEALTH_DURATIONS = {"interval", "fast_interval", "down_interval", "timeout"}
+POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
+FRONTEND_TIMEOUTS = ("client", "client_fin")
+
+
+def canonical_json(spec: Spec) -> str:
+    """The spec as compact JSON in spec order; what the provenance hash is taken of.
+
+    Only fields the file set are included (an explicit ``null`` stays), so comments, layout and
+    quoting do not change the hash but every meaningful edit does.
+    """
+    data = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def spec_digest(spec: Spec) -> str:
+    """SHA-256 of :func:`canonical_json`."""
+    return hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()
+
+
+def percent_weights(spec: Spec, pool_name: str) -> dict[str, int | str | None]:
+    """Each server's effective weight as written (int, ``"10%"`` or None), by server name."""
+    pool = spec.pools[pool_name]
+    out: dict[str, int | str | None] = {}
+    for name, server in pool.servers.items():
+        layers = [Layer(server, ()), Layer(pool, ()), Layer(spec.defaults, ())]
+        out[name] = pick("weight", layers, BUILTIN_DEFAULTS)[0]
+    return out
+
+
+def _weight(value: int | str | None) -> int | None:
+    # "in one pool either all percentages or none" is checked at load time, so a percentage here
+    # is one of a set that sums to 100: the number itself keeps the ratios exactly.
+    if isinstance(value, str):
+        return int(value.rstrip("%"))
+    return value
+
+
+def _resolve_health(spec: Spec, pool_name: str) -> ResolvedHealth:
+    layers = [
+        Layer(spec.pools[pool_name].health, ("pools", pool_name, "health")),
+        Layer(spec.defaults.health, ("defaults", "health")),
+    ]
+    values, sources = _resolve_block(HEALTH_FIELDS, layers, BUILTIN_DEFAULTS.health)
+    for name in _HEALTH_DURATIONS:
+        values[name] = _us(values[name])
+    if values["expect"] is not None:
+        values["expect"] = tuple(values["expect"])
+    return ResolvedHealth(**values, sources=sources)
+
+
+def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
+    pool = spec.pools[name]
+    path: Path_ = ("pools", name)
+    pool_layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
+    values, sources = _resolve_block(
+        ("balance", "retries", "redispatch"), pool_layers, BUILTIN_DEFAULTS
+    )
+    timeouts, timeout_sources = _resolve_block(
+        POOL_TIMEOUTS,
+        [Layer(pool.timeouts, (*path, "timeouts")), Layer(spec.defaults.timeouts, ("defaults", "timeouts"))],
+        BUILTIN_DEFAULTS.timeouts,
+    )  # fmt: skip
+    sources.update({f"timeouts.{k}": v for k, v in timeout_sources.items()})
+    servers = []
+    for server_name, server in pool.servers.items():
+        server_path: Path_ = (*path, "servers", server_name)
+        layers = [Layer(server, server_path), *pool_layers]
+        params, server_sources = _resolve_block(
+            ("weight", "slowstart", "maxconn", "maxqueue"), layers, BUILTIN_DEFAULTS
+        )
+        servers.append(
+            ResolvedServer(
+                name=server_name,
+                address=parse_host_port(server.address, allow_empty_host=False),
+                weight=_weight(params["weight"]),
+                slowstart=_us(params["slowstart"]),
+                maxconn=params["maxconn"],
+                maxqueue=params["maxqueue"],
+                backup=bool(server.backup),
+                disabled=bool(server.disabled),
+                path=server_path,
+                sources=server_sources,
+            )
+        )
+    return ResolvedPool(
+        name=name,
+        balance=values["balance"],
+        health=_resolve_health(spec, name),
+        retries=values["retries"],
+        redispatch=values["redispatch"],
+        timeouts={k: _us(v) for k, v in timeouts.items()},
+        servers=tuple(servers),
+        path=path,
+        sources=sources,
+    )
+
+
+def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
+    frontend = spec.frontends[name]
+    path: Path_ = ("frontends", name)
+    timeouts, sources = _resolve_block(
+        FRONTEND_TIMEOUTS,
+        [Layer(frontend.timeouts, (*path, "timeouts")), Layer(spec.defaults.timeouts, ("defaults", "timeouts"))],
+        BUILTIN_DEFAULTS.timeouts,
+    )  # fmt: skip
+    binds = tuple(
+        Bind(address=parse_host_port(text, allow_empty_host=True), text=text)
+        for text in frontend.bind
+    )
+    return ResolvedFrontend(
+        name=name,
+        binds=binds,
+        pool=frontend.pool,
+        mode=frontend.mode,
+        timeouts={k: _us(v) for k, v in timeouts.items()},
+        path=path,
+        sources={f"timeouts.{k}": v for k, v in sources.items()},
+    )
+
+
+def _resolve_global(spec: Spec) -> ResolvedGlobal:
+    g = spec.global_
+    return ResolvedGlobal(
+        maxconn=g.maxconn,
+        log=g.log if g.log is not None else "stdout" if "log" not in g.model_fields_set else None,
+        stats_bind=parse_host_port(g.stats.bind, allow_empty_host=True) if g.stats else None,
+        stats_prometheus=bool(g.stats and g.stats.prometheus),
+        health_bind=parse_host_port(g.health.bind, allow_empty_host=True) if g.health else None,
+        health_path=g.health.path if g.health else "/healthz",
+    )
+
+
+def resolve_spec(spec: Spec, loaded: LoadedSpec | None = None) -> Resolved:
+    """Apply defaults to a valid spec; see the module docstring."""
+    loaded = loaded or loaded_of(spec)
+    return Resolved(
+        name=spec.name,
+        digest=spec_digest(spec),
+        global_=_resolve_global(spec),
+        frontends=tuple(_resolve_frontend(spec, name) for name in spec.frontends),
+        pools=tuple(_resolve_pool(spec, name) for name in spec.pools),
+        source=loaded.source,
+        load_diagnostics=tuple(loaded.diagnostics),
+    )

@@ -1,0 +1,261 @@
+"""Load a spec: bytes -> YAML (positions kept) -> pydantic models -> cross-field checks.
+
+Every problem becomes a :class:`~lbgen.diagnostics.Diagnostic` pointing into the file; all of them
+are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from lbgen.diagnostics import Diagnostic, Level, SpecError, has_errors, sort_key
+from lbgen.spec.models import Spec
+
+Path_ = tuple[str | int, ...]
+
+#: pydantic's error types -> our diagnostic codes (custom errors already carry our code).
+_PYDANTIC_CODES = {
+    "extra_forbidden": "unknown-field",
+    "missing": "missing-field",
+    "literal_error": "value",
+    "enum": "value",
+    "greater_than_equal": "range",
+    "less_than_equal": "range",
+    "too_short": "empty",
+}
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from and where each of its keys and values sits (1-based)."""
+
+    filename: str
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
+        """Line and column of ``path``; the nearest existing ancestor when it is not in the file."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+    def diagnostic(
+        self, level: Level, code: str, path: Path_, message: str, *, key: bool = False
+    ) -> Diagnostic:
+        """A diagnostic located at ``path`` in this source."""
+        line, col = self.position(path, key=key)
+        return Diagnostic(
+            level=level, code=code, message=message, file=self.filename, line=line, col=col,
+            path=dotted(path),
+        )  # fmt: skip
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    """``("pools", "cp", "servers", "m1")`` -> ``pools.cp.servers.m1`` (list items as ``[0]``)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def read_source(source: str | Path | bytes, filename: str | None = None) -> tuple[bytes, str]:
+    """Bytes and a display name for a path, ``-`` (stdin) or raw bytes."""
+    if isinstance(source, bytes):
+        return source, filename or "<spec>"
+    if str(source) == "-":
+        return sys.stdin.buffer.read(), filename or "<stdin>"
+    path = Path(source)
+    try:
+        return path.read_bytes(), filename or str(source)
+    except OSError as exc:
+        raise SpecError([
+            Diagnostic(Level.ERROR, "io", f"cannot read: {exc.strerror}", file=str(source))
+        ]) from None  # fmt: skip
+
+
+def _decode(data: bytes, filename: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError([
+            Diagnostic(Level.ERROR, "encoding",
+                       f"not UTF-8 (byte 0x{data[exc.start]:02x})", filename, line, col)
+        ]) from None  # fmt: skip
+
+
+def _plain(node: Any, path: Path_, source: SpecSource) -> Any:
+    """ruamel's round-trip nodes -> plain Python data, recording every position on the way."""
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            kline, kcol = node.lc.key(key)
+            source.keys[child] = (kline + 1, kcol + 1)
+            vline, vcol = node.lc.value(key)
+            source.values[child] = (vline + 1, vcol + 1)
+            out[key] = _plain(value, child, source)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            source.values[(*path, index)] = (line + 1, col + 1)
+            items.append(_plain(value, (*path, index), source))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
+    """YAML (or JSON) text -> plain data and the positions of its keys and values."""
+    source = SpecSource(filename)
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        code = "duplicate-key" if "duplicate key" in str(exc.problem) else "yaml-syntax"
+        message = str(exc.problem or exc.context or "invalid YAML").strip()
+        if code == "duplicate-key":
+            key = re.search(r'duplicate key "(.*?)"', message)
+            first = exc.context_mark.line + 1 if exc.context_mark else None
+            message = (
+                f"duplicate key {key.group(1) if key else ''!r}"
+                + (f" (first at line {first})" if first else "")
+                + ": a second value would silently replace the first"
+            )
+        elif exc.context and exc.problem:
+            message = f"{message} ({str(exc.context).strip()})"
+        raise SpecError([Diagnostic(Level.ERROR, code, message, filename, line, col)]) from None
+    except YAMLError as exc:
+        raise SpecError([Diagnostic(Level.ERROR, "yaml-syntax", str(exc), filename, 1, 1)]) from None
+    source.values[()] = (1, 1)
+    return _plain(document, (), source), source
+
+
+def _model_path(loc: tuple[str | int, ...]) -> tuple[Path_, bool]:
+    """pydantic's error location -> a spec path, and whether it points at a mapping key."""
+    path: list[str | int] = []
+    is_key = False
+    for part in loc:
+        if part == "[key]":
+            is_key = True
+            continue
+        if part == "global_":
+            part = "global"
+        path.append(part)
+    return tuple(path), is_key
+
+
+def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[Diagnostic]:
+    """One diagnostic per pydantic error, at the position of the offending key or value."""
+    out = []
+    for err in error.errors(include_url=False):
+        path, is_key = _model_path(err["loc"])
+        kind = err["type"]
+        code = _PYDANTIC_CODES.get(kind, kind if "_" not in kind else "type")
+        message = err["msg"].replace("Input should be", "must be")
+        if kind == "extra_forbidden":
+            message = f"unknown field {path[-1]!r}"
+            is_key = True
+        elif kind == "missing":
+            message = f"required field {path[-1]!r} is missing"
+            path = path[:-1]
+        elif kind == "too_short":
+            message = "must not be empty"
+        elif code == "type":
+            message = f"{message} (got {type(err.get('input')).__name__})"
+        out.append(source.diagnostic(Level.ERROR, code, path, message, key=is_key))
+    return sorted(out, key=sort_key)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A valid spec with where it came from and the warnings found while loading it."""
+
+    spec: Spec
+    source: SpecSource
+    diagnostics: list[Diagnostic]
+
+
+def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSpec:
+    """Load and check a spec; raise SpecError with every problem found."""
+    from lbgen.spec.checks import cross_checks
+
+    data, name = read_source(source, filename)
+    text = _decode(data, name)
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        raise SpecError([Diagnostic(Level.ERROR, "empty", "the spec is empty", name, 1, 1)])
+    document, positions = parse_yaml(text, name)
+    if not isinstance(document, dict):
+        kind = "a list" if isinstance(document, list) else type(document).__name__
+        raise SpecError([
+            Diagnostic(Level.ERROR, "not-mapping",
+                       f"the top level must be a mapping (version, frontends, pools, ...), not {kind}",
+                       name, 1, 1)
+        ])  # fmt: skip
+    try:
+        spec = Spec.model_validate(document)
+    except ValidationError as exc:
+        raise SpecError(validation_diagnostics(exc, positions)) from None
+    diagnostics = sorted(cross_checks(spec, positions), key=sort_key)
+    if has_errors(diagnostics):
+        raise SpecError(diagnostics)
+    return LoadedSpec(spec=spec, source=positions, diagnostics=diagnostics)
+
+
+def load_spec(source: str | Path | bytes, *, filename: str | None = None) -> Spec:
+    """Load a spec and return the model; positions and warnings ride along for the renderers."""
+    loaded = load(source, filename=filename)
+    return attach(loaded)
+
+
+def attach(loaded: LoadedSpec) -> Spec:
+    """Attach the source positions and load warnings to the spec object."""
+    spec = loaded.spec
+    spec._loaded = loaded
+    return spec
+
+
+def loaded_of(spec: Spec) -> LoadedSpec:
+    """The LoadedSpec behind a spec (one built in code gets an empty source)."""
+    loaded = spec._loaded
+    if isinstance(loaded, LoadedSpec):
+        return loaded
+    from lbgen.spec.checks import cross_checks
+
+    source = SpecSource("<spec>")
+    return LoadedSpec(spec=spec, source=source, diagnostics=cross_checks(spec, source))

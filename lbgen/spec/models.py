@@ -1,0 +1,336 @@
+"""Pydantic models of the spec, version 1.
+
+Every field defaults to "unset" (``None`` and absent from ``model_fields_set``); an explicit
+``null`` is kept as set-to-``None``, which means "emit nothing, let the engine decide". The
+difference matters to :mod:`lbgen.resolve`, which fills unset fields from the outer layers.
+Custom checks raise ``PydanticCustomError`` whose type is the diagnostic code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from lbgen.units import DURATION_PATTERN, AddressError, is_dns_name, parse_host_port
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+_NAME = re.compile(NAME_PATTERN)
+PERCENT_PATTERN = r"^[0-9]{1,3}%$"
+# A path or file name lands unquoted in both engines' configs: no whitespace, quotes, comment or
+# statement characters.
+_SAFE_TOKEN = re.compile(r"^[^\s\"'#;{}$\\]+$")
+
+Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
+CheckKind = Literal["none", "tcp", "tls", "http", "https"]
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "a name must be a string")
+    if not _NAME.match(value):
+        raise PydanticCustomError(
+            "name",
+            "{value} is not a valid name: use 1-63 of A-Z a-z 0-9 _ . - starting with a letter "
+            "or digit (anything else can inject config lines)",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _check_duration(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise PydanticCustomError("type", "a duration must be a string like \"10s\"")
+    if isinstance(value, int | float):
+        raise PydanticCustomError(
+            "duration",
+            "{value} has no unit: write e.g. \"{value}s\" or \"{value}ms\" "
+            "(HAProxy reads bare numbers as ms, nginx as seconds)",
+            {"value": value},
+        )
+    if not re.match(DURATION_PATTERN, value):
+        raise PydanticCustomError(
+            "duration",
+            "{value} is not a duration: digits and one unit of us ms s m h d, e.g. \"500ms\"",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _check_weight(value: Any) -> int | str:
+    if isinstance(value, bool):
+        raise PydanticCustomError("type", "weight must be an integer or a percentage like \"10%\"")
+    if isinstance(value, int):
+        if not 0 <= value <= 256:
+            raise PydanticCustomError("weight", "must be 0..256 (got {value})", {"value": value})
+        return value
+    if isinstance(value, str) and re.match(PERCENT_PATTERN, value):
+        if int(value[:-1]) > 100:
+            raise PydanticCustomError("weight", "must be 0%..100% (got {value})", {"value": value})
+        return value
+    raise PydanticCustomError(
+        "weight", "must be an integer 0..256 or a percentage like \"10%\" (got {value})",
+        {"value": repr(value)},
+    )  # fmt: skip
+
+
+def _check_token(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "must be a string")
+    if not _SAFE_TOKEN.match(value):
+        raise PydanticCustomError(
+            "value",
+            "{value} may not hold whitespace, quotes, '#', ';', '{{', '}}', '$' or '\\'",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _check_server_address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "an address must be a string \"host:port\"")
+    try:
+        parse_host_port(value, allow_empty_host=False)
+    except AddressError as exc:
+        raise PydanticCustomError("address", "{value}: {why}", {"value": repr(value), "why": str(exc)})
+    return value
+
+
+def _check_bind_address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "a bind address must be a string \"host:port\"")
+    try:
+        parse_host_port(value, allow_empty_host=True)
+    except AddressError as exc:
+        raise PydanticCustomError("address", "{value}: {why}", {"value": repr(value), "why": str(exc)})
+    return value
+
+
+def _check_dns_name(value: Any) -> str:
+    if not isinstance(value, str) or not is_dns_name(value):
+        raise PydanticCustomError("value", "{value} is not a DNS name", {"value": repr(value)})
+    return value
+
+
+def _check_http_path(value: Any) -> str:
+    value = _check_token(value)
+    if not value.startswith("/"):
+        raise PydanticCustomError("value", "a path must start with '/' (got {value})",
+                                  {"value": repr(value)})  # fmt: skip
+    return value
+
+
+Name = Annotated[
+    str,
+    PlainValidator(_check_name, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "pattern": NAME_PATTERN}),
+]
+Duration = Annotated[
+    str,
+    PlainValidator(_check_duration, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+]
+Weight = Annotated[
+    int | str,
+    PlainValidator(_check_weight, json_schema_input_type=int | str),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 256},
+                   {"type": "string", "pattern": PERCENT_PATTERN}]}
+    ),  # fmt: skip
+]
+ServerAddress = Annotated[
+    str,
+    PlainValidator(_check_server_address, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "description": "host:port, [ipv6]:port or dns-name:port"}),
+]
+BindAddress = Annotated[
+    str,
+    PlainValidator(_check_bind_address, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "description": "host:port, [ipv6]:port or :port"}),
+]
+Token = Annotated[str, PlainValidator(_check_token, json_schema_input_type=str)]
+HttpPath = Annotated[str, PlainValidator(_check_http_path, json_schema_input_type=str)]
+DnsName = Annotated[str, PlainValidator(_check_dns_name, json_schema_input_type=str)]
+Count = Annotated[int, Field(ge=0)]
+AtLeastOne = Annotated[int, Field(ge=1)]
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+
+
+class Model(BaseModel):
+    """Base for every spec block: unknown keys are errors, no silent type coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Health(Model):
+    """How the engine decides that a server is up."""
+
+    check: CheckKind | None = None
+    path: HttpPath | None = None
+    expect: Annotated[list[StatusCode], Field(min_length=1)] | None = None
+    interval: Duration | None = None
+    fast_interval: Duration | None = None
+    down_interval: Duration | None = None
+    rise: AtLeastOne | None = None
+    fall: AtLeastOne | None = None
+    timeout: Duration | None = None
+    client_cert: Token | None = None
+    sni: DnsName | None = None
+
+
+class PoolTimeouts(Model):
+    """Timeouts that belong to the server side of a proxy."""
+
+    connect: Duration | None = None
+    server: Duration | None = None
+    tunnel: Duration | None = None
+    server_fin: Duration | None = None
+    queue: Duration | None = None
+
+
+class FrontendTimeouts(Model):
+    """Timeouts that belong to the client side of a proxy."""
+
+    client: Duration | None = None
+    client_fin: Duration | None = None
+
+
+class Timeouts(PoolTimeouts, FrontendTimeouts):
+    """All timeouts, as the ``defaults`` block carries them."""
+
+
+class ServerParams(Model):
+    """Fields a server inherits from its pool and from ``defaults``."""
+
+    slowstart: Duration | None = None
+    maxconn: Count | None = None
+    maxqueue: Count | None = None
+    weight: Weight | None = None
+
+
+class PoolParams(ServerParams):
+    """Fields a pool inherits from ``defaults``."""
+
+    balance: Balance | None = None
+    health: Health = Health()
+    retries: Count | None = None
+    redispatch: bool | None = None
+
+
+class Defaults(PoolParams):
+    """The ``defaults`` block: inherited field by field by every pool and frontend."""
+
+    timeouts: Timeouts = Timeouts()
+
+
+class Server(ServerParams):
+    """One upstream API server."""
+
+    address: ServerAddress
+    backup: bool | None = None
+    disabled: bool | None = None
+
+
+def _server_shorthand(value: Any) -> Any:
+    return {"address": value} if isinstance(value, str) else value
+
+
+ServerEntry = Annotated[
+    Server, BeforeValidator(_server_shorthand, json_schema_input_type=Server | ServerAddress)
+]
+
+
+class Pool(PoolParams):
+    """A pool of servers (HAProxy backend, nginx upstream)."""
+
+    servers: Annotated[dict[Name, ServerEntry], Field(min_length=1)]
+    timeouts: PoolTimeouts = PoolTimeouts()
+
+
+class Frontend(Model):
+    """A listener that sends its connections to one pool."""
+
+    bind: Annotated[list[BindAddress], Field(min_length=1)]
+    pool: Name
+    mode: Literal["tcp", "http"] = "tcp"
+    timeouts: FrontendTimeouts = FrontendTimeouts()
+
+    @field_validator("mode")
+    @classmethod
+    def _only_tcp(cls, value: str) -> str:
+        if value == "http":
+            raise PydanticCustomError(
+                "mode-unsupported",
+                "mode 'http' (with routes) is planned but not supported in spec version 1; "
+                "use 'tcp' (the default)",
+            )
+        return value
+
+
+class Stats(Model):
+    """HAProxy's stats page (and Prometheus /metrics)."""
+
+    bind: BindAddress
+    prometheus: bool = False
+
+
+class LbHealth(Model):
+    """The load balancer's own liveness endpoint."""
+
+    bind: BindAddress
+    path: HttpPath = "/healthz"
+
+
+_LOG = re.compile(r"^(stdout|none|syslog|udp://[A-Za-z0-9.-]+:[0-9]{1,5}|udp://\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
+
+
+def _check_log(value: Any) -> str:
+    if not isinstance(value, str) or not _LOG.match(value):
+        raise PydanticCustomError(
+            "value", "log must be stdout, none, syslog or \"udp://host:port\" (got {value})",
+            {"value": repr(value)},
+        )  # fmt: skip
+    return value
+
+
+LogTarget = Annotated[
+    str,
+    PlainValidator(_check_log, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "pattern": _LOG.pattern}),
+]
+
+
+class Global(Model):
+    """Engine process settings."""
+
+    maxconn: Count | None = None
+    log: LogTarget | None = None
+    stats: Stats | None = None
+    health: LbHealth | None = None
+
+
+class Spec(Model):
+    """A whole spec file, version 1."""
+
+    version: Literal[1]
+    name: Name | None = None
+    global_: Global = Field(Global(), alias="global")
+    defaults: Defaults = Defaults()
+    frontends: Annotated[dict[Name, Frontend], Field(min_length=1)]
+    pools: Annotated[dict[Name, Pool], Field(min_length=1)]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    # Set by the loader: the file name, key/value positions and load warnings (a LoadedSpec).
+    _loaded: Any = PrivateAttr(default=None)

@@ -1,0 +1,134 @@
+"""Durations and addresses: parsed once, formatted per engine.
+
+A duration is kept as whole microseconds. The spec insists on a unit because the engines disagree
+on bare numbers (HAProxy reads milliseconds, nginx reads seconds).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+
+_UNITS_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
+_UNITS_US["d"] = 24 * _UNITS_US["h"]
+DURATION_PATTERN = r"^[0-9]+(us|ms|s|m|h|d)$"
+_DURATION = re.compile(DURATION_PATTERN)
+
+#: Largest unit first: formatting picks the largest unit that divides the value exactly.
+_HAPROXY_UNITS = ("d", "h", "m", "s", "ms", "us")
+_NGINX_UNITS = ("d", "h", "m", "s", "ms")
+
+
+def parse_duration(text: str) -> int:
+    """``"1h"`` -> microseconds. Raises ValueError unless the text is digits plus one unit."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(text)
+    unit = match.group(1)
+    return int(text[: -len(unit)]) * _UNITS_US[unit]
+
+
+def _format(us: int, units: tuple[str, ...]) -> str:
+    if us == 0:
+        return "0" + units[-1]
+    for unit in units:
+        size = _UNITS_US[unit]
+        if us % size == 0:
+            return f"{us // size}{unit}"
+    raise AssertionError("the smallest unit divides everything")  # pragma: no cover
+
+
+def format_haproxy_duration(us: int) -> str:
+    """Microseconds -> the exact HAProxy time text with the largest unit (``3600000000`` -> ``1h``)."""
+    return _format(us, _HAPROXY_UNITS)
+
+
+def format_nginx_duration(us: int) -> str:
+    """Microseconds -> nginx time text; nginx has no ``us``, so sub-millisecond parts round up."""
+    return _format(math.ceil(us / 1000) * 1000, _NGINX_UNITS)
+
+
+def ceil_seconds(us: int) -> int:
+    """Whole seconds, rounded up (nginx ``fail_timeout`` has seconds resolution)."""
+    return math.ceil(us / 1_000_000)
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def is_dns_name(host: str) -> bool:
+    """RFC 1123 host name (not an IP address)."""
+    if not host or len(host) > 253 or host.endswith("."):
+        return False
+    labels = host.split(".")
+    if all(label.isdigit() for label in labels):
+        return False
+    return all(_DNS_LABEL.match(label) for label in labels)
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A parsed ``host:port``; ``host`` is ``""`` for a wildcard bind (``:6443``)."""
+
+    host: str
+    port: int
+    family: str  # "ipv4", "ipv6", "dns" or "any"
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if self.family == "ipv6" else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def is_wildcard(self) -> bool:
+        """True for ``:port``, ``0.0.0.0:port`` and ``[::]:port``."""
+        return self.host in ("", "0.0.0.0", "::")
+
+
+class AddressError(ValueError):
+    """A ``host:port`` that cannot be used; the message says why."""
+
+
+def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
+    """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (and ``:6443`` for binds)."""
+    if not isinstance(text, str) or not text:
+        raise AddressError("must be host:port")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise AddressError("must be [IPv6]:port")
+        host, port_text = text[1:end], text[end + 2 :]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise AddressError(f"{host!r} is not an IPv6 address") from None
+        family = "ipv6"
+    else:
+        if text.count(":") > 1:
+            raise AddressError("an IPv6 address with a port must be bracketed: [addr]:port")
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise AddressError("must be host:port (the port is required)")
+        if host == "":
+            if not allow_empty_host:
+                raise AddressError("a server address needs a host before the port")
+            family = "any"
+        elif re.fullmatch(r"[0-9.]+", host):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise AddressError(f"{host!r} is not an IPv4 address") from None
+            family = "ipv4"
+        elif is_dns_name(host):
+            family = "dns"
+        else:
+            raise AddressError(f"{host!r} is neither an IP address nor a DNS name")
+    if not port_text.isdigit():
+        raise AddressError(f"port {port_text!r} is not a number" if port_text else "port missing")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise AddressError(f"port must be 1..65535 (got {port})")
+    return HostPort(host=host, port=port, family=family)
