@@ -127,6 +127,8 @@ class ResolvedPool:
     redispatch: bool | None
     timeouts: Mapping[str, int | None]
     servers: tuple[ResolvedServer, ...]
+    #: weight, slowstart, maxconn, maxqueue as the pool resolves them before any server override.
+    server_defaults: Mapping[str, int | None]
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
 
@@ -192,6 +194,7 @@ HEALTH_FIELDS = (
     "timeout", "client_cert", "sni",
 )  # fmt: skip
 _HEALTH_DURATIONS = {"interval", "fast_interval", "down_interval", "timeout"}
+SERVER_PARAMS = ("weight", "slowstart", "maxconn", "maxqueue")
 POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
 FRONTEND_TIMEOUTS = ("client", "client_fin")
 
@@ -255,13 +258,12 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
     sources.update({f"timeouts.{k}": v for k, v in timeout_sources.items()})
+    pool_server_params, _ = _resolve_block(SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS)
     servers = []
     for server_name, server in pool.servers.items():
         server_path: Path_ = (*path, "servers", server_name)
         layers = [Layer(server, server_path), *pool_layers]
-        params, server_sources = _resolve_block(
-            ("weight", "slowstart", "maxconn", "maxqueue"), layers, BUILTIN_DEFAULTS
-        )
+        params, server_sources = _resolve_block(SERVER_PARAMS, layers, BUILTIN_DEFAULTS)
         servers.append(
             ResolvedServer(
                 name=server_name,
@@ -284,6 +286,12 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         redispatch=values["redispatch"],
         timeouts={k: _us(v) for k, v in timeouts.items()},
         servers=tuple(servers),
+        server_defaults={
+            "weight": _weight(pool_server_params["weight"]),
+            "slowstart": _us(pool_server_params["slowstart"]),
+            "maxconn": pool_server_params["maxconn"],
+            "maxqueue": pool_server_params["maxqueue"],
+        },
         path=path,
         sources=sources,
     )

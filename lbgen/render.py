@@ -1,0 +1,120 @@
+"""Render a spec for a target: resolve, build the target view, fill its template.
+
+One Jinja environment factory serves every template: ``StrictUndefined`` (a missing value is a
+bug, not an empty string), trimmed blocks, a kept trailing newline, and a loader that looks in the
+user's override folder first, then in the templates shipped with the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from lbgen.diagnostics import Diagnostic, Level, promote_warnings, sort_key
+from lbgen.resolve import Resolved, resolve_spec
+from lbgen.spec.models import Spec
+from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The rendered text and every diagnostic of loading and translation."""
+
+    text: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    target: str = "haproxy"
+    layout: str = "full"
+
+    @property
+    def ok(self) -> bool:
+        """False when any diagnostic is an error (then ``text`` must not be used)."""
+        return not any(d.level is Level.ERROR for d in self.diagnostics)
+
+
+def packaged_templates() -> Path:
+    """The folder of the built-in templates (inside the wheel, or the source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("lbgen's templates are missing from this installation")
+
+
+def make_environment(override: str | Path | None = None) -> jinja2.Environment:
+    """The one Jinja environment: user overrides first, then the packaged templates."""
+    paths = [str(override)] if override else []
+    paths.append(str(packaged_templates()))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+class TargetError(ValueError):
+    """An unknown target or a layout the target does not have."""
+
+
+def render_resolved(
+    resolved: Resolved,
+    target: str,
+    *,
+    layout: str | None = None,
+    templates: str | Path | None = None,
+    strict: bool = False,
+    load_module: str | None = None,
+) -> Rendered:
+    """Render an already resolved spec; see :func:`render`."""
+    from lbgen import __version__
+
+    if target not in TARGETS:
+        raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    layout = layout or DEFAULT_LAYOUT[target]
+    if layout not in LAYOUTS[target]:
+        raise TargetError(
+            f"target {target} has no layout {layout!r}; choose one of {', '.join(LAYOUTS[target])}"
+        )
+    options: dict[str, Any] = {}
+    if load_module is not None:
+        options["load_module"] = load_module
+    view = build_view(resolved, target, layout, **options)
+    diagnostics = sorted([*resolved.load_diagnostics, *view.diagnostics], key=sort_key)
+    if strict:
+        diagnostics = promote_warnings(diagnostics)
+    context = {**view.context, "header": provenance(resolved, __version__, target, layout)}
+    text = make_environment(templates).get_template(view.template).render(context)
+    return Rendered(text=text, diagnostics=diagnostics, target=target, layout=layout)
+
+
+def render(
+    spec: Spec,
+    target: str,
+    *,
+    layout: str | None = None,
+    templates: str | Path | None = None,
+    strict: bool = False,
+    load_module: str | None = None,
+) -> Rendered:
+    """Render ``spec`` for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``).
+
+    ``layout`` is ``full`` for haproxy; ``full``, ``stream`` (default) or ``upstreams`` for
+    nginx. ``strict`` turns translation warnings into errors. The text is rendered even when
+    there are errors, so that a caller can show it, but it must not be written.
+    """
+    return render_resolved(
+        resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
+        load_module=load_module,
+    )  # fmt: skip
+
+
+def template_names(target: str) -> Sequence[str]:
+    """The template files a ``--templates`` folder may override for ``target``."""
+    folder = "haproxy" if target == "haproxy" else "nginx"
+    return sorted(p.name for p in (packaged_templates() / folder).glob("*.j2"))

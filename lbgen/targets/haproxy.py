@@ -1,0 +1,233 @@
+"""HAProxy (2.4 and newer) view of a resolved spec.
+
+Choices that matter to operators:
+- Health checks are always one mechanism per backend: ``option httpchk`` with ``http-check``
+  rules for http/https, ``option tcp-check`` with ``tcp-check connect ssl`` for tls. Never
+  ``option ssl-hello-chk`` (it passes on a TLS alert) and never two ``option *-chk`` (the last
+  silently wins: the bug in the old kubeadm example).
+- Server parameters shared by the pool go on ``default-server``; a server line carries only what
+  differs, so the effective value of every field is visible in one place.
+- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lbgen.resolve import ResolvedFrontend, ResolvedPool, ResolvedServer, Resolved
+from lbgen.targets import Findings, View
+from lbgen.units import HostPort, format_haproxy_duration
+
+_STATIC_BALANCE = {"static-rr", "first"}
+_FRONTEND_TIMEOUTS = (("client", "client"), ("client_fin", "client-fin"))
+_BACKEND_TIMEOUTS = (
+    ("connect", "connect"), ("server", "server"), ("tunnel", "tunnel"),
+    ("server_fin", "server-fin"), ("queue", "queue"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A keyword and its already formatted value (``timeout client`` / ``1h``)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class HaproxyServer:
+    """One ``server`` line."""
+
+    name: str
+    address: str
+    params: str
+
+
+@dataclass(frozen=True)
+class HaproxyBackend:
+    """One ``backend`` section."""
+
+    name: str
+    balance: str | None
+    check: list[str]
+    retries: int | None
+    redispatch: bool | None
+    timeouts: list[Setting]
+    default_server: str
+    servers: list[HaproxyServer]
+
+
+@dataclass(frozen=True)
+class HaproxyFrontend:
+    """One ``frontend`` section."""
+
+    name: str
+    binds: list[str]
+    timeouts: list[Setting]
+    backend: str
+
+
+def haproxy_address(address: HostPort) -> str:
+    """``[fd00::1]:6443`` stays bracketed; ``:6443`` binds every IPv4 address."""
+    return str(address) if address.host else f":{address.port}"
+
+
+def _bind(address: HostPort) -> str:
+    text = haproxy_address(address)
+    # A wildcard IPv6 socket is dual-stack by default and would collide with 0.0.0.0:port.
+    return f"{text} v6only" if address.family == "ipv6" and address.is_wildcard else text
+
+
+def _duration(us: int | None) -> str | None:
+    return None if us is None else format_haproxy_duration(us)
+
+
+def _timeouts(values: Any, names: tuple[tuple[str, str], ...]) -> list[Setting]:
+    return [
+        Setting(keyword, format_haproxy_duration(values[field]))
+        for field, keyword in names
+        if values[field] is not None
+    ]
+
+
+def _check_lines(pool: ResolvedPool) -> list[str]:
+    health = pool.health
+    if health.check in ("http", "https"):
+        lines = ["option httpchk", f"http-check send meth GET uri {health.path or '/'}"]
+        expect = health.expect or (200,)
+        if len(expect) == 1:
+            lines.append(f"http-check expect status {expect[0]}")
+        else:
+            lines.append(f"http-check expect rstatus ^({'|'.join(map(str, expect))})$")
+        return lines
+    if health.check == "tls":
+        return ["option tcp-check", "tcp-check connect ssl"]
+    return []
+
+
+def _check_params(pool: ResolvedPool) -> list[str]:
+    health = pool.health
+    if health.check in (None, "none"):
+        return []
+    params = ["check"]
+    if health.check in ("https", "tls"):
+        if health.check == "https":
+            params.append("check-ssl")
+        params += ["verify", "none"]
+        if health.sni:
+            params += ["check-sni", health.sni]
+        if health.client_cert:
+            params += ["crt", health.client_cert]
+    return params
+
+
+def _timing_params(pool: ResolvedPool) -> list[str]:
+    health = pool.health
+    params: list[str] = []
+    if health.check in (None, "none"):
+        return params
+    for keyword, value in (
+        ("inter", _duration(health.interval)),
+        ("fastinter", _duration(health.fast_interval)),
+        ("downinter", _duration(health.down_interval)),
+        ("rise", health.rise),
+        ("fall", health.fall),
+    ):
+        if value is not None:
+            params += [keyword, str(value)]
+    return params
+
+
+def _server_params(values: Any) -> list[str]:
+    params: list[str] = []
+    for keyword, value in (
+        ("slowstart", _duration(values["slowstart"])),
+        ("maxconn", values["maxconn"]),
+        ("maxqueue", values["maxqueue"]),
+        ("weight", values["weight"]),
+    ):
+        if value is not None:
+            params += [keyword, str(value)]
+    return params
+
+
+def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
+    own = {
+        "slowstart": server.slowstart, "maxconn": server.maxconn,
+        "maxqueue": server.maxqueue, "weight": server.weight,
+    }  # fmt: skip
+    # Only what differs from default-server: the pool's values are stated once.
+    differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
+    params = _check_params(pool) + _server_params(differing)
+    if server.backup:
+        params.append("backup")
+    if server.disabled:
+        params.append("disabled")
+    if server.is_dns:
+        params += ["init-addr", "last,libc,none"]
+    return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
+
+
+def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
+    if pool.balance in _STATIC_BALANCE:
+        for server in pool.servers:
+            if server.slowstart is not None:
+                where = server.sources.get("slowstart", pool.path)
+                findings.warning(
+                    "haproxy-slowstart-ignored", where,
+                    f"HAProxy ignores slowstart with balance {pool.balance} "
+                    "(static weights cannot ramp up)",
+                )  # fmt: skip
+    health = pool.health
+    timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
+    if health.check not in (None, "none") and health.timeout is not None:
+        timeouts.append(Setting("check", format_haproxy_duration(health.timeout)))
+    default_server = _timing_params(pool) + _server_params(pool.server_defaults)
+    return HaproxyBackend(
+        name=pool.name,
+        balance=pool.balance,
+        check=_check_lines(pool),
+        retries=pool.retries,
+        redispatch=pool.redispatch,
+        timeouts=timeouts,
+        default_server=" ".join(default_server),
+        servers=[_server(pool, server) for server in pool.servers],
+    )
+
+
+def _frontend(frontend: ResolvedFrontend) -> HaproxyFrontend:
+    return HaproxyFrontend(
+        name=frontend.name,
+        binds=[_bind(bind.address) for bind in frontend.binds],
+        timeouts=_timeouts(frontend.timeouts, _FRONTEND_TIMEOUTS),
+        backend=frontend.pool,
+    )
+
+
+def _log_target(log: str | None) -> str | None:
+    if log in (None, "none"):
+        return None
+    if log == "stdout":
+        return "stdout format raw local0"
+    if log == "syslog":
+        return "/dev/log local0"
+    assert log is not None and log.startswith("udp://")
+    return f"{log.removeprefix('udp://')} local0"
+
+
+def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
+    """The context of ``haproxy/haproxy.cfg.j2`` and the translation's diagnostics."""
+    findings = Findings(resolved)
+    g = resolved.global_
+    context = {
+        "log": _log_target(g.log),
+        "maxconn": g.maxconn,
+        "frontends": [_frontend(frontend) for frontend in resolved.frontends],
+        "backends": [_backend(pool, findings) for pool in resolved.pools],
+        "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
+        "stats_prometheus": g.stats_prometheus,
+        "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
+        "health_path": g.health_path,
+    }
+    return View("haproxy/haproxy.cfg.j2", context, findings.sorted())

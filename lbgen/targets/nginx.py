@@ -1,0 +1,384 @@
+"""nginx (OSS 1.18 and newer) and NGINX Plus views of a resolved spec.
+
+nginx OSS has no active health checks, so the translation is lossy, and says so: every field that
+cannot be expressed becomes a diagnostic at the spec location that set it (a warning; ``--strict``
+makes it an error). Built-in defaults that get dropped are summed up in one note per pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.spec.load import Path_
+from lbgen.targets import Findings, View
+from lbgen.units import HostPort, ceil_seconds, format_nginx_duration
+
+_METHOD = {
+    "roundrobin": None,
+    "static-rr": None,
+    "leastconn": "least_conn",
+    "source": "hash $remote_addr consistent",
+    "random": "random two least_conn",
+}
+_HASHING = {"source", "random"}
+_LOG_FORMAT = (
+    "'$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received "
+    "$session_time \"$upstream_addr\"'"
+)
+
+
+@dataclass(frozen=True)
+class NginxUpstream:
+    """One ``upstream`` block."""
+
+    name: str
+    method: str | None
+    zone: str | None
+    servers: list[str]
+
+
+@dataclass(frozen=True)
+class NginxMatch:
+    """An NGINX Plus ``match`` block for an http health check."""
+
+    name: str
+    send: str
+    expect: str
+
+
+@dataclass(frozen=True)
+class NginxServer:
+    """One stream ``server`` block: listeners and proxy settings."""
+
+    name: str
+    listens: list[str]
+    upstream: str
+    directives: list[str]
+
+
+@dataclass(frozen=True)
+class NginxHealthListener:
+    """The load balancer's own liveness endpoint, answered by the stream ``return`` module."""
+
+    listen: str
+    response: str
+
+
+def nginx_address(address: HostPort) -> str:
+    """``[fd00::1]:6443`` stays bracketed; ``:6443`` becomes ``6443`` (every IPv4 address)."""
+    return str(address) if address.host else str(address.port)
+
+
+def _ms(us: int | None) -> str | None:
+    return None if us is None else format_nginx_duration(us)
+
+
+class _PoolTranslation:
+    """Translates one pool; collects what nginx cannot say into ``findings``."""
+
+    def __init__(self, pool: ResolvedPool, findings: Findings, *, plus: bool) -> None:
+        self.pool = pool
+        self.findings = findings
+        self.plus = plus
+        self.engine = "NGINX Plus" if plus else "nginx"
+        self.dropped: list[str] = []
+
+    def lossy(self, source: Path_ | None, name: str, message: str) -> None:
+        """A value nginx cannot express: warn where the user set it, else note it once."""
+        if source is not None:
+            self.findings.warning("nginx-unsupported", source, f"{message}; left out")
+        else:
+            self.dropped.append(name)
+
+    # -- balance --------------------------------------------------------------------------------
+
+    def method(self) -> str | None:
+        pool = self.pool
+        where = pool.sources.get("balance", pool.path)
+        if pool.balance == "first":
+            self.findings.error(
+                "nginx-balance-first", where,
+                "nginx has no 'first' balance (fill one server before the next); "
+                "choose another balance for nginx",
+            )  # fmt: skip
+            return None
+        if pool.balance == "static-rr":
+            self.findings.warning(
+                "nginx-static-rr", where,
+                "nginx has no static round robin; its weighted round robin is used instead",
+            )  # fmt: skip
+        if pool.balance in _HASHING:
+            for server in pool.servers:
+                if server.backup:
+                    self.findings.error(
+                        "nginx-backup-hash", (*server.path, "backup"),
+                        f"nginx rejects 'backup' servers with balance {pool.balance} "
+                        f"({_METHOD[pool.balance]})",
+                    )  # fmt: skip
+        return _METHOD.get(pool.balance or "roundrobin")
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def passive_check(self) -> list[str]:
+        """``max_fails``/``fail_timeout`` from ``fall`` and ``interval × fall``."""
+        health = self.pool.health
+        if health.check == "none":
+            return ["max_fails=0"]
+        params = []
+        if health.fall is not None:
+            params.append(f"max_fails={health.fall}")
+            if health.interval is not None:
+                params.append(f"fail_timeout={ceil_seconds(health.interval * health.fall)}s")
+        return params
+
+    def health_report(self) -> None:
+        """What the engine does instead of the spec's active health check."""
+        health = self.pool.health
+        src = health.sources
+        owner = (*self.pool.path, "health")
+        if self.plus:
+            if health.check in ("https", "tls"):
+                self.lossy(
+                    src.get("check"), f"health.check {health.check}",
+                    f"NGINX Plus stream checks speak TLS only when traffic is re-encrypted; "
+                    f"a TCP connect check is used instead of {health.check}",
+                )
+            for name in ("fast_interval", "down_interval"):
+                if getattr(health, name) is not None:
+                    self.lossy(
+                        src.get(name), f"health.{name}",
+                        f"NGINX Plus health_check has one interval; health.{name} has no equivalent",
+                    )  # fmt: skip
+            if health.check not in ("http",):
+                for name in ("path", "expect", "sni", "client_cert"):
+                    if getattr(health, name) is not None and name in src:
+                        self.lossy(src[name], f"health.{name}",
+                                   f"health.{name} is only used by an http check in NGINX Plus")
+            return
+        if health.check in ("http", "https", "tls"):
+            self.lossy(
+                src.get("check"), f"health.check {health.check}",
+                f"nginx OSS has no active health checks: a {health.check} check becomes passive "
+                "(a server is skipped after max_fails failed connections within fail_timeout)",
+            )  # fmt: skip
+        if health.check == "none":
+            return
+        for name in ("rise", "fast_interval", "down_interval", "timeout"):
+            if getattr(health, name) is not None:
+                self.lossy(src.get(name), f"health.{name}",
+                           f"nginx OSS has no active health checks, so health.{name} has no equivalent")
+        for name in ("path", "expect", "sni", "client_cert"):
+            # Only worth saying where the user wrote it: with the check gone, these go too.
+            if name in src and getattr(health, name) is not None:
+                self.lossy(src[name], f"health.{name}", f"health.{name} needs an active check")
+        del owner
+
+    def plus_health_check(self) -> tuple[list[str], NginxMatch | None]:
+        """NGINX Plus ``health_check`` line (and ``match`` block for http checks)."""
+        health = self.pool.health
+        if health.check in (None, "none"):
+            return [], None
+        params = ["health_check"]
+        if health.interval is not None:
+            params.append(f"interval={_ms(health.interval)}")
+        if health.fall is not None:
+            params.append(f"fails={health.fall}")
+        if health.rise is not None:
+            params.append(f"passes={health.rise}")
+        match = None
+        if health.check == "http":
+            name = f"lbgen_{self.pool.name}".replace("-", "_").replace(".", "_")
+            params.append(f"match={name}")
+            codes = "|".join(map(str, health.expect or (200,)))
+            match = NginxMatch(
+                name=name,
+                send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
+                expect=f'~ "^HTTP/1\\.[01] ({codes}) "',
+            )
+        lines = [" ".join(params) + ";"]
+        if health.timeout is not None:
+            lines.append(f"health_check_timeout {_ms(health.timeout)};")
+        return lines, match
+
+    # -- servers --------------------------------------------------------------------------------
+
+    def server_line(self, server: ResolvedServer, passive: list[str]) -> str:
+        pool = self.pool
+        params = [nginx_address(server.address)]
+        down = server.disabled
+        if server.weight == 0:
+            self.findings.warning(
+                "nginx-weight-zero", server.sources.get("weight", server.path),
+                "nginx requires weight >= 1: a weight-0 server is marked 'down' instead",
+            )  # fmt: skip
+            down = True
+        elif server.weight is not None:
+            params.append(f"weight={server.weight}")
+        params += passive
+        if server.maxconn is not None:
+            params.append(f"max_conns={server.maxconn}")
+        if server.maxqueue is not None:
+            self.lossy(server.sources.get("maxqueue"), "maxqueue",
+                       "nginx stream upstreams have no per-server queue (maxqueue)")
+        if server.slowstart is not None:
+            if not self.plus:
+                self.lossy(server.sources.get("slowstart"), "slowstart",
+                           "slow start needs NGINX Plus (slow_start=)")
+            elif pool.balance in _HASHING:
+                self.findings.warning(
+                    "nginx-slowstart-hash", server.sources.get("slowstart", server.path),
+                    f"NGINX Plus cannot slow-start with balance {pool.balance}; left out",
+                )  # fmt: skip
+            else:
+                params.append(f"slow_start={_ms(server.slowstart)}")
+        if server.backup and pool.balance not in _HASHING:
+            params.append("backup")
+        if down:
+            params.append("down")
+        if server.is_dns and not self.plus:
+            self.findings.warning(
+                "nginx-dns-at-start", (*server.path, "address"),
+                f"nginx OSS resolves {server.address.host} once at start and refuses to start "
+                "when it does not resolve; its address changes are not followed",
+            )  # fmt: skip
+        return " ".join(params)
+
+    def upstream(self) -> tuple[NginxUpstream, NginxMatch | None, list[str]]:
+        method = self.method()
+        self.health_report()
+        passive = [] if self.plus and self.pool.health.check not in (None, "none") else []
+        passive = self.passive_check() if not self.plus else passive
+        servers = [self.server_line(server, passive) for server in self.pool.servers]
+        health_lines, match = self.plus_health_check() if self.plus else ([], None)
+        self.findings.flush_dropped(
+            "nginx-defaults-dropped", self.pool.path, self.dropped, self.engine
+        )
+        zone = f"{self.pool.name} 64k" if self.plus else None
+        return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
+
+
+def _proxy_directives(
+    frontend: ResolvedFrontend, pool: ResolvedPool, findings: Findings
+) -> list[str]:
+    directives = []
+    if pool.timeouts["connect"] is not None:
+        directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])};")
+    idle = {
+        "timeouts.client": (frontend.timeouts["client"], frontend.sources.get("timeouts.client")),
+        "timeouts.server": (pool.timeouts["server"], pool.sources.get("timeouts.server")),
+        "timeouts.tunnel": (pool.timeouts["tunnel"], pool.sources.get("timeouts.tunnel")),
+    }
+    values = {name: us for name, (us, _) in idle.items() if us is not None}
+    if values:
+        longest = max(values.values())
+        directives.append(f"proxy_timeout {_ms(longest)};")
+        if len(set(values.values())) > 1:
+            for name, (us, source) in idle.items():
+                if us is not None and us != longest and source is not None:
+                    findings.warning(
+                        "nginx-one-idle-timeout", source,
+                        f"nginx has one idle timeout (proxy_timeout); the longest of client, "
+                        f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
+                    )  # fmt: skip
+    for name, us, source in (
+        ("client_fin", frontend.timeouts["client_fin"], frontend.sources.get("timeouts.client_fin")),
+        ("server_fin", pool.timeouts["server_fin"], pool.sources.get("timeouts.server_fin")),
+        ("queue", pool.timeouts["queue"], pool.sources.get("timeouts.queue")),
+    ):
+        if us is not None and source is not None:
+            findings.warning("nginx-unsupported", source,
+                             f"nginx stream has no timeouts.{name}; left out")
+    if pool.retries is not None:
+        if pool.retries == 0:
+            directives.append("proxy_next_upstream off;")
+        else:
+            directives.append("proxy_next_upstream on;")
+            directives.append(f"proxy_next_upstream_tries {pool.retries + 1};")
+    return directives
+
+
+def _log_destination(log: str | None) -> str | None:
+    if log is None:
+        return None
+    if log == "none":
+        return "off"
+    if log == "stdout":
+        return "/dev/stdout"
+    if log == "syslog":
+        return "syslog:server=unix:/dev/log"
+    return "syslog:server=" + log.removeprefix("udp://")
+
+
+def _error_log(log: str | None) -> str | None:
+    if log in (None, "none"):
+        return None
+    if log == "stdout":
+        return "stderr"
+    return _log_destination(log)
+
+
+def build_nginx_view(
+    resolved: Resolved, *, plus: bool, layout: str, load_module: str | None = None
+) -> View:
+    """The context of ``nginx/<layout>.conf.j2`` and the translation's diagnostics."""
+    findings = Findings(resolved)
+    upstreams, matches, health_checks = [], [], {}
+    for pool in resolved.pools:
+        upstream, match, health_lines = _PoolTranslation(pool, findings, plus=plus).upstream()
+        upstreams.append(upstream)
+        if match:
+            matches.append(match)
+        health_checks[pool.name] = health_lines
+    servers = []
+    for frontend in resolved.frontends:
+        pool = resolved.pool(frontend.pool)
+        servers.append(
+            NginxServer(
+                name=frontend.name,
+                listens=[nginx_address(bind.address) for bind in frontend.binds],
+                upstream=pool.name,
+                directives=_proxy_directives(frontend, pool, findings) + health_checks[pool.name],
+            )
+        )
+    g = resolved.global_
+    if g.stats_bind is not None:
+        findings.warning(
+            "nginx-no-stats", ("global", "stats"),
+            "nginx stream has no stats page (stub_status lives in the http module); left out",
+        )  # fmt: skip
+    health_listener = None
+    if g.health_bind is not None:
+        health_listener = NginxHealthListener(
+            listen=nginx_address(g.health_bind),
+            response='"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nok\\n"',
+        )
+        findings.note(
+            "nginx-health-any-path", ("global", "health"),
+            "nginx answers every request on the health listener with 200 (the stream module "
+            "cannot look at the path)",
+        )  # fmt: skip
+    worker_connections = None
+    if g.maxconn is not None:
+        if layout == "full":
+            worker_connections = g.maxconn
+        else:
+            findings.warning(
+                "nginx-maxconn-layout", ("global", "maxconn"),
+                f"global.maxconn becomes worker_connections only in --layout full; with layout "
+                f"{layout} set it in your nginx.conf's events block",
+            )  # fmt: skip
+    access_log = _log_destination(g.log)
+    context: dict[str, Any] = {
+        "load_module": load_module,
+        "worker_connections": worker_connections,
+        "error_log": _error_log(g.log),
+        "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
+        "access_log": access_log,
+        "upstreams": upstreams,
+        "matches": matches,
+        "servers": servers,
+        "health_listener": health_listener,
+    }
+    return View(f"nginx/{layout}.conf.j2", context, findings.sorted())
