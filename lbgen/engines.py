@@ -9,12 +9,16 @@ picks one (``auto``: a local binary when there is one, else Docker) and returns 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -223,3 +227,216 @@ def check_config(
 ) -> CheckResult:
     """Let ``engine`` check ``text`` with the chosen runner."""
     return get_runner(runner, engine, image=image).check(text, engine, strict=strict)
+
+
+# --- running an engine -------------------------------------------------------------------------
+# Integration tests and demos need the engine *running* with a config, not only checking it.
+# A RunningEngine starts it in the foreground, waits until it listens, shows its logs, reloads
+# it with a new config and stops it; implementations: LocalEngine (processes on this machine)
+# and lbgen.docker_runner.DockerEngine (a container). Each stops only what it started.
+
+
+class RunningEngine(Protocol):
+    """An engine running with a config; also a context manager that stops it."""
+
+    engine: str
+
+    def start(self) -> None:
+        """Start the engine; EngineUnavailable when it cannot run here."""
+        ...
+
+    def wait_listening(self, host: str, port: int, timeout: float = 15.0) -> None:
+        """Block until ``host:port`` accepts connections; RuntimeError (with logs) if not."""
+        ...
+
+    def logs(self) -> str:
+        """Everything the engine has printed so far."""
+        ...
+
+    def reload(self, config_text: str, timeout: float = 15.0) -> None:
+        """Load a new config without stopping; RuntimeError if the engine does not take it."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the engine and clean up (idempotent)."""
+        ...
+
+    def __enter__(self) -> RunningEngine: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+def wait_until_listening(
+    host: str,
+    port: int,
+    timeout: float,
+    *,
+    alive: Callable[[], bool],
+    logs: Callable[[], str],
+) -> None:
+    """Poll ``host:port`` with TCP connects until one succeeds, the engine dies, or time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            pass
+        if not alive():
+            raise RuntimeError(f"engine exited before listening on {host}:{port}:\n{logs()}")
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s:\n{logs()}")
+        time.sleep(0.05)
+
+
+def _child_pids(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` (Linux /proc)."""
+    children: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields and int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+class LocalEngine:
+    """An engine binary on this machine, running in the foreground in its own temp folder.
+
+    haproxy runs as ``haproxy -W -db -f CFG`` (master-worker, so SIGUSR2 reloads), nginx as
+    ``nginx -p DIR -c CFG -g 'daemon off; pid DIR/nginx.pid;'`` (SIGHUP reloads), with a
+    ``stream``/``upstreams`` layout wrapped into a full config like the local check does.
+    """
+
+    def __init__(self, config_text: str, engine: str, *, stream_module: str | None = None) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}")
+        self.engine = engine
+        self.config_text = config_text
+        self._stream_module = stream_module
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the engine's master process while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    def _config_path(self) -> Path:
+        assert self._workdir is not None
+        return Path(self._workdir.name) / f"{self.engine}.conf"
+
+    def _write_config(self, text: str, binary: str) -> None:
+        workdir = Path(self._config_path().parent)
+        if self.engine == "nginx":
+            module = LocalRunner(stream_module=self._stream_module)._stream_module_for(binary)
+            text = wrap_nginx(text, stream_module=module, workdir=str(workdir))
+        partial = workdir / "config.partial"
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(self._config_path())  # the master re-reads the file on reload
+
+    def start(self) -> None:
+        """Start the engine in the background; its output goes to a log file."""
+        if self._proc is not None:
+            raise RuntimeError("engine already started")
+        binary = LocalRunner.binary(self.engine)
+        if binary is None:
+            raise EngineUnavailable(f"{self.engine} is not installed here (no binary on PATH)")
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"lbgen-run-{self.engine}-")
+        workdir = self._workdir.name
+        self._write_config(self.config_text, binary)
+        config = str(self._config_path())
+        if self.engine == "haproxy":
+            command = [binary, "-W", "-db", "-f", config]
+        else:
+            extra = []
+            if not re.search(r"^\s*pid\s", self.config_text, re.M):
+                extra.append(f"pid {workdir}/nginx.pid;")
+            if not re.search(r"^\s*daemon\s", self.config_text, re.M):
+                extra.append("daemon off;")
+            command = [binary, "-p", f"{workdir}/", "-c", config]
+            if extra:
+                command += ["-g", " ".join(extra)]
+        with open(Path(workdir) / "engine.log", "wb") as log:
+            # A session of its own: Ctrl-C in the terminal must not reach the engine first, and
+            # stop() can end the whole group it created if the master leaves workers behind.
+            self._proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def running(self) -> bool:
+        """True while the master process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait_listening(self, host: str, port: int, timeout: float = 15.0) -> None:
+        """Block until ``host:port`` accepts a TCP connection; RuntimeError with logs if not."""
+        wait_until_listening(host, port, timeout, alive=self.running, logs=self.logs)
+
+    def logs(self) -> str:
+        """The engine's output and, for nginx, its error log."""
+        if self._workdir is None:
+            return ""
+        text = ""
+        for name in ("engine.log", "error.log"):
+            path = Path(self._workdir.name) / name
+            if path.exists():
+                text += path.read_text(encoding="utf-8", errors="replace")
+        return text
+
+    def reload(self, config_text: str, timeout: float = 15.0) -> None:
+        """Write the new config, signal the master, wait until a new worker runs."""
+        if self._proc is None or not self.running():
+            raise RuntimeError("engine not running")
+        binary = LocalRunner.binary(self.engine) or self.engine
+        before = _child_pids(self._proc.pid)
+        self._write_config(config_text, binary)
+        self.config_text = config_text
+        self._proc.send_signal(signal.SIGUSR2 if self.engine == "haproxy" else signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _child_pids(self._proc.pid) - before:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.engine} did not load the new config:\n{self.logs()[-2000:]}")
+
+    def stop(self) -> None:
+        """Stop the master (SIGTERM, then SIGKILL to its group) and remove the temp folder."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group this object created
+                proc.wait(timeout=10)
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> LocalEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_engine(
+    config_text: str, engine: str, *, runner: str = "local", image: str | None = None
+) -> RunningEngine:
+    """A started engine running ``config_text``, locally or in Docker (``runner``)."""
+    running: RunningEngine
+    if runner == "local":
+        running = LocalEngine(config_text, engine)
+    elif runner == "docker":
+        from lbgen.docker_runner import DockerEngine
+
+        running = DockerEngine(config_text, engine, image=image)
+    else:
+        raise ValueError(f"unknown runner {runner!r}; choose local or docker")
+    running.start()
+    return running
