@@ -103,10 +103,7 @@ def wrap_nginx(text: str, *, stream_module: str | None, workdir: str) -> str:
     else:
         head.append(f"error_log {workdir}/error.log;")
         head.append("events {}")
-        if layout == "stream":
-            body = text
-        else:
-            body = "stream {\n" + text + "\n}\n"
+        body = text if layout == "stream" else "stream {\n" + text + "\n}\n"
     return "\n".join(head) + ("\n" if head else "") + body
 
 
@@ -440,3 +437,13 @@ def start_engine(
         raise ValueError(f"unknown runner {runner!r}; choose local or docker")
     running.start()
     return running
+
+
+def guess_engine(text: str) -> str:
+    """``haproxy`` or ``nginx`` from the shape of a config text.
+
+    HAProxy sections start at column 0 without braces; nginx statements end with ``;``.
+    """
+    sections = re.search(r"^(global|defaults|frontend|backend|listen)\b[^{;]*$", text, re.M)
+    statements = re.search(r";\s*(#.*)?$", text, re.M)
+    return "haproxy" if sections and not statements else "nginx"

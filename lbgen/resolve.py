@@ -245,6 +245,10 @@ def _resolve_health(spec: Spec, pool_name: str) -> ResolvedHealth:
     return ResolvedHealth(**values, sources=sources)
 
 
+def _defaults_timeouts(spec: Spec) -> Layer:
+    return Layer(spec.defaults.timeouts, ("defaults", "timeouts"))
+
+
 def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
     pool = spec.pools[name]
     path: Path_ = ("pools", name)
@@ -254,7 +258,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
     )
     timeouts, timeout_sources = _resolve_block(
         POOL_TIMEOUTS,
-        [Layer(pool.timeouts, (*path, "timeouts")), Layer(spec.defaults.timeouts, ("defaults", "timeouts"))],
+        [Layer(pool.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
     sources.update({f"timeouts.{k}": v for k, v in timeout_sources.items()})
@@ -302,7 +306,7 @@ def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
     path: Path_ = ("frontends", name)
     timeouts, sources = _resolve_block(
         FRONTEND_TIMEOUTS,
-        [Layer(frontend.timeouts, (*path, "timeouts")), Layer(spec.defaults.timeouts, ("defaults", "timeouts"))],
+        [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
     binds = tuple(

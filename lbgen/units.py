@@ -41,7 +41,7 @@ def _format(us: int, units: tuple[str, ...]) -> str:
 
 
 def format_haproxy_duration(us: int) -> str:
-    """Microseconds -> the exact HAProxy time text with the largest unit (``3600000000`` -> ``1h``)."""
+    """Microseconds -> exact HAProxy time text in the largest unit (``3600000000`` -> ``1h``)."""
     return _format(us, _HAPROXY_UNITS)
 
 
@@ -93,7 +93,7 @@ class AddressError(ValueError):
 
 
 def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
-    """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (and ``:6443`` for binds)."""
+    """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (binds: ``:6443``)."""
     if not isinstance(text, str) or not text:
         raise AddressError("must be host:port")
     if text.startswith("["):

@@ -71,8 +71,9 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     from lbgen.resolve import percent_weights
 
     out = []
-    for where, block in (("defaults",), spec.defaults), *(
-        (("pools", n), p) for n, p in spec.pools.items()
+    for where, block in (
+        (("defaults",), spec.defaults),
+        *((("pools", n), p) for n, p in spec.pools.items()),
     ):
         if isinstance(block.weight, str):
             out.append(

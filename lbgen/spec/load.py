@@ -159,7 +159,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
             message = f"{message} ({str(exc.context).strip()})"
         raise SpecError([Diagnostic(Level.ERROR, code, message, filename, line, col)]) from None
     except YAMLError as exc:
-        raise SpecError([Diagnostic(Level.ERROR, "yaml-syntax", str(exc), filename, 1, 1)]) from None
+        diagnostic = Diagnostic(Level.ERROR, "yaml-syntax", str(exc), filename, 1, 1)
+        raise SpecError([diagnostic]) from None
     source.values[()] = (1, 1)
     return _plain(document, (), source), source
 
@@ -224,7 +225,7 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
         kind = "a list" if isinstance(document, list) else type(document).__name__
         raise SpecError([
             Diagnostic(Level.ERROR, "not-mapping",
-                       f"the top level must be a mapping (version, frontends, pools, ...), not {kind}",
+                       f"the top level must be a mapping (version, frontends, pools), not {kind}",
                        name, 1, 1)
         ])  # fmt: skip
     try:

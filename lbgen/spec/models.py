@@ -51,18 +51,18 @@ def _check_name(value: Any) -> str:
 
 def _check_duration(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise PydanticCustomError("type", "a duration must be a string like \"10s\"")
+        raise PydanticCustomError("type", 'a duration must be a string like "10s"')
     if isinstance(value, int | float):
         raise PydanticCustomError(
             "duration",
-            "{value} has no unit: write e.g. \"{value}s\" or \"{value}ms\" "
+            '{value} has no unit: write e.g. "{value}s" or "{value}ms" '
             "(HAProxy reads bare numbers as ms, nginx as seconds)",
             {"value": value},
         )
     if not re.match(DURATION_PATTERN, value):
         raise PydanticCustomError(
             "duration",
-            "{value} is not a duration: digits and one unit of us ms s m h d, e.g. \"500ms\"",
+            '{value} is not a duration: digits and one unit of us ms s m h d, e.g. "500ms"',
             {"value": repr(value)},
         )
     return value
@@ -70,7 +70,7 @@ def _check_duration(value: Any) -> str:
 
 def _check_weight(value: Any) -> int | str:
     if isinstance(value, bool):
-        raise PydanticCustomError("type", "weight must be an integer or a percentage like \"10%\"")
+        raise PydanticCustomError("type", 'weight must be an integer or a percentage like "10%"')
     if isinstance(value, int):
         if not 0 <= value <= 256:
             raise PydanticCustomError("weight", "must be 0..256 (got {value})", {"value": value})
@@ -99,21 +99,25 @@ def _check_token(value: Any) -> str:
 
 def _check_server_address(value: Any) -> str:
     if not isinstance(value, str):
-        raise PydanticCustomError("type", "an address must be a string \"host:port\"")
+        raise PydanticCustomError("type", 'an address must be a string "host:port"')
     try:
         parse_host_port(value, allow_empty_host=False)
     except AddressError as exc:
-        raise PydanticCustomError("address", "{value}: {why}", {"value": repr(value), "why": str(exc)})
+        raise PydanticCustomError(
+            "address", "{value}: {why}", {"value": repr(value), "why": str(exc)}
+        ) from None
     return value
 
 
 def _check_bind_address(value: Any) -> str:
     if not isinstance(value, str):
-        raise PydanticCustomError("type", "a bind address must be a string \"host:port\"")
+        raise PydanticCustomError("type", 'a bind address must be a string "host:port"')
     try:
         parse_host_port(value, allow_empty_host=True)
     except AddressError as exc:
-        raise PydanticCustomError("address", "{value}: {why}", {"value": repr(value), "why": str(exc)})
+        raise PydanticCustomError(
+            "address", "{value}: {why}", {"value": repr(value), "why": str(exc)}
+        ) from None
     return value
 
 
@@ -125,6 +129,7 @@ def _check_dns_name(value: Any) -> str:
 
 def _check_http_path(value: Any) -> str:
     value = _check_token(value)
+    assert isinstance(value, str)
     if not value.startswith("/"):
         raise PydanticCustomError("value", "a path must start with '/' (got {value})",
                                   {"value": repr(value)})  # fmt: skip
@@ -145,9 +150,13 @@ Weight = Annotated[
     int | str,
     PlainValidator(_check_weight, json_schema_input_type=int | str),
     WithJsonSchema(
-        {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 256},
-                   {"type": "string", "pattern": PERCENT_PATTERN}]}
-    ),  # fmt: skip
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 256},
+                {"type": "string", "pattern": PERCENT_PATTERN},
+            ]
+        }
+    ),
 ]
 ServerAddress = Annotated[
     str,
@@ -292,7 +301,9 @@ class LbHealth(Model):
     path: HttpPath = "/healthz"
 
 
-_LOG = re.compile(r"^(stdout|none|syslog|udp://[A-Za-z0-9.-]+:[0-9]{1,5}|udp://\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$")
+_LOG = re.compile(
+    r"^(stdout|none|syslog|udp://[A-Za-z0-9.-]+:[0-9]{1,5}|udp://\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$"
+)
 
 
 def _check_log(value: Any) -> str:

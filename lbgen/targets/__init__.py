@@ -45,20 +45,6 @@ class Findings:
         d = self._resolved.diagnostic(level, code, path, message)
         self._items.setdefault((d.file, d.line, d.col, code, d.path), d)
 
-    def lossy(
-        self, code: str, source: Path_ | None, owner: Path_, message: str, *, dropped: list[str],
-        name: str,
-    ) -> None:
-        """A field the engine cannot express: a warning where the user set it, else a note.
-
-        Built-in defaults that get dropped are gathered in ``dropped`` and reported once per
-        owner by :meth:`flush_dropped`, so a plain spec does not drown in notes.
-        """  # noqa: D205
-        if source is not None:
-            self.add(Level.WARNING, code, source, message)
-        else:
-            dropped.append(name)
-
     def flush_dropped(self, code: str, owner: Path_, dropped: Iterable[str], engine: str) -> None:
         """One note naming the built-in defaults ``engine`` cannot express for ``owner``."""
         names = list(dropped)

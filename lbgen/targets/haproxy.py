@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lbgen.resolve import ResolvedFrontend, ResolvedPool, ResolvedServer, Resolved
+from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.targets import Findings, View
 from lbgen.units import HostPort, format_haproxy_duration
 

@@ -25,7 +25,7 @@ _METHOD = {
 _HASHING = {"source", "random"}
 _LOG_FORMAT = (
     "'$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received "
-    "$session_time \"$upstream_addr\"'"
+    '$session_time "$upstream_addr"\''
 )
 
 
@@ -122,7 +122,7 @@ class _PoolTranslation:
     # -- health ---------------------------------------------------------------------------------
 
     def passive_check(self) -> list[str]:
-        """``max_fails``/``fail_timeout`` from ``fall`` and ``interval × fall``."""
+        """``max_fails``/``fail_timeout`` from ``fall`` and ``interval * fall``."""
         health = self.pool.health
         if health.check == "none":
             return ["max_fails=0"]
@@ -137,11 +137,11 @@ class _PoolTranslation:
         """What the engine does instead of the spec's active health check."""
         health = self.pool.health
         src = health.sources
-        owner = (*self.pool.path, "health")
         if self.plus:
             if health.check in ("https", "tls"):
                 self.lossy(
-                    src.get("check"), f"health.check {health.check}",
+                    src.get("check"),
+                    f"health.check {health.check}",
                     f"NGINX Plus stream checks speak TLS only when traffic is re-encrypted; "
                     f"a TCP connect check is used instead of {health.check}",
                 )
@@ -149,13 +149,17 @@ class _PoolTranslation:
                 if getattr(health, name) is not None:
                     self.lossy(
                         src.get(name), f"health.{name}",
-                        f"NGINX Plus health_check has one interval; health.{name} has no equivalent",
+                        f"NGINX Plus health_check has one interval; health.{name} has no "
+                        "equivalent",
                     )  # fmt: skip
             if health.check not in ("http",):
                 for name in ("path", "expect", "sni", "client_cert"):
                     if getattr(health, name) is not None and name in src:
-                        self.lossy(src[name], f"health.{name}",
-                                   f"health.{name} is only used by an http check in NGINX Plus")
+                        self.lossy(
+                            src[name],
+                            f"health.{name}",
+                            f"health.{name} is only used by an http check in NGINX Plus",
+                        )
             return
         if health.check in ("http", "https", "tls"):
             self.lossy(
@@ -167,13 +171,14 @@ class _PoolTranslation:
             return
         for name in ("rise", "fast_interval", "down_interval", "timeout"):
             if getattr(health, name) is not None:
-                self.lossy(src.get(name), f"health.{name}",
-                           f"nginx OSS has no active health checks, so health.{name} has no equivalent")
+                self.lossy(
+                    src.get(name), f"health.{name}",
+                    f"nginx OSS has no active health checks, so health.{name} has no equivalent",
+                )  # fmt: skip
         for name in ("path", "expect", "sni", "client_cert"):
             # Only worth saying where the user wrote it: with the check gone, these go too.
             if name in src and getattr(health, name) is not None:
                 self.lossy(src[name], f"health.{name}", f"health.{name} needs an active check")
-        del owner
 
     def plus_health_check(self) -> tuple[list[str], NginxMatch | None]:
         """NGINX Plus ``health_check`` line (and ``match`` block for http checks)."""
@@ -220,12 +225,18 @@ class _PoolTranslation:
         if server.maxconn is not None:
             params.append(f"max_conns={server.maxconn}")
         if server.maxqueue is not None:
-            self.lossy(server.sources.get("maxqueue"), "maxqueue",
-                       "nginx stream upstreams have no per-server queue (maxqueue)")
+            self.lossy(
+                server.sources.get("maxqueue"),
+                "maxqueue",
+                "nginx stream upstreams have no per-server queue (maxqueue)",
+            )
         if server.slowstart is not None:
             if not self.plus:
-                self.lossy(server.sources.get("slowstart"), "slowstart",
-                           "slow start needs NGINX Plus (slow_start=)")
+                self.lossy(
+                    server.sources.get("slowstart"),
+                    "slowstart",
+                    "slow start needs NGINX Plus (slow_start=)",
+                )
             elif pool.balance in _HASHING:
                 self.findings.warning(
                     "nginx-slowstart-hash", server.sources.get("slowstart", server.path),
@@ -248,8 +259,8 @@ class _PoolTranslation:
     def upstream(self) -> tuple[NginxUpstream, NginxMatch | None, list[str]]:
         method = self.method()
         self.health_report()
-        passive = [] if self.plus and self.pool.health.check not in (None, "none") else []
-        passive = self.passive_check() if not self.plus else passive
+        # NGINX Plus gets an active health_check instead of passive max_fails accounting.
+        passive = [] if self.plus else self.passive_check()
         servers = [self.server_line(server, passive) for server in self.pool.servers]
         health_lines, match = self.plus_health_check() if self.plus else ([], None)
         self.findings.flush_dropped(
@@ -275,21 +286,23 @@ def _proxy_directives(
         longest = max(values.values())
         directives.append(f"proxy_timeout {_ms(longest)};")
         if len(set(values.values())) > 1:
-            for name, (us, source) in idle.items():
+            for us, source in idle.values():
                 if us is not None and us != longest and source is not None:
                     findings.warning(
                         "nginx-one-idle-timeout", source,
                         f"nginx has one idle timeout (proxy_timeout); the longest of client, "
                         f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
                     )  # fmt: skip
+    fe_sources, pool_sources = frontend.sources, pool.sources
     for name, us, source in (
-        ("client_fin", frontend.timeouts["client_fin"], frontend.sources.get("timeouts.client_fin")),
-        ("server_fin", pool.timeouts["server_fin"], pool.sources.get("timeouts.server_fin")),
-        ("queue", pool.timeouts["queue"], pool.sources.get("timeouts.queue")),
+        ("client_fin", frontend.timeouts["client_fin"], fe_sources.get("timeouts.client_fin")),
+        ("server_fin", pool.timeouts["server_fin"], pool_sources.get("timeouts.server_fin")),
+        ("queue", pool.timeouts["queue"], pool_sources.get("timeouts.queue")),
     ):
         if us is not None and source is not None:
-            findings.warning("nginx-unsupported", source,
-                             f"nginx stream has no timeouts.{name}; left out")
+            findings.warning(
+                "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
+            )
     if pool.retries is not None:
         if pool.retries == 0:
             directives.append("proxy_next_upstream off;")

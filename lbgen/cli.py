@@ -1,0 +1,310 @@
+"""The ``lbgen`` command: a thin shell over the library.
+
+Exit codes: 0 ok / no difference; 1 differences (``diff``, ``render --check``); 2 invalid input
+(diagnostics printed, nothing written); 3 the engine rejected the config; 4 the engine is not
+available. Bad input never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from lbgen import __version__
+from lbgen.diagnostics import FORMATTERS, Diagnostic, Level, SpecError, has_errors
+
+
+class Exit(IntEnum):
+    """Documented exit codes."""
+
+    OK = 0
+    DIFFERENT = 1
+    INVALID = 2
+    REJECTED = 3
+    UNAVAILABLE = 4
+
+
+class Target(StrEnum):
+    """Render targets."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+    nginx_plus = "nginx-plus"
+
+
+class Layout(StrEnum):
+    """nginx layouts (haproxy is always ``full``)."""
+
+    full = "full"
+    stream = "stream"
+    upstreams = "upstreams"
+
+
+class Engine(StrEnum):
+    """Engines that can check a config."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+
+
+class RunnerName(StrEnum):
+    """Where the engine runs."""
+
+    auto = "auto"
+    local = "local"
+    docker = "docker"
+
+
+class Format(StrEnum):
+    """Diagnostic output formats."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+app = typer.Typer(
+    name="lbgen",
+    help="Render validated HAProxy and nginx configs for Kubernetes API servers from one spec.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lbgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Render validated HAProxy and nginx configs for Kubernetes API servers from one spec."""
+
+
+# --- output helpers ----------------------------------------------------------------------------
+
+_COLOURS = {Level.ERROR: "\x1b[31m", Level.WARNING: "\x1b[33m", Level.NOTE: "\x1b[36m"}
+
+
+def _use_colour() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+
+
+def emit(diagnostics: list[Diagnostic], fmt: Format = Format.text) -> None:
+    """Print diagnostics to stderr (text) or stdout (json, github: meant for machines)."""
+    if fmt is not Format.text:
+        if diagnostics or fmt is Format.json:
+            typer.echo(FORMATTERS[fmt.value](diagnostics))
+        return
+    for d in diagnostics:
+        line = FORMATTERS["text"]([d])
+        if _use_colour():
+            line = f"{_COLOURS[d.level]}{line}\x1b[0m"
+        typer.echo(line, err=True)
+
+
+def fail(code: Exit, message: str) -> NoReturn:
+    """One line on stderr, then exit with ``code``."""
+    typer.echo(f"lbgen: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+def _load(spec: str, fmt: Format = Format.text):  # type: ignore[no-untyped-def]
+    from lbgen.spec.load import attach, load
+
+    try:
+        loaded = load(spec)
+    except SpecError as exc:
+        emit(exc.diagnostics, fmt)
+        raise typer.Exit(int(Exit.INVALID)) from None
+    return attach(loaded)
+
+
+def _engine_of(target: Target) -> str:
+    return "haproxy" if target is Target.haproxy else "nginx"
+
+
+def _engine_check(text: str, engine: str, runner: RunnerName, image: str | None, strict: bool):  # type: ignore[no-untyped-def]
+    from lbgen.engines import EngineUnavailable, check_config
+
+    try:
+        result = check_config(text, engine, runner=runner.value, image=image, strict=strict)
+    except EngineUnavailable as exc:
+        fail(Exit.UNAVAILABLE, str(exc))
+    return result
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+SpecArg = Annotated[str, typer.Argument(help="Spec file (YAML or JSON), or - for stdin.")]
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[str], typer.Argument(help="Spec files, or - for stdin.")],
+    target: Annotated[
+        list[Target] | None,
+        typer.Option("--target", "-t", help="Also check the translation to this target."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Translation warnings are errors.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Diagnostic format.")] = Format.text,
+) -> None:
+    """Check specs; print every problem as FILE:LINE:COL and exit 2 if there is an error.
+
+    Example: lbgen validate cluster.yaml -t nginx --strict
+    """
+    from lbgen.render import render
+    from lbgen.spec.load import attach, load
+
+    found: list[Diagnostic] = []
+    for path in specs:
+        try:
+            loaded = load(path)
+        except SpecError as exc:
+            found += exc.diagnostics
+            continue
+        found += loaded.diagnostics
+        spec = attach(loaded)
+        for t in target or []:
+            rendered = render(spec, t.value, strict=strict)
+            found += [d for d in rendered.diagnostics if d not in loaded.diagnostics]
+    emit(found, fmt)
+    if has_errors(found):
+        raise typer.Exit(int(Exit.INVALID))
+    if fmt is Format.text:
+        typer.echo(f"ok: {', '.join(specs)}", err=True)
+
+
+@app.command("render")
+def render_command(
+    spec: SpecArg,
+    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to render for.")],
+    layout: Annotated[
+        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (atomically).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if FILE would change.")
+    ] = False,
+    validate_: Annotated[
+        bool, typer.Option("--validate", help="Let the engine check the text before writing.")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Translation warnings are errors.")] = False,
+    runner: Annotated[RunnerName, typer.Option(help="Where --validate runs the engine.")] = (
+        RunnerName.auto
+    ),
+    image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder whose templates override the built-in ones.")
+    ] = None,
+    load_module: Annotated[
+        str | None, typer.Option(help="nginx --layout full: load_module path for stream.")
+    ] = None,
+) -> None:
+    """Render a spec into an engine config.
+
+    Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
+    """
+    from lbgen.output import WriteStatus, read_existing, write_atomic
+    from lbgen.render import TargetError, render
+
+    if check and output is None:
+        fail(Exit.INVALID, "--check needs --output FILE to compare with")
+    if templates is not None and not templates.is_dir():
+        fail(Exit.INVALID, f"--templates {templates}: not a folder")
+    loaded_spec = _load(spec)
+    try:
+        rendered = render(
+            loaded_spec, target.value, layout=layout.value if layout else None,
+            templates=templates, strict=strict, load_module=load_module,
+        )  # fmt: skip
+    except TargetError as exc:
+        fail(Exit.INVALID, str(exc))
+    except Exception as exc:  # a broken override template is bad input, not a crash
+        import jinja2
+
+        if isinstance(exc, jinja2.TemplateError):
+            fail(Exit.INVALID, f"template error: {exc}")
+        raise
+    emit(rendered.diagnostics)
+    if not rendered.ok:
+        raise typer.Exit(int(Exit.INVALID))
+    if output is not None and check:
+        if read_existing(output) != rendered.text:
+            fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
+        typer.echo(f"{output} is up to date", err=True)
+        return
+    if output is not None and read_existing(output) == rendered.text:
+        typer.echo(f"{output} unchanged", err=True)
+        return
+    if validate_:
+        result = _engine_check(rendered.text, _engine_of(target), runner, image, strict)
+        if not result.ok:
+            typer.echo(result.output, err=True)
+            fail(Exit.REJECTED, result.summary() + ("; nothing written" if output else ""))
+    if output is None:
+        sys.stdout.write(rendered.text)
+        return
+    try:
+        outcome = write_atomic(output, rendered.text)
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror}")
+    verb = "created" if outcome.status is WriteStatus.CREATED else "written"
+    typer.echo(f"{output} {verb}", err=True)
+
+
+@app.command("check")
+def check_command(
+    config: Annotated[Path, typer.Argument(help="An haproxy.cfg or nginx config (any layout).")],
+    engine: Annotated[Engine | None, typer.Option(help="Engine; guessed when absent.")] = None,
+    runner: Annotated[RunnerName, typer.Option(help="Where the engine runs.")] = RunnerName.auto,
+    image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
+    strict: Annotated[bool, typer.Option(help="haproxy: warnings are errors (-dW).")] = False,
+) -> None:
+    """Let the real engine check a config: haproxy -c, nginx -t. Exit 3 rejected, 4 unavailable.
+
+    Example: lbgen check haproxy.cfg --engine haproxy --strict
+    """
+    from lbgen.engines import guess_engine
+
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(Exit.INVALID, f"cannot read {config}: {getattr(exc, 'strerror', None) or exc}")
+    name = engine.value if engine else guess_engine(text)
+    result = _engine_check(text, name, runner, image, strict)
+    if not result.ok:
+        typer.echo(result.output, err=True)
+        fail(Exit.REJECTED, f"{config}: {result.summary()}")
+    typer.echo(f"{config}: {result.summary()}", err=True)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec (for editors and CI), built-in defaults included.
+
+    Example: lbgen schema > lbgen.schema.json
+    """
+    from lbgen.spec.schema import spec_schema
+
+    typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

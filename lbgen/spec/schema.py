@@ -1,0 +1,30 @@
+"""The JSON Schema of spec version 1, with lbgen's built-in defaults shown as ``default``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lbgen.spec.models import Spec
+
+
+def _builtin_defaults() -> dict[str, Any]:
+    from lbgen.resolve import BUILTIN_DEFAULTS
+
+    return BUILTIN_DEFAULTS.model_dump(mode="json", exclude_none=True)
+
+
+def spec_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the spec; ``$defs.Defaults`` carries the built-ins."""
+    schema = Spec.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "lbgen spec, version 1"
+    builtins = _builtin_defaults()
+    defs = schema["$defs"]
+    for name, value in builtins.items():
+        if isinstance(value, dict):
+            block = "Health" if name == "health" else "Timeouts"
+            for field, inner in value.items():
+                defs[block]["properties"][field]["default"] = inner
+        else:
+            defs["Defaults"]["properties"][name]["default"] = value
+    return schema
