@@ -20,7 +20,7 @@ __all__ = ["__version__", "check", "load_spec", "render"]
 
 if TYPE_CHECKING:
     from lbgen.engines import CheckResult
-    from lbgen.render import Rendered
+    from lbgen.rendering import Rendered
     from lbgen.spec.models import Spec
 
 
@@ -36,7 +36,7 @@ def load_spec(source: Any, *, filename: str | None = None) -> Spec:
 
 def render(spec: Spec, target: str, *, layout: str | None = None, **options: Any) -> Rendered:
     """Render a loaded spec for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``)."""
-    from lbgen.render import render as _render
+    from lbgen.rendering import render as _render
 
     return _render(spec, target, layout=layout, **options)
 

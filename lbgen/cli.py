@@ -166,7 +166,7 @@ def validate(
 
     Example: lbgen validate cluster.yaml -t nginx --strict
     """
-    from lbgen.render import render
+    from lbgen.rendering import render
     from lbgen.spec.load import attach, load
 
     found: list[Diagnostic] = []
@@ -221,7 +221,7 @@ def render_command(
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
     from lbgen.output import WriteStatus, read_existing, write_atomic
-    from lbgen.render import TargetError, render
+    from lbgen.rendering import TargetError, render
 
     if check and output is None:
         fail(Exit.INVALID, "--check needs --output FILE to compare with")

@@ -88,7 +88,8 @@ class _PoolTranslation:
     def lossy(self, source: Path_ | None, name: str, message: str) -> None:
         """A value nginx cannot express: warn where the user set it, else note it once."""
         if source is not None:
-            self.findings.warning("nginx-unsupported", source, f"{message}; left out")
+            suffix = "" if "instead" in message else "; left out"
+            self.findings.warning("nginx-unsupported", source, message + suffix)
         else:
             self.dropped.append(name)
 
