@@ -244,12 +244,16 @@ def render_command(
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))
+    try:
+        existing = read_existing(output) if output is not None else None
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot read {output}: {exc.strerror}")
     if output is not None and check:
-        if read_existing(output) != rendered.text:
+        if existing != rendered.text:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
         typer.echo(f"{output} is up to date", err=True)
         return
-    if output is not None and read_existing(output) == rendered.text:
+    if output is not None and existing == rendered.text:
         typer.echo(f"{output} unchanged", err=True)
         return
     if validate_:

@@ -66,7 +66,9 @@ def compare(expected_path: Path, actual: str | None, update: bool) -> None:
             fromfile=str(expected_path), tofile="rendered",
         )
     )  # fmt: skip
-    pytest.fail(f"{expected_path} differs from the rendered text:\n{diff}\nregenerate: {REGENERATE}")
+    pytest.fail(
+        f"{expected_path} differs from the rendered text:\n{diff}\nregenerate: {REGENERATE}"
+    )
 
 
 PARAMS = [

@@ -18,6 +18,7 @@ def spec_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lbgen spec, version 1"
+    _close_name_maps(schema)
     builtins = _builtin_defaults()
     defs = schema["$defs"]
     for name, value in builtins.items():
@@ -28,3 +29,16 @@ def spec_schema() -> dict[str, Any]:
         else:
             defs["Defaults"]["properties"][name]["default"] = value
     return schema
+
+
+def _close_name_maps(node: Any) -> None:
+    # pydantic describes dict[Name, X] with patternProperties only, which lets any other key
+    # through; the loader rejects such names, so the schema must too.
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_name_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_name_maps(value)

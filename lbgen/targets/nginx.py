@@ -165,8 +165,9 @@ class _PoolTranslation:
         if health.check in ("http", "https", "tls"):
             self.lossy(
                 src.get("check"), f"health.check {health.check}",
-                f"nginx OSS has no active health checks: a {health.check} check becomes passive "
-                "(a server is skipped after max_fails failed connections within fail_timeout)",
+                f"nginx OSS has no active health checks: passive checking (a server is skipped "
+                f"after max_fails failed connections within fail_timeout) is used instead of "
+                f"the {health.check} check",
             )  # fmt: skip
         if health.check == "none":
             return

@@ -1,0 +1,320 @@
+"""The command line: exit codes, messages, writing semantics; typer's runner and real processes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lbgen.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
+LOCAL = ROOT / "examples" / "local-demo.yaml"
+runner = CliRunner()
+
+
+def run_lbgen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "lbgen", *args],
+        capture_output=True, text=True, input=stdin, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def test_version() -> None:
+    from lbgen import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"lbgen {__version__}"
+
+
+def test_validate_ok_and_bad(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["validate", str(EXAMPLE)]).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nfrontends: {a: {bind: [':1'], pool: p}}\npools:\n  p:\n"
+                   "    servers: {m1: {address: '1.2.3.4:6443', weight: 300}}\n")  # fmt: skip
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:5:53: error [weight] pools.p.servers.m1.weight: must be 0..256 (got 300)" in (
+        result.output
+    )
+
+
+def test_validate_collects_errors_from_several_files(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    one.write_text("version: 1\nfrontends: {}\npools: {}\nextra: 1\n")
+    two.write_text("- a list\n")
+    result = runner.invoke(app, ["validate", str(one), str(two)])
+    assert result.exit_code == 2
+    assert f"{one}:4:1: error [unknown-field]" in result.output
+    assert f"{two}:1:1: error [not-mapping]" in result.output
+
+
+def test_validate_with_target_reports_translation(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLE), "-t", "nginx", "--strict"])
+    assert result.exit_code == 2
+    assert "error [nginx-unsupported] defaults.slowstart" in result.output
+
+
+def test_render_to_stdout_matches_library() -> None:
+    import lbgen
+
+    result = run_lbgen("render", str(EXAMPLE), "-t", "haproxy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == lbgen_module_render(EXAMPLE, "haproxy")
+    assert lbgen.__version__ in result.stdout.splitlines()[0]
+
+
+def lbgen_module_render(path: Path, target: str, layout: str | None = None) -> str:
+    import lbgen
+
+    return lbgen.render(lbgen.load_spec(path), target, layout=layout).text
+
+
+def test_render_reads_stdin() -> None:
+    result = run_lbgen(
+        "render", "-", "-t", "nginx", "--layout", "upstreams", stdin=EXAMPLE.read_text()
+    )
+    assert result.returncode == 0, result.stderr
+    assert "upstream control-plane {" in result.stdout
+    assert "<stdin>:" in result.stderr  # diagnostics name the stdin source
+
+
+def test_render_bad_spec_writes_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(EXAMPLE.read_text().replace("weight: 50", "weight: 500"))
+    out = tmp_path / "haproxy.cfg"
+    result = runner.invoke(app, ["render", str(spec), "-t", "haproxy", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "error [weight]" in result.output
+    assert not out.exists()
+
+
+def test_render_strict_turns_warnings_into_errors(tmp_path: Path) -> None:
+    out = tmp_path / "nginx.conf"
+    result = runner.invoke(app, ["render", str(EXAMPLE), "-t", "nginx", "--strict", "-o", str(out)])
+    assert result.exit_code == 2
+    assert not out.exists()
+    lenient = runner.invoke(app, ["render", str(EXAMPLE), "-t", "nginx", "-o", str(out)])
+    assert lenient.exit_code == 0
+    assert "warning [nginx-unsupported]" in lenient.output
+    assert out.exists()
+
+
+def test_render_unknown_layout_for_haproxy() -> None:
+    result = runner.invoke(app, ["render", str(EXAMPLE), "-t", "haproxy", "--layout", "stream"])
+    assert result.exit_code == 2
+    assert "target haproxy has no layout 'stream'" in result.output
+
+
+def test_check_needs_output() -> None:
+    result = runner.invoke(app, ["render", str(EXAMPLE), "-t", "haproxy", "--check"])
+    assert result.exit_code == 2
+    assert "--check needs --output" in result.output
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def test_write_creates_then_leaves_unchanged_file_alone(tmp_path: Path) -> None:
+    out = tmp_path / "haproxy.cfg"
+    first = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out)])
+    assert first.exit_code == 0 and "created" in first.output
+    os.utime(out, (1_000_000, 1_000_000))
+    inode = out.stat().st_ino
+    second = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out)])
+    assert second.exit_code == 0 and "unchanged" in second.output
+    assert out.stat().st_mtime == 1_000_000
+    assert out.stat().st_ino == inode
+
+
+def test_write_replaces_atomically_keeping_mode(tmp_path: Path) -> None:
+    out = tmp_path / "haproxy.cfg"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    old_inode = out.stat().st_ino
+    result = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert out.stat().st_ino != old_inode  # renamed into place, not rewritten in place
+    assert out.read_text() == lbgen_module_render(LOCAL, "haproxy")
+    assert [p.name for p in tmp_path.iterdir()] == ["haproxy.cfg"]  # no temp file left
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_write_keeps_owner(tmp_path: Path) -> None:
+    out = tmp_path / "haproxy.cfg"
+    out.write_text("old\n")
+    os.chown(out, 65534, 65534)
+    result = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out.stat().st_uid, out.stat().st_gid) == (65534, 65534)
+
+
+def test_check_mode_exit_codes(tmp_path: Path) -> None:
+    out = tmp_path / "haproxy.cfg"
+    missing = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out), "--check"])
+    assert missing.exit_code == 1 and not out.exists()
+    out.write_text("stale\n")
+    stale = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out), "--check"])
+    assert stale.exit_code == 1 and "out of date" in stale.output
+    assert out.read_text() == "stale\n"
+    out.write_text(lbgen_module_render(LOCAL, "haproxy"))
+    fresh = runner.invoke(app, ["render", str(LOCAL), "-t", "haproxy", "-o", str(out), "--check"])
+    assert fresh.exit_code == 0
+
+
+def test_validate_rejection_leaves_old_file(tmp_path: Path) -> None:
+    # A template override that produces a config HAProxy refuses: the engine must say no
+    # before the old file is touched.
+    templates = tmp_path / "templates" / "haproxy"
+    templates.mkdir(parents=True)
+    packaged = ROOT / "templates" / "haproxy" / "haproxy.cfg.j2"
+    (templates / "haproxy.cfg.j2").write_text(packaged.read_text() + "    no-such-keyword 1\n")
+    out = tmp_path / "haproxy.cfg"
+    out.write_text("old config\n")
+    os.utime(out, (1_000_000, 1_000_000))
+    result = runner.invoke(app, [
+        "render", str(LOCAL), "-t", "haproxy", "-o", str(out), "--validate",
+        "--templates", str(tmp_path / "templates"),
+    ])  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "rejected" in result.output and "nothing written" in result.output
+    assert out.read_text() == "old config\n"
+    assert out.stat().st_mtime == 1_000_000
+
+
+def test_validate_accepts_and_writes(tmp_path: Path) -> None:
+    out = tmp_path / "nginx.conf"
+    result = runner.invoke(app, [
+        "render", str(LOCAL), "-t", "nginx", "--layout", "full", "-o", str(out), "--validate",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("# Generated by lbgen")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody may write into: mode 0555, and immutable when we are root."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "haproxy.cfg").write_text("old config\n")
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable:  # root ignores modes; the immutable attribute stops root too
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_read_only_folder_is_a_clear_error(read_only_folder: Path) -> None:
+    out = read_only_folder / "haproxy.cfg"
+    result = run_lbgen("render", str(LOCAL), "-t", "haproxy", "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    assert f"lbgen: cannot write {out}:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert out.read_text() == "old config\n"
+    assert sorted(p.name for p in read_only_folder.iterdir()) == ["haproxy.cfg"]
+
+
+def test_output_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = run_lbgen("render", str(LOCAL), "-t", "haproxy", "-o", str(blocker / "haproxy.cfg"))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("Not a directory")
+    assert "Traceback" not in result.stderr
+
+
+def test_templates_override_one_file(tmp_path: Path) -> None:
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    (folder / "stream-body.conf.j2").write_text(
+        "{% for up in upstreams %}upstream {{ up.name }} { # custom\n}\n{% endfor %}"
+    )
+    result = runner.invoke(app, [
+        "render", str(LOCAL), "-t", "nginx", "--layout", "upstreams", "--templates", str(tmp_path),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "upstream control-plane { # custom" in result.output
+    assert "# Generated by lbgen" in result.output  # the packaged outer template is still used
+
+
+def test_broken_template_override_is_bad_input(tmp_path: Path) -> None:
+    folder = tmp_path / "haproxy"
+    folder.mkdir()
+    (folder / "haproxy.cfg.j2").write_text("{% for x in %}")
+    result = run_lbgen("render", str(LOCAL), "-t", "haproxy", "--templates", str(tmp_path))
+    assert result.returncode == 2
+    assert "template error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+def test_check_command_accepts_and_rejects(tmp_path: Path) -> None:
+    good = tmp_path / "haproxy.cfg"
+    good.write_text(lbgen_module_render(LOCAL, "haproxy"))
+    assert (
+        runner.invoke(app, ["check", str(good), "--engine", "haproxy", "--strict"]).exit_code == 0
+    )
+    bad = tmp_path / "bad.cfg"
+    bad.write_text(good.read_text().replace("balance roundrobin", "balance nonsense"))
+    result = runner.invoke(app, ["check", str(bad), "--engine", "haproxy"])
+    assert result.exit_code == 3
+    assert "rejected" in result.output
+
+
+@pytest.mark.parametrize("layout", ["full", "stream", "upstreams"])
+def test_check_command_nginx_layouts(tmp_path: Path, layout: str) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(lbgen_module_render(LOCAL, "nginx", layout))
+    result = runner.invoke(app, ["check", str(conf)])  # engine guessed from the text
+    assert result.exit_code == 0, result.output
+    conf.write_text(conf.read_text().replace("least_conn", "").replace("proxy_pass", "proxy_pas"))
+    assert runner.invoke(app, ["check", str(conf), "--engine", "nginx"]).exit_code == 3
+
+
+def test_missing_engine_exit_4(tmp_path: Path) -> None:
+    conf = tmp_path / "haproxy.cfg"
+    conf.write_text(lbgen_module_render(LOCAL, "haproxy"))
+    env = {**os.environ, "PATH": str(tmp_path)}  # no haproxy anywhere on PATH
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import lbgen.engines as e, sys; e.LocalRunner.binary = staticmethod(lambda n: None); "
+         "from lbgen.cli import main; sys.argv=['lbgen','check',sys.argv[1],'--runner','local'];"
+         " main()", str(conf)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "haproxy is not installed here" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_schema_is_json_with_builtin_defaults() -> None:
+    import json
+
+    result = run_lbgen("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$defs"]["Health"]["properties"]["path"]["default"] == "/readyz"
+    assert schema["$defs"]["Timeouts"]["properties"]["tunnel"]["default"] == "1h"
+
+
+def test_no_traceback_for_missing_spec_file(tmp_path: Path) -> None:
+    result = run_lbgen("render", str(tmp_path / "nope.yaml"), "-t", "haproxy")
+    assert result.returncode == 2
+    assert "nope.yaml: error [io] cannot read: No such file or directory" in result.stderr

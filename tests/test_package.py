@@ -1,0 +1,69 @@
+"""The wheel carries its templates: install it (not editable) in a fresh venv, render elsewhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv holding lbgen's wheel; dependencies come from the running interpreter's site."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-w", str(work / "dist"), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    wheel = next((work / "dist").glob("lbgen-*.whl"))
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True, system_site_packages=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return env_dir
+
+
+def test_wheel_holds_templates(installed: Path) -> None:
+    python = installed / "bin" / "python"
+    where = subprocess.run(
+        [str(python), "-c", "import lbgen.rendering as r; print(r.packaged_templates())"],
+        capture_output=True, text=True, check=True, cwd="/", timeout=60,
+    ).stdout.strip()  # fmt: skip
+    assert where.startswith(str(installed)), where
+    assert (Path(where) / "haproxy" / "haproxy.cfg.j2").is_file()
+    assert (Path(where) / "nginx" / "stream-body.conf.j2").is_file()
+
+
+@pytest.mark.parametrize(
+    ("target", "marker"),
+    [("haproxy", "backend control-plane"), ("nginx", "upstream control-plane {")],
+)
+def test_console_script_renders_from_another_folder(
+    installed: Path, tmp_path: Path, target: str, marker: str
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((ROOT / "examples" / "local-demo.yaml").read_text())
+    result = subprocess.run(
+        [str(installed / "bin" / "lbgen"), "render", "spec.yaml", "-t", target],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert marker in result.stdout
+
+
+def test_python_dash_m(installed: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-m", "lbgen", "--version"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout.startswith("lbgen ")
