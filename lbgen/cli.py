@@ -166,7 +166,6 @@ def validate(
 
     Example: lbgen validate cluster.yaml -t nginx --strict
     """
-    from lbgen.rendering import render
     from lbgen.spec.load import attach, load
 
     found: list[Diagnostic] = []
@@ -179,6 +178,8 @@ def validate(
         found += loaded.diagnostics
         spec = attach(loaded)
         for t in target or []:
+            from lbgen.rendering import render  # only when a translation is asked for
+
             rendered = render(spec, t.value, strict=strict)
             found += [d for d in rendered.diagnostics if d not in loaded.diagnostics]
     emit(found, fmt)

@@ -318,3 +318,26 @@ def test_no_traceback_for_missing_spec_file(tmp_path: Path) -> None:
     result = run_lbgen("render", str(tmp_path / "nope.yaml"), "-t", "haproxy")
     assert result.returncode == 2
     assert "nope.yaml: error [io] cannot read: No such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["validate", str(EXAMPLE)], {"docker", "crossplane", "jinja2"}),
+        (["render", str(EXAMPLE), "-t", "haproxy"], {"docker", "crossplane"}),
+    ],
+)
+def test_commands_import_only_what_they_need(args: list[str], absent: set[str]) -> None:
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['lbgen', *{args!r}]\n"
+        "try:\n    runpy.run_module('lbgen', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    loaded = set(result.stderr.strip().splitlines()[-1].split())
+    assert "lbgen" in loaded
+    assert not absent & loaded
