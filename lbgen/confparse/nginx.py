@@ -1,0 +1,274 @@
+"""nginx config parser on top of ``crossplane``, and a canonical writer.
+
+crossplane tokenises and checks argument counts; this module turns its payload into the shared
+:class:`~lbgen.confparse.tree.Node` tree, resolves ``include`` itself (so that text that is not
+on disk yet can be parsed, and a missing include is reported at the line that names it), keeps
+comments, and checks the bytes of every file first (crossplane would silently replace invalid
+UTF-8).
+
+Three layouts are accepted, the ones ``lbgen render -t nginx`` writes: a full ``nginx.conf``, a
+bare ``stream { }`` block, and the "upstreams" layout (only ``upstream``/``server`` blocks, meant
+to be included inside ``stream {}``). Context checks are therefore off: an ``upstream`` at the top
+of a file is fine here.
+
+crossplane is imported lazily so that ``import lbgen`` stays light.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lbgen.confparse.tree import (
+    CODE_INCLUDE,
+    CODE_SYNTAX,
+    COMMENT,
+    INCLUDE,
+    ConfigTree,
+    Node,
+    ParseError,
+    decode_config,
+    fail,
+    raise_errors,
+    read_config,
+)
+
+_CROSSPLANE_ERROR = re.compile(r"^(?P<message>.*?) in (?P<file>.+?)(?::(?P<line>\d+))?$")
+
+
+class _Reader:
+    """Parses one main file and everything it includes, collecting errors."""
+
+    def __init__(self, main_file: str) -> None:
+        self.main_file = main_file
+        # nginx resolves relative includes against the main config's folder (its prefix).
+        self.base_dir = os.path.dirname(os.path.abspath(main_file))
+        self.errors: list[ParseError] = []
+        self.files: list[str] = [main_file]
+
+    def parse_text(self, text: str, filename: str, stack: tuple[str, ...]) -> tuple[Node, ...]:
+        """Statements of one file (its includes resolved) as nodes."""
+        import crossplane
+
+        lines = text.split("\n")
+        with tempfile.TemporaryDirectory(prefix="lbgen-nginx-") as tmp:
+            temp = os.path.join(tmp, "nginx.conf")
+            with open(temp, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            payload: dict[str, Any] = crossplane.parse(
+                temp, comments=True, single=True, check_ctx=False, check_args=True
+            )
+        for error in payload.get("errors", []):
+            self.errors.append(self._error(error, filename))
+        parsed = payload["config"][0]["parsed"] if payload.get("config") else []
+        return self._nodes(parsed, filename, lines, stack)
+
+    def _error(self, error: dict[str, Any], filename: str) -> ParseError:
+        text = str(error.get("error", "syntax error"))
+        match = _CROSSPLANE_ERROR.match(text)
+        message = match.group("message") if match else text
+        return ParseError(message, file=filename, line=error.get("line"), code=CODE_SYNTAX)
+
+    def _nodes(
+        self,
+        stmts: Sequence[dict[str, Any]],
+        filename: str,
+        lines: list[str],
+        stack: tuple[str, ...],
+    ) -> tuple[Node, ...]:
+        out: list[Node] = []
+        for stmt in stmts:
+            line = int(stmt["line"])
+            raw = lines[line - 1] if 0 < line <= len(lines) else None
+            if stmt["directive"] == COMMENT:
+                previous = out[-1] if out else None
+                if (
+                    previous is not None
+                    and not previous.is_comment
+                    and previous.line == line
+                    and previous.comment is None
+                    and not previous.children
+                ):
+                    # "server a:1; # note" -> the comment belongs to the server line
+                    out[-1] = _with(previous, comment=stmt.get("comment", ""))
+                else:
+                    out.append(
+                        Node(
+                            COMMENT,
+                            comment=stmt.get("comment", ""),
+                            file=filename,
+                            line=line,
+                            col=_col(raw, "#"),
+                            raw=raw,
+                        )
+                    )
+                continue
+            keyword = str(stmt["directive"])
+            args = tuple(str(a) for a in stmt.get("args", []))
+            children: tuple[Node, ...] = ()
+            if "block" in stmt:
+                children = self._nodes(stmt["block"], filename, lines, stack)
+            elif keyword == INCLUDE and args:
+                children = self._include(args[0], filename, line, stack)
+            out.append(
+                Node(
+                    keyword,
+                    args,
+                    children,
+                    file=filename,
+                    line=line,
+                    col=_col(raw, keyword),
+                    raw=raw,
+                )
+            )
+        return tuple(out)
+
+    def _include(
+        self, pattern: str, filename: str, line: int, stack: tuple[str, ...]
+    ) -> tuple[Node, ...]:
+        full = pattern if os.path.isabs(pattern) else os.path.join(self.base_dir, pattern)
+        if glob.has_magic(full):
+            names = sorted(glob.glob(full))  # nginx: a glob matching nothing is fine
+        elif os.path.isfile(full):
+            names = [full]
+        else:
+            self.errors.append(
+                ParseError(
+                    f"include {pattern!r}: no such file ({full})",
+                    file=filename,
+                    line=line,
+                    code=CODE_INCLUDE,
+                )
+            )
+            return ()
+        nodes: list[Node] = []
+        for name in names:
+            if name in stack:
+                self.errors.append(
+                    ParseError(
+                        f"include {pattern!r} includes itself ({name})",
+                        file=filename,
+                        line=line,
+                        code=CODE_INCLUDE,
+                    )
+                )
+                continue
+            try:
+                text = read_config(name)
+            except ParseError as exc:
+                self.errors.append(exc)
+                continue
+            if name not in self.files:
+                self.files.append(name)
+            nodes.extend(self.parse_text(text, name, (*stack, name)))
+        return tuple(nodes)
+
+
+def _with(node: Node, *, comment: str) -> Node:
+    return Node(
+        node.keyword,
+        node.args,
+        node.children,
+        comment,
+        node.file,
+        node.line,
+        node.col,
+        node.raw,
+    )
+
+
+def _col(raw: str | None, word: str) -> int | None:
+    if raw is None:
+        return None
+    index = raw.find(word)
+    return index + 1 if index >= 0 else None
+
+
+def parse_nginx(text: str, filename: str = "nginx.conf") -> ConfigTree:
+    """Parse nginx config text (full, ``stream {}`` or upstreams layout) into a tree.
+
+    Relative includes are resolved against the folder of ``filename``. Every problem is collected
+    and raised together as a :class:`~lbgen.diagnostics.SpecError`.
+    """
+    reader = _Reader(filename)
+    nodes = reader.parse_text(text, filename, (os.path.abspath(filename),))
+    raise_errors(reader.errors)
+    return ConfigTree("nginx", filename, nodes, tuple(reader.files))
+
+
+def parse_nginx_bytes(data: bytes, filename: str = "nginx.conf") -> ConfigTree:
+    """Like :func:`parse_nginx` for raw bytes (binary data and bad UTF-8 are errors)."""
+    try:
+        text = decode_config(data, filename)
+    except ParseError as exc:
+        fail([exc])
+    return parse_nginx(text, filename)
+
+
+def parse_nginx_file(path: str | Path) -> ConfigTree:
+    """Read and parse an nginx config file, includes resolved."""
+    try:
+        text = read_config(path)
+    except ParseError as exc:
+        fail([exc])
+    return parse_nginx(text, str(path))
+
+
+# --- canonical writer --------------------------------------------------------------------------
+
+_NEEDS_QUOTES = re.compile(r"""[\s;{}"']|^#|^$""")
+
+
+def quote_arg(arg: str) -> str:
+    """One argument written so that crossplane reads it back unchanged."""
+    if not _NEEDS_QUOTES.search(arg):
+        return arg
+    if '"' not in arg and not arg.endswith("\\"):
+        return f'"{arg}"'
+    return "'" + arg.replace("'", "\\'") + "'"
+
+
+def _write(nodes: Sequence[Node], depth: int, out: list[str], indent: str, inline: bool) -> None:
+    pad = indent * depth
+    for node in nodes:
+        if node.is_comment:
+            out.append(f"{pad}#{node.comment or ''}")
+            continue
+        if node.keyword == INCLUDE and inline:
+            _write(node.children, depth, out, indent, inline)
+            continue
+        head = pad + " ".join([node.keyword, *(quote_arg(a) for a in node.args)])
+        trailer = f"  #{node.comment}" if node.comment is not None else ""
+        if node.children and node.keyword != INCLUDE:
+            out.append(f"{head} {{{trailer}")
+            _write(node.children, depth + 1, out, indent, inline)
+            out.append(f"{pad}}}")
+        elif _is_block(node):
+            out.append(f"{head} {{}}{trailer}")
+        else:
+            out.append(f"{head};{trailer}")
+
+
+_BLOCKS = frozenset(
+    {"events", "http", "stream", "upstream", "server", "map", "geo", "split_clients"}
+)
+
+
+def _is_block(node: Node) -> bool:
+    """An empty block (``events {}``) has no children but must still be written as a block."""
+    if node.keyword in ("server",):
+        return not node.args  # stream ``server {}`` vs upstream ``server host:port``
+    return node.keyword in _BLOCKS
+
+
+def write_nginx(tree: ConfigTree, *, indent: str = "    ", inline_includes: bool = False) -> str:
+    """Canonical text of a tree. ``include`` lines are kept unless ``inline_includes`` puts the
+    included statements in their place (one self-contained file)."""
+    out: list[str] = []
+    _write(tree.nodes, 0, out, indent, inline_includes)
+    return "\n".join(out) + "\n" if out else ""
