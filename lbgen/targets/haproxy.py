@@ -94,15 +94,19 @@ def _timeouts(values: Any, names: tuple[tuple[str, str], ...]) -> list[Setting]:
 def _check_lines(pool: ResolvedPool) -> list[str]:
     health = pool.health
     if health.check in ("http", "https"):
-        lines = ["option httpchk", f"http-check send meth GET uri {health.path or '/'}"]
-        expect = health.expect or (200,)
-        if len(expect) == 1:
+        # An explicit null path/expect leaves HAProxy's own default (uri /, any 2xx/3xx).
+        send = "http-check send meth GET" + (f" uri {health.path}" if health.path else "")
+        lines = ["option httpchk", send]
+        expect = health.expect
+        if expect and len(expect) == 1:
             lines.append(f"http-check expect status {expect[0]}")
-        else:
+        elif expect:
             lines.append(f"http-check expect rstatus ^({'|'.join(map(str, expect))})$")
         return lines
     if health.check == "tls":
-        return ["option tcp-check", "tcp-check connect ssl"]
+        # An explicit "tcp-check connect" ignores the server's check-sni: name it on the rule.
+        sni = f" sni {health.sni}" if health.sni else ""
+        return ["option tcp-check", f"tcp-check connect ssl{sni}"]
     return []
 
 
@@ -115,7 +119,7 @@ def _check_params(pool: ResolvedPool) -> list[str]:
         if health.check == "https":
             params.append("check-ssl")
         params += ["verify", "none"]
-        if health.sni:
+        if health.sni and health.check == "https":
             params += ["check-sni", health.sni]
         if health.client_cert:
             params += ["crt", health.client_cert]

@@ -305,6 +305,12 @@ def _proxy_directives(
             findings.warning(
                 "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
             )
+    if pool.retries and pool.redispatch is False and "redispatch" in pool.sources:
+        findings.warning(
+            "nginx-unsupported", pool.sources["redispatch"],
+            "nginx retries a failed connect on the next server (proxy_next_upstream) and cannot "
+            "retry the same one: retries go to other servers instead",
+        )  # fmt: skip
     if pool.retries is not None:
         if pool.retries == 0:
             directives.append("proxy_next_upstream off;")
