@@ -1,0 +1,1355 @@
+"""The effective, canonical, engine-neutral model of an existing config.
+
+A config tree says how a config was *written*; this model says what the engine will *do*: per
+frontend and per backend (nginx: per stream ``server {}`` and per ``upstream``), the value of
+every modelled setting after inheritance -- HAProxy ``defaults`` sections (named, ``from``, the
+reset at each new ``defaults``), ``default-server`` lines, and the engine's own defaults where
+they matter (``inter 2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/``downinter``
+falling back to ``inter``; nginx ``max_fails=1 fail_timeout=10s``, ``proxy_timeout 10m``, ...).
+Durations are integers of milliseconds (``10s`` == ``10000`` == ``10000ms`` in HAProxy, whose bare
+numbers are ms; nginx bare numbers are seconds). Collections the engine does not order (servers,
+binds, options) are compared without their order; comments and layout are gone.
+
+Two configs that mean the same thing therefore give equal :class:`Config` objects. Every value
+also remembers where it was set (``origins``, ignored by equality) so that a diff can point to
+the line to change. Directives without a field are kept in ``extras`` -- they take part in
+equality, because a config that adds an ``http-request`` rule does not mean the same thing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+from lbgen.confparse.tree import ConfigTree, Node, iter_directives, word_set
+from lbgen.diagnostics import Diagnostic, Level
+
+# --- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was set: ``file:line``. Engine defaults have no origin."""
+
+    file: str | None
+    line: int | None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file or '<config>'}:{self.line or 0}"
+
+    @classmethod
+    def of(cls, node: Node) -> Origin:
+        """The origin of a tree node."""
+        return cls(node.file, node.line, node.col)
+
+
+_HAPROXY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_HAPROXY_UNITS_MS["d"] = 86_400_000.0
+_NGINX_UNITS_MS = {
+    "ms": 1.0,
+    "s": 1000.0,
+    "m": 60_000.0,
+    "h": 3_600_000.0,
+    "d": 86_400_000.0,
+    "w": 604_800_000.0,
+    "M": 2_592_000_000.0,
+    "y": 31_536_000_000.0,
+}
+_HAPROXY_TIME = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
+_NGINX_TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
+
+
+def parse_haproxy_time(text: str) -> int | None:
+    """HAProxy time (manual §2.5) in milliseconds: bare numbers are ms; None when invalid.
+
+    Microseconds are rounded up to whole milliseconds, as every duration here is compared in ms.
+    """
+    match = _HAPROXY_TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    return math.ceil(int(match.group(1)) * _HAPROXY_UNITS_MS[match.group(2) or "ms"])
+
+
+def parse_nginx_time(text: str) -> int | None:
+    """nginx time in milliseconds: bare numbers are seconds, parts may combine (``1h30m``)."""
+    compact = text.replace(" ", "")
+    if not compact:
+        return None
+    total, pos = 0.0, 0
+    while pos < len(compact):
+        match = _NGINX_TIME_PART.match(compact, pos)
+        if not match:
+            return None
+        total += int(match.group(1)) * _NGINX_UNITS_MS[match.group(2) or "s"]
+        pos = match.end()
+    return math.ceil(total)
+
+
+def format_duration(ms: int | None) -> str:
+    """Milliseconds as the shortest exact unit string (``90000`` -> ``90s``, ``600000`` ->
+    ``10m``); ``None`` -> ``unset``. For messages and diffs."""
+    if ms is None:
+        return "unset"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def normalize_address(text: str) -> str:
+    """A listen/bind address in one spelling: ``6443``, ``:6443`` and ``*:6443`` are
+    ``0.0.0.0:6443``; ``:::6443`` is ``[::]:6443``; IPv6 compressed and bracketed; names
+    lower-cased. Anything else (``unix@``, ``fd@``, ranges) is returned as written."""
+    text = text.strip()
+    if text.isdigit():
+        return f"0.0.0.0:{text}"
+    host, port = split_host_port(text)
+    if port is None:
+        return text
+    if host in ("", "*"):
+        return f"0.0.0.0:{port}"
+    return f"{_host(host)}:{port}"
+
+
+def _host(host: str) -> str:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host.lower()
+    return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """``"1.2.3.4:6443"`` -> ``("1.2.3.4", 6443)``; ``"[fd00::1]:6443"`` -> ``("fd00::1", 6443)``;
+    HAProxy's unbracketed ``fd00::1:6443`` and ``:::6443`` take the last colon as the port."""
+    if text.startswith("["):
+        close = text.find("]")
+        if close > 0:
+            host, rest = text[1:close], text[close + 1 :]
+            port = _int(rest[1:]) if rest.startswith(":") else None
+            return host, port
+    if ":" not in text:
+        return text, None
+    host, _, port_text = text.rpartition(":")
+    port = _int(port_text)
+    if port is None:
+        return text, None
+    return host, port
+
+
+def _server_host(host: str) -> str:
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Timeouts in milliseconds; None when neither the config nor the engine sets one.
+
+    HAProxy fills the fields of its ``timeout`` keywords; nginx fills ``connect``
+    (``proxy_connect_timeout``) and ``idle`` (``proxy_timeout``, its one idle timeout).
+    """
+
+    connect: int | None = None
+    client: int | None = None
+    server: int | None = None
+    tunnel: int | None = None
+    client_fin: int | None = None
+    server_fin: int | None = None
+    queue: int | None = None
+    check: int | None = None
+    idle: int | None = None
+
+
+FRONTEND_TIMEOUTS = ("client", "client_fin")
+"""HAProxy timeouts that belong to the frontend side of a proxy; the others to the backend."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """The active health check a backend runs (``check`` is what actually runs).
+
+    ``check``: ``none`` (no server checks), ``tcp`` (connect), ``tls`` (TLS handshake),
+    ``http``, ``https``, ``ssl-hello`` (HAProxy ``option ssl-hello-chk``), or another HAProxy
+    check's name (``mysql``, ``pgsql``, ``redis``, ``smtp``, ``ldap``, ``spop``, ``external``).
+    ``expect`` holds the status codes that count as healthy, when the config's expectation is a
+    plain list of codes; any other expectation is in ``expect_raw``. For an HTTP check without an
+    expectation HAProxy accepts 2xx and 3xx (``expect`` stays None).
+    """
+
+    check: str = "none"
+    method: str | None = None
+    path: str | None = None
+    version: str | None = None
+    expect: tuple[int, ...] | None = None
+    expect_raw: str | None = None
+    sni: str | None = None
+    client_cert: str | None = None
+    port: int | None = None
+    rules: tuple[str, ...] = ()
+    """http-check/tcp-check rules not captured by the fields above, in order."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server after ``default-server`` and engine defaults; fields an engine lacks are None.
+
+    HAProxy fills ``inter .. fall`` (None when the server is not checked: they mean nothing
+    then); nginx fills ``max_fails`` and ``fail_timeout``.
+    """
+
+    name: str
+    address: str
+    port: int | None
+    weight: int | None = None
+    backup: bool = False
+    disabled: bool = False
+    maxconn: int | None = None
+    maxqueue: int | None = None
+    slowstart: int | None = None
+    check: bool = False
+    check_ssl: bool = False
+    ssl: bool = False
+    verify: str | None = None
+    ca_file: str | None = None
+    sni: str | None = None
+    check_sni: str | None = None
+    crt: str | None = None
+    inter: int | None = None
+    fastinter: int | None = None
+    downinter: int | None = None
+    rise: int | None = None
+    fall: int | None = None
+    check_port: int | None = None
+    check_addr: str | None = None
+    max_fails: int | None = None
+    fail_timeout: int | None = None
+    send_proxy: str | None = None
+    init_addr: str | None = None
+    resolvers: str | None = None
+    extras: tuple[str, ...] = ()
+    """Parameters without a field, as ``name`` or ``name value``, sorted."""
+    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` with IPv6 bracketed."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return host if self.port is None else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A listening address and its options (``ssl``, ``accept-proxy``, nginx ``reuseport``)."""
+
+    address: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """Where clients connect. nginx: one stream ``server {}``, named by its listen addresses.
+
+    nginx keeps connect/idle timeouts and the retry policy on the ``server {}``: they are here
+    (``timeouts``, ``next_upstream``, ``next_upstream_tries``), not on the upstream.
+    """
+
+    name: str
+    binds: tuple[Bind, ...] = ()
+    backend: str | None = None
+    mode: str = "tcp"
+    timeouts: Timeouts = Timeouts()
+    maxconn: int | None = None
+    proxy_protocol: bool | None = None
+    next_upstream: bool | None = None
+    next_upstream_tries: int | None = None
+    extras: tuple[str, ...] = ()
+    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A pool of servers: HAProxy ``backend``/``listen``, nginx ``upstream``."""
+
+    name: str
+    mode: str = "tcp"
+    balance: str | None = None
+    balance_args: tuple[str, ...] = ()
+    health: Health = Health()
+    retries: int | None = None
+    redispatch: bool | None = None
+    timeouts: Timeouts = Timeouts()
+    servers: Mapping[str, Server] = field(default_factory=dict)
+    extras: tuple[str, ...] = ()
+    server_order: tuple[str, ...] = field(default=(), compare=False)
+    check_options: tuple[tuple[str, Origin], ...] = field(default=(), compare=False, repr=False)
+    """Every ``option *-chk`` met in the inheritance chain, in order (the last one wins)."""
+    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective model of one config file."""
+
+    engine: str
+    frontends: Mapping[str, Frontend] = field(default_factory=dict)
+    backends: Mapping[str, Backend] = field(default_factory=dict)
+    globals: Mapping[str, str] = field(default_factory=dict)
+    """Process settings that change behaviour (``maxconn``, ``ssl-server-verify``), as text."""
+    file: str = field(default="", compare=False)
+    header: tuple[str, ...] = field(default=(), compare=False)
+    """Leading comment lines of the main file (provenance headers)."""
+    diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    """What the model could not make sense of (unknown defaults in ``from``, bad durations)."""
+
+
+# --- HAProxy -----------------------------------------------------------------------------------
+
+#: HAProxy's own defaults that decide behaviour when nothing sets them.
+HAPROXY_SERVER_DEFAULTS: Mapping[str, Any] = {
+    "weight": 1,
+    "inter": 2000,
+    "rise": 2,
+    "fall": 3,
+    "maxconn": 0,
+    "maxqueue": 0,
+    "slowstart": 0,
+}
+HAPROXY_PROXY_DEFAULTS: Mapping[str, Any] = {
+    "mode": "tcp",
+    "balance": "roundrobin",
+    "retries": 3,
+    "redispatch": False,
+}
+
+# Server parameters that take a value; every other word is a flag. Kept complete enough that a
+# value is never mistaken for a flag in real configs (2.4 - 3.x).
+_SERVER_VALUE_PARAMS = word_set(
+    """
+    addr agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn check-proto
+    check-sni ciphers ciphersuites client-sigalgs cookie crl-file crt curves downinter
+    error-limit fall fastinter guid hash-key id init-addr inter log-proto max-reuse maxconn
+    maxqueue minconn namespace npn observe on-error on-marked-down on-marked-up pool-conn-name
+    pool-low-conn pool-max-conn pool-purge-delay port proto proxy-v2-options redir resolve-net
+    resolve-opts resolve-prefer resolvers rise set-proxy-v2-tlv-fmt shard sigalgs slowstart
+    sni socks4 source ssl-max-ver ssl-min-ver tcp-ut track usesrc verify verifyhost weight ws
+    """
+)
+_SERVER_TIMES = frozenset({"inter", "fastinter", "downinter", "slowstart"})
+_SERVER_INTS = frozenset({"weight", "rise", "fall", "maxconn", "maxqueue"})
+_SERVER_STRINGS = {
+    "verify": "verify",
+    "ca-file": "ca_file",
+    "sni": "sni",
+    "check-sni": "check_sni",
+    "crt": "crt",
+    "addr": "check_addr",
+    "init-addr": "init_addr",
+    "resolvers": "resolvers",
+}
+_SERVER_FLAGS = {
+    "check": "check",
+    "check-ssl": "check_ssl",
+    "ssl": "ssl",
+    "backup": "backup",
+    "disabled": "disabled",
+}
+_SEND_PROXY = ("send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn")
+
+_CHECK_OPTIONS = {
+    "httpchk": "http",
+    "ssl-hello-chk": "ssl-hello",
+    "tcp-check": "tcp",
+    "mysql-check": "mysql",
+    "pgsql-check": "pgsql",
+    "redis-check": "redis",
+    "smtpchk": "smtp",
+    "ldap-check": "ldap",
+    "spop-check": "spop",
+    "external-check": "external",
+}
+"""``option`` names that choose the health-check type; in one proxy the last one wins."""
+
+# Directives whose relative order matters to HAProxy (rule lists); the rest compare as a set.
+_ORDERED = frozenset(
+    {
+        "acl",
+        "http-request",
+        "http-response",
+        "http-after-response",
+        "tcp-request",
+        "tcp-response",
+        "use_backend",
+        "use-server",
+        "redirect",
+        "stick",
+    }
+)
+
+_FRONTEND_ONLY = frozenset({"bind", "default_backend", "use_backend", "monitor-uri", "capture"})
+_BACKEND_ONLY = frozenset(
+    {
+        "server",
+        "default-server",
+        "server-template",
+        "balance",
+        "hash-type",
+        "http-check",
+        "tcp-check",
+        "retries",
+        "use-server",
+        "cookie",
+        "http-reuse",
+    }
+)
+_TIMEOUT_FIELDS = {
+    "connect": "connect",
+    "client": "client",
+    "server": "server",
+    "tunnel": "tunnel",
+    "client-fin": "client_fin",
+    "server-fin": "server_fin",
+    "queue": "queue",
+    "check": "check",
+}
+
+
+@dataclass
+class _ServerParams:
+    """Server parameters being accumulated (``default-server`` lines, then a ``server`` line)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
+    extras: dict[str, tuple[str, Origin]] = field(default_factory=dict)
+
+    def copy(self) -> _ServerParams:
+        return _ServerParams(dict(self.values), dict(self.origins), dict(self.extras))
+
+
+@dataclass
+class _Proxy:
+    """What a defaults/frontend/backend/listen section says, after what it inherits."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
+    checks: list[tuple[str, tuple[str, ...], Origin]] = field(default_factory=list)
+    http_check: list[Node] = field(default_factory=list)
+    tcp_check: list[Node] = field(default_factory=list)
+    default_server: _ServerParams = field(default_factory=_ServerParams)
+    extras: list[Node] = field(default_factory=list)
+
+    def copy(self) -> _Proxy:
+        """An independent copy: what a section inherits from a defaults section."""
+        return _Proxy(
+            dict(self.settings),
+            dict(self.origins),
+            list(self.checks),
+            list(self.http_check),
+            list(self.tcp_check),
+            self.default_server.copy(),
+            list(self.extras),
+        )
+
+    def set(self, key: str, value: Any, node: Node) -> None:
+        self.settings[key] = value
+        self.origins[key] = Origin.of(node)
+
+
+class _HaproxyReader:
+    """Builds a :class:`Config` from an HAProxy tree."""
+
+    def __init__(self, tree: ConfigTree) -> None:
+        self.tree = tree
+        self.diagnostics: list[Diagnostic] = []
+
+    def note(self, node: Node, code: str, message: str, level: Level = Level.WARNING) -> None:
+        self.diagnostics.append(
+            Diagnostic(level, code, message, file=node.file, line=node.line, col=node.col)
+        )
+
+    def read(self) -> Config:
+        named: dict[str, _Proxy] = {}
+        current = _Proxy()  # HAProxy's built-in state before any defaults section
+        frontends: dict[str, Frontend] = {}
+        backends: dict[str, Backend] = {}
+        globals_: dict[str, str] = {}
+        for section in self.tree.directives():
+            kind = section.keyword
+            if kind == "global":
+                for node in section.directives():
+                    if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
+                        globals_[node.keyword] = " ".join(node.args)
+                continue
+            if kind not in ("defaults", "frontend", "backend", "listen"):
+                continue
+            name, parent_name = self._names(section)
+            parent = current
+            if parent_name is not None:
+                if parent_name in named:
+                    parent = named[parent_name]
+                else:
+                    self.note(
+                        section,
+                        "CONF101",
+                        f"{kind} {name or ''}: no defaults section named {parent_name!r}",
+                        Level.ERROR,
+                    )
+            if kind == "defaults":
+                # A defaults section starts from HAProxy's built-in state (or its ``from``).
+                state = (parent if parent_name is not None else _Proxy()).copy()
+                self._apply(state, section)
+                current = state
+                if name:
+                    named[name] = state
+                continue
+            state = parent.copy()
+            self._apply(state, section)
+            if name is None:
+                self.note(section, "CONF102", f"{kind} without a name", Level.ERROR)
+                continue
+            if kind in ("frontend", "listen"):
+                frontends[name] = self._frontend(name, section, state, listen=kind == "listen")
+            if kind in ("backend", "listen"):
+                backends[name] = self._backend(name, section, state, globals_)
+        return Config(
+            engine="haproxy",
+            frontends=frontends,
+            backends=backends,
+            globals=globals_,
+            file=self.tree.file,
+            header=tuple(self.tree.leading_comments()),
+            diagnostics=tuple(self.diagnostics),
+        )
+
+    @staticmethod
+    def _names(section: Node) -> tuple[str | None, str | None]:
+        args = list(section.args)
+        parent = None
+        if "from" in args:
+            at = args.index("from")
+            parent = args[at + 1] if at + 1 < len(args) else None
+            args = args[:at]
+        return (args[0] if args else None), parent
+
+    def _apply(self, state: _Proxy, section: Node) -> None:
+        """Apply a section's lines onto ``state``."""
+        http_rules: list[Node] = []
+        tcp_rules: list[Node] = []
+        for node in section.directives():
+            self._apply_line(state, node, http_rules, tcp_rules)
+        # Check rule sets are not merged: a proxy with its own rules replaces the inherited ones.
+        if http_rules:
+            state.http_check = http_rules
+        if tcp_rules:
+            state.tcp_check = tcp_rules
+
+    def _apply_line(
+        self, state: _Proxy, node: Node, http_rules: list[Node], tcp_rules: list[Node]
+    ) -> None:
+        key, args = node.keyword, node.args
+        negated = False
+        if key == "no" and args:
+            negated, key, args = True, args[0], args[1:]
+        if key == "option" and args:
+            opt = args[0]
+            if opt in _CHECK_OPTIONS and not negated:
+                state.checks.append((opt, args[1:], Origin.of(node)))
+            elif opt in _CHECK_OPTIONS:
+                state.checks = [c for c in state.checks if c[0] != opt]
+            else:
+                state.set(f"option {opt}", not negated, node)
+            return
+        if negated:
+            state.extras.append(node)
+            return
+        if key == "timeout" and args and args[0] in _TIMEOUT_FIELDS:
+            value = parse_haproxy_time(args[1]) if len(args) == 2 else None
+            if value is None:
+                given = " ".join(args[1:]) or "nothing"
+                self.note(
+                    node,
+                    "CONF103",
+                    f"timeout {args[0]}: expects one duration (got {given!r})",
+                    Level.ERROR,
+                )
+            else:
+                state.set(f"timeout.{_TIMEOUT_FIELDS[args[0]]}", value, node)
+            return
+        if key == "mode" and args:
+            state.set("mode", args[0], node)
+        elif key == "balance" and args:
+            state.set("balance", (args[0], tuple(args[1:])), node)
+        elif key == "retries" and args and _int(args[0]) is not None:
+            state.set("retries", _int(args[0]), node)
+        elif key == "maxconn" and args and _int(args[0]) is not None:
+            state.set("maxconn", _int(args[0]), node)
+        elif key == "default_backend" and args:
+            state.set("default_backend", args[0], node)
+        elif key == "default-server":
+            self._server_params(state.default_server, args, node)
+        elif key == "http-check":
+            http_rules.append(node)
+        elif key == "tcp-check":
+            tcp_rules.append(node)
+        elif key in ("bind", "server", "server-template"):
+            pass  # read per section by _frontend/_backend (not inherited)
+        else:
+            state.extras.append(node)
+
+    def _server_params(self, params: _ServerParams, args: Sequence[str], node: Node) -> None:
+        origin = Origin.of(node)
+        i = 0
+        while i < len(args):
+            word = args[i]
+            value: str | None = None
+            if word in _SERVER_VALUE_PARAMS:
+                value = args[i + 1] if i + 1 < len(args) else None
+                i += 2
+            else:
+                i += 1
+            if word in _SERVER_FLAGS:
+                params.values[_SERVER_FLAGS[word]] = True
+                params.origins[_SERVER_FLAGS[word]] = origin
+            elif word.startswith("no-") and word[3:] in _SERVER_FLAGS:
+                params.values[_SERVER_FLAGS[word[3:]]] = False
+                params.origins[_SERVER_FLAGS[word[3:]]] = origin
+            elif word == "enabled":
+                params.values["disabled"] = False
+                params.origins["disabled"] = origin
+            elif word in _SEND_PROXY:
+                params.values["send_proxy"] = word
+                params.origins["send_proxy"] = origin
+            elif word in ("no-send-proxy", "no-send-proxy-v2"):
+                params.values["send_proxy"] = None
+                params.origins["send_proxy"] = origin
+            elif value is None and word in _SERVER_VALUE_PARAMS:
+                self.note(node, "CONF104", f"server parameter {word!r} needs a value")
+            elif word in _SERVER_TIMES and value is not None:
+                ms = parse_haproxy_time(value)
+                if ms is None:
+                    self.note(node, "CONF103", f"{word} {value}: not a duration", Level.ERROR)
+                else:
+                    params.values[word] = ms
+                    params.origins[word] = origin
+            elif word in _SERVER_INTS and value is not None:
+                number = _int(value)
+                if number is None:
+                    self.note(node, "CONF104", f"{word} {value}: not an integer", Level.ERROR)
+                else:
+                    params.values[word] = number
+                    params.origins[word] = origin
+            elif word == "port" and value is not None:
+                params.values["check_port"] = _int(value)
+                params.origins["check_port"] = origin
+            elif word in _SERVER_STRINGS and value is not None:
+                params.values[_SERVER_STRINGS[word]] = value
+                params.origins[_SERVER_STRINGS[word]] = origin
+            else:
+                params.extras[word] = (word if value is None else f"{word} {value}", origin)
+
+    def _frontend(self, name: str, section: Node, state: _Proxy, *, listen: bool) -> Frontend:
+        binds: list[Bind] = []
+        for node in section.find("bind"):
+            if not node.args:
+                continue
+            options = tuple(node.args[1:])
+            for address in node.args[0].split(","):
+                binds.append(Bind(normalize_address(address), options))
+        settings, origins = state.settings, state.origins
+        timeouts = Timeouts(
+            **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
+        )
+        default_backend = settings.get("default_backend")
+        if listen:
+            default_backend = default_backend or name
+        out_origins: dict[str, Origin | None] = {
+            **{k: v for k, v in origins.items() if k.startswith("option ")},
+            "mode": origins.get("mode"),
+            "backend": origins.get("default_backend"),
+            "maxconn": origins.get("maxconn"),
+            **{f"timeouts.{f}": origins.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
+        }
+        extras = _extras(
+            [n for n in state.extras if n.keyword not in _BACKEND_ONLY],
+            _option_words(settings, side="frontend"),
+            out_origins,
+        )
+        return Frontend(
+            name=name,
+            binds=tuple(sorted(binds, key=lambda b: (b.address, b.options))),
+            backend=default_backend,
+            mode=settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]),
+            timeouts=timeouts,
+            maxconn=settings.get("maxconn"),
+            extras=extras,
+            origins={k: v for k, v in out_origins.items() if v is not None},
+            origin=Origin.of(section),
+        )
+
+    def _backend(
+        self, name: str, section: Node, state: _Proxy, globals_: Mapping[str, str]
+    ) -> Backend:
+        settings, origins = state.settings, state.origins
+        servers: dict[str, Server] = {}
+        for node in section.find("server"):
+            if len(node.args) < 2:
+                self.note(node, "CONF104", "server needs a name and an address", Level.ERROR)
+                continue
+            params = state.default_server.copy()
+            self._server_params(params, node.args[2:], node)
+            server = _haproxy_server(node, params, globals_)
+            if server.name in servers:
+                self.note(node, "CONF105", f"server {server.name!r} defined twice", Level.ERROR)
+            servers[server.name] = server
+        balance, balance_args = settings.get("balance", (HAPROXY_PROXY_DEFAULTS["balance"], ()))
+        timeouts = Timeouts(
+            **{
+                f: settings.get(f"timeout.{f}")
+                for f in _TIMEOUT_FIELDS.values()
+                if f not in FRONTEND_TIMEOUTS
+            }
+        )
+        health = _haproxy_health(state, servers)
+        out_origins: dict[str, Origin | None] = {
+            **{k: v for k, v in origins.items() if k.startswith("option ")},
+            "mode": origins.get("mode"),
+            "balance": origins.get("balance"),
+            "retries": origins.get("retries"),
+            "redispatch": origins.get("option redispatch"),
+            **{
+                f"timeouts.{f}": origins.get(f"timeout.{f}")
+                for f in _TIMEOUT_FIELDS.values()
+                if f not in FRONTEND_TIMEOUTS
+            },
+        }
+        if state.checks:
+            out_origins["health.check"] = state.checks[-1][2]
+        extras = _extras(
+            [n for n in state.extras if n.keyword not in _FRONTEND_ONLY],
+            _option_words(settings, side="backend"),
+            out_origins,
+        )
+        return Backend(
+            name=name,
+            mode=settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]),
+            balance=balance,
+            balance_args=balance_args,
+            health=health,
+            retries=settings.get("retries", HAPROXY_PROXY_DEFAULTS["retries"]),
+            redispatch=settings.get("option redispatch", HAPROXY_PROXY_DEFAULTS["redispatch"]),
+            timeouts=timeouts,
+            servers=servers,
+            extras=extras,
+            server_order=tuple(servers),
+            check_options=tuple((opt, origin) for opt, _, origin in state.checks),
+            origins={k: v for k, v in out_origins.items() if v is not None},
+            origin=Origin.of(section),
+        )
+
+
+# Options HAProxy only honours on one side of a proxy; on the other side (inherited from
+# defaults, or written there) they are ignored, so they are not part of that side's meaning.
+_FRONTEND_OPTIONS = word_set(
+    """
+    tcplog httplog httpslog dontlognull dontlog-normal logasap clitcpka contstats socket-stats
+    http-ignore-probes accept-invalid-http-request http-use-proxy-header idle-close-on-response
+    """
+)
+_BACKEND_OPTIONS = word_set(
+    """
+    persist allbackups srvtcpka checkcache log-health-checks abortonclose prefer-last-server
+    accept-invalid-http-response http-pretend-keepalive independent-streams spop-check
+    """
+)
+
+
+def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
+    """Non-check ``option`` flags that count on ``side`` (``frontend`` or ``backend``), as
+    words (``option tcplog``, ``no option tcpka``)."""
+    ignored = _BACKEND_OPTIONS if side == "frontend" else _FRONTEND_OPTIONS
+    out = []
+    for key, value in settings.items():
+        if not key.startswith("option ") or key == "option redispatch":
+            continue
+        if key.removeprefix("option ") in ignored:
+            continue
+        out.append(key if value else f"no {key}")
+    return tuple(sorted(out))
+
+
+def _extras(
+    nodes: Iterable[Node],
+    options: Iterable[str],
+    origins: dict[str, Origin | None] | None = None,
+) -> tuple[str, ...]:
+    """Unmodelled directives as text: order-insensitive ones sorted, rule lists in order.
+
+    With ``origins``, where each came from is recorded under ``extras:<text>``.
+    """
+    unordered = set(options)
+    ordered: list[str] = []
+    for node in nodes:
+        text = " ".join(node.words())
+        if origins is not None:
+            origins[f"extras:{text}"] = Origin.of(node)
+        if node.keyword in _ORDERED:
+            ordered.append(text)
+        else:
+            unordered.add(text)
+    return (*sorted(unordered), *ordered)
+
+
+def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, str]) -> Server:
+    name, address = node.args[0], node.args[1]
+    host, port = split_host_port(address)
+    values = dict(params.values)
+    origins = dict(params.origins)
+    checked = bool(values.get("check"))
+    # HAProxy's own defaults, then the fallbacks it applies: fastinter and downinter use inter.
+    for key in ("weight", "maxconn", "maxqueue", "slowstart"):
+        values.setdefault(key, HAPROXY_SERVER_DEFAULTS[key])
+    if checked:
+        for key in ("inter", "rise", "fall"):
+            values.setdefault(key, HAPROXY_SERVER_DEFAULTS[key])
+        values.setdefault("fastinter", values["inter"])
+        values.setdefault("downinter", values["inter"])
+        for key in ("fastinter", "downinter"):
+            if key not in origins and "inter" in origins:
+                origins[key] = origins["inter"]
+    else:
+        # Check timing of a server that is never checked means nothing; drop it so that two
+        # configs differing only there compare equal.
+        for key in ("inter", "fastinter", "downinter", "rise", "fall"):
+            values.pop(key, None)
+    if values.get("ssl") or values.get("check_ssl"):
+        if values.get("verify") is None:
+            values["verify"] = globals_.get("ssl-server-verify", "required")
+    else:
+        # TLS settings of a server that never speaks TLS mean nothing.
+        for key in ("verify", "ca_file", "sni", "check_sni", "crt"):
+            values.pop(key, None)
+    return Server(
+        name=name,
+        address=_server_host(host),
+        port=port,
+        extras=tuple(sorted(text for text, _ in params.extras.values())),
+        origins=origins,
+        origin=Origin.of(node),
+        **values,
+    )
+
+
+_STATUS_LIST = re.compile(r"\d{3}(,\d{3})*")
+_RSTATUS_ALTERNATION = re.compile(r"\^?\(?(\d{3}(?:\|\d{3})*)\)?\$?")
+
+
+def _expect_codes(args: Sequence[str]) -> tuple[tuple[int, ...] | None, str | None]:
+    """``http-check expect`` args -> (status codes, None) or (None, the raw expectation)."""
+    words = [a for a in args if a]
+    if len(words) == 2 and words[0] == "status" and _STATUS_LIST.fullmatch(words[1]):
+        return tuple(sorted({int(c) for c in words[1].split(",")})), None
+    if len(words) == 2 and words[0] == "rstatus":
+        match = _RSTATUS_ALTERNATION.fullmatch(words[1])
+        if match:
+            return tuple(sorted({int(c) for c in match.group(1).split("|")})), None
+    return None, " ".join(words)
+
+
+def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
+    checked = [s for s in servers.values() if s.check]
+    if not checked:
+        return Health()
+    kind = "tcp"
+    method = path = version = None
+    rules: list[str] = []
+    expect: tuple[int, ...] | None = None
+    expect_raw: str | None = None
+    connect_ssl = False
+    sni: str | None = None
+    port: int | None = None
+    if state.checks:
+        option, option_args, _ = state.checks[-1]
+        kind = _CHECK_OPTIONS[option]
+        if option == "httpchk":
+            method, path, version = "OPTIONS", "/", None
+            if len(option_args) == 1:
+                path = option_args[0]
+            elif len(option_args) >= 2:
+                method, path = option_args[0], option_args[1]
+                version = " ".join(option_args[2:]) or None
+    # Rules only count under their option (HAProxy ignores tcp-check lines without
+    # "option tcp-check"); only the first connect/send/expect map to fields.
+    option_name = state.checks[-1][0] if state.checks else None
+    rule_nodes = {"httpchk": state.http_check, "tcp-check": state.tcp_check}.get(
+        option_name or "", []
+    )
+    seen_connect = False
+    for node in rule_nodes:
+        words = list(node.args)
+        verb = words[0] if words else ""
+        if verb == "connect" and not seen_connect:
+            seen_connect = True
+            opts = words[1:]
+            connect_ssl = "ssl" in opts
+            sni = _after(opts, "sni")
+            port = _int(_after(opts, "port") or "")
+            left = [w for w in opts if w not in ("ssl", "default")]
+            for key in ("sni", "port"):
+                if key in left:
+                    at = left.index(key)
+                    del left[at : at + 2]
+            if left:
+                rules.append("connect " + " ".join(left))
+        elif verb == "send" and kind == "http":
+            opts = words[1:]
+            method = _after(opts, "meth") or method
+            path = _after(opts, "uri") or path
+            version = _after(opts, "ver") or version
+            rest = list(opts)
+            for key in ("meth", "uri", "ver"):
+                if key in rest:
+                    at = rest.index(key)
+                    del rest[at : at + 2]
+            if rest:
+                rules.append("send " + " ".join(rest))
+        elif verb == "expect" and kind == "http" and expect is None and expect_raw is None:
+            expect, expect_raw = _expect_codes(words[1:])
+        else:
+            rules.append(" ".join(words))
+    ssl = connect_ssl or all(s.check_ssl or (s.ssl and s.check_port is None) for s in checked)
+    if kind == "http" and ssl:
+        kind = "https"
+    elif kind == "tcp" and ssl:
+        kind = "tls"
+    snis = {s.check_sni for s in checked}
+    certs = {s.crt for s in checked}
+    return Health(
+        check=kind,
+        method=method,
+        path=path,
+        version=version,
+        expect=expect,
+        expect_raw=expect_raw,
+        sni=sni or (snis.pop() if len(snis) == 1 else None),
+        client_cert=certs.pop() if len(certs) == 1 else None,
+        port=port,
+        rules=tuple(rules),
+    )
+
+
+def _after(words: Sequence[str], key: str) -> str | None:
+    if key in words:
+        at = list(words).index(key)
+        if at + 1 < len(words):
+            return words[at + 1]
+    return None
+
+
+# --- nginx -------------------------------------------------------------------------------------
+
+NGINX_SERVER_DEFAULTS: Mapping[str, Any] = {
+    "weight": 1,
+    "max_fails": 1,
+    "fail_timeout": 10_000,
+    "maxconn": 0,
+}
+NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
+    "connect": 60_000,
+    "idle": 600_000,
+    "next_upstream": True,
+    "next_upstream_tries": 0,
+    "proxy_protocol": False,
+}
+_NGINX_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
+_NGINX_METHODS = {"least_conn": "leastconn", "ip_hash": "ip_hash", "random": "random"}
+
+
+def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
+    """The statements of the stream context: inside ``stream {}`` blocks when there are any,
+    else the top level (the upstreams layout, meant to be included inside ``stream {}``)."""
+    top = list(tree.directives())
+    streams = [n for n in top if n.keyword == "stream"]
+    if streams:
+        return [child for s in streams for child in s.directives()]
+    if any(n.keyword in ("events", "http") for n in top):
+        return []
+    return top
+
+
+class _NginxReader:
+    def __init__(self, tree: ConfigTree) -> None:
+        self.tree = tree
+        self.diagnostics: list[Diagnostic] = []
+
+    def note(self, node: Node, code: str, message: str, level: Level = Level.WARNING) -> None:
+        self.diagnostics.append(
+            Diagnostic(level, code, message, file=node.file, line=node.line, col=node.col)
+        )
+
+    def time(self, node: Node) -> int | None:
+        value = parse_nginx_time(node.args[0]) if node.args else None
+        if value is None:
+            self.note(node, "CONF103", f"{node.keyword}: not a duration", Level.ERROR)
+        return value
+
+    def read(self) -> Config:
+        stream = _nginx_stream_nodes(self.tree)
+        backends: dict[str, Backend] = {}
+        frontends: dict[str, Frontend] = {}
+        inherited = self._proxy_settings(stream, dict(NGINX_PROXY_DEFAULTS), {})
+        for node in stream:
+            if node.keyword == "upstream" and node.args:
+                backends[node.args[0]] = self._upstream(node)
+        matches = {n.args[0]: n for n in stream if n.keyword == "match" and n.args}
+        for node in stream:
+            if node.keyword == "server" and not node.args:
+                frontend = self._server_block(node, inherited)
+                if frontend.name in frontends:
+                    self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
+                frontends[frontend.name] = frontend
+                check = node.last("health_check")
+                target = backends.get(frontend.backend or "")
+                if check is not None and target is not None:
+                    backends[target.name] = self._plus_health(target, node, check, matches)
+        return Config(
+            engine="nginx",
+            frontends=frontends,
+            backends=backends,
+            file=self.tree.file,
+            header=tuple(self.tree.leading_comments()),
+            diagnostics=tuple(self.diagnostics),
+        )
+
+    def _proxy_settings(
+        self,
+        nodes: Iterable[Node],
+        base: dict[str, Any],
+        base_origins: dict[str, Origin],
+    ) -> tuple[dict[str, Any], dict[str, Origin]]:
+        values, origins = dict(base), dict(base_origins)
+        for node in nodes:
+            key = node.keyword
+            if key == "proxy_connect_timeout":
+                values["connect"], origins["connect"] = self.time(node), Origin.of(node)
+            elif key == "proxy_timeout":
+                values["idle"], origins["idle"] = self.time(node), Origin.of(node)
+            elif key == "proxy_next_upstream" and node.args:
+                values["next_upstream"] = node.args[0] == "on"
+                origins["next_upstream"] = Origin.of(node)
+            elif key == "proxy_next_upstream_tries" and node.args:
+                values["next_upstream_tries"] = _int(node.args[0])
+                origins["next_upstream_tries"] = Origin.of(node)
+            elif key == "proxy_protocol" and node.args:
+                values["proxy_protocol"] = node.args[0] == "on"
+                origins["proxy_protocol"] = Origin.of(node)
+        return values, origins
+
+    def _server_block(
+        self, block: Node, inherited: tuple[dict[str, Any], dict[str, Origin]]
+    ) -> Frontend:
+        values, origins = self._proxy_settings(block.directives(), *inherited)
+        binds: list[Bind] = []
+        extras: list[Node] = []
+        backend: str | None = None
+        for node in block.directives():
+            if node.keyword == "listen" and node.args:
+                binds.append(Bind(normalize_address(node.args[0]), tuple(sorted(node.args[1:]))))
+            elif node.keyword == "proxy_pass" and node.args:
+                backend = node.args[0]
+                origins["backend"] = Origin.of(node)
+            elif not node.keyword.startswith(
+                ("proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_protocol")
+            ):
+                extras.append(node)
+        binds.sort(key=lambda b: (b.address, b.options))
+        name = ",".join(b.address for b in binds) or f"server@{block.line}"
+        return Frontend(
+            name=name,
+            binds=tuple(binds),
+            backend=backend,
+            mode="udp" if any("udp" in b.options for b in binds) else "tcp",
+            timeouts=Timeouts(connect=values["connect"], idle=values["idle"]),
+            proxy_protocol=values["proxy_protocol"],
+            next_upstream=values["next_upstream"],
+            next_upstream_tries=values["next_upstream_tries"],
+            extras=_extras(extras, ()),
+            origins={
+                ("timeouts." + k if k in ("connect", "idle") else k): v for k, v in origins.items()
+            },
+            origin=Origin.of(block),
+        )
+
+    def _upstream(self, block: Node) -> Backend:
+        balance: str = "roundrobin"
+        balance_args: tuple[str, ...] = ()
+        origins: dict[str, Origin] = {}
+        servers: dict[str, Server] = {}
+        extras: list[Node] = []
+        for node in block.directives():
+            key = node.keyword
+            if key in _NGINX_METHODS:
+                balance, balance_args = _NGINX_METHODS[key], node.args
+                origins["balance"] = Origin.of(node)
+            elif key == "hash" and node.args:
+                if node.args == ("$remote_addr", "consistent"):
+                    balance, balance_args = "source", ()
+                else:
+                    balance, balance_args = "hash", node.args
+                origins["balance"] = Origin.of(node)
+            elif key == "server" and node.args:
+                server = self._server(node)
+                name = server.name
+                count = 2
+                while name in servers:  # nginx allows the same address twice
+                    name = f"{server.name}#{count}"
+                    count += 1
+                servers[name] = server
+            else:
+                extras.append(node)
+        return Backend(
+            name=block.args[0],
+            balance=balance,
+            balance_args=tuple(balance_args),
+            servers=servers,
+            extras=_extras(extras, ()),
+            server_order=tuple(servers),
+            origins=origins,
+            origin=Origin.of(block),
+        )
+
+    def _plus_health(
+        self, backend: Backend, block: Node, check: Node, matches: Mapping[str, Node]
+    ) -> Backend:
+        """NGINX Plus: a ``health_check`` in a ``server {}`` checks the servers of the upstream
+        it proxies to; its ``match`` block says what an HTTP check sends and expects."""
+        params = dict(p.partition("=")[::2] for p in check.args)
+        interval = parse_nginx_time(params.get("interval", "5s"))
+        fails, passes = _int(params.get("fails", "1")), _int(params.get("passes", "1"))
+        timeout_node = block.last("health_check_timeout")
+        timeout = self.time(timeout_node) if timeout_node else 5000
+        health = Health(check="tcp", port=_int(params.get("port", "")))
+        match = matches.get(params.get("match", ""))
+        if match is not None:
+            health = self._plus_match(match, health)
+        origin = Origin.of(check)
+        servers = {
+            key: replace(
+                server,
+                check=True,
+                inter=interval,
+                rise=passes,
+                fall=fails,
+                origins={**server.origins, "inter": origin, "rise": origin, "fall": origin},
+            )
+            for key, server in backend.servers.items()
+        }
+        return replace(
+            backend,
+            health=health,
+            servers=servers,
+            timeouts=replace(backend.timeouts, check=timeout),
+            origins={**backend.origins, "health.check": origin},
+        )
+
+    @staticmethod
+    def _plus_match(match: Node, health: Health) -> Health:
+        send = match.last("send")
+        expect = match.last("expect")
+        method = path = version = None
+        if send is not None and send.args:
+            request = send.args[0].replace("\\r\\n", "\n").split("\n", 1)[0].split()
+            if len(request) >= 2:
+                method, path = request[0], request[1]
+                version = request[2] if len(request) > 2 else None
+        codes: tuple[int, ...] | None = None
+        raw: str | None = None
+        if expect is not None:
+            found = _NGINX_STATUS_REGEX.fullmatch(expect.args[-1]) if expect.args else None
+            if found and expect.args[0] == "~":
+                codes = tuple(sorted({int(c) for c in found.group(1).split("|")}))
+            else:
+                raw = " ".join(expect.args)
+        rules = tuple(" ".join(n.words()) for n in match.directives() if n not in (send, expect))
+        return replace(
+            health,
+            check="http" if method else "tcp",
+            method=method,
+            path=path,
+            version=version,
+            expect=codes,
+            expect_raw=raw,
+            rules=rules,
+        )
+
+    def _server(self, node: Node) -> Server:
+        address, *params = node.args
+        host, port = split_host_port(address)
+        values: dict[str, Any] = dict(NGINX_SERVER_DEFAULTS)
+        origins: dict[str, Origin] = {}
+        extras: list[str] = []
+        origin = Origin.of(node)
+        for param in params:
+            key, _, value = param.partition("=")
+            target = {"max_conns": "maxconn", "slow_start": "slowstart", "down": "disabled"}.get(
+                key, key
+            )
+            if key in ("weight", "max_fails", "max_conns"):
+                number = _int(value)
+                if number is None:
+                    self.note(node, "CONF104", f"{param}: not an integer", Level.ERROR)
+                    continue
+                values[target] = number
+            elif key in ("fail_timeout", "slow_start"):
+                ms = parse_nginx_time(value)
+                if ms is None:
+                    self.note(node, "CONF103", f"{param}: not a duration", Level.ERROR)
+                    continue
+                values[target] = ms
+            elif key in ("backup", "down") and not value:
+                values[target] = True
+            else:
+                extras.append(param)
+                continue
+            origins[target] = origin
+        return Server(
+            name=address,
+            address=_server_host(host),
+            port=port,
+            extras=tuple(sorted(extras)),
+            origins=origins,
+            origin=origin,
+            **values,
+        )
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def effective(tree: ConfigTree) -> Config:
+    """The effective model of a parsed config."""
+    if tree.engine == "haproxy":
+        return _HaproxyReader(tree).read()
+    return _NginxReader(tree).read()
+
+
+def effective_text(text: str, filename: str, engine: str | None = None) -> Config:
+    """Parse config text (engine detected when None) and build its effective model."""
+    from lbgen.confparse import parse_config
+
+    return effective(parse_config(text, filename, engine))
+
+
+def effective_file(path: str, engine: str | None = None) -> Config:
+    """Read, parse and model a config file."""
+    from lbgen.confparse import parse_config_file
+
+    return effective(parse_config_file(path, engine))
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field that differs between two models: ``path`` like
+    ``backends.kube.servers.m1.weight``; ``old``/``new`` are values (``None`` for absent);
+    ``origin`` is where ``new`` (else ``old``) was set."""
+
+    path: tuple[str, ...]
+    old: Any
+    new: Any
+    origin: Origin | None = None
+
+
+def differences(old: Config, new: Config) -> list[Difference]:
+    """Every modelled field that differs, in a stable order; empty when the configs are
+    equivalent. Entities present on one side only are one difference with the whole entity."""
+    return list(_compare(old, new, ()))
+
+
+def _compare(old: Any, new: Any, path: tuple[str, ...]) -> Iterator[Difference]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if key not in new:
+                yield Difference((*path, str(key)), old[key], None, _origin_of(old[key]))
+            elif key not in old:
+                yield Difference((*path, str(key)), None, new[key], _origin_of(new[key]))
+            else:
+                yield from _compare(old[key], new[key], (*path, str(key)))
+        return
+    if is_dataclass(old) and type(old) is type(new) and not isinstance(old, type):
+        for f in fields(old):
+            if not f.compare:
+                continue
+            a, b = getattr(old, f.name), getattr(new, f.name)
+            if a == b:
+                continue
+            if is_dataclass(a) or isinstance(a, Mapping):
+                yield from _compare(a, b, (*path, f.name))
+            else:
+                where = _field_origin(new, f.name) or _field_origin(old, f.name)
+                yield Difference((*path, f.name), a, b, where)
+        return
+    if old != new:
+        yield Difference(path, old, new)
+
+
+def _origin_of(value: Any) -> Origin | None:
+    origin = getattr(value, "origin", None)
+    return origin if isinstance(origin, Origin) else None
+
+
+def _field_origin(entity: Any, name: str) -> Origin | None:
+    origins = getattr(entity, "origins", None)
+    if isinstance(origins, Mapping) and name in origins:
+        found = origins[name]
+        return found if isinstance(found, Origin) else None
+    return _origin_of(entity)
+
+
+__all__ = [
+    "FRONTEND_TIMEOUTS",
+    "HAPROXY_PROXY_DEFAULTS",
+    "HAPROXY_SERVER_DEFAULTS",
+    "NGINX_PROXY_DEFAULTS",
+    "NGINX_SERVER_DEFAULTS",
+    "Backend",
+    "Bind",
+    "Config",
+    "Difference",
+    "Frontend",
+    "Health",
+    "Origin",
+    "Server",
+    "Timeouts",
+    "differences",
+    "effective",
+    "effective_file",
+    "effective_text",
+    "format_duration",
+    "iter_directives",
+    "normalize_address",
+    "parse_haproxy_time",
+    "parse_nginx_time",
+    "split_host_port",
+]
