@@ -376,7 +376,7 @@ _SERVER_FLAGS = {
 }
 _SEND_PROXY = ("send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn")
 
-_CHECK_OPTIONS = {
+CHECK_OPTIONS = {
     "httpchk": "http",
     "ssl-hello-chk": "ssl-hello",
     "tcp-check": "tcp",
@@ -572,9 +572,9 @@ class _HaproxyReader:
             negated, key, args = True, args[0], args[1:]
         if key == "option" and args:
             opt = args[0]
-            if opt in _CHECK_OPTIONS and not negated:
+            if opt in CHECK_OPTIONS and not negated:
                 state.checks.append((opt, args[1:], Origin.of(node)))
-            elif opt in _CHECK_OPTIONS:
+            elif opt in CHECK_OPTIONS:
                 state.checks = [c for c in state.checks if c[0] != opt]
             else:
                 state.set(f"option {opt}", not negated, node)
@@ -889,7 +889,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
     port: int | None = None
     if state.checks:
         option, option_args, _ = state.checks[-1]
-        kind = _CHECK_OPTIONS[option]
+        kind = CHECK_OPTIONS[option]
         if option == "httpchk":
             method, path, version = "OPTIONS", "/", None
             if len(option_args) == 1:
@@ -1328,6 +1328,7 @@ def _field_origin(entity: Any, name: str) -> Origin | None:
 
 
 __all__ = [
+    "CHECK_OPTIONS",
     "FRONTEND_TIMEOUTS",
     "HAPROXY_PROXY_DEFAULTS",
     "HAPROXY_SERVER_DEFAULTS",

@@ -1,0 +1,203 @@
+"""``lbgen lint``: every rule has a fixture that triggers it and one that does not; the rules
+that say an engine refuses a config are confirmed by the real engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lbgen.confparse import CODE_ENGINE, CODE_SYNTAX, CODE_UNREADABLE
+from lbgen.diagnostics import Diagnostic, Level, SpecError, format_github, format_json, format_text
+from lbgen.lint import RULES, RULES_BY_CODE, exit_code, explain, lint_path, lint_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+LINT = FIXTURES / "lint"
+LINT_FIXTURES = sorted(LINT.iterdir())
+_NAME = re.compile(r"(?P<code>LB\d{3})-(?P<kind>bad|good)\.(?P<ext>cfg|conf)")
+
+# Rules whose finding means the engine itself refuses the config.
+ENGINE_REJECTS = {"LB100", "LB109", "LB111", "LB112", "LB113"}
+
+
+def fixture_info(path: Path) -> tuple[str, str, str]:
+    match = _NAME.fullmatch(path.name)
+    assert match, f"lint fixture names are CODE-bad|good.cfg|conf: {path.name}"
+    engine = "haproxy" if match["ext"] == "cfg" else "nginx"
+    return match["code"], match["kind"], engine
+
+
+def codes(diagnostics: list[Diagnostic]) -> set[str]:
+    return {d.code for d in diagnostics}
+
+
+# --- the rule table ----------------------------------------------------------------------------
+
+
+def test_rule_table_is_well_formed() -> None:
+    all_codes = [r.code for r in RULES]
+    assert all_codes == sorted(set(all_codes))
+    assert set(RULES_BY_CODE) == set(all_codes)
+    for rule in RULES:
+        assert re.fullmatch(r"LB\d{3}", rule.code)
+        assert rule.summary and "\n" not in rule.summary
+        assert rule.engines and set(rule.engines) <= {"haproxy", "nginx", "nginx-plus"}
+        assert rule.check.__doc__, f"{rule.code}: the check function explains itself"
+    assert len(explain().splitlines()) == len(RULES)
+
+
+def test_every_rule_has_a_triggering_and_a_clean_fixture() -> None:
+    seen: dict[str, set[str]] = {}
+    for path in LINT_FIXTURES:
+        code, kind, _ = fixture_info(path)
+        seen.setdefault(code, set()).add(kind)
+    for rule in RULES:
+        assert seen.get(rule.code) == {"bad", "good"}, rule.code
+
+
+@pytest.mark.parametrize("path", LINT_FIXTURES, ids=lambda p: p.name)
+def test_fixture_triggers_exactly_when_it_should(path: Path) -> None:
+    code, kind, _ = fixture_info(path)
+    found = lint_path(path)
+    assert all(d.file == str(path) and d.line for d in found)
+    if kind == "bad":
+        assert code in codes(found), format_text(found)
+        hits = [d for d in found if d.code == code]
+        assert all(d.level is RULES_BY_CODE[code].level for d in hits)
+    else:
+        assert code not in codes(found), format_text(found)
+
+
+@pytest.mark.parametrize("path", LINT_FIXTURES, ids=lambda p: p.name)
+def test_the_engine_agrees(path: Path) -> None:
+    """Bad fixtures of 'the engine refuses this' rules are refused; every other fixture is a
+    config the engine accepts, so the rule is about behaviour, not syntax."""
+    engines = pytest.importorskip("lbgen.engines")
+    code, kind, engine = fixture_info(path)
+    if not engines.LocalRunner().available(engine):
+        pytest.skip(f"{engine} is not installed")
+    result = engines.check_config(path.read_text(), engine, runner="local")
+    if kind == "bad" and code in ENGINE_REJECTS:
+        assert not result.ok, f"{engine} accepted a config {code} says it refuses"
+    else:
+        assert result.ok, result.output
+
+
+# --- the well-known setups ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("haproxy/k8s-docs-classic.cfg", {"LB101", "LB102", "LB106", "LB114"}),
+        ("haproxy/kubespray-localhost.cfg", {"LB104", "LB106", "LB114"}),
+        ("haproxy/kubeadm-style.cfg", {"LB104", "LB106", "LB114"}),
+        ("haproxy/openshift-style.cfg", set()),
+        ("haproxy/quoting.cfg", {"LB110"}),
+        ("nginx/classic-stream.conf", {"LB106"}),
+        ("nginx/kubespray-stream.conf", set()),
+        ("nginx/upstreams-only.conf", set()),
+        ("nginx/with-include/nginx.conf", set()),
+    ],
+)
+def test_well_known_setups(name: str, expected: set[str]) -> None:
+    assert codes(lint_path(FIXTURES / name)) == expected
+
+
+def test_the_classic_example_points_at_the_ignored_check() -> None:
+    found = lint_path(FIXTURES / "haproxy" / "k8s-docs-classic.cfg")
+    (dup,) = [d for d in found if d.code == "LB101"]
+    assert (dup.line, dup.col, dup.level) == (48, 5, Level.WARNING)
+    assert "'option httpchk' is ignored" in dup.message
+    assert "line 51" in dup.message
+
+
+def test_a_defaults_line_inherited_by_many_proxies_is_reported_once() -> None:
+    found = lint_path(FIXTURES / "haproxy" / "k8s-docs-classic.cfg")
+    forwardfor = [d for d in found if d.code == "LB114" and "forwardfor" in d.message]
+    assert len(forwardfor) == 1
+    assert forwardfor[0].line == 24
+    assert "frontend apiserver, backend apiserver" in forwardfor[0].message
+
+
+def test_nginx_plus_skips_the_oss_only_rule() -> None:
+    text = (LINT / "LB111-bad.conf").read_text()
+    assert "LB111" in codes(lint_text(text, "x.conf", "nginx"))
+    assert "LB111" not in codes(lint_text(text, "x.conf", "nginx-plus"))
+
+
+# --- output and exit codes ---------------------------------------------------------------------
+
+
+def test_output_formats() -> None:
+    found = lint_path(LINT / "LB106-bad.conf")
+    assert len(found) == 1
+    text = format_text(found)
+    assert re.fullmatch(
+        rf"{re.escape(str(LINT / 'LB106-bad.conf'))}:12:9: warning \[LB106\] .*proxy_timeout 3s.*",
+        text,
+    )
+    (row,) = json.loads(format_json(found))
+    assert (row["code"], row["level"], row["line"]) == ("LB106", "warning", 12)
+    assert format_github(found).startswith("::warning file=")
+
+
+@pytest.mark.parametrize(
+    ("levels", "fail_on", "expected"),
+    [
+        ([], Level.WARNING, 0),
+        ([Level.NOTE], Level.WARNING, 0),
+        ([Level.NOTE], Level.NOTE, 1),
+        ([Level.WARNING], Level.WARNING, 1),
+        ([Level.WARNING], Level.ERROR, 0),
+        ([Level.NOTE, Level.ERROR], Level.ERROR, 1),
+    ],
+)
+def test_exit_code(levels: list[Level], fail_on: Level, expected: int) -> None:
+    diagnostics = [Diagnostic(level, "LB000", "x") for level in levels]
+    assert exit_code(diagnostics, fail_on) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "code"),
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary.cfg", CODE_UNREADABLE),
+        (b"backend b\n    server s \xff\xfe\n", "latin.cfg", CODE_UNREADABLE),
+        (b"stream {\n    upstream u {\n        server a:1;\n", "open.conf", CODE_SYNTAX),
+        (b"frontend\n  bind :1\n  server 'x\n", "quote.cfg", CODE_SYNTAX),
+        (b"hello world\n", "mystery", CODE_ENGINE),
+    ],
+)
+def test_unreadable_input_raises_spec_error(
+    tmp_path: Path, data: bytes, name: str, code: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(SpecError) as caught:
+        lint_path(path)
+    assert caught.value.diagnostics[0].code == code
+    assert caught.value.diagnostics[0].file == str(path)
+
+
+def test_missing_file_and_missing_include(tmp_path: Path) -> None:
+    with pytest.raises(SpecError):
+        lint_path(tmp_path / "absent.cfg")
+    main = tmp_path / "nginx.conf"
+    main.write_text("stream {\n    include upstreams/*.conf;\n    include kube.conf;\n}\n")
+    with pytest.raises(SpecError) as caught:
+        lint_path(main)
+    (diag,) = caught.value.diagnostics
+    assert (diag.code, diag.line) == ("CONF003", 3)
+
+
+def test_golden_outputs_lint_without_errors() -> None:
+    """What lbgen renders never trips an error-level rule (warnings may be deliberate)."""
+    golden = sorted(Path(__file__).parent.glob("cases/*/haproxy.cfg")) + sorted(
+        Path(__file__).parent.glob("cases/*/nginx*.conf")
+    )
+    for path in golden:
+        engine = "nginx-plus" if path.name.startswith("nginx-plus") else None
+        found = lint_text(path.read_text(), str(path), engine)
+        assert not [d for d in found if d.level is Level.ERROR], format_text(found)
