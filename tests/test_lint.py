@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lbgen.confparse import CODE_ENGINE, CODE_SYNTAX, CODE_UNREADABLE
 from lbgen.diagnostics import Diagnostic, Level, SpecError, format_github, format_json, format_text
@@ -201,3 +203,32 @@ def test_golden_outputs_lint_without_errors() -> None:
         engine = "nginx-plus" if path.name.startswith("nginx-plus") else None
         found = lint_text(path.read_text(), str(path), engine)
         assert not [d for d in found if d.level is Level.ERROR], format_text(found)
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        " ", "\t", "\n", "#", ";", "{", "}", "'", '"', "\\", "$", "=", ":", "x", "1", "\x00",
+        "global\n", "defaults base\n", "backend b from base\n", "frontend f\n", "listen l\n",
+        "  server s 1.2.3.4:6443 check", " check-ssl", " weight", " inter 5s", " #backup",
+        "  default-server inter 1s", "  option httpchk GET /healthz\n", "  timeout client",
+        "  http-check expect status 200\n", "  balance static-rr\n", "  bind :6443\n",
+        "stream {\n", "upstream u {\n", "server {\n", "  listen 6443;\n", "  proxy_pass u;\n",
+        "  server a:1 weight=0 backup;\n", "  proxy_timeout 3s;\n", "  hash $remote_addr;\n",
+        "  health_check interval=5s;\n", "match m {\n", '  send "GET / HTTP/1.0";\n',
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=40), st.sampled_from([None, "haproxy", "nginx", "nginx-plus"]))
+def test_any_input_gives_diagnostics_never_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[str], engine: str | None
+) -> None:
+    # a fresh folder: includes in generated text must not see other files
+    name = str(tmp_path_factory.mktemp("fuzz") / "lb.conf")
+    try:
+        found = lint_text("".join(parts), name, engine)
+    except SpecError as exc:
+        assert exc.diagnostics and all(d.level is Level.ERROR for d in exc.diagnostics)
+    else:
+        assert all(isinstance(d, Diagnostic) and d.code.startswith("LB") for d in found)
