@@ -322,6 +322,17 @@ class Config:
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
     """What the model could not make sense of (unknown defaults in ``from``, bad durations)."""
 
+    def header_fields(self) -> dict[str, str]:
+        """``key: value`` pairs of the leading comments, e.g. lbgen's provenance header
+        (``spec``, ``spec-sha256``), so that a diff can spot a file rendered from another spec
+        before comparing anything else."""
+        out: dict[str, str] = {}
+        for line in self.header:
+            key, sep, value = line.strip().partition(":")
+            if sep and key and " " not in key.strip():
+                out.setdefault(key.strip(), value.strip())
+        return out
+
 
 # --- HAProxy -----------------------------------------------------------------------------------
 
