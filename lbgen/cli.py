@@ -310,6 +310,126 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
+@app.command("render-all")
+def render_all(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only the outputs these files affect (specs, outputs, templates: pre-commit "
+            "passes the changed files); every output when absent."
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path, typer.Option(help="The manifest that lists spec -> target -> output.")
+    ] = Path(".lbgen-outputs.yaml"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if an output is out of date.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Diagnostic format.")] = Format.text,
+) -> None:
+    """Render every output listed in a manifest (.lbgen-outputs.yaml); --check for CI and hooks.
+
+    Example: lbgen render-all --check --format github
+    """
+    from lbgen.manifest import Status, load_manifest, shown, sync
+
+    try:
+        listed = load_manifest(manifest)
+    except SpecError as exc:
+        emit(exc.diagnostics, fmt)
+        raise typer.Exit(int(Exit.INVALID)) from None
+    outputs = listed.select(files) if files is not None else list(listed.outputs)
+    results = sync(outputs, check=check)
+    emit([d for r in results for d in r.diagnostics], fmt)
+    if fmt is Format.text:
+        for r in results:
+            typer.echo(f"{shown(r.output.output)}: {r.status}", err=True)
+    if any(r.status is Status.INVALID for r in results):
+        raise typer.Exit(int(Exit.INVALID))
+    if any(r.status is Status.OUT_OF_DATE for r in results):
+        raise typer.Exit(int(Exit.DIFFERENT))
+
+
+@app.command("explain")
+def explain_command(
+    spec: SpecArg,
+    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to explain for.")],
+    layout: Annotated[
+        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show, per spec field, what it became in the engine's config or why it was dropped.
+
+    Example: lbgen explain cluster.yaml -t nginx
+    """
+    from lbgen.explain import explain, format_explanation, format_json
+    from lbgen.rendering import TargetError
+
+    loaded_spec = _load(spec)
+    try:
+        explanation = explain(loaded_spec, target.value, layout=layout.value if layout else None)
+    except TargetError as exc:
+        fail(Exit.INVALID, str(exc))
+    text = format_json(explanation) + "\n" if as_json else format_explanation(explanation)
+    sys.stdout.write(text)
+
+
+class LintEngine(StrEnum):
+    """Engines whose configs lint reads."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+    nginx_plus = "nginx-plus"
+
+
+class FailOn(StrEnum):
+    """The lowest level that makes ``lint`` exit 1."""
+
+    note = "note"
+    warning = "warning"
+    error = "error"
+
+
+@app.command()
+def lint(
+    configs: Annotated[
+        list[Path] | None, typer.Argument(help="haproxy.cfg or nginx config files.")
+    ] = None,
+    engine: Annotated[
+        LintEngine | None, typer.Option(help="Engine; detected per file when absent.")
+    ] = None,
+    list_rules: Annotated[bool, typer.Option(help="Print the rules and exit.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="Exit 1 when a finding is at this level or above.")
+    ] = FailOn.warning,
+) -> None:
+    """Find known footguns in existing haproxy/nginx configs (exit 1: findings, 2: unreadable).
+
+    Example: lbgen lint /etc/haproxy/haproxy.cfg --format github
+    """
+    from lbgen.lint import exit_code, explain, lint_path
+
+    if list_rules:
+        typer.echo(explain())
+        return
+    if not configs:
+        fail(Exit.INVALID, "lint needs at least one CONFIG (or --list-rules)")
+    found: list[Diagnostic] = []
+    unreadable = False
+    for config in configs:
+        try:
+            found += lint_path(config, engine.value if engine else None)
+        except SpecError as exc:
+            found += exc.diagnostics
+            unreadable = True
+    emit(found, fmt)
+    if unreadable:
+        raise typer.Exit(int(Exit.INVALID))
+    raise typer.Exit(exit_code(found, Level.parse(fail_on.value)))
+
+
 def main() -> None:
     """Console entry point."""
     app()
