@@ -6,6 +6,7 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -66,15 +67,37 @@ class SpecSource:
         )  # fmt: skip
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 def dotted(path: Iterable[str | int]) -> str:
-    """``("pools", "cp", "servers", "m1")`` -> ``pools.cp.servers.m1`` (list items as ``[0]``)."""
+    """``("pools", "cp", "servers", "m1")`` -> ``pools.cp.servers.m1`` (list items as ``[0]``).
+
+    A key that is not a plain name (it is being rejected) is shown quoted and escaped,
+    ``servers["a b\\n"]``, so that a newline in it cannot split or forge a diagnostic line.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f"[{json.dumps(part)}]"
         else:
             out += ("." if out else "") + part
     return out
+
+
+#: Python type names -> what a YAML author calls them.
+_KINDS = {
+    "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
+    "list": "a list", "dict": "a mapping", "NoneType": "null",
+}  # fmt: skip
+
+
+def kind_of(value: Any) -> str:
+    """``"a string"``, ``"a list"``, ... for a loaded YAML value."""
+    name = type(value).__name__
+    return _KINDS.get(name, name)
 
 
 def read_source(source: str | Path | bytes, filename: str | None = None) -> tuple[bytes, str]:
@@ -149,20 +172,64 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
         message = str(exc.problem or exc.context or "invalid YAML").strip()
         if code == "duplicate-key":
             key = re.search(r'duplicate key "(.*?)"', message)
-            first = exc.context_mark.line + 1 if exc.context_mark else None
+            first = _first_key_line(text, exc.context_mark, key.group(1) if key else None)
             message = (
                 f"duplicate key {key.group(1) if key else ''!r}"
                 + (f" (first at line {first})" if first else "")
                 + ": a second value would silently replace the first"
             )
         elif exc.context and exc.problem:
-            message = f"{message} ({str(exc.context).strip()})"
+            context = str(exc.context).strip()
+            if exc.context_mark and exc.problem_mark and exc.context_mark.line != mark.line:
+                context += f" that starts at line {exc.context_mark.line + 1}"
+            message = f"{message} ({context})"
         raise SpecError([Diagnostic(Level.ERROR, code, message, filename, line, col)]) from None
     except YAMLError as exc:
         diagnostic = Diagnostic(Level.ERROR, "yaml-syntax", str(exc), filename, 1, 1)
         raise SpecError([diagnostic]) from None
-    source.values[()] = (1, 1)
+    source.values[()] = _document_start(document, text)
     return _plain(document, (), source), source
+
+
+def _first_key_line(text: str, mapping_mark: Any, key: str | None) -> int | None:
+    """The line of the first ``key`` in the mapping that starts at ``mapping_mark``.
+
+    ruamel's duplicate-key error marks the start of the mapping, not the first occurrence of
+    the key; composing the nodes (no construction, so no duplicate check) finds the key itself.
+    """
+    if mapping_mark is None or key is None:
+        return None
+    from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+    try:
+        root = YAML(typ="rt", pure=True).compose(text)
+    except YAMLError:
+        return None
+    stack: list[Node] = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            start = (node.start_mark.line, node.start_mark.column)
+            if start == (mapping_mark.line, mapping_mark.column):
+                for key_node, _ in node.value:
+                    if str(key_node.value) == key:
+                        return int(key_node.start_mark.line) + 1
+            stack += [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            stack += node.value
+    return int(mapping_mark.line) + 1
+
+
+def _document_start(document: Any, text: str) -> tuple[int, int]:
+    """Where the document's content starts (after leading comments), 1-based."""
+    lc = getattr(document, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "---", "%")):
+            return number, len(line) - len(line.lstrip()) + 1
+    return 1, 1
 
 
 def _model_path(loc: tuple[str | int, ...]) -> tuple[Path_, bool]:
@@ -195,8 +262,15 @@ def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[D
             path = path[:-1]
         elif kind == "too_short":
             message = "must not be empty"
+        elif kind in ("model_type", "dict_type"):
+            wants = "a mapping"
+            if len(path) == 4 and path[0] == "pools" and path[2] == "servers":
+                wants = '"host:port" or a mapping with an address'
+            message = f"must be {wants} (got {kind_of(err.get('input'))})"
+        elif kind == "list_type":
+            message = f"must be a list (got {kind_of(err.get('input'))})"
         elif code == "type":
-            message = f"{message} (got {type(err.get('input')).__name__})"
+            message = f"{message} (got {kind_of(err.get('input'))})"
         out.append(source.diagnostic(Level.ERROR, code, path, message, key=is_key))
     return sorted(out, key=sort_key)
 
@@ -222,11 +296,12 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
         raise SpecError([Diagnostic(Level.ERROR, "empty", "the spec is empty", name, 1, 1)])
     document, positions = parse_yaml(text, name)
     if not isinstance(document, dict):
-        kind = "a list" if isinstance(document, list) else type(document).__name__
+        kind = kind_of(document)
+        line, col = positions.values[()]
         raise SpecError([
             Diagnostic(Level.ERROR, "not-mapping",
                        f"the top level must be a mapping (version, frontends, pools), not {kind}",
-                       name, 1, 1)
+                       name, line, col)
         ])  # fmt: skip
     try:
         spec = Spec.model_validate(document)

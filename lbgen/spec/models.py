@@ -91,7 +91,7 @@ def _check_token(value: Any) -> str:
     if not _SAFE_TOKEN.match(value):
         raise PydanticCustomError(
             "value",
-            "{value} may not hold whitespace, quotes, '#', ';', '{{', '}}', '$' or '\\'",
+            "{value} may not hold whitespace, quotes, '#', ';', '{', '}', '$' or '\\'",
             {"value": repr(value)},
         )
     return value
