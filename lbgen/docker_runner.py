@@ -364,7 +364,8 @@ class DockerEngine:
             self._client = None
 
     def __enter__(self) -> DockerEngine:
-        self.start()
+        if self._container is None:  # start_engine() hands out started engines; both uses are fine
+            self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

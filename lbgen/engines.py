@@ -415,7 +415,8 @@ class LocalEngine:
             self._workdir = None
 
     def __enter__(self) -> LocalEngine:
-        self.start()
+        if self._proc is None:  # start_engine() hands out started engines; both uses are fine
+            self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

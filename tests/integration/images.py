@@ -34,8 +34,12 @@ from .dockerd import CACHE_DIR
 
 OUR_REPOSITORY = "lbgen-engine"
 DEFAULT_SUITES = ("bookworm", "trixie")
-#: What each engine image carries; the stream module is a separate package in Debian.
-PACKAGES = ("haproxy", "nginx", "libnginx-mod-stream")
+#: What each engine image carries; the stream module is a separate package in Debian. python3
+#: runs the fake API servers of the compose demo (so its test needs no other image).
+PACKAGES = ("haproxy", "nginx", "libnginx-mod-stream", "python3")
+#: Changes whenever PACKAGES does: an image of ours with another key is stale and rebuilt.
+PACKAGES_KEY = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
+PACKAGES_LABEL = "org.lbgen.packages"
 ROOTFS_DIR = CACHE_DIR / "rootfs"
 DEBOOTSTRAP_TIMEOUT_SECONDS = 1200
 
@@ -152,8 +156,7 @@ def _locked(name: str) -> Iterator[None]:
 
 def rootfs_tarball_path(suite: str) -> Path:
     """Cache path of a suite's root filesystem; the name changes when the package list does."""
-    key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
-    return ROOTFS_DIR / f"{suite}-{platform.machine()}-{key}.tar"
+    return ROOTFS_DIR / f"{suite}-{platform.machine()}-{PACKAGES_KEY}.tar"
 
 
 def _debootstrap_script(suite: str) -> list[str]:
@@ -212,18 +215,24 @@ def build_rootfs(suite: str, log: Any = None) -> Path:
             check=True,
         )  # fmt: skip
         partial.rename(tarball)
+    for stale in ROOTFS_DIR.glob(f"{suite}-{platform.machine()}-*.tar"):
+        if stale != tarball:  # built for another package list: never used again
+            stale.unlink()
     return tarball
 
 
 def image_exists(client: Any, image: str) -> bool:
-    """True when the Docker engine has ``image`` locally."""
+    """True when the Docker engine has ``image`` locally (for ours: built with PACKAGES)."""
     import docker.errors
 
     try:
-        client.images.get(image)
+        found = client.images.get(image)
     except docker.errors.ImageNotFound:
         return False
-    return True
+    if suite_of(image) is None:
+        return True
+    labels = (found.attrs.get("Config") or {}).get("Labels") or {}
+    return bool(labels.get(PACKAGES_LABEL) == PACKAGES_KEY)
 
 
 def import_rootfs(client: Any, tarball: Path, image: str) -> None:
@@ -236,7 +245,7 @@ def import_rootfs(client: Any, tarball: Path, image: str) -> None:
         changes=[
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             'CMD ["/bin/sh"]',
-            f"LABEL org.lbgen.suite={image.rsplit(':', 1)[1]}",
+            f"LABEL org.lbgen.suite={image.rsplit(':', 1)[1]} {PACKAGES_LABEL}={PACKAGES_KEY}",
         ],
     )
     if not image_exists(client, image):
@@ -260,8 +269,20 @@ def ensure_image(client: Any, image: str) -> float:
         return time.monotonic() - started
     with _locked(suite):
         if not image_exists(client, image):
+            stale = _image_id(client, image)
             import_rootfs(client, build_rootfs(suite), image)
+            if stale and stale != _image_id(client, image):
+                with contextlib.suppress(Exception):  # ours, built for an older package list
+                    client.images.remove(stale)
     return time.monotonic() - started
+
+
+def _image_id(client: Any, image: str) -> str | None:
+    """The id of ``image`` if present."""
+    try:
+        return str(client.images.get(image).id)
+    except Exception:
+        return None
 
 
 def ensure_images(client: Any, images: list[str]) -> dict[str, float]:
