@@ -340,10 +340,13 @@ def render_all(
         raise typer.Exit(int(Exit.INVALID)) from None
     outputs = listed.select(files) if files is not None else list(listed.outputs)
     results = sync(outputs, check=check)
-    emit([d for r in results for d in r.diagnostics], fmt)
+    # Errors only: translation warnings are lbgen validate's to show, once per spec.
+    emit([d for r in results for d in r.diagnostics if d.level is Level.ERROR], fmt)
     if fmt is Format.text:
         for r in results:
-            typer.echo(f"{shown(r.output.output)}: {r.status}", err=True)
+            warned = sum(d.level is Level.WARNING for d in r.diagnostics)
+            more = f" ({warned} warnings: lbgen validate -t {r.output.target})" if warned else ""
+            typer.echo(f"{shown(r.output.output)}: {r.status}{more}", err=True)
     if any(r.status is Status.INVALID for r in results):
         raise typer.Exit(int(Exit.INVALID))
     if any(r.status is Status.OUT_OF_DATE for r in results):

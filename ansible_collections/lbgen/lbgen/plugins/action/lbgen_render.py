@@ -1,0 +1,179 @@
+# Copyright: lbgen maintainers
+# Apache License 2.0 (see the lbgen repository's pyproject.toml)
+"""Action plugin ``lbgen.lbgen.lbgen_render``.
+
+Rendering happens here, on the controller, where lbgen is installed: managed hosts need nothing
+but the engine. The rendered text is written to a local temporary file and handed to
+``ansible.legacy.copy``, exactly as ``ansible.builtin.template`` does, so ``changed``, check mode,
+diff mode, ``validate``, ``backup`` and ``owner``/``group``/``mode`` behave as users know them
+from ``copy`` and ``template``, on every connection type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+
+#: Arguments that are lbgen's own; everything else listed in COPY_ARGS goes to copy unchanged.
+LBGEN_ARGS: dict[str, dict[str, Any]] = {
+    "spec": {"type": "str"},
+    "spec_content": {"type": "raw"},
+    "target": {"type": "str", "required": True, "choices": ["haproxy", "nginx", "nginx-plus"]},
+    "layout": {"type": "str", "choices": ["full", "stream", "upstreams"]},
+    "strict": {"type": "bool", "default": False},
+    "load_module": {"type": "str"},
+    "templates": {"type": "str"},
+}
+COPY_ARGS: dict[str, dict[str, Any]] = {
+    "dest": {"type": "path", "required": True},
+    "validate": {"type": "str"},
+    "backup": {"type": "bool", "default": False},
+    "owner": {"type": "str"},
+    "group": {"type": "str"},
+    "mode": {"type": "raw"},
+    "seuser": {"type": "str"},
+    "serole": {"type": "str"},
+    "setype": {"type": "str"},
+    "selevel": {"type": "str"},
+    "attributes": {"type": "str", "aliases": ["attr"]},
+    "unsafe_writes": {"type": "bool", "default": False},
+}
+
+
+def _plain(value: Any) -> Any:
+    """Variables arrive as Ansible's own str/int/dict subclasses: make them plain for JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+class ActionModule(ActionBase):
+    """Render an lbgen spec on the controller; install the result like ``copy``."""
+
+    TRANSFERS_FILES = True
+    _supports_check_mode = True
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate arguments, render, then run ``ansible.legacy.copy`` with the rendered file."""
+        task_vars = task_vars or {}
+        super().run(tmp, task_vars)
+        del tmp  # unused since Ansible 2.x, kept in the signature for compatibility
+        _, args = self.validate_argument_spec(
+            argument_spec={**LBGEN_ARGS, **COPY_ARGS},
+            mutually_exclusive=[("spec", "spec_content")],
+            required_one_of=[("spec", "spec_content")],
+        )
+        try:
+            rendered, notes = self._render(args)
+            return self._install(args, rendered, notes, task_vars)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    # -- rendering (controller side) ------------------------------------------------------------
+
+    def _render(self, args: dict[str, Any]) -> tuple[Any, list[Any]]:
+        try:
+            import lbgen
+            from lbgen.diagnostics import Level, SpecError, format_text
+        except ImportError as exc:
+            raise AnsibleActionFail(
+                f"lbgen is not installed for the Python that runs Ansible ({sys.executable}): "
+                f"install it on the controller, e.g. '{sys.executable} -m pip install lbgen' "
+                f"({exc})"
+            ) from None
+        if args["spec"] is not None:
+            try:
+                path = self._find_needle("files", args["spec"])
+            except AnsibleError as exc:
+                raise AnsibleActionFail(f"spec {args['spec']}: {to_text(exc)}") from None
+            source: Any = path
+            filename = None
+        else:
+            content = args["spec_content"]
+            if isinstance(content, Mapping):
+                # JSON is YAML: a dict from variables keeps its key order (the output order).
+                source = json.dumps(_plain(content), indent=2).encode("utf-8")
+            else:
+                source = to_bytes(content, errors="surrogate_or_strict")
+            filename = "spec_content"
+        try:
+            spec = lbgen.load_spec(source, filename=filename)
+            options: dict[str, Any] = {"strict": args["strict"]}
+            if args["load_module"] is not None:
+                options["load_module"] = args["load_module"]
+            if args["templates"] is not None:
+                options["templates"] = self._find_needle("templates", args["templates"])
+            rendered = lbgen.render(spec, args["target"], layout=args["layout"], **options)
+        except SpecError as exc:
+            raise AnsibleActionFail(
+                "lbgen: the spec is not valid\n" + format_text(exc.diagnostics)
+            ) from None
+        except ValueError as exc:  # an unknown layout for the target (TargetError)
+            raise AnsibleActionFail(f"lbgen: {exc}") from None
+        if not rendered.ok:
+            errors = [d for d in rendered.diagnostics if d.level is Level.ERROR]
+            raise AnsibleActionFail(
+                f"lbgen: the spec cannot be rendered for {args['target']}\n" + format_text(errors)
+            )
+        return rendered, list(rendered.diagnostics)
+
+    # -- installing (managed host side, through copy) -------------------------------------------
+
+    def _install(
+        self, args: dict[str, Any], rendered: Any, diagnostics: list[Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
+        from lbgen.diagnostics import Level, format_text
+
+        new_task = self._task.copy()
+        for name in LBGEN_ARGS:
+            new_task.args.pop(name, None)
+        local_tempdir = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
+        try:
+            source = os.path.join(local_tempdir, os.path.basename(args["dest"]) or "lbgen.conf")
+            with open(to_bytes(source, errors="surrogate_or_strict"), "wb") as handle:
+                handle.write(rendered.text.encode("utf-8"))
+            new_task.args.update({"src": source, "dest": args["dest"]})
+            # ansible.legacy: the copy action a playbook would get, local overrides included.
+            copy_action = self._shared_loader_obj.action_loader.get(
+                "ansible.legacy.copy",
+                task=new_task,
+                connection=self._connection,
+                play_context=self._play_context,
+                loader=self._loader,
+                templar=self._templar,
+                shared_loader_obj=self._shared_loader_obj,
+            )
+            result: dict[str, Any] = copy_action.run(task_vars=task_vars)
+        finally:
+            shutil.rmtree(to_bytes(local_tempdir, errors="surrogate_or_strict"))
+        # The diff's "after" is the rendering, not the temporary file that carried it.
+        diffs = result.get("diff")
+        for diff in diffs if isinstance(diffs, list) else [diffs] if diffs else []:
+            if isinstance(diff, dict) and diff.get("after_header") == source:
+                diff["after_header"] = (
+                    f"lbgen render {args['spec'] or 'spec_content'} -t {args['target']}"
+                )
+        warnings = [format_text([d]) for d in diagnostics if d.level is Level.WARNING]
+        if warnings:
+            result["warnings"] = [*result.get("warnings", []), *warnings]
+        result["lbgen"] = {
+            "target": rendered.target,
+            "layout": rendered.layout,
+            "diagnostics": [format_text([d]) for d in diagnostics],
+        }
+        return result

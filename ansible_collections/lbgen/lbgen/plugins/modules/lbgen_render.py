@@ -1,0 +1,168 @@
+# Copyright: lbgen maintainers
+# Apache License 2.0 (see the lbgen repository's pyproject.toml)
+"""Documentation of ``lbgen.lbgen.lbgen_render``; the work is done by the action plugin."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lbgen_render
+short_description: Render an lbgen load-balancer spec and install the config on the host
+description:
+  - Renders an lbgen spec (one declarative description of a
+    load balancer in front of Kubernetes API servers) into an C(haproxy.cfg) or an nginx
+    C(stream {}) config B(on the controller), and installs the result at O(dest) on the managed
+    host through M(ansible.builtin.copy).
+  - Managed hosts need nothing but the engine; lbgen must be installed for the Python that runs
+    Ansible on the controller.
+  - Because the file is installed by M(ansible.builtin.copy), C(changed), check mode, diff mode,
+    O(validate), O(backup) and O(owner)/O(group)/O(mode) behave exactly as they do for
+    M(ansible.builtin.copy) and M(ansible.builtin.template). Rendering is deterministic (no
+    timestamp in the file), so a second run with the same spec reports no change.
+  - A spec error fails the task with lbgen's C(file:line:col) message. Translation warnings (a
+    field the engine cannot express) are shown as Ansible warnings; O(strict) makes them fail
+    the task.
+version_added: 0.1.0
+author:
+  - lbgen maintainers
+options:
+  spec:
+    description:
+      - Path of the spec file on the controller. A relative path is looked up like the O(src) of
+        M(ansible.builtin.copy) (the role's C(files/), the playbook's folder).
+      - Exactly one of O(spec) and O(spec_content) is required.
+    type: str
+  spec_content:
+    description:
+      - The spec itself, as a YAML string or as a dictionary (for example from inventory
+        variables). Error locations of a dictionary refer to its JSON form; the dotted spec path
+        in each message names the field.
+    type: raw
+  target:
+    description: The engine to render for.
+    type: str
+    required: true
+    choices: [haproxy, nginx, nginx-plus]
+  layout:
+    description:
+      - C(full) (a complete config), C(stream) (an nginx C(stream {}) block, the nginx default)
+        or C(upstreams) (the inside of a stream block, for C(include)). HAProxy has only C(full).
+    type: str
+    choices: [full, stream, upstreams]
+  strict:
+    description: Translation warnings fail the task instead of being shown as warnings.
+    type: bool
+    default: false
+  load_module:
+    description:
+      - nginx with O(layout=full) only. The C(load_module) path of the stream module, for
+        distributions that build it as a dynamic module (Debian,
+        C(/usr/lib/nginx/modules/ngx_stream_module.so)).
+    type: str
+  templates:
+    description: A folder on the controller whose templates override lbgen's built-in ones.
+    type: str
+  dest:
+    description: Where the rendered config is installed on the managed host.
+    type: path
+    required: true
+  validate:
+    description:
+      - Command run on the managed host against the new file before it replaces O(dest); C(%s)
+        stands for the file. For example C(haproxy -c -f %s) or C(nginx -t -c %s). When it fails,
+        O(dest) is left untouched and the task fails. As in M(ansible.builtin.copy).
+    type: str
+  backup:
+    description: Keep a timestamped copy of O(dest) when it changes. As in M(ansible.builtin.copy).
+    type: bool
+    default: false
+  owner:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  group:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  mode:
+    description: As in M(ansible.builtin.copy).
+    type: raw
+  seuser:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  serole:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  setype:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  selevel:
+    description: As in M(ansible.builtin.copy).
+    type: str
+  attributes:
+    description: As in M(ansible.builtin.copy).
+    type: str
+    aliases: [attr]
+  unsafe_writes:
+    description: As in M(ansible.builtin.copy).
+    type: bool
+    default: false
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+seealso:
+  - module: ansible.builtin.copy
+  - module: ansible.builtin.template
+"""
+
+EXAMPLES = r"""
+- name: Render haproxy.cfg from the spec and check it before it replaces the old one
+  lbgen.lbgen.lbgen_render:
+    spec: lb/prod-k8s-api.yaml
+    target: haproxy
+    dest: /etc/haproxy/haproxy.cfg
+    validate: haproxy -c -f %s
+    backup: true
+    owner: root
+    group: haproxy
+    mode: "0640"
+  notify: Reload haproxy
+
+- name: An nginx stream block from a spec kept in inventory variables
+  lbgen.lbgen.lbgen_render:
+    spec_content: "{{ lb_spec }}"
+    target: nginx
+    layout: stream
+    dest: /etc/nginx/stream.d/kubernetes-api.conf
+  notify: Reload nginx
+"""
+
+RETURN = r"""
+dest:
+  description: The installed file (as returned by M(ansible.builtin.copy)).
+  returned: success
+  type: str
+backup_file:
+  description: The backup copy, when O(backup=true) and the file changed.
+  returned: changed and backup
+  type: str
+lbgen:
+  description: What lbgen did.
+  returned: success
+  type: dict
+  contains:
+    target:
+      description: The engine rendered for.
+      type: str
+    layout:
+      description: The layout rendered.
+      type: str
+    diagnostics:
+      description: Every warning and note of the translation, as C(file:line:col) lines.
+      type: list
+      elements: str
+"""

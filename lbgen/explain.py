@@ -1,0 +1,659 @@
+"""``lbgen explain``: per spec field, what it became in one engine, or why it was dropped.
+
+The translation itself is the mapping. Each field is *probed*: the spec is rendered again with that
+one field changed (to ``null``, and to another valid value) at the innermost level where it
+applies (the server, the pool, the frontend), and the lines that differ from the real rendering
+are what the field produced. A field whose probes change nothing was dropped, and the
+translation's own diagnostics say why. So explain cannot drift from the renderer: there is no
+second copy of DESIGN §2's table to keep in sync, and a new mapping in a target view shows up
+here without touching this module.
+
+Three outcomes per field:
+
+- ``written``: the value shows in the output (the fragments of the lines it produced);
+- ``engine-default``: nothing is written, and that *is* the value (another value would write
+  something: nginx's round robin, HAProxy without ``option redispatch``);
+- ``dropped``: no value of this field changes the output; the attached diagnostics say why.
+
+An explicit ``null`` is reported as ``null`` (nothing written by definition).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from enum import StrEnum
+from typing import Any, get_args
+
+from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.rendering import TargetError, make_environment, render_resolved
+from lbgen.resolve import (
+    BUILTIN_DEFAULTS,
+    FRONTEND_TIMEOUTS,
+    HEALTH_FIELDS,
+    POOL_TIMEOUTS,
+    SERVER_PARAMS,
+    Layer,
+    Resolved,
+    pick,
+    resolve_spec,
+)
+from lbgen.spec.load import LoadedSpec, Path_, dotted, loaded_of
+from lbgen.spec.models import Balance, CheckKind, Spec
+from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view
+from lbgen.units import parse_duration, parse_host_port
+
+#: Values a probe may switch an enumerated field to, taken from the spec's own types.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "balance": get_args(Balance),
+    "check": get_args(CheckKind),
+    "log": ("stdout", "none", "syslog"),
+}
+_DURATIONS = {
+    "interval", "fast_interval", "down_interval", "timeout", "slowstart",
+    *POOL_TIMEOUTS, *FRONTEND_TIMEOUTS,
+}  # fmt: skip
+_ADDRESSES = {"address", "bind"}
+_TOKEN = re.compile(r"[^\s;]+|;")
+
+
+class Outcome(StrEnum):
+    """What became of one field in the engine's config."""
+
+    WRITTEN = "written"
+    ENGINE_DEFAULT = "engine-default"
+    DROPPED = "dropped"
+    NULL = "null"
+
+
+@dataclass(frozen=True)
+class FieldReport:
+    """One field of one spec object and what the engine got from it."""
+
+    path: str
+    """Where the field applies: ``pools.cp.health.fall`` (even when ``defaults`` set it)."""
+    value: Any
+    """The value as written in the spec (or the built-in default)."""
+    origin: str | None
+    """The spec path that set the value, ``None`` for a built-in default."""
+    line: int | None
+    outcome: Outcome
+    output: tuple[str, ...] = ()
+    """Fragments of the rendered lines the field produced, ``(N lines)`` when repeated."""
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "path": self.path,
+            "value": self.value,
+            "origin": self.origin,
+            "line": self.line,
+            "outcome": str(self.outcome),
+            "output": list(self.output),
+            "diagnostics": [_diagnostic_dict(d) for d in self.diagnostics],
+        }
+
+
+@dataclass(frozen=True)
+class Section:
+    """The fields of one spec object (``global``, ``frontends.api``, ``pools.cp.servers.m1``)."""
+
+    title: str
+    fields: tuple[FieldReport, ...]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The whole translation of one spec for one target and layout."""
+
+    target: str
+    layout: str
+    file: str
+    name: str | None
+    sections: tuple[Section, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    """Every diagnostic of the rendering (also attached to fields where one points at them)."""
+    unattached: tuple[Diagnostic, ...] = field(default=())
+    """Diagnostics no field claimed (so that nothing the renderer said is hidden)."""
+
+    @property
+    def ok(self) -> bool:
+        """False when the rendering has errors (the config would not be written)."""
+        return not any(d.level is Level.ERROR for d in self.diagnostics)
+
+    def fields(self) -> Iterator[FieldReport]:
+        """Every field report, in spec order."""
+        for section in self.sections:
+            yield from section.fields
+
+    def field(self, path: str) -> FieldReport:
+        """The report for the field at dotted ``path`` (KeyError when there is none)."""
+        for report in self.fields():
+            if report.path == path:
+                return report
+        raise KeyError(path)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "target": self.target,
+            "layout": self.layout,
+            "file": self.file,
+            "name": self.name,
+            "ok": self.ok,
+            "sections": [
+                {"title": s.title, "fields": [f.as_dict() for f in s.fields]} for s in self.sections
+            ],
+            "unattached": [_diagnostic_dict(d) for d in self.unattached],
+        }
+
+
+def _diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
+    return {
+        "level": str(d.level), "code": d.code, "message": d.message, "file": d.file,
+        "line": d.line, "col": d.col, "path": d.path,
+    }  # fmt: skip
+
+
+# --- what to probe -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A field to explain: where it applies, its value and where that value came from."""
+
+    section: str
+    path: Path_
+    value: Any
+    source: Path_ | None
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _candidates(spec: Spec) -> Iterator[_Candidate]:
+    """Every field that has a value for some object, in spec order."""
+    yield from _global_candidates(spec)
+    for name, frontend in spec.frontends.items():
+        path: Path_ = ("frontends", name)
+        section = dotted(path)
+        for index, text in enumerate(frontend.bind):
+            yield _Candidate(section, (*path, "bind", index), text, (*path, "bind", index))
+        layers = [Layer(frontend.timeouts, (*path, "timeouts")),
+                  Layer(spec.defaults.timeouts, ("defaults", "timeouts"))]  # fmt: skip
+        for timeout in FRONTEND_TIMEOUTS:
+            value, source = pick(timeout, layers, BUILTIN_DEFAULTS.timeouts)
+            yield _Candidate(section, (*path, "timeouts", timeout), value, source)
+    for name, pool in spec.pools.items():
+        path = ("pools", name)
+        section = dotted(path)
+        layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
+        for param in ("balance", "retries", "redispatch"):
+            value, source = pick(param, layers, BUILTIN_DEFAULTS)
+            yield _Candidate(section, (*path, param), value, source)
+        health_layers = [Layer(pool.health, (*path, "health")),
+                         Layer(spec.defaults.health, ("defaults", "health"))]  # fmt: skip
+        for name_ in HEALTH_FIELDS:
+            value, source = pick(name_, health_layers, BUILTIN_DEFAULTS.health)
+            yield _Candidate(section, (*path, "health", name_), _plain(value), source)
+        timeout_layers = [Layer(pool.timeouts, (*path, "timeouts")),
+                          Layer(spec.defaults.timeouts, ("defaults", "timeouts"))]  # fmt: skip
+        for timeout in POOL_TIMEOUTS:
+            value, source = pick(timeout, timeout_layers, BUILTIN_DEFAULTS.timeouts)
+            yield _Candidate(section, (*path, "timeouts", timeout), value, source)
+        for param in SERVER_PARAMS:
+            value, source = pick(param, layers, BUILTIN_DEFAULTS)
+            yield _Candidate(section, (*path, param), value, source)
+        for server_name, server in pool.servers.items():
+            server_path: Path_ = (*path, "servers", server_name)
+            server_section = dotted(server_path)
+            address_path: Path_ = (*server_path, "address")
+            yield _Candidate(server_section, address_path, server.address, address_path)
+            # Inherited values are explained once, on the pool; a server shows what it overrides.
+            for param in (*SERVER_PARAMS, "backup", "disabled"):
+                if param in server.model_fields_set:
+                    own: Path_ = (*server_path, param)
+                    yield _Candidate(server_section, own, getattr(server, param), own)
+
+
+def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
+    g = spec.global_
+    if "maxconn" in g.model_fields_set:
+        yield _Candidate("global", ("global", "maxconn"), g.maxconn, ("global", "maxconn"))
+    if "log" in g.model_fields_set:
+        yield _Candidate("global", ("global", "log"), g.log, ("global", "log"))
+    else:
+        # The resolver's built-in: logs go to stdout unless the spec says otherwise.
+        yield _Candidate("global", ("global", "log"), "stdout", None)
+    for block in ("stats", "health"):
+        model = getattr(g, block)
+        if model is None:
+            continue
+        for name in type(model).model_fields:
+            path: Path_ = ("global", block, name)
+            source = path if name in model.model_fields_set else None
+            yield _Candidate("global", path, getattr(model, name), source)
+
+
+def _alternatives(name: str, value: Any) -> list[Any]:
+    """Other valid values for a field: ``null`` first ("emit nothing"), then a changed value."""
+    out: list[Any] = [None]
+    if isinstance(value, bool):
+        out.append(not value)
+    elif isinstance(value, int):
+        out += [value + 1, value - 1]
+    elif isinstance(value, list):
+        out.append([*value, 299 if 299 not in value else 298])
+    elif isinstance(value, str):
+        if name in _CHOICES:
+            out += [choice for choice in _CHOICES[name] if choice != value]
+        elif name in _DURATIONS:
+            us = parse_duration(value)
+            out.append(f"{us * 2}us" if us else "1s")
+        elif name == "weight" and value.endswith("%"):
+            percent = int(value[:-1])
+            out.append(f"{percent + 1}%" if percent < 100 else f"{percent - 1}%")
+        elif name in _ADDRESSES:
+            out.append(_other_port(value))
+        elif name == "sni":
+            out.append(f"probe-{value}")
+        else:  # paths and file names: any other token will do
+            out.append(f"{value}-probe")
+    return out
+
+
+def _other_port(text: str) -> str:
+    address = parse_host_port(text, allow_empty_host=True)
+    port = address.port + 1 if address.port < 65535 else address.port - 1
+    return text[: text.rindex(":") + 1] + str(port)
+
+
+# --- probing -----------------------------------------------------------------------------------
+
+
+def _set(data: dict[str, Any], path: Path_, value: Any) -> None:
+    """Set ``path`` in the spec's plain data, creating blocks the spec left out."""
+    node: Any = data
+    for index, part in enumerate(path[:-1]):
+        child = node[part] if isinstance(part, int) else node.get(part)
+        if child is None:
+            child = {}
+        elif isinstance(child, str) and path[index - 1] == "servers":
+            child = {"address": child}  # a "host:port" shorthand server
+        node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+@dataclass
+class _Effect:
+    """Baseline line index -> changed token indices (``None``: the whole line)."""
+
+    lines: dict[int, set[int] | None] = field(default_factory=dict)
+    influenced: bool = False
+
+    def whole(self, index: int) -> None:
+        self.lines[index] = None
+
+    def tokens(self, index: int, tokens: set[int]) -> None:
+        if index in self.lines and self.lines[index] is None:
+            return
+        self.lines.setdefault(index, set())
+        current = self.lines[index]
+        assert current is not None
+        current.update(tokens)
+
+
+class _Prober:
+    """Renders the spec with one field changed and compares the text with the real one."""
+
+    def __init__(self, spec: Spec, target: str, layout: str, options: dict[str, Any]) -> None:
+        self.target = target
+        self.layout = layout
+        self.options = options
+        self.loaded = loaded_of(spec)
+        self.data = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        # One Jinja environment for every probe: the templates compile once.
+        self.environment = make_environment()
+        self.base, self.base_errors = self._render(resolve_spec(spec, self.loaded))
+
+    def _render(self, resolved: Resolved) -> tuple[list[str], set[tuple[str, str]]]:
+        """The lines (without the provenance header, whose digest changes with every probe)
+        and the translation's errors as (code, path)."""
+        view = build_view(resolved, self.target, self.layout, **self.options)
+        template = self.environment.get_template(view.template)
+        lines = template.render({**view.context, "header": []}).splitlines()
+        return lines, {(d.code, d.path) for d in view.diagnostics if d.level is Level.ERROR}
+
+    def probe(self, path: Path_, value: Any) -> list[str] | None:
+        """The rendered lines with ``path`` set to ``value``; None when that is not a valid spec."""
+        data = copy.deepcopy(self.data)
+        try:
+            _set(data, path, value)
+            spec = Spec.model_validate(data)
+            # Cross-field checks are skipped on purpose: a probe may break "all weights are
+            # percentages" and still say what a weight becomes.
+            loaded = LoadedSpec(spec=spec, source=self.loaded.source, diagnostics=[])
+            lines, errors = self._render(resolve_spec(spec, loaded))
+        except Exception:  # a value a view cannot render tells nothing: skip it
+            return None
+        # A value this engine rejects (balance random beside a backup server in nginx) would
+        # credit the field with lines that another field's translation owns: not a valid probe.
+        return None if errors - self.base_errors else lines
+
+    def effect(self, path: Path_, values: Sequence[Any]) -> _Effect:
+        """What the baseline lines owe to the field at ``path``, over every probe value."""
+        effect = _Effect()
+        for value in values:
+            lines = self.probe(path, value)
+            if lines is not None:
+                _compare(self.base, lines, effect)
+        return effect
+
+
+def _compare(base: list[str], other: list[str], effect: _Effect) -> None:
+    matcher = SequenceMatcher(None, base, other, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        effect.influenced = True
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            for offset in range(i2 - i1):
+                a, b = _tokens(base[i1 + offset]), _tokens(other[j1 + offset])
+                changed: set[int] = set()
+                tokens = SequenceMatcher(None, a, b, autojunk=False)
+                for ttag, t1, t2, _, _ in tokens.get_opcodes():
+                    if ttag != "equal":
+                        changed.update(range(t1, t2))
+                if changed:
+                    effect.tokens(i1 + offset, changed)
+        elif tag == "replace":
+            _pair_lines(base, other, (i1, i2), (j1, j2), effect)
+        else:
+            for index in range(i1, i2):
+                effect.whole(index)
+
+
+def _pair_lines(
+    base: list[str], other: list[str], rows: tuple[int, int], into: tuple[int, int], effect: _Effect
+) -> None:
+    """A block of lines replaced by a block of another length (a probe removed a line and changed
+    its neighbours): pair each line with the next similar one, in order, to compare their tokens;
+    a line without a partner was wholly produced by the field."""
+    j = into[0]
+    for i in range(*rows):
+        a = _tokens(base[i])
+        for k in range(j, into[1]):
+            b = _tokens(other[k])
+            tokens = SequenceMatcher(None, a, b, autojunk=False)
+            if a[:1] == b[:1] and tokens.ratio() >= 0.5:
+                changed = {
+                    t for tag, t1, t2, _, _ in tokens.get_opcodes() if tag != "equal"
+                    for t in range(t1, t2)
+                }  # fmt: skip
+                if changed:
+                    effect.tokens(i, changed)
+                j = k + 1
+                break
+        else:
+            effect.whole(i)
+
+
+def _tokens(line: str) -> list[str]:
+    # nginx's ";" is its own token, so that "max_conns=1000;" -> "max_conns=1000" is not a change
+    # of the token before it.
+    return _TOKEN.findall(line)
+
+
+def _join(tokens: Sequence[str]) -> str:
+    return " ".join(tokens).replace(" ;", ";")
+
+
+def _is_keyword(token: str) -> bool:
+    return token.replace("-", "").replace("_", "").isalpha() and token.islower()
+
+
+def _head(tokens: list[str]) -> int:
+    """How many leading tokens name the line: the directive, and the name or address that follows
+    it (``server k8s-master1``, ``server 10.0.0.1:6443``) but not a parameter keyword."""
+    if len(tokens) > 2 and not _is_keyword(tokens[1]) and "=" not in tokens[1]:
+        return 2
+    return 1
+
+
+def _fragment(line: str, changed: set[int] | None) -> tuple[str, str, str] | None:
+    """The part of ``line`` a field produced, as (directive, name, rest): the changed tokens with
+    the keyword before a changed value (HAProxy writes ``keyword value``), after the line's head
+    for orientation (``default-server … fall 3``)."""
+    tokens = _tokens(line)
+    if not tokens or all(t in "{};" for t in tokens):
+        return None
+    if changed is None or len(tokens) <= 4:
+        return "", "", _join(tokens)
+    head = _head(tokens)
+    keep: set[int] = set()
+    for index in changed:
+        keep.add(index)
+        before = index - 1
+        if before >= head and not _is_keyword(tokens[index]) and _is_keyword(tokens[before]):
+            keep.add(before)
+    out: list[str] = []
+    previous = head - 1
+    for index in sorted(keep):
+        if index < head:
+            continue
+        if index != previous + 1:
+            out.append("…")
+        out.append(tokens[index])
+        previous = index
+    return tokens[0], tokens[1] if head == 2 else "", _join(out)
+
+
+def _fragments(base: list[str], effect: _Effect) -> tuple[str, ...]:
+    # The same change on several lines (every server of a pool) is shown once, with a count.
+    groups: dict[tuple[str, str], list[str]] = {}
+    for index in sorted(effect.lines):
+        parts = _fragment(base[index], effect.lines[index])
+        if parts is not None:
+            directive, name, rest = parts
+            groups.setdefault((directive, rest), []).append(name)
+    out = []
+    for (directive, rest), names in groups.items():
+        if not directive:
+            out.append(rest if len(names) == 1 else f"{rest}  ({len(names)} lines)")
+        elif len(names) == 1:
+            out.append(" ".join(t for t in (directive, names[0], rest) if t))
+        else:
+            gap = "" if rest.startswith("…") or not any(names) else "… "
+            out.append(f"{directive} {gap}{rest}  ({len(names)} lines)")
+    return tuple(out)
+
+
+# --- diagnostics per field ---------------------------------------------------------------------
+
+
+def _own_diagnostics(diagnostics: Sequence[Diagnostic], paths: set[str]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.path in paths]
+
+
+def _why_dropped(
+    diagnostics: Sequence[Diagnostic], candidate: _Candidate, relative: str, *, enclosing: bool
+) -> list[Diagnostic]:
+    """Diagnostics about a field that do not point at it: a summary note on its object that names
+    it (built-in defaults an engine cannot express), and with ``enclosing`` one on a block that
+    holds it (``global.stats`` for ``global.stats.bind``)."""
+    found = []
+    owner = candidate.section
+    field_path = dotted(candidate.path)
+    for d in diagnostics:
+        if not d.path:
+            continue
+        if enclosing and field_path.startswith(d.path + ".") and len(d.path) > len(owner):
+            found.append(d)
+        elif d.path == owner and ": " in d.message:
+            listed = [name.strip() for name in d.message.rsplit(": ", 1)[1].split(",")]
+            if any(name == relative or name.startswith(relative + " ") for name in listed):
+                found.append(d)
+    return found
+
+
+# --- the explanation ---------------------------------------------------------------------------
+
+
+def explain(
+    spec: Spec, target: str, *, layout: str | None = None, load_module: str | None = None
+) -> Explanation:
+    """Explain, field by field, what rendering ``spec`` for ``target`` does with it.
+
+    Raises :class:`~lbgen.rendering.TargetError` for an unknown target or layout.
+    """
+    if target not in TARGETS:
+        raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    layout = layout or DEFAULT_LAYOUT[target]
+    if layout not in LAYOUTS[target]:
+        raise TargetError(
+            f"target {target} has no layout {layout!r}; choose one of {', '.join(LAYOUTS[target])}"
+        )
+    options: dict[str, Any] = {} if load_module is None else {"load_module": load_module}
+    loaded = loaded_of(spec)
+    rendered = render_resolved(
+        resolve_spec(spec, loaded), target, layout=layout, load_module=load_module
+    )
+    diagnostics = tuple(rendered.diagnostics)
+    prober = _Prober(spec, target, layout, options)
+    claimed: set[Diagnostic] = set()
+    sections: dict[str, list[FieldReport]] = {}
+    for candidate in _candidates(spec):
+        if candidate.value is None and candidate.source is None:
+            continue  # unset everywhere, no built-in default: nothing to explain
+        report = _report(candidate, prober, diagnostics, loaded)
+        claimed.update(report.diagnostics)
+        sections.setdefault(candidate.section, []).append(report)
+    return Explanation(
+        target=target,
+        layout=layout,
+        file=loaded.source.filename,
+        name=spec.name,
+        sections=tuple(Section(title, tuple(reports)) for title, reports in sections.items()),
+        diagnostics=diagnostics,
+        unattached=tuple(sorted((d for d in diagnostics if d not in claimed), key=sort_key)),
+    )
+
+
+def _report(
+    candidate: _Candidate, prober: _Prober, diagnostics: Sequence[Diagnostic], loaded: LoadedSpec
+) -> FieldReport:
+    path = dotted(candidate.path)
+    origin = dotted(candidate.source) if candidate.source is not None else None
+    line = loaded.source.position(candidate.source)[0] if candidate.source is not None else None
+    own = _own_diagnostics(diagnostics, {path} | ({origin} if origin else set()))
+    name = str(candidate.path[-1]) if not isinstance(candidate.path[-1], int) else "bind"
+    common = {"path": path, "value": candidate.value, "origin": origin, "line": line}
+    if candidate.value is None:
+        return FieldReport(**common, outcome=Outcome.NULL, diagnostics=tuple(own))
+    effect = prober.effect(candidate.path, _alternatives(name, candidate.value))
+    output = _fragments(prober.base, effect)
+    if output:
+        outcome = Outcome.WRITTEN
+    elif effect.influenced:
+        outcome = Outcome.ENGINE_DEFAULT
+    else:
+        outcome = Outcome.DROPPED
+    relative = dotted(candidate.path[len(candidate.section.split(".")) :])
+    why = _why_dropped(diagnostics, candidate, relative, enclosing=outcome is Outcome.DROPPED)
+    own += [d for d in why if d not in own]
+    return FieldReport(
+        **common, outcome=outcome, output=output, diagnostics=tuple(sorted(own, key=sort_key))
+    )
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+_MARK = {
+    Outcome.WRITTEN: "->",
+    Outcome.ENGINE_DEFAULT: "=",
+    Outcome.DROPPED: "x",
+    Outcome.NULL: "=",
+}
+
+
+def format_explanation(explanation: Explanation) -> str:
+    """Human-readable text: one block per spec object, one entry per field.
+
+    ``->`` what the field became, ``=`` nothing written because that is the engine's own
+    behaviour, ``x`` dropped; diagnostics follow as ``level [code] message``.
+    """
+    engine = {"haproxy": "HAProxy", "nginx": "nginx", "nginx-plus": "NGINX Plus"}
+    out = [
+        f"{explanation.file}: spec {explanation.name or '(unnamed)'} for {explanation.target} "
+        f"(layout {explanation.layout})",
+    ]
+    counts = dict.fromkeys(Outcome, 0)
+    for section in explanation.sections:
+        out += ["", section.title]
+        for report in section.fields:
+            counts[report.outcome] += 1
+            where = "built-in default"
+            if report.origin is not None:
+                where = f"line {report.line}"
+                relative = report.origin != report.path
+                where += f", from {report.origin}" if relative else ""
+            out.append(f"  {report.path.removeprefix(section.title + '.')} = "
+                       f"{_show(report.value)}  ({where})")  # fmt: skip
+            mark = _MARK[report.outcome]
+            if report.outcome is Outcome.WRITTEN:
+                out += [f"      {mark} {text}" for text in report.output]
+            elif report.outcome is Outcome.ENGINE_DEFAULT:
+                out.append(f"      {mark} nothing written: {engine[explanation.target]}'s own "
+                           "default is this value")  # fmt: skip
+            elif report.outcome is Outcome.NULL:
+                out.append(f"      {mark} null: nothing written, the engine's default applies")
+            else:
+                why = "" if report.diagnostics else "; the translation gives no reason"
+                out.append(f"      {mark} dropped: no value of this field changes the output{why}")
+            for d in report.diagnostics:
+                out.append(f"      ! {d.level} [{d.code}] {d.message}")
+    if explanation.unattached:
+        out += ["", "other diagnostics"]
+        out += [f"  ! {d.level} [{d.code}] {d.path}: {d.message}" for d in explanation.unattached]
+    out += [
+        "",
+        f"{sum(counts.values())} fields: {counts[Outcome.WRITTEN]} written, "
+        f"{counts[Outcome.ENGINE_DEFAULT] + counts[Outcome.NULL]} left to the engine's default, "
+        f"{counts[Outcome.DROPPED]} dropped"
+        + ("" if explanation.ok else "; the translation has errors: render would write nothing"),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def format_json(explanation: Explanation) -> str:
+    """The explanation as JSON (see :meth:`Explanation.as_dict`)."""
+    return json.dumps(explanation.as_dict(), indent=2)
+
+
+__all__ = [
+    "Explanation",
+    "FieldReport",
+    "Outcome",
+    "Section",
+    "explain",
+    "format_explanation",
+    "format_json",
+]

@@ -1,0 +1,212 @@
+"""Which committed file is rendered from which spec: the manifest behind ``lbgen render-all``.
+
+A repository that commits rendered configs (for review, for a GitOps tool, for Ansible's
+``copy``) lists them once, in ``.lbgen-outputs.yaml`` at its top::
+
+    outputs:
+      - spec: lb/prod.lbgen.yaml
+        target: haproxy
+        output: rendered/haproxy.cfg
+      - spec: lb/prod.lbgen.yaml
+        target: nginx
+        layout: stream
+        output: rendered/nginx-stream.conf
+
+Paths are relative to the manifest's folder. The manifest is what maps a changed file to the
+outputs it affects: pre-commit passes the changed file names and :meth:`Manifest.select` keeps the
+entries whose spec, output or templates folder is among them (every entry when the manifest itself
+changed). ``lbgen render-all --check`` then compares each output with a fresh rendering, and
+without ``--check`` rewrites the outdated ones atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lbgen.diagnostics import Diagnostic, Level, SpecError, has_errors
+
+MANIFEST_NAME = ".lbgen-outputs.yaml"
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    spec: str
+    target: Literal["haproxy", "nginx", "nginx-plus"]
+    output: str
+    layout: Literal["full", "stream", "upstreams"] | None = None
+    strict: bool = False
+    load_module: str | None = None
+    templates: str | None = None
+
+
+class _Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    outputs: Annotated[list[_Entry], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One rendered file: from ``spec`` for ``target`` into ``output`` (paths resolved)."""
+
+    spec: Path
+    target: str
+    output: Path
+    layout: str | None = None
+    strict: bool = False
+    load_module: str | None = None
+    templates: Path | None = None
+
+    def touches(self, paths: set[Path]) -> bool:
+        """True when one of ``paths`` (absolute) is this entry's spec, output or a template."""
+        if self.spec in paths or self.output in paths:
+            return True
+        return self.templates is not None and any(p.is_relative_to(self.templates) for p in paths)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The outputs a repository commits, in manifest order."""
+
+    path: Path
+    outputs: tuple[Output, ...]
+
+    def select(self, files: Iterable[str | Path]) -> list[Output]:
+        """The entries that ``files`` (as pre-commit passes them) affect; all when the manifest
+        itself is among them."""
+        changed = {Path(f).resolve() for f in files}
+        if self.path in changed:
+            return list(self.outputs)
+        return [o for o in self.outputs if o.touches(changed)]
+
+
+def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
+    """Read a manifest; raise :class:`SpecError` (positions included) when it is not valid."""
+    from lbgen.spec.load import parse_yaml, read_source, validation_diagnostics
+
+    data, name = read_source(Path(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([Diagnostic(Level.ERROR, "encoding", "not UTF-8", name, 1, 1)]) from None
+    document, source = parse_yaml(text, name)
+    try:
+        model = _Manifest.model_validate(document if document is not None else {})
+    except ValidationError as exc:
+        raise SpecError(validation_diagnostics(exc, source)) from None
+    base = Path(path).resolve().parent
+    return Manifest(
+        path=Path(path).resolve(),
+        outputs=tuple(
+            Output(
+                spec=(base / entry.spec).resolve(),
+                target=entry.target,
+                output=(base / entry.output).resolve(),
+                layout=entry.layout,
+                strict=entry.strict,
+                load_module=entry.load_module,
+                templates=(base / entry.templates).resolve() if entry.templates else None,
+            )
+            for entry in model.outputs
+        ),
+    )
+
+
+class Status(StrEnum):
+    """What ``render-all`` found or did for one output."""
+
+    UP_TO_DATE = "up to date"
+    OUT_OF_DATE = "out of date"
+    UNCHANGED = "unchanged"
+    WRITTEN = "written"
+    CREATED = "created"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One output's status and the diagnostics of its rendering."""
+
+    output: Output
+    status: Status
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def shown(path: Path) -> str:
+    """A path as the user wrote it: relative to the current folder when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
+    """Render every output; with ``check`` compare only, else write the ones that differ.
+
+    A spec that does not load or render cleanly gives an ``INVALID`` result and writes nothing.
+    With ``check``, an outdated output carries an ``out-of-date`` error diagnostic on the output
+    file, so that CI annotations point at it.
+    """
+    from lbgen.output import WriteStatus, read_existing, write_atomic
+    from lbgen.rendering import render
+    from lbgen.spec.load import attach, load
+
+    results = []
+    for entry in outputs:
+        try:
+            spec = attach(load(entry.spec, filename=shown(entry.spec)))
+        except SpecError as exc:
+            results.append(Result(entry, Status.INVALID, exc.diagnostics))
+            continue
+        rendered = render(
+            spec, entry.target, layout=entry.layout, templates=entry.templates,
+            strict=entry.strict, load_module=entry.load_module,
+        )  # fmt: skip
+        diagnostics = list(rendered.diagnostics)
+        if has_errors(diagnostics):
+            results.append(Result(entry, Status.INVALID, diagnostics))
+            continue
+        try:
+            existing = read_existing(entry.output)
+        except OSError as exc:
+            results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
+            continue
+        if check:
+            if existing == rendered.text:
+                results.append(Result(entry, Status.UP_TO_DATE, diagnostics))
+            else:
+                stale = Diagnostic(
+                    Level.ERROR, "out-of-date",
+                    f"{shown(entry.output)} is out of date: rendering {shown(entry.spec)} for "
+                    f"{entry.target} changes it (run lbgen render-all)",
+                    file=shown(entry.output),
+                )  # fmt: skip
+                results.append(Result(entry, Status.OUT_OF_DATE, [*diagnostics, stale]))
+            continue
+        try:
+            entry.output.parent.mkdir(parents=True, exist_ok=True)
+            outcome = write_atomic(entry.output, rendered.text)
+        except OSError as exc:
+            results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
+            continue
+        status = {
+            WriteStatus.UNCHANGED: Status.UNCHANGED,
+            WriteStatus.WRITTEN: Status.WRITTEN,
+            WriteStatus.CREATED: Status.CREATED,
+        }[outcome.status]
+        results.append(Result(entry, status, diagnostics))
+    return results
+
+
+def _io_error(entry: Output, exc: OSError) -> Diagnostic:
+    return Diagnostic(
+        Level.ERROR, "io", f"cannot use {shown(entry.output)}: {exc.strerror or exc}",
+        file=shown(entry.output),
+    )  # fmt: skip

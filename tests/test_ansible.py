@@ -1,0 +1,334 @@
+"""The Ansible collection, proven with a real ``ansible-playbook`` (``connection: local``).
+
+The collection is built and installed once per session with ``ansible-galaxy`` into a temporary
+folder; every ``ANSIBLE_*`` path (config, home, collections, temp folders) points there, and
+scanning ``sys.path`` for collections is off, so the plays use the *installed* collection and not
+the source tree beside the tests. lbgen itself is imported by the controller, as in real use.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import pwd
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import lbgen
+from lbgen.diagnostics import SpecError
+
+REPO = Path(__file__).resolve().parents[1]
+COLLECTION = REPO / "ansible_collections" / "lbgen" / "lbgen"
+EXAMPLE = REPO / "examples" / "kubernetes-api.yaml"
+RECAP = re.compile(
+    r"localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+"
+    r"failed=(?P<failed>\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Ansible:
+    """A private Ansible installation of the collection: its environment and folders."""
+
+    env: dict[str, str]
+    collections: Path
+
+    def run(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """``python -m ansible ARGS`` (the same interpreter as the tests, so lbgen imports)."""
+        return subprocess.run(
+            [sys.executable, "-m", "ansible", *args],
+            cwd=cwd, env=self.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=300, check=False,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Play:
+    """One ``ansible-playbook`` run: its exit code, output and recap counts."""
+
+    returncode: int
+    output: str
+    changed: int
+    failed: int
+
+
+@pytest.fixture(scope="session")
+def ansible(tmp_path_factory: pytest.TempPathFactory) -> Ansible:
+    """Build the collection once and install it into a private collections folder."""
+    root = tmp_path_factory.mktemp("ansible")
+    (root / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_CONFIG=str(root / "ansible.cfg"),
+        ANSIBLE_HOME=str(root / "home"),
+        ANSIBLE_LOCAL_TEMP=str(root / "tmp" / "local"),
+        ANSIBLE_REMOTE_TEMP=str(root / "tmp" / "remote"),
+        ANSIBLE_COLLECTIONS_PATH=str(root / "collections"),
+        # The repo's own ansible_collections/ may be on sys.path (an editable install): only the
+        # installed copy may be used.
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        LC_ALL="C.UTF-8",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    built = Ansible(env, root / "collections")
+    result = built.run(
+        "galaxy", "collection", "build", str(COLLECTION), "--output-path", str(root), cwd=root
+    )
+    assert result.returncode == 0, result.stdout
+    (tarball,) = root.glob("lbgen-lbgen-*.tar.gz")
+    result = built.run(
+        "galaxy", "collection", "install", "--offline", "-p", str(root / "collections"),
+        str(tarball), cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert (
+        root / "collections" / "ansible_collections" / "lbgen" / "lbgen" / "MANIFEST.json"
+    ).is_file()
+    return built
+
+
+def playbook(ansible: Ansible, folder: Path, tasks: str, *args: str, vars_: str = "") -> Play:
+    """Write a localhost play with ``tasks`` into ``folder`` and run it."""
+    play = textwrap.dedent(
+        """\
+        - hosts: localhost
+          connection: local
+          gather_facts: false
+          vars:
+        {vars_}
+          tasks:
+        {tasks}
+        """
+    ).format(
+        vars_=textwrap.indent(textwrap.dedent(vars_), "    ") or "    {}",
+        tasks=textwrap.indent(textwrap.dedent(tasks), "    "),
+    )
+    if not vars_:
+        play = play.replace("  vars:\n    {}\n", "")
+    (folder / "play.yml").write_text(play, encoding="utf-8")
+    result = ansible.run(
+        "playbook", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+        "play.yml", *args, cwd=folder,
+    )  # fmt: skip
+    match = RECAP.search(result.stdout)
+    assert match, f"no PLAY RECAP in:\n{result.stdout}"
+    return Play(result.returncode, result.stdout, int(match["changed"]), int(match["failed"]))
+
+
+def render_task(dest: Path, *, target: str = "haproxy", **options: str) -> str:
+    """A task rendering ``spec.yaml`` (next to the play) into ``dest``, with more ``options``."""
+    lines = [
+        "- name: render the load balancer config",
+        "  lbgen.lbgen.lbgen_render:",
+        "    spec: spec.yaml",
+        f"    target: {target}",
+        f"    dest: {dest}",
+        *(f"    {key}: {value}" for key, value in options.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def expected(spec: Path, target: str, layout: str | None = None) -> str:
+    """What lbgen itself renders: the installed file must be exactly this."""
+    return lbgen.render(lbgen.load_spec(spec), target, layout=layout).text
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A play folder holding a copy of the example spec as spec.yaml."""
+    (tmp_path / "spec.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+def set_weight(spec: Path, old: int, new: int) -> None:
+    """Edit the weight of k8s-master2 in the example spec."""
+    text = spec.read_text(encoding="utf-8")
+    assert f"weight: {old}}}" in text
+    spec.write_text(text.replace(f"weight: {old}}}", f"weight: {new}}}"), encoding="utf-8")
+
+
+def test_the_installed_collection_is_the_one_used(ansible: Ansible, tmp_path: Path) -> None:
+    result = ansible.run("doc", "lbgen.lbgen.lbgen_render", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert str(ansible.collections) in result.stdout
+    assert "validate" in result.stdout and "spec_content" in result.stdout
+
+
+def test_first_run_changes_second_run_does_not(ansible: Ansible, work: Path) -> None:
+    dest = work / "etc" / "haproxy.cfg"
+    dest.parent.mkdir()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    task = render_task(dest, validate="haproxy -c -f %s", owner=user, group=group, mode='"0640"')
+    first = playbook(ansible, work, task)
+    assert (first.returncode, first.changed, first.failed) == (0, 1, 0), first.output
+    assert dest.read_text(encoding="utf-8") == expected(work / "spec.yaml", "haproxy")
+    assert dest.stat().st_mode & 0o777 == 0o640
+    mtime = dest.stat().st_mtime_ns
+
+    second = playbook(ansible, work, task)
+    assert (second.returncode, second.changed, second.failed) == (0, 0, 0), second.output
+    assert dest.stat().st_mtime_ns == mtime
+
+
+def test_check_mode_changes_nothing_on_disk(ansible: Ansible, work: Path) -> None:
+    dest = work / "haproxy.cfg"
+    task = render_task(dest)
+    would_create = playbook(ansible, work, task, "--check")
+    assert (would_create.changed, would_create.failed) == (1, 0), would_create.output
+    assert not dest.exists()
+
+    assert playbook(ansible, work, task).changed == 1
+    before, mtime = digest(dest), dest.stat().st_mtime_ns
+    set_weight(work / "spec.yaml", 50, 25)
+    would_change = playbook(ansible, work, task, "--check")
+    assert (would_change.changed, would_change.failed) == (1, 0), would_change.output
+    assert (digest(dest), dest.stat().st_mtime_ns) == (before, mtime)
+
+
+def test_diff_mode_shows_the_weight_change_and_backup_keeps_the_old_file(
+    ansible: Ansible, work: Path
+) -> None:
+    dest = work / "haproxy.cfg"
+    task = render_task(dest, backup="true")
+    assert playbook(ansible, work, task).changed == 1
+    old = dest.read_text(encoding="utf-8")
+    set_weight(work / "spec.yaml", 50, 25)
+
+    run = playbook(ansible, work, task, "--diff")
+    assert (run.changed, run.failed) == (1, 0), run.output
+    removed = [line for line in run.output.splitlines() if line.startswith("-    server")]
+    added = [line for line in run.output.splitlines() if line.startswith("+    server")]
+    assert removed == [
+        "-    server k8s-master2 192.168.2.2:6443 check check-ssl verify none weight 50"
+    ]
+    assert added == [
+        "+    server k8s-master2 192.168.2.2:6443 check check-ssl verify none weight 25"
+    ]
+    assert "+++ after: lbgen render spec.yaml -t haproxy" in run.output
+    assert dest.read_text(encoding="utf-8") == expected(work / "spec.yaml", "haproxy")
+    backups = [
+        p for p in work.iterdir() if p.name.startswith("haproxy.cfg.") and p.name.endswith("~")
+    ]
+    assert len(backups) == 1 and backups[0].read_text(encoding="utf-8") == old
+
+
+def test_a_bad_spec_fails_the_task_with_its_location(ansible: Ansible, work: Path) -> None:
+    spec = work / "spec.yaml"
+    set_weight(spec, 50, 300)
+    with pytest.raises(SpecError) as raised:
+        lbgen.load_spec(spec)
+    (error,) = raised.value.diagnostics
+    dest = work / "haproxy.cfg"
+
+    run = playbook(ansible, work, render_task(dest))
+    assert (run.returncode, run.failed) == (2, 1), run.output
+    where = f"{spec}:{error.line}:{error.col}: error [weight] "
+    assert where + "pools.control-plane.servers.k8s-master2.weight: must be 0..256 (got 300)" in (
+        run.output
+    )
+    assert not dest.exists()
+
+
+def test_a_config_that_validate_rejects_leaves_dest_untouched(ansible: Ansible, work: Path) -> None:
+    dest = work / "haproxy.cfg"
+    task = render_task(dest, validate="haproxy -c -f %s")
+    assert playbook(ansible, work, task).changed == 1
+    before, mtime = digest(dest), dest.stat().st_mtime_ns
+    # A valid spec whose config HAProxy refuses: the check's client certificate does not exist.
+    spec = work / "spec.yaml"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace(
+            "    rise: 2\n", "    rise: 2\n    client_cert: /nonexistent/lbgen-client.pem\n"
+        ),
+        encoding="utf-8",
+    )
+    assert "crt /nonexistent/lbgen-client.pem" in expected(spec, "haproxy")
+
+    run = playbook(ansible, work, task)
+    assert (run.returncode, run.failed) == (2, 1), run.output
+    assert "failed to validate" in run.output
+    assert "unable to stat SSL certificate from file '/nonexistent/lbgen-client.pem'" in run.output
+    assert (digest(dest), dest.stat().st_mtime_ns) == (before, mtime)
+
+
+INLINE_SPEC = """\
+version: 1
+name: inline
+frontends:
+  api: {bind: ["127.0.0.1:16443"], pool: cp}
+pools:
+  cp:
+    balance: leastconn
+    servers:
+      m1: 127.0.0.1:6443
+      m2: {address: "127.0.0.2:6443", weight: 50}
+"""
+
+
+def test_inline_spec_from_variables(ansible: Ansible, tmp_path: Path) -> None:
+    (tmp_path / "inline.yaml").write_text(INLINE_SPEC, encoding="utf-8")
+    vars_ = "lb_spec:\n" + textwrap.indent(INLINE_SPEC, "  ")
+    vars_ += "lb_spec_text: |\n" + textwrap.indent(INLINE_SPEC, "  ")
+    tasks = f"""\
+    - name: nginx stream block from a dict in variables
+      lbgen.lbgen.lbgen_render:
+        spec_content: "{{{{ lb_spec }}}}"
+        target: nginx
+        layout: stream
+        dest: {tmp_path / "stream.conf"}
+    - name: haproxy.cfg from a YAML string in variables
+      lbgen.lbgen.lbgen_render:
+        spec_content: "{{{{ lb_spec_text }}}}"
+        target: haproxy
+        dest: {tmp_path / "haproxy.cfg"}
+        validate: haproxy -c -f %s
+    """
+    first = playbook(ansible, tmp_path, tasks, vars_=vars_)
+    assert (first.changed, first.failed) == (2, 0), first.output
+    spec = lbgen.load_spec(tmp_path / "inline.yaml")
+    assert (tmp_path / "stream.conf").read_text(encoding="utf-8") == lbgen.render(
+        spec, "nginx", layout="stream"
+    ).text
+    assert (tmp_path / "haproxy.cfg").read_text(encoding="utf-8") == lbgen.render(
+        spec, "haproxy"
+    ).text
+
+    second = playbook(ansible, tmp_path, tasks, vars_=vars_)
+    assert (second.changed, second.failed) == (0, 0), second.output
+
+
+def test_translation_warnings_are_ansible_warnings_and_strict_fails(
+    ansible: Ansible, work: Path
+) -> None:
+    dest = work / "stream.conf"
+    run = playbook(ansible, work, render_task(dest, target="nginx"))
+    assert (run.changed, run.failed) == (1, 0), run.output
+    warnings = [line for line in run.output.splitlines() if line.startswith("[WARNING]: ")]
+    assert any(
+        f"{work / 'spec.yaml'}:19:11: warning [nginx-unsupported] defaults.health.rise" in line
+        for line in warnings
+    ), run.output
+
+    dest.unlink()
+    strict = playbook(ansible, work, render_task(dest, target="nginx", strict="true"))
+    assert strict.failed == 1, strict.output
+    assert "error [nginx-unsupported] defaults.health.rise" in strict.output
+    assert not dest.exists()
