@@ -183,6 +183,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
                     f"HAProxy ignores slowstart with balance {pool.balance} "
                     "(static weights cannot ramp up)",
                 )  # fmt: skip
+    _missing_timeouts(pool, ("connect", "server"), findings)
     health = pool.health
     timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
     if health.check not in (None, "none") and health.timeout is not None:
@@ -200,7 +201,22 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
     )
 
 
-def _frontend(frontend: ResolvedFrontend) -> HaproxyFrontend:
+def _missing_timeouts(
+    owner: ResolvedPool | ResolvedFrontend, names: tuple[str, ...], findings: Findings
+) -> None:
+    # HAProxy treats a missing connect/client/server timeout as infinite and warns about it:
+    # idle or half-open connections then pile up until maxconn is reached.
+    for name in names:
+        if owner.timeouts[name] is None:
+            findings.warning(
+                "haproxy-missing-timeout", owner.sources.get(f"timeouts.{name}", owner.path),
+                f"timeouts.{name} is null: HAProxy then never times out ({name} side) and "
+                "warns 'missing timeouts' (haproxy -c -dW fails)",
+            )  # fmt: skip
+
+
+def _frontend(frontend: ResolvedFrontend, findings: Findings) -> HaproxyFrontend:
+    _missing_timeouts(frontend, ("client",), findings)
     return HaproxyFrontend(
         name=frontend.name,
         binds=[_bind(bind.address) for bind in frontend.binds],
@@ -227,7 +243,7 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
     context = {
         "log": _log_target(g.log),
         "maxconn": g.maxconn,
-        "frontends": [_frontend(frontend) for frontend in resolved.frontends],
+        "frontends": [_frontend(frontend, findings) for frontend in resolved.frontends],
         "backends": [_backend(pool, findings) for pool in resolved.pools],
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,

@@ -296,6 +296,7 @@ def _proxy_directives(
                         f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
                     )  # fmt: skip
     fe_sources, pool_sources = frontend.sources, pool.sources
+    dropped = []
     for name, us, source in (
         ("client_fin", frontend.timeouts["client_fin"], fe_sources.get("timeouts.client_fin")),
         ("server_fin", pool.timeouts["server_fin"], pool_sources.get("timeouts.server_fin")),
@@ -305,6 +306,9 @@ def _proxy_directives(
             findings.warning(
                 "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
             )
+        elif us is not None:
+            dropped.append(f"timeouts.{name} {_ms(us)}")
+    findings.flush_dropped("nginx-defaults-dropped", frontend.path, dropped, "nginx stream")
     if pool.retries and pool.redispatch is False and "redispatch" in pool.sources:
         findings.warning(
             "nginx-unsupported", pool.sources["redispatch"],
