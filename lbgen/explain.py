@@ -456,22 +456,24 @@ def _fragment(line: str, changed: set[int] | None) -> tuple[str, str, str] | Non
 
 
 def _fragments(base: list[str], effect: _Effect) -> tuple[str, ...]:
-    # The same change on several lines (every server of a pool) is shown once, with a count.
-    groups: dict[tuple[str, str], list[str]] = {}
+    # The same change on several lines (every server of a pool) is shown once, with a count;
+    # whether the change follows the line's name directly ("…" or not) does not split a group.
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for index in sorted(effect.lines):
         parts = _fragment(base[index], effect.lines[index])
         if parts is not None:
             directive, name, rest = parts
-            groups.setdefault((directive, rest), []).append(name)
+            groups.setdefault((directive, rest.removeprefix("… ")), []).append((name, rest))
     out = []
-    for (directive, rest), names in groups.items():
-        if not directive:
-            out.append(rest if len(names) == 1 else f"{rest}  ({len(names)} lines)")
-        elif len(names) == 1:
-            out.append(" ".join(t for t in (directive, names[0], rest) if t))
+    for (directive, rest), members in groups.items():
+        if len(members) == 1:
+            name, own = members[0]
+            out.append(" ".join(t for t in (directive, name, own) if t))
+        elif not directive:
+            out.append(f"{rest}  ({len(members)} lines)")
         else:
-            gap = "" if rest.startswith("…") or not any(names) else "… "
-            out.append(f"{directive} {gap}{rest}  ({len(names)} lines)")
+            named = any(name for name, _ in members) or any(o != rest for _, o in members)
+            out.append(f"{directive} {'… ' if named else ''}{rest}  ({len(members)} lines)")
     return tuple(out)
 
 

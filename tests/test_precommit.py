@@ -210,3 +210,58 @@ def test_after_the_fix_validate_and_render_check_pass(
     assert hooks["lbgen-render-check"].status == "Passed", output
     assert "rendered/prod.nginx-stream.conf: up to date" in hooks["lbgen-render-check"].output
     assert hooks["lbgen-render-update"].status == "Passed", output
+
+
+# --- the manifest behind render-all (no pre-commit needed) -------------------------------------
+
+
+def test_manifest_maps_changed_files_to_outputs(tmp_path: Path) -> None:
+    from lbgen.manifest import load_manifest
+
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n"
+        "  - {spec: a.lbgen.yaml, target: haproxy, output: out/a.cfg}\n"
+        "  - {spec: a.lbgen.yaml, target: nginx, output: out/a.conf, templates: tpl}\n"
+        "  - {spec: b.lbgen.yaml, target: haproxy, output: out/b.cfg}\n"
+    )
+    manifest = load_manifest(tmp_path / ".lbgen-outputs.yaml")
+
+    def outputs(*files: str) -> list[str]:
+        return [o.output.name for o in manifest.select([tmp_path / f for f in files])]
+
+    assert outputs("a.lbgen.yaml") == ["a.cfg", "a.conf"]
+    assert outputs("out/b.cfg") == ["b.cfg"]
+    assert outputs("tpl/nginx/stream.conf.j2") == ["a.conf"]
+    assert outputs(".lbgen-outputs.yaml") == ["a.cfg", "a.conf", "b.cfg"]
+    assert outputs("README.md") == []
+
+
+def test_a_bad_manifest_is_reported_with_its_location(tmp_path: Path) -> None:
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n  - {spec: a.lbgen.yaml, target: envoy, output: a.cfg, colour: red}\n"
+    )
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "lbgen", "render-all", "--check"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env=dict(os.environ, PYTHONPATH=path),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert ".lbgen-outputs.yaml:2:34: error [value] outputs[0].target: must be " in result.stderr
+    assert ".lbgen-outputs.yaml:2:56: error [unknown-field] outputs[0].colour" in result.stderr
+
+
+def test_render_all_writes_missing_folders_and_reports_each_output(tmp_path: Path) -> None:
+    from lbgen.manifest import Status, load_manifest, sync
+
+    (tmp_path / "a.lbgen.yaml").write_text(EXAMPLE.read_text())
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n  - {spec: a.lbgen.yaml, target: haproxy, output: deep/er/a.cfg}\n"
+    )
+    manifest = load_manifest(tmp_path / ".lbgen-outputs.yaml")
+    assert [r.status for r in sync(manifest.outputs, check=True)] == [Status.OUT_OF_DATE]
+    assert [r.status for r in sync(manifest.outputs, check=False)] == [Status.CREATED]
+    assert (tmp_path / "deep" / "er" / "a.cfg").read_text() == rendered("haproxy")
+    assert [r.status for r in sync(manifest.outputs, check=False)] == [Status.UNCHANGED]
+    assert [r.status for r in sync(manifest.outputs, check=True)] == [Status.UP_TO_DATE]

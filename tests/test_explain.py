@@ -1,0 +1,242 @@
+"""``lbgen explain``: per field, what it became in the engine or why it was dropped.
+
+explain derives its answers by probing the real translation, so these tests hold it against an
+independent statement of the mapping: DESIGN §2's tables, written out here by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lbgen
+from lbgen.diagnostics import Level
+from lbgen.explain import Explanation, FieldReport, Outcome, explain, format_explanation
+from lbgen.rendering import TargetError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
+CASES = sorted((ROOT / "tests" / "cases").glob("*/spec.yaml"))
+CP = "pools.control-plane"
+
+
+def explained(target: str, spec: Path = EXAMPLE, layout: str | None = None) -> Explanation:
+    """explain() of a spec file."""
+    return explain(lbgen.load_spec(spec), target, layout=layout)
+
+
+def spec_file(tmp_path: Path, text: str) -> Path:
+    """Write a spec into tmp_path."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def codes(report: FieldReport) -> list[str]:
+    """The diagnostic codes attached to a field."""
+    return [d.code for d in report.diagnostics]
+
+
+# --- the example, per engine -------------------------------------------------------------------
+
+
+def test_haproxy_writes_every_field_of_the_example() -> None:
+    e = explained("haproxy")
+    assert {r.outcome for r in e.fields()} == {Outcome.WRITTEN}
+    assert e.field(f"{CP}.health.fall").output == ("default-server … fall 3",)
+    assert e.field(f"{CP}.health.interval").output == ("default-server inter 5s",)
+    assert e.field(f"{CP}.health.path").output == ("http-check … uri /readyz",)
+    assert e.field(f"{CP}.timeouts.server_fin").output == ("timeout server-fin 10s",)
+    assert e.field(f"{CP}.slowstart").output == ("default-server … slowstart 1m",)
+    check = e.field(f"{CP}.health.check").output
+    assert "option httpchk" in check
+    assert "server … check check-ssl verify none  (4 lines)" in check
+    assert "option ssl-hello-chk" not in "\n".join(check)
+    master2 = e.field(f"{CP}.servers.k8s-master2.weight")
+    assert (master2.value, master2.origin, master2.line) == (
+        50,
+        f"{CP}.servers.k8s-master2.weight",
+        40,
+    )
+    assert master2.output == ("server k8s-master2 … weight 50",)
+    assert e.field("frontends.kubernetes-api.bind[1]").output == ("bind [::]:6443 v6only",)
+
+
+def test_nginx_says_where_each_dropped_field_went() -> None:
+    e = explained("nginx")
+    rise = e.field(f"{CP}.health.rise")
+    assert (rise.outcome, rise.origin, rise.line) == (Outcome.DROPPED, "defaults.health.rise", 19)
+    assert codes(rise) == ["nginx-unsupported"]
+    assert "no equivalent" in rise.diagnostics[0].message
+    for name in ("fast_interval", "down_interval", "timeout", "path", "expect"):
+        assert e.field(f"{CP}.health.{name}").outcome is Outcome.DROPPED, name
+    for name in ("slowstart", "maxqueue", "timeouts.server_fin"):
+        report = e.field(f"{CP}.{name}")
+        assert (report.outcome, codes(report)) == (Outcome.DROPPED, ["nginx-unsupported"]), name
+    stats = e.field("global.stats.bind")
+    assert (stats.outcome, codes(stats)) == (Outcome.DROPPED, ["nginx-no-stats"])
+    maxconn = e.field("global.maxconn")
+    assert (maxconn.outcome, codes(maxconn)) == (Outcome.DROPPED, ["nginx-maxconn-layout"])
+    health_path = e.field("global.health.path")
+    assert (health_path.outcome, codes(health_path)) == (Outcome.DROPPED, ["nginx-health-any-path"])
+
+
+def test_nginx_maxconn_is_written_in_the_full_layout() -> None:
+    e = explained("nginx", layout="full")
+    assert e.field("global.maxconn").output == ("worker_connections 20000;",)
+
+
+def test_nginx_plus_expresses_the_active_check() -> None:
+    e = explained("nginx-plus")
+    # The rendered line is "health_check interval=5s fails=3 passes=2;": each field its part.
+    assert e.field(f"{CP}.health.interval").output == ("health_check interval=5s",)
+    assert e.field(f"{CP}.health.fall").output == ("health_check … fails=3",)
+    assert e.field(f"{CP}.health.rise").output == ("health_check … passes=2",)
+    assert e.field(f"{CP}.health.timeout").output == ("health_check_timeout 3s;",)
+    assert e.field(f"{CP}.slowstart").output == ("server … slow_start=1m  (4 lines)",)
+    assert codes(e.field(f"{CP}.health.check")) == ["nginx-unsupported"]  # https -> TCP connect
+
+
+# --- DESIGN §2's nginx table, field by field ---------------------------------------------------
+
+TABLE_SPEC = """\
+version: 1
+name: table
+defaults:
+  health: {interval: 5s, fall: 3}
+  timeouts: {connect: 4s, client: 30m, server: 2h, tunnel: 1h}
+  retries: 2
+frontends:
+  api: {bind: ["127.0.0.1:6443"], pool: lc}
+  api2: {bind: ["127.0.0.1:7443"], pool: src}
+  api3: {bind: ["127.0.0.1:8443"], pool: rnd}
+  api4: {bind: ["127.0.0.1:9443"], pool: srr}
+pools:
+  lc:
+    balance: leastconn
+    servers:
+      a: {address: "10.0.0.1:6443", maxconn: 100}
+      b: {address: "10.0.0.2:6443", disabled: true}
+      c: {address: "10.0.0.3:6443", weight: 0}
+  src: {balance: source, servers: {a: "10.0.1.1:6443"}}
+  rnd: {balance: random, servers: {a: "10.0.2.1:6443"}}
+  srr: {balance: static-rr, servers: {a: "10.0.3.1:6443"}}
+"""
+
+
+def test_explain_reproduces_the_nginx_table(tmp_path: Path) -> None:
+    e = explained("nginx", spec_file(tmp_path, TABLE_SPEC))
+    fall = e.field("pools.lc.health.fall").output
+    assert fall == ("server … max_fails=3 fail_timeout=15s  (3 lines)",)  # fall -> max_fails
+    interval = e.field("pools.lc.health.interval").output
+    assert interval == ("server … fail_timeout=15s  (3 lines)",)  # interval x fall -> fail_timeout
+    assert e.field("pools.lc.servers.b.disabled").output == ("server 10.0.0.2:6443 … down",)
+    assert e.field("pools.lc.servers.a.maxconn").output == ("server 10.0.0.1:6443 … max_conns=100",)
+    assert e.field("pools.lc.balance").output == ("least_conn;",)
+    assert e.field("pools.src.balance").output == ("hash $remote_addr consistent;",)
+    assert e.field("pools.rnd.balance").output == ("random two least_conn;",)
+    static = e.field("pools.srr.balance")
+    assert (static.outcome, codes(static)) == (Outcome.ENGINE_DEFAULT, ["nginx-static-rr"])
+    zero = e.field("pools.lc.servers.c.weight")
+    assert zero.output == ("server 10.0.0.3:6443 … down",) and codes(zero) == ["nginx-weight-zero"]
+    assert e.field("pools.lc.retries").output == (
+        "proxy_next_upstream on;",
+        "proxy_next_upstream_tries 3;",
+    )
+    assert e.field("pools.lc.timeouts.connect").output == ("proxy_connect_timeout 4s;",)
+    # One idle timeout, the largest of client, server and tunnel: server's 2h wins.
+    assert e.field("pools.lc.timeouts.server").output == ("proxy_timeout 2h;",)
+    client = e.field("frontends.api.timeouts.client")  # 30m: shorter, so it changes nothing
+    assert (client.outcome, codes(client)) == (Outcome.DROPPED, ["nginx-one-idle-timeout"])
+
+
+def test_balance_first_is_an_error_in_nginx(tmp_path: Path) -> None:
+    text = TABLE_SPEC.replace("balance: static-rr", "balance: first")
+    e = explained("nginx", spec_file(tmp_path, text))
+    assert not e.ok
+    assert codes(e.field("pools.srr.balance")) == ["nginx-balance-first"]
+    assert "the translation has errors" in format_explanation(e)
+
+
+def test_roundrobin_is_nginx_default_and_null_writes_nothing(tmp_path: Path) -> None:
+    text = TABLE_SPEC.replace("balance: leastconn", "balance: roundrobin").replace(
+        "retries: 2", "retries: null"
+    )
+    e = explained("nginx", spec_file(tmp_path, text))
+    assert e.field("pools.lc.balance").outcome is Outcome.ENGINE_DEFAULT
+    assert e.field("pools.lc.retries").outcome is Outcome.NULL
+    assert e.field("pools.lc.retries").origin == "defaults.retries"
+
+
+# --- properties over every golden case ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["haproxy", "nginx", "nginx-plus"])
+@pytest.mark.parametrize("case", CASES, ids=[p.parent.name for p in CASES])
+def test_every_case_is_explained_without_hiding_a_diagnostic(case: Path, target: str) -> None:
+    spec = lbgen.load_spec(case)
+    rendered = lbgen.render(spec, target)
+    e = explain(spec, target)
+    assert list(e.diagnostics) == rendered.diagnostics
+    attached = {d for r in e.fields() for d in r.diagnostics}
+    assert set(rendered.diagnostics) == attached | set(e.unattached)
+    # Translation warnings point at a field, so each one lands on a field, not in "other".
+    assert not [d for d in e.unattached if d.level is Level.WARNING and d.path.count(".") > 1]
+    words = set(rendered.text.replace(";", " ; ").split())
+    for report in e.fields():
+        for fragment in report.output:
+            shown = fragment.split("  (")[0].replace(";", " ;").split()
+            assert set(shown) - {"…"} <= words, (report.path, fragment)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def run_lbgen(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real console entry point, in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "lbgen", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_cli_text_and_json() -> None:
+    text = run_lbgen("explain", "examples/kubernetes-api.yaml", "-t", "nginx")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    at = lines.index("  health.rise = 2  (line 19, from defaults.health.rise)")
+    assert lines[at + 1] == "      x dropped: no value of this field changes the output"
+    assert lines[at + 2].startswith("      ! warning [nginx-unsupported] nginx OSS has no active")
+    assert "  balance = leastconn  (line 37)" in lines
+    assert "      -> least_conn;" in lines
+    assert lines[-1].startswith("37 fields: ")
+
+    as_json = run_lbgen("explain", "examples/kubernetes-api.yaml", "-t", "haproxy", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert (data["target"], data["layout"], data["ok"]) == ("haproxy", "full", True)
+    fields = {f["path"]: f for s in data["sections"] for f in s["fields"]}
+    assert fields[f"{CP}.health.fall"]["output"] == ["default-server … fall 3"]
+    assert fields[f"{CP}.health.fall"]["origin"] == "defaults.health.fall"
+
+
+def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
+    bad = spec_file(tmp_path, EXAMPLE.read_text().replace("weight: 50}", "weight: 300}"))
+    result = run_lbgen("explain", str(bad), "-t", "nginx")
+    assert result.returncode == 2
+    assert f"{bad}:40:56: error [weight]" in result.stderr
+    assert result.stdout == ""
+    layout = run_lbgen(
+        "explain", "examples/kubernetes-api.yaml", "-t", "haproxy", "--layout", "stream"
+    )
+    assert layout.returncode == 2
+    assert "target haproxy has no layout 'stream'" in layout.stderr
+
+
+def test_library_rejects_unknown_target() -> None:
+    with pytest.raises(TargetError):
+        explain(lbgen.load_spec(EXAMPLE), "envoy")
