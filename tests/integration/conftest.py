@@ -163,11 +163,14 @@ def docker_engine(mode: str) -> Iterator[DockerEngine | None]:
     if mode != "docker":
         yield None
         return
+    problem = ""
     try:
         engine = get_docker_engine()
     except DockerUnavailable as exc:
+        problem = str(exc)
+    if problem:  # outside the except: the report shows one line, not a chained traceback
         # Fail, never skip: CI asked for Docker (or auto mode saw that it should be possible).
-        pytest.fail(f"Docker is required for this run but cannot be had: {exc}", pytrace=False)
+        pytest.fail(f"Docker is required for this run but cannot be had: {problem}", pytrace=False)
     try:
         yield engine
     finally:
@@ -182,10 +185,13 @@ def build_seconds(
     if docker_engine is None:
         return {}
     images = [b.image for b in _builds(mode)]
+    problem = ""
     try:
         seconds = ensure_images(docker_engine.client, images)
     except ImageUnavailable as exc:
-        pytest.fail(f"engine image unavailable: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem:
+        pytest.fail(f"engine image unavailable: {problem}", pytrace=False)
     sink = request.config.stash[_FIGURES]
     for image, spent in seconds.items():
         sink.append(("images", f"{image}: {'present' if not spent else f'built in {spent:.1f}s'}"))
@@ -328,7 +334,11 @@ def lb(engine_ready: EngineBuild, mode: str) -> Iterator[Callable[[dict[str, Any
         try:
             engine = start_engine(rendered.text, engine_ready.engine, runner=mode, image=image)
         except EngineUnavailable as exc:
-            pytest.fail(f"cannot run {engine_ready.id}: {exc}", pytrace=False)
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:
+            pytest.fail(f"cannot run {engine_ready.id}: {problem}", pytrace=False)
         running.append(engine)
         binds = [bind_port(b) for fe in spec["frontends"].values() for b in fe["bind"]]
         for host, port in binds:
@@ -337,6 +347,8 @@ def lb(engine_ready: EngineBuild, mode: str) -> Iterator[Callable[[dict[str, Any
 
     yield start
     for engine in running:
+        # Shown by pytest only when the test failed: what the engine said while it ran.
+        print(f"--- {engine_ready.id} log (tail) ---\n{engine.logs()[-4000:]}")
         engine.stop()
 
 
