@@ -167,10 +167,15 @@ def _diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
 class _Candidate:
     """A field to explain: where it applies, its value and where that value came from."""
 
-    section: str
+    section_path: Path_
     path: Path_
     value: Any
     source: Path_ | None
+
+    @property
+    def section(self) -> str:
+        """The dotted path of the block the field belongs to (server, pool, frontend...)."""
+        return dotted(self.section_path)
 
 
 def _plain(value: Any) -> Any:
@@ -182,7 +187,7 @@ def _candidates(spec: Spec) -> Iterator[_Candidate]:
     yield from _global_candidates(spec)
     for name, frontend in spec.frontends.items():
         path: Path_ = ("frontends", name)
-        section = dotted(path)
+        section = path
         for index, text in enumerate(frontend.bind):
             yield _Candidate(section, (*path, "bind", index), text, (*path, "bind", index))
         layers = [Layer(frontend.timeouts, (*path, "timeouts")),
@@ -192,7 +197,7 @@ def _candidates(spec: Spec) -> Iterator[_Candidate]:
             yield _Candidate(section, (*path, "timeouts", timeout), value, source)
     for name, pool in spec.pools.items():
         path = ("pools", name)
-        section = dotted(path)
+        section = path
         layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
         for param in ("balance", "retries", "redispatch"):
             value, source = pick(param, layers, BUILTIN_DEFAULTS)
@@ -212,7 +217,7 @@ def _candidates(spec: Spec) -> Iterator[_Candidate]:
             yield _Candidate(section, (*path, param), value, source)
         for server_name, server in pool.servers.items():
             server_path: Path_ = (*path, "servers", server_name)
-            server_section = dotted(server_path)
+            server_section = server_path
             address_path: Path_ = (*server_path, "address")
             yield _Candidate(server_section, address_path, server.address, address_path)
             # Inherited values are explained once, on the pool; a server shows what it overrides.
@@ -225,12 +230,12 @@ def _candidates(spec: Spec) -> Iterator[_Candidate]:
 def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
     g = spec.global_
     if "maxconn" in g.model_fields_set:
-        yield _Candidate("global", ("global", "maxconn"), g.maxconn, ("global", "maxconn"))
+        yield _Candidate(("global",), ("global", "maxconn"), g.maxconn, ("global", "maxconn"))
     if "log" in g.model_fields_set:
-        yield _Candidate("global", ("global", "log"), g.log, ("global", "log"))
+        yield _Candidate(("global",), ("global", "log"), g.log, ("global", "log"))
     else:
         # The resolver's built-in: logs go to stdout unless the spec says otherwise.
-        yield _Candidate("global", ("global", "log"), "stdout", None)
+        yield _Candidate(("global",), ("global", "log"), "stdout", None)
     for block in ("stats", "health"):
         model = getattr(g, block)
         if model is None:
@@ -238,7 +243,7 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
         for name in type(model).model_fields:
             path: Path_ = ("global", block, name)
             source = path if name in model.model_fields_set else None
-            yield _Candidate("global", path, getattr(model, name), source)
+            yield _Candidate(("global",), path, getattr(model, name), source)
 
 
 def _alternatives(name: str, value: Any) -> list[Any]:
@@ -567,7 +572,7 @@ def _report(
         outcome = Outcome.ENGINE_DEFAULT
     else:
         outcome = Outcome.DROPPED
-    relative = dotted(candidate.path[len(candidate.section.split(".")) :])
+    relative = dotted(candidate.path[len(candidate.section_path) :])
     why = _why_dropped(diagnostics, candidate, relative, enclosing=outcome is Outcome.DROPPED)
     own += [d for d in why if d not in own]
     return FieldReport(
