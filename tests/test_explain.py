@@ -240,3 +240,13 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
 def test_library_rejects_unknown_target() -> None:
     with pytest.raises(TargetError):
         explain(lbgen.load_spec(EXAMPLE), "envoy")
+
+
+def test_names_with_dots_keep_their_fields(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nfrontends:\n  api.v1: {bind: [':6443'], pool: cp.main}\npools:\n"
+        "  cp.main:\n    servers:\n      m1.example: {address: 127.0.0.1:7001, weight: 0}\n"
+    )
+    e = explained("nginx", spec_file(tmp_path, text))
+    report = e.field("pools.cp.main.servers.m1.example.weight")
+    assert codes(report) == ["nginx-weight-zero"]
