@@ -8,7 +8,10 @@ they matter (``inter 2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/`
 falling back to ``inter``; nginx ``max_fails=1 fail_timeout=10s``, ``proxy_timeout 10m``, ...).
 Durations are integers of milliseconds (``10s`` == ``10000`` == ``10000ms`` in HAProxy, whose bare
 numbers are ms; nginx bare numbers are seconds). Collections the engine does not order (servers,
-binds, options) are compared without their order; comments and layout are gone.
+binds, options) are compared without their order; comments and layout are gone. Settings that
+cannot take effect are left out the same way on both sides: check timing of unchecked servers,
+``timeout check`` of a backend that checks nothing, the ``proxy_*`` settings of an nginx block
+that proxies nowhere; and a ``connect ssl`` check rule counts as ``check-ssl`` on the servers.
 
 Two configs that mean the same thing therefore give equal :class:`Config` objects. Every value
 also remembers where it was set (``origins``, ignored by equality) so that a diff can point to
@@ -693,8 +696,10 @@ class _HaproxyReader:
         default_backend = settings.get("default_backend")
         if listen:
             default_backend = default_backend or name
+        first_bind = section.first("bind")
         out_origins: dict[str, Origin | None] = {
             **{k: v for k, v in origins.items() if k.startswith("option ")},
+            "binds": Origin.of(first_bind) if first_bind is not None else None,
             "mode": origins.get("mode"),
             "backend": origins.get("default_backend"),
             "maxconn": origins.get("maxconn"),
@@ -722,12 +727,18 @@ class _HaproxyReader:
     ) -> Backend:
         settings, origins = state.settings, state.origins
         servers: dict[str, Server] = {}
+        ssl_rule = _connect_ssl_rule(state)
         for node in section.find("server"):
             if len(node.args) < 2:
                 self.note(node, "CONF104", "server needs a name and an address", Level.ERROR)
                 continue
             params = state.default_server.copy()
             self._server_params(params, node.args[2:], node)
+            if ssl_rule is not None and params.values.get("check"):
+                # "http-check/tcp-check connect ssl" makes the check speak TLS whatever the
+                # server line says: the same effect as "check-ssl", so the same model.
+                params.values["check_ssl"] = True
+                params.origins.setdefault("check_ssl", Origin.of(ssl_rule))
             server = _haproxy_server(node, params, globals_)
             if server.name in servers:
                 self.note(node, "CONF105", f"server {server.name!r} defined twice", Level.ERROR)
@@ -741,6 +752,10 @@ class _HaproxyReader:
             }
         )
         health = _haproxy_health(state, servers)
+        if health.check == "none":
+            # "timeout check" of a backend that checks no server means nothing (like the check
+            # timing of an unchecked server): two configs differing only there are equivalent.
+            timeouts = replace(timeouts, check=None)
         out_origins: dict[str, Origin | None] = {
             **{k: v for k, v in origins.items() if k.startswith("option ")},
             "mode": origins.get("mode"),
@@ -830,6 +845,21 @@ def _extras(
     return (*sorted(unordered), *ordered)
 
 
+def _active_rules(state: _Proxy) -> list[Node]:
+    """The check rules HAProxy runs: ``http-check`` under ``option httpchk``, ``tcp-check``
+    under ``option tcp-check`` (the last check option wins), none otherwise."""
+    option_name = state.checks[-1][0] if state.checks else ""
+    return {"httpchk": state.http_check, "tcp-check": state.tcp_check}.get(option_name, [])
+
+
+def _connect_ssl_rule(state: _Proxy) -> Node | None:
+    """The first ``connect`` rule of the active check rules when it says ``ssl``."""
+    for node in _active_rules(state):
+        if node.args and node.args[0] == "connect":
+            return node if "ssl" in node.args[1:] else None
+    return None
+
+
 def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, str]) -> Server:
     name, address = node.args[0], node.args[1]
     host, port = split_host_port(address)
@@ -910,10 +940,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
                 version = " ".join(option_args[2:]) or None
     # Rules only count under their option (HAProxy ignores tcp-check lines without
     # "option tcp-check"); only the first connect/send/expect map to fields.
-    option_name = state.checks[-1][0] if state.checks else None
-    rule_nodes = {"httpchk": state.http_check, "tcp-check": state.tcp_check}.get(
-        option_name or "", []
-    )
+    rule_nodes = _active_rules(state)
     seen_connect = False
     for node in rule_nodes:
         words = list(node.args)
@@ -1007,6 +1034,12 @@ def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
     return top
 
 
+def nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
+    """The statements of an nginx config's stream context (comments skipped, includes
+    expanded): what the effective model and the importer read."""
+    return _nginx_stream_nodes(tree)
+
+
 class _NginxReader:
     def __init__(self, tree: ConfigTree) -> None:
         self.tree = tree
@@ -1085,6 +1118,7 @@ class _NginxReader:
         for node in block.directives():
             if node.keyword == "listen" and node.args:
                 binds.append(Bind(normalize_address(node.args[0]), tuple(sorted(node.args[1:]))))
+                origins.setdefault("binds", Origin.of(node))
             elif node.keyword == "proxy_pass" and node.args:
                 backend = node.args[0]
                 origins["backend"] = Origin.of(node)
@@ -1094,6 +1128,12 @@ class _NginxReader:
                 extras.append(node)
         binds.sort(key=lambda b: (b.address, b.options))
         name = ",".join(b.address for b in binds) or f"server@{block.line}"
+        if backend is None:
+            # A block that proxies nowhere (a "return" listener) uses none of the proxy_*
+            # settings it inherits from the stream level: they mean nothing there.
+            values = {"connect": None, "idle": None, "proxy_protocol": None}
+            values |= {"next_upstream": None, "next_upstream_tries": None}
+            origins = {}
         return Frontend(
             name=name,
             binds=tuple(binds),
@@ -1360,6 +1400,7 @@ __all__ = [
     "effective_text",
     "format_duration",
     "iter_directives",
+    "nginx_stream_nodes",
     "normalize_address",
     "parse_haproxy_time",
     "parse_nginx_time",
