@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "check", "load_spec", "render"]
+__all__ = ["__version__", "check", "diff", "load_spec", "render"]
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lbgen.compare import DiffResult
     from lbgen.engines import CheckResult
     from lbgen.rendering import Rendered
     from lbgen.spec.models import Spec
@@ -46,3 +49,17 @@ def check(text: str, engine: str, *, runner: str = "auto", **options: Any) -> Ch
     from lbgen.engines import check_config
 
     return check_config(text, engine, runner=runner, **options)
+
+
+def diff(spec: Spec, target: str, against: str | Path, *, layout: str | None = None) -> DiffResult:
+    """Compare what ``spec`` renders for ``target`` with the existing config file ``against``.
+
+    The comparison is semantic (see :mod:`lbgen.compare`): ``result.equivalent`` is true when
+    the engine would behave the same; ``result.text()`` lists each difference with the line of
+    the existing file. Raises :class:`lbgen.diagnostics.SpecError` for an unreadable config or a
+    spec the target cannot render.
+    """
+    from lbgen.compare import diff_config
+    from lbgen.confparse import read_config_text
+
+    return diff_config(spec, target, read_config_text(against), str(against), layout=layout)

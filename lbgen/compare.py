@@ -1,0 +1,538 @@
+"""Compare a spec with an existing config: ``lbgen diff``.
+
+The spec is rendered for the target, and the *effective* model of that rendering
+(:mod:`lbgen.confparse.effective`) is compared with the effective model of the existing config.
+Layout, comments, the order of what the engine does not order, and spellings (``10s`` /
+``10000`` / ``10000ms``, ``default-server inter 10s`` / per-server ``inter 10000``) therefore do
+not count; what the engine would do differently does.
+
+Every change reads from the existing config to the spec -- what rendering the spec over the file
+would change -- and points to the line of the existing file to look at::
+
+    backend kubernetes-api: server k8s-master2: weight 100 → 50 (haproxy.cfg:17)
+
+A file lbgen generated from another spec (its provenance header names another ``spec-sha256``)
+is reported as drift before the semantic changes. Drift alone does not make two configs
+different: the exit code follows what the engine would do, so that an equivalent rendering of an
+imported or reformatted spec is called equivalent.
+
+The module is not called ``diff``: a submodule of that name would shadow :func:`lbgen.diff`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, is_dataclass, replace
+from typing import Any
+
+from lbgen.confparse.effective import (
+    Bind,
+    Config,
+    Difference,
+    Origin,
+    differences,
+    effective,
+    format_duration,
+    normalize_address,
+)
+from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.rendering import Rendered, render
+from lbgen.resolve import resolve_spec, spec_digest
+from lbgen.spec.models import Spec
+
+ARROW = "→"
+
+#: Model fields holding milliseconds, shown as durations.
+_DURATIONS = frozenset(
+    {"inter", "fastinter", "downinter", "slowstart", "fail_timeout", "connect", "client"}
+    | {"server", "tunnel", "client_fin", "server_fin", "queue", "check", "idle"}
+)
+
+_HAPROXY_NAMES: Mapping[str, str] = {
+    "backend": "default_backend",
+    "binds": "bind",
+    "balance_args": "balance arguments",
+    "redispatch": "option redispatch",
+    "check_ssl": "check-ssl",
+    "ca_file": "ca-file",
+    "check_sni": "check-sni",
+    "check_port": "port",
+    "check_addr": "addr",
+    "send_proxy": "send-proxy",
+    "init_addr": "init-addr",
+    "timeouts.client_fin": "timeout client-fin",
+    "timeouts.server_fin": "timeout server-fin",
+}
+_NGINX_NAMES: Mapping[str, str] = {
+    "backend": "proxy_pass",
+    "binds": "listen",
+    "balance": "balancing method",
+    "balance_args": "balancing arguments",
+    "disabled": "down",
+    "maxconn": "max_conns",
+    "slowstart": "slow_start",
+    "timeouts.connect": "proxy_connect_timeout",
+    "timeouts.idle": "proxy_timeout",
+    "timeouts.check": "health_check_timeout",
+    "next_upstream": "proxy_next_upstream",
+    "next_upstream_tries": "proxy_next_upstream_tries",
+    "proxy_protocol": "proxy_protocol",
+}
+_HEALTH_NAMES: Mapping[str, str] = {
+    "health.check": "health check",
+    "health.method": "check method",
+    "health.path": "check path",
+    "health.version": "check version",
+    "health.expect": "check expect status",
+    "health.expect_raw": "check expect",
+    "health.sni": "check sni",
+    "health.client_cert": "check client certificate",
+    "health.port": "check port",
+    "health.rules": "check rules",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the existing config and the rendered spec.
+
+    ``kind`` is ``drift``, ``changed``, ``added`` (in the spec, not in the config) or
+    ``removed`` (in the config, not in the spec). ``scope`` names the frontend / backend /
+    server (``backend kube: server m2``), ``setting`` the directive as the engine calls it.
+    ``config`` and ``spec`` are the values as shown (``None`` for added/removed entities).
+    ``origin`` is where the existing config sets the value, else where the enclosing section
+    starts, so the reader knows where to look.
+    """
+
+    kind: str
+    scope: str
+    setting: str
+    config: str | None
+    spec: str | None
+    origin: Origin | None = None
+    path: tuple[str, ...] = ()
+
+    def text(self, *, with_origin: bool = True) -> str:
+        """The one-line form: ``SCOPE: SETTING OLD → NEW (file:line)``."""
+        where = f" ({self.origin})" if self.origin is not None and with_origin else ""
+        if self.kind == "drift":
+            return f"{self.setting}{where}"
+        head = f"{self.scope}: " if self.scope else ""
+        if self.kind == "changed":
+            return f"{head}{self.setting} {self.config} {ARROW} {self.spec}{where}"
+        detail = self.spec if self.kind == "added" else self.config
+        extra = f" ({detail})" if detail else ""
+        subject = f"{self.setting}: " if self.setting else ""
+        return f"{head}{subject}{self.kind}{extra}{where}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``file``/``line`` of the existing config, ``text`` as printed)."""
+        return {
+            "kind": self.kind,
+            "scope": self.scope,
+            "setting": self.setting,
+            "config": self.config,
+            "spec": self.spec,
+            "file": self.origin.file if self.origin else None,
+            "line": self.origin.line if self.origin else None,
+            "path": list(self.path),
+            "text": self.text(),
+        }
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """What :func:`diff_config` found. ``equivalent`` is true when the engine would behave the
+    same with either config (drift of the provenance header alone does not count)."""
+
+    changes: tuple[Change, ...]
+    drift: Change | None
+    rendered: Rendered
+    existing_text: str
+    filename: str
+    spec_label: str = "spec"
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+    """Warnings of the translation and of reading the existing config."""
+
+    @property
+    def equivalent(self) -> bool:
+        """No semantic change."""
+        return not self.changes
+
+    def all_changes(self) -> list[Change]:
+        """Drift first (when there is any), then the semantic changes."""
+        return ([self.drift] if self.drift else []) + list(self.changes)
+
+    def text(self) -> str:
+        """One line per change, or ``equivalent``; ends with a newline."""
+        lines = [c.text() for c in self.all_changes()]
+        if self.equivalent:
+            lines.append("equivalent")
+        return "\n".join(lines) + "\n"
+
+    def unified(self) -> str:
+        """A plain unified diff from the existing text to the rendered text ("" when equal)."""
+        return "".join(
+            difflib.unified_diff(
+                _lines(self.existing_text),
+                _lines(self.rendered.text),
+                fromfile=self.filename,
+                tofile=f"{self.spec_label} (rendered for {self.rendered.target})",
+            )
+        )
+
+    def json(self) -> str:
+        """The changes (drift first) as a JSON list."""
+        return json.dumps([c.to_json() for c in self.all_changes()], indent=2, ensure_ascii=False)
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n\\ No newline at end of file\n"
+    return lines
+
+
+def _engine(target: str) -> str:
+    return "haproxy" if target == "haproxy" else "nginx"
+
+
+def diff_config(
+    spec: Spec,
+    target: str,
+    existing_text: str,
+    filename: str,
+    layout: str | None = None,
+) -> DiffResult:
+    """Compare what ``spec`` renders for ``target`` with the config text ``existing_text``.
+
+    Raises :class:`~lbgen.diagnostics.SpecError` when the spec cannot be rendered for the
+    target (translation errors) or the existing config cannot be read (parse errors, invalid
+    values), and :class:`lbgen.rendering.TargetError` for an unknown target or layout.
+    """
+    from lbgen.confparse import detect_engine, parse_config
+
+    rendered = render(spec, target, layout=layout)
+    if not rendered.ok:
+        raise SpecError(rendered.diagnostics)
+    engine = _engine(target)
+    found = detect_engine(existing_text, filename)
+    if found is not None and found != engine:
+        # Parsing one engine's syntax with the other's parser only gives confusing errors.
+        raise SpecError(
+            [
+                Diagnostic(
+                    Level.ERROR, "diff-engine",
+                    f"this looks like an {found} config, but target {target} renders {engine}; "
+                    f"compare it with -t {found}",
+                    file=filename,
+                )
+            ]
+        )  # fmt: skip
+    ours = effective(parse_config(rendered.text, "<rendered>", engine))
+    theirs = effective(parse_config(existing_text, filename, engine))
+    problems = [d for d in theirs.diagnostics if d.level is Level.ERROR]
+    if problems:
+        raise SpecError(problems)
+    labels: dict[str, str] = {}
+    if engine == "nginx":
+        labels = _frontend_labels(spec, ours)
+        theirs = _pair_nginx(theirs, ours)
+    namer = _Namer(engine, labels)
+    changes = [c for d in differences(theirs, ours) for c in namer.changes(d, theirs)]
+    loaded = getattr(spec, "_loaded", None)
+    label = getattr(getattr(loaded, "source", None), "filename", None) or spec.name or "spec"
+    warnings = [d for d in rendered.diagnostics if d.level is not Level.ERROR]
+    return DiffResult(
+        changes=tuple(_ordered(changes, theirs, ours)),
+        drift=_drift(spec, theirs, filename),
+        rendered=rendered,
+        existing_text=existing_text,
+        filename=filename,
+        spec_label=str(label),
+        diagnostics=(*warnings, *theirs.diagnostics),
+    )
+
+
+def _drift(spec: Spec, config: Config, filename: str) -> Change | None:
+    found = config.header_fields().get("spec-sha256")
+    ours = spec_digest(spec)
+    if found is None or found == ours:
+        return None
+    return Change(
+        kind="drift",
+        scope="",
+        setting=f"generated from another spec: sha256 {found}, this spec is {ours}",
+        config=found,
+        spec=ours,
+        origin=Origin(filename, _header_line(config, "spec-sha256")),
+        path=("header", "spec-sha256"),
+    )
+
+
+def _header_line(config: Config, key: str) -> int | None:
+    for number, line in enumerate(config.header, start=1):
+        if line.strip().startswith(f"{key}:"):
+            return number
+    return None
+
+
+def _frontend_labels(spec: Spec, rendered: Config) -> dict[str, str]:
+    """nginx stream ``server {}`` blocks are keyed by their listen addresses; name the ones
+    that come from a spec frontend after it (``frontend kubernetes-api``)."""
+    from lbgen.targets.nginx import nginx_address
+
+    labels: dict[str, str] = {}
+    for frontend in resolve_spec(spec).frontends:
+        key = ",".join(sorted(normalize_address(nginx_address(b.address)) for b in frontend.binds))
+        if key in rendered.frontends:
+            labels[key] = frontend.name
+    return labels
+
+
+def _pair_nginx(existing: Config, rendered: Config) -> Config:
+    """Key the existing config's stream ``server {}`` blocks and upstreams like the rendered
+    ones where they evidently correspond, so that a changed ``listen`` or a renamed upstream is
+    one change to read rather than a whole block removed and another added.
+
+    nginx names neither: a ``server {}`` block is keyed by its listen addresses and an upstream
+    is only referred to by ``proxy_pass``. An unmatched block pairs with the unmatched rendered
+    block that proxies to the same upstream (when exactly one does, or when one proxying block is
+    left on each side); an unmatched upstream pairs
+    with the rendered upstream its paired block proxies to.
+    """
+    ours_left = {k: f for k, f in rendered.frontends.items() if k not in existing.frontends}
+    theirs_left = {k: f for k, f in existing.frontends.items() if k not in rendered.frontends}
+    frontend_keys: dict[str, str] = {}
+    upstream_keys: dict[str, str] = {}
+    for key, frontend in theirs_left.items():
+        same = [k for k, f in ours_left.items() if f.backend == frontend.backend]
+        mine = [k for k, f in theirs_left.items() if f.backend == frontend.backend]
+        if len(same) == 1 and len(mine) == 1 and frontend.backend is not None:
+            frontend_keys[key] = same[0]
+    # One proxying block left on each side: they are the same listener, renamed and re-aimed.
+    left = [k for k, f in theirs_left.items() if k not in frontend_keys and f.backend]
+    free = [k for k, f in ours_left.items() if k not in frontend_keys.values() and f.backend]
+    if len(left) == 1 and len(free) == 1:
+        frontend_keys[left[0]] = free[0]
+    # Upstreams: a block pair whose proxy_pass names differ, both names unknown to the other side.
+    pairs = [(existing.frontends[k], rendered.frontends[v]) for k, v in frontend_keys.items()]
+    pairs += [
+        (f, rendered.frontends[k]) for k, f in existing.frontends.items() if k in rendered.frontends
+    ]
+    for theirs, ours in pairs:
+        old, new = theirs.backend, ours.backend
+        if (
+            old
+            and new
+            and old != new
+            and old in existing.backends
+            and new in rendered.backends
+            and old not in rendered.backends
+            and new not in existing.backends
+            and upstream_keys.get(old, new) == new
+        ):
+            upstream_keys[old] = new
+    if not frontend_keys and not upstream_keys:
+        return existing
+    frontends = {
+        frontend_keys.get(k, k): replace(f, name=frontend_keys[k]) if k in frontend_keys else f
+        for k, f in existing.frontends.items()
+    }
+    backends = {upstream_keys.get(k, k): b for k, b in existing.backends.items()}
+    return replace(existing, frontends=frontends, backends=backends)
+
+
+class _Namer:
+    """Turns model differences into changes named the way the engine's config names them."""
+
+    def __init__(self, engine: str, labels: Mapping[str, str]) -> None:
+        self.engine = engine
+        self.labels = labels
+        self.names = {**(_HAPROXY_NAMES if engine == "haproxy" else _NGINX_NAMES), **_HEALTH_NAMES}
+
+    def scope(self, path: Sequence[str]) -> str:
+        """``frontend X`` / ``backend X: server S`` (nginx: ``upstream``, listen addresses)."""
+        group, key = path[0], path[1] if len(path) > 1 else ""
+        if group == "globals":
+            return "global"
+        if group == "frontends":
+            if self.engine == "haproxy":
+                return f"frontend {key}"
+            label = self.labels.get(key)
+            return f"frontend {label}" if label else f"server {{listen {key}}}"
+        outer = f"{'backend' if self.engine == 'haproxy' else 'upstream'} {key}"
+        if len(path) > 3 and path[2] == "servers":
+            return f"{outer}: server {path[3]}"
+        return outer
+
+    def setting(self, name: str) -> str:
+        """The directive a model field stands for."""
+        if name in self.names:
+            return self.names[name]
+        if name.startswith("timeouts."):
+            return "timeout " + name.removeprefix("timeouts.").replace("_", "-")
+        return name.replace("_", "-") if self.engine == "haproxy" else name
+
+    def changes(self, diff: Difference, existing: Config) -> list[Change]:
+        """The changes one model difference stands for (``extras`` split per directive)."""
+        path = diff.path
+        entity_len = _entity_length(path)
+        scope = self.scope(path)
+        entity, found = _lookup(existing, path[:entity_len])
+        rest = path[entity_len:]
+        if not rest:  # a whole frontend/backend/server/global only on one side
+            kind = "removed" if diff.new is None else "added"
+            where = _origin_of(entity) if found else _origin_of(_lookup(existing, path[:-2])[0])
+            if path[0] == "globals":  # a process setting set on one side only
+                return [
+                    Change(
+                        "changed", "global", path[-1], _show(path[-1], diff.old),
+                        _show(path[-1], diff.new), where, path,
+                    )
+                ]  # fmt: skip
+            detail = _entity_detail(diff.old if diff.new is None else diff.new)
+            if detail is not None and scope.endswith(f"server {detail}"):
+                detail = None  # nginx servers are named by their address already
+            sub = scope.rpartition(": ")
+            scope_text, setting = (sub[0], sub[2]) if sub[1] else (scope, "")
+            old_detail, new_detail = (None, detail) if kind == "added" else (detail, None)
+            return [Change(kind, scope_text, setting, old_detail, new_detail, where, path)]
+        name = ".".join(rest)
+        if rest[-1] in ("extras", "rules"):
+            return self._listed(diff, scope, entity, name, path)
+        return [
+            Change(
+                "changed",
+                scope,
+                self.setting(name),
+                _show(rest[-1], diff.old),
+                _show(rest[-1], diff.new),
+                _field_origin(entity, name),
+                path,
+            )
+        ]
+
+    def _listed(
+        self, diff: Difference, scope: str, entity: Any, name: str, path: tuple[str, ...]
+    ) -> list[Change]:
+        """Directives without a model field: one change per directive only on one side."""
+        old, new = tuple(diff.old or ()), tuple(diff.new or ())
+        out: list[Change] = []
+        prefix = "check rule: " if name.endswith("rules") else ""
+        for text in old:
+            if text not in new:
+                option = text.removeprefix("no ")
+                where = _field_origin(
+                    entity, option if option.startswith("option ") else f"extras:{text}"
+                )
+                out.append(Change("removed", scope, prefix + text, None, None, where, path))
+        for text in new:
+            if text not in old:
+                where = _origin_of(entity)
+                out.append(Change("added", scope, prefix + text, None, None, where, path))
+        if not out:  # same directives, another order (rule lists are ordered)
+            shown_old, shown_new = "; ".join(old), "; ".join(new)
+            out.append(
+                Change(
+                    "changed", scope, "order of " + (prefix.rstrip(": ") or "directives"),
+                    shown_old, shown_new, _origin_of(entity), path,
+                )
+            )  # fmt: skip
+        return out
+
+
+def _entity_length(path: Sequence[str]) -> int:
+    """How many path parts name the entity (frontend, backend, server, global key)."""
+    if path and path[0] == "backends" and len(path) > 3 and path[2] == "servers":
+        return 4
+    return min(2, len(path))
+
+
+def _lookup(config: Config, path: Sequence[str]) -> tuple[Any, bool]:
+    """The entity at ``path`` in ``config`` (the deepest one found, and whether all was)."""
+    current: Any = config
+    for part in path:
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif is_dataclass(current) and hasattr(current, part):
+            current = getattr(current, part)
+        else:
+            return current, False
+    return current, True
+
+
+def _origin_of(entity: Any) -> Origin | None:
+    origin = getattr(entity, "origin", None)
+    return origin if isinstance(origin, Origin) else None
+
+
+def _field_origin(entity: Any, name: str) -> Origin | None:
+    origins = getattr(entity, "origins", None)
+    if isinstance(origins, Mapping):
+        for key in (name, name.split(".")[0] + ".check" if name.startswith("health.") else ""):
+            found = origins.get(key)
+            if isinstance(found, Origin):
+                return found
+    return _origin_of(entity)
+
+
+def _entity_detail(entity: Any) -> str | None:
+    endpoint = getattr(entity, "endpoint", None)
+    if isinstance(endpoint, str):
+        return endpoint
+    binds = getattr(entity, "binds", None)
+    if binds:
+        return _show("binds", binds)
+    servers = getattr(entity, "servers", None)
+    if isinstance(servers, Mapping):
+        return f"{len(servers)} server{'s' if len(servers) != 1 else ''}"
+    return None
+
+
+def _show(name: str, value: Any) -> str:
+    """A model value as the diff shows it: durations with units, yes/no, lists joined."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and name in _DURATIONS:
+        return format_duration(value)
+    if isinstance(value, Bind):
+        return " ".join((value.address, *value.options))
+    if isinstance(value, tuple | list):
+        if not value:
+            return "none"
+        sep = "," if all(isinstance(v, int) for v in value) else ", "
+        if name == "balance_args":
+            sep = " "
+        return sep.join(_show(name, v) for v in value)
+    return str(value)
+
+
+def _ordered(changes: list[Change], existing: Config, rendered: Config) -> list[Change]:
+    """Grouped: global, then each frontend, then each backend followed by its servers; in the
+    existing file's order, with what only the spec has after."""
+    rank: dict[tuple[str, ...], int] = {}
+    for config in (existing, rendered):
+        for group in ("frontends", "backends"):
+            for key, entity in getattr(config, group).items():
+                rank.setdefault((group, key), len(rank))
+                for server in getattr(entity, "servers", {}):
+                    rank.setdefault((group, key, "servers", server), len(rank))
+
+    def position(change: Change) -> tuple[int, int, int]:
+        path = change.path
+        group = {"header": 0, "globals": 1, "frontends": 2, "backends": 3}.get(
+            path[0] if path else "", 4
+        )
+        entity = rank.get(tuple(path[:2]), len(rank))
+        server = rank.get(tuple(path[:4]), 0) if len(path) > 3 and path[2] == "servers" else -1
+        return group, entity, server
+
+    return sorted(changes, key=position)
+
+
+__all__ = ["ARROW", "Change", "DiffResult", "diff_config"]
