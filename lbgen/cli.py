@@ -386,6 +386,13 @@ class DiffFormat(StrEnum):
     json = "json"
 
 
+class ImportFrom(StrEnum):
+    """Engines whose configs ``import`` reads."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+
+
 def _read_config(config: str) -> str:
     """A config file's text (``-``: stdin); unreadable input exits 2 with a diagnostic."""
     from lbgen.confparse import read_config_text
@@ -451,6 +458,46 @@ def diff_command(
     else:
         sys.stdout.write(result.text())
     raise typer.Exit(int(Exit.OK if result.equivalent else Exit.DIFFERENT))
+
+
+@app.command("import")
+def import_command(
+    config: Annotated[str, typer.Argument(help="An haproxy.cfg or nginx config (- for stdin).")],
+    from_: Annotated[
+        ImportFrom | None,
+        typer.Option("--from", help="The config's engine; detected when absent."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the spec here (atomically).")
+    ] = None,
+) -> None:
+    """Turn an existing config into a spec (YAML on stdout or in -o FILE).
+
+    What the spec cannot hold becomes a YAML comment and a warning on stderr.
+
+    Example: lbgen import /etc/haproxy/haproxy.cfg -o cluster.yaml
+    """
+    from lbgen.importer import import_config
+    from lbgen.output import write_atomic
+
+    text = _read_config(config)
+    name = "<stdin>" if config == "-" else config
+    try:
+        result = import_config(text, name, from_.value if from_ else None)
+    except SpecError as exc:
+        emit(exc.diagnostics)
+        raise typer.Exit(int(Exit.INVALID)) from None
+    emit(result.diagnostics)
+    if not result.ok:
+        raise typer.Exit(int(Exit.INVALID))
+    if output is None:
+        sys.stdout.write(result.yaml_text)
+        return
+    try:
+        write_atomic(output, result.yaml_text)
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror}")
+    typer.echo(f"{output} written", err=True)
 
 
 class LintEngine(StrEnum):

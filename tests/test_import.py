@@ -1,0 +1,406 @@
+"""lbgen import: existing configs into specs, the round trip over every golden case, and the
+well-known setups."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+import lbgen
+from lbgen.cli import app
+from lbgen.compare import DiffResult, diff_config
+from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.importer import LOSSY, SKIPPED, UNMAPPED, ImportResult, import_config, import_file
+from tests.engine_check import engine_check
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "cases"
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+runner = CliRunner()
+
+
+def run_lbgen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real console entry point in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "lbgen", *args],
+        capture_output=True, text=True, input=stdin, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def data(result: ImportResult) -> Any:
+    return YAML(typ="safe").load(result.yaml_text)
+
+
+def redo(result: ImportResult, path: Path, target: str) -> DiffResult:
+    """Diff of the imported spec, rendered for ``target``, against the original config."""
+    spec = lbgen.load_spec(result.yaml_text.encode(), filename="imported.yaml")
+    return diff_config(spec, target, path.read_text(), str(path))
+
+
+def warned_lines(diagnostics: list[Diagnostic]) -> set[int | None]:
+    codes = {UNMAPPED, SKIPPED, LOSSY}
+    return {d.line for d in diagnostics if d.code in codes and d.level is Level.WARNING}
+
+
+def messages(result: ImportResult) -> str:
+    return "\n".join(d.message for d in result.diagnostics)
+
+
+# --- round trip: import(render(spec)) renders to an equivalent config ---------------------------
+
+
+def _round_trips() -> list[tuple[str, str, str]]:
+    """(case, target, layout) for every golden case and every target it renders to without
+    errors: haproxy, and nginx in its stream (default) and full layouts."""
+    out = []
+    for case in sorted(p for p in CASES.iterdir() if (p / "spec.yaml").is_file()):
+        spec = lbgen.load_spec(case / "spec.yaml")
+        for target, layout in (("haproxy", "full"), ("nginx", "stream"), ("nginx", "full")):
+            if lbgen.render(spec, target, layout=layout).ok:
+                out.append((case.name, target, layout))
+    return out
+
+
+ROUND_TRIPS = _round_trips()
+
+
+def test_the_round_trip_covers_every_golden_case() -> None:
+    cases = {p.name for p in CASES.iterdir() if (p / "spec.yaml").is_file()}
+    assert len(cases) >= 30
+    assert {c for c, t, _ in ROUND_TRIPS if t == "haproxy"} == cases
+    # nginx refuses only what its translation rejects (balance first, backup with hashing).
+    refused = cases - {c for c, t, layout in ROUND_TRIPS if t == "nginx" and layout == "stream"}
+    for name in refused:
+        rendered = lbgen.render(lbgen.load_spec(CASES / name / "spec.yaml"), "nginx")
+        assert any(
+            d.code.startswith("nginx-") for d in rendered.diagnostics if d.level.name == "ERROR"
+        )
+
+
+@pytest.mark.parametrize(("case", "target", "layout"), ROUND_TRIPS,
+                         ids=[f"{c}-{t}-{lay}" for c, t, lay in ROUND_TRIPS])  # fmt: skip
+def test_round_trip(case: str, target: str, layout: str) -> None:
+    spec = lbgen.load_spec(CASES / case / "spec.yaml")
+    first = lbgen.render(spec, target, layout=layout).text
+    engine = "haproxy" if target == "haproxy" else "nginx"
+    imported = import_config(first, f"{case}.{target}", engine)
+    # A rendering holds nothing the spec cannot say: no warning at all.
+    assert imported.diagnostics == []
+    again = lbgen.load_spec(imported.yaml_text.encode(), filename="imported.yaml")
+    result = diff_config(again, target, first, f"{case}.{target}", layout=layout)
+    assert result.changes == (), result.text()
+    assert result.drift is not None or lbgen.resolve.spec_digest(
+        again
+    ) == lbgen.resolve.spec_digest(spec)
+    # Rendering the import for the same target gives the same config once more.
+    twice = import_config(lbgen.render(again, target, layout=layout).text, "again", engine)
+    assert data(twice) == {**data(imported)}
+
+
+def test_round_trip_keeps_names_and_explicit_nulls() -> None:
+    spec = lbgen.load_spec(CASES / "classic-nginx" / "spec.yaml")
+    imported = data(import_config(lbgen.render(spec, "nginx").text, "nginx.conf", "nginx"))
+    assert imported["name"] == "classic-nginx"  # from the provenance header
+    assert list(imported["frontends"]) == list(spec.frontends)  # from "# frontend NAME"
+    assert imported["defaults"]["health"]["rise"] is None
+    assert imported["defaults"]["timeouts"]["client_fin"] is None
+
+
+# --- the well-known setups -----------------------------------------------------------------------
+
+
+def test_kubespray_haproxy() -> None:
+    path = CONFIGS / "haproxy" / "kubespray-localhost.cfg"
+    result = import_file(path)
+    spec = data(result)
+    defaults = spec["defaults"]
+    assert defaults["balance"] == "leastconn"
+    assert defaults["health"] == {
+        "check": "https", "path": "/healthz", "expect": [200], "interval": "15s",
+        "fast_interval": None, "down_interval": "15s", "rise": 2, "fall": 2, "timeout": "30s",
+    }  # fmt: skip
+    assert (defaults["slowstart"], defaults["maxconn"], defaults["maxqueue"]) == ("1m", 1000, 256)
+    assert (defaults["weight"], defaults["retries"], defaults["redispatch"]) == (100, 5, True)
+    assert defaults["timeouts"]["server"] == "15m"
+    assert spec["frontends"] == {
+        "kube_api_frontend": {"bind": ["127.0.0.1:6443"], "pool": "kube_api_backend"}
+    }
+    assert spec["global"] == {
+        "maxconn": 4000,
+        "log": "udp://127.0.0.1:514",
+        "health": {"bind": "127.0.0.1:8081", "path": "/healthz"},
+    }
+    assert list(spec["pools"]["kube_api_backend"]["servers"]) == ["node1", "node2", "node3"]
+    text = messages(result)
+    for directive in ("option httplog", "option http-server-close", "timeout http-request 5m",
+                      "timeout http-keep-alive 30s", "maxconn 4000"):  # fmt: skip
+        assert f"{directive}: no spec field" in text
+        assert f"{path}:" in result.yaml_text and f": {directive}  (no spec field)" in (
+            result.yaml_text
+        )
+    # What still differs is exactly what the warnings name.
+    changes = redo(result, path, "haproxy").changes
+    assert changes
+    assert {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics)
+    replaced = (
+        "frontend healthz: becomes global.health; lbgen renders its own frontend lbgen-health"
+    )
+    assert replaced in messages(result)
+
+
+def test_kubeadm_haproxy() -> None:
+    path = CONFIGS / "haproxy" / "kubeadm-style.cfg"
+    result = import_file(path)
+    defaults = data(result)["defaults"]
+    # "http-check connect ssl" is an https check; no inter/rise/fall: HAProxy's own defaults.
+    assert defaults["health"] == {
+        "check": "https", "path": "/healthz", "expect": [200], "interval": None,
+        "fast_interval": None, "down_interval": None, "rise": None, "fall": None,
+        "timeout": "10s",
+    }  # fmt: skip
+    assert (defaults["weight"], defaults["retries"]) == (None, 1)
+    assert "interval: null" in result.yaml_text
+    changes = redo(result, path, "haproxy").changes
+    assert {c.setting for c in changes} == {
+        "option http-server-close", "option httplog", "timeout http-keep-alive 10s",
+        "timeout http-request 10s",
+    }  # fmt: skip
+    assert {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics)
+
+
+def test_openshift_haproxy_is_equivalent() -> None:
+    path = CONFIGS / "haproxy" / "openshift-style.cfg"
+    result = import_file(path)
+    assert result.diagnostics == []
+    spec = data(result)
+    api = spec["pools"]["api"]
+    assert api["health"] == {
+        "check": "https", "path": "/readyz", "expect": [200], "interval": "5s", "rise": 1,
+        "fall": 3,
+    }  # fmt: skip
+    assert api["servers"]["bootstrap"] == {"address": "192.168.50.9:6443", "backup": True}
+    assert spec["pools"]["machine-config-server"]["health"]["check"] == "tcp"
+    assert spec["defaults"]["timeouts"] == {
+        "connect": "10s", "client": "1m", "server": "1m", "tunnel": "1h", "client_fin": "10s",
+        "server_fin": "10s",
+    }  # fmt: skip
+    assert spec["defaults"]["health"]["timeout"] == "10s"
+    assert redo(result, path, "haproxy").equivalent
+
+
+def test_kubespray_nginx_is_equivalent() -> None:
+    path = CONFIGS / "nginx" / "kubespray-stream.conf"
+    result = import_file(path)
+    spec = data(result)
+    defaults = spec["defaults"]
+    assert defaults["balance"] == "leastconn"
+    assert defaults["timeouts"] == {
+        "connect": "1s", "client": "10m", "server": "10m", "tunnel": "10m", "client_fin": None,
+        "server_fin": None,
+    }  # fmt: skip
+    assert defaults["health"]["check"] == "tcp" and defaults["health"]["fall"] is None
+    assert spec["global"]["maxconn"] == 16384  # events { worker_connections }
+    assert spec["frontends"] == {
+        "kube_apiserver": {"bind": ["127.0.0.1:6443"], "pool": "kube_apiserver"}
+    }
+    text = messages(result)
+    for directive in ("worker_processes 2", "multi_accept on", "http { … }", "error_log"):
+        assert directive in text
+    assert redo(result, path, "nginx").equivalent
+
+
+def test_classic_configs_import_to_the_classic_examples() -> None:
+    haproxy = data(import_file(CONFIGS / "classic" / "haproxy.cfg"))
+    example = YAML(typ="safe").load((ROOT / "examples" / "classic-haproxy.yaml").read_text())
+    for key, value in example["defaults"]["health"].items():
+        assert haproxy["defaults"]["health"][key] == value, key
+    nginx = import_file(CONFIGS / "classic" / "nginx.conf")
+    pools = data(nginx)["pools"]
+    assert pools["kubernetes-api"]["servers"] == {
+        "192.168.2.1": "192.168.2.1:6443", "192.168.2.2": "192.168.2.2:6443",
+    }  # fmt: skip
+    assert data(nginx)["defaults"]["health"]["interval"] == "10s"  # 30s / max_fails 3
+    assert redo(nginx, CONFIGS / "classic" / "nginx.conf", "nginx").equivalent
+
+
+# --- our own fixtures ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "engine"), [("two-endpoints.cfg", "haproxy"),
+                                              ("nginx-full.conf", "nginx")])  # fmt: skip
+def test_import_fixtures_are_configs_the_engine_accepts(name: str, engine: str) -> None:
+    result = engine_check((CONFIGS / "import" / name).read_text(), engine)
+    assert result.ok, result.output
+
+
+def test_shared_values_are_hoisted_and_exceptions_kept() -> None:
+    path = CONFIGS / "import" / "two-endpoints.cfg"
+    result = import_file(path)
+    spec = data(result)
+    defaults = spec["defaults"]
+    # Both pools: named "defaults base" + identical balance -> the spec's defaults.
+    assert defaults["balance"] == "leastconn"
+    assert defaults["health"] == {
+        "interval": "3s", "fast_interval": None, "down_interval": None, "rise": 2, "fall": 3,
+        "timeout": "2s",
+    }  # fmt: skip
+    assert (defaults["maxconn"], defaults["weight"], defaults["retries"]) == (500, 100, 2)
+    internal, external = spec["pools"]["internal-api"], spec["pools"]["external-api"]
+    assert internal["health"] == {"check": "https", "path": "/readyz", "expect": [200]}
+    assert external["health"] == {"check": "tcp"}
+    assert internal["servers"]["m3"] == {"address": "10.0.1.3:6443", "weight": 50}
+    assert "weight" not in internal and "maxconn" not in internal
+    assert spec["global"]["stats"] == {"bind": "127.0.0.1:9000", "prometheus": False}
+    assert spec["global"]["log"] == "syslog"
+    text = messages(result)
+    assert "frontend web: mode http" in text
+    assert "option log-health-checks: no spec field" in text
+    assert "send-proxy-v2: no spec field" in text
+    assert "nbthread 4: no spec field" in text
+    # The comment sits with the server it belongs to.
+    assert f"      # {path}:56: send-proxy-v2  (no spec field)\n      m3:" in result.yaml_text
+    changes = redo(result, path, "haproxy").changes
+    assert {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics)
+
+
+def test_nginx_full_config() -> None:
+    path = CONFIGS / "import" / "nginx-full.conf"
+    result = import_file(path)
+    spec = data(result)
+    assert spec["global"] == {
+        "maxconn": 4096,
+        "log": "udp://10.0.0.5:514",
+        "health": {"bind": "127.0.0.1:8081", "path": "/healthz"},
+    }
+    defaults = spec["defaults"]
+    assert defaults["health"]["fall"] == 2 and defaults["health"]["interval"] == "5s"
+    assert defaults["timeouts"]["connect"] == "2s" and defaults["timeouts"]["tunnel"] == "1h"
+    internal, external = spec["pools"]["internal_api"], spec["pools"]["external_api"]
+    assert (internal["balance"], internal["retries"]) == ("leastconn", 2)  # tries 3
+    assert (external["balance"], external["retries"]) == ("source", None)
+    assert internal["servers"]["10.0.1.3"] == {"address": "10.0.1.3:6443", "weight": 2}
+    assert internal["servers"]["10.0.1.9"] == {"address": "10.0.1.9:6443", "backup": True}
+    text = messages(result)
+    assert "listen options so_keepalive=on: no spec field" in text
+    assert "log_format basic" in text
+    changes = redo(result, path, "nginx").changes
+    assert changes and {c.origin.line for c in changes if c.origin} <= warned_lines(
+        result.diagnostics
+    )
+
+
+def test_comments_cannot_inject_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        'global\n    setenv X "a\\nglobal: {maxconn: 1}\\r\\n- x"\n'
+        "frontend f\n  bind :1\n  default_backend b\nbackend b\n  server s 10.0.0.1:1\n"
+    )
+    result = import_file(config)
+    loaded = data(result)
+    assert "maxconn" not in loaded["global"]
+    assert "setenv X a\\nglobal: {maxconn: 1}\\r\\n- x  (no spec field)" in result.yaml_text
+
+
+def test_mixed_checks_and_odd_values_are_warned(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        "defaults\n  mode tcp\n"
+        "frontend f\n  bind :1\n  default_backend b\n"
+        "backend b\n  balance uri\n  option ssl-hello-chk\n"
+        "  server s1 10.0.0.1:1 check inter 2s\n  server s2 10.0.0.2:1 check inter 4s\n"
+        "  server s3 10.0.0.3:1\n"
+    )
+    result = import_file(config)
+    text = messages(result)
+    assert "balance uri: the spec's balance cannot say this" in text
+    assert "servers without check (s3)" in text
+    assert "option ssl-hello-chk check: the spec has no such check; imported as tls" in text
+    assert "inter: servers of backend b differ" in text
+    assert data(result)["defaults"]["health"]["check"] == "tls"
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+def test_broken_configs_raise_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        import_config("backend b\n  timeout server 1 hour\n  server s 1.1.1.1:1\n", "x.cfg")
+    assert info.value.diagnostics[0].code == "CONF103"
+    with pytest.raises(SpecError):
+        import_file(tmp_path / "missing.cfg")
+    with pytest.raises(SpecError):
+        import_config("just some words\n", "notes.txt")
+
+
+def test_nothing_to_import_is_an_error() -> None:
+    result = import_config("http {\n  server {\n    listen 80;\n  }\n}\n", "nginx.conf", "nginx")
+    assert not result.ok
+    assert any(d.code == "import-empty" for d in result.diagnostics)
+
+
+def test_a_config_nginx_itself_refuses_does_not_import() -> None:
+    result = import_file(CONFIGS / "lint" / "LB112-bad.conf")
+    assert not result.ok
+    assert "nginx rejects 'backup' servers" in messages(result)
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def test_cli_writes_yaml_to_stdout_and_warnings_to_stderr() -> None:
+    path = CONFIGS / "haproxy" / "kubeadm-style.cfg"
+    result = runner.invoke(app, ["import", str(path)])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"# Imported by lbgen from {path} (haproxy).\n")
+    assert f"{path}:4:5: warning [import-unmapped] daemon: no spec field" in result.stderr
+    lbgen.load_spec(result.stdout.encode(), filename="stdout.yaml")
+
+
+def test_cli_output_file_and_explicit_engine(tmp_path: Path) -> None:
+    out = tmp_path / "spec.yaml"
+    path = CONFIGS / "nginx" / "kubespray-stream.conf"
+    result = runner.invoke(app, ["import", str(path), "--from", "nginx", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    spec = lbgen.load_spec(out)
+    assert lbgen.diff(spec, "nginx", path).equivalent
+
+
+def test_cli_wrong_engine_and_unreadable_input(tmp_path: Path) -> None:
+    haproxy = CONFIGS / "haproxy" / "openshift-style.cfg"
+    wrong = runner.invoke(app, ["import", str(haproxy), "--from", "nginx"])
+    assert wrong.exit_code == 2 and "error [CONF" in wrong.stderr
+    missing = runner.invoke(app, ["import", str(tmp_path / "none.cfg")])
+    assert missing.exit_code == 2 and "cannot read config" in missing.stderr
+    empty = runner.invoke(app, ["import", str(CONFIGS / "lint" / "LB112-bad.conf")])
+    assert empty.exit_code == 2 and empty.stdout == ""
+
+
+def test_real_process_from_stdin() -> None:
+    text = (CONFIGS / "classic" / "nginx.conf").read_text()
+    result = run_lbgen("import", "-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "192.168.2.1: 192.168.2.1:6443" in result.stdout
+
+
+def test_real_process_garbage_is_exit_2() -> None:
+    result = run_lbgen("import", "-", stdin="\x00\x01binary")
+    assert result.returncode == 2
+    assert "binary data" in result.stderr and "Traceback" not in result.stderr
+    result = run_lbgen("import", "-", stdin="stream {\n  upstream x {\n")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_real_process_import_then_diff(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    path = CONFIGS / "haproxy" / "openshift-style.cfg"
+    assert run_lbgen("import", str(path), "-o", str(spec)).returncode == 0
+    result = run_lbgen("diff", str(spec), "-t", "haproxy", "--against", str(path))
+    assert (result.returncode, result.stdout) == (0, "equivalent\n")
