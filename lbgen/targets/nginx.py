@@ -268,7 +268,9 @@ class _PoolTranslation:
         self.findings.flush_dropped(
             "nginx-defaults-dropped", self.pool.path, self.dropped, self.engine
         )
-        zone = f"{self.pool.name} 64k" if self.plus else None
+        # A shared zone makes every worker see the same connection counts (least_conn) and
+        # failure state (max_fails); without it each worker balances on its own view.
+        zone = f"{self.pool.name} 64k"
         return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
 
 
