@@ -193,6 +193,15 @@ def test_spellings_inheritance_and_order_do_not_count(tmp_path: Path) -> None:
     assert (code, out) == (0, "equivalent\n")
 
 
+def test_an_nginx_zone_does_not_count(tmp_path: Path) -> None:
+    """A shared-memory zone is the workers' run-time state, not configuration: the classic
+    block is equivalent with or without one (and whether lbgen writes one or not)."""
+    zone = ("upstream kubernetes-api {", "upstream kubernetes-api {\n        zone k 1m;")
+    config = edited(tmp_path, CLASSIC / "nginx.conf", zone)
+    code, out, _ = diff(str(CLASSIC_NGINX_SPEC), "-t", "nginx", "--against", str(config))
+    assert (code, out) == (0, "equivalent\n")
+
+
 def test_connect_ssl_rule_equals_check_ssl_on_the_servers(tmp_path: Path) -> None:
     """kubeadm's ``http-check connect ssl`` + ``check verify none`` is lbgen's
     ``check check-ssl verify none``: the check speaks TLS either way."""

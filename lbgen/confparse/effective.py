@@ -306,6 +306,10 @@ class Backend:
     server_order: tuple[str, ...] = field(default=(), compare=False)
     check_options: tuple[tuple[str, Origin], ...] = field(default=(), compare=False, repr=False)
     """Every ``option *-chk`` met in the inheritance chain, in order (the last one wins)."""
+    zone: str | None = field(default=None, compare=False)
+    """nginx ``zone`` (name and size): shared memory for the workers' run-time state, not part of
+    the configuration the workers run, so not compared (the classic block has none, lbgen may
+    write one)."""
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
@@ -1151,6 +1155,7 @@ class _NginxReader:
         )
 
     def _upstream(self, block: Node) -> Backend:
+        zone: str | None = None
         balance: str = "roundrobin"
         balance_args: tuple[str, ...] = ()
         origins: dict[str, Origin] = {}
@@ -1175,10 +1180,14 @@ class _NginxReader:
                     name = f"{server.name}#{count}"
                     count += 1
                 servers[name] = server
+            elif key == "zone" and node.args:
+                zone = " ".join(node.args)
+                origins["zone"] = Origin.of(node)
             else:
                 extras.append(node)
         return Backend(
             name=block.args[0],
+            zone=zone,
             balance=balance,
             balance_args=tuple(balance_args),
             servers=servers,
