@@ -168,6 +168,8 @@ class _Draft:
         """(line, directive text or keyword) of every directive named in a warning."""
         self.skipped: set[int | None] = set()
         """Lines of sections left out as a whole."""
+        self.target = tree.engine
+        """The render target the import is checked against (nginx-plus for active checks)."""
         self.replaced: set[str] = set()
         """Scopes of lbgen's own listeners that stand in for a config's (``frontend X``)."""
 
@@ -859,11 +861,20 @@ class _NginxImport:
         self.config = draft.config
         self.pool_names: dict[str, str] = {}
         self.error_logs: list[Node] = []
+        self.checks: dict[str, Node] = {}
+        """NGINX Plus ``health_check`` of the server block proxying to each upstream."""
 
     def run(self) -> None:
         d = self.d
         d.name = _spec_name(d)
         stream = nginx_stream_nodes(d.tree)
+        for block in stream:
+            check = block.last("health_check") if block.keyword == "server" else None
+            target = block.last("proxy_pass")
+            if check is not None and target is not None and target.args:
+                self.checks.setdefault(target.args[0], check)
+        # Active checks are NGINX Plus: the spec is then meant for target nginx-plus.
+        d.target = "nginx-plus" if self.checks else "nginx"
         self._outside(stream)
         self._stream_level(stream)
         for node in self.error_logs:
@@ -923,6 +934,8 @@ class _NginxImport:
                 continue
             if key == "log_format" and node.args[:1] == ("lbgen",):
                 continue
+            if key == "match" and self.checks:
+                continue  # read with the health_check that names it
             d.unmapped(node, ("global",))
         d.global_["log"] = log
 
@@ -946,10 +959,15 @@ class _NginxImport:
             method = _NGINX_METHODS.get(node.words())
             if method is not None:
                 fields["balance"] = method
+            elif node.keyword == "zone":
+                continue  # shared state of the workers: lbgen decides, the diff ignores it
             else:
                 d.unmapped(node, where)
         names = self._servers(block, backend, key)
-        self._passive_health(backend, key)
+        if self.checks:
+            self._active_health(backend, key)
+        else:
+            self._passive_health(backend, key)
         _server_params(d, key, backend.servers, names)
 
     def _servers(self, block: Node, backend: Backend, pool: str) -> dict[str, str]:
@@ -974,9 +992,48 @@ class _NginxImport:
             d.servers[pool][key] = fields
             for param in node.args[1:]:
                 word = param.partition("=")[0]
-                if word not in (*_NGINX_SERVER_WORDS, "slow_start"):
-                    d.unmapped(node, ("pools", pool, "servers", key), param)
+                passive = word in ("max_fails", "fail_timeout")
+                if word not in (*_NGINX_SERVER_WORDS, "slow_start") or (passive and self.checks):
+                    why = "the spec's NGINX Plus check is active" if passive else "no spec field"
+                    d.unmapped(node, ("pools", pool, "servers", key), param, why)
         return names
+
+    def _active_health(self, backend: Backend, pool: str) -> None:
+        """NGINX Plus ``health_check`` (+ ``match``): interval, fails, passes and the check's
+        timeout are the spec's; what the config leaves out is null."""
+        d = self.d
+        fields = d.pools[pool]
+        check = self.checks.get(backend.name)
+        health = backend.health
+        if check is None:
+            fields["health.check"] = "none"
+            return
+        params = dict(p.partition("=")[::2] for p in check.args)
+        fields["health.check"] = "http" if health.check == "http" else "tcp"
+        if health.check == "http":
+            fields["health.path"] = health.path
+            fields["health.expect"] = list(health.expect) if health.expect else None
+            if health.method != "GET" or health.expect_raw or health.rules:
+                d.warn(Origin.of(check), "health_check",
+                       "match: the spec checks with a GET and a list of status codes")  # fmt: skip
+        server = next(iter(backend.servers.values()))
+        fields["health.interval"] = _duration(server.inter) if "interval" in params else None
+        fields["health.fall"] = server.fall if "fails" in params else None
+        fields["health.rise"] = server.rise if "passes" in params else None
+        timeout = backend.timeouts.check
+        fields["health.timeout"] = _duration(timeout) if self._has_check_timeout(backend) else None
+        fields["health.fast_interval"] = None
+        fields["health.down_interval"] = None
+        for name in params:
+            if name not in ("interval", "fails", "passes", "match"):
+                d.warn(Origin.of(check), "health_check", f"health_check {name}=: no spec field")
+
+    def _has_check_timeout(self, backend: Backend) -> bool:
+        for block in nginx_stream_nodes(self.d.tree):
+            target = block.last("proxy_pass") if block.keyword == "server" else None
+            if target is not None and target.args[:1] == (backend.name,):
+                return block.last("health_check_timeout") is not None
+        return False
 
     def _passive_health(self, backend: Backend, pool: str) -> None:
         """nginx OSS checks passively: ``max_fails``/``fail_timeout`` are the spec's ``fall``
@@ -1120,6 +1177,8 @@ class _NginxImport:
             for inner in node.directives():
                 if inner.keyword in ("listen", "proxy_pass", *_NGINX_PROXY_KEYWORDS):
                     continue
+                if inner.keyword in ("health_check", "health_check_timeout") and self.checks:
+                    continue  # read by the upstream's health
                 d.unmapped(inner, ("frontends", key))
 
 
@@ -1174,7 +1233,7 @@ def _self_check(draft: _Draft, yaml_text: str, text: str, filename: str) -> None
 
     try:
         spec = load_spec(yaml_text.encode("utf-8"), filename="<imported>")
-        result = diff_config(spec, draft.tree.engine, text, filename)
+        result = diff_config(spec, draft.target, text, filename)
     except SpecError as exc:
         for d in exc.diagnostics:
             if d.level is Level.ERROR:

@@ -103,6 +103,34 @@ def test_round_trip(case: str, target: str, layout: str) -> None:
     assert data(twice) == {**data(imported)}
 
 
+def _plus_round_trips() -> list[str]:
+    """Golden cases whose NGINX Plus rendering has an active check (without one, an NGINX Plus
+    config cannot be told from an nginx OSS one, and imports as that)."""
+    out = []
+    for case in sorted(p for p in CASES.iterdir() if (p / "spec.yaml").is_file()):
+        rendered = lbgen.render(lbgen.load_spec(case / "spec.yaml"), "nginx-plus")
+        if rendered.ok and "health_check " in rendered.text:
+            out.append(case.name)
+    return out
+
+
+PLUS_ROUND_TRIPS = _plus_round_trips()
+
+
+def test_plus_round_trips_exist() -> None:
+    assert len(PLUS_ROUND_TRIPS) >= 20
+
+
+@pytest.mark.parametrize("case", PLUS_ROUND_TRIPS)
+def test_round_trip_nginx_plus(case: str) -> None:
+    first = lbgen.render(lbgen.load_spec(CASES / case / "spec.yaml"), "nginx-plus").text
+    imported = import_config(first, f"{case}.nginx-plus", "nginx")
+    assert imported.diagnostics == []
+    again = lbgen.load_spec(imported.yaml_text.encode(), filename="imported.yaml")
+    result = diff_config(again, "nginx-plus", first, case)
+    assert result.changes == (), result.text()
+
+
 def test_round_trip_keeps_names_and_explicit_nulls() -> None:
     spec = lbgen.load_spec(CASES / "classic-nginx" / "spec.yaml")
     imported = data(import_config(lbgen.render(spec, "nginx").text, "nginx.conf", "nginx"))
