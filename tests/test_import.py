@@ -432,3 +432,66 @@ def test_real_process_import_then_diff(tmp_path: Path) -> None:
     assert run_lbgen("import", str(path), "-o", str(spec)).returncode == 0
     result = run_lbgen("diff", str(spec), "-t", "haproxy", "--against", str(path))
     assert (result.returncode, result.stdout) == (0, "equivalent\n")
+
+
+# --- docs/existing-configs.md shows real output ------------------------------------------------
+
+
+def test_documented_outputs_are_what_lbgen_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rerun the documented commands on the same files; every line they print must be in the
+    doc, so the doc cannot drift from the code."""
+    doc = (ROOT / "docs" / "existing-configs.md").read_text()
+    copies = {
+        "classic-haproxy.yaml": ROOT / "examples" / "classic-haproxy.yaml",
+        "classic-nginx.yaml": ROOT / "examples" / "classic-nginx.yaml",
+        "nginx.conf": CONFIGS / "classic" / "nginx.conf",
+        "kubespray.cfg": CONFIGS / "haproxy" / "kubespray-localhost.cfg",
+        "old-kubeadm.cfg": CONFIGS / "haproxy" / "k8s-docs-classic.cfg",
+        "guide-nginx.conf": CONFIGS / "nginx" / "classic-stream.conf",
+    }
+    for name, source in copies.items():
+        (tmp_path / name).write_text(source.read_text())
+    haproxy = (CONFIGS / "classic" / "haproxy.cfg").read_text()
+    haproxy = haproxy.replace("timeout server          1h", "timeout server          30s")
+    haproxy = haproxy.replace(
+        "    server k8s-master2 192.168.2.2:6443 check\n",
+        "    server k8s-master2 192.168.2.2:6443 check weight 50\n"
+        "    server k8s-master3 192.168.2.3:6443 check\n",
+    )
+    (tmp_path / "haproxy.cfg").write_text(haproxy)
+    nginx_10m = (CONFIGS / "classic" / "nginx.conf").read_text()
+    (tmp_path / "nginx-10m.conf").write_text(
+        nginx_10m.replace("proxy_timeout 3s", "proxy_timeout 10m")
+    )
+    v2 = (tmp_path / "classic-nginx.yaml").read_text().replace("weight: 5", "weight: 10")
+    (tmp_path / "classic-nginx-v2.yaml").write_text(v2)
+    monkeypatch.chdir(tmp_path)
+    commands = [
+        ["render", "classic-nginx.yaml", "-t", "nginx", "-o", "rendered-nginx.conf"],
+        ["diff", "classic-haproxy.yaml", "-t", "haproxy", "--against", "haproxy.cfg"],
+        ["diff", "classic-nginx.yaml", "-t", "nginx", "--against", "guide-nginx.conf"],
+        ["diff", "classic-nginx-v2.yaml", "-t", "nginx", "--against", "rendered-nginx.conf"],
+        ["diff", "classic-nginx.yaml", "-t", "nginx", "--against", "nginx-10m.conf",
+         "--format", "unified"],
+        ["diff", "classic-haproxy.yaml", "-t", "haproxy", "--against", "haproxy.cfg",
+         "--format", "json"],
+        ["import", "kubespray.cfg", "-o", "kubespray.yaml"],
+        ["diff", "kubespray.yaml", "-t", "haproxy", "--against", "kubespray.cfg"],
+        ["import", "guide-nginx.conf"],
+        ["lint", "old-kubeadm.cfg"],
+        ["lint", "nginx.conf", "--format", "github"],
+        ["lint", "--list-rules"],
+    ]  # fmt: skip
+    doc_lines = {line.rstrip() for line in doc.splitlines()}
+    for command in commands:
+        result = runner.invoke(app, command)
+        assert result.exit_code in (0, 1), (command, result.output)
+        printed = result.stdout.splitlines() + result.stderr.splitlines()
+        if command[0] == "import" and "-o" in command:
+            printed += (tmp_path / "kubespray.yaml").read_text().splitlines()
+        if "json" in command:
+            printed = printed[:18]  # the doc shows the first object
+        missing = [line for line in printed if line.rstrip() not in doc_lines]
+        assert not missing, (command, missing)
