@@ -80,6 +80,8 @@ class ImportResult:
     yaml_text: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     engine: str = "haproxy"
+    target: str = "haproxy"
+    """The render target the spec was checked against (``nginx-plus`` for active checks)."""
 
     @property
     def ok(self) -> bool:
@@ -112,10 +114,10 @@ def import_config(text: str, filename: str, engine: str | None = None) -> Import
                 file=filename,
             )
         )
-        return ImportResult(draft.yaml(), _sorted(draft.diagnostics), tree.engine)
+        return ImportResult(draft.yaml(), _sorted(draft.diagnostics), tree.engine, draft.target)
     yaml_text = draft.yaml()
     _self_check(draft, yaml_text, text, filename)
-    return ImportResult(yaml_text, _sorted(draft.diagnostics), tree.engine)
+    return ImportResult(yaml_text, _sorted(draft.diagnostics), tree.engine, draft.target)
 
 
 def import_file(path: str | Path, engine: str | None = None) -> ImportResult:
@@ -302,7 +304,7 @@ class _Draft:
         return header + start + stream.getvalue().rstrip() + "\n"
 
     def _attach_comments(self, root: CommentedMap) -> None:
-        for where, lines in self.comments.items():
+        for where, lines in list(self.comments.items()):
             if not where:
                 continue
             parent: Any = root

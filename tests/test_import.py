@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
@@ -495,3 +497,162 @@ def test_documented_outputs_are_what_lbgen_prints(
             printed = printed[:18]  # the doc shows the first object
         missing = [line for line in printed if line.rstrip() not in doc_lines]
         assert not missing, (command, missing)
+
+
+# --- any input: diagnostics, never a traceback ----------------------------------------------------
+
+_FRAGMENTS = st.sampled_from(
+    [
+        " ", "\t", "\n", "#", ";", "{", "}", '"', "\\", "=", ":", "x", "1", "\x00", "é",
+        "global\n", "  log stdout\n", "  maxconn 99\n", "defaults base\n", "  mode http\n",
+        "frontend f\n", "frontend g from base\n", "backend b\n", "listen l\n", "  bind :6443\n",
+        "  bind [::]:6443 v6only\n", "  default_backend b\n", "  mode tcp\n",
+        "  server s 1.2.3.4:6443 check", " check-ssl verify none", " weight 300", " inter 5s",
+        " backup", " disabled", " send-proxy", "  server t host.example:1 check\n",
+        "  server u 1.2.3.4\n", "  default-server inter 1s fall 2\n",
+        "  option httpchk GET /healthz\n", "  option ssl-hello-chk\n", "  balance first\n",
+        "  balance uri\n", "  timeout client 1s\n", "  timeout check 2s\n",
+        "  http-check expect status 200\n", "  http-check connect ssl\n", "  stats enable\n",
+        "  monitor-uri /h\n", "stream {\n", "upstream u {\n", "server {\n", "  listen 6443;\n",
+        "  listen 127.0.0.1:81 udp;\n", "  proxy_pass u;\n", "  return ok;\n",
+        "  server 10.0.0.1:1 max_fails=0;\n", "  server a:1 weight=0 backup;\n",
+        "  server 10.0.0.2:1 max_fails=2 fail_timeout=7s weight=1000;\n", "  least_conn;\n",
+        "  hash $remote_addr consistent;\n", "  proxy_timeout 3s;\n",
+        "  proxy_next_upstream_tries 1;\n", "  health_check interval=5s fails=2;\n",
+        "  zone z 64k;\n", "events {\n", "  worker_connections 10;\n", "}\n",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=40), st.sampled_from([None, "haproxy", "nginx"]))
+def test_any_input_imports_or_gives_diagnostics(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[str], engine: str | None
+) -> None:
+    name = str(tmp_path_factory.mktemp("fuzz") / "lb.conf")
+    text = "".join(parts)
+    try:
+        result = import_config(text, name, engine)
+    except SpecError as exc:
+        assert exc.diagnostics and all(d.level is Level.ERROR for d in exc.diagnostics)
+        return
+    assert all(isinstance(d, Diagnostic) for d in result.diagnostics)
+    if not result.ok:
+        return
+    # A usable import is a valid spec whose rendering compares with the input.
+    spec = lbgen.load_spec(result.yaml_text.encode(), filename="imported.yaml")
+    target = "haproxy" if result.engine == "haproxy" else "nginx"
+    try:
+        diff_config(spec, target, text, name)
+    except SpecError as exc:
+        assert exc.diagnostics
+
+
+_HAPROXY_PROXY_LINES = [
+    "mode tcp", "mode http", "balance leastconn", "balance source", "balance uri",
+    "balance static-rr", "retries 0", "retries 7", "option redispatch", "no option redispatch",
+    "option httpchk", "option httpchk GET /readyz", "option tcp-check", "option ssl-hello-chk",
+    "http-check send meth GET uri /livez", "http-check expect status 200,401",
+    "http-check expect string ok", "http-check connect ssl", "tcp-check connect ssl sni a.b",
+    "timeout connect 3s", "timeout client 90000", "timeout server 1h", "timeout tunnel 2h",
+    "timeout client-fin 1s", "timeout server-fin 1s", "timeout queue 5s", "timeout check 500ms",
+    "timeout http-request 5s", "option tcplog", "option httplog", "log global", "maxconn 10",
+    "default-server inter 3s fastinter 1s downinter 4s rise 3 fall 1 slowstart 10s weight 7",
+    "default-server maxconn 5 maxqueue 6 check-ssl verify none", "option log-health-checks",
+]  # fmt: skip
+_HAPROXY_SERVER_PARAMS = [
+    "check", "check-ssl", "verify none", "weight 0", "weight 50", "inter 1s", "fall 5",
+    "rise 1", "backup", "disabled", "maxconn 3", "slowstart 1m", "send-proxy", "ssl",
+    "check-sni x.example", "crt /c.pem", "init-addr last,libc,none", "port 8443", "agent-check",
+]  # fmt: skip
+_NGINX_SERVER_PARAMS = [
+    "weight=3", "weight=300", "max_fails=0", "max_fails=2", "fail_timeout=7s", "max_conns=9",
+    "backup", "down", "slow_start=10s", "resolve",
+]  # fmt: skip
+_NGINX_PROXY_LINES = [
+    "proxy_connect_timeout 2s;", "proxy_timeout 10m;", "proxy_timeout 90;",
+    "proxy_next_upstream off;", "proxy_next_upstream_tries 3;", "proxy_next_upstream_tries 1;",
+    "proxy_protocol on;", "health_check interval=2s fails=2 passes=3;",
+    "health_check_timeout 1s;", "ssl_preread on;",
+]  # fmt: skip
+
+
+@st.composite
+def haproxy_configs(draw: st.DrawFn) -> str:
+    """Structurally valid haproxy.cfg text with random settings."""
+    lines = ["global"] + [f"    {x}" for x in draw(st.lists(st.sampled_from(
+        ["log stdout format raw local0", "log /dev/log local0", "maxconn 100", "nbthread 2"]),
+        max_size=3))]  # fmt: skip
+    named = draw(st.booleans())
+    lines.append("defaults base" if named else "defaults")
+    lines += [f"    {x}" for x in draw(st.lists(st.sampled_from(_HAPROXY_PROXY_LINES), max_size=6))]
+    pools = draw(st.integers(1, 3))
+    suffix = " from base" if named else ""
+    for i in range(draw(st.integers(1, 3))):
+        lines.append(f"frontend f{i}{suffix}")
+        lines.append(f"    bind {draw(st.sampled_from([':', '127.0.0.1:', '[::]:']))}{6000 + i}")
+        lines.append(f"    default_backend b{draw(st.integers(0, pools))}")
+        lines += [f"    {x}" for x in draw(st.lists(st.sampled_from(_HAPROXY_PROXY_LINES),
+                                                    max_size=3))]  # fmt: skip
+    for i in range(pools):
+        lines.append(f"{draw(st.sampled_from(['backend', 'listen']))} b{i}{suffix}")
+        lines += [f"    {x}" for x in draw(st.lists(st.sampled_from(_HAPROXY_PROXY_LINES),
+                                                    max_size=5))]  # fmt: skip
+        for j in range(draw(st.integers(0, 4))):
+            params = draw(st.lists(st.sampled_from(_HAPROXY_SERVER_PARAMS), max_size=5))
+            host = draw(st.sampled_from(["10.0.0.1", "[fd00::1]", "api.example", "10.0.0.2"]))
+            lines.append(f"    server s{j} {host}:{6443 + j} {' '.join(params)}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def nginx_configs(draw: st.DrawFn) -> str:
+    """Structurally valid nginx stream text with random settings."""
+    lines = ["stream {"]
+    lines += draw(st.lists(st.sampled_from(
+        ["access_log /dev/stdout;", "access_log off;", "proxy_timeout 1h;", "zone_sync;"]),
+        max_size=2))  # fmt: skip
+    pools = draw(st.integers(1, 3))
+    for i in range(pools):
+        lines.append(f"upstream u{i} {{")
+        lines += draw(st.lists(st.sampled_from(
+            ["least_conn;", "hash $remote_addr consistent;", "random;", "ip_hash;",
+             "zone z 64k;"]), max_size=2))  # fmt: skip
+        for j in range(draw(st.integers(1, 3))):
+            params = draw(st.lists(st.sampled_from(_NGINX_SERVER_PARAMS), max_size=4))
+            lines.append(f"server 10.0.{i}.{j}:6443 {' '.join(params)};".replace(" ;", ";"))
+        lines.append("}")
+    for i in range(draw(st.integers(1, 3))):
+        lines.append("server {")
+        lines.append(f"listen {draw(st.sampled_from(['', '127.0.0.1:', '[::]:']))}{7000 + i};")
+        if draw(st.booleans()):
+            lines.append(f"proxy_pass u{draw(st.integers(0, pools))};")
+        else:
+            lines.append('return "ok";')
+        lines += draw(st.lists(st.sampled_from(_NGINX_PROXY_LINES), max_size=4))
+        lines.append("}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(haproxy_configs(), nginx_configs()))
+def test_structured_configs_import_and_compare(text: str) -> None:
+    """Valid-shaped configs: the import is a valid spec, and every difference its rendering
+    still has is on a line a warning names (or the config is refused with diagnostics)."""
+    try:
+        result = import_config(text, "lb.conf")
+    except SpecError as exc:
+        assert exc.diagnostics and all(d.level is Level.ERROR for d in exc.diagnostics)
+        return
+    if not result.ok:
+        assert any(d.level is Level.ERROR for d in result.diagnostics)
+        return
+    spec = lbgen.load_spec(result.yaml_text.encode(), filename="imported.yaml")
+    compared = diff_config(spec, result.target, text, "lb.conf")
+    warned = {d.line for d in result.diagnostics if d.level is Level.WARNING}
+    unexplained = [c.text() for c in compared.changes if c.origin and c.origin.line not in warned]
+    assert not unexplained
+    assert not unexplained or any(d.code == LOSSY for d in result.diagnostics), [
+        c.text() for c in unexplained
+    ]
