@@ -468,10 +468,9 @@ class _HaproxyImport:
         d.name = _spec_name(d)
         sections = list(d.tree.directives())
         self._global(sections)
-        used = {f.backend for f in self.config.frontends.values() if f.mode == "tcp"}
         for section in sections:
             if section.keyword in ("backend", "listen") and section.args:
-                self._backend(section, section.args[0] in used)
+                self._backend(section)
         for section in sections:
             if section.keyword in ("frontend", "listen") and section.args:
                 self._frontend(section)
@@ -510,6 +509,8 @@ class _HaproxyImport:
         for node in section.directives():
             if not self._mapped_proxy_line(node, frontend=True, backend=True):
                 self.d.unmapped(node, ("defaults",))
+            elif node.keyword == "default-server":
+                self._server_words(node, node.args, ("defaults",))
 
     def _mapped_proxy_line(self, node: Node, *, frontend: bool, backend: bool) -> bool:
         key, args = node.keyword, node.args
@@ -647,7 +648,7 @@ class _HaproxyImport:
 
     # -- backends -------------------------------------------------------------------------------
 
-    def _backend(self, section: Node, used: bool) -> None:
+    def _backend(self, section: Node) -> None:
         d = self.d
         name = section.args[0]
         backend = self.config.backends.get(name)
@@ -658,8 +659,10 @@ class _HaproxyImport:
                 d.skip(section, f"backend {name}", "it has no servers")
             return
         if backend.mode != "tcp":
-            if used:
-                d.skip(section, f"{section.keyword} {name}", f"mode {backend.mode}")
+            # A listen section is judged with its frontend side (it may be a stats page).
+            if section.keyword == "backend":
+                d.skip(section, f"backend {name}", f"mode {backend.mode}: the spec describes "
+                       "TCP load balancing only")  # fmt: skip
             return
         key = d.safe_name(name, d.pools, section, "pool")
         self.pool_names[name] = key

@@ -656,3 +656,23 @@ def test_structured_configs_import_and_compare(text: str) -> None:
     assert not unexplained or any(d.code == LOSSY for d in result.diagnostics), [
         c.text() for c in unexplained
     ]
+
+
+def test_defaults_server_words_and_http_backends_are_named(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        "defaults\n  mode tcp\n  default-server inter 2s agent-check\n"
+        "frontend f\n  bind :1\n  default_backend b\n"
+        "backend b\n  server s 10.0.0.1:1 check\n"
+        "backend web\n  mode http\n  server w 10.0.0.9:80\n"
+    )
+    result = import_file(config)
+    found = {(d.line, d.code, d.message.split(":")[0]) for d in result.diagnostics}
+    assert (3, UNMAPPED, "agent-check") in found
+    assert (9, SKIPPED, "backend web") in found
+    # The server's agent-check comes from the default-server line: named there, not again.
+    assert not [d for d in result.diagnostics if d.line == 8]
+    changes = redo(result, config, "haproxy").changes
+    assert [c.text() for c in changes if "agent-check" in c.setting] == [
+        f"backend b: server s: agent-check: removed ({config}:3)"
+    ]

@@ -893,6 +893,8 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         # TLS settings of a server that never speaks TLS mean nothing.
         for key in ("verify", "ca_file", "sni", "check_sni", "crt"):
             values.pop(key, None)
+    for text, where in params.extras.values():  # a default-server line or the server line
+        origins[f"extras:{text}"] = where
     return Server(
         name=name,
         address=_server_host(host),
