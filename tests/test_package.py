@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv holding lbgen's wheel; dependencies come from the running interpreter's site."""
     work = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
          "-w", str(work / "dist"), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    assert build.returncode == 0, f"building the wheel failed:\n{build.stdout}\n{build.stderr}"
     wheel = next((work / "dist").glob("lbgen-*.whl"))
     env_dir = work / "venv"
     venv.create(env_dir, with_pip=True, system_site_packages=True)
