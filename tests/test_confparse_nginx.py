@@ -238,3 +238,14 @@ def test_undetectable_text_is_a_diagnostic() -> None:
     assert parse_config("", "empty", "nginx").nodes == ()
     with pytest.raises(SpecError):
         parse_config("", "empty", "varnish")
+
+
+def test_an_haproxy_file_read_as_nginx_gets_a_message() -> None:
+    from lbgen.confparse import parse_config_file
+    from lbgen.diagnostics import SpecError
+
+    path = Path(__file__).parent / "fixtures" / "configs" / "classic" / "haproxy.cfg"
+    with pytest.raises(SpecError) as caught:
+        parse_config_file(path, engine="nginx")
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages and all(m.strip() for m in messages)

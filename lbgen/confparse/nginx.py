@@ -72,6 +72,9 @@ class _Reader:
         text = str(error.get("error", "syntax error"))
         match = _CROSSPLANE_ERROR.match(text)
         message = match.group("message") if match else text
+        if not message.strip():
+            # crossplane gives up on some inputs (often a file of another format) without a word.
+            message = "not readable as an nginx config (is it an haproxy.cfg? try --from haproxy)"
         return ParseError(message, file=filename, line=error.get("line"), code=CODE_SYNTAX)
 
     def _nodes(
