@@ -436,7 +436,7 @@ def test_real_process_import_then_diff(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "equivalent\n")
 
 
-# --- docs/existing-configs.md shows real output ------------------------------------------------
+# --- the README shows real output --------------------------------------------------------------
 
 
 def test_documented_outputs_are_what_lbgen_prints(
@@ -444,7 +444,7 @@ def test_documented_outputs_are_what_lbgen_prints(
 ) -> None:
     """Rerun the documented commands on the same files; every line they print must be in the
     doc, so the doc cannot drift from the code."""
-    doc = (ROOT / "docs" / "existing-configs.md").read_text()
+    doc = (ROOT / "README.md").read_text()
     copies = {
         "classic-haproxy.yaml": ROOT / "examples" / "classic-haproxy.yaml",
         "classic-nginx.yaml": ROOT / "examples" / "classic-nginx.yaml",

@@ -311,6 +311,12 @@ def _proxy_directives(
         elif us is not None:
             dropped.append(f"timeouts.{name} {_ms(us)}")
     findings.flush_dropped("nginx-defaults-dropped", frontend.path, dropped, "nginx stream")
+    if pool.redispatch and "redispatch" in pool.sources:
+        findings.note(
+            "nginx-redispatch-implied", pool.sources["redispatch"],
+            "nginx always retries a failed connect on the next server (proxy_next_upstream): "
+            "redispatch needs no directive of its own",
+        )  # fmt: skip
     if pool.retries and pool.redispatch is False and "redispatch" in pool.sources:
         findings.warning(
             "nginx-unsupported", pool.sources["redispatch"],
