@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any, get_args
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
-from lbgen.rendering import TargetError, make_environment, render_resolved
+from lbgen.rendering import make_environment, render_resolved, target_layout
 from lbgen.resolve import (
     BUILTIN_DEFAULTS,
     FRONTEND_TIMEOUTS,
@@ -44,7 +44,7 @@ from lbgen.resolve import (
 )
 from lbgen.spec.load import LoadedSpec, Path_, dotted, loaded_of
 from lbgen.spec.models import Balance, CheckKind, Spec
-from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view
+from lbgen.targets import build_view
 from lbgen.units import parse_duration, parse_host_port
 
 #: Values a probe may switch an enumerated field to, taken from the spec's own types.
@@ -520,13 +520,7 @@ def explain(
 
     Raises :class:`~lbgen.rendering.TargetError` for an unknown target or layout.
     """
-    if target not in TARGETS:
-        raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    layout = layout or DEFAULT_LAYOUT[target]
-    if layout not in LAYOUTS[target]:
-        raise TargetError(
-            f"target {target} has no layout {layout!r}; choose one of {', '.join(LAYOUTS[target])}"
-        )
+    layout = target_layout(target, layout)
     options: dict[str, Any] = {} if load_module is None else {"load_module": load_module}
     loaded = loaded_of(spec)
     rendered = render_resolved(

@@ -62,6 +62,18 @@ class TargetError(ValueError):
     """An unknown target or a layout the target does not have."""
 
 
+def target_layout(target: str, layout: str | None) -> str:
+    """The layout to render ``target`` in (its default when None); TargetError if there is none."""
+    if target not in TARGETS:
+        raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    layout = layout or DEFAULT_LAYOUT[target]
+    if layout not in LAYOUTS[target]:
+        raise TargetError(
+            f"target {target} has no layout {layout!r}; choose one of {', '.join(LAYOUTS[target])}"
+        )
+    return layout
+
+
 def render_resolved(
     resolved: Resolved,
     target: str,
@@ -74,13 +86,7 @@ def render_resolved(
     """Render an already resolved spec; see :func:`render`."""
     from lbgen import __version__
 
-    if target not in TARGETS:
-        raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    layout = layout or DEFAULT_LAYOUT[target]
-    if layout not in LAYOUTS[target]:
-        raise TargetError(
-            f"target {target} has no layout {layout!r}; choose one of {', '.join(LAYOUTS[target])}"
-        )
+    layout = target_layout(target, layout)
     options: dict[str, Any] = {}
     if load_module is not None:
         options["load_module"] = load_module
