@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec.load import SpecSource
 from lbgen.spec.models import Spec
-from lbgen.units import HostPort, parse_host_port
+from lbgen.units import AddressError, HostPort, parse_host_port
 
 
 def _bind_key(address: HostPort) -> tuple[str, int]:
@@ -14,12 +17,57 @@ def _bind_key(address: HostPort) -> tuple[str, int]:
     return (f"{family}:{host}", address.port)
 
 
-def _bind_clashes(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+@dataclass(frozen=True)
+class FrontendRefs:
+    """What the reference checks need of one frontend: its pool and its bind addresses."""
+
+    name: str
+    pool: str | None
+    binds: tuple[tuple[int, str], ...]  # (index in the bind list, text)
+
+
+def _refs_from_spec(spec: Spec) -> tuple[list[FrontendRefs], list[str]]:
+    frontends = [
+        FrontendRefs(name, fe.pool, tuple(enumerate(fe.bind)))
+        for name, fe in spec.frontends.items()
+    ]
+    return frontends, list(spec.pools)
+
+
+def refs_from_document(document: dict[str, Any]) -> tuple[list[FrontendRefs], list[str] | None]:
+    """The same facts read from raw YAML data that failed validation, skipping what is malformed.
+
+    So that a spec with a type error elsewhere still learns about its missing pool or bind clash:
+    every problem is reported at once. ``None`` for the pools when they cannot be known.
+    """
+    raw_frontends = document.get("frontends")
+    raw_pools = document.get("pools")
+    frontends = []
+    if isinstance(raw_frontends, dict):
+        for name, fe in raw_frontends.items():
+            if not isinstance(fe, dict):
+                continue
+            pool = fe.get("pool") if isinstance(fe.get("pool"), str) else None
+            raw_binds = fe.get("bind")
+            binds: list[Any] = raw_binds if isinstance(raw_binds, list) else []
+            valid = []
+            for index, text in enumerate(binds):
+                try:
+                    parse_host_port(text, allow_empty_host=True)
+                except (AddressError, TypeError):
+                    continue
+                valid.append((index, text))
+            frontends.append(FrontendRefs(str(name), pool, tuple(valid)))
+    pools = [str(name) for name in raw_pools] if isinstance(raw_pools, dict) else None
+    return frontends, pools
+
+
+def _bind_clashes(frontends: list[FrontendRefs], source: SpecSource) -> list[Diagnostic]:
     """Two listeners on one address and port, or a wildcard and a specific address of one family."""
     seen: dict[tuple[str, int], str] = {}
     out = []
-    for name, frontend in spec.frontends.items():
-        for index, text in enumerate(frontend.bind):
+    for frontend in frontends:
+        for index, text in frontend.binds:
             address = parse_host_port(text, allow_empty_host=True)
             key = _bind_key(address)
             family = key[0].split(":")[0]
@@ -34,28 +82,30 @@ def _bind_clashes(spec: Spec, source: SpecSource) -> list[Diagnostic]:
             if clash is not None:
                 out.append(
                     source.diagnostic(
-                        Level.ERROR, "bind-duplicate", ("frontends", name, "bind", index),
+                        Level.ERROR, "bind-duplicate", ("frontends", frontend.name, "bind", index),
                         f"{text} is already bound by {clash}",
                     )
                 )  # fmt: skip
             else:
-                seen[key] = f"frontends.{name}.bind[{index}] ({text})"
+                seen[key] = f"frontends.{frontend.name}.bind[{index}] ({text})"
     return out
 
 
-def _pool_references(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+def _pool_references(
+    frontends: list[FrontendRefs], pools: list[str], source: SpecSource
+) -> list[Diagnostic]:
     out = []
-    used = {frontend.pool for frontend in spec.frontends.values()}
-    for name, frontend in spec.frontends.items():
-        if frontend.pool not in spec.pools:
-            known = ", ".join(spec.pools) or "none"
+    used = {frontend.pool for frontend in frontends}
+    for frontend in frontends:
+        if frontend.pool is not None and frontend.pool not in pools:
+            known = ", ".join(pools) or "none"
             out.append(
                 source.diagnostic(
-                    Level.ERROR, "pool-missing", ("frontends", name, "pool"),
+                    Level.ERROR, "pool-missing", ("frontends", frontend.name, "pool"),
                     f"no pool named {frontend.pool!r} (pools: {known})",
                 )
             )  # fmt: skip
-    for name in spec.pools:
+    for name in pools:
         if name not in used:
             out.append(
                 source.diagnostic(
@@ -64,6 +114,16 @@ def _pool_references(spec: Spec, source: SpecSource) -> list[Diagnostic]:
                     key=True,
                 )
             )  # fmt: skip
+    return out
+
+
+def reference_checks(
+    frontends: list[FrontendRefs], pools: list[str] | None, source: SpecSource
+) -> list[Diagnostic]:
+    """Pool references and bind clashes, from a valid spec or from raw data."""
+    out = _bind_clashes(frontends, source)
+    if pools is not None:
+        out += _pool_references(frontends, pools, source)
     return out
 
 
@@ -115,4 +175,5 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 
 def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """Every cross-field problem of a spec that passed model validation."""
-    return [*_pool_references(spec, source), *_bind_clashes(spec, source), *_weights(spec, source)]
+    frontends, pools = _refs_from_spec(spec)
+    return [*reference_checks(frontends, pools, source), *_weights(spec, source)]

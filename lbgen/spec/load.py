@@ -306,7 +306,16 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
     try:
         spec = Spec.model_validate(document)
     except ValidationError as exc:
-        raise SpecError(validation_diagnostics(exc, positions)) from None
+        from lbgen.spec.checks import reference_checks, refs_from_document
+
+        found = validation_diagnostics(exc, positions)
+        # Report a missing pool or a bind clash too, not only the first kind of problem.
+        seen = {(d.line, d.col, d.code) for d in found}
+        found += [
+            d for d in reference_checks(*refs_from_document(document), positions)
+            if (d.line, d.col, d.code) not in seen
+        ]  # fmt: skip
+        raise SpecError(sorted(found, key=sort_key)) from None
     diagnostics = sorted(cross_checks(spec, positions), key=sort_key)
     if has_errors(diagnostics):
         raise SpecError(diagnostics)
