@@ -28,6 +28,7 @@ from typing import Any
 from lbgen.engines import (
     CHECK_TIMEOUT_SECONDS,
     ENGINES,
+    LOADS_STREAM_MODULE,
     CheckResult,
     EngineUnavailable,
     wait_until_listening,
@@ -38,9 +39,6 @@ from lbgen.engines import (
 CONTAINER_DIR = "/tmp/lbgen"
 #: Label put on every container this module creates, so that leftovers are recognisable.
 LABEL = "org.lbgen.runner"
-
-#: A config that loads the stream module itself needs no help (loading it twice is an error).
-_LOAD_STREAM = re.compile(r"^\s*load_module\s+\S*ngx_stream_module\.so", re.M)
 
 _DEFAULT_IMAGES = {"haproxy": "haproxy:latest", "nginx": "nginx:latest"}
 
@@ -149,7 +147,7 @@ def config_files(config_text: str, engine: str) -> tuple[str, dict[str, str]]:
     if engine == "haproxy":
         return "haproxy.cfg", {"haproxy.cfg": config_text}
     wrapped = wrap_nginx(config_text, stream_module=None, workdir=CONTAINER_DIR)
-    if not _LOAD_STREAM.search(config_text):
+    if not LOADS_STREAM_MODULE.search(config_text):
         # Filled in by _EXEC_NGINX inside the container, where we know which nginx it is.
         wrapped = f"include {CONTAINER_DIR}/modules.conf;\n" + wrapped
     return "nginx.conf", {"nginx.conf": wrapped, "modules.conf": ""}

@@ -75,7 +75,8 @@ class Runner(Protocol):
 # --- nginx layouts -----------------------------------------------------------------------------
 
 _TOP_LEVEL_BLOCK = re.compile(r"^\s*(events|stream|http)\s*\{", re.M)
-_LOAD_STREAM = re.compile(r"^\s*load_module\s+\S*ngx_stream_module\.so", re.M)
+#: A config that loads the stream module itself needs no help (loading it twice is an error).
+LOADS_STREAM_MODULE = re.compile(r"^\s*load_module\s+\S*ngx_stream_module\.so", re.M)
 
 
 def nginx_layout_of(text: str) -> str:
@@ -96,7 +97,7 @@ def wrap_nginx(text: str, *, stream_module: str | None, workdir: str) -> str:
     """
     layout = nginx_layout_of(text)
     head = []
-    if stream_module and not _LOAD_STREAM.search(text):
+    if stream_module and not LOADS_STREAM_MODULE.search(text):
         head.append(f"load_module {stream_module};")
     if layout == "full":
         body = text
