@@ -45,3 +45,48 @@ def test_haproxy_never_emits_ssl_hello_or_two_check_options() -> None:
         backend = text.split("backend cp", 1)[1]
         assert sum(line.strip().startswith("option ") and line.strip().endswith("chk")
                    for line in backend.splitlines()) <= 1  # fmt: skip
+
+
+PLUS_HTTP = """\
+version: 1
+defaults:
+  health: {check: http, path: /readyz, expect: EXPECT}
+frontends:
+  api: {bind: ["127.0.0.1:16443"], pool: cp}
+pools:
+  cp:
+    servers: {a: 127.0.0.1:17001}
+"""
+
+
+def test_nginx_plus_match_follows_expect() -> None:
+    listed = lbgen.render(lbgen.load_spec(PLUS_HTTP.replace("EXPECT", "[200, 204]").encode()),
+                          "nginx-plus").text  # fmt: skip
+    assert 'expect ~ "^HTTP/1\\.[01] (200|204) ";' in listed
+    unset = lbgen.render(lbgen.load_spec(PLUS_HTTP.replace("EXPECT", "null").encode()),
+                         "nginx-plus").text  # fmt: skip
+    assert "match lbgen_cp {" in unset
+    assert "expect" not in unset.split("match lbgen_cp {", 1)[1].split("}", 1)[0]
+
+
+def test_nginx_plus_match_without_expect_imports_back() -> None:
+    from lbgen.compare import diff_config
+    from lbgen.importer import import_config
+
+    spec = lbgen.load_spec(PLUS_HTTP.replace("EXPECT", "null").encode())
+    text = lbgen.render(spec, "nginx-plus").text
+    imported = import_config(text, "plus.conf")
+    again = lbgen.load_spec(imported.yaml_text.encode())
+    assert diff_config(again, "nginx-plus", text, "plus.conf").equivalent
+
+
+def test_backup_servers_may_keep_a_plain_weight_in_a_percent_pool() -> None:
+    spec = lbgen.load_spec(
+        b"version: 1\nfrontends: {api: {bind: [':6443'], pool: cp}}\npools:\n  cp:\n"
+        b"    servers:\n      a: {address: 127.0.0.1:7001, weight: '30%'}\n"
+        b"      b: {address: 127.0.0.1:7002, weight: '70%'}\n"
+        b"      c: {address: 127.0.0.1:7003, backup: true}\n"
+    )
+    text = lbgen.render(spec, "haproxy").text
+    assert "server a 127.0.0.1:7001 check check-ssl verify none weight 30" in text
+    assert "server c 127.0.0.1:7003 check check-ssl verify none backup" in text

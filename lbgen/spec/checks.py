@@ -147,13 +147,16 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
         percents = {n: w for n, w in weights.items() if isinstance(w, str)}
         if not percents:
             continue
-        plain = [n for n, w in weights.items() if not isinstance(w, str)]
+        # Backup servers share traffic only among themselves, so they may keep a plain weight.
+        plain = [
+            n for n, w in weights.items() if not isinstance(w, str) and not pool.servers[n].backup
+        ]
         for name in plain:
             out.append(
                 source.diagnostic(
                     Level.ERROR, "weight-percent", ("pools", pool_name, "servers", name),
                     "mixes an integer weight with percentages in the same pool: "
-                    "give every server a percentage, or none",
+                    "give every non-backup server a percentage, or none",
                     key=True,
                 )
             )  # fmt: skip

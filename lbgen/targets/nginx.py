@@ -45,7 +45,7 @@ class NginxMatch:
 
     name: str
     send: str
-    expect: str
+    expect: str | None  # None: no expectation, any answer counts (the engine's default)
 
 
 @dataclass(frozen=True)
@@ -198,11 +198,11 @@ class _PoolTranslation:
         if health.check == "http":
             name = f"lbgen_{self.pool.name}".replace("-", "_").replace(".", "_")
             params.append(f"match={name}")
-            codes = "|".join(map(str, health.expect or (200,)))
+            codes = "|".join(map(str, health.expect)) if health.expect else None
             match = NginxMatch(
                 name=name,
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
-                expect=f'~ "^HTTP/1\\.[01] ({codes}) "',
+                expect=f'~ "^HTTP/1\\.[01] ({codes}) "' if codes else None,
             )
         lines = [" ".join(params) + ";"]
         if health.timeout is not None:
