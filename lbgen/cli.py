@@ -279,7 +279,9 @@ def check_command(
     engine: Annotated[Engine | None, typer.Option(help="Engine; guessed when absent.")] = None,
     runner: Annotated[RunnerName, typer.Option(help="Where the engine runs.")] = RunnerName.auto,
     image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
-    strict: Annotated[bool, typer.Option(help="haproxy: warnings are errors (-dW).")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Engine warnings are failures (haproxy -dW, nginx [warn]).")
+    ] = False,
 ) -> None:
     """Let the real engine check a config: haproxy -c, nginx -t. Exit 3 rejected, 4 unavailable.
 

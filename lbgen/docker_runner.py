@@ -31,6 +31,8 @@ from lbgen.engines import (
     LOADS_STREAM_MODULE,
     CheckResult,
     EngineUnavailable,
+    accepted,
+    nginx_check_flags,
     wait_until_listening,
     wrap_nginx,
 )
@@ -170,7 +172,7 @@ def engine_command(
         globals_.append(f"pid {CONTAINER_DIR}/nginx.pid;")
     if not check and not re.search(r"^\s*daemon\s", config_text, re.M):
         globals_.append("daemon off;")
-    args = ["-t", "-q"] if check else []
+    args = nginx_check_flags(strict) if check else []
     args += ["-p", f"{CONTAINER_DIR}/", "-c", f"{CONTAINER_DIR}/nginx.conf"]
     if globals_:
         args += ["-g", " ".join(globals_)]
@@ -247,7 +249,7 @@ class DockerRunner:
         if code in (126, 127):  # the shell could not find or run the binary
             raise EngineUnavailable(f"image {image} has no runnable {engine}: {output.strip()}")
         return CheckResult(
-            ok=code == 0,
+            ok=accepted(engine, code, output, strict=strict),
             engine=engine,
             runner=f"{self.name}:{image}",
             output=output.strip(),

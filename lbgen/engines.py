@@ -62,6 +62,21 @@ def first_problem(output: str) -> str:
     return lines[0] if lines else ""
 
 
+def nginx_check_flags(strict: bool) -> list[str]:
+    """``nginx -t`` flags: quiet unless ``strict``, which needs the warnings to judge them."""
+    return ["-t"] if strict else ["-t", "-q"]
+
+
+def accepted(engine: str, status: int, output: str, *, strict: bool) -> bool:
+    """The engine's verdict: exit status 0, and under ``strict`` no nginx ``[warn]`` either.
+
+    (HAProxy makes its warnings fatal itself with ``-dW``; nginx has no such switch.)
+    """
+    if status != 0:
+        return False
+    return not (strict and engine == "nginx" and "[warn]" in output)
+
+
 class Runner(Protocol):
     """Runs an engine's own config check; implementations: local binaries, Docker images."""
 
@@ -176,16 +191,18 @@ class LocalRunner:
                 )
                 config.write_text(wrapped, encoding="utf-8")
                 command = [
-                    binary, "-t", "-q", "-p", workdir, "-c", str(config),
+                    binary, *nginx_check_flags(strict), "-p", workdir, "-c", str(config),
                     "-g", f"pid {workdir}/nginx.pid;",
                 ]  # fmt: skip
             return run_check_command(
-                [*self._command_prefix, *command], engine=engine, runner=self.name
+                [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
             )
 
 
-def run_check_command(command: list[str], *, engine: str, runner: str) -> CheckResult:
-    """Run an engine's check command; exit status 0 means accepted."""
+def run_check_command(
+    command: list[str], *, engine: str, runner: str, strict: bool = False
+) -> CheckResult:
+    """Run an engine's check command and judge it with :func:`accepted`."""
     try:
         proc = subprocess.run(
             command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_SECONDS
@@ -196,8 +213,9 @@ def run_check_command(command: list[str], *, engine: str, runner: str) -> CheckR
         raise EngineUnavailable(f"{engine} check did not finish in {exc.timeout}s") from exc
     output = (proc.stdout + proc.stderr).strip()
     return CheckResult(
-        ok=proc.returncode == 0, engine=engine, runner=runner, output=output, command=command
-    )
+        ok=accepted(engine, proc.returncode, output, strict=strict),
+        engine=engine, runner=runner, output=output, command=command,
+    )  # fmt: skip
 
 
 # --- choosing a runner -------------------------------------------------------------------------

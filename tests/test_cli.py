@@ -341,3 +341,17 @@ def test_commands_import_only_what_they_need(args: list[str], absent: set[str]) 
     loaded = set(result.stderr.strip().splitlines()[-1].split())
     assert "lbgen" in loaded
     assert not absent & loaded
+
+
+def test_strict_nginx_check_fails_on_warnings(tmp_path: Path) -> None:
+    # A network with host bits set: nginx -t warns ("low address bits ... are meaningless")
+    # and still passes, unless the check is strict.
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        "upstream u { server 127.0.0.1:7001; }\n"
+        "server { listen 127.0.0.1:16500; allow 127.0.0.1/8; proxy_pass u; }\n"
+    )
+    lenient = runner.invoke(app, ["check", str(conf), "--engine", "nginx"])
+    strict = runner.invoke(app, ["check", str(conf), "--engine", "nginx", "--strict"])
+    assert (lenient.exit_code, strict.exit_code) == (0, 3), (lenient.output, strict.output)
+    assert "[warn]" in strict.output
