@@ -367,12 +367,15 @@ def build_nginx_view(
     servers = []
     for frontend in resolved.frontends:
         pool = resolved.pool(frontend.pool)
+        # An NGINX Plus health_check lives in a server block but checks the upstream: the first
+        # frontend of a pool carries it, so two frontends do not check the same servers twice.
+        health_lines = health_checks.pop(pool.name, [])
         servers.append(
             NginxServer(
                 name=frontend.name,
                 listens=[nginx_address(bind.address) for bind in frontend.binds],
                 upstream=pool.name,
-                directives=_proxy_directives(frontend, pool, findings) + health_checks[pool.name],
+                directives=_proxy_directives(frontend, pool, findings) + health_lines,
             )
         )
     g = resolved.global_
