@@ -90,3 +90,16 @@ def test_backup_servers_may_keep_a_plain_weight_in_a_percent_pool() -> None:
     text = lbgen.render(spec, "haproxy").text
     assert "server a 127.0.0.1:7001 check check-ssl verify none weight 30" in text
     assert "server c 127.0.0.1:7003 check check-ssl verify none backup" in text
+
+
+def test_log_host_name_is_warned_for_both_engines() -> None:
+    rest = (
+        b"frontends: {api: {bind: [':6443'], pool: cp}}\n"
+        b"pools: {cp: {servers: {a: 127.0.0.1:7001}}}\n"
+    )
+    spec = lbgen.load_spec(b"version: 1\nglobal: {log: 'udp://logs.example.internal:514'}\n" + rest)
+    for target in ("haproxy", "nginx"):
+        codes = {(d.code, d.path) for d in lbgen.render(spec, target).diagnostics}
+        assert ("log-host-at-start", "global.log") in codes
+    ip_spec = lbgen.load_spec(b"version: 1\nglobal: {log: 'udp://127.0.0.1:514'}\n" + rest)
+    assert "log-host-at-start" not in {d.code for d in lbgen.render(ip_spec, "haproxy").diagnostics}

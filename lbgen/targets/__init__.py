@@ -71,6 +71,20 @@ class Findings:
         return sorted(self._items.values(), key=sort_key)
 
 
+def warn_log_host_name(resolved: Resolved, findings: Findings, engine: str) -> None:
+    """A ``udp://name:port`` log target is resolved once, at start; unresolvable, no start."""
+    from lbgen.units import is_dns_name
+
+    log = resolved.global_.log or ""
+    host = log.removeprefix("udp://").rpartition(":")[0]
+    if log.startswith("udp://") and is_dns_name(host):
+        findings.warning(
+            "log-host-at-start", ("global", "log"),
+            f"{engine} resolves the log host {host} once at start and refuses to start when it "
+            "does not resolve: prefer an IP address",
+        )  # fmt: skip
+
+
 def provenance(resolved: Resolved, version: str, target: str, layout: str) -> list[str]:
     """The header comment lines: generator, spec name and digest; never a timestamp."""
     return [

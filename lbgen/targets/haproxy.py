@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
-from lbgen.targets import Findings, View
+from lbgen.targets import Findings, View, warn_log_host_name
 from lbgen.units import HostPort, format_haproxy_duration
 
 _STATIC_BALANCE = {"static-rr", "first"}
@@ -240,6 +240,7 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
     """The context of ``haproxy/haproxy.cfg.j2`` and the translation's diagnostics."""
     findings = Findings(resolved)
     g = resolved.global_
+    warn_log_host_name(resolved, findings, "HAProxy")
     context = {
         "log": _log_target(g.log),
         "maxconn": g.maxconn,

@@ -12,7 +12,7 @@ from typing import Any
 
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
-from lbgen.targets import Findings, View
+from lbgen.targets import Findings, View, warn_log_host_name
 from lbgen.units import HostPort, ceil_seconds, format_nginx_duration
 
 _METHOD = {
@@ -379,6 +379,7 @@ def build_nginx_view(
             )
         )
     g = resolved.global_
+    warn_log_host_name(resolved, findings, "NGINX Plus" if plus else "nginx")
     if g.stats_bind is not None:
         findings.warning(
             "nginx-no-stats", ("global", "stats"),
