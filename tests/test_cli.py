@@ -13,19 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lbgen.cli import app
+from tests.support import run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
 LOCAL = ROOT / "examples" / "local-demo.yaml"
 runner = CliRunner()
-
-
-def run_lbgen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "lbgen", *args],
-        capture_output=True, text=True, input=stdin, cwd=ROOT, timeout=120,
-    )  # fmt: skip
 
 
 def test_version() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from lbgen.cli import app
 from lbgen.compare import diff_config
 from lbgen.diagnostics import SpecError
 from tests.engine_check import engine_check
+from tests.support import run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -22,14 +21,6 @@ CLASSIC = ROOT / "tests" / "fixtures" / "configs" / "classic"
 CLASSIC_HAPROXY_SPEC = EXAMPLES / "classic-haproxy.yaml"
 CLASSIC_NGINX_SPEC = EXAMPLES / "classic-nginx.yaml"
 runner = CliRunner()
-
-
-def run_lbgen(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real console entry point in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "lbgen", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
 
 
 def diff(*args: str) -> tuple[int, str, str]:

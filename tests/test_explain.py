@@ -7,8 +7,6 @@ independent statement of the mapping: DESIGN §2's tables, written out here by h
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import lbgen
 from lbgen.diagnostics import Level
 from lbgen.explain import Explanation, FieldReport, Outcome, explain, format_explanation
 from lbgen.rendering import TargetError
+from tests.support import run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
@@ -194,14 +193,6 @@ def test_every_case_is_explained_without_hiding_a_diagnostic(case: Path, target:
 
 
 # --- the command -------------------------------------------------------------------------------
-
-
-def run_lbgen(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real console entry point, in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "lbgen", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
 
 
 def test_cli_text_and_json() -> None:

@@ -3,8 +3,6 @@ well-known setups."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +18,12 @@ from lbgen.compare import DiffResult, diff_config
 from lbgen.diagnostics import Diagnostic, Level, SpecError
 from lbgen.importer import LOSSY, SKIPPED, UNMAPPED, ImportResult, import_config, import_file
 from tests.engine_check import engine_check
+from tests.support import run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"
 runner = CliRunner()
-
-
-def run_lbgen(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The real console entry point in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "lbgen", *args],
-        capture_output=True, text=True, input=stdin, cwd=ROOT, timeout=120,
-    )  # fmt: skip
 
 
 def data(result: ImportResult) -> Any:
