@@ -502,14 +502,6 @@ def import_command(
     typer.echo(f"{output} written", err=True)
 
 
-class LintEngine(StrEnum):
-    """Engines whose configs lint reads."""
-
-    haproxy = "haproxy"
-    nginx = "nginx"
-    nginx_plus = "nginx-plus"
-
-
 class FailOn(StrEnum):
     """The lowest level that makes ``lint`` exit 1."""
 
@@ -524,7 +516,7 @@ def lint(
         list[Path] | None, typer.Argument(help="haproxy.cfg or nginx config files.")
     ] = None,
     engine: Annotated[
-        LintEngine | None, typer.Option(help="Engine; detected per file when absent.")
+        Target | None, typer.Option(help="Engine; detected per file when absent.")
     ] = None,
     list_rules: Annotated[bool, typer.Option(help="Print the rules and exit.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
