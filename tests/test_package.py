@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -14,7 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv holding lbgen's wheel; dependencies come from the running interpreter's site."""
+    """A venv holding lbgen's wheel; its dependencies come from the test run's own environment.
+
+    ``system_site_packages`` would expose the *base* interpreter's site-packages, not the test
+    venv's, so a ``.pth`` file adds the running interpreter's purelib/platlib instead (``.pth``
+    files inside those folders are not processed, so the editable lbgen stays invisible).
+    """
     work = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -24,8 +30,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert build.returncode == 0, f"building the wheel failed:\n{build.stdout}\n{build.stderr}"
     wheel = next((work / "dist").glob("lbgen-*.whl"))
     env_dir = work / "venv"
-    venv.create(env_dir, with_pip=True, system_site_packages=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    own_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(own_site) / "lbgen-test-deps.pth").write_text("".join(f"{p}\n" for p in sorted(ours)))
     subprocess.run(
         [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
         check=True, capture_output=True, timeout=300,
