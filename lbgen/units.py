@@ -110,6 +110,13 @@ def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
         if text.count(":") > 1:
             raise AddressError("an IPv6 address with a port must be bracketed: [addr]:port")
         host, sep, port_text = text.rpartition(":")
+        if not sep and text.isdigit():
+            # A bare port, as nginx's "listen 6443" allows: say what to write instead.
+            raise AddressError(
+                f"a bare port needs a colon: write ':{text}' (every address) or 'HOST:{text}'"
+                if allow_empty_host
+                else f"a port alone is not a server address: write 'HOST:{text}'"
+            )
         if not sep:
             raise AddressError("must be host:port (the port is required)")
         if host == "":

@@ -58,7 +58,23 @@ SAYS: dict[str, list[str]] = {
     "pool-missing": ["no pool named 'control-plane' (pools: cp)"],
     "bind-wildcard-clash": [":6443 is already bound by frontends.api.bind[0] (127.0.0.1:6443)"],
     "top-level-scalar": ["not a string"],
+    "unknown-key-nested": ["unknown field 'intervall'; did you mean 'interval'?"],
+    "unknown-key-server": ["unknown field 'adress'; did you mean 'address'?"],
+    "unknown-key-top": ["unknown field 'frontend'; did you mean 'frontends'?"],
+    "unknown-key-pool": ["unknown field 'pol'; did you mean 'pool'?"],
+    "unknown-key-no-guess": ["(fields here: version, name, global, defaults, frontends, pools)"],
+    "balance-typo": ["(got 'roundrobbin'); did you mean 'roundrobin'?"],
+    "balance-unknown": ["must be one of roundrobin, static-rr, leastconn, first, source, random"],
+    "pool-typo": ["no pool named 'cpp' (pools: cp); did you mean 'cp'?"],
+    "bind-bare-port": ["'6443': a bare port needs a colon: write ':6443'"],
+    "schema-key-not-string": ["must be a string: the schema's URL or path"],
 }
+
+#: One mistake, one line: nothing else (no second error, no warning) is printed for these.
+ONE_LINE = {
+    "unknown-key-nested", "unknown-key-server", "unknown-key-top", "unknown-key-pool",
+    "balance-typo", "pool-typo", "bind-bare-port",
+}  # fmt: skip
 
 
 def parse_expectations(text: str) -> tuple[tuple[int, int, str], ...]:
@@ -110,6 +126,9 @@ def assert_rejected(spec: BadSpec, output: str, spec_path: str) -> None:
     assert reported_errors(output, spec_path) == set(spec.expected), output
     for fragment in SAYS.get(spec.name, []):
         assert fragment in output, output
+    if spec.name in ONE_LINE:
+        lines = [line for line in output.splitlines() if line.startswith(spec_path)]
+        assert len(lines) == 1 and ": error [" in lines[0], output
     assert "Traceback" not in output
 
 

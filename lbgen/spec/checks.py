@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.spec.load import SpecSource
+from lbgen.spec.load import SpecSource, did_you_mean
 from lbgen.spec.models import Spec
 from lbgen.units import AddressError, HostPort, parse_host_port
 
@@ -46,6 +46,7 @@ def refs_from_document(document: dict[str, Any]) -> tuple[list[FrontendRefs], li
     if isinstance(raw_frontends, dict):
         for name, fe in raw_frontends.items():
             if not isinstance(fe, dict):
+                frontends.append(FrontendRefs(str(name), None, ()))  # its pool is unknown
                 continue
             pool = fe.get("pool") if isinstance(fe.get("pool"), str) else None
             raw_binds = fe.get("bind")
@@ -58,7 +59,9 @@ def refs_from_document(document: dict[str, Any]) -> tuple[list[FrontendRefs], li
                     continue
                 valid.append((index, text))
             frontends.append(FrontendRefs(str(name), pool, tuple(valid)))
-    pools = [str(name) for name in raw_pools] if isinstance(raw_pools, dict) else None
+    # Without readable frontends, which pools are used is unknown: no "unused pool" warnings.
+    readable = isinstance(raw_pools, dict) and isinstance(raw_frontends, dict)
+    pools = [str(name) for name in raw_pools or ()] if readable else None
     return frontends, pools
 
 
@@ -99,12 +102,18 @@ def _pool_references(
     for frontend in frontends:
         if frontend.pool is not None and frontend.pool not in pools:
             known = ", ".join(pools) or "none"
+            guess = did_you_mean(frontend.pool, pools)
+            hint = f"; did you mean {guess!r}?" if guess else ""
             out.append(
                 source.diagnostic(
                     Level.ERROR, "pool-missing", ("frontends", frontend.name, "pool"),
-                    f"no pool named {frontend.pool!r} (pools: {known})",
+                    f"no pool named {frontend.pool!r} (pools: {known}){hint}",
                 )
             )  # fmt: skip
+    # A frontend whose pool is misspelt or unreadable most likely means one of the "unused"
+    # pools: warning about them too would report one mistake twice.
+    if any(frontend.pool is None or frontend.pool not in pools for frontend in frontends):
+        return out
     for name in pools:
         if name not in used:
             out.append(

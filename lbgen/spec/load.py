@@ -6,15 +6,18 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -246,17 +249,126 @@ def _model_path(loc: tuple[str | int, ...]) -> tuple[Path_, bool]:
     return tuple(path), is_key
 
 
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` -> ``X``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _field_names(model: type[BaseModel]) -> dict[str, Any]:
+    """The keys a spec block accepts (aliases as written in YAML) and their annotations."""
+    return {info.alias or name: info.annotation for name, info in model.model_fields.items()}
+
+
+def annotation_at(path: Path_) -> Any:
+    """The (unwrapped) type the spec model expects at ``path``; None when there is none."""
+    annotation: Any = Spec
+    for part in path:
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = _field_names(annotation).get(str(part))
+        elif origin is dict:
+            annotation = get_args(annotation)[1]
+        elif origin is list:
+            annotation = get_args(annotation)[0]
+        else:
+            return None
+        if annotation is None:
+            return None
+    return _unwrap(annotation)
+
+
+def allowed_fields(path: Path_) -> list[str]:
+    """The field names of the spec block at ``path`` (empty when it is not a block)."""
+    model = annotation_at(path)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(_field_names(model))
+    return []
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt ``word``, if one is close enough to be meant."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _unknown_field_message(path: Path_) -> str:
+    allowed = allowed_fields(path[:-1])
+    word = str(path[-1])
+    guess = did_you_mean(word, allowed)
+    if guess is not None:
+        return f"unknown field {word!r}; did you mean {guess!r}?"
+    if allowed:
+        return f"unknown field {word!r} (fields here: {', '.join(allowed)})"
+    return f"unknown field {word!r}"
+
+
+def _literal_message(path: Path_, value: Any, fallback: str) -> str:
+    expected = annotation_at(path)
+    if get_origin(expected) is not Literal:
+        return fallback
+    choices = [str(c) for c in get_args(expected)]
+    if len(choices) == 1:
+        return f"must be {choices[0]} (got {value!r})"
+    text = f"must be one of {', '.join(choices)} (got {value!r})"
+    guess = did_you_mean(str(value), choices) if isinstance(value, str) else None
+    return f"{text}; did you mean {guess!r}?" if guess else text
+
+
+def _typo_for_missing(errors: list[ErrorDetails]) -> set[Path_]:
+    """Missing required fields that an unknown key beside them misspells.
+
+    ``{adress: ...}`` is one mistake, not two: the unknown key's "did you mean" says it all,
+    so the "required field 'address' is missing" error is dropped.
+    """
+    unknown: dict[Path_, list[str]] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            path, _ = _model_path(err["loc"])
+            unknown.setdefault(path[:-1], []).append(str(path[-1]))
+    covered: set[Path_] = set()
+    for err in errors:
+        if err["type"] != "missing":
+            continue
+        path, _ = _model_path(err["loc"])
+        word = str(path[-1])
+        for typo in unknown.get(path[:-1], []):
+            if did_you_mean(typo, allowed_fields(path[:-1])) == word:
+                covered.add(path)
+    return covered
+
+
 def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[Diagnostic]:
-    """One diagnostic per pydantic error, at the position of the offending key or value."""
+    """One diagnostic per mistake, at the position of the offending key or value.
+
+    A misspelt required key gives pydantic two errors (unknown key, missing field); the
+    "did you mean" on the unknown key stands for both.
+    """
+    errors = error.errors(include_url=False)
+    covered = _typo_for_missing(errors)
     out = []
-    for err in error.errors(include_url=False):
+    for err in errors:
         path, is_key = _model_path(err["loc"])
         kind = err["type"]
         code = _PYDANTIC_CODES.get(kind, kind if "_" not in kind else "type")
         message = err["msg"].replace("Input should be", "must be")
+        if kind == "missing" and path in covered:
+            continue
         if kind == "extra_forbidden":
-            message = f"unknown field {path[-1]!r}"
+            message = _unknown_field_message(path)
             is_key = True
+        elif kind in ("literal_error", "enum"):
+            message = _literal_message(path, err.get("input"), message)
         elif kind == "missing":
             message = f"required field {path[-1]!r} is missing"
             path = path[:-1]
@@ -273,6 +385,23 @@ def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[D
             message = f"{message} (got {kind_of(err.get('input'))})"
         out.append(source.diagnostic(Level.ERROR, code, path, message, key=is_key))
     return sorted(out, key=sort_key)
+
+
+SCHEMA_KEY = "$schema"
+"""A top-level key for editors (the JSON Schema's URL or path); lbgen ignores its value."""
+
+
+def _drop_schema_key(document: dict[Any, Any], source: SpecSource) -> None:
+    """Remove ``$schema`` before validation: it is not part of the spec, so it changes neither
+    the rendered text nor the provenance hash."""
+    if SCHEMA_KEY not in document:
+        return
+    value = document.pop(SCHEMA_KEY)
+    if not isinstance(value, str):
+        raise SpecError([
+            source.diagnostic(Level.ERROR, "type", (SCHEMA_KEY,),
+                              f"must be a string: the schema's URL or path (got {kind_of(value)})")
+        ])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -303,6 +432,7 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
                        f"the top level must be a mapping (version, frontends, pools), not {kind}",
                        name, line, col)
         ])  # fmt: skip
+    _drop_schema_key(document, positions)
     try:
         spec = Spec.model_validate(document)
     except ValidationError as exc:

@@ -110,6 +110,12 @@ def _check_server_address(value: Any) -> str:
 
 
 def _check_bind_address(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "type",
+            'a bind address must be a string "host:port": write ":{value}" for every address',
+            {"value": value},
+        )  # fmt: skip
     if not isinstance(value, str):
         raise PydanticCustomError("type", 'a bind address must be a string "host:port"')
     try:
