@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from lbgen import __version__
-from lbgen.diagnostics import FORMATTERS, Diagnostic, Level, SpecError, has_errors
+from lbgen.diagnostics import (
+    FORMATTERS,
+    Diagnostic,
+    Level,
+    SpecError,
+    did_you_mean,
+    has_errors,
+)
 
 
 class Exit(IntEnum):
@@ -69,13 +79,132 @@ class Format(StrEnum):
     github = "github"
 
 
-app = typer.Typer(
+# --- help and usage: words, not Python types -----------------------------------------------
+
+
+def _choices(param: Any) -> list[str]:
+    """The values a choice parameter accepts (empty for other parameters)."""
+    # typer >= 0.20 describes types itself (type_descriptor); older typer has click types.
+    descriptor = getattr(param, "type_descriptor", None)
+    click_type = getattr(param, "type", None)
+    found = getattr(descriptor, "choices", None) or getattr(click_type, "choices", None) or ()
+    return [str(getattr(c, "value", c)) for c in found]
+
+
+def _metavar(param: Any) -> str:
+    """``[a|b|c]`` for a choice, else ``PATH``, ``N`` or ``TEXT`` by the parameter's type."""
+    choices = _choices(param)
+    if choices:
+        return f"[{'|'.join(choices)}]"
+    descriptor = getattr(param, "type_descriptor", None)
+    kind = f"{getattr(descriptor, 'annotation', '')} {getattr(param, 'type', '')}".lower()
+    if "path" in kind:
+        return "PATH"
+    if "int" in kind:
+        return "N"
+    return "TEXT"
+
+
+class _ChoiceError(typer.BadParameter):
+    """A value outside a parameter's choices, said in one plain sentence."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class Command(TyperCommand):
+    """Help without Python types: ``lbgen render [OPTIONS] SPEC``, ``-t [haproxy|nginx|…]``, and
+    "invalid value 'apache' for -t/--target: choose haproxy, nginx, nginx-plus"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help:
+            # "\b" keeps the example paragraph as written: a rewrapped command line misleads.
+            self.help = re.sub(r"\n\n(Examples?:)", "\n\n\b\n\\1", self.help)
+        for param in self.params:
+            flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+            if param.metavar is not None or flag:
+                continue
+            if param.param_type_name == "argument":
+                param.metavar = str(param.name).upper()  # "Missing argument 'SPEC'."
+            else:
+                param.metavar = _metavar(param)
+
+    @staticmethod
+    def _argument_name(param: Any) -> str:
+        name = param.metavar
+        dots = "..." if param.nargs != 1 else ""
+        return f"{name}{dots}" if param.required else f"[{name}]{dots}"
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS] SPEC...``: argument names in capitals, optional ones in brackets."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(self._argument_name(param))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """The Arguments and Options sections, with the metavars above instead of types."""
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                arguments.append((self._argument_name(param), getattr(param, "help", None) or ""))
+            else:
+                record = param.get_help_record(ctx)
+                if record is not None:
+                    options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse, turning a bad or missing choice into one sentence that lists the choices."""
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as exc:
+            param = exc.param
+            choices = _choices(param) if param is not None else []
+            if param is None or not choices or isinstance(exc, _ChoiceError):
+                raise
+            opts = getattr(param, "opts", None) or [str(param.name)]
+            names = "/".join(sorted(opts, key=len))
+            errors = getattr(exc.__cause__, "errors", None)  # a value that failed coercion
+            if callable(errors) and errors():
+                value = errors()[0].get("input")
+                given = f" {value!r}" if isinstance(value, str) else ""
+                message = f"invalid value{given} for {names}: choose {', '.join(choices)}"
+                guess = did_you_mean(value, choices) if isinstance(value, str) else None
+                if guess is not None:
+                    message += f" (did you mean {guess!r}?)"
+            elif hasattr(exc, "param_type"):  # click's MissingParameter
+                message = f"missing {names}: choose {', '.join(choices)}"
+            else:
+                raise
+            raise _ChoiceError(message, ctx=ctx, param=param) from None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class App(typer.Typer):
+    """The ``lbgen`` group: every command is a :class:`Command`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+        """Register a command; its class is :class:`Command` unless given."""
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+
+app = App(
     name="lbgen",
     help="Render validated HAProxy and nginx configs for Kubernetes API servers from one spec.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["--help", "-h"]},
 )
 
 
@@ -100,7 +229,12 @@ _COLOURS = {Level.ERROR: "\x1b[31m", Level.WARNING: "\x1b[33m", Level.NOTE: "\x1
 
 
 def _use_colour() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    """Colour only for a terminal that can show it and a user who did not opt out."""
+    return (
+        sys.stderr.isatty()
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM", "dumb") != "dumb"
+    )
 
 
 def emit(diagnostics: list[Diagnostic], fmt: Format = Format.text) -> None:

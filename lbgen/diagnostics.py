@@ -6,6 +6,7 @@ functions of a list of diagnostics, and the exit code follows the worst level.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -77,6 +78,12 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 def promote_warnings(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """``--strict``: every warning becomes an error; notes stay notes."""
     return [d.with_level(Level.ERROR) if d.level is Level.WARNING else d for d in diagnostics]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt ``word``, if one is close enough to be what was meant."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:

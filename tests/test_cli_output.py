@@ -60,7 +60,7 @@ def run_on_terminal(*args: str, cwd: Path, **env: str) -> tuple[int, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "lbgen", *args],
         stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, cwd=cwd,
-        env=environment(TERM="xterm", **env),
+        env=environment(**{"TERM": "xterm", **env}),
     )  # fmt: skip
     os.close(follower)
     chunks = []
@@ -200,7 +200,9 @@ def test_github_format_is_never_coloured_even_on_a_terminal(bad_spec: Path) -> N
 # --- everyday comfort --------------------------------------------------------------------------
 
 
-COMMANDS = ["validate", "render", "check", "schema", "lint", "render-all", "explain"]
+COMMANDS = [
+    "validate", "render", "check", "schema", "lint", "render-all", "explain", "diff", "import",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -208,6 +210,90 @@ def test_every_command_help_has_an_example(command: str) -> None:
     result = run_lbgen(command, "--help", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert f"Example: lbgen {command} " in result.stdout
+    # The example is one line as written, not rewrapped at the terminal width.
+    example = next(line for line in result.stdout.splitlines() if "Example: lbgen" in line)
+    assert not example.endswith(" "), example
+
+
+def test_a_long_example_is_not_rewrapped() -> None:
+    result = run_lbgen("render", "--help", cwd=ROOT)
+    example = "Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate"
+    assert f"  {example}\n" in result.stdout
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_dash_h_is_help(command: str | None) -> None:
+    words = [command] if command else []
+    short = run_lbgen(*words, "-h", cwd=ROOT)
+    long = run_lbgen(*words, "--help", cwd=ROOT)
+    assert (short.returncode, short.stderr) == (0, ""), short.stderr
+    assert short.stdout == long.stdout
+    assert "-h, --help" in short.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_words_not_python_types(command: str) -> None:
+    text = run_lbgen(command, "--help", cwd=ROOT).stdout
+    for python in ("<list", "list[", "<str>", "<Path>", "<path>", "{", "}"):
+        assert python not in text, (python, text)
+
+
+def test_help_names_arguments_and_choices() -> None:
+    validate = run_lbgen("validate", "-h", cwd=ROOT).stdout
+    assert validate.startswith("Usage: python -m lbgen validate [OPTIONS] SPECS...\n")
+    assert "  -t, --target [haproxy|nginx|nginx-plus]\n" in validate
+    assert "  SPECS...  Spec files, or - for stdin.\n" in validate
+    lint = run_lbgen("lint", "-h", cwd=ROOT).stdout
+    assert lint.startswith("Usage: python -m lbgen lint [OPTIONS] [CONFIGS]...\n")
+    render = run_lbgen("render", "-h", cwd=ROOT).stdout
+    assert "  -o, --output PATH " in render
+    assert "  --runner [auto|local|docker] " in render
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["render", "spec.yaml", "-t", "apache"],
+         "Error: invalid value 'apache' for -t/--target: choose haproxy, nginx, nginx-plus\n"),
+        (["render", "spec.yaml", "-t", "haproxi"],
+         "Error: invalid value 'haproxi' for -t/--target: choose haproxy, nginx, nginx-plus "
+         "(did you mean 'haproxy'?)\n"),
+        (["validate", "spec.yaml", "-t", "ngnix"],
+         "Error: invalid value 'ngnix' for -t/--target: choose haproxy, nginx, nginx-plus "
+         "(did you mean 'nginx'?)\n"),
+        (["render", "spec.yaml", "-t", "nginx", "--layout", "streams"],
+         "Error: invalid value 'streams' for --layout: choose full, stream, upstreams "
+         "(did you mean 'stream'?)\n"),
+        (["lint", "x.cfg", "--fail-on", "never"],
+         "Error: invalid value 'never' for --fail-on: choose note, warning, error\n"),
+        (["render", "spec.yaml"],
+         "Error: missing -t/--target: choose haproxy, nginx, nginx-plus\n"),
+    ],
+)  # fmt: skip
+def test_a_bad_choice_says_what_to_choose(args: list[str], says: str) -> None:
+    result = run_lbgen(*args, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.endswith(says), result.stderr
+    assert f"Try 'python -m lbgen {args[0]} --help' for help." in result.stderr
+    assert "Value error" not in result.stderr
+
+
+def test_a_dumb_terminal_gets_no_colour(bad_spec: Path) -> None:
+    code, output = run_on_terminal("validate", "spec.yaml", cwd=bad_spec.parent, TERM="dumb")
+    assert code == 2
+    assert f"spec.yaml:40:56: error [weight] {WEIGHT_ERROR}" in output
+    assert "\x1b[" not in output
+
+
+@pytest.mark.parametrize(
+    "args", [["render", "--help"], ["render", "spec.yaml", "-t", "apache"], ["--help"]]
+)
+def test_help_and_usage_errors_are_plain_text_on_a_terminal(args: list[str]) -> None:
+    code, output = run_on_terminal(*args, cwd=ROOT)
+    assert code in (0, 2)
+    assert "Usage:" in output
+    assert "\x1b[" not in output
+    assert "╭" not in output  # no rich error panel
 
 
 def complete(words: str) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lbgen.diagnostics import Diagnostic, Level
-from lbgen.spec.load import SpecSource, did_you_mean
+from lbgen.diagnostics import Diagnostic, Level, did_you_mean
+from lbgen.spec.load import SpecSource
 from lbgen.spec.models import Spec
 from lbgen.units import AddressError, HostPort, parse_host_port
 

@@ -6,7 +6,6 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -22,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from lbgen.diagnostics import Diagnostic, Level, SpecError, has_errors, sort_key
+from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
 from lbgen.spec.models import Spec
 
 Path_ = tuple[str | int, ...]
@@ -294,12 +293,6 @@ def allowed_fields(path: Path_) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(_field_names(model))
     return []
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to a misspelt ``word``, if one is close enough to be meant."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def _unknown_field_message(path: Path_) -> str:
