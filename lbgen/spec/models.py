@@ -185,40 +185,64 @@ StatusCode = Annotated[int, Field(ge=100, le=599)]
 class Model(BaseModel):
     """Base for every spec block: unknown keys are errors, no silent type coercion."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # The docstring under each field is its description: in the JSON Schema (editors show it
+    # on hover) and in `lbgen explain`; one source for every word about a field.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 class Health(Model):
     """How the engine decides that a server is up."""
 
     check: CheckKind | None = None
+    """How a server is checked: none, tcp (connect), tls (handshake), http or https (GET
+    path, status in expect)."""
     path: HttpPath | None = None
+    """The HTTP path an http/https check requests, e.g. /readyz."""
     expect: Annotated[list[StatusCode], Field(min_length=1)] | None = None
+    """HTTP status codes (100-599) that count as healthy."""
     interval: Duration | None = None
+    """Time between checks of a server that is up (HAProxy inter), with a unit: 5s."""
     fast_interval: Duration | None = None
+    """Time between checks while a server changes state (HAProxy fastinter)."""
     down_interval: Duration | None = None
+    """Time between checks of a server that is down (HAProxy downinter)."""
     rise: AtLeastOne | None = None
+    """Consecutive passed checks that bring a server up (>= 1)."""
     fall: AtLeastOne | None = None
+    """Consecutive failed checks that take a server down (>= 1)."""
     timeout: Duration | None = None
+    """How long one check may take (HAProxy timeout check)."""
     client_cert: Token | None = None
+    """PEM file (certificate + key) the check presents: clusters with anonymous auth off
+    answer /readyz with 401."""
     sni: DnsName | None = None
+    """Server name sent in the check's TLS hello."""
 
 
 class PoolTimeouts(Model):
     """Timeouts that belong to the server side of a proxy."""
 
     connect: Duration | None = None
+    """How long to wait for a TCP connection to a server."""
     server: Duration | None = None
+    """Idle timeout on the server side; under 5 minutes it cuts watches (kubectl get -w)."""
     tunnel: Duration | None = None
+    """Idle timeout of an established TCP tunnel (HAProxy timeout tunnel)."""
     server_fin: Duration | None = None
+    """How long a half-closed server connection may linger."""
     queue: Duration | None = None
+    """How long a connection may wait for a free server slot (maxconn)."""
 
 
 class FrontendTimeouts(Model):
     """Timeouts that belong to the client side of a proxy."""
 
     client: Duration | None = None
+    """Idle timeout on the client side; under 5 minutes it cuts watches (kubectl get -w)."""
     client_fin: Duration | None = None
+    """How long a half-closed client connection may linger."""
 
 
 class Timeouts(PoolTimeouts, FrontendTimeouts):
@@ -229,32 +253,45 @@ class ServerParams(Model):
     """Fields a server inherits from its pool and from ``defaults``."""
 
     slowstart: Duration | None = None
+    """Ramp a server's weight up over this time after it comes back."""
     maxconn: Count | None = None
+    """Most connections per server at once (0 = unlimited)."""
     maxqueue: Count | None = None
+    """Most connections queued for one server (0 = unlimited)."""
     weight: Weight | None = None
+    """0-256, or on servers a percentage "10%" (then every non-backup server of the pool
+    has one, summing to 100%)."""
 
 
 class PoolParams(ServerParams):
     """Fields a pool inherits from ``defaults``."""
 
     balance: Balance | None = None
+    """Load-balancing algorithm: roundrobin, static-rr, leastconn, first, source or random."""
     health: Health = Health()
+    """The active health check of every server, field by field."""
     retries: Count | None = None
+    """Connection attempts to a server before giving up on it."""
     redispatch: bool | None = None
+    """Retry a failed connection on another server."""
 
 
 class Defaults(PoolParams):
     """The ``defaults`` block: inherited field by field by every pool and frontend."""
 
     timeouts: Timeouts = Timeouts()
+    """Timeouts inherited by every pool (server side) and frontend (client side)."""
 
 
 class Server(ServerParams):
     """One upstream API server."""
 
     address: ServerAddress
+    """host:port, [ipv6]:port or dns-name:port of the API server."""
     backup: bool | None = None
+    """Receives traffic only when no non-backup server is up."""
     disabled: bool | None = None
+    """Kept in the config but sent no traffic (maintenance)."""
 
 
 def _server_shorthand(value: Any) -> Any:
@@ -270,16 +307,22 @@ class Pool(PoolParams):
     """A pool of servers (HAProxy backend, nginx upstream)."""
 
     servers: Annotated[dict[Name, ServerEntry], Field(min_length=1)]
+    """The API servers by name: "host:port" or a mapping with an address."""
     timeouts: PoolTimeouts = PoolTimeouts()
+    """Server-side timeouts; override defaults.timeouts."""
 
 
 class Frontend(Model):
     """A listener that sends its connections to one pool."""
 
     bind: Annotated[list[BindAddress], Field(min_length=1)]
+    """Addresses to listen on: host:port, [ipv6]:port or :port (every address)."""
     pool: Name
+    """The pool (a key of pools) that receives this frontend's connections."""
     mode: Literal["tcp", "http"] = "tcp"
+    """tcp (http with routes is planned, and rejected for now)."""
     timeouts: FrontendTimeouts = FrontendTimeouts()
+    """Client-side timeouts; override defaults.timeouts."""
 
     @field_validator("mode")
     @classmethod
@@ -297,14 +340,18 @@ class Stats(Model):
     """HAProxy's stats page (and Prometheus /metrics)."""
 
     bind: BindAddress
+    """Where the stats page listens (/stats), host:port."""
     prometheus: bool = False
+    """Also serve Prometheus metrics at /metrics."""
 
 
 class LbHealth(Model):
     """The load balancer's own liveness endpoint."""
 
     bind: BindAddress
+    """Where the liveness endpoint listens, host:port."""
     path: HttpPath = "/healthz"
+    """The path that answers 200 while the load balancer runs."""
 
 
 _LOG = re.compile(
@@ -332,20 +379,30 @@ class Global(Model):
     """Engine process settings."""
 
     maxconn: Count | None = None
+    """Most connections the engine process accepts at once."""
     log: LogTarget | None = None
+    """Where the engine logs: stdout, none, syslog (/dev/log) or "udp://host:port"."""
     stats: Stats | None = None
+    """HAProxy's stats page (and Prometheus /metrics)."""
     health: LbHealth | None = None
+    """The load balancer's own liveness endpoint."""
 
 
 class Spec(Model):
     """A whole spec file, version 1."""
 
     version: Literal[1]
+    """The spec format version: 1."""
     name: Name | None = None
+    """A name for this load balancer, shown in the provenance header."""
     global_: Global = Field(Global(), alias="global")
+    """Settings of the engine process: maxconn, log, stats page, liveness endpoint."""
     defaults: Defaults = Defaults()
+    """Inherited field by field by every pool, server and frontend."""
     frontends: Annotated[dict[Name, Frontend], Field(min_length=1)]
+    """Listeners by name, each sending its connections to one pool."""
     pools: Annotated[dict[Name, Pool], Field(min_length=1)]
+    """Pools of API servers by name (HAProxy backends, nginx upstreams)."""
 
     model_config = ConfigDict(populate_by_name=True)
 

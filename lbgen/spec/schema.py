@@ -1,9 +1,13 @@
-"""The JSON Schema of spec version 1, with lbgen's built-in defaults shown as ``default``."""
+"""The JSON Schema of spec version 1, with lbgen's built-in defaults shown as ``default``.
+
+Every field's ``description`` is the docstring under it in :mod:`lbgen.spec.models`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from lbgen.spec.load import SCHEMA_KEY
 from lbgen.spec.models import Spec
 
 
@@ -18,7 +22,16 @@ def spec_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lbgen spec, version 1"
+    schema["properties"] = {
+        SCHEMA_KEY: {
+            "type": "string",
+            "description": "This schema's URL or path, for editors; lbgen ignores it (it changes "
+            "neither the rendered config nor its spec-sha256).",
+        },
+        **schema["properties"],
+    }
     _close_name_maps(schema)
+    _one_line_descriptions(schema)
     builtins = _builtin_defaults()
     defs = schema["$defs"]
     for name, value in builtins.items():
@@ -29,6 +42,18 @@ def spec_schema() -> dict[str, Any]:
         else:
             defs["Defaults"]["properties"][name]["default"] = value
     return schema
+
+
+def _one_line_descriptions(node: Any) -> None:
+    # The descriptions are the models' field docstrings, wrapped for the source code.
+    if isinstance(node, dict):
+        if isinstance(node.get("description"), str):
+            node["description"] = " ".join(node["description"].replace("``", "`").split())
+        for value in node.values():
+            _one_line_descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _one_line_descriptions(value)
 
 
 def _close_name_maps(node: Any) -> None:
