@@ -472,6 +472,86 @@ def slowstart_static_algorithm(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
+_HAPROXY_SERVER_TIMES = ("inter", "fastinter", "downinter", "slowstart")
+BARE_MS_LIKELY_SECONDS = 100
+"""An HAProxy bare number under this (``inter 10``, ``timeout client 30``) was meant as seconds."""
+
+
+def _haproxy_bare_times(ctx: LintContext) -> Iterator[tuple[Node, str, int]]:
+    """``(node, "timeout connect", 5000)`` for every HAProxy time written without a unit."""
+    for section in ctx.tree.directives():
+        for node in section.directives():
+            if node.keyword == "timeout" and len(node.args) == 2 and node.args[1].isdigit():
+                yield node, f"timeout {node.args[0]}", int(node.args[1])
+            elif node.keyword in ("server", "default-server"):
+                for word, value in zip(node.args, node.args[1:], strict=False):
+                    if word in _HAPROXY_SERVER_TIMES and value.isdigit():
+                        yield node, word, int(value)
+
+
+def haproxy_bare_number_small(ctx: LintContext) -> Iterator[Finding]:
+    """A bare number under 100 where HAProxy expects a time (``inter 10``, ``timeout client
+    30``): HAProxy reads milliseconds; a 10 ms check interval or a 30 ms idle timeout is almost
+    surely a unit forgotten."""
+    for node, what, value in _haproxy_bare_times(ctx):
+        if 0 < value < BARE_MS_LIKELY_SECONDS:
+            yield Finding.at(node, f"{what} {value} is {value}ms, not {value}s")
+
+
+def haproxy_bare_number_ms(ctx: LintContext) -> Iterator[Finding]:
+    """A bare number of 100 or more where HAProxy expects a time: correct as milliseconds, but
+    the unit says it to the next reader (and to nginx habits, where bare numbers are seconds)."""
+    for node, what, value in _haproxy_bare_times(ctx):
+        if value >= BARE_MS_LIKELY_SECONDS:
+            yield Finding.at(node, f"{what} {value} is {format_duration(value)}")
+
+
+_NGINX_TIME_DIRECTIVES = word_set(
+    """
+    proxy_timeout proxy_read_timeout proxy_send_timeout proxy_next_upstream_timeout
+    keepalive_timeout keepalive_time send_timeout client_body_timeout client_header_timeout
+    ssl_session_timeout
+    """
+)
+# Waits that are short by nature: a connect or handshake of 1000 s or more is milliseconds
+# written without their unit, whatever the number.
+_NGINX_SHORT_TIME_DIRECTIVES = word_set(
+    """
+    proxy_connect_timeout resolver_timeout health_check_timeout ssl_handshake_timeout
+    preread_timeout proxy_protocol_timeout
+    """
+)
+_NGINX_TIME_PARAMS = ("fail_timeout=", "slow_start=")
+BARE_SECONDS_LIKELY_MS = 1000
+"""An nginx bare number from this on, in a short wait or as a round thousand, was meant as ms."""
+
+
+def nginx_bare_number_seconds(ctx: LintContext) -> Iterator[Finding]:
+    """A bare number of seconds that reads as milliseconds (``proxy_connect_timeout 5000``,
+    ``proxy_timeout 600000``): nginx takes bare numbers as seconds, so 5000 is 83 minutes."""
+    for node in ctx.nginx_nodes():
+        found: list[tuple[str, str, bool]] = []  # (what, number, short by nature)
+        if node.keyword in _NGINX_TIME_DIRECTIVES | _NGINX_SHORT_TIME_DIRECTIVES and node.args:
+            short = node.keyword in _NGINX_SHORT_TIME_DIRECTIVES
+            found.append((node.keyword, node.args[0], short))
+        elif node.keyword == "server":
+            for param in node.args[1:]:
+                if param.startswith(_NGINX_TIME_PARAMS):
+                    name, _, number = param.partition("=")
+                    found.append((f"server {node.args[0]}: {name}=", number, True))
+        for what, number, short in found:
+            if not number.isdigit() or int(number) < BARE_SECONDS_LIKELY_MS:
+                continue
+            seconds = int(number)
+            if short or seconds % 1000 == 0:
+                sep = "" if what.endswith("=") else " "
+                yield Finding.at(
+                    node,
+                    f"{what}{sep}{number} is {format_duration(seconds * 1000)}, "
+                    f"not {format_duration(seconds)}",
+                )
+
+
 def config_problems(ctx: LintContext) -> Iterator[Finding]:
     """Problems found while building the effective model (unknown ``from`` defaults, values
     that are not durations or integers)."""
@@ -537,6 +617,16 @@ RULES: tuple[Rule, ...] = (
     Rule("LB115", "slowstart-static-algorithm", Level.WARNING, HAPROXY,
          "static-rr and first cannot change weights at run time: slowstart is ignored",
          slowstart_static_algorithm),
+    Rule("LB116", "haproxy-bare-number-small", Level.WARNING, HAPROXY,
+         "HAProxy reads a bare number as milliseconds: write the unit (10s, 500ms)",
+         haproxy_bare_number_small),
+    Rule("LB117", "haproxy-bare-number-ms", Level.NOTE, HAPROXY,
+         "a bare number is milliseconds in HAProxy (seconds in nginx): the unit says so",
+         haproxy_bare_number_ms),
+    Rule("LB118", "nginx-bare-number-seconds", Level.WARNING, NGINX_ALL,
+         "nginx reads a bare number as seconds: this looks like milliseconds; write the unit "
+         "(5000ms or 5s)",
+         nginx_bare_number_seconds),
 )  # fmt: skip
 """Every lint rule, in code order."""
 

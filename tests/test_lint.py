@@ -232,3 +232,60 @@ def test_any_input_gives_diagnostics_never_a_traceback(
         assert exc.diagnostics and all(d.level is Level.ERROR for d in exc.diagnostics)
     else:
         assert all(isinstance(d, Diagnostic) and d.code.startswith("LB") for d in found)
+
+
+# --- bare-number durations ---------------------------------------------------------------------
+
+
+def test_inter_10_is_10_ms_and_says_so() -> None:
+    found = lint_path(LINT / "LB116-bad.cfg")
+    inter = [d for d in found if d.code == "LB116" and "inter" in d.message]
+    assert [(d.line, d.col, d.level) for d in inter] == [(22, 5, Level.WARNING)]
+    assert inter[0].message.startswith("inter 10 is 10ms, not 10s: HAProxy reads a bare number")
+
+
+def test_bare_milliseconds_in_haproxy_are_only_a_note() -> None:
+    text = (LINT / "LB117-bad.cfg").read_text()
+    found = lint_text(text, "h.cfg")
+    notes = {d.message.split(":")[0] for d in found if d.code == "LB117"}
+    assert notes == {
+        "timeout connect 5000 is 5s", "timeout client 3600000 is 1h",
+        "timeout server 3600000 is 1h", "inter 5000 is 5s",
+    }  # fmt: skip
+    assert all(d.level is Level.NOTE for d in found if d.code == "LB117")
+    assert exit_code([d for d in found if d.code == "LB117"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "flagged"),
+    [
+        ("proxy_connect_timeout 5000;", True),  # 83 minutes to connect: meant 5000 ms
+        ("proxy_connect_timeout 999;", False),
+        ("proxy_timeout 600000;", True),  # a round thousand of seconds: meant 10 minutes
+        ("proxy_timeout 3600;", False),  # one hour, as written
+        ("proxy_timeout 3600000ms;", False),  # the unit says it
+        ("proxy_timeout 3601000;", True),
+    ],
+)
+def test_nginx_bare_seconds_that_read_as_milliseconds(line: str, flagged: bool) -> None:
+    text = (
+        "stream {\n    upstream cp { server 127.0.0.1:17001; }\n"
+        f"    server {{\n        listen 127.0.0.1:16443;\n        {line}\n"
+        "        proxy_pass cp;\n    }\n}\n"
+    )
+    found = [d for d in lint_text(text, "n.conf", "nginx") if d.code == "LB118"]
+    assert bool(found) is flagged, found
+    if flagged:
+        assert (found[0].line, found[0].col) == (5, 9)
+        assert "nginx reads a bare number as seconds" in found[0].message
+
+
+def test_lint_cli_reports_the_bare_interval() -> None:
+    from tests.support import run_lbgen
+
+    result = run_lbgen("lint", str(LINT / "LB116-bad.cfg"))
+    assert result.returncode == 1
+    assert (
+        f"{LINT / 'LB116-bad.cfg'}:22:5: warning [LB116] inter 10 is 10ms, not 10s: "
+        "HAProxy reads a bare number as milliseconds: write the unit (10s, 500ms)\n"
+    ) in result.stderr

@@ -185,8 +185,8 @@ StatusCode = Annotated[int, Field(ge=100, le=599)]
 class Model(BaseModel):
     """Base for every spec block: unknown keys are errors, no silent type coercion."""
 
-    # The docstring under each field is its description: in the JSON Schema (editors show it
-    # on hover) and in `lbgen explain`; one source for every word about a field.
+    # The docstring under each field is its description, the one source of it: `lbgen schema`
+    # carries it to editors (shown on hover and completion).
     model_config = ConfigDict(
         extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
     )
