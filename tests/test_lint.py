@@ -289,3 +289,8 @@ def test_lint_cli_reports_the_bare_interval() -> None:
         f"{LINT / 'LB116-bad.cfg'}:22:5: warning [LB116] inter 10 is 10ms, not 10s: "
         "HAProxy reads a bare number as milliseconds: write the unit (10s, 500ms)\n"
     ) in result.stderr
+
+
+def test_the_readme_lists_every_rule() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"$ lbgen lint --list-rules\n{explain()}\n```" in readme
