@@ -92,3 +92,73 @@ def test_quick_start_commands_need_no_sudo() -> None:
         text = (REPO / "scripts" / script).read_text(encoding="utf-8")
         # sudo only through sudo_cmd, which is empty for root: no command starts with sudo.
         assert not re.findall(r"^\s*(?:\S+=\S+\s+)*sudo\s", text, re.MULTILINE), script
+
+
+def fake_debian(tmp_path: Path, *, uid: int, installed: tuple[str, ...]) -> tuple[str, Path]:
+    """A PATH where ``id -u`` says ``uid``, dpkg knows only ``installed``, and apt-get, sudo, tee,
+    chmod and rm log their arguments instead of changing this machine (sudo runs nothing, so an
+    ``apt-get`` line in the log is one that ran without sudo)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for tool in ("bash", "env", "dirname", "basename", "grep", "printf"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    scripts = {
+        "id": f'[ "$1" = -u ] && echo {uid}',
+        "dpkg-query": 'for p in "$@"; do :; done\ncase " '
+        + " ".join(installed)
+        + ' " in *" $p "*) echo "install ok installed";; *) exit 1;; esac',
+    }
+    for tool in ("apt-get", "sudo", "tee", "chmod", "rm"):
+        # Each reads its input, as the real ones do (printf | tee must not die of SIGPIPE).
+        scripts[tool] = f'echo "{tool} $*" >> "{log}"\nwhile read -r _; do :; done'
+    for tool, body in scripts.items():
+        (bin_dir / tool).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / tool).chmod(0o755)
+    return str(bin_dir), log
+
+
+def ensure_packages(path: str, *packages: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/ensure-packages PACKAGES`` with ``path`` as PATH."""
+    return subprocess.run(
+        [str(REPO / "scripts" / "ensure-packages"), *packages],
+        env={"PATH": path}, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+def test_packages_as_root_without_sudo_use_apt_directly(tmp_path: Path) -> None:
+    """Root on a machine without sudo (a container): apt-get runs itself, sudo never."""
+    path, log = fake_debian(tmp_path, uid=0, installed=("haproxy",))
+    (Path(path) / "sudo").unlink()  # no sudo on this machine
+    result = ensure_packages(path, "haproxy", "nginx", "debootstrap")
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert "apt-get update -qq" in calls
+    installs = [call for call in calls if call.startswith("apt-get install")]
+    # Only what dpkg does not know is installed.
+    assert installs == ["apt-get install -y -qq --no-install-recommends nginx debootstrap"]
+    assert not any(call.startswith("sudo") for call in calls)
+
+
+def test_packages_as_a_user_go_through_sudo(tmp_path: Path) -> None:
+    """A user: every apt-get goes through sudo, with the noninteractive frontend inside it."""
+    path, log = fake_debian(tmp_path, uid=1000, installed=())
+    result = ensure_packages(path, "nginx")
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert "sudo apt-get update -qq" in calls
+    assert (
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+        "nginx" in calls
+    )
+    assert not any(call.startswith(("apt-get", "tee")) for call in calls), calls
+
+
+def test_packages_all_installed_touch_nothing(tmp_path: Path) -> None:
+    path, log = fake_debian(tmp_path, uid=1000, installed=("haproxy", "nginx"))
+    result = ensure_packages(path, "haproxy", "nginx")
+    assert result.returncode == 0, result.stderr
+    assert not log.exists()
