@@ -467,7 +467,7 @@ def render_all(
 
     Example: lbgen render-all --check --format github
     """
-    from lbgen.manifest import Status, load_manifest, shown, sync
+    from lbgen.manifest import Status, errors_to_show, load_manifest, shown, sync
 
     try:
         listed = load_manifest(manifest)
@@ -476,8 +476,8 @@ def render_all(
         raise typer.Exit(int(Exit.INVALID)) from None
     outputs = listed.select(files) if files is not None else list(listed.outputs)
     results = sync(outputs, check=check)
-    # Errors only: translation warnings are lbgen validate's to show, once per spec.
-    emit([d for r in results for d in r.diagnostics if d.level is Level.ERROR], fmt)
+    # Errors only, each once: translation warnings and spec errors are lbgen validate's to show.
+    emit(errors_to_show(results), fmt)
     if fmt is Format.text:
         for r in results:
             warned = sum(d.level is Level.WARNING for d in r.diagnostics)

@@ -137,6 +137,8 @@ class Result:
     output: Output
     status: Status
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: False when the spec itself does not load (``diagnostics`` are then its load errors).
+    spec_loaded: bool = True
 
 
 def shown(path: Path) -> str:
@@ -163,7 +165,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
         try:
             spec = attach(load(entry.spec, filename=shown(entry.spec)))
         except SpecError as exc:
-            results.append(Result(entry, Status.INVALID, exc.diagnostics))
+            results.append(Result(entry, Status.INVALID, exc.diagnostics, spec_loaded=False))
             continue
         rendered = render(
             spec, entry.target, layout=entry.layout, templates=entry.templates,
@@ -185,7 +187,8 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
                 stale = Diagnostic(
                     Level.ERROR, "out-of-date",
                     f"{shown(entry.output)} is out of date: rendering {shown(entry.spec)} for "
-                    f"{entry.target} changes it (run lbgen render-all)",
+                    f"{entry.target} changes it (the lbgen-render-update pre-commit hook or "
+                    f"lbgen render-all rewrites it)",
                     file=shown(entry.output),
                 )  # fmt: skip
                 results.append(Result(entry, Status.OUT_OF_DATE, [*diagnostics, stale]))
@@ -210,3 +213,34 @@ def _io_error(entry: Output, exc: OSError) -> Diagnostic:
         Level.ERROR, "io", f"cannot use {shown(entry.output)}: {exc.strerror or exc}",
         file=shown(entry.output),
     )  # fmt: skip
+
+
+def errors_to_show(results: Sequence[Result]) -> list[Diagnostic]:
+    """The errors ``render-all`` prints, each once.
+
+    One spec often feeds several outputs (haproxy and nginx): its rendering errors are shown
+    once, not once per output. A spec that does not load is named in one line per spec instead of
+    repeating its errors: ``lbgen validate`` (the lbgen-validate hook, which runs in the same
+    commit) shows them with their positions, so a commit prints each spec error once.
+    """
+    errors: list[Diagnostic] = []
+    seen: set[Diagnostic] = set()
+    for result in results:
+        if not result.spec_loaded:
+            count = sum(d.level is Level.ERROR for d in result.diagnostics)
+            spec = shown(result.output.spec)
+            diagnostic = Diagnostic(
+                Level.ERROR, "invalid-spec",
+                f"{spec} is not a valid spec ({count} error{'s' if count != 1 else ''}; "
+                f"lbgen validate {spec} or the lbgen-validate hook shows them): "
+                f"nothing rendered from it",
+                file=spec,
+            )  # fmt: skip
+            candidates = [diagnostic]
+        else:
+            candidates = [d for d in result.diagnostics if d.level is Level.ERROR]
+        for candidate in candidates:
+            if candidate not in seen:
+                seen.add(candidate)
+                errors.append(candidate)
+    return errors

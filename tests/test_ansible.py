@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -332,3 +333,133 @@ def test_translation_warnings_are_ansible_warnings_and_strict_fails(
     assert strict.failed == 1, strict.output
     assert "error [nginx-unsupported] defaults.health.rise" in strict.output
     assert not dest.exists()
+
+
+# --- vault, force, nginx validation, the install hint -------------------------------------------
+
+
+def vault_encrypt(ansible: Ansible, folder: Path, name: str) -> Path:
+    """Encrypt ``folder/name`` in place with ``ansible-vault``; the password file's path."""
+    password = folder / "vault-password"
+    password.write_text("lbgen-test-vault-password\n", encoding="utf-8")
+    password.chmod(0o600)
+    result = ansible.run(
+        "vault", "encrypt", "--vault-password-file", str(password), name, cwd=folder
+    )
+    assert result.returncode == 0, result.stdout
+    assert (folder / name).read_text(encoding="utf-8").startswith("$ANSIBLE_VAULT;")
+    return password
+
+
+def test_a_vault_encrypted_spec_is_decrypted_like_copy_does(ansible: Ansible, work: Path) -> None:
+    dest = work / "haproxy.cfg"
+    plain = expected(work / "spec.yaml", "haproxy")
+    password = vault_encrypt(ansible, work, "spec.yaml")
+    task = render_task(dest, validate="haproxy -c -f %s")
+    run = playbook(ansible, work, task, "--vault-password-file", str(password))
+    assert (run.returncode, run.changed, run.failed) == (0, 1, 0), run.output
+    assert dest.read_text(encoding="utf-8") == plain
+    again = playbook(ansible, work, task, "--vault-password-file", str(password))
+    assert (again.changed, again.failed) == (0, 0), again.output
+
+
+def test_an_error_in_a_vault_encrypted_spec_names_the_spec(ansible: Ansible, work: Path) -> None:
+    """Positions refer to the decrypted text and name the spec, not a temporary copy."""
+    spec = work / "spec.yaml"
+    set_weight(spec, 50, 300)
+    with pytest.raises(SpecError) as raised:
+        lbgen.load_spec(spec)
+    (error,) = raised.value.diagnostics
+    password = vault_encrypt(ansible, work, "spec.yaml")
+    dest = work / "haproxy.cfg"
+    run = playbook(ansible, work, render_task(dest), "--vault-password-file", str(password))
+    assert (run.returncode, run.failed) == (2, 1), run.output
+    assert f"{spec}:{error.line}:{error.col}: error [weight] " in run.output, run.output
+    assert not dest.exists()
+
+
+def test_force_false_leaves_an_existing_dest_alone(ansible: Ansible, work: Path) -> None:
+    dest = work / "haproxy.cfg"
+    dest.write_text("# the host's own config\n", encoding="utf-8")
+    kept = playbook(ansible, work, render_task(dest, force="false"))
+    assert (kept.changed, kept.failed) == (0, 0), kept.output
+    assert dest.read_text(encoding="utf-8") == "# the host's own config\n"
+
+    dest.unlink()
+    created = playbook(ansible, work, render_task(dest, force="false"))
+    assert (created.changed, created.failed) == (1, 0), created.output
+    assert dest.read_text(encoding="utf-8") == expected(work / "spec.yaml", "haproxy")
+
+    replaced = work / "other.cfg"
+    replaced.write_text("# old\n", encoding="utf-8")
+    forced = playbook(ansible, work, render_task(replaced))  # force defaults to true, as in copy
+    assert (forced.changed, forced.failed) == (1, 0), forced.output
+    assert replaced.read_text(encoding="utf-8") == expected(work / "spec.yaml", "haproxy")
+
+
+def module_examples() -> list[dict[str, object]]:
+    """The EXAMPLES of the module's documentation, parsed."""
+    from ruamel.yaml import YAML
+
+    source = (COLLECTION / "plugins" / "modules" / "lbgen_render.py").read_text(encoding="utf-8")
+    text = source.split('EXAMPLES = r"""', 1)[1].split('"""', 1)[0]
+    tasks: list[dict[str, object]] = YAML(typ="safe").load(text)
+    return tasks
+
+
+def documented_nginx_validate(layout: str) -> tuple[str, str | None]:
+    """The documented ``validate`` (and ``load_module``) of the nginx example for ``layout``."""
+    for task in module_examples():
+        args = task["lbgen.lbgen.lbgen_render"]
+        assert isinstance(args, dict)
+        if args["target"] == "nginx" and args.get("layout") == layout:
+            return str(args["validate"]), args.get("load_module")
+    raise AssertionError(f"no nginx {layout} example with validate")
+
+
+@pytest.mark.parametrize("layout", ["full", "stream"])
+def test_documented_nginx_validate_accepts_a_good_config_and_rejects_a_bad_one(
+    ansible: Ansible, tmp_path: Path, layout: str
+) -> None:
+    """The module's nginx validate recipes, run by copy on this machine's nginx (Debian's, with
+    the dynamic stream module): a good spec is installed, one whose server nginx cannot resolve
+    is refused and leaves dest as it was."""
+    validate, load_module = documented_nginx_validate(layout)
+    assert "%s" in validate
+    (tmp_path / "spec.yaml").write_text(INLINE_SPEC, encoding="utf-8")
+    dest = tmp_path / f"nginx-{layout}.conf"
+    options = {"layout": layout, "validate": json.dumps(validate)}  # JSON is YAML
+    if load_module:
+        options["load_module"] = str(load_module)
+    task = render_task(dest, target="nginx", **options)
+    good = playbook(ansible, tmp_path, task)
+    assert (good.changed, good.failed) == (1, 0), good.output
+    spec = lbgen.load_spec(tmp_path / "spec.yaml")
+    extra = {"load_module": load_module} if load_module else {}
+    rendering = lbgen.render(spec, "nginx", layout=layout, **extra)
+    assert dest.read_text(encoding="utf-8") == rendering.text
+    before = digest(dest)
+
+    bad = INLINE_SPEC.replace("127.0.0.2:6443", "lbgen-no-such-host.invalid:6443")
+    (tmp_path / "spec.yaml").write_text(bad, encoding="utf-8")
+    refused = playbook(ansible, tmp_path, task)
+    assert (refused.returncode, refused.failed) == (2, 1), refused.output
+    assert "failed to validate" in refused.output
+    assert 'host not found in upstream \\"lbgen-no-such-host.invalid:6443\\"' in refused.output
+    assert digest(dest) == before
+
+
+def test_without_lbgen_the_task_says_how_to_install_it(ansible: Ansible, work: Path) -> None:
+    """lbgen is not on a package index: the hint installs it from a checkout or a git URL."""
+    hidden = work / "no-lbgen"
+    (hidden / "lbgen").mkdir(parents=True)
+    (hidden / "lbgen" / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'lbgen'\")\n", encoding="utf-8"
+    )
+    env = dict(ansible.env, PYTHONPATH=str(hidden))
+    run = playbook(Ansible(env, ansible.collections), work, render_task(work / "haproxy.cfg"))
+    assert run.failed == 1, run.output
+    assert "lbgen is not installed for the Python that runs Ansible" in run.output
+    assert f"{sys.executable} -m pip install /path/to/lbgen" in run.output
+    assert "pip install git+" in run.output
+    assert "pip install lbgen'" not in run.output

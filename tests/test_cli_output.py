@@ -148,7 +148,8 @@ def test_render_all_github_annotation_points_at_the_stale_file(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stdout == (
         "::error file=out/haproxy.cfg,title=out-of-date::out/haproxy.cfg is out of date: "
-        "rendering spec.lbgen.yaml for haproxy changes it (run lbgen render-all)\n"
+        "rendering spec.lbgen.yaml for haproxy changes it (the lbgen-render-update pre-commit "
+        "hook or lbgen render-all rewrites it)\n"
     )
 
 

@@ -212,6 +212,154 @@ def test_after_the_fix_validate_and_render_check_pass(
     assert hooks["lbgen-render-update"].status == "Passed", output
 
 
+# --- the README's snippet, as a user runs it: autoupdate --freeze, then a commit's hooks --------
+
+
+@dataclass(frozen=True)
+class SnippetRun:
+    """The README's .pre-commit-config.yaml in a user repository, run as the README says."""
+
+    user_repo: Path
+    hook_commit: str
+    config: str
+    autoupdate: subprocess.CompletedProcess[str]
+    run: tuple[int, dict[str, Hook], str]
+    update: tuple[int, dict[str, Hook], str]
+
+
+def readme_snippet() -> str:
+    """The ``.pre-commit-config.yaml`` the README shows, verbatim."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    after = readme.split("`.pre-commit-config.yaml` of the repository that uses lbgen", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", after, re.DOTALL)
+    assert block, "the README shows a .pre-commit-config.yaml"
+    return block[1]
+
+
+def pre_commit(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """``pre-commit ARGS`` in ``cwd`` with its own cache folder."""
+    env = dict(os.environ, PRE_COMMIT_HOME=str(home), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.pop("PRE_COMMIT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args, "--color", "never"],
+        cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This checkout (working tree included, as try-repo takes it) as a hook repository with one
+    commit and no tags, like the published one; its path and commit."""
+    root = tmp_path_factory.mktemp("lbgen-hook-repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    git("init", "-q", cwd=root)
+    git("add", "-A", cwd=root)
+    git("-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "lbgen", cwd=root)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()  # fmt: skip
+    return root, head
+
+
+@pytest.fixture(scope="module")
+def snippet_run(
+    hook_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> SnippetRun:
+    """A repository with a broken spec feeding two outputs, a valid spec whose rendered output
+    was edited by hand, and a hand-written config; the README's config with ``repo:`` pointing at
+    the hook repository; ``pre-commit autoupdate --freeze``; the hooks of a commit; the update
+    hook the out-of-date message names."""
+    hook_root, hook_commit = hook_repo
+    root = tmp_path_factory.mktemp("snippet-user-repo")
+    home = tmp_path_factory.mktemp("snippet-pre-commit-home")
+    git("init", "-q", cwd=root)
+    for folder in ("lb", "rendered", "legacy"):
+        (root / folder).mkdir()
+    example = EXAMPLE.read_text(encoding="utf-8")
+    (root / "lb" / "prod.lbgen.yaml").write_text(example.replace("weight: 50}", "weight: 300}"))
+    (root / "lb" / "edge.lbgen.yaml").write_text(example)
+    (root / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n"
+        "  - {spec: lb/prod.lbgen.yaml, target: haproxy, output: rendered/prod.haproxy.cfg}\n"
+        "  - {spec: lb/prod.lbgen.yaml, target: nginx, output: rendered/prod.nginx.conf}\n"
+        "  - {spec: lb/edge.lbgen.yaml, target: haproxy, output: rendered/edge.haproxy.cfg}\n"
+    )
+    (root / "rendered" / "edge.haproxy.cfg").write_text(
+        rendered("haproxy").replace("weight 50", "weight 60")
+    )
+    (root / "legacy" / "haproxy.cfg").write_text(HAND_WRITTEN)
+    snippet = readme_snippet()
+    assert "https://git.example.com/infra/lbgen" in snippet
+    (root / ".pre-commit-config.yaml").write_text(
+        snippet.replace("https://git.example.com/infra/lbgen", str(hook_root))
+    )
+    autoupdate = pre_commit("autoupdate", "--freeze", cwd=root, home=home)
+    config = (root / ".pre-commit-config.yaml").read_text()
+    git("add", "-A", cwd=root)
+    run = pre_commit("run", "--all-files", "--verbose", cwd=root, home=home)
+    update = pre_commit("run", "--hook-stage", "manual", "lbgen-render-update", "--all-files",
+                        "--verbose", cwd=root, home=home)  # fmt: skip
+    return SnippetRun(
+        root, hook_commit, config, autoupdate,
+        (run.returncode, parse(run.stdout), run.stdout),
+        (update.returncode, parse(update.stdout), update.stdout),
+    )  # fmt: skip
+
+
+def test_readme_snippet_autoupdate_freeze_pins_the_commit(snippet_run: SnippetRun) -> None:
+    """No tags exist: ``autoupdate --freeze`` turns the snippet's ``rev:`` into a commit SHA."""
+    assert snippet_run.autoupdate.returncode == 0, snippet_run.autoupdate.stdout
+    revs = re.findall(r"^\s+rev:\s*(\S+)", snippet_run.config, re.MULTILINE)
+    assert revs == [snippet_run.hook_commit], snippet_run.config
+
+
+def test_readme_snippet_runs_its_hooks(snippet_run: SnippetRun) -> None:
+    code, hooks, output = snippet_run.run
+    assert code == 1, output
+    # lbgen-render-update is on demand (stages: [manual]): not part of a commit.
+    assert set(hooks) == {"lbgen-validate", "lbgen-render-check", "lbgen-lint"}, output
+    assert hooks["lbgen-validate"].status == "Failed"
+    assert hooks["lbgen-render-check"].status == "Failed"
+    assert hooks["lbgen-lint"].status == "Failed"
+    assert "legacy/haproxy.cfg:12:5" in hooks["lbgen-lint"].output
+
+
+def test_a_spec_error_is_printed_once_per_commit(snippet_run: SnippetRun) -> None:
+    """The broken spec feeds two outputs and is validated too: its error appears once, with its
+    position (lbgen-validate); the render check names the spec instead of repeating it."""
+    _, hooks, output = snippet_run.run
+    assert output.count("must be 0..256 (got 300)") == 1, output
+    assert "lb/prod.lbgen.yaml:40:56: error [weight]" in hooks["lbgen-validate"].output
+    check = hooks["lbgen-render-check"].output
+    assert check.count("error [invalid-spec] lb/prod.lbgen.yaml is not a valid spec") == 1, check
+    assert "rendered/prod.haproxy.cfg: invalid" in check
+    assert "rendered/prod.nginx.conf: invalid" in check
+
+
+def test_out_of_date_hint_names_the_hook_that_fixes_it(snippet_run: SnippetRun) -> None:
+    """The render check's message names lbgen-render-update, and running that hook as the README
+    says rewrites the output."""
+    _, hooks, _ = snippet_run.run
+    check = hooks["lbgen-render-check"].output
+    line = next(x for x in check.splitlines() if "error [out-of-date]" in x)
+    assert line.startswith("rendered/edge.haproxy.cfg: error [out-of-date]"), line
+    assert "the lbgen-render-update pre-commit hook" in line, line
+    code, update_hooks, output = snippet_run.update
+    assert set(update_hooks) == {"lbgen-render-update"}, output
+    assert "rendered/edge.haproxy.cfg: written" in update_hooks["lbgen-render-update"].output
+    assert code == 1, output  # it modified files (and the broken spec is still broken)
+    written = (snippet_run.user_repo / "rendered" / "edge.haproxy.cfg").read_text()
+    assert written == rendered("haproxy")
+
+
 # --- the manifest behind render-all (no pre-commit needed) -------------------------------------
 
 

@@ -80,8 +80,13 @@ def _stop_pid(pid: int, timeout: float = 20.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def _start_dockerd(storage_driver: str, log_path: Path) -> tuple[subprocess.Popen[bytes], Any]:
-    """Start one dockerd with ``storage_driver``; return it and a client once it answers."""
+def _start_dockerd(
+    storage_driver: str, log_path: Path, *, detach: bool = False
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start one dockerd with ``storage_driver``; return it and a client once it answers.
+
+    ``detach`` puts it in a session of its own, so it outlives the terminal that started it
+    (``scripts/demo up`` returns while the daemon keeps running)."""
     dockerd = shutil.which("dockerd", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin")
     if dockerd is None:
         raise DockerUnavailable("no Docker engine answers and dockerd is not installed")
@@ -96,8 +101,9 @@ def _start_dockerd(storage_driver: str, log_path: Path) -> tuple[subprocess.Pope
         log.write(f"\n--- lbgen: {' '.join(command)}\n".encode())
         log.flush()
         proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -113,8 +119,9 @@ def _start_dockerd(storage_driver: str, log_path: Path) -> tuple[subprocess.Pope
     )
 
 
-def get_docker_engine() -> DockerEngine:
-    """A running Docker engine: the one already answering, else one started here (root only)."""
+def get_docker_engine(*, detach: bool = False) -> DockerEngine:
+    """A running Docker engine: the one already answering, else one started here (root only;
+    ``detach``: in a session of its own, to outlive this process)."""
     client = _client_or_none()
     if client is not None:
         return DockerEngine(client=client, storage_driver=client.info().get("Driver", ""))
@@ -131,7 +138,7 @@ def get_docker_engine() -> DockerEngine:
     errors: list[str] = []
     for driver in ("overlay2", "vfs"):  # overlay2 is fast; vfs works on any filesystem
         try:
-            proc, client = _start_dockerd(driver, log_path)
+            proc, client = _start_dockerd(driver, log_path, detach=detach)
         except DockerUnavailable as exc:
             errors.append(str(exc))
             continue

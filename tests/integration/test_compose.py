@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -15,22 +14,20 @@ import pytest
 
 from .clients import kubectl
 from .conftest import REQUIRE_DOCKER, Figures
-from .demo import REPO, prepare
+from .demo import (
+    DEFAULT_SPEC,
+    NGINX_PORT_SHIFT,
+    REPO,
+    compose_command,
+    compose_env,
+    demo_images,
+    down,
+    up,
+)
 from .dockerd import DockerEngine
-from .images import configured_builds, ensure_image, our_image
+from .images import configured_builds, our_image
 
 pytestmark = pytest.mark.integration
-
-
-def compose_command() -> list[str] | None:
-    """``docker compose`` (v2 plugin) or ``docker-compose`` (v1), whichever works here."""
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
 
 
 def _port_free(port: int) -> bool:
@@ -58,10 +55,11 @@ def _wait_kubectl(port: int, ca: Path, home: Path, limit: float = 60.0) -> str:
 
 def test_compose_demo(
     mode: str, docker_engine: DockerEngine | None, tmp_path: Path, kube_home: Path,
-    figures: Figures,
+    figures: Figures, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """``compose up`` the demo (three fake API servers, haproxy, nginx), kubectl /version through
-    both load balancers, ``compose down``."""
+    """What ``scripts/demo up`` / ``down`` run (``demo.up`` and ``demo.down``): the stack comes
+    up (three fake API servers, haproxy, nginx) with images built from Debian, kubectl /version
+    answers through both load balancers, and ``down`` removes every container."""
     if mode != "docker" or docker_engine is None:
         pytest.skip("the compose demo needs Docker")
     compose = compose_command()
@@ -71,42 +69,43 @@ def test_compose_demo(
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
 
+    # The images the test session has already made (ours by default, as the demo's default).
     builds = configured_builds()
-    haproxy = next(b.image for b in builds if b.engine == "haproxy")
-    nginx = next(b.image for b in builds if b.engine == "nginx")
-    python_image = os.environ.get("LBGEN_DEMO_PYTHON_IMAGE") or our_image("bookworm")
-    for image in (haproxy, nginx, python_image):
-        ensure_image(docker_engine.client, image)
+    for engine in ("haproxy", "nginx"):
+        image = next(b.image for b in builds if b.engine == engine)
+        monkeypatch.setenv(f"LBGEN_{engine.upper()}_IMAGE", image)
+    if not os.environ.get("LBGEN_DEMO_PYTHON_IMAGE"):
+        monkeypatch.setenv("LBGEN_DEMO_PYTHON_IMAGE", our_image("bookworm"))
 
     demo_dir = tmp_path / "demo"
-    info = prepare(out=demo_dir)
-    ports = [*info["haproxy"], *info["nginx"]]
-    ports += [int(s["address"].rpartition(":")[2]) for s in info["apiservers"]]
-    busy = [port for port in ports if not _port_free(port)]
+    spec = yaml_ports(DEFAULT_SPEC)
+    busy = [port for port in spec if not _port_free(port)]
     assert not busy, f"the demo's ports are taken on this machine: {busy}"
 
-    env = dict(os.environ, LBGEN_HAPROXY_IMAGE=haproxy, LBGEN_NGINX_IMAGE=nginx,
-               LBGEN_DEMO_PYTHON_IMAGE=python_image, LBGEN_DEMO_DIR=str(demo_dir))  # fmt: skip
     project = f"lbgen-demo-test-{uuid.uuid4().hex[:8]}"
+    env = compose_env(demo_dir, demo_images())
     base = [*compose, "-f", str(REPO / "compose.yaml"), "-p", project]
     started = time.monotonic()
     try:
-        up = subprocess.run([*base, "up", "-d"], capture_output=True, text=True, env=env,
-                            cwd=REPO, timeout=300, check=False)  # fmt: skip
-        assert up.returncode == 0, up.stdout + up.stderr
+        info = up(demo_dir, project)
+        ready_after = time.monotonic() - started
         names = {s["name"] for s in info["apiservers"]}
         answers = {}
         for engine in ("haproxy", "nginx"):
             port = info[engine][0]
             answers[engine] = json.loads(_wait_kubectl(port, demo_dir / "ca.pem", kube_home))
             assert answers[engine]["fakeServer"] in names, answers[engine]
-        ready_after = time.monotonic() - started
+        running = subprocess.run([*base, "ps", "-q"], capture_output=True, text=True, env=env,
+                                 cwd=REPO, timeout=120, check=True)  # fmt: skip
+        assert len(running.stdout.split()) == 5, running.stdout
     finally:
         logs = subprocess.run([*base, "logs", "--no-color"], capture_output=True, text=True,
                               env=env, cwd=REPO, timeout=120, check=False)  # fmt: skip
-        down = subprocess.run([*base, "down", "-t", "5", "--remove-orphans"], capture_output=True,
-                              text=True, env=env, cwd=REPO, timeout=300, check=False)  # fmt: skip
-    assert down.returncode == 0, down.stdout + down.stderr
+        done = down(demo_dir, project)
+    assert done == ["demo containers removed"], done  # the test's dockerd is not the demo's
+    left = subprocess.run([*base, "ps", "-q"], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=120, check=True)  # fmt: skip
+    assert left.stdout.split() == [], left.stdout
     figures.add(
         "compose demo",
         f"{' '.join(compose)}: both LBs answered {ready_after:.1f}s after 'up' "
@@ -114,6 +113,19 @@ def test_compose_demo(
         f"nginx -> {answers['nginx']['fakeServer']})",
     )
     assert "Traceback" not in logs.stdout, logs.stdout[-3000:]
+
+
+def yaml_ports(spec_path: Path) -> list[int]:
+    """Every port the demo listens on: haproxy's, nginx's (shifted) and the API servers'."""
+    from ruamel.yaml import YAML
+
+    spec = YAML(typ="safe").load(spec_path.read_text(encoding="utf-8"))
+    binds = [b for fe in spec["frontends"].values() for b in fe["bind"]]
+    ports = [int(b.rpartition(":")[2]) for b in binds]
+    servers = [s for pool in spec["pools"].values() for s in pool["servers"].values()]
+    addresses = [s if isinstance(s, str) else s["address"] for s in servers]
+    return [*ports, *(p + NGINX_PORT_SHIFT for p in ports),
+            *(int(a.rpartition(":")[2]) for a in addresses)]  # fmt: skip
 
 
 def test_compose_file_names_overridable_images() -> None:

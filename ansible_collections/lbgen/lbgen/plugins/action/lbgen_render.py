@@ -36,6 +36,7 @@ LBGEN_ARGS: dict[str, dict[str, Any]] = {
 }
 COPY_ARGS: dict[str, dict[str, Any]] = {
     "dest": {"type": "path", "required": True},
+    "force": {"type": "bool", "default": True},
     "validate": {"type": "str"},
     "backup": {"type": "bool", "default": False},
     "owner": {"type": "str"},
@@ -93,16 +94,13 @@ class ActionModule(ActionBase):
         except ImportError as exc:
             raise AnsibleActionFail(
                 f"lbgen is not installed for the Python that runs Ansible ({sys.executable}): "
-                f"install it on the controller, e.g. '{sys.executable} -m pip install lbgen' "
-                f"({exc})"
+                f"install it on the controller from a checkout of the lbgen repository, "
+                f"'{sys.executable} -m pip install /path/to/lbgen' (or 'pip install "
+                f"git+URL' of the repository); lbgen is not on a package index ({exc})"
             ) from None
+        source: Any
         if args["spec"] is not None:
-            try:
-                path = self._find_needle("files", args["spec"])
-            except AnsibleError as exc:
-                raise AnsibleActionFail(f"spec {args['spec']}: {to_text(exc)}") from None
-            source: Any = path
-            filename = None
+            source, filename = self._read_spec(args["spec"])
         else:
             content = args["spec_content"]
             if isinstance(content, Mapping):
@@ -131,6 +129,24 @@ class ActionModule(ActionBase):
                 f"lbgen: the spec cannot be rendered for {args['target']}\n" + format_text(errors)
             )
         return rendered, list(rendered.diagnostics)
+
+    def _read_spec(self, spec: str) -> tuple[bytes, str]:
+        """The spec file's bytes and its path, found and decrypted as ``copy`` does its ``src``:
+        a vault-encrypted spec (``ansible-vault encrypt``) is read with the play's vault
+        secrets. Error positions name the spec's path, never the decrypted temporary copy."""
+        try:
+            path = self._find_needle("files", spec)
+            real = self._loader.get_real_file(path, decrypt=True)
+        except AnsibleError as exc:
+            raise AnsibleActionFail(f"spec {spec}: {to_text(exc)}") from None
+        try:
+            with open(to_bytes(real, errors="surrogate_or_strict"), "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise AnsibleActionFail(f"spec {spec}: {exc}") from None
+        finally:
+            self._loader.cleanup_tmp_file(real)
+        return data, to_text(path)
 
     # -- installing (managed host side, through copy) -------------------------------------------
 

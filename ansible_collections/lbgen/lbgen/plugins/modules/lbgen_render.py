@@ -30,6 +30,8 @@ options:
     description:
       - Path of the spec file on the controller. A relative path is looked up like the O(src) of
         M(ansible.builtin.copy) (the role's C(files/), the playbook's folder).
+      - A vault-encrypted file (C(ansible-vault encrypt)) is decrypted with the play's vault
+        secrets, as M(ansible.builtin.copy) does with O(src).
       - Exactly one of O(spec) and O(spec_content) is required.
     type: str
   spec_content:
@@ -66,11 +68,24 @@ options:
     description: Where the rendered config is installed on the managed host.
     type: path
     required: true
+  force:
+    description:
+      - When false, an existing O(dest) is left alone whatever it holds; only a missing one is
+        written. As in M(ansible.builtin.copy).
+    type: bool
+    default: true
   validate:
     description:
       - Command run on the managed host against the new file before it replaces O(dest); C(%s)
-        stands for the file. For example C(haproxy -c -f %s) or C(nginx -t -c %s). When it fails,
-        O(dest) is left untouched and the task fails. As in M(ansible.builtin.copy).
+        stands for the file (once). When it fails, O(dest) is left untouched and the task fails.
+        As in M(ansible.builtin.copy).
+      - HAProxy, C(haproxy -c -f %s).
+      - nginx, O(layout=full) (a whole C(nginx.conf)), C(nginx -t -c %s); on Debian, whose
+        stream module is a dynamic one, together with
+        O(load_module=/usr/lib/nginx/modules/ngx_stream_module.so).
+      - nginx, O(layout=stream) (a C(stream {}) block the host's C(nginx.conf) includes at its
+        top level) is no whole config, so C(nginx -t -c %s) cannot check it; wrap it in one,
+        loading the host's modules (Debian) - see the second example.
     type: str
   backup:
     description: Keep a timestamped copy of O(dest) when it changes. As in M(ansible.builtin.copy).
@@ -132,13 +147,36 @@ EXAMPLES = r"""
     mode: "0640"
   notify: Reload haproxy
 
-- name: An nginx stream block from a spec kept in inventory variables
+- name: An nginx stream block from a spec kept in inventory variables, checked by nginx
   lbgen.lbgen.lbgen_render:
     spec_content: "{{ lb_spec }}"
     target: nginx
     layout: stream
     dest: /etc/nginx/stream.d/kubernetes-api.conf
+    # nginx.conf has "include /etc/nginx/stream.d/*.conf;" at its top level. A stream block is
+    # no whole config: nginx -t checks it inside a minimal main file that loads the modules.
+    validate: >-
+      sh -c '{ echo "include /etc/nginx/modules-enabled/*.conf;"; echo "events {}";
+      echo "include $1;"; } > "$1.main" && nginx -t -c "$1.main"; s=$?; rm -f "$1.main";
+      exit $s' sh %s
   notify: Reload nginx
+
+- name: A whole nginx.conf for Debian's nginx (stream module loaded), checked by nginx
+  lbgen.lbgen.lbgen_render:
+    spec: lb/prod-k8s-api.yaml
+    target: nginx
+    layout: full
+    load_module: /usr/lib/nginx/modules/ngx_stream_module.so
+    dest: /etc/nginx/nginx.conf
+    validate: nginx -t -c %s
+  notify: Reload nginx
+
+- name: Write the config only when the host has none yet
+  lbgen.lbgen.lbgen_render:
+    spec: lb/prod-k8s-api.yaml
+    target: haproxy
+    dest: /etc/haproxy/haproxy.cfg
+    force: false
 """
 
 RETURN = r"""
