@@ -156,7 +156,7 @@ def _server_params(values: Any) -> list[str]:
     return params
 
 
-def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
+def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> HaproxyServer:
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
@@ -170,6 +170,14 @@ def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
         params.append("disabled")
     if server.is_dns:
         params += ["init-addr", "last,libc,none"]
+        # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
+        # when that fails, but the server then has no address until the next reload.
+        findings.warning(
+            "haproxy-dns-at-start", (*server.path, "address"),
+            f"HAProxy resolves {server.address.host} once at start and does not follow its "
+            "address changes; when it does not resolve, HAProxy starts with this server "
+            "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
+        )  # fmt: skip
     return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
 
 
@@ -197,7 +205,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
         redispatch=pool.redispatch,
         timeouts=timeouts,
         default_server=" ".join(default_server),
-        servers=[_server(pool, server) for server in pool.servers],
+        servers=[_server(pool, server, findings) for server in pool.servers],
     )
 
 

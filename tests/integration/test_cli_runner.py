@@ -75,7 +75,10 @@ def test_check_and_render_validate_exit_codes(
     runner = runner_args(build, mode)
 
     good = tmp_path / f"good.{target}"
-    good.write_text(render_for(spec, target).text, encoding="utf-8")
+    # nginx: the stream layout (render's default), which the check wraps; a full one would need
+    # the --load-module of this build (test_engine covers that).
+    layout = "full" if target == "haproxy" else "stream"
+    good.write_text(render_for(spec, target, layout=layout).text, encoding="utf-8")
     old, new = BREAK[target]
     bad = tmp_path / f"bad.{target}"
     bad.write_text(good.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
