@@ -155,7 +155,7 @@ def _engine_check(  # type: ignore[no-untyped-def]
 #: ``--strict``: the translation's warnings (validate, render, the manifest, Ansible).
 STRICT_HELP = "Translation warnings are errors (exit 2)."
 #: ``--strict-engine``: the engine's own warnings, a separate choice.
-STRICT_ENGINE_HELP = "engine warnings are failures (exit 3): haproxy -c -dW, any nginx [warn] line."
+STRICT_ENGINE_HELP = "Engine warnings are failures (exit 3): haproxy -c -dW, any nginx [warn] line."
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -216,9 +216,14 @@ def render_command(
     validate_: Annotated[
         bool, typer.Option("--validate", help="Let the engine check the text before writing.")
     ] = False,
-    strict: Annotated[bool, typer.Option(help=STRICT_HELP)] = False,
+    strict: Annotated[
+        bool, typer.Option(help=f"{STRICT_HELP} Not the engine's: see --strict-engine.")
+    ] = False,
     strict_engine: Annotated[
-        bool, typer.Option(help=f"With --validate: {STRICT_ENGINE_HELP}")
+        bool,
+        typer.Option(
+            help="With --validate: " + STRICT_ENGINE_HELP[0].lower() + STRICT_ENGINE_HELP[1:]
+        ),
     ] = False,
     runner: Annotated[RunnerName, typer.Option(help="Where --validate runs the engine.")] = (
         RunnerName.auto
@@ -302,7 +307,7 @@ def check_command(
         typer.Option(
             "--strict-engine",
             "--strict",
-            help=f"The {STRICT_ENGINE_HELP} (--strict is the same here: check has no translation.)",
+            help=f"{STRICT_ENGINE_HELP} (--strict is the same here: check has no translation.)",
         ),
     ] = False,
 ) -> None:
