@@ -196,6 +196,33 @@ def check_command(
     return ["sh", "-c", script, engine, *args], files
 
 
+def container_check_result(
+    engine: str,
+    config: bytes,
+    status: int,
+    output: str,
+    modules_conf: str,
+    *,
+    runner: str,
+    command: list[str],
+    strict: bool,
+    filename: str | None,
+) -> CheckResult:
+    """Judge what :func:`check_command` printed (``output``) and left in ``modules.conf``."""
+    output = map_output(output.strip(), CONTAINER_DIR, filename or DEFAULT_FILENAME)
+    # modules.conf holds "load_module PATH;" when this image's nginx needs the module.
+    words = modules_conf.split()
+    path = words[1].rstrip(";") if len(words) >= 2 and words[0] == "load_module" else None
+    return CheckResult(
+        ok=accepted(engine, status, output, strict=strict),
+        engine=engine,
+        runner=runner,
+        output=output,
+        command=tuple(command[:2] + command[3:]),
+        load_module=path if needs_stream_module(engine, config, output) else None,
+    )
+
+
 def _create(
     client: Any, image: str, command: list[str], files: dict[str, str] | dict[str, bytes], name: str
 ) -> Any:
@@ -278,17 +305,10 @@ class DockerRunner:
         code = int(status.get("StatusCode", 1))
         if code in (126, 127):  # the shell could not find or run the binary
             raise EngineUnavailable(f"image {image} has no runnable {engine}: {output.strip()}")
-        output = map_output(output.strip(), CONTAINER_DIR, filename or DEFAULT_FILENAME)
-        # modules.conf holds "load_module PATH;" when this image's nginx needs the module.
-        path = module.split()[1].rstrip(";") if module.startswith("load_module ") else None
-        return CheckResult(
-            ok=accepted(engine, code, output, strict=strict),
-            engine=engine,
-            runner=f"{self.name}:{image}",
-            output=output,
-            command=tuple(command[:2] + command[3:]),
-            load_module=path if needs_stream_module(engine, data, output) else None,
-        )
+        return container_check_result(
+            engine, data, code, output, module, runner=f"{self.name}:{image}",
+            command=command, strict=strict, filename=filename,
+        )  # fmt: skip
 
 
 class DockerEngine:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lbgen.engines import first_problem
+
 from .conftest import Figures, make_spec, render_for
 from .images import EngineBuild
 
@@ -101,7 +103,7 @@ def test_check_and_render_validate_exit_codes(
                         "--templates", str(overrides), *runner, cwd=tmp_path)  # fmt: skip
     assert refused.returncode == 3, refused.stderr
     assert out.read_bytes() == before, "a refused config replaced the file"
-    complaint = rejected.stderr.strip().splitlines()[-1]
+    complaint = first_problem(rejected.stderr)
     figures.add("cli", f"check 0/{rejected.returncode}, render --validate 0/{refused.returncode}")
     figures.add("cli rejection", complaint)
 
