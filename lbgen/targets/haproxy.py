@@ -7,7 +7,8 @@ Choices that matter to operators:
   silently wins: the bug in the old kubeadm example).
 - Server parameters shared by the pool go on ``default-server``; a server line carries only what
   differs, so the effective value of every field is visible in one place.
-- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve.
+- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve, and
+  a warning: HAProxy resolves them once, at start.
 """
 
 from __future__ import annotations
