@@ -2,9 +2,12 @@
 
 The public API is small and stable; everything else is an implementation detail::
 
-    spec = lbgen.load_spec("cluster.yaml")
-    rendered = lbgen.render(spec, "haproxy")
+    spec = lbgen.load_spec("cluster.yaml")      # SpecError: the spec is not valid
+    rendered = lbgen.render(spec, "haproxy")    # RenderError: it cannot be rendered for haproxy
     result = lbgen.check(rendered.text, "haproxy")
+
+``RenderError`` and ``SpecError`` carry every diagnostic (``.diagnostics``); ``RenderError`` is a
+``SpecError``, so one ``except`` catches both.
 
 Heavy modules (Jinja2, the engine runners, the config parsers) are imported on first use so that
 ``lbgen validate`` starts fast.
@@ -14,9 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lbgen.diagnostics import RenderError, SpecError
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "check", "diff", "load_spec", "render"]
+__all__ = ["RenderError", "SpecError", "__version__", "check", "diff", "load_spec", "render"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,18 +42,37 @@ def load_spec(source: Any, *, filename: str | None = None) -> Spec:
     return _load_spec(source, filename=filename)
 
 
-def render(spec: Spec, target: str, *, layout: str | None = None, **options: Any) -> Rendered:
-    """Render a loaded spec for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``)."""
+def render(
+    spec: Spec,
+    target: str,
+    *,
+    layout: str | None = None,
+    allow_errors: bool = False,
+    **options: Any,
+) -> Rendered:
+    """Render a loaded spec for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``).
+
+    Options as :func:`lbgen.rendering.render` (``templates``, ``strict``: translation warnings
+    are errors, ``load_module``). Raises :class:`RenderError` (every diagnostic in
+    ``.diagnostics``) when the rendering has an error-level diagnostic, so that its text cannot
+    be used by mistake; with ``allow_errors=True`` it returns the :class:`Rendered` anyway
+    (``ok`` is then False and the text must not be written).
+    """
     from lbgen.rendering import render as _render
 
-    return _render(spec, target, layout=layout, **options)
+    rendered = _render(spec, target, layout=layout, **options)
+    if not rendered.ok and not allow_errors:
+        raise RenderError(rendered.diagnostics, rendered)
+    return rendered
 
 
-def check(text: str, engine: str, *, runner: str = "auto", **options: Any) -> CheckResult:
-    """Let the real engine check a config text; see :func:`lbgen.engines.check_config`."""
+def check(config: str | bytes, engine: str, *, runner: str = "auto", **options: Any) -> CheckResult:
+    """Let the real engine check a config's exact bytes (text is UTF-8); options ``image``,
+    ``strict`` (engine warnings are failures), ``filename``: see
+    :func:`lbgen.engines.check_config`."""
     from lbgen.engines import check_config
 
-    return check_config(text, engine, runner=runner, **options)
+    return check_config(config, engine, runner=runner, **options)
 
 
 def diff(spec: Spec, target: str, against: str | Path, *, layout: str | None = None) -> DiffResult:

@@ -271,14 +271,25 @@ def _engine_of(target: Target) -> str:
     return "haproxy" if target is Target.haproxy else "nginx"
 
 
-def _engine_check(text: str, engine: str, runner: RunnerName, image: str | None, strict: bool):  # type: ignore[no-untyped-def]
+def _engine_check(  # type: ignore[no-untyped-def]
+    config: bytes, engine: str, runner: RunnerName, image: str | None, strict: bool, name: str
+):
+    """The engine's verdict on ``config``'s exact bytes, its messages naming ``name``."""
     from lbgen.engines import EngineUnavailable, check_config
 
     try:
-        result = check_config(text, engine, runner=runner.value, image=image, strict=strict)
+        result = check_config(
+            config, engine, runner=runner.value, image=image, strict=strict, filename=name
+        )
     except EngineUnavailable as exc:
         fail(Exit.UNAVAILABLE, str(exc))
     return result
+
+
+#: ``--strict``: the translation's warnings (validate, render, the manifest, Ansible).
+STRICT_HELP = "Translation warnings are errors (exit 2)."
+#: ``--strict-engine``: the engine's own warnings, a separate choice.
+STRICT_ENGINE_HELP = "Engine warnings are failures (exit 3): haproxy -c -dW, any nginx [warn] line."
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -293,7 +304,7 @@ def validate(
         list[Target] | None,
         typer.Option("--target", "-t", help="Also check the translation to this target."),
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Translation warnings are errors.")] = False,
+    strict: Annotated[bool, typer.Option(help=STRICT_HELP)] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Diagnostic format.")] = Format.text,
 ) -> None:
     """Check specs; print every problem as FILE:LINE:COL and exit 2 if there is an error.
@@ -339,7 +350,15 @@ def render_command(
     validate_: Annotated[
         bool, typer.Option("--validate", help="Let the engine check the text before writing.")
     ] = False,
-    strict: Annotated[bool, typer.Option(help="Translation warnings are errors.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help=f"{STRICT_HELP} Not the engine's: see --strict-engine.")
+    ] = False,
+    strict_engine: Annotated[
+        bool,
+        typer.Option(
+            help="With --validate: " + STRICT_ENGINE_HELP[0].lower() + STRICT_ENGINE_HELP[1:]
+        ),
+    ] = False,
     runner: Annotated[RunnerName, typer.Option(help="Where --validate runs the engine.")] = (
         RunnerName.auto
     ),
@@ -383,6 +402,7 @@ def render_command(
         existing = read_existing(output) if output is not None else None
     except OSError as exc:
         fail(Exit.INVALID, f"cannot read {output}: {exc.strerror}")
+    # Exact comparison: read_existing keeps every byte's meaning (no newline translation).
     if output is not None and check:
         if existing != rendered.text:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
@@ -392,10 +412,13 @@ def render_command(
         typer.echo(f"{output} unchanged", err=True)
         return
     if validate_:
-        result = _engine_check(rendered.text, _engine_of(target), runner, image, strict)
+        # The engine judges the very bytes write_atomic writes (UTF-8, newlines as rendered).
+        name = str(output) if output is not None else "<stdout>"
+        data = rendered.text.encode("utf-8")
+        result = _engine_check(data, _engine_of(target), runner, image, strict_engine, name)
         if not result.ok:
             typer.echo(result.output, err=True)
-            fail(Exit.REJECTED, result.summary() + ("; nothing written" if output else ""))
+            fail(Exit.REJECTED, result.verdict() + ("; nothing written" if output else ""))
     if output is None:
         sys.stdout.write(rendered.text)
         return
@@ -413,26 +436,36 @@ def check_command(
     engine: Annotated[Engine | None, typer.Option(help="Engine; guessed when absent.")] = None,
     runner: Annotated[RunnerName, typer.Option(help="Where the engine runs.")] = RunnerName.auto,
     image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
-    strict: Annotated[
-        bool, typer.Option(help="Engine warnings are failures (haproxy -dW, nginx [warn]).")
+    strict_engine: Annotated[
+        bool,
+        typer.Option(
+            "--strict-engine",
+            "--strict",
+            help=f"{STRICT_ENGINE_HELP} (--strict is the same here: check has no translation.)",
+        ),
     ] = False,
 ) -> None:
-    """Let the real engine check a config: haproxy -c, nginx -t. Exit 3 rejected, 4 unavailable.
+    """Let the real engine check a config's exact bytes: haproxy -c, nginx -t.
 
-    Example: lbgen check haproxy.cfg --engine haproxy --strict
+    A stream/upstreams nginx file is wrapped into a temporary complete config (its messages
+    still name FILE and its lines); a full config is checked exactly as written.
+    Exit 3 rejected, 4 unavailable.
+
+    Example: lbgen check haproxy.cfg --engine haproxy --strict-engine
     """
     from lbgen.engines import guess_engine
 
     try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(Exit.INVALID, f"cannot read {config}: {getattr(exc, 'strerror', None) or exc}")
-    name = engine.value if engine else guess_engine(text)
-    result = _engine_check(text, name, runner, image, strict)
+        data = config.read_bytes()
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot read {config}: {exc.strerror or exc}")
+    # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
+    name = engine.value if engine else guess_engine(data.decode("utf-8", "replace"))
+    result = _engine_check(data, name, runner, image, strict_engine, str(config))
     if not result.ok:
         typer.echo(result.output, err=True)
-        fail(Exit.REJECTED, f"{config}: {result.summary()}")
-    typer.echo(f"{config}: {result.summary()}", err=True)
+        fail(Exit.REJECTED, f"{config}: {result.verdict()}")
+    typer.echo(f"{config}: {result.verdict()}", err=True)
 
 
 @app.command()

@@ -64,6 +64,19 @@ class SpecError(Exception):
         super().__init__(format_text([first]) if first else "invalid input")
 
 
+class RenderError(SpecError):
+    """The spec loads but cannot be rendered for the target (an error-level diagnostic, e.g.
+    ``balance: first`` for nginx, or a warning under ``strict``); raised by :func:`lbgen.render`.
+
+    ``diagnostics`` holds every diagnostic of the rendering (errors, warnings and notes);
+    ``rendered`` the :class:`lbgen.rendering.Rendered` itself, whose text must not be used.
+    """
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], rendered: object = None) -> None:
+        super().__init__(diagnostics)
+        self.rendered = rendered
+
+
 def worst(diagnostics: Iterable[Diagnostic]) -> Level | None:
     """The highest level present, or ``None`` for an empty list."""
     levels = [d.level for d in diagnostics]

@@ -11,7 +11,10 @@ network (the engine binds exactly what the config says) and are always removed, 
 The same runner works with the official images (``haproxy`` in /usr/local/sbin, nginx with the
 stream module built in) and with Debian-based images (``haproxy`` in /usr/sbin, nginx's stream
 module as ``/usr/lib/nginx/modules/ngx_stream_module.so``): a small shell prologue inside the
-container finds the binary and loads the stream module only when that nginx needs it.
+container finds the binary and, for a stream/upstreams file or a running engine, loads the stream
+module only when that nginx needs it. A full nginx config is checked exactly as written (see
+:mod:`lbgen.engines`): if it lacks the ``load_module`` this image needs, the check fails and says
+which path to render with.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ from typing import Any
 
 from lbgen.engines import (
     CHECK_TIMEOUT_SECONDS,
+    DEFAULT_FILENAME,
     ENGINES,
     LOADS_STREAM_MODULE,
     CheckResult,
     EngineUnavailable,
     accepted,
-    nginx_check_flags,
+    check_arguments,
+    check_files,
+    map_output,
+    needs_stream_module,
     wait_until_listening,
     wrap_nginx,
 )
@@ -115,7 +122,7 @@ def require_image(client: Any, image: str) -> None:
         ) from exc
 
 
-def _archive(files: dict[str, str]) -> bytes:
+def _archive(files: dict[str, str] | dict[str, bytes]) -> bytes:
     """A tar holding ``CONTAINER_DIR`` (world-writable: some images run as a non-root user)."""
     buffer = io.BytesIO()
     now = time.time()
@@ -123,8 +130,8 @@ def _archive(files: dict[str, str]) -> bytes:
         folder = tarfile.TarInfo(CONTAINER_DIR.lstrip("/"))
         folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o1777, now
         tar.addfile(folder)
-        for name, text in files.items():
-            data = text.encode("utf-8")
+        for name, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
             info = tarfile.TarInfo(f"{CONTAINER_DIR.lstrip('/')}/{name}")
             info.size, info.mode, info.mtime = len(data), 0o644, now
             tar.addfile(info, io.BytesIO(data))
@@ -155,31 +162,70 @@ def config_files(config_text: str, engine: str) -> tuple[str, dict[str, str]]:
     return "nginx.conf", {"nginx.conf": wrapped, "modules.conf": ""}
 
 
-def engine_command(
-    engine: str, config_text: str, *, check: bool, strict: bool = False
-) -> list[str]:
-    """The container command: check (``-c`` / ``-t``) or run in the foreground."""
+def engine_command(engine: str, config_text: str) -> list[str]:
+    """The container command that runs the engine in the foreground with ``config_text``."""
     if engine == "haproxy":
-        config = f"{CONTAINER_DIR}/haproxy.cfg"
-        if check:
-            args = ["-c", *(["-dW"] if strict else []), "-f", config]
-        else:
-            # -W: master-worker, so SIGUSR2 reloads; -db: stay in the foreground as PID 1.
-            args = ["-W", "-db", "-f", config]
+        # -W: master-worker, so SIGUSR2 reloads; -db: stay in the foreground as PID 1.
+        args = ["-W", "-db", "-f", f"{CONTAINER_DIR}/haproxy.cfg"]
         return ["sh", "-c", _EXEC_HAPROXY, "haproxy", *args]
     globals_ = []
     if not re.search(r"^\s*pid\s", config_text, re.M):
         globals_.append(f"pid {CONTAINER_DIR}/nginx.pid;")
-    if not check and not re.search(r"^\s*daemon\s", config_text, re.M):
+    if not re.search(r"^\s*daemon\s", config_text, re.M):
         globals_.append("daemon off;")
-    args = nginx_check_flags(strict) if check else []
-    args += ["-p", f"{CONTAINER_DIR}/", "-c", f"{CONTAINER_DIR}/nginx.conf"]
+    args = ["-p", f"{CONTAINER_DIR}/", "-c", f"{CONTAINER_DIR}/nginx.conf"]
     if globals_:
         args += ["-g", " ".join(globals_)]
     return ["sh", "-c", _EXEC_NGINX, "nginx", *args]
 
 
-def _create(client: Any, image: str, command: list[str], files: dict[str, str], name: str) -> Any:
+def check_command(
+    engine: str, config: bytes, *, strict: bool
+) -> tuple[list[str], dict[str, bytes]]:
+    """The container command and files that check ``config``'s exact bytes.
+
+    The same files and arguments as the local runner (:func:`lbgen.engines.check_files`); a
+    stream/upstreams wrapper includes ``modules.conf``, which the prologue fills in.
+    """
+    module_line = f"include {CONTAINER_DIR}/modules.conf;" if engine == "nginx" else None
+    files = check_files(config, engine, CONTAINER_DIR, module_line=module_line)
+    if engine == "nginx":
+        files["modules.conf"] = b""
+    args = check_arguments(engine, config, CONTAINER_DIR, strict=strict, files=files)
+    script = _EXEC_HAPROXY if engine == "haproxy" else _EXEC_NGINX
+    return ["sh", "-c", script, engine, *args], files
+
+
+def container_check_result(
+    engine: str,
+    config: bytes,
+    status: int,
+    output: str,
+    modules_conf: str,
+    *,
+    runner: str,
+    command: list[str],
+    strict: bool,
+    filename: str | None,
+) -> CheckResult:
+    """Judge what :func:`check_command` printed (``output``) and left in ``modules.conf``."""
+    output = map_output(output.strip(), CONTAINER_DIR, filename or DEFAULT_FILENAME)
+    # modules.conf holds "load_module PATH;" when this image's nginx needs the module.
+    words = modules_conf.split()
+    path = words[1].rstrip(";") if len(words) >= 2 and words[0] == "load_module" else None
+    return CheckResult(
+        ok=accepted(engine, status, output, strict=strict),
+        engine=engine,
+        runner=runner,
+        output=output,
+        command=tuple(command[:2] + command[3:]),
+        load_module=path if needs_stream_module(engine, config, output) else None,
+    )
+
+
+def _create(
+    client: Any, image: str, command: list[str], files: dict[str, str] | dict[str, bytes], name: str
+) -> Any:
     """Create (not start) a host-network container with the config files in place."""
     try:
         container = client.containers.create(
@@ -221,22 +267,33 @@ class DockerRunner:
         """The image used for ``engine``: the one given, else the configured default."""
         return self._image or default_image(engine)
 
-    def check(self, config_text: str, engine: str, *, strict: bool = False) -> CheckResult:
-        """Check ``config_text`` in a throwaway container; EngineUnavailable if it cannot run."""
+    def check(
+        self,
+        config: str | bytes,
+        engine: str,
+        *,
+        strict: bool = False,
+        filename: str | None = None,
+    ) -> CheckResult:
+        """Check ``config``'s exact bytes in a throwaway container; EngineUnavailable if it
+        cannot run."""
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
+        data = config.encode("utf-8") if isinstance(config, str) else config
         image = self.image_for(engine)
         client = docker_client()
+        module = ""
         try:
             require_image(client, image)
-            _, files = config_files(config_text, engine)
-            command = engine_command(engine, config_text, check=True, strict=strict)
+            command, files = check_command(engine, data, strict=strict)
             name = f"lbgen-check-{engine}-{uuid.uuid4().hex[:10]}"
             container = _create(client, image, command, files, name)
             try:
                 container.start()
                 status = container.wait(timeout=CHECK_TIMEOUT_SECONDS)
                 output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+                if engine == "nginx":
+                    module = _read_from_container(container, f"{CONTAINER_DIR}/modules.conf")
             except Exception as exc:
                 raise EngineUnavailable(
                     f"{engine} check in {image} failed to run: {_one_line(exc)}"
@@ -248,13 +305,10 @@ class DockerRunner:
         code = int(status.get("StatusCode", 1))
         if code in (126, 127):  # the shell could not find or run the binary
             raise EngineUnavailable(f"image {image} has no runnable {engine}: {output.strip()}")
-        return CheckResult(
-            ok=accepted(engine, code, output, strict=strict),
-            engine=engine,
-            runner=f"{self.name}:{image}",
-            output=output.strip(),
-            command=tuple(command[:2] + command[3:]),
-        )
+        return container_check_result(
+            engine, data, code, output, module, runner=f"{self.name}:{image}",
+            command=command, strict=strict, filename=filename,
+        )  # fmt: skip
 
 
 class DockerEngine:
@@ -287,7 +341,7 @@ class DockerEngine:
         try:
             require_image(self._client, self.image)
             _, files = config_files(self.config_text, self.engine)
-            command = engine_command(self.engine, self.config_text, check=False)
+            command = engine_command(self.engine, self.config_text)
             name = f"lbgen-run-{self.engine}-{uuid.uuid4().hex[:10]}"
             self._container = _create(self._client, self.image, command, files, name)
             self._container.start()

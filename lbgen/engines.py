@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -37,20 +37,46 @@ class EngineUnavailable(Exception):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What the engine said about a config."""
+    """What the engine said about a config.
+
+    ``output`` is the engine's own output with the temporary paths replaced by the name of the
+    checked file (``filename``), so that each message points at the user's file and line.
+    ``load_module`` is set when a full nginx config was rejected because this nginx loads the
+    stream module dynamically and the config does not load it: the path to render with
+    (``--load-module``).
+    """
 
     ok: bool
     engine: str
     runner: str
     output: str
     command: Sequence[str] = field(default_factory=tuple)
+    load_module: str | None = None
+
+    @property
+    def hint(self) -> str:
+        """What to do about a rejection lbgen recognises, or ''."""
+        if self.load_module is None:
+            return ""
+        where = "here" if self.runner == "local" else f"in {self.runner.removeprefix('docker:')}"
+        return (
+            f"nginx {where} loads stream as a dynamic module: render with --load-module "
+            f"{self.load_module}"
+        )
+
+    def verdict(self) -> str:
+        """The engine's verdict and lbgen's hint, without repeating the engine's messages."""
+        verdict = "accepted" if self.ok else "rejected"
+        hint = f": {self.hint}" if self.hint else ""
+        return f"{self.engine} ({self.runner}) {verdict} the config{hint}"
 
     def summary(self) -> str:
-        """One line for the CLI: the engine's verdict and its first complaint."""
-        verdict = "accepted" if self.ok else "rejected"
-        problem = first_problem(self.output) if not self.ok else ""
+        """One line: the engine's verdict and its first complaint (or lbgen's hint)."""
+        if self.ok or self.hint:
+            return self.verdict()
+        problem = first_problem(self.output)
         tail = f": {problem}" if problem else ""
-        return f"{self.engine} ({self.runner}) {verdict} the config{tail}"
+        return f"{self.verdict()}{tail}"
 
 
 def first_problem(output: str) -> str:
@@ -82,8 +108,19 @@ class Runner(Protocol):
 
     name: str
 
-    def check(self, config_text: str, engine: str, *, strict: bool = False) -> CheckResult:
-        """Check ``config_text`` with ``engine``; raise EngineUnavailable if it cannot run."""
+    def check(
+        self,
+        config: str | bytes,
+        engine: str,
+        *,
+        strict: bool = False,
+        filename: str | None = None,
+    ) -> CheckResult:
+        """Check ``config`` (its exact bytes; text is UTF-8) with ``engine``.
+
+        ``strict``: engine warnings are failures. ``filename`` names the config in the
+        engine's messages. Raise EngineUnavailable if the engine cannot run.
+        """
         ...
 
 
@@ -105,10 +142,12 @@ def nginx_layout_of(text: str) -> str:
 
 
 def wrap_nginx(text: str, *, stream_module: str | None, workdir: str) -> str:
-    """Turn any lbgen nginx layout into a complete nginx.conf that ``nginx -t`` can read.
+    """Turn any lbgen nginx layout into a complete nginx.conf that a *running* nginx can use.
 
     A ``stream`` or ``upstreams`` layout is wrapped into ``events {}`` + ``stream {}``; the
-    stream module is loaded when the engine needs it and the text does not load it already.
+    stream module is loaded when the engine needs it and the text does not load it already
+    (also for a full config: the integration tests and the demo run every layout). Checks do
+    not use this: they judge the exact bytes, see :func:`check_files`.
     """
     layout = nginx_layout_of(text)
     head = []
@@ -121,6 +160,89 @@ def wrap_nginx(text: str, *, stream_module: str | None, workdir: str) -> str:
         head.append("events {}")
         body = text if layout == "stream" else "stream {\n" + text + "\n}\n"
     return "\n".join(head) + ("\n" if head else "") + body
+
+
+# --- what a check runs -------------------------------------------------------------------------
+# The local and the Docker runner check the same way: the user's bytes go unchanged into
+# CONFIG_NAME in a folder; haproxy and a full nginx config are checked as they are; a stream or
+# upstreams file is *included* by a small wrapper (so the engine reports the user's own line
+# numbers), and the folder's paths in the engine's messages are replaced by the user's file name.
+
+#: The file holding the user's exact bytes.
+CONFIG_NAME = "config"
+#: The complete nginx.conf around a stream/upstreams file.
+WRAPPER_NAME = "lbgen-wrapper.conf"
+#: How a config without a file name is called in the engine's messages.
+DEFAULT_FILENAME = "<config>"
+
+_PID = re.compile(r"^\s*pid\s", re.M)
+
+
+def _as_bytes(config: str | bytes) -> bytes:
+    return config.encode("utf-8") if isinstance(config, str) else config
+
+
+def _as_text(config: bytes) -> str:
+    # Only for guessing the layout: every byte maps to one character, nothing is refused.
+    return config.decode("latin-1")
+
+
+def check_files(
+    config: bytes, engine: str, folder: str, *, module_line: str | None
+) -> dict[str, bytes]:
+    """The files a check puts in ``folder``: the user's bytes, and the wrapper when needed.
+
+    ``module_line`` (e.g. ``load_module PATH;``) heads the wrapper of a stream/upstreams file
+    that does not load the stream module itself; a full config is never changed.
+    """
+    files = {CONFIG_NAME: config}
+    text = _as_text(config)
+    if engine == "nginx" and nginx_layout_of(text) != "full":
+        user = f"{folder}/{CONFIG_NAME}"
+        lines = []
+        if module_line and not LOADS_STREAM_MODULE.search(text):
+            lines.append(module_line)
+        lines.append(f"error_log {folder}/error.log;")
+        # A stream file may load its module itself: that has to come before events {}.
+        if nginx_layout_of(text) == "stream":
+            lines.append(f"include {user};")
+        else:
+            lines.append(f"stream {{ include {user}; }}")
+        lines.append("events {}")
+        files[WRAPPER_NAME] = ("\n".join(lines) + "\n").encode("utf-8")
+    return files
+
+
+def check_arguments(
+    engine: str, config: bytes, folder: str, *, strict: bool, files: dict[str, bytes]
+) -> list[str]:
+    """The engine's arguments for checking the ``files`` of :func:`check_files` in ``folder``."""
+    main = f"{folder}/{WRAPPER_NAME if WRAPPER_NAME in files else CONFIG_NAME}"
+    if engine == "haproxy":
+        return ["-c", *(["-dW"] if strict else []), "-f", main]
+    args = [*nginx_check_flags(strict), "-p", f"{folder}/", "-c", main]
+    if not _PID.search(_as_text(config)):
+        args += ["-g", f"pid {folder}/nginx.pid;"]
+    return args
+
+
+def map_output(output: str, folder: str, filename: str) -> str:
+    """The engine's output with the check folder's files named as the user knows them."""
+    wrapper = f"{folder}/{WRAPPER_NAME}"
+    output = output.replace(f"{folder}/{CONFIG_NAME}", filename)
+    # nginx ends with "configuration file WRAPPER test failed": that verdict is about the file.
+    output = output.replace(f"configuration file {wrapper} ", f"configuration file {filename} ")
+    return output.replace(wrapper, f"lbgen's wrapper of {filename}")
+
+
+def needs_stream_module(engine: str, config: bytes, output: str) -> bool:
+    """True when a full nginx config was rejected for want of the stream module."""
+    return (
+        engine == "nginx"
+        and 'unknown directive "stream"' in output
+        and nginx_layout_of(_as_text(config)) == "full"
+        and not LOADS_STREAM_MODULE.search(_as_text(config))
+    )
 
 
 # --- local runner ------------------------------------------------------------------------------
@@ -168,8 +290,15 @@ class LocalRunner:
             return DEBIAN_STREAM_MODULE
         return None
 
-    def check(self, config_text: str, engine: str, *, strict: bool = False) -> CheckResult:
-        """Write the config to a temp folder and run the engine's check on it."""
+    def check(
+        self,
+        config: str | bytes,
+        engine: str,
+        *,
+        strict: bool = False,
+        filename: str | None = None,
+    ) -> CheckResult:
+        """Write the config's exact bytes to a temp folder and run the engine's check on it."""
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
         binary = self.binary(engine)
@@ -178,25 +307,20 @@ class LocalRunner:
                 f"{engine} is not installed here (no '{engine}' binary on PATH); "
                 f"install it or use --runner docker"
             )
+        data = _as_bytes(config)
+        module = self._stream_module_for(binary) if engine == "nginx" else None
         with tempfile.TemporaryDirectory(prefix="lbgen-check-") as workdir:
-            config = Path(workdir) / f"{engine}.conf"
-            if engine == "haproxy":
-                config.write_text(config_text, encoding="utf-8")
-                command = [binary, "-c", "-f", str(config)]
-                if strict:
-                    command.insert(2, "-dW")
-            else:
-                wrapped = wrap_nginx(
-                    config_text, stream_module=self._stream_module_for(binary), workdir=workdir
-                )
-                config.write_text(wrapped, encoding="utf-8")
-                command = [
-                    binary, *nginx_check_flags(strict), "-p", workdir, "-c", str(config),
-                    "-g", f"pid {workdir}/nginx.pid;",
-                ]  # fmt: skip
-            return run_check_command(
+            line = f"load_module {module};" if module else None
+            files = check_files(data, engine, workdir, module_line=line)
+            for name, content in files.items():
+                (Path(workdir) / name).write_bytes(content)
+            command = [binary, *check_arguments(engine, data, workdir, strict=strict, files=files)]
+            result = run_check_command(
                 [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
             )
+            output = map_output(result.output, workdir, filename or DEFAULT_FILENAME)
+        missing = module if needs_stream_module(engine, data, output) else None
+        return replace(result, output=output, load_module=missing)
 
 
 def run_check_command(
@@ -204,14 +328,13 @@ def run_check_command(
 ) -> CheckResult:
     """Run an engine's check command and judge it with :func:`accepted`."""
     try:
-        proc = subprocess.run(
-            command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_SECONDS
-        )
+        proc = subprocess.run(command, capture_output=True, timeout=CHECK_TIMEOUT_SECONDS)
     except FileNotFoundError as exc:
         raise EngineUnavailable(f"cannot run {command[0]}: {exc.strerror}") from exc
     except subprocess.TimeoutExpired as exc:
         raise EngineUnavailable(f"{engine} check did not finish in {exc.timeout}s") from exc
-    output = (proc.stdout + proc.stderr).strip()
+    # The engines may quote the config's own bytes, which need not be UTF-8.
+    output = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
     return CheckResult(
         ok=accepted(engine, proc.returncode, output, strict=strict),
         engine=engine, runner=runner, output=output, command=command,
@@ -239,10 +362,22 @@ def get_runner(name: str, engine: str, *, image: str | None = None) -> Runner:
 
 
 def check_config(
-    text: str, engine: str, *, runner: str = "auto", image: str | None = None, strict: bool = False
+    config: str | bytes,
+    engine: str,
+    *,
+    runner: str = "auto",
+    image: str | None = None,
+    strict: bool = False,
+    filename: str | None = None,
 ) -> CheckResult:
-    """Let ``engine`` check ``text`` with the chosen runner."""
-    return get_runner(runner, engine, image=image).check(text, engine, strict=strict)
+    """Let ``engine`` check ``config`` (its exact bytes; text is UTF-8) with the chosen runner.
+
+    ``strict``: engine warnings are failures (``haproxy -dW``, nginx ``[warn]``). ``filename``
+    names the config in the engine's messages (default ``<config>``).
+    """
+    return get_runner(runner, engine, image=image).check(
+        config, engine, strict=strict, filename=filename
+    )
 
 
 # --- running an engine -------------------------------------------------------------------------

@@ -38,9 +38,11 @@ class WriteOutcome:
 
 
 def read_existing(path: Path) -> str | None:
-    """The current text of ``path``, or None when it does not exist."""
+    """The current text of ``path`` exactly (no newline translation), or None when it does not
+    exist: a ``\\r`` where the rendering has ``\\n`` is a difference."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:

@@ -42,9 +42,9 @@ def can_fake_dns() -> bool:
     return os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
-def engine_check(text: str, engine: str, *, strict: bool = True) -> CheckResult:
-    """``haproxy -c -dW`` / ``nginx -t`` on ``text`` with the local binaries."""
-    names = dns_names(text)
+def engine_check(text: str | bytes, engine: str, *, strict: bool = True) -> CheckResult:
+    """``haproxy -c -dW`` / ``nginx -t`` on ``text`` (its exact bytes) with the local binaries."""
+    names = dns_names(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
     with tempfile.TemporaryDirectory(prefix="lbgen-hosts-") as folder:
         prefix = _hosts_prefix(names, Path(folder)) if names and can_fake_dns() else []
         return LocalRunner(command_prefix=prefix).check(text, engine, strict=strict)

@@ -34,10 +34,11 @@ def case_names() -> list[str]:
     return sorted(p.name for p in CASES.iterdir() if (p / "spec.yaml").is_file())
 
 
-def render_case(name: str, target: str, layout: str) -> Rendered:
+def render_case(name: str, target: str, layout: str, load_module: str | None = None) -> Rendered:
     spec_path = CASES / name / "spec.yaml"
     spec = lbgen.load_spec(spec_path.read_bytes(), filename=f"{name}/spec.yaml")
-    return lbgen.render(spec, target, layout=layout)
+    options = {"load_module": load_module} if load_module else {}
+    return lbgen.render(spec, target, layout=layout, allow_errors=True, **options)
 
 
 def golden_text(rendered: Rendered) -> tuple[str | None, str]:
@@ -102,7 +103,13 @@ def test_golden_output_accepted_by_engine(
         assert (CASES / name / f"{filename}.diagnostics").read_text().count(" error ") >= 1
         return
     monkeypatch.chdir(CASES / name)  # client_cert paths in specs are relative to the case
-    result = engine_check(expected.read_text(encoding="utf-8"), ENGINE[target], strict=True)
+    result = engine_check(expected.read_bytes(), ENGINE[target], strict=True)
+    if result.load_module:
+        # A full nginx config as rendered without --load-module, on an nginx that loads stream
+        # dynamically: the check says so (and only then); render it as the hint says.
+        assert layout == "full" and not result.ok, result.output
+        text = render_case(name, target, layout, load_module=result.load_module).text
+        result = engine_check(text, ENGINE[target], strict=True)
     assert result.ok, f"{target} rejected {expected}:\n{result.output}"
 
 

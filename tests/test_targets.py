@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import lbgen
 from lbgen.diagnostics import Level
 
@@ -28,9 +30,13 @@ def test_null_haproxy_timeouts_are_warned_with_their_location() -> None:
 
 def test_strict_makes_translation_warnings_errors() -> None:
     spec = lbgen.load_spec(BASE.encode(), filename="s.yaml")
-    rendered = lbgen.render(spec, "haproxy", strict=True)
+    with pytest.raises(lbgen.RenderError) as raised:  # the library refuses to hand out the text
+        lbgen.render(spec, "haproxy", strict=True)
+    errors = [d for d in raised.value.diagnostics if d.code.startswith("haproxy")]
+    assert errors and all(d.level is Level.ERROR for d in errors)
+    rendered = lbgen.render(spec, "haproxy", strict=True, allow_errors=True)
     assert not rendered.ok
-    assert all(d.level is Level.ERROR for d in rendered.diagnostics if d.code.startswith("haproxy"))
+    assert rendered.diagnostics == raised.value.diagnostics
 
 
 def test_haproxy_never_emits_ssl_hello_or_two_check_options() -> None:
@@ -103,3 +109,19 @@ def test_log_host_name_is_warned_for_both_engines() -> None:
         assert ("log-host-at-start", "global.log") in codes
     ip_spec = lbgen.load_spec(b"version: 1\nglobal: {log: 'udp://127.0.0.1:514'}\n" + rest)
     assert "log-host-at-start" not in {d.code for d in lbgen.render(ip_spec, "haproxy").diagnostics}
+
+
+def test_dns_named_servers_are_warned_for_both_engines() -> None:
+    spec = lbgen.load_spec(
+        b"version: 1\nfrontends: {api: {bind: [':6443'], pool: cp}}\n"
+        b"pools: {cp: {servers: {a: 127.0.0.1:7001, b: 'cp2.example.internal:6443'}}}\n",
+        filename="s.yaml",
+    )
+    expected = {"haproxy": "haproxy-dns-at-start", "nginx": "nginx-dns-at-start"}
+    for target, code in expected.items():
+        found = [d for d in lbgen.render(spec, target).diagnostics if d.code == code]
+        # One warning, at the address that names the host (server a is an IP: none).
+        assert [(d.path, d.line, d.col, d.level) for d in found] == [
+            ("pools.cp.servers.b.address", 3, 46, Level.WARNING)
+        ], found
+        assert "cp2.example.internal once at start" in found[0].message

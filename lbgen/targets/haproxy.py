@@ -7,7 +7,8 @@ Choices that matter to operators:
   silently wins: the bug in the old kubeadm example).
 - Server parameters shared by the pool go on ``default-server``; a server line carries only what
   differs, so the effective value of every field is visible in one place.
-- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve.
+- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve, and
+  a warning: HAProxy resolves them once, at start.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def _server_params(values: Any) -> list[str]:
     return params
 
 
-def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
+def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> HaproxyServer:
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
@@ -170,6 +171,14 @@ def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
         params.append("disabled")
     if server.is_dns:
         params += ["init-addr", "last,libc,none"]
+        # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
+        # when that fails, but the server then has no address until the next reload.
+        findings.warning(
+            "haproxy-dns-at-start", (*server.path, "address"),
+            f"HAProxy resolves {server.address.host} once at start and does not follow its "
+            "address changes; when it does not resolve, HAProxy starts with this server "
+            "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
+        )  # fmt: skip
     return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
 
 
@@ -197,7 +206,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
         redispatch=pool.redispatch,
         timeouts=timeouts,
         default_server=" ".join(default_server),
-        servers=[_server(pool, server) for server in pool.servers],
+        servers=[_server(pool, server, findings) for server in pool.servers],
     )
 
 

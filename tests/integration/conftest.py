@@ -287,10 +287,13 @@ def make_spec(
     }
 
 
-def render_for(spec: dict[str, Any], engine: str, *, layout: str = "full") -> Rendered:
+def render_for(
+    spec: dict[str, Any], engine: str, *, layout: str = "full", load_module: str | None = None
+) -> Rendered:
     """Load and render a spec dict; fail the test on any error diagnostic."""
     loaded = lbgen.load_spec(json.dumps(spec).encode())
-    rendered = lbgen.render(loaded, engine, layout=layout)
+    options = {"load_module": load_module} if load_module else {}
+    rendered = lbgen.render(loaded, engine, layout=layout, allow_errors=True, **options)
     errors = [d for d in rendered.diagnostics if d.level is Level.ERROR]
     assert not errors, f"spec did not render for {engine}: {errors}"
     return rendered

@@ -111,7 +111,8 @@ class ActionModule(ActionBase):
             filename = "spec_content"
         try:
             spec = lbgen.load_spec(source, filename=filename)
-            options: dict[str, Any] = {"strict": args["strict"]}
+            # allow_errors: the errors are reported below, as the task's failure message.
+            options: dict[str, Any] = {"strict": args["strict"], "allow_errors": True}
             if args["load_module"] is not None:
                 options["load_module"] = args["load_module"]
             if args["templates"] is not None:
