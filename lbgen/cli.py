@@ -109,7 +109,7 @@ def _main(
             "--max-input-size",
             callback=_max_input_size,
             metavar="SIZE",
-            help="Largest spec or config read (e.g. 8M; default 4M, env LBGEN_MAX_INPUT_BYTES).",
+            help="Largest spec or config read (e.g. 8M; default 2M, env LBGEN_MAX_INPUT_BYTES).",
         ),
     ] = None,
 ) -> None:

@@ -129,6 +129,12 @@ def read_source(source: str | Path | bytes, filename: str | None = None) -> tupl
 
 
 def _decode(data: bytes, filename: str) -> str:
+    if b"\x00" in data:  # binary, or UTF-16/32 without a BOM
+        start = data.index(b"\x00")
+        before = data[:start]
+        line, col = before.count(b"\n") + 1, start - (before.rfind(b"\n") + 1) + 1
+        message = "binary data (NUL byte): a spec is UTF-8 text"
+        raise SpecError([Diagnostic(Level.ERROR, "encoding", message, filename, line, col)])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
