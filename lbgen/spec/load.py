@@ -129,14 +129,8 @@ def read_source(source: str | Path | bytes, filename: str | None = None) -> tupl
 
 
 def _decode(data: bytes, filename: str) -> str:
-    if b"\x00" in data:  # binary, or UTF-16/32 without a BOM
-        start = data.index(b"\x00")
-        before = data[:start]
-        line, col = before.count(b"\n") + 1, start - (before.rfind(b"\n") + 1) + 1
-        message = "binary data (NUL byte): a spec is UTF-8 text"
-        raise SpecError([Diagnostic(Level.ERROR, "encoding", message, filename, line, col)])
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
@@ -145,6 +139,13 @@ def _decode(data: bytes, filename: str) -> str:
             Diagnostic(Level.ERROR, "encoding",
                        f"not UTF-8 (byte 0x{data[exc.start]:02x})", filename, line, col)
         ]) from None  # fmt: skip
+    if "\x00" in text:  # binary, or UTF-16/32 without a BOM (valid UTF-8, but not text)
+        start = data.index(b"\x00")
+        before = data[:start]
+        line, col = before.count(b"\n") + 1, start - (before.rfind(b"\n") + 1) + 1
+        message = "binary data (NUL byte): a spec is UTF-8 text"
+        raise SpecError([Diagnostic(Level.ERROR, "encoding", message, filename, line, col)])
+    return text
 
 
 MAX_DEPTH = 64
