@@ -258,6 +258,11 @@ def test_kill_9_during_write_never_tears_the_file(work: Path, rendered: dict[str
     target = work / "haproxy.cfg"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     chooser = random.Random(9)
+    # Kill around the moment a render writes: between 50% and 110% of a full run's duration.
+    started = time.monotonic()
+    timing = lbgen("render", str(work / "a.yaml"), "-t", "haproxy", "-o", str(target))
+    assert timing.returncode == 0, timing.stderr
+    full_run = time.monotonic() - started
     outcomes = {"killed": 0, "finished": 0, "old": 0, "new": 0, "torn": 0}
     for attempt in range(12):
         old, new = ("a", "b") if attempt % 2 == 0 else ("b", "a")
@@ -267,7 +272,7 @@ def test_kill_9_during_write_never_tears_the_file(work: Path, rendered: dict[str
              "-t", "haproxy", "-o", str(target)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(chooser.uniform(0.15, 0.9))
+        time.sleep(chooser.uniform(0.5, 1.1) * full_run)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             outcomes["killed"] += 1
