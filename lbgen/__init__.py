@@ -35,10 +35,24 @@ if TYPE_CHECKING:
 def load_spec(source: Any, *, filename: str | None = None) -> Spec:
     """Load and validate a spec from a path, ``-`` (stdin), bytes or text.
 
-    Raises :class:`lbgen.diagnostics.SpecError` carrying every diagnostic found.
+    A :class:`~pathlib.Path` is always a file name, ``bytes`` always the spec's content. A
+    ``str`` is the spec's text when it holds a line break or starts with ``{`` (a one-line JSON
+    or flow document), and otherwise a file name (``-``: standard input). ``filename`` names
+    text and bytes in diagnostics (default ``<spec>``).
+
+    Raises :class:`lbgen.diagnostics.SpecError` carrying every diagnostic found, and
+    :class:`TypeError` for anything else than a path, ``str`` or ``bytes``.
     """
+    from pathlib import Path
+
     from lbgen.spec.load import load_spec as _load_spec
 
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
+        source = source.encode("utf-8", "surrogatepass")
+    elif not isinstance(source, str | bytes | Path):
+        raise TypeError(
+            f"load_spec() takes a path, YAML text or bytes, not {type(source).__name__}"
+        )
     return _load_spec(source, filename=filename)
 
 

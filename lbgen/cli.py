@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok / no difference; 1 differences (``diff``, ``render --check``); 2 invalid input
 (diagnostics printed, nothing written); 3 the engine rejected the config; 4 the engine is not
-available. Bad input never ends in a traceback.
+available; 70 an internal error (a bug: one line asking to report it). Bad input never ends in a
+traceback.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Exit(IntEnum):
     INVALID = 2
     REJECTED = 3
     UNAVAILABLE = 4
+    INTERNAL = 70  # EX_SOFTWARE: a bug in lbgen, never bad input
 
 
 class Target(StrEnum):
@@ -214,11 +216,31 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _max_input_size(value: str | None) -> str | None:
+    from lbgen.inputs import parse_size, set_max_input_bytes
+
+    if value is not None:
+        try:
+            set_max_input_bytes(parse_size(value))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 @app.callback()
 def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    max_input_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-input-size",
+            callback=_max_input_size,
+            metavar="SIZE",
+            help="Largest spec or config read (e.g. 8M; default 2M, env LBGEN_MAX_INPUT_BYTES).",
+        ),
+    ] = None,
 ) -> None:
     """Render validated HAProxy and nginx configs for Kubernetes API servers from one spec."""
 
@@ -342,7 +364,10 @@ def render_command(
         Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (atomically).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write here (atomically, through symlinks; - for stdout)."
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if FILE would change.")
@@ -375,8 +400,12 @@ def render_command(
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
     from lbgen.output import WriteStatus, read_existing, write_atomic
-    from lbgen.rendering import TargetError, render
+    from lbgen.rendering import TargetError, TemplateFailure, render
 
+    if output is not None and str(output) == "-":
+        output = None  # -o - : stdout, the one way to write somewhere that is not a file
+        if check:
+            fail(Exit.INVALID, "--check needs --output FILE to compare with, not -")
     if check and output is None:
         fail(Exit.INVALID, "--check needs --output FILE to compare with")
     if templates is not None and not templates.is_dir():
@@ -389,26 +418,23 @@ def render_command(
         )  # fmt: skip
     except TargetError as exc:
         fail(Exit.INVALID, str(exc))
-    except Exception as exc:  # a broken override template is bad input, not a crash
-        import jinja2
-
-        if isinstance(exc, jinja2.TemplateError):
-            fail(Exit.INVALID, f"template error: {exc}")
-        raise
+    except TemplateFailure as exc:  # a broken override template is bad input, not a crash
+        fail(Exit.INVALID, str(exc))
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))
+    data = rendered.text.encode("utf-8")
     try:
         existing = read_existing(output) if output is not None else None
     except OSError as exc:
-        fail(Exit.INVALID, f"cannot read {output}: {exc.strerror}")
-    # Exact comparison: read_existing keeps every byte's meaning (no newline translation).
+        fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
     if output is not None and check:
-        if existing != rendered.text:
+        # Exact bytes: a \n that became \r (HAProxy then ignores the rest of the line) differs.
+        if existing != data:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
         typer.echo(f"{output} is up to date", err=True)
         return
-    if output is not None and existing == rendered.text:
+    if output is not None and existing == data:
         typer.echo(f"{output} unchanged", err=True)
         return
     if validate_:
@@ -425,7 +451,7 @@ def render_command(
     try:
         outcome = write_atomic(output, rendered.text)
     except OSError as exc:
-        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror}")
+        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
     verb = "created" if outcome.status is WriteStatus.CREATED else "written"
     typer.echo(f"{output} {verb}", err=True)
 
@@ -454,11 +480,12 @@ def check_command(
     Example: lbgen check haproxy.cfg --engine haproxy --strict-engine
     """
     from lbgen.engines import guess_engine
+    from lbgen.inputs import InputError, read_input
 
     try:
-        data = config.read_bytes()
-    except OSError as exc:
-        fail(Exit.INVALID, f"cannot read {config}: {exc.strerror or exc}")
+        data = read_input(config)
+    except (OSError, InputError) as exc:
+        fail(Exit.INVALID, f"cannot read {config}: {getattr(exc, 'strerror', None) or exc}")
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
     name = engine.value if engine else guess_engine(data.decode("utf-8", "replace"))
     result = _engine_check(data, name, runner, image, strict_engine, str(config))
@@ -565,12 +592,16 @@ class ImportFrom(StrEnum):
 def _read_config(config: str) -> str:
     """A config file's text (``-``: stdin); unreadable input exits 2 with a diagnostic."""
     from lbgen.confparse import read_config_text
-    from lbgen.confparse.tree import ParseError, decode_config
+    from lbgen.confparse.tree import CODE_UNREADABLE, ParseError, decode_config
+    from lbgen.inputs import InputError, read_stdin
 
     try:
         if config == "-":
-            return decode_config(sys.stdin.buffer.read(), "<stdin>")
+            return decode_config(read_stdin(), "<stdin>")
         return read_config_text(config)
+    except InputError as exc:
+        emit([Diagnostic(Level.ERROR, CODE_UNREADABLE, f"cannot read config: {exc}", "<stdin>")])
+        raise typer.Exit(int(Exit.INVALID)) from None
     except SpecError as exc:
         emit(exc.diagnostics)
         raise typer.Exit(int(Exit.INVALID)) from None
@@ -637,7 +668,8 @@ def import_command(
         typer.Option("--from", help="The config's engine; detected when absent."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the spec here (atomically).")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the spec here (atomically; - for stdout)."),
     ] = None,
 ) -> None:
     """Turn an existing config into a spec (YAML on stdout or in -o FILE).
@@ -659,13 +691,13 @@ def import_command(
     emit(result.diagnostics)
     if not result.ok:
         raise typer.Exit(int(Exit.INVALID))
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(result.yaml_text)
         return
     try:
         write_atomic(output, result.yaml_text)
     except OSError as exc:
-        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror}")
+        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"{output} written", err=True)
 
 
@@ -717,5 +749,26 @@ def lint(
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point; the last resort against a traceback.
+
+    Every known failure already exits 2, 3 or 4 with a clear line. Anything else is a bug in
+    lbgen: it becomes one line and exit 70 (EX_SOFTWARE), asking for a report, instead of a
+    traceback that buries the cause (``LBGEN_TRACEBACK=1`` shows it for debugging).
+    """
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("lbgen: interrupted\n")
+        sys.exit(130)
+    except BaseException as exc:  # the one place that catches everything
+        if os.environ.get("LBGEN_TRACEBACK"):
+            raise
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        detail = detail.encode("ascii", "backslashreplace").decode("ascii")
+        sys.stderr.write(
+            f"lbgen: internal error ({detail}); this is a bug in lbgen {__version__}, "
+            "please report it with the command and input that caused it\n"
+        )
+        sys.exit(int(Exit.INTERNAL))

@@ -12,7 +12,9 @@ A repository that commits rendered configs (for review, for a GitOps tool, for A
         layout: stream
         output: rendered/nginx-stream.conf
 
-Paths are relative to the manifest's folder. The manifest is what maps a changed file to the
+Paths are relative to the manifest's folder, which is the repository: an ``output`` that leads
+outside it (through ``..`` or a symlink) is refused, and ``load_module`` must be an absolute path
+to a ``.so`` with no whitespace or ``;``. The manifest is what maps a changed file to the
 outputs it affects: pre-commit passes the changed file names and :meth:`Manifest.select` keeps the
 entries whose spec, output or templates folder is among them (every entry when the manifest itself
 changed). ``lbgen render-all --check`` then compares each output with a fresh rendering, and
@@ -27,7 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, has_errors
 
@@ -44,6 +47,16 @@ class _Entry(BaseModel):
     strict: bool = False
     load_module: str | None = None
     templates: str | None = None
+
+    @field_validator("load_module")
+    @classmethod
+    def _load_module(cls, value: str | None) -> str | None:
+        from lbgen.targets.nginx import load_module_problem
+
+        problem = load_module_problem(value) if value is not None else None
+        if problem is not None:
+            raise PydanticCustomError("load-module", problem)
+        return value
 
 
 class _Manifest(BaseModel):
@@ -102,6 +115,19 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
     except ValidationError as exc:
         raise SpecError(validation_diagnostics(exc, source)) from None
     base = Path(path).resolve().parent
+    outside = [
+        source.diagnostic(
+            Level.ERROR,
+            "outside-repository",
+            ("outputs", index, "output"),
+            f"{entry.output!r} leads outside the manifest's folder {base} (through .. or a "
+            "symlink): render-all writes only inside the repository",
+        )
+        for index, entry in enumerate(model.outputs)
+        if not (base / entry.output).resolve().is_relative_to(base)
+    ]
+    if outside:
+        raise SpecError(outside)
     return Manifest(
         path=Path(path).resolve(),
         outputs=tuple(
@@ -157,7 +183,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
     file, so that CI annotations point at it.
     """
     from lbgen.output import WriteStatus, read_existing, write_atomic
-    from lbgen.rendering import render
+    from lbgen.rendering import TargetError, TemplateFailure, render
     from lbgen.spec.load import attach, load
 
     results = []
@@ -167,10 +193,15 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
         except SpecError as exc:
             results.append(Result(entry, Status.INVALID, exc.diagnostics, spec_loaded=False))
             continue
-        rendered = render(
-            spec, entry.target, layout=entry.layout, templates=entry.templates,
-            strict=entry.strict, load_module=entry.load_module,
-        )  # fmt: skip
+        try:
+            rendered = render(
+                spec, entry.target, layout=entry.layout, templates=entry.templates,
+                strict=entry.strict, load_module=entry.load_module,
+            )  # fmt: skip
+        except (TargetError, TemplateFailure) as exc:
+            failed = Diagnostic(Level.ERROR, "render", str(exc), file=shown(entry.output))
+            results.append(Result(entry, Status.INVALID, [failed]))
+            continue
         diagnostics = list(rendered.diagnostics)
         if has_errors(diagnostics):
             results.append(Result(entry, Status.INVALID, diagnostics))
@@ -181,7 +212,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
             results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
             continue
         if check:
-            if existing == rendered.text:
+            if existing == rendered.text.encode("utf-8"):  # exact bytes, like render --check
                 results.append(Result(entry, Status.UP_TO_DATE, diagnostics))
             else:
                 stale = Diagnostic(

@@ -1,13 +1,15 @@
 """Writing a rendered file the way CI and Ansible need it.
 
 Atomic (a temp file in the same folder, fsync, rename), keeps the mode and owner of the file it
-replaces, and leaves the file alone (mtime included) when the content is unchanged. An optional
+replaces, and leaves the file alone (mtime included) when the content is unchanged. A symlink is
+followed to its target (like ``cp``); a device, FIFO or socket is never replaced. An optional
 ``validate`` callback sees the new text before anything on disk changes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -37,36 +39,81 @@ class WriteOutcome:
         return self.status is not WriteStatus.UNCHANGED
 
 
-def read_existing(path: Path) -> str | None:
-    """The current text of ``path`` exactly (no newline translation), or None when it does not
-    exist: a ``\\r`` where the rendering has ``\\n`` is a difference."""
+def _refuse(path: Path, mode: int) -> OSError:
+    kinds = {
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFIFO: "a FIFO",
+        stat.S_IFSOCK: "a socket",
+        stat.S_IFDIR: "a folder",
+    }
+    kind = kinds.get(stat.S_IFMT(mode), "not a regular file")
+    return OSError(
+        errno.EINVAL, f"{kind}, not a regular file: lbgen writes only files (-o - for stdout)",
+        str(path),
+    )  # fmt: skip
+
+
+def destination(path: Path) -> Path:
+    """The file a write to ``path`` lands in: symlinks are followed to their target, as ``cp``
+    does, so that the link stays a link. A dangling link or a non-regular file (device, FIFO,
+    socket, folder) raises OSError instead of being replaced."""
+    target = Path(os.path.realpath(path))
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
+        info = target.lstat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise OSError(errno.ENOENT, "a dangling symlink: its target does not exist",
+                          str(path)) from None  # fmt: skip
+        return target
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(path, info.st_mode)
+    return target
+
+
+def read_existing(path: Path) -> bytes | None:
+    """The current bytes of ``path`` (through symlinks), or None when it does not exist.
+
+    Exact bytes, no newline or encoding translation: ``--check`` must see a ``\\r`` that the
+    engine would see. A device or FIFO is refused (OSError) without reading or blocking.
+    """
+    from lbgen.inputs import InputError, read_input
+
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(path, info.st_mode)
+        return read_input(path, limit=1 << 62)
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError:
-        return ""  # not our text: anything we render differs from it
+    except InputError as exc:  # it changed kind since the stat above
+        raise OSError(errno.EINVAL, str(exc), str(path)) from None
 
 
 def would_change(path: Path, text: str) -> bool:
     """True when writing ``text`` to ``path`` would change the file."""
-    return read_existing(path) != text
+    return read_existing(path) != text.encode("utf-8")
 
 
 def write_atomic(path: Path, text: str) -> WriteOutcome:
-    """Replace ``path`` with ``text`` atomically, unless it already holds exactly that text."""
-    existing = read_existing(path)
-    if existing == text:
+    """Replace ``path`` with ``text`` atomically, unless it already holds exactly that text.
+
+    A symlink is followed: its target is replaced and the link stays. A device, FIFO, socket,
+    folder or dangling link is refused with an OSError; nothing is written then.
+    """
+    data = text.encode("utf-8")
+    target = destination(path)
+    existing = read_existing(target)
+    if existing == data:
         return WriteOutcome(path, WriteStatus.UNCHANGED)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = target.parent
     previous = None
     with contextlib.suppress(FileNotFoundError):
-        previous = path.stat()
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".lbgen-tmp", dir=folder)
+        previous = target.stat()
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".lbgen-tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if previous is not None:
@@ -78,7 +125,12 @@ def write_atomic(path: Path, text: str) -> WriteOutcome:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(temp_name, 0o666 & ~umask)
-        os.replace(temp_name, path)
+        # The target may have become a device or FIFO since it was checked: never replace one.
+        with contextlib.suppress(FileNotFoundError):
+            now = target.lstat()
+            if not stat.S_ISREG(now.st_mode):
+                raise _refuse(path, now.st_mode)
+        os.replace(temp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)

@@ -201,11 +201,12 @@ def decode_config(data: bytes, filename: str) -> str:
 
 def read_config(path: str | Path) -> str:
     """Read a config file as text, every failure a :class:`ParseError` (never an OSError)."""
+    from lbgen.inputs import InputError, read_input
+
     name = str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ParseError(
-            f"cannot read config: {exc.strerror or exc}", file=name, code=CODE_UNREADABLE
-        ) from None
+        data = read_input(path)  # regular files only, at most the input size limit
+    except (OSError, InputError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ParseError(f"cannot read config: {reason}", file=name, code=CODE_UNREADABLE) from None
     return decode_config(data, name)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
 from lbgen.spec.models import Spec
@@ -103,23 +105,34 @@ def kind_of(value: Any) -> str:
 
 
 def read_source(source: str | Path | bytes, filename: str | None = None) -> tuple[bytes, str]:
-    """Bytes and a display name for a path, ``-`` (stdin) or raw bytes."""
-    if isinstance(source, bytes):
-        return source, filename or "<spec>"
-    if str(source) == "-":
-        return sys.stdin.buffer.read(), filename or "<stdin>"
-    path = Path(source)
+    """Bytes and a display name for a path, ``-`` (stdin) or raw bytes.
+
+    Files and stdin are read through :mod:`lbgen.inputs`: regular files only, at most the input
+    size limit; anything else is one ``io`` or ``too-large`` error.
+    """
+    from lbgen.inputs import InputError, check_size, read_input, read_stdin
+
+    name = filename or ("<spec>" if isinstance(source, bytes) else
+                        "<stdin>" if str(source) == "-" else str(source))  # fmt: skip
     try:
-        return path.read_bytes(), filename or str(source)
+        if isinstance(source, bytes):
+            check_size(len(source))
+            return source, name
+        if str(source) == "-":
+            return read_stdin(), name
+        return read_input(source), name
+    except InputError as exc:
+        code = "too-large" if "input limit" in str(exc) else "io"
+        raise SpecError([Diagnostic(Level.ERROR, code, f"cannot read: {exc}", file=name)]) from None
     except OSError as exc:
         raise SpecError([
-            Diagnostic(Level.ERROR, "io", f"cannot read: {exc.strerror}", file=str(source))
+            Diagnostic(Level.ERROR, "io", f"cannot read: {exc.strerror or exc}", file=name)
         ]) from None  # fmt: skip
 
 
 def _decode(data: bytes, filename: str) -> str:
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
@@ -128,45 +141,159 @@ def _decode(data: bytes, filename: str) -> str:
             Diagnostic(Level.ERROR, "encoding",
                        f"not UTF-8 (byte 0x{data[exc.start]:02x})", filename, line, col)
         ]) from None  # fmt: skip
+    if "\x00" in text:  # binary, or UTF-16/32 without a BOM (valid UTF-8, but not text)
+        start = data.index(b"\x00")
+        before = data[:start]
+        line, col = before.count(b"\n") + 1, start - (before.rfind(b"\n") + 1) + 1
+        message = "binary data (NUL byte): a spec is UTF-8 text"
+        raise SpecError([Diagnostic(Level.ERROR, "encoding", message, filename, line, col)])
+    return text
+
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists a spec may have (a real one has about six levels)."""
+
+MAX_VALUES = 200_000
+"""Most values (keys, scalars, collections) a spec may hold once aliases are expanded."""
+
+MAX_INT_DIGITS = 64
+"""Longest integer literal: no spec value comes near it, a 5,000-digit one is an attack."""
+
+#: Tags a spec may carry: YAML's core schema. Anything else (``!!omap``, ``!!set``,
+#: ``!!binary``, ``!!python/...``, ``!local``) is refused where it is written.
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+) | {"!"}
+
+
+class _SpecComposer(Composer):
+    """ruamel's composer, refusing tags outside the core schema where they are written."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            tag = getattr(event, "tag", None)
+            if tag is not None and str(tag) not in _CORE_TAGS:
+                shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+                raise ComposerError(
+                    None, None, f"tag {shown} is not allowed in a spec (plain YAML values only)",
+                    event.start_mark,
+                )  # fmt: skip
+        return super().compose_node(parent, index)
+
+
+class _SpecConstructor(RoundTripConstructor):
+    """ruamel's round-trip constructor with a bound on integer literals."""
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        """An int, unless the literal is absurdly long (Python refuses >4300 digits anyway)."""
+        size = len(str(node.value))
+        if size > MAX_INT_DIGITS:
+            raise ConstructorError(
+                None, None,
+                f"an integer of {size} characters is too large (at most {MAX_INT_DIGITS})",
+                node.start_mark,
+            )  # fmt: skip
+        return super().construct_yaml_int(node)
+
+
+_SpecConstructor.add_constructor("tag:yaml.org,2002:int", _SpecConstructor.construct_yaml_int)
+
+
+def _key_position(node: CommentedMap, key: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """0-based key and value positions of ``key``; a key that a merge (``<<: *base``) brought
+    in is found in the mapping it was merged from, so errors point at its definition."""
+    if key in node.lc.data:
+        return node.lc.key(key), node.lc.value(key)
+    for merged in getattr(node, merge_attrib, []):
+        if isinstance(merged, CommentedMap) and key in merged:
+            return _key_position(merged, key)
+    line, col = node.lc.line or 0, node.lc.col or 0
+    return (line, col), (line, col)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = r"a lone surrogate (\ud800-\udfff) is not a character"
+
+
+class _Walk:
+    """One conversion of ruamel's nodes to plain data; counts values to bound alias expansion."""
+
+    def __init__(self, source: SpecSource) -> None:
+        self.source = source
+        self.count = 0
+
+    def fail(self, code: str, path: Path_, message: str, *, key: bool = False) -> SpecError:
+        """A SpecError at ``path``."""
+        return SpecError([self.source.diagnostic(Level.ERROR, code, path, message, key=key)])
+
+    def plain(self, node: Any, path: Path_) -> Any:
+        """ruamel's round-trip nodes -> plain Python data, recording every position."""
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.fail(
+                "too-large", path,
+                f"more than {MAX_VALUES} values once aliases are expanded (an alias bomb?)",
+            )  # fmt: skip
+        source = self.source
+        if isinstance(node, CommentedMap):
+            out: dict[Any, Any] = {}
+            for key, value in node.items():
+                child = (*path, str(key))
+                (kline, kcol), (vline, vcol) = _key_position(node, key)
+                source.keys[child] = (kline + 1, kcol + 1)
+                source.values[child] = (vline + 1, vcol + 1)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise self.fail("encoding", child, _SURROGATE_MESSAGE, key=True)
+                out[key] = self.plain(value, child)
+            return out
+        if isinstance(node, CommentedSeq):
+            items = []
+            for index, value in enumerate(node):
+                line, col = node.lc.item(index)
+                source.values[(*path, index)] = (line + 1, col + 1)
+                items.append(self.plain(value, (*path, index)))
+            return items
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise self.fail("encoding", path, _SURROGATE_MESSAGE)
+            return str(node)
+        return node
 
 
 def _plain(node: Any, path: Path_, source: SpecSource) -> Any:
     """ruamel's round-trip nodes -> plain Python data, recording every position on the way."""
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            kline, kcol = node.lc.key(key)
-            source.keys[child] = (kline + 1, kcol + 1)
-            vline, vcol = node.lc.value(key)
-            source.values[child] = (vline + 1, vcol + 1)
-            out[key] = _plain(value, child, source)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            line, col = node.lc.item(index)
-            source.values[(*path, index)] = (line + 1, col + 1)
-            items.append(_plain(value, (*path, index), source))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
+    return _Walk(source).plain(node, path)
 
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
-    """YAML (or JSON) text -> plain data and the positions of its keys and values."""
+    """YAML (or JSON) text -> plain data and the positions of its keys and values.
+
+    Bounded: nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values after
+    alias expansion, integers longer than :data:`MAX_INT_DIGITS` and tags outside YAML's core
+    schema are errors at their position. Merge keys (``<<: *base``) work; a merged value's
+    position is where the anchored mapping defines it.
+    """
     source = SpecSource(filename)
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    yaml.max_depth = MAX_DEPTH
+    yaml.Composer = _SpecComposer
+    yaml.Constructor = _SpecConstructor
     try:
         document = yaml.load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        message = f"nested deeper than {MAX_DEPTH} levels"
+        diagnostic = Diagnostic(Level.ERROR, "too-deep", message, filename, line, col)
+        raise SpecError([diagnostic]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)

@@ -7,6 +7,7 @@ makes it an error). Built-in defaults that get dropped are summed up in one note
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -350,6 +351,27 @@ def _error_log(log: str | None) -> str | None:
     if log == "stdout":
         return "stderr"
     return _log_destination(log)
+
+
+_LOAD_MODULE_FORBIDDEN = re.compile(r"[\s;{}#'\"\\$\x00-\x1f\x7f]")
+
+
+def load_module_problem(path: str) -> str | None:
+    """Why ``path`` cannot follow ``load_module`` in nginx.conf, or None when it can.
+
+    The value is written unquoted into the config, so only an absolute path to a ``.so`` with
+    none of nginx's separators (whitespace, ``;``, braces, quotes, ``#``, ``$``) is accepted.
+    """
+    if not path.startswith("/"):
+        return f"load_module {path!r}: must be an absolute path"
+    if not path.endswith(".so"):
+        return f"load_module {path!r}: must name a .so file"
+    if _LOAD_MODULE_FORBIDDEN.search(path):
+        return (
+            f"load_module {path!r}: whitespace, control characters, quotes and "
+            "; { } # $ \\ are not allowed"
+        )
+    return None
 
 
 def build_nginx_view(
