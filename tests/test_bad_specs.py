@@ -58,6 +58,10 @@ SAYS: dict[str, list[str]] = {
     "pool-missing": ["no pool named 'control-plane' (pools: cp)"],
     "bind-wildcard-clash": [":6443 is already bound by frontends.api.bind[0] (127.0.0.1:6443)"],
     "top-level-scalar": ["not a string"],
+    "address-zone-id": ["zone id (%interface) is not supported"],
+    "address-fullwidth-digit": ["non-ASCII digit '\uff16' (U+FF16)"],
+    "name-trailing-newline": ['pools.cp.servers["m1\\n"]', "ends with a line break"],
+    "health-path-nel": ["NEL (U+0085)"],
 }
 
 
@@ -164,6 +168,8 @@ def test_validate_reports_the_same(spec: BadSpec, tmp_path: Path) -> None:
 
 SUBPROCESS_CASES = [
     "yaml-syntax", "name-newline", "several-errors", "not-utf8-latin1", "empty-file",
+    "name-trailing-newline", "duration-trailing-newline", "address-superscript-port",
+    "log-trailing-newline",
 ]  # fmt: skip
 
 
