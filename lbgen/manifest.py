@@ -165,10 +165,14 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
         except SpecError as exc:
             results.append(Result(entry, Status.INVALID, exc.diagnostics))
             continue
-        rendered = render(
-            spec, entry.target, layout=entry.layout, templates=entry.templates,
-            strict=entry.strict, load_module=entry.load_module,
-        )  # fmt: skip
+        try:
+            rendered = render(
+                spec, entry.target, layout=entry.layout, templates=entry.templates,
+                strict=entry.strict, load_module=entry.load_module,
+            )  # fmt: skip
+        except SpecError as exc:  # a value the rendering defence refused
+            results.append(Result(entry, Status.INVALID, exc.diagnostics))
+            continue
         diagnostics = list(rendered.diagnostics)
         if has_errors(diagnostics):
             results.append(Result(entry, Status.INVALID, diagnostics))

@@ -3,6 +3,11 @@
 One Jinja environment factory serves every template: ``StrictUndefined`` (a missing value is a
 bug, not an empty string), trimmed blocks, a kept trailing newline, and a loader that looks in the
 user's override folder first, then in the templates shipped with the package.
+
+Every value a template prints passes the engine's :func:`unsafe_in_config` check on the way (the
+environment's ``finalize`` hook): a line break, a comment or statement character or an unbalanced
+quote raises :class:`UnsafeValueError` instead of being written. Validation refuses such values
+long before; this is the last line of defence should a value ever slip past it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from lbgen.diagnostics import Diagnostic, Level, promote_warnings, sort_key
+from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
@@ -44,6 +49,47 @@ def packaged_templates() -> Path:
     raise FileNotFoundError("lbgen's templates are missing from this installation")
 
 
+class UnsafeValueError(SpecError):
+    """A value that would change the structure of the config it is printed into.
+
+    Raised while rendering, so nothing is written; a :class:`SpecError`, so every caller that
+    reports spec errors reports this one too (one line, exit 2).
+    """
+
+    def __init__(self, engine: str, template: str, value: str, reason: str, file: str | None):
+        self.engine, self.template, self.value, self.reason = engine, template, value, reason
+        shown = repr(value) if len(value) <= 80 else repr(value[:60]) + "..."
+        message = (
+            f"refusing to render {shown} into {engine} config ({template}): it {reason}; "
+            "validation should have refused it (please report this)"
+        )
+        super().__init__([Diagnostic(Level.ERROR, "unsafe-value", message, file=file)])
+
+    def located(self, file: str) -> UnsafeValueError:
+        """The same error, naming the spec file it came from."""
+        return UnsafeValueError(self.engine, self.template, self.value, self.reason, file)
+
+
+def _engine_of_template(name: str | None) -> tuple[str, ...]:
+    folder = (name or "").partition("/")[0]
+    return (folder,) if folder in ("haproxy", "nginx") else ("haproxy", "nginx")
+
+
+@jinja2.pass_context
+def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
+    """Jinja ``finalize``: every printed value is checked for the engine of its template."""
+    from lbgen.targets.haproxy import unsafe_in_config as haproxy_unsafe
+    from lbgen.targets.nginx import unsafe_in_config as nginx_unsafe
+
+    checks = {"haproxy": haproxy_unsafe, "nginx": nginx_unsafe}
+    text = value if isinstance(value, str) else str(value)
+    for engine in _engine_of_template(context.name):
+        reason = checks[engine](text)
+        if reason:
+            raise UnsafeValueError(engine, context.name or "?", text, reason, None)
+    return value
+
+
 def make_environment(override: str | Path | None = None) -> jinja2.Environment:
     """The one Jinja environment: user overrides first, then the packaged templates."""
     paths = [str(override)] if override else []
@@ -55,6 +101,7 @@ def make_environment(override: str | Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=_guard,
     )
 
 
@@ -95,7 +142,10 @@ def render_resolved(
     if strict:
         diagnostics = promote_warnings(diagnostics)
     context = {**view.context, "header": provenance(resolved, __version__, target, layout)}
-    text = make_environment(templates).get_template(view.template).render(context)
+    try:
+        text = make_environment(templates).get_template(view.template).render(context)
+    except UnsafeValueError as exc:
+        raise exc.located(resolved.source.filename) from None
     return Rendered(text=text, diagnostics=diagnostics, target=target, layout=layout)
 
 
@@ -112,7 +162,8 @@ def render(
 
     ``layout`` is ``full`` for haproxy; ``full``, ``stream`` (default) or ``upstreams`` for
     nginx. ``strict`` turns translation warnings into errors. The text is rendered even when
-    there are errors, so that a caller can show it, but it must not be written.
+    there are errors, so that a caller can show it, but it must not be written. A value that
+    would change the config's structure raises :class:`UnsafeValueError` (a SpecError).
     """
     return render_resolved(
         resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
