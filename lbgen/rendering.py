@@ -134,6 +134,11 @@ def render_resolved(
     from lbgen import __version__
 
     layout = target_layout(target, layout)
+    if any(d.level is Level.ERROR for d in resolved.load_diagnostics):
+        # A spec built in code skips the loader: its cross-check errors (a frontend naming no
+        # pool, ...) stop here, as the loader would have stopped them, instead of in a view.
+        diagnostics = sorted(resolved.load_diagnostics, key=sort_key)
+        return Rendered(text="", diagnostics=diagnostics, target=target, layout=layout)
     options: dict[str, Any] = {}
     if load_module is not None:
         options["load_module"] = load_module
