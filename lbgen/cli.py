@@ -347,7 +347,11 @@ def validate(
         for t in target or []:
             from lbgen.rendering import render  # only when a translation is asked for
 
-            rendered = render(spec, t.value, strict=strict)
+            try:
+                rendered = render(spec, t.value, strict=strict)
+            except SpecError as exc:  # a value the rendering defence refused
+                found += exc.diagnostics
+                continue
             found += [d for d in rendered.diagnostics if d not in loaded.diagnostics]
     emit(found, fmt)
     if has_errors(found):
@@ -420,6 +424,9 @@ def render_command(
         fail(Exit.INVALID, str(exc))
     except TemplateFailure as exc:  # a broken override template is bad input, not a crash
         fail(Exit.INVALID, str(exc))
+    except SpecError as exc:  # a value the rendering defence refused (UnsafeValueError)
+        emit(exc.diagnostics)
+        raise typer.Exit(int(Exit.INVALID)) from None
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))

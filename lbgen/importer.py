@@ -48,7 +48,7 @@ from lbgen.confparse.effective import (
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
 from lbgen.resolve import BUILTIN_DEFAULTS
-from lbgen.spec.models import NAME_PATTERN, _check_dns_name, _check_http_path, _check_token
+from lbgen.spec.models import NAME_PATTERN, _check_cert_path, _check_dns_name, _check_http_path
 from lbgen.units import AddressError, parse_host_port
 
 UNMAPPED = "import-unmapped"
@@ -784,7 +784,7 @@ class _HaproxyImport:
             fields["health.sni"] = self._checked(health.sni, _check_dns_name, origin, "sni")
         if health.client_cert is not None:
             fields["health.client_cert"] = self._checked(
-                health.client_cert, _check_token, origin, "crt"
+                health.client_cert, _check_cert_path, origin, "crt"
             )
         timing = {
             "interval": "inter", "fast_interval": "fastinter", "down_interval": "downinter",

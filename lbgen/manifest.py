@@ -202,6 +202,9 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
             failed = Diagnostic(Level.ERROR, "render", str(exc), file=shown(entry.output))
             results.append(Result(entry, Status.INVALID, [failed]))
             continue
+        except SpecError as exc:  # a value the rendering defence refused
+            results.append(Result(entry, Status.INVALID, exc.diagnostics))
+            continue
         diagnostics = list(rendered.diagnostics)
         if has_errors(diagnostics):
             results.append(Result(entry, Status.INVALID, diagnostics))

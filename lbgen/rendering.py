@@ -5,6 +5,11 @@ template from ``--templates`` is not trusted code: no ``__class__``-style escape
 attributes, no mutating the view), ``StrictUndefined`` (a missing value is a bug, not an empty
 string), trimmed blocks, a kept trailing newline, and a loader that looks in the user's override
 folder first, then in the templates shipped with the package.
+
+Every value a template prints passes the engine's :func:`unsafe_in_config` check on the way (the
+environment's ``finalize`` hook): a line break, a comment or statement character or an unbalanced
+quote raises :class:`UnsafeValueError` instead of being written. Validation refuses such values
+long before; this is the last line of defence should a value ever slip past it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from lbgen.diagnostics import Diagnostic, Level, promote_warnings, sort_key
+from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
@@ -47,6 +52,47 @@ def packaged_templates() -> Path:
     raise FileNotFoundError("lbgen's templates are missing from this installation")
 
 
+class UnsafeValueError(SpecError):
+    """A value that would change the structure of the config it is printed into.
+
+    Raised while rendering, so nothing is written; a :class:`SpecError`, so every caller that
+    reports spec errors reports this one too (one line, exit 2).
+    """
+
+    def __init__(self, engine: str, template: str, value: str, reason: str, file: str | None):
+        self.engine, self.template, self.value, self.reason = engine, template, value, reason
+        shown = repr(value) if len(value) <= 80 else repr(value[:60]) + "..."
+        message = (
+            f"refusing to render {shown} into {engine} config ({template}): it {reason}; "
+            "validation should have refused it (please report this)"
+        )
+        super().__init__([Diagnostic(Level.ERROR, "unsafe-value", message, file=file)])
+
+    def located(self, file: str) -> UnsafeValueError:
+        """The same error, naming the spec file it came from."""
+        return UnsafeValueError(self.engine, self.template, self.value, self.reason, file)
+
+
+def _engine_of_template(name: str | None) -> tuple[str, ...]:
+    folder = (name or "").partition("/")[0]
+    return (folder,) if folder in ("haproxy", "nginx") else ("haproxy", "nginx")
+
+
+@jinja2.pass_context
+def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
+    """Jinja ``finalize``: every printed value is checked for the engine of its template."""
+    from lbgen.targets.haproxy import unsafe_in_config as haproxy_unsafe
+    from lbgen.targets.nginx import unsafe_in_config as nginx_unsafe
+
+    checks = {"haproxy": haproxy_unsafe, "nginx": nginx_unsafe}
+    text = value if isinstance(value, str) else str(value)
+    for engine in _engine_of_template(context.name):
+        reason = checks[engine](text)
+        if reason:
+            raise UnsafeValueError(engine, context.name or "?", text, reason, None)
+    return value
+
+
 def make_environment(override: str | Path | None = None) -> jinja2.Environment:
     """The one Jinja environment: sandboxed, user overrides first, then the packaged templates."""
     paths = [str(override)] if override else []
@@ -58,6 +104,7 @@ def make_environment(override: str | Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=_guard,
     )
 
 
@@ -114,6 +161,11 @@ def render_resolved(
     from lbgen.targets.nginx import load_module_problem
 
     layout = target_layout(target, layout)
+    if any(d.level is Level.ERROR for d in resolved.load_diagnostics):
+        # A spec built in code skips the loader: its cross-check errors (a frontend naming no
+        # pool, ...) stop here, as the loader would have stopped them, instead of in a view.
+        diagnostics = sorted(resolved.load_diagnostics, key=sort_key)
+        return Rendered(text="", diagnostics=diagnostics, target=target, layout=layout)
     options: dict[str, Any] = {}
     if load_module is not None:
         problem = load_module_problem(load_module)
@@ -126,14 +178,15 @@ def render_resolved(
         diagnostics = promote_warnings(diagnostics)
     context = {**view.context, "header": provenance(resolved, __version__, target, layout)}
     environment = make_environment(templates)
-    if templates is None:
+    try:
         text = environment.get_template(view.template).render(context)
-    else:
+    except UnsafeValueError as exc:
+        raise exc.located(resolved.source.filename) from None
+    except Exception as exc:
+        if templates is None:
+            raise
         # An override template is user input: whatever it raises is bad input, not a crash.
-        try:
-            text = environment.get_template(view.template).render(context)
-        except Exception as exc:
-            raise _template_failure(exc, Path(templates)) from None
+        raise _template_failure(exc, Path(templates)) from None
     return Rendered(text=text, diagnostics=diagnostics, target=target, layout=layout)
 
 
@@ -153,8 +206,9 @@ def render(
     there are errors, so that a caller can show it, but it must not be written.
 
     Raises :class:`TypeError` when ``spec`` is not a :class:`Spec` (use ``lbgen.load_spec``),
-    :class:`TargetError` for an unknown target or layout or a bad ``load_module``, and
-    :class:`TemplateFailure` when an override template fails.
+    :class:`TargetError` for an unknown target or layout or a bad ``load_module``,
+    :class:`TemplateFailure` when an override template fails, and :class:`UnsafeValueError` (a
+    SpecError) for a value that would change the config's structure.
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"render() needs a Spec from lbgen.load_spec(), not {type(spec).__name__}")

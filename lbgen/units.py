@@ -6,15 +6,15 @@ on bare numbers (HAProxy reads milliseconds, nginx reads seconds).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import dataclass
 
+from lbgen.spec import grammar
+
 _UNITS_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 _UNITS_US["d"] = 24 * _UNITS_US["h"]
-DURATION_PATTERN = r"^[0-9]+(us|ms|s|m|h|d)$"
-_DURATION = re.compile(DURATION_PATTERN)
+DURATION_PATTERN = grammar.DURATION.pattern
 
 #: Largest unit first: formatting picks the largest unit that divides the value exactly.
 _HAPROXY_UNITS = ("d", "h", "m", "s", "ms", "us")
@@ -23,10 +23,9 @@ _NGINX_UNITS = ("d", "h", "m", "s", "ms")
 
 def parse_duration(text: str) -> int:
     """``"1h"`` -> microseconds. Raises ValueError unless the text is digits plus one unit."""
-    match = _DURATION.match(text)
-    if not match:
+    if not grammar.DURATION.matches(text):
         raise ValueError(text)
-    unit = match.group(1)
+    unit = text.lstrip("0123456789")
     return int(text[: -len(unit)]) * _UNITS_US[unit]
 
 
@@ -57,17 +56,10 @@ def ceil_seconds(us: int) -> int:
 
 # --- addresses ---------------------------------------------------------------------------------
 
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
 
 def is_dns_name(host: str) -> bool:
-    """RFC 1123 host name (not an IP address)."""
-    if not host or len(host) > 253 or host.endswith("."):
-        return False
-    labels = host.split(".")
-    if all(label.isdigit() for label in labels):
-        return False
-    return all(_DNS_LABEL.match(label) for label in labels)
+    """RFC 1123 host name (not an IP address): :data:`lbgen.spec.grammar.DNS_NAME`."""
+    return grammar.DNS_NAME.matches(host)
 
 
 @dataclass(frozen=True)
@@ -93,18 +85,28 @@ class AddressError(ValueError):
 
 
 def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
-    """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (binds: ``:6443``)."""
+    """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (binds: ``:6443``).
+
+    The grammar is :data:`lbgen.spec.grammar.SERVER_ADDRESS` (``BIND_ADDRESS`` with
+    ``allow_empty_host``); the steps before the final match only explain what is wrong.
+    """
     if not isinstance(text, str) or not text:
         raise AddressError("must be host:port")
+    why = grammar.unusable_character(text)
+    if why:
+        raise AddressError(f"not an address: {why}")
     if text.startswith("["):
         end = text.find("]")
         if end < 0 or text[end + 1 : end + 2] != ":":
             raise AddressError("must be [IPv6]:port")
         host, port_text = text[1:end], text[end + 2 :]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise AddressError(f"{host!r} is not an IPv6 address") from None
+        if "%" in host:
+            raise AddressError(
+                "an IPv6 zone id (%interface) is not supported: neither HAProxy nor nginx "
+                "accepts one in an address"
+            )
+        if not grammar.IPV6.matches(host):
+            raise AddressError(f"{host!r} is not an IPv6 address")
         family = "ipv6"
     else:
         if text.count(":") > 1:
@@ -124,18 +126,20 @@ def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
                 raise AddressError("a server address needs a host before the port")
             family = "any"
         elif re.fullmatch(r"[0-9.]+", host):
-            try:
-                ipaddress.IPv4Address(host)
-            except ValueError:
-                raise AddressError(f"{host!r} is not an IPv4 address") from None
+            if not grammar.IPV4.matches(host):
+                raise AddressError(f"{host!r} is not an IPv4 address")
             family = "ipv4"
         elif is_dns_name(host):
             family = "dns"
         else:
             raise AddressError(f"{host!r} is neither an IP address nor a DNS name")
-    if not port_text.isdigit():
+    if not re.fullmatch(r"[0-9]+", port_text):
         raise AddressError(f"port {port_text!r} is not a number" if port_text else "port missing")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise AddressError(f"port must be 1..65535 (got {port})")
-    return HostPort(host=host, port=port, family=family)
+    if len(port_text) > 5 or not 1 <= int(port_text) <= 65535:
+        raise AddressError(f"port must be 1..65535 (got {port_text})")
+    if not grammar.PORT.matches(port_text):
+        raise AddressError(f"port {port_text} must be written without leading zeros")
+    full = grammar.BIND_ADDRESS if allow_empty_host else grammar.SERVER_ADDRESS
+    if not full.matches(text):  # the steps above are the grammar spelt out; this is the law
+        raise AddressError("is not host:port")
+    return HostPort(host=host, port=int(port_text), family=family)

@@ -68,6 +68,10 @@ SAYS: dict[str, list[str]] = {
     "pool-typo": ["no pool named 'cpp' (pools: cp); did you mean 'cp'?"],
     "bind-bare-port": ["'6443': a bare port needs a colon: write ':6443'"],
     "schema-key-not-string": ["must be a string: the schema's URL or path"],
+    "address-zone-id": ["zone id (%interface) is not supported"],
+    "address-fullwidth-digit": ["non-ASCII digit '\uff16' (U+FF16)"],
+    "name-trailing-newline": ['pools.cp.servers["m1\\n"]', "ends with a line break"],
+    "health-path-nel": ["NEL (U+0085)"],
 }
 
 #: One mistake, one line: nothing else (no second error, no warning) is printed for these.
@@ -183,6 +187,8 @@ def test_validate_reports_the_same(spec: BadSpec, tmp_path: Path) -> None:
 
 SUBPROCESS_CASES = [
     "yaml-syntax", "name-newline", "several-errors", "not-utf8-latin1", "empty-file",
+    "name-trailing-newline", "duration-trailing-newline", "address-superscript-port",
+    "log-trailing-newline",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -119,3 +120,84 @@ def test_a_spec_may_name_its_schema(tmp_path: Path, target: str) -> None:
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     assert "spec-sha256" in outputs[0]
+
+
+#: Strings at the edges of the grammars, tried at every string place (on top of the injection
+#: payloads, which are built from each place's valid value).
+EDGES = [
+    "0.0.0.0:1", "[::]:65535", ":6443", "[::ffff:1.2.3.4]:1", "[1:2:3:4:5:6:7::]:1", "1.2.3.4:0",
+    "1.2.3.4:65536", "1.2.3.4:06443", "01.2.3.4:1", "a-.b:1", "x" * 63 + ".example:1",
+    "udp://[::1]:514", "udp://log.example:65535", "udp://1.2.3.4:0", "/", "/%41", "/%4", "/a b",
+    "100%", "0%", "101%", "010%", "0s", "999999999999999999us", "1" * 19 + "s", "-5s", "a" * 63,
+    "a" * 64, "-a", "a_b.c-d", "1.2.3", "api.example.", "syslog", "none", "roundrobin", "tls",
+]  # fmt: skip
+
+
+def _tricky_values() -> list[tuple[Any, str]]:
+    from tests.adversarial import injection as inj
+
+    out = []
+    for place in inj.string_places():
+        values = [p.value for p in inj.payloads_for(inj.benign_value(place))] + EDGES
+        out += [(place, value) for value in values]
+    return out
+
+
+def test_schema_and_loader_agree_on_tricky_strings() -> None:
+    """Every string place, every payload and edge string: the JSON Schema (searched with
+    Python's re by jsonschema, where "$" also matches before a final newline) accepts exactly
+    what the models accept."""
+    from pydantic import ValidationError
+
+    from lbgen.spec.models import Spec
+    from tests.adversarial import injection as inj
+
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    base = inj.with_payload(inj.BASE, inj.Place(("defaults", "health", "client_cert")), "c.pem")
+    assert validator.is_valid(base)
+    disagreements = []
+    tried = 0
+    for place, value in _tricky_values():
+        doc = inj.with_payload(base, place, value)
+        try:
+            Spec.model_validate(doc)
+            loader = True
+        except ValidationError:
+            loader = False
+        tried += 1
+        if validator.is_valid(doc) != loader:
+            disagreements.append(f"{place} {value[:80]!r}: loader {loader}")
+    assert tried > 3000
+    assert not disagreements, "\n".join(disagreements[:20])
+
+
+def test_schema_patterns_mean_the_same_in_ecma_262() -> None:
+    """The patterns as an ECMA-262 engine (node's RegExp, with and without the u flag) reads
+    them agree with the loader's grammars on the tricky strings."""
+    import json
+    import shutil
+    import subprocess
+
+    from lbgen.spec import grammar
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node is not None, "node is the ECMA-262 oracle: scripts/test installs Debian's nodejs"
+    rules = [grammar.NAME, grammar.DURATION, grammar.PERCENT, grammar.SERVER_ADDRESS,
+             grammar.BIND_ADDRESS, grammar.LOG_TARGET, grammar.HTTP_PATH, grammar.CERT_PATH,
+             grammar.DNS_NAME]  # fmt: skip
+    strings = sorted({value for _, value in _tricky_values() if len(value) < 2000})
+    script = (
+        "const [rules, strings] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(rules.map(p => [new RegExp(p, 'u'), new RegExp(p)]"
+        ".map(r => strings.map(s => r.test(s))))));"
+    )
+    data = json.dumps([[r.pattern for r in rules], strings])
+    proc = subprocess.run([node, "-e", script], input=data, capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    results = json.loads(proc.stdout)
+    for rule, per_flag in zip(rules, results, strict=True):
+        expected = [rule.matches(s) for s in strings]
+        for flagged in per_flag:
+            wrong = [s for s, got, want in zip(strings, flagged, expected, strict=True)
+                     if got != want]  # fmt: skip
+            assert not wrong, (rule.pattern, wrong[:5])

@@ -71,7 +71,7 @@ class SpecSource:
         )  # fmt: skip
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -84,7 +84,7 @@ def dotted(path: Iterable[str | int]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not _PLAIN_KEY.match(part):
+        elif not _PLAIN_KEY.fullmatch(part):
             out += f"[{json.dumps(part)}]"
         else:
             out += ("." if out else "") + part

@@ -23,14 +23,30 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lbgen.units import DURATION_PATTERN, AddressError, is_dns_name, parse_host_port
+from lbgen.spec import grammar
+from lbgen.spec.grammar import Grammar
+from lbgen.units import AddressError, parse_host_port
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-_NAME = re.compile(NAME_PATTERN)
-PERCENT_PATTERN = r"^[0-9]{1,3}%$"
-# A path or file name lands unquoted in both engines' configs: no whitespace, quotes, comment or
-# statement characters.
-_SAFE_TOKEN = re.compile(r"^[^\s\"'#;{}$\\]+$")
+# Every string field has one grammar in lbgen.spec.grammar, used here (whole-string match) and as
+# the JSON Schema pattern; the checks below only add a more helpful message before it.
+NAME_PATTERN = grammar.NAME.pattern
+PERCENT_PATTERN = grammar.PERCENT.pattern
+
+
+def _shown(value: str) -> str:
+    """``repr`` of a rejected value, cut short: a 1 MB value makes no better error message."""
+    return repr(value) if len(value) <= 80 else repr(value[:60]) + f"... ({len(value)} characters)"
+
+
+def _why(value: str) -> str:
+    """``"; it holds a line break"``-style reason, or "" when every character is usable."""
+    reason = grammar.unusable_character(value)
+    return f"; {reason}" if reason else ""
+
+
+def _grammar_type(rule: Grammar) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": rule.pattern})
+
 
 Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
 CheckKind = Literal["none", "tcp", "tls", "http", "https"]
@@ -39,12 +55,12 @@ CheckKind = Literal["none", "tcp", "tls", "http", "https"]
 def _check_name(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", "a name must be a string")
-    if not _NAME.match(value):
+    if not grammar.NAME.matches(value):
         raise PydanticCustomError(
             "name",
             "{value} is not a valid name: use 1-63 of A-Z a-z 0-9 _ . - starting with a letter "
-            "or digit (anything else can inject config lines)",
-            {"value": repr(value)},
+            "or digit (anything else can inject config lines){why}",
+            {"value": _shown(value), "why": _why(value)},
         )
     return value
 
@@ -59,11 +75,12 @@ def _check_duration(value: Any) -> str:
             "(HAProxy reads bare numbers as ms, nginx as seconds)",
             {"value": value},
         )
-    if not re.match(DURATION_PATTERN, value):
+    if not grammar.DURATION.matches(value):
         raise PydanticCustomError(
             "duration",
-            '{value} is not a duration: digits and one unit of us ms s m h d, e.g. "500ms"',
-            {"value": repr(value)},
+            "{value} is not a duration: 1-18 digits 0-9 and one unit of us ms s m h d, "
+            'e.g. "500ms"{why}',
+            {"value": _shown(value), "why": _why(value)},
         )
     return value
 
@@ -75,24 +92,26 @@ def _check_weight(value: Any) -> int | str:
         if not 0 <= value <= 256:
             raise PydanticCustomError("weight", "must be 0..256 (got {value})", {"value": value})
         return value
-    if isinstance(value, str) and re.match(PERCENT_PATTERN, value):
-        if int(value[:-1]) > 100:
+    if isinstance(value, str) and re.fullmatch("[0-9]{1,3}%", value, re.ASCII):
+        if not grammar.PERCENT.matches(value):
             raise PydanticCustomError("weight", "must be 0%..100% (got {value})", {"value": value})
         return value
     raise PydanticCustomError(
-        "weight", "must be an integer 0..256 or a percentage like \"10%\" (got {value})",
-        {"value": repr(value)},
+        "weight", "must be an integer 0..256 or a percentage like \"10%\" (got {value}){why}",
+        {"value": _shown(value) if isinstance(value, str) else repr(value),
+         "why": _why(value) if isinstance(value, str) else ""},
     )  # fmt: skip
 
 
-def _check_token(value: Any) -> str:
+def _check_cert_path(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", "must be a string")
-    if not _SAFE_TOKEN.match(value):
+    if not grammar.CERT_PATH.matches(value):
         raise PydanticCustomError(
             "value",
-            "{value} may not hold whitespace, quotes, '#', ';', '{', '}', '$' or '\\'",
-            {"value": repr(value)},
+            "{value} is not a usable file name: 1-1024 of A-Z a-z 0-9 _ . , / @ : + = ~ - "
+            "(no whitespace, quotes, '#', ';', '{', '}', '$' or '\\'){why}",
+            {"value": _shown(value), "why": _why(value)},
         )
     return value
 
@@ -104,7 +123,7 @@ def _check_server_address(value: Any) -> str:
         parse_host_port(value, allow_empty_host=False)
     except AddressError as exc:
         raise PydanticCustomError(
-            "address", "{value}: {why}", {"value": repr(value), "why": str(exc)}
+            "address", "{value}: {why}", {"value": _shown(value), "why": str(exc)}
         ) from None
     return value
 
@@ -122,35 +141,43 @@ def _check_bind_address(value: Any) -> str:
         parse_host_port(value, allow_empty_host=True)
     except AddressError as exc:
         raise PydanticCustomError(
-            "address", "{value}: {why}", {"value": repr(value), "why": str(exc)}
+            "address", "{value}: {why}", {"value": _shown(value), "why": str(exc)}
         ) from None
     return value
 
 
 def _check_dns_name(value: Any) -> str:
-    if not isinstance(value, str) or not is_dns_name(value):
-        raise PydanticCustomError("value", "{value} is not a DNS name", {"value": repr(value)})
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "a DNS name must be a string")
+    if not grammar.DNS_NAME.matches(value):
+        raise PydanticCustomError("value", "{value} is not a DNS name{why}",
+                                  {"value": _shown(value), "why": _why(value)})  # fmt: skip
     return value
 
 
 def _check_http_path(value: Any) -> str:
-    value = _check_token(value)
-    assert isinstance(value, str)
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "a path must be a string")
     if not value.startswith("/"):
         raise PydanticCustomError("value", "a path must start with '/' (got {value})",
-                                  {"value": repr(value)})  # fmt: skip
+                                  {"value": _shown(value)})  # fmt: skip
+    if not grammar.HTTP_PATH.matches(value):
+        raise PydanticCustomError(
+            "value",
+            "{value} is not a usable path: at most 1024 of A-Z a-z 0-9 / . _ ~ ! & ( ) * + , = : "
+            "@ ? - and %XX escapes (no whitespace, quotes, '#', ';', '{', '}', '$' or '\\'){why}",
+            {"value": _shown(value), "why": _why(value)},
+        )
     return value
 
 
 Name = Annotated[
-    str,
-    PlainValidator(_check_name, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "pattern": NAME_PATTERN}),
+    str, PlainValidator(_check_name, json_schema_input_type=str), _grammar_type(grammar.NAME)
 ]
 Duration = Annotated[
     str,
     PlainValidator(_check_duration, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+    _grammar_type(grammar.DURATION),
 ]
 Weight = Annotated[
     int | str,
@@ -167,16 +194,40 @@ Weight = Annotated[
 ServerAddress = Annotated[
     str,
     PlainValidator(_check_server_address, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "host:port, [ipv6]:port or dns-name:port"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": grammar.SERVER_ADDRESS.pattern,
+            "description": "host:port, [ipv6]:port or dns-name:port",
+        }
+    ),
 ]
 BindAddress = Annotated[
     str,
     PlainValidator(_check_bind_address, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "host:port, [ipv6]:port or :port"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": grammar.BIND_ADDRESS.pattern,
+            "description": "host:port, [ipv6]:port or :port",
+        }
+    ),
 ]
-Token = Annotated[str, PlainValidator(_check_token, json_schema_input_type=str)]
-HttpPath = Annotated[str, PlainValidator(_check_http_path, json_schema_input_type=str)]
-DnsName = Annotated[str, PlainValidator(_check_dns_name, json_schema_input_type=str)]
+CertPath = Annotated[
+    str,
+    PlainValidator(_check_cert_path, json_schema_input_type=str),
+    _grammar_type(grammar.CERT_PATH),
+]
+HttpPath = Annotated[
+    str,
+    PlainValidator(_check_http_path, json_schema_input_type=str),
+    _grammar_type(grammar.HTTP_PATH),
+]
+DnsName = Annotated[
+    str,
+    PlainValidator(_check_dns_name, json_schema_input_type=str),
+    _grammar_type(grammar.DNS_NAME),
+]
 Count = Annotated[int, Field(ge=0)]
 AtLeastOne = Annotated[int, Field(ge=1)]
 StatusCode = Annotated[int, Field(ge=100, le=599)]
@@ -214,7 +265,7 @@ class Health(Model):
     """Consecutive failed checks that take a server down (>= 1)."""
     timeout: Duration | None = None
     """How long one check may take (HAProxy timeout check)."""
-    client_cert: Token | None = None
+    client_cert: CertPath | None = None
     """PEM file (certificate + key) the check presents: clusters with anonymous auth off
     answer /readyz with 401."""
     sni: DnsName | None = None
@@ -354,24 +405,24 @@ class LbHealth(Model):
     """The path that answers 200 while the load balancer runs."""
 
 
-_LOG = re.compile(
-    r"^(stdout|none|syslog|udp://[A-Za-z0-9.-]+:[0-9]{1,5}|udp://\[[0-9A-Fa-f:]+\]:[0-9]{1,5})$"
-)
-
-
 def _check_log(value: Any) -> str:
-    if not isinstance(value, str) or not _LOG.match(value):
-        raise PydanticCustomError(
-            "value", "log must be stdout, none, syslog or \"udp://host:port\" (got {value})",
-            {"value": repr(value)},
-        )  # fmt: skip
-    return value
+    if isinstance(value, str) and grammar.LOG_TARGET.matches(value):
+        return value
+    shown = _shown(value) if isinstance(value, str) else repr(value)
+    why = _why(value) if isinstance(value, str) else ""
+    if isinstance(value, str) and value.startswith("udp://") and not why:
+        try:
+            parse_host_port(value.removeprefix("udp://"), allow_empty_host=False)
+        except AddressError as exc:
+            why = f"; {exc}"
+    raise PydanticCustomError(
+        "value", "log must be stdout, none, syslog or \"udp://host:port\" (got {value}){why}",
+        {"value": shown, "why": why},
+    )  # fmt: skip
 
 
 LogTarget = Annotated[
-    str,
-    PlainValidator(_check_log, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "pattern": _LOG.pattern}),
+    str, PlainValidator(_check_log, json_schema_input_type=str), _grammar_type(grammar.LOG_TARGET)
 ]
 
 

@@ -245,6 +245,32 @@ def _log_target(log: str | None) -> str | None:
     return f"{log.removeprefix('udp://')} local0"
 
 
+#: Characters HAProxy's line parser gives a meaning (comment, quoting, escaping, condition
+#: blocks): no value lbgen prints needs one, so a value holding one was never checked.
+_SYNTAX = {
+    "#": "'#' starts a comment",
+    '"': "a double quote starts a quoted string",
+    "'": "a single quote starts a quoted string",
+    "\\": "a backslash escapes the next character",
+    "{": "'{' opens a condition block",
+    "}": "'}' closes a condition block",
+}
+
+
+def unsafe_in_config(text: str) -> str | None:
+    """Why ``text``, printed into haproxy.cfg, could change its structure; None when it cannot.
+
+    The last line of defence behind validation: a line break starts a new statement, and the
+    characters in ``_SYNTAX`` change how HAProxy splits a line into words.
+    """
+    for char in text:
+        if not " " <= char <= "~":
+            return f"holds {char!r}, which is not printable ASCII (a line break starts a new line)"
+        if char in _SYNTAX:
+            return f"holds {char!r}: {_SYNTAX[char]} in HAProxy"
+    return None
+
+
 def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
     """The context of ``haproxy/haproxy.cfg.j2`` and the translation's diagnostics."""
     findings = Findings(resolved)

@@ -56,7 +56,7 @@ class NginxServer:
     name: str
     listens: list[str]
     upstream: str
-    directives: list[str]
+    directives: list[str]  # without the ";": the template ends each one
 
 
 @dataclass(frozen=True)
@@ -205,9 +205,9 @@ class _PoolTranslation:
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
                 expect=f'~ "^HTTP/1\\.[01] ({codes}) "' if codes else None,
             )
-        lines = [" ".join(params) + ";"]
+        lines = [" ".join(params)]
         if health.timeout is not None:
-            lines.append(f"health_check_timeout {_ms(health.timeout)};")
+            lines.append(f"health_check_timeout {_ms(health.timeout)}")
         return lines, match
 
     # -- servers --------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def _proxy_directives(
 ) -> list[str]:
     directives = []
     if pool.timeouts["connect"] is not None:
-        directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])};")
+        directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])}")
     idle = {
         "timeouts.client": (frontend.timeouts["client"], frontend.sources.get("timeouts.client")),
         "timeouts.server": (pool.timeouts["server"], pool.sources.get("timeouts.server")),
@@ -289,7 +289,7 @@ def _proxy_directives(
     values = {name: us for name, (us, _) in idle.items() if us is not None}
     if values:
         longest = max(values.values())
-        directives.append(f"proxy_timeout {_ms(longest)};")
+        directives.append(f"proxy_timeout {_ms(longest)}")
         if len(set(values.values())) > 1:
             for us, source in idle.values():
                 if us is not None and us != longest and source is not None:
@@ -326,10 +326,10 @@ def _proxy_directives(
         )  # fmt: skip
     if pool.retries is not None:
         if pool.retries == 0:
-            directives.append("proxy_next_upstream off;")
+            directives.append("proxy_next_upstream off")
         else:
-            directives.append("proxy_next_upstream on;")
-            directives.append(f"proxy_next_upstream_tries {pool.retries + 1};")
+            directives.append("proxy_next_upstream on")
+            directives.append(f"proxy_next_upstream_tries {pool.retries + 1}")
     return directives
 
 
@@ -371,6 +371,52 @@ def load_module_problem(path: str) -> str | None:
             f"load_module {path!r}: whitespace, control characters, quotes and "
             "; { } # $ \\ are not allowed"
         )
+    return None
+
+
+_UNQUOTED = {
+    ";": "';' ends a directive",
+    "{": "'{' opens a block",
+    "}": "'}' closes a block",
+    "#": "'#' starts a comment",
+    "\\": "a backslash escapes the next character",
+    '"': "a quote inside a word",
+    "'": "a quote inside a word",
+}
+
+
+def unsafe_in_config(text: str) -> str | None:
+    """Why ``text``, printed into an nginx config, could change its structure; None otherwise.
+
+    The last line of defence behind validation, following nginx's own tokenizer: outside a
+    quoted string ``;``, ``{``, ``}``, ``#`` and ``\\`` are syntax; a quoted string must be
+    closed and end its word. ``$`` is left alone: it names a variable, not a statement.
+    """
+    at_word_start = True
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if not " " <= char <= "~":
+            return f"holds {char!r}, which is not printable ASCII (a line break starts a new line)"
+        if char == " ":
+            at_word_start = True
+        elif char in "\"'" and at_word_start:
+            end = index + 1
+            while end < len(text) and text[end] != char:
+                end += 2 if text[end] == "\\" else 1
+            if end >= len(text):
+                return f"has an unbalanced {char} quote"
+            if not all(" " <= c <= "~" for c in text[index:end]):
+                return "holds a character that is not printable ASCII in a quoted string"
+            if end + 1 < len(text) and text[end + 1] != " ":
+                return "has a quoted string that does not end its word"
+            index = end
+            at_word_start = False
+        elif char in _UNQUOTED:
+            return f"holds {char!r} outside quotes: {_UNQUOTED[char]} in nginx"
+        else:
+            at_word_start = False
+        index += 1
     return None
 
 
