@@ -40,6 +40,9 @@ class LbConfig:
     detect_bound: float
     #: Same for a silent (blackholed) server: every failed check waits for its timeout.
     blackhole_bound: float
+    #: nginx OSS (passive checks only): how long to watch a dead server, a little over
+    #: fail_timeout, so that the probe nginx sends when fail_timeout ends is seen.
+    passive_window: float = 0.0
 
     @property
     def id(self) -> str:
@@ -303,15 +306,15 @@ CONFIGS: tuple[LbConfig, ...] = (
     LbConfig("lbgen-defaults", "haproxy", "lbgen built-in defaults", _lbgen("haproxy"),
              sees_readyz=True, detect_bound=9.0, blackhole_bound=_bh(5, 5, 1, 3)),
     LbConfig("lbgen-defaults", "nginx", "lbgen built-in defaults", _lbgen("nginx"),
-             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0),
+             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0, passive_window=15 + 3),
     LbConfig("classic", "haproxy", "seed-style classic", classic_haproxy,
              sees_readyz=False, detect_bound=10 + 10 + 2, blackhole_bound=_bh(10, 10, 10, 2)),
     LbConfig("classic", "nginx", "seed-style classic", classic_nginx,
-             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0),
+             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0, passive_window=30 + 3),
     LbConfig("kubespray", "haproxy", "kubespray haproxy.cfg.j2", kubespray_haproxy,
              sees_readyz=True, detect_bound=15 + 15 + 2, blackhole_bound=_bh(15, 15, 15, 2)),
     LbConfig("kubespray", "nginx", "kubespray nginx.conf.j2", kubespray_nginx,
-             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0),
+             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0, passive_window=10 + 3),
     LbConfig("kubeadm-ha", "haproxy", "kubeadm ha-considerations.md", kubeadm_haproxy,
              sees_readyz=False, detect_bound=2 + 2 * 2 + 2, blackhole_bound=_bh(2, 2, 2, 3)),
     LbConfig("openshift", "haproxy", "openshift on-prem haproxy", openshift_haproxy,
