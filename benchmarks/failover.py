@@ -190,6 +190,10 @@ class Run:
             time.sleep(0.2)
         return False
 
+    def passive_window(self) -> float:
+        """How long to watch a dead server behind nginx (passive checks only)."""
+        return self.config.passive_window or self.args.blind_window
+
     def attempts(self, name: str, since: float, until: float) -> list[float]:
         """Forwarded connection attempts to ``name`` (not health checks) in [since, until)."""
         if self.syn is None:
@@ -267,7 +271,7 @@ class Run:
         t0 = self.mark(f"{name} killed")
         self.servers[name].stop()
         bound = (
-            self.config.detect_bound if self.config.engine == "haproxy" else self.args.blind_window
+            self.config.detect_bound if self.config.engine == "haproxy" else self.passive_window()
         )
         end = self.observe(name, bound)
         self.result.kill_window = end - t0
@@ -290,7 +294,7 @@ class Run:
             bound = (
                 self.config.blackhole_bound
                 if self.config.engine == "haproxy"
-                else self.args.blind_window
+                else self.passive_window()
             )
             end = self.observe(name, bound)
         self.mark(f"{name} back")
@@ -370,7 +374,8 @@ COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
     ("checks/s per server", lambda r: "n/a" if r.checks_per_s is None else f"{r.checks_per_s:.2f}"),
     ("/readyz 500: last conn (s)", lambda r: distribution(r.readyz_out, r.readyz_window)),
     ("ready again: first conn / ramp (s)",
-     lambda r: f"{seconds(r.readyz_back)} / {seconds(r.ramp)}" if r.readyz_out else "n/a"),
+     lambda r: f"{seconds(r.readyz_back)} / {seconds(r.ramp)}"
+     if any(v is not None for v in r.readyz_out) else "n/a (never out)"),
     ("kill: last attempt (s) / failed reqs",
      lambda r: f"{seconds(r.kill_last)} / {r.kill_failed}" if r.kill_window else "n/a"),
     ("blackhole: last attempt (s) / failed reqs / slowest (s)",
