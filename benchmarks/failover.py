@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
             run.start()
             run.check_load(args.check_window)
             if "readyz" in events:
-                defaults_haproxy = config.name == "lbgen-defaults" and config.engine == "haproxy"
+                defaults_haproxy = config.name.startswith("lbgen-") and config.engine == "haproxy"
                 run.readyz(args.trials if defaults_haproxy else args.other_trials)
             if "kill" in events:
                 run.kill("b")
