@@ -7,7 +7,6 @@ on bare numbers (HAProxy reads milliseconds, nginx reads seconds).
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from dataclasses import dataclass
 
@@ -47,12 +46,13 @@ def format_haproxy_duration(us: int) -> str:
 
 def format_nginx_duration(us: int) -> str:
     """Microseconds -> nginx time text; nginx has no ``us``, so sub-millisecond parts round up."""
-    return _format(math.ceil(us / 1000) * 1000, _NGINX_UNITS)
+    # Integer arithmetic: a float loses the last digits of a large value (9223372036854775807).
+    return _format(-(-us // 1000) * 1000, _NGINX_UNITS)
 
 
 def ceil_seconds(us: int) -> int:
     """Whole seconds, rounded up (nginx ``fail_timeout`` has seconds resolution)."""
-    return math.ceil(us / 1_000_000)
+    return -(-us // 1_000_000)
 
 
 # --- addresses ---------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ Choices that matter to operators:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,7 +183,7 @@ def _server(pool: ResolvedPool, server: ResolvedServer) -> HaproxyServer:
 
 def _check_duration(us: int | None, where: Path_, what: str, findings: Findings) -> None:
     # HAProxy rounds a microsecond value up to whole milliseconds before comparing.
-    if us is not None and math.ceil(us / 1000) > INT_MAX:
+    if us is not None and -(-us // 1000) > INT_MAX:
         findings.error(
             "haproxy-timer-overflow", where,
             f"{what} {format_haproxy_duration(us)} is too long for HAProxy, which refuses to "
@@ -275,6 +274,9 @@ def _missing_timeouts(
     # idle or half-open connections then pile up until maxconn is reached.
     for name in names:
         value = owner.timeouts[name]
+        if name == "server" and owner.timeouts.get("tunnel"):
+            # In TCP mode the tunnel timeout covers an established connection: HAProxy is happy.
+            continue
         if value is None or value == 0:
             said = "null" if value is None else "0 (HAProxy reads 0 as no timeout)"
             findings.warning(

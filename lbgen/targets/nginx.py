@@ -264,7 +264,7 @@ class _PoolTranslation:
         for name, us in pool.timeouts.items():
             ms = None if us is None else -(-us // 1000)
             values.append((ms, pool.sources.get(f"timeouts.{name}", pool.path), f"timeouts.{name}"))
-        for name in ("interval", "timeout"):
+        for name in ("interval", "timeout") if self.plus else ():
             us = getattr(health, name)
             ms = None if us is None else -(-us // 1000)
             values.append((ms, health.sources.get(name, pool.path), f"health.{name} (ms)"))
