@@ -84,9 +84,7 @@ def corpus() -> list[BadSpec]:
         data = path.read_bytes()
         text = data.decode("utf-8")
         target = _TARGET.search(text)
-        specs.append(
-            BadSpec(path.stem, data, parse_expectations(text), target and target.group(1))
-        )
+        specs.append(BadSpec(path.stem, data, parse_expectations(text), target and target.group(1)))
     specs += [BadSpec(name, data, expected) for name, (data, expected) in RAW.items()]
     return specs
 
@@ -214,3 +212,15 @@ def run_lbgen(args: list[str], stdin: bytes | None = None) -> subprocess.Complet
         input=stdin.decode("utf-8") if stdin is not None else None,
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
     )  # fmt: skip
+
+
+TARGET_SPECIFIC = [spec for spec in CORPUS if spec.target]
+
+
+@pytest.mark.parametrize("spec", TARGET_SPECIFIC, ids=[s.name for s in TARGET_SPECIFIC])
+def test_target_specific_errors_belong_to_their_target(spec: BadSpec, tmp_path: Path) -> None:
+    # The spec itself is valid: only the engine it names cannot start with it.
+    spec_path = write_spec(spec, tmp_path)
+    result = CliRunner().invoke(app, ["validate", str(spec_path)])
+    assert result.exit_code == 0, result.output
+    assert not reported_errors(result.output, str(spec_path))
