@@ -241,6 +241,17 @@ def test_nginx_numbers_above_its_limit_are_errors() -> None:
     rendered = render(spec(pool), "nginx")
     assert [d.path for d in found(rendered, "nginx-range")] == ["pools.cp.timeouts.connect"]
     assert not isolated_check(rendered.text, "nginx", strict=False).ok
+    # A frontend's client timeout becomes proxy_timeout when it is the longest idle timeout.
+    frontends = (
+        'frontends:\n  api: {bind: ["127.0.0.1:6443"], pool: cp,'
+        " timeouts: {client: 9223372036854775807s}}\n"
+    )
+    rendered = render(spec(SERVER, "", frontends), "nginx")
+    assert [d.path for d in found(rendered, "nginx-range")] == ["frontends.api.timeouts.client"]
+    assert not isolated_check(rendered.text, "nginx", strict=False).ok
+    # Times nginx does not write (queue) are no error of nginx.
+    rendered = render(spec("    timeouts: {queue: 9223372036854775807s}\n" + SERVER), "nginx")
+    assert not found(rendered, "nginx-range")
     # The largest value nginx reads is accepted.
     rendered = render(spec("    timeouts: {connect: 9223372036854775807ms}\n" + SERVER), "nginx")
     assert not found(rendered, "nginx-range")

@@ -261,9 +261,6 @@ class _PoolTranslation:
         """Numbers and times that nginx would refuse as invalid (above its 64-bit limit)."""
         pool, health = self.pool, self.pool.health
         values: list[tuple[int | None, Path_, str]] = []
-        for name, us in pool.timeouts.items():
-            ms = None if us is None else -(-us // 1000)
-            values.append((ms, pool.sources.get(f"timeouts.{name}", pool.path), f"timeouts.{name}"))
         for name in ("interval", "timeout") if self.plus else ():
             us = getattr(health, name)
             ms = None if us is None else -(-us // 1000)
@@ -356,11 +353,23 @@ class _PoolTranslation:
         return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
 
 
+def _check_time(us: int, where: Path_, what: str, findings: Findings) -> None:
+    """A time nginx reads in ms must fit its 64-bit integer, else it is an 'invalid value'."""
+    if -(-us // 1000) > NGX_MAX_INT:
+        findings.error(
+            "nginx-range", where,
+            f"{what} {_ms(us)} is above nginx's limit of {NGX_MAX_INT} ms: nginx refuses it "
+            "as invalid",
+        )  # fmt: skip
+
+
 def _proxy_directives(
     frontend: ResolvedFrontend, pool: ResolvedPool, findings: Findings
 ) -> list[str]:
     directives = []
     if pool.timeouts["connect"] is not None:
+        where = pool.sources.get("timeouts.connect", pool.path)
+        _check_time(pool.timeouts["connect"], where, "timeouts.connect", findings)
         directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])};")
     idle = {
         "timeouts.client": (frontend.timeouts["client"], frontend.sources.get("timeouts.client")),
@@ -370,6 +379,9 @@ def _proxy_directives(
     values = {name: us for name, (us, _) in idle.items() if us is not None}
     if values:
         longest = max(values.values())
+        source = next(src for us, src in idle.values() if us == longest)
+        where = source if source is not None else frontend.path
+        _check_time(longest, where, "proxy_timeout (the longest idle timeout)", findings)
         directives.append(f"proxy_timeout {_ms(longest)};")
         if len(set(values.values())) > 1:
             for us, source in idle.values():

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.engine_check import can_isolate, isolated_check
 
@@ -27,6 +27,8 @@ from .specgen import ENGINE, Tally, load_document, refused, render_all, specs, w
 
 CI = os.environ.get("CI", "") not in ("", "0", "false")
 EXAMPLES = int(os.environ.get("LBGEN_ENGINE_START_EXAMPLES", "400" if CI else "60"))
+#: Shrinking calls the engines hundreds of times (minutes): CI reports the failing spec as found.
+PHASES = [p for p in Phase if not (CI and p is Phase.shrink)]
 
 pytestmark = pytest.mark.skipif(not can_isolate(), reason="needs root, unshare and ip")
 
@@ -62,6 +64,7 @@ def test_every_valid_spec_starts_in_the_engines(capsys: pytest.CaptureFixture[st
         deadline=None,
         derandomize=not CI,
         database=None,
+        phases=PHASES,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(specs())
