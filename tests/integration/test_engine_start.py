@@ -141,6 +141,8 @@ def run_in_docker(
     container = client.containers.create(
         image, command=["sh", "-c", _docker_script(engine, len(cases))], entrypoint=[],
         network_mode="none", labels={LABEL: "1"}, detach=True,
+        # Docker turns IPv6 off in containers; the generated binds include ::1.
+        sysctls={"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"},
     )  # fmt: skip
     try:
         container.put_archive("/", _archive(_docker_files(engine, cases)))
