@@ -275,3 +275,29 @@ def test_nginx_plus_match_names_are_unique() -> None:
     used = re.findall(r"match=(\S+);", rendered.text)
     assert len(set(blocks)) == 4 and sorted(blocks) == sorted(used), rendered.text
     assert blocks == ["lbgen_a_b", "lbgen_a_b_2", "lbgen_a_b_3", "lbgen_a_b_2_2"]
+
+
+# --- listeners named by DNS ---------------------------------------------------------------------
+
+
+def test_localhost_bind_is_both_loopback_addresses_in_the_clash_check() -> None:
+    text = spec(SERVER, "", 'frontends:\n  api: {bind: ["localhost:6443"], pool: cp}\n')
+    rendered = render(text, "nginx")
+    assert not [d for d in rendered.diagnostics if d.code.startswith("bind-")]
+    # nginx listens on both addresses of localhost, which is why 127.0.0.1 or ::1 would clash.
+    assert isolated_check(rendered.text, "nginx", strict=False).ok
+    clash = text.replace("pool: cp}\n", 'pool: cp}\n  api2: {bind: ["127.0.0.1:6443"], pool: cp}\n')
+    with pytest.raises(lbgen.diagnostics.SpecError) as caught:
+        lbgen.load_spec(clash.encode(), filename="spec.yaml")
+    assert [d.code for d in caught.value.diagnostics] == ["bind-duplicate"]
+
+
+def test_other_host_names_in_binds_are_a_warning() -> None:
+    text = spec(SERVER, "", 'frontends:\n  api: {bind: ["lb.example.internal:6443"], pool: cp}\n')
+    loaded = lbgen.load_spec(text.encode(), filename="spec.yaml")
+    rendered = lbgen.render(loaded, "haproxy")
+    warnings = found(rendered, "bind-host-name")
+    assert [(d.level, d.path, d.line, d.col) for d in warnings] == [
+        (Level.WARNING, "frontends.api.bind[0]", 3, 16)
+    ]
+    assert "lb.example.internal" in warnings[0].message

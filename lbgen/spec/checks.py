@@ -105,9 +105,8 @@ def _bind_clashes(
     ]
     listeners += global_binds
     seen: dict[tuple[str, int], str] = {}
-    out = []
-    for path, text in listeners:
-        address = parse_host_port(text, allow_empty_host=True)
+    out: list[Diagnostic] = []
+    for path, text, address in _expand_names(listeners, source, out):
         key = _bind_key(address)
         family = key[0].split(":")[0]
         clash = seen.get(key)
@@ -127,6 +126,40 @@ def _bind_clashes(
         else:
             seen[key] = f"{dotted(path)} ({text})"
     return out
+
+
+#: What ``localhost`` means to the engines' resolver on every common system.
+_LOCALHOST = ("127.0.0.1", "::1")
+
+
+def _expand_names(
+    listeners: list[tuple[Path_, str]], source: SpecSource, out: list[Diagnostic]
+) -> list[tuple[Path_, str, HostPort]]:
+    """Each listener's address; ``localhost`` is both loopback addresses (nginx listens on both).
+
+    Any other host name is resolved by the engine at start, which lbgen cannot check for clashes:
+    a warning says so (nginx refuses to start when the name resolves to an address in use).
+    """
+    expanded = []
+    for path, text in listeners:
+        address = parse_host_port(text, allow_empty_host=True)
+        if address.family == "dns" and address.host.lower() == "localhost":
+            for host in _LOCALHOST:
+                family = "ipv6" if ":" in host else "ipv4"
+                expanded.append((path, text, HostPort(host, address.port, family)))
+            continue
+        if address.family == "dns":
+            out.append(
+                source.diagnostic(
+                    Level.WARNING, "bind-host-name", path,
+                    f"{address.host} is resolved by the engine at start: lbgen cannot check it "
+                    "against the other listeners, and nginx refuses to start when one of its "
+                    "addresses is already listened on (or when it does not resolve); prefer an "
+                    "IP address",
+                )
+            )  # fmt: skip
+        expanded.append((path, text, address))
+    return expanded
 
 
 def _pool_references(
