@@ -301,3 +301,13 @@ def test_other_host_names_in_binds_are_a_warning() -> None:
         (Level.WARNING, "frontends.api.bind[0]", 3, 16)
     ]
     assert "lb.example.internal" in warnings[0].message
+
+
+def test_localhost_listener_counts_two_sockets_for_worker_connections() -> None:
+    frontends = 'frontends:\n  api: {bind: ["localhost:6443"], pool: cp}\n'
+    rendered = render(spec(SERVER, "global: {maxconn: 2}\n", frontends), "nginx", "full")
+    assert [d.path for d in found(rendered, "nginx-worker-connections")] == ["global.maxconn"]
+    assert not isolated_check(rendered.text, "nginx", strict=False).ok
+    rendered = render(spec(SERVER, "global: {maxconn: 3}\n", frontends), "nginx", "full")
+    assert not found(rendered, "nginx-worker-connections")
+    assert isolated_check(rendered.text, "nginx", strict=False).ok

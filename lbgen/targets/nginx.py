@@ -473,7 +473,13 @@ def _listener_checks(resolved: Resolved, findings: Findings) -> None:
 def _check_worker_connections(resolved: Resolved, findings: Findings) -> None:
     """nginx refuses to start unless worker_connections exceeds the listening sockets."""
     maxconn = resolved.global_.maxconn
-    sockets = len({(a.canonical_host, a.port) for _, a in _listeners(resolved)})
+    found: set[tuple[str, int]] = set()
+    for _, address in _listeners(resolved):
+        if address.family == "dns" and address.host.lower() == "localhost":
+            found |= {("127.0.0.1", address.port), ("::1", address.port)}  # one socket each
+        else:
+            found.add((address.canonical_host.lower(), address.port))
+    sockets = len(found)
     if maxconn is not None and maxconn <= sockets:
         findings.error(
             "nginx-worker-connections", ("global", "maxconn"),
