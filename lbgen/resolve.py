@@ -262,7 +262,10 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
     sources.update({f"timeouts.{k}": v for k, v in timeout_sources.items()})
-    pool_server_params, _ = _resolve_block(SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS)
+    pool_server_params, pool_server_sources = _resolve_block(
+        SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS
+    )
+    sources.update({f"server_defaults.{k}": v for k, v in pool_server_sources.items()})
     servers = []
     for server_name, server in pool.servers.items():
         server_path: Path_ = (*path, "servers", server_name)

@@ -6,7 +6,7 @@ on bare numbers (HAProxy reads milliseconds, nginx reads seconds).
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -46,12 +46,13 @@ def format_haproxy_duration(us: int) -> str:
 
 def format_nginx_duration(us: int) -> str:
     """Microseconds -> nginx time text; nginx has no ``us``, so sub-millisecond parts round up."""
-    return _format(math.ceil(us / 1000) * 1000, _NGINX_UNITS)
+    # Integer arithmetic: a float loses the last digits of a large value (9223372036854775807).
+    return _format(-(-us // 1000) * 1000, _NGINX_UNITS)
 
 
 def ceil_seconds(us: int) -> int:
     """Whole seconds, rounded up (nginx ``fail_timeout`` has seconds resolution)."""
-    return math.ceil(us / 1_000_000)
+    return -(-us // 1_000_000)
 
 
 # --- addresses ---------------------------------------------------------------------------------
@@ -75,9 +76,36 @@ class HostPort:
         return f"{host}:{self.port}"
 
     @property
+    def canonical_host(self) -> str:
+        """The host as the kernel sees it: one spelling per IP address.
+
+        ``0:0::1`` and ``::1`` are one address; an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``)
+        is the IPv4 address it maps. Wildcards become ``0.0.0.0`` / ``::``; names stay as written.
+        """
+        if self.family == "any":
+            return "0.0.0.0"
+        if self.family == "ipv6":
+            address = ipaddress.IPv6Address(self.host)
+            mapped = address.ipv4_mapped
+            return str(mapped) if mapped is not None else address.compressed
+        return self.host
+
+    @property
+    def canonical_family(self) -> str:
+        """``ipv4`` or ``ipv6`` as the kernel sees it (an IPv4-mapped address is IPv4)."""
+        return "ipv6" if ":" in self.canonical_host else "ipv4"
+
+    @property
+    def is_ipv4_mapped(self) -> bool:
+        """True for ``[::ffff:a.b.c.d]``, which nginx cannot listen on (bind: invalid argument)."""
+        return self.family == "ipv6" and ipaddress.IPv6Address(self.host).ipv4_mapped is not None
+
+    @property
     def is_wildcard(self) -> bool:
-        """True for ``:port``, ``0.0.0.0:port`` and ``[::]:port``."""
-        return self.host in ("", "0.0.0.0", "::")
+        """True for ``:port``, ``0.0.0.0:port`` and ``[::]:port`` (however ``::`` is spelt)."""
+        if self.family == "ipv6":
+            return ipaddress.IPv6Address(self.host).is_unspecified
+        return self.host in ("", "0.0.0.0")
 
 
 class AddressError(ValueError):

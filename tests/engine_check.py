@@ -48,3 +48,26 @@ def engine_check(text: str | bytes, engine: str, *, strict: bool = True) -> Chec
     with tempfile.TemporaryDirectory(prefix="lbgen-hosts-") as folder:
         prefix = _hosts_prefix(names, Path(folder)) if names and can_fake_dns() else []
         return LocalRunner(command_prefix=prefix).check(text, engine, strict=strict)
+
+
+def can_isolate() -> bool:
+    """True when engines can run in a private network and mount namespace (root, unshare, ip)."""
+    return can_fake_dns() and shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") is not None
+
+
+def isolated_check(text: str, engine: str, *, strict: bool = True) -> CheckResult:
+    """Like :func:`engine_check`, in a fresh network namespace with only loopback up.
+
+    ``nginx -t`` binds its listen sockets: in a namespace of its own a port in use on this machine
+    cannot fail the check, and nothing it binds is seen outside. DNS names map to 127.0.0.1.
+    """
+    names = dns_names(text)
+    with tempfile.TemporaryDirectory(prefix="lbgen-netns-") as folder:
+        hosts = Path(folder) / "hosts"
+        lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
+        lines += [f"127.0.0.1 {name}" for name in sorted(names)]
+        hosts.write_text("\n".join(lines) + "\n")
+        ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "ip"
+        script = f'{ip} link set lo up && mount --bind "$0" /etc/hosts && exec "$@"'
+        prefix = ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", script]
+        return LocalRunner(command_prefix=[*prefix, str(hosts)]).check(text, engine, strict=strict)

@@ -1,6 +1,9 @@
 """The bad-spec corpus: every file under tests/bad/ is rejected with exactly the diagnostics its
 ``# expect: LINE:COL CODE`` header names, exit code 2, and nothing is written.
 
+A spec that only one engine refuses says so in a ``# target: NAME`` line after the expectations:
+it is rendered for that target (haproxy otherwise) and validated with ``-t NAME``.
+
 Files that cannot carry a YAML comment header (empty, comment-only, not UTF-8) are in ``RAW``
 below; the test writes their bytes itself.
 """
@@ -22,6 +25,7 @@ from lbgen.cli import app
 BAD = Path(__file__).parent / "bad"
 ROOT = Path(__file__).parent.parent
 _EXPECT = re.compile(r"^# expect: (\d+):(\d+) ([a-z0-9-]+)\s*$")
+_TARGET = re.compile(r"^# target: ([a-z-]+)\s*$", re.M)
 _ERROR_LINE = re.compile(r"^(.*):(\d+):(\d+): error \[([a-z0-9-]+)\] ", re.M)
 OLD_TEXT = "# the config that was there before\n"
 OLD_MTIME_NS = 1_000_000_000 * 10**9
@@ -34,6 +38,7 @@ class BadSpec:
     name: str
     data: bytes
     expected: tuple[tuple[int, int, str], ...]
+    target: str | None = None
 
 
 #: Specs that cannot say what they expect in a comment of their own.
@@ -97,7 +102,9 @@ def corpus() -> list[BadSpec]:
     specs = []
     for path in sorted(BAD.glob("*.yaml")):
         data = path.read_bytes()
-        specs.append(BadSpec(path.stem, data, parse_expectations(data.decode("utf-8"))))
+        text = data.decode("utf-8")
+        target = _TARGET.search(text)
+        specs.append(BadSpec(path.stem, data, parse_expectations(text), target and target.group(1)))
     specs += [BadSpec(name, data, expected) for name, (data, expected) in RAW.items()]
     return specs
 
@@ -171,7 +178,8 @@ def test_render_rejects_and_writes_nothing(spec: BadSpec, existed: bool, tmp_pat
     out = out_folder / "haproxy.cfg"
     if existed:
         make_old_output(out)
-    result = CliRunner().invoke(app, ["render", str(spec_path), "-t", "haproxy", "-o", str(out)])
+    target = spec.target or "haproxy"
+    result = CliRunner().invoke(app, ["render", str(spec_path), "-t", target, "-o", str(out)])
     assert result.exit_code == 2, result.output
     assert_rejected(spec, result.output, str(spec_path))
     assert_untouched(out_folder, out, existed)
@@ -180,7 +188,8 @@ def test_render_rejects_and_writes_nothing(spec: BadSpec, existed: bool, tmp_pat
 @pytest.mark.parametrize("spec", CORPUS, ids=IDS)
 def test_validate_reports_the_same(spec: BadSpec, tmp_path: Path) -> None:
     spec_path = write_spec(spec, tmp_path)
-    result = CliRunner().invoke(app, ["validate", str(spec_path)])
+    targets = ["-t", spec.target] if spec.target else []
+    result = CliRunner().invoke(app, ["validate", str(spec_path), *targets])
     assert result.exit_code == 2, result.output
     assert_rejected(spec, result.output, str(spec_path))
 
@@ -228,3 +237,15 @@ def run_lbgen(args: list[str], stdin: bytes | None = None) -> subprocess.Complet
         input=stdin.decode("utf-8") if stdin is not None else None,
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
     )  # fmt: skip
+
+
+TARGET_SPECIFIC = [spec for spec in CORPUS if spec.target]
+
+
+@pytest.mark.parametrize("spec", TARGET_SPECIFIC, ids=[s.name for s in TARGET_SPECIFIC])
+def test_target_specific_errors_belong_to_their_target(spec: BadSpec, tmp_path: Path) -> None:
+    # The spec itself is valid: only the engine it names cannot start with it.
+    spec_path = write_spec(spec, tmp_path)
+    result = CliRunner().invoke(app, ["validate", str(spec_path)])
+    assert result.exit_code == 0, result.output
+    assert not reported_errors(result.output, str(spec_path))

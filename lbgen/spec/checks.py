@@ -6,15 +6,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
-from lbgen.spec.load import SpecSource
+from lbgen.spec.load import Path_, SpecSource, dotted
 from lbgen.spec.models import Spec
 from lbgen.units import AddressError, HostPort, parse_host_port
 
 
 def _bind_key(address: HostPort) -> tuple[str, int]:
-    family = "ipv6" if address.family == "ipv6" else "ipv4"
-    host = address.host if not address.is_wildcard else "*"
+    # Canonical forms: "[::1]" and "[0:0::1]" are one socket, "[::ffff:127.0.0.1]" is 127.0.0.1.
+    family = address.canonical_family if address.family != "dns" else "dns"
+    host = "*" if address.is_wildcard else address.canonical_host.lower()
     return (f"{family}:{host}", address.port)
+
+
+#: The engine-wide listeners a spec may set, checked for clashes after the frontends.
+GLOBAL_BINDS: tuple[Path_, ...] = (("global", "stats", "bind"), ("global", "health", "bind"))
 
 
 @dataclass(frozen=True)
@@ -65,33 +70,99 @@ def refs_from_document(document: dict[str, Any]) -> tuple[list[FrontendRefs], li
     return frontends, pools
 
 
-def _bind_clashes(frontends: list[FrontendRefs], source: SpecSource) -> list[Diagnostic]:
-    """Two listeners on one address and port, or a wildcard and a specific address of one family."""
-    seen: dict[tuple[str, int], str] = {}
-    out = []
-    for frontend in frontends:
-        for index, text in frontend.binds:
-            address = parse_host_port(text, allow_empty_host=True)
-            key = _bind_key(address)
-            family = key[0].split(":")[0]
-            clash = seen.get(key)
-            if clash is None and address.is_wildcard:
-                clash = next(
-                    (owner for k, owner in seen.items()
-                     if k[1] == address.port and k[0].startswith(family + ":")), None,
-                )  # fmt: skip
-            if clash is None and not address.is_wildcard:
-                clash = seen.get((f"{family}:*", address.port))
-            if clash is not None:
-                out.append(
-                    source.diagnostic(
-                        Level.ERROR, "bind-duplicate", ("frontends", frontend.name, "bind", index),
-                        f"{text} is already bound by {clash}",
-                    )
-                )  # fmt: skip
-            else:
-                seen[key] = f"frontends.{frontend.name}.bind[{index}] ({text})"
+def global_binds_from_document(document: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """``global.stats.bind`` and ``global.health.bind`` of raw YAML data, where well-formed."""
+    out: list[tuple[Path_, str]] = []
+    raw_global = document.get("global")
+    for path in GLOBAL_BINDS:
+        block = raw_global.get(path[1]) if isinstance(raw_global, dict) else None
+        text = block.get("bind") if isinstance(block, dict) else None
+        if not isinstance(text, str):
+            continue
+        try:
+            parse_host_port(text, allow_empty_host=True)
+        except AddressError:
+            continue
+        out.append((path, text))
     return out
+
+
+def _global_binds(spec: Spec) -> list[tuple[Path_, str]]:
+    g = spec.global_
+    blocks = (g.stats, g.health)
+    return [(path, block.bind) for path, block in zip(GLOBAL_BINDS, blocks, strict=True) if block]
+
+
+def _bind_clashes(
+    frontends: list[FrontendRefs], global_binds: list[tuple[Path_, str]], source: SpecSource
+) -> list[Diagnostic]:
+    """Two listeners on one address and port, or a wildcard and a specific address of one family.
+
+    Addresses are compared in canonical form, and the stats and health listeners take part: the
+    engines would start with both sockets (SO_REUSEPORT) and split connections between them.
+    """
+    listeners: list[tuple[Path_, str]] = [
+        (("frontends", frontend.name, "bind", index), text)
+        for frontend in frontends
+        for index, text in frontend.binds
+    ]
+    listeners += global_binds
+    seen: dict[tuple[str, int], str] = {}
+    out: list[Diagnostic] = []
+    for path, text, address in _expand_names(listeners, source, out):
+        key = _bind_key(address)
+        family = key[0].split(":")[0]
+        clash = seen.get(key)
+        if clash is None and address.is_wildcard:
+            clash = next(
+                (owner for k, owner in seen.items()
+                 if k[1] == address.port and k[0].startswith(family + ":")), None,
+            )  # fmt: skip
+        if clash is None and not address.is_wildcard:
+            clash = seen.get((f"{family}:*", address.port))
+        if clash is not None:
+            out.append(
+                source.diagnostic(
+                    Level.ERROR, "bind-duplicate", path, f"{text} is already bound by {clash}"
+                )
+            )
+        else:
+            seen[key] = f"{dotted(path)} ({text})"
+    return out
+
+
+#: What ``localhost`` means to the engines' resolver on every common system.
+_LOCALHOST = ("127.0.0.1", "::1")
+
+
+def _expand_names(
+    listeners: list[tuple[Path_, str]], source: SpecSource, out: list[Diagnostic]
+) -> list[tuple[Path_, str, HostPort]]:
+    """Each listener's address; ``localhost`` is both loopback addresses (nginx listens on both).
+
+    Any other host name is resolved by the engine at start, which lbgen cannot check for clashes:
+    a warning says so (nginx refuses to start when the name resolves to an address in use).
+    """
+    expanded = []
+    for path, text in listeners:
+        address = parse_host_port(text, allow_empty_host=True)
+        if address.family == "dns" and address.host.lower() == "localhost":
+            for host in _LOCALHOST:
+                family = "ipv6" if ":" in host else "ipv4"
+                expanded.append((path, text, HostPort(host, address.port, family)))
+            continue
+        if address.family == "dns":
+            out.append(
+                source.diagnostic(
+                    Level.WARNING, "bind-host-name", path,
+                    f"{address.host} is resolved by the engine at start: lbgen cannot check it "
+                    "against the other listeners, and nginx refuses to start when one of its "
+                    "addresses is already listened on (or when it does not resolve); prefer an "
+                    "IP address",
+                )
+            )  # fmt: skip
+        expanded.append((path, text, address))
+    return expanded
 
 
 def _pool_references(
@@ -127,10 +198,13 @@ def _pool_references(
 
 
 def reference_checks(
-    frontends: list[FrontendRefs], pools: list[str] | None, source: SpecSource
+    frontends: list[FrontendRefs],
+    pools: list[str] | None,
+    source: SpecSource,
+    global_binds: list[tuple[Path_, str]] | None = None,
 ) -> list[Diagnostic]:
     """Pool references and bind clashes, from a valid spec or from raw data."""
-    out = _bind_clashes(frontends, source)
+    out = _bind_clashes(frontends, global_binds or [], source)
     if pools is not None:
         out += _pool_references(frontends, pools, source)
     return out
@@ -188,4 +262,7 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """Every cross-field problem of a spec that passed model validation."""
     frontends, pools = _refs_from_spec(spec)
-    return [*reference_checks(frontends, pools, source), *_weights(spec, source)]
+    return [
+        *reference_checks(frontends, pools, source, _global_binds(spec)),
+        *_weights(spec, source),
+    ]

@@ -556,13 +556,18 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
     try:
         spec = Spec.model_validate(document)
     except ValidationError as exc:
-        from lbgen.spec.checks import reference_checks, refs_from_document
+        from lbgen.spec.checks import (
+            global_binds_from_document,
+            reference_checks,
+            refs_from_document,
+        )
 
         found = validation_diagnostics(exc, positions)
         # Report a missing pool or a bind clash too, not only the first kind of problem.
         seen = {(d.line, d.col, d.code) for d in found}
+        global_binds = global_binds_from_document(document)
         found += [
-            d for d in reference_checks(*refs_from_document(document), positions)
+            d for d in reference_checks(*refs_from_document(document), positions, global_binds)
             if (d.line, d.col, d.code) not in seen
         ]  # fmt: skip
         raise SpecError(sorted(found, key=sort_key)) from None

@@ -40,9 +40,12 @@ class Findings:
         self._resolved = resolved
         self._items: dict[tuple[Any, ...], Diagnostic] = {}
 
-    def add(self, level: Level, code: str, path: Path_, message: str) -> None:
-        """Record a finding at ``path`` (deduplicated: a ``defaults`` field used by two pools)."""
-        d = self._resolved.diagnostic(level, code, path, message)
+    def add(self, level: Level, code: str, path: Path_, message: str, *, key: bool = False) -> None:
+        """Record a finding at ``path`` (deduplicated: a ``defaults`` field used by two pools).
+
+        ``key`` points at the key of ``path`` rather than its value (a name that is the problem).
+        """
+        d = self._resolved.diagnostic(level, code, path, message, key=key)
         self._items.setdefault((d.file, d.line, d.col, code, d.path), d)
 
     def flush_dropped(self, code: str, owner: Path_, dropped: Iterable[str], engine: str) -> None:
@@ -54,9 +57,9 @@ class Findings:
                 f"{engine} cannot express these built-in defaults, left out: {', '.join(names)}",
             )  # fmt: skip
 
-    def error(self, code: str, path: Path_, message: str) -> None:
-        """A spec that this engine cannot serve faithfully at all."""
-        self.add(Level.ERROR, code, path, message)
+    def error(self, code: str, path: Path_, message: str, *, key: bool = False) -> None:
+        """A spec that this engine cannot serve faithfully at all (or would refuse to start)."""
+        self.add(Level.ERROR, code, path, message, key=key)
 
     def warning(self, code: str, path: Path_, message: str) -> None:
         """Something changes meaning in this engine."""

@@ -17,8 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.spec.load import Path_
 from lbgen.targets import Findings, View, warn_log_host_name
 from lbgen.units import HostPort, format_haproxy_duration
+
+#: HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms is a
+#: "timer overflow" error, and rise/fall above it are refused ("has to be > 0"); maxconn, maxqueue
+#: and retries above it are accepted but silently wrapped.
+INT_MAX = 2**31 - 1
+#: The sections the template adds on its own: a frontend of the spec may not take their names.
+GENERATED_FRONTENDS = {"stats_bind": "lbgen-stats", "health_bind": "lbgen-health"}
 
 _STATIC_BALANCE = {"static-rr", "first"}
 _FRONTEND_TIMEOUTS = (("client", "client"), ("client_fin", "client-fin"))
@@ -182,7 +190,65 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
     return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
 
 
+def _check_duration(us: int | None, where: Path_, what: str, findings: Findings) -> None:
+    # HAProxy rounds a microsecond value up to whole milliseconds before comparing.
+    if us is not None and -(-us // 1000) > INT_MAX:
+        findings.error(
+            "haproxy-timer-overflow", where,
+            f"{what} {format_haproxy_duration(us)} is too long for HAProxy, which refuses to "
+            f"start with a timer above {INT_MAX} ms (~24.8 days)",
+        )  # fmt: skip
+
+
+def _check_count(value: int | None, where: Path_, what: str, findings: Findings) -> None:
+    if value is not None and value > INT_MAX:
+        findings.error(
+            "haproxy-range", where,
+            f"{what} {value} does not fit HAProxy's 32-bit integer (at most {INT_MAX}): it "
+            "refuses to start or silently wraps the value",
+        )  # fmt: skip
+
+
+def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
+    """Every timer and counter of a backend within what HAProxy can hold."""
+    for name, us in pool.timeouts.items():
+        where = pool.sources.get(f"timeouts.{name}", pool.path)
+        _check_duration(us, where, f"timeouts.{name}", findings)
+    _check_count(pool.retries, pool.sources.get("retries", pool.path), "retries", findings)
+    for name in ("slowstart", "maxconn", "maxqueue"):
+        where = pool.sources.get(f"server_defaults.{name}", pool.path)
+        value = pool.server_defaults[name]
+        if name == "slowstart":
+            _check_duration(value, where, name, findings)
+        else:
+            _check_count(value, where, name, findings)
+    for server in pool.servers:
+        _check_duration(
+            server.slowstart, server.sources.get("slowstart", server.path), "slowstart", findings
+        )
+        for name in ("maxconn", "maxqueue"):
+            where = server.sources.get(name, server.path)
+            _check_count(getattr(server, name), where, name, findings)
+    health = pool.health
+    if health.check in (None, "none"):
+        return
+    for name in ("interval", "fast_interval", "down_interval", "timeout"):
+        us = getattr(health, name)
+        where = health.sources.get(name, (*pool.path, "health"))
+        _check_duration(us, where, f"health.{name}", findings)
+        if us == 0 and name != "timeout":
+            findings.error(
+                "haproxy-zero-interval", where,
+                f"health.{name} 0 is refused by HAProxy (inter, fastinter and downinter must be "
+                "> 0)",
+            )  # fmt: skip
+    for name in ("rise", "fall"):
+        where = health.sources.get(name, (*pool.path, "health"))
+        _check_count(getattr(health, name), where, f"health.{name}", findings)
+
+
 def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
+    _check_pool_ranges(pool, findings)
     if pool.balance in _STATIC_BALANCE:
         for server in pool.servers:
             if server.slowstart is not None:
@@ -216,16 +282,33 @@ def _missing_timeouts(
     # HAProxy treats a missing connect/client/server timeout as infinite and warns about it:
     # idle or half-open connections then pile up until maxconn is reached.
     for name in names:
-        if owner.timeouts[name] is None:
+        value = owner.timeouts[name]
+        if name == "server" and owner.timeouts.get("tunnel"):
+            # In TCP mode the tunnel timeout covers an established connection: HAProxy is happy.
+            continue
+        if value is None or value == 0:
+            said = "null" if value is None else "0 (HAProxy reads 0 as no timeout)"
             findings.warning(
                 "haproxy-missing-timeout", owner.sources.get(f"timeouts.{name}", owner.path),
-                f"timeouts.{name} is null: HAProxy then never times out ({name} side) and "
+                f"timeouts.{name} is {said}: HAProxy then never times out ({name} side) and "
                 "warns 'missing timeouts' (haproxy -c -dW fails)",
             )  # fmt: skip
 
 
-def _frontend(frontend: ResolvedFrontend, findings: Findings) -> HaproxyFrontend:
+def _frontend(
+    frontend: ResolvedFrontend, findings: Findings, reserved: dict[str, str]
+) -> HaproxyFrontend:
     _missing_timeouts(frontend, ("client",), findings)
+    for name, us in frontend.timeouts.items():
+        where = frontend.sources.get(f"timeouts.{name}", frontend.path)
+        _check_duration(us, where, f"timeouts.{name}", findings)
+    if frontend.name in reserved:
+        findings.error(
+            "haproxy-reserved-name", frontend.path,
+            f"lbgen generates a frontend named {frontend.name} for {reserved[frontend.name]}; "
+            "HAProxy refuses two frontends of one name: rename this frontend",
+            key=True,
+        )  # fmt: skip
     return HaproxyFrontend(
         name=frontend.name,
         binds=[_bind(bind.address) for bind in frontend.binds],
@@ -276,14 +359,22 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
     findings = Findings(resolved)
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")
+    _check_count(g.maxconn, ("global", "maxconn"), "global.maxconn", findings)
+    reserved = {
+        section: f"global.{key.removesuffix('_bind')}"
+        for key, section in GENERATED_FRONTENDS.items()
+        if getattr(g, key) is not None
+    }
     context = {
         "log": _log_target(g.log),
         "maxconn": g.maxconn,
-        "frontends": [_frontend(frontend, findings) for frontend in resolved.frontends],
+        "frontends": [_frontend(fe, findings, reserved) for fe in resolved.frontends],
         "backends": [_backend(pool, findings) for pool in resolved.pools],
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_path": g.health_path,
+        "stats_section": GENERATED_FRONTENDS["stats_bind"],
+        "health_section": GENERATED_FRONTENDS["health_bind"],
     }
     return View("haproxy/haproxy.cfg.j2", context, findings.sorted())

@@ -24,6 +24,17 @@ _METHOD = {
     "random": "random two least_conn",
 }
 _HASHING = {"source", "random"}
+#: nginx parses numbers and times into a signed 64-bit integer (NGX_MAX_INT_T_VALUE); a bigger
+#: one is "invalid" and nginx refuses to start.
+NGX_MAX_INT = 2**63 - 1
+#: Shared memory zone of an upstream, measured with nginx 1.22: 8 pages (32 KiB) of slab overhead,
+#: then about 0.8 KiB per IPv4/IPv6 peer and 1 KiB per peer of a 250-character DNS name. lbgen
+#: gives each IP server 2 KiB and each DNS server 8 KiB (a name may resolve to several peers),
+#: and never less than the 64 KiB it always used: a fixed 64k ran out at about 60 servers.
+ZONE_BASE_KIB = 32
+ZONE_MIN_KIB = 64
+ZONE_KIB_PER_IP_SERVER = 2
+ZONE_KIB_PER_DNS_SERVER = 8
 _LOG_FORMAT = (
     "'$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received "
     '$session_time "$upstream_addr"\''
@@ -76,13 +87,44 @@ def _ms(us: int | None) -> str | None:
     return None if us is None else format_nginx_duration(us)
 
 
+def zone_size_kib(pool: ResolvedPool) -> int:
+    """The upstream's shared memory zone in KiB, sized from its servers (see ZONE_BASE_KIB)."""
+    need = ZONE_BASE_KIB + sum(
+        ZONE_KIB_PER_DNS_SERVER if server.is_dns else ZONE_KIB_PER_IP_SERVER
+        for server in pool.servers
+    )
+    return max(ZONE_MIN_KIB, need)
+
+
+def match_names(pools: list[ResolvedPool]) -> dict[str, str]:
+    """A unique NGINX Plus ``match`` block name for each pool, by pool name.
+
+    ``-`` and ``.`` become ``_``, so pools ``a-b``, ``a_b`` and ``a.b`` would all be ``lbgen_a_b``:
+    later pools get a numeric suffix (compared case-insensitively, to be safe).
+    """
+    taken: set[str] = set()
+    out = {}
+    for pool in pools:
+        base = f"lbgen_{pool.name}".replace("-", "_").replace(".", "_")
+        name, number = base, 1
+        while name.lower() in taken:
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name.lower())
+        out[pool.name] = name
+    return out
+
+
 class _PoolTranslation:
     """Translates one pool; collects what nginx cannot say into ``findings``."""
 
-    def __init__(self, pool: ResolvedPool, findings: Findings, *, plus: bool) -> None:
+    def __init__(
+        self, pool: ResolvedPool, findings: Findings, *, plus: bool, match_name: str = ""
+    ) -> None:
         self.pool = pool
         self.findings = findings
         self.plus = plus
+        self.match_name = match_name or f"lbgen_{pool.name}"
         self.engine = "NGINX Plus" if plus else "nginx"
         self.dropped: list[str] = []
 
@@ -110,6 +152,12 @@ class _PoolTranslation:
             self.findings.warning(
                 "nginx-static-rr", where,
                 "nginx has no static round robin; its weighted round robin is used instead",
+            )  # fmt: skip
+        if pool.balance not in _HASHING and all(server.backup for server in pool.servers):
+            self.findings.error(
+                "nginx-all-backup", (*pool.path, "servers"),
+                "every server of this pool is a backup: nginx refuses to start with no primary "
+                "server in an upstream ('no servers in upstream'); make one server non-backup",
             )  # fmt: skip
         if pool.balance in _HASHING:
             for server in pool.servers:
@@ -197,7 +245,7 @@ class _PoolTranslation:
             params.append(f"passes={health.rise}")
         match = None
         if health.check == "http":
-            name = f"lbgen_{self.pool.name}".replace("-", "_").replace(".", "_")
+            name = self.match_name
             params.append(f"match={name}")
             codes = "|".join(map(str, health.expect)) if health.expect else None
             match = NginxMatch(
@@ -209,6 +257,36 @@ class _PoolTranslation:
         if health.timeout is not None:
             lines.append(f"health_check_timeout {_ms(health.timeout)}")
         return lines, match
+
+    def check_ranges(self) -> None:
+        """Numbers and times that nginx would refuse as invalid (above its 64-bit limit)."""
+        pool, health = self.pool, self.pool.health
+        values: list[tuple[int | None, Path_, str]] = []
+        for name in ("interval", "timeout") if self.plus else ():
+            us = getattr(health, name)
+            ms = None if us is None else -(-us // 1000)
+            values.append((ms, health.sources.get(name, pool.path), f"health.{name} (ms)"))
+        if not self.plus and health.check != "none" and None not in (health.fall, health.interval):
+            assert health.fall is not None and health.interval is not None
+            where = health.sources.get("interval", pool.path)
+            seconds = ceil_seconds(health.interval * health.fall)
+            values.append((seconds, where, "fail_timeout (health.interval * health.fall, s)"))
+        values.append((health.fall, health.sources.get("fall", pool.path), "health.fall"))
+        values.append((health.rise, health.sources.get("rise", pool.path), "health.rise"))
+        if pool.retries is not None:
+            values.append((pool.retries + 1, pool.sources.get("retries", pool.path), "retries + 1"))
+        for server in pool.servers:
+            values.append((server.maxconn, server.sources.get("maxconn", server.path), "maxconn"))
+            us = server.slowstart
+            ms = None if us is None or not self.plus else -(-us // 1000)
+            values.append((ms, server.sources.get("slowstart", server.path), "slowstart (ms)"))
+        for value, where, what in values:
+            if value is not None and value > NGX_MAX_INT:
+                self.findings.error(
+                    "nginx-range", where,
+                    f"{what} {value} is above nginx's limit of {NGX_MAX_INT}: nginx refuses it as "
+                    "invalid",
+                )  # fmt: skip
 
     # -- servers --------------------------------------------------------------------------------
 
@@ -271,8 +349,19 @@ class _PoolTranslation:
         )
         # A shared zone makes every worker see the same connection counts (least_conn) and
         # failure state (max_fails); without it each worker balances on its own view.
-        zone = f"{self.pool.name} 64k"
+        zone = f"{self.pool.name} {zone_size_kib(self.pool)}k"
+        self.check_ranges()
         return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
+
+
+def _check_time(us: int, where: Path_, what: str, findings: Findings) -> None:
+    """A time nginx reads in ms must fit its 64-bit integer, else it is an 'invalid value'."""
+    if -(-us // 1000) > NGX_MAX_INT:
+        findings.error(
+            "nginx-range", where,
+            f"{what} {_ms(us)} is above nginx's limit of {NGX_MAX_INT} ms: nginx refuses it "
+            "as invalid",
+        )  # fmt: skip
 
 
 def _proxy_directives(
@@ -280,6 +369,8 @@ def _proxy_directives(
 ) -> list[str]:
     directives = []
     if pool.timeouts["connect"] is not None:
+        where = pool.sources.get("timeouts.connect", pool.path)
+        _check_time(pool.timeouts["connect"], where, "timeouts.connect", findings)
         directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])}")
     idle = {
         "timeouts.client": (frontend.timeouts["client"], frontend.sources.get("timeouts.client")),
@@ -289,6 +380,9 @@ def _proxy_directives(
     values = {name: us for name, (us, _) in idle.items() if us is not None}
     if values:
         longest = max(values.values())
+        source = next(src for us, src in idle.values() if us == longest)
+        where = source if source is not None else frontend.path
+        _check_time(longest, where, "proxy_timeout (the longest idle timeout)", findings)
         directives.append(f"proxy_timeout {_ms(longest)}")
         if len(set(values.values())) > 1:
             for us, source in idle.values():
@@ -420,14 +514,80 @@ def unsafe_in_config(text: str) -> str | None:
     return None
 
 
+def _listeners(resolved: Resolved) -> list[tuple[Path_, HostPort]]:
+    """Every socket nginx listens on, with the spec path that asks for it."""
+    out: list[tuple[Path_, HostPort]] = [
+        ((*frontend.path, "bind", index), bind.address)
+        for frontend in resolved.frontends
+        for index, bind in enumerate(frontend.binds)
+    ]
+    if resolved.global_.health_bind is not None:
+        out.append((("global", "health", "bind"), resolved.global_.health_bind))
+    return out
+
+
+def _listener_checks(resolved: Resolved, findings: Findings) -> None:
+    """Listen addresses nginx cannot bind."""
+    for path, address in _listeners(resolved):
+        if address.is_ipv4_mapped:
+            findings.error(
+                "nginx-ipv4-mapped-bind", path,
+                f"nginx cannot listen on the IPv4-mapped address {address.host} (its IPv6 "
+                f"sockets are IPv6-only: bind() fails with 'Invalid argument'); write "
+                f"{address.canonical_host}:{address.port} instead",
+            )  # fmt: skip
+
+
+def _check_worker_connections(resolved: Resolved, findings: Findings) -> None:
+    """nginx refuses to start unless worker_connections exceeds the listening sockets."""
+    maxconn = resolved.global_.maxconn
+    found: set[tuple[str, int]] = set()
+    for _, address in _listeners(resolved):
+        if address.family == "dns" and address.host.lower() == "localhost":
+            found |= {("127.0.0.1", address.port), ("::1", address.port)}  # one socket each
+        else:
+            found.add((address.canonical_host.lower(), address.port))
+    sockets = len(found)
+    if maxconn is not None and maxconn <= sockets:
+        findings.error(
+            "nginx-worker-connections", ("global", "maxconn"),
+            f"global.maxconn {maxconn} becomes worker_connections, which must be more than the "
+            f"{sockets} listening socket(s) of this config: nginx refuses to start "
+            "('worker_connections are not enough')",
+        )  # fmt: skip
+    elif maxconn is not None and maxconn > NGX_MAX_INT:
+        findings.error(
+            "nginx-range", ("global", "maxconn"),
+            f"global.maxconn {maxconn} is above nginx's limit of {NGX_MAX_INT}",
+        )  # fmt: skip
+
+
+def _upstream_name_clashes(resolved: Resolved, findings: Findings) -> None:
+    """nginx compares upstream names case-insensitively: ``cp`` and ``CP`` are one upstream."""
+    seen: dict[str, str] = {}
+    for pool in resolved.pools:
+        first = seen.setdefault(pool.name.lower(), pool.name)
+        if first != pool.name:
+            findings.error(
+                "nginx-upstream-name", pool.path,
+                f"nginx compares upstream names case-insensitively: {pool.name} and {first} are "
+                "the same upstream and nginx refuses to start ('duplicate upstream'); rename one",
+                key=True,
+            )  # fmt: skip
+
+
 def build_nginx_view(
     resolved: Resolved, *, plus: bool, layout: str, load_module: str | None = None
 ) -> View:
     """The context of ``nginx/<layout>.conf.j2`` and the translation's diagnostics."""
     findings = Findings(resolved)
     upstreams, matches, health_checks = [], [], {}
+    _upstream_name_clashes(resolved, findings)
+    _listener_checks(resolved, findings)
+    match_name = match_names(list(resolved.pools))
     for pool in resolved.pools:
-        upstream, match, health_lines = _PoolTranslation(pool, findings, plus=plus).upstream()
+        translation = _PoolTranslation(pool, findings, plus=plus, match_name=match_name[pool.name])
+        upstream, match, health_lines = translation.upstream()
         upstreams.append(upstream)
         if match:
             matches.append(match)
@@ -468,6 +628,7 @@ def build_nginx_view(
     if g.maxconn is not None:
         if layout == "full":
             worker_connections = g.maxconn
+            _check_worker_connections(resolved, findings)
         else:
             findings.warning(
                 "nginx-maxconn-layout", ("global", "maxconn"),
