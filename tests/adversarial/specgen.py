@@ -254,7 +254,10 @@ def render_all(spec: Any) -> list[tuple[str, str, Rendered]]:
     """Every target and layout of a loaded spec."""
     import lbgen
 
-    return [(t, layout, lbgen.render(spec, t, layout=layout)) for t, layout in RENDERINGS]
+    return [
+        (t, layout, lbgen.render(spec, t, layout=layout, allow_errors=True))
+        for t, layout in RENDERINGS
+    ]
 
 
 def refused(rendered: Rendered) -> bool:
