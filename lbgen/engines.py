@@ -260,6 +260,15 @@ def _nginx_needs_stream_module(nginx: str) -> bool:
     return "--with-stream=dynamic" in info or "--with-stream" not in info
 
 
+def local_stream_module() -> str | None:
+    """The ``load_module`` path a full config needs on this machine's nginx, or None (no nginx,
+    or stream built in)."""
+    nginx = LocalRunner.binary("nginx")
+    if nginx and _nginx_needs_stream_module(nginx) and Path(DEBIAN_STREAM_MODULE).exists():
+        return DEBIAN_STREAM_MODULE
+    return None
+
+
 class LocalRunner:
     """Runs the engine binaries found on PATH (or /usr/sbin)."""
 

@@ -14,6 +14,7 @@ import pytest
 
 import lbgen
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.engines import local_stream_module
 from lbgen.rendering import Rendered
 from lbgen.targets.nginx import ZONE_MIN_KIB
 
@@ -26,7 +27,12 @@ FRONTEND = 'frontends:\n  api: {bind: ["127.0.0.1:6443"], pool: cp}\n'
 
 def render(text: str, target: str, layout: str | None = None) -> Rendered:
     """Load ``text`` as a spec and render it (the text is rendered also when there are errors)."""
-    return lbgen.render(lbgen.load_spec(text.encode(), filename="spec.yaml"), target, layout=layout)
+    spec = lbgen.load_spec(text.encode(), filename="spec.yaml")
+    # A full nginx config carries the load_module this machine's nginx needs, as a user would
+    # render it; error renderings are returned (allow_errors), their errors are what is tested.
+    module = local_stream_module() if target != "haproxy" and layout == "full" else None
+    options = {"load_module": module} if module else {}
+    return lbgen.render(spec, target, layout=layout, allow_errors=True, **options)
 
 
 def found(rendered: Rendered, code: str) -> list[Diagnostic]:
@@ -231,29 +237,30 @@ def test_nginx_ipv4_mapped_listen_is_an_error(where: str) -> None:
 
 
 def test_nginx_numbers_above_its_limit_are_errors() -> None:
-    pool = "    health: {check: tcp, interval: 9223372036854775807s, fall: 2}\n" + SERVER
+    # Durations have at most 18 digits (the grammar): 10**18 s x 10 is above nginx's 2**63 - 1.
+    pool = "    health: {check: tcp, interval: 999999999999999999s, fall: 10}\n" + SERVER
     rendered = render(spec(pool), "nginx")
     errors = found(rendered, "nginx-range")
     assert [d.path for d in errors] == ["pools.cp.health.interval"]
     assert "fail_timeout" in errors[0].message
     assert not isolated_check(rendered.text, "nginx", strict=False).ok
-    pool = "    timeouts: {connect: 9223372036854775808ms}\n" + SERVER
+    pool = "    timeouts: {connect: 999999999999999999s}\n" + SERVER
     rendered = render(spec(pool), "nginx")
     assert [d.path for d in found(rendered, "nginx-range")] == ["pools.cp.timeouts.connect"]
     assert not isolated_check(rendered.text, "nginx", strict=False).ok
     # A frontend's client timeout becomes proxy_timeout when it is the longest idle timeout.
     frontends = (
         'frontends:\n  api: {bind: ["127.0.0.1:6443"], pool: cp,'
-        " timeouts: {client: 9223372036854775807s}}\n"
+        " timeouts: {client: 999999999999999999s}}\n"
     )
     rendered = render(spec(SERVER, "", frontends), "nginx")
     assert [d.path for d in found(rendered, "nginx-range")] == ["frontends.api.timeouts.client"]
     assert not isolated_check(rendered.text, "nginx", strict=False).ok
     # Times nginx does not write (queue) are no error of nginx.
-    rendered = render(spec("    timeouts: {queue: 9223372036854775807s}\n" + SERVER), "nginx")
+    rendered = render(spec("    timeouts: {queue: 999999999999999999s}\n" + SERVER), "nginx")
     assert not found(rendered, "nginx-range")
-    # The largest value nginx reads is accepted.
-    rendered = render(spec("    timeouts: {connect: 9223372036854775807ms}\n" + SERVER), "nginx")
+    # The largest duration the grammar allows in ms is below nginx's limit and accepted.
+    rendered = render(spec("    timeouts: {connect: 999999999999999999ms}\n" + SERVER), "nginx")
     assert not found(rendered, "nginx-range")
     assert isolated_check(rendered.text, "nginx", strict=False).ok
 

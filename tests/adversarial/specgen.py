@@ -43,7 +43,7 @@ def durations(wild: bool = True) -> st.SearchStrategy[str]:
         return everyday
     zero = st.sampled_from(["0s", "0ms", "0us", "0d"])
     edge = st.sampled_from(_EDGE_MS).map(lambda ms: f"{ms}ms")
-    days = st.sampled_from(["25d", "100d", "9223372036854775807s", "1us", "1500us"])
+    days = st.sampled_from(["25d", "100d", "999999999999999999s", "1us", "1500us"])
     anything = st.builds(
         lambda n, unit: f"{n}{unit}",
         st.integers(0, 600),
