@@ -123,8 +123,10 @@ def main() -> None:
     # Warm up: imports, the template's compilation, pydantic's first validation.
     run_lbgen(yaml_text(2))
     run_lbgen(json.dumps(spec_data(2)))
-    print(f"{SERVERS} servers per pool; floor = bare parse (json, {yaml_name}) + f-strings; "
-          f"median of {args.runs} alternating runs; peak = tracemalloc peak of one run")  # fmt: skip
+    print(
+        f"{SERVERS} servers per pool; floor = bare parse (json, {yaml_name}) + f-strings; "
+        f"median of {args.runs} alternating runs; peak = tracemalloc peak of one run"
+    )
     header = f"{'spec':>14} {'KiB':>6} {'lbgen ms':>9} {'floor ms':>9} {'ratio':>6} "
     print(header + f"{'lbgen peak MiB':>15} {'floor peak MiB':>15}")
     totals: dict[tuple[str, int], float] = {}

@@ -144,8 +144,9 @@ def test_json_path_gives_the_same_spec_and_diagnostics(
     text = JSON_FORMS[path]
     if path in GOLDEN:
         assert fastload.parse_json(text) is not None, "the JSON path must take a golden case"
-    fast, slow = _load(text, fast=True, monkeypatch=monkeypatch), _load(
-        text, fast=False, monkeypatch=monkeypatch
+    fast, slow = (
+        _load(text, fast=True, monkeypatch=monkeypatch),
+        _load(text, fast=False, monkeypatch=monkeypatch),
     )
     assert _outcome(fast) == _outcome(slow)
     if isinstance(fast, LoadedSpec) and isinstance(slow, LoadedSpec):
@@ -209,7 +210,9 @@ _DOCS = st.dictionaries(
 
 
 @pytest.mark.usefixtures("every_size")
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(doc=_DOCS, flow=st.booleans())
 def test_generated_yaml_is_read_alike(doc: dict[str, Any], flow: bool) -> None:
     import io

@@ -127,7 +127,7 @@ def _loader_class() -> Any:
     if not getattr(yaml, "__with_libyaml__", False):
         return None
 
-    class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+    class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
             if kind is not yaml.ScalarNode:
                 return _COLLECTION
