@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/startup.py [--runs N]
 
 Figures: median wall time of `lbgen validate` and `lbgen render` on the bundled example (new
-process each run, as CI and Ansible call it), in-process render time for a large generated spec
-(50 pools x 20 servers), and which heavy modules each command imported.
+process each run, as CI and Ansible call it), each next to the bare import of lbgen's
+dependencies (`python -c "import jinja2, pydantic, ruamel.yaml, typer"`) measured alternately in
+the same loop, and the ratio; in-process render time for a large generated spec (50 pools x 20
+servers), and which heavy modules each command imported.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
 HEAVY = ("docker", "crossplane", "rich", "jinja2", "pydantic")
 
 
-def wall(command: list[str], runs: int) -> float:
-    times = []
+BARE = [sys.executable, "-c", "import jinja2, pydantic, ruamel.yaml, typer"]
+
+
+def ratio(command: list[str], runs: int) -> tuple[float, float]:
+    """Median wall time of ``command`` and of the bare dependency import, alternating runs."""
+    ours: list[float] = []
+    bare: list[float] = []
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for argv, times in ((command, ours), (BARE, bare)):
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=False, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(bare)
 
 
 def imported(args: list[str]) -> list[str]:
@@ -64,7 +72,11 @@ def main() -> None:
         "lbgen render example -t haproxy": [*lbgen, "render", str(EXAMPLE), "-t", "haproxy"],
     }
     for label, command in commands.items():
-        print(f"{label:34} {wall(command, runs) * 1000:7.1f} ms (median of {runs})")
+        ours, bare = ratio(command, runs)
+        print(
+            f"{label:34} {ours * 1000:7.1f} ms, bare dependency import {bare * 1000:7.1f} ms: "
+            f"{ours / bare:.2f}x (medians of {runs} alternating runs)"
+        )
 
     sys.path.insert(0, str(ROOT))
     import lbgen as lib

@@ -762,6 +762,10 @@ def main() -> None:
     lbgen: it becomes one line and exit 70 (EX_SOFTWARE), asking for a report, instead of a
     traceback that buries the cause (``LBGEN_TRACEBACK=1`` shows it for debugging).
     """
+    # pydantic looks for plugins through importlib.metadata (every installed distribution's
+    # entry points) when it builds the first model: a tenth of a second at every start, for
+    # plugins that the lbgen command never uses. The library API leaves plugins alone.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app()
     except SystemExit:

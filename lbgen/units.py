@@ -6,6 +6,7 @@ on bare numbers (HAProxy reads milliseconds, nginx reads seconds).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -112,14 +113,24 @@ class AddressError(ValueError):
     """A ``host:port`` that cannot be used; the message says why."""
 
 
+_DIGITS_DOTS = re.compile("[0-9.]+")
+_DIGITS = re.compile("[0-9]+")
+
+
 def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
     """Parse ``1.2.3.4:6443``, ``[fd00::1]:6443``, ``name.example:6443`` (binds: ``:6443``).
 
     The grammar is :data:`lbgen.spec.grammar.SERVER_ADDRESS` (``BIND_ADDRESS`` with
     ``allow_empty_host``); the steps before the final match only explain what is wrong.
+    Cached: validation and resolving both parse every address, a HostPort is immutable.
     """
     if not isinstance(text, str) or not text:
         raise AddressError("must be host:port")
+    return _parse_host_port(text, allow_empty_host)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _parse_host_port(text: str, allow_empty_host: bool) -> HostPort:
     why = grammar.unusable_character(text)
     if why:
         raise AddressError(f"not an address: {why}")
@@ -153,7 +164,7 @@ def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
             if not allow_empty_host:
                 raise AddressError("a server address needs a host before the port")
             family = "any"
-        elif re.fullmatch(r"[0-9.]+", host):
+        elif _DIGITS_DOTS.fullmatch(host):
             if not grammar.IPV4.matches(host):
                 raise AddressError(f"{host!r} is not an IPv4 address")
             family = "ipv4"
@@ -161,7 +172,7 @@ def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
             family = "dns"
         else:
             raise AddressError(f"{host!r} is neither an IP address nor a DNS name")
-    if not re.fullmatch(r"[0-9]+", port_text):
+    if not _DIGITS.fullmatch(port_text):
         raise AddressError(f"port {port_text!r} is not a number" if port_text else "port missing")
     if len(port_text) > 5 or not 1 <= int(port_text) <= 65535:
         raise AddressError(f"port must be 1..65535 (got {port_text})")

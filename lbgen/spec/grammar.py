@@ -87,11 +87,16 @@ _CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"
                   "\ufeff": "a byte-order mark (U+FEFF)"}  # fmt: skip
 
 
+_PRINTABLE_ASCII = re.compile("[ -~]*")
+
+
 def unusable_character(text: str) -> str | None:
     """Why ``text`` can never be a config value: its first character that is not printable ASCII.
 
     Returns e.g. ``"it ends with a line break (a YAML '|' block adds one; use '|-')"`` or None.
     """
+    if _PRINTABLE_ASCII.fullmatch(text):  # the usual case, without a Python loop per character
+        return None
     for index, char in enumerate(text):
         if " " <= char <= "~":
             continue

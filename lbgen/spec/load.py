@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
@@ -42,14 +42,33 @@ _PYDANTIC_CODES = {
 
 @dataclass(frozen=True)
 class SpecSource:
-    """Where a spec came from and where each of its keys and values sits (1-based)."""
+    """Where a spec came from and where each of its keys and values sits (1-based).
+
+    ``recover``, when given, finds the positions on first use: a spec parsed without them (the
+    JSON fast path) pays for them only when a diagnostic needs one.
+    """
 
     filename: str
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    recover: Callable[[], SpecSource] | None = field(default=None, compare=False, repr=False)
+
+    def _recover(self) -> None:
+        recover = self.recover
+        object.__setattr__(self, "recover", None)  # once, even if it fails
+        if recover is None:
+            return
+        try:
+            found = recover()
+        except SpecError:  # cannot happen for text the fast path accepted; stay at 1:1
+            return
+        self.keys.update(found.keys)
+        self.values.update(found.values)
 
     def position(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column of ``path``; the nearest existing ancestor when it is not in the file."""
+        if self.recover is not None:
+            self._recover()
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:
@@ -274,6 +293,22 @@ def _plain(node: Any, path: Path_, source: SpecSource) -> Any:
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
     """YAML (or JSON) text -> plain data and the positions of its keys and values.
+
+    libyaml's composer when it is installed and the text has nothing it might read differently
+    (:mod:`lbgen.spec.fastload`), else :func:`parse_positional`: the same data and positions,
+    and every error as :func:`parse_positional` words it.
+    """
+    from lbgen.spec.fastload import compose_yaml
+
+    source = SpecSource(filename)
+    document = compose_yaml(text, source)
+    if document is not None:
+        return document, source
+    return parse_positional(text, filename)
+
+
+def parse_positional(text: str, filename: str) -> tuple[Any, SpecSource]:
+    """YAML (or JSON) text -> plain data and positions through ruamel's round-trip parser.
 
     Bounded: nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values after
     alias expansion, integers longer than :data:`MAX_INT_DIGITS` and tags outside YAML's core
@@ -543,7 +578,13 @@ def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSp
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
         raise SpecError([Diagnostic(Level.ERROR, "empty", "the spec is empty", name, 1, 1)])
-    document, positions = parse_yaml(text, name)
+    from lbgen.spec.fastload import parse_json
+
+    document: Any = parse_json(text)
+    if document is not None:
+        positions = SpecSource(name, recover=lambda: parse_yaml(text, name)[1])
+    else:
+        document, positions = parse_yaml(text, name)
     if not isinstance(document, dict):
         kind = kind_of(document)
         line, col = positions.values[()]
