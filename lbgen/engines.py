@@ -593,12 +593,3 @@ def start_engine(
     running.start()
     return running
 
-
-def guess_engine(text: str) -> str:
-    """``haproxy`` or ``nginx`` from the shape of a config text.
-
-    HAProxy sections start at column 0 without braces; nginx statements end with ``;``.
-    """
-    sections = re.search(r"^(global|defaults|frontend|backend|listen)\b[^{;]*$", text, re.M)
-    statements = re.search(r";\s*(#.*)?$", text, re.M)
-    return "haproxy" if sections and not statements else "nginx"
