@@ -1073,7 +1073,7 @@ class _NginxReader:
         matches = {n.args[0]: n for n in stream if n.keyword == "match" and n.args}
         for node in stream:
             if node.keyword == "server" and not node.args:
-                frontend = self._server_block(node, inherited)
+                frontend = self._server_block(node, inherited, backends)
                 if frontend.name in frontends:
                     self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
                 frontends[frontend.name] = frontend
@@ -1115,9 +1115,16 @@ class _NginxReader:
         return values, origins
 
     def _server_block(
-        self, block: Node, inherited: tuple[dict[str, Any], dict[str, Origin]]
+        self,
+        block: Node,
+        inherited: tuple[dict[str, Any], dict[str, Origin]],
+        upstreams: Mapping[str, Backend],
     ) -> Frontend:
         values, origins = self._proxy_settings(block.directives(), *inherited)
+        # An NGINX Plus health check of a known upstream is modelled on that upstream's
+        # servers (see _plus_health); kept here as well, a change would be reported twice.
+        proxied = next((n.args[0] for n in block.directives() if n.keyword == "proxy_pass"), "")
+        modelled = ("health_check", "health_check_timeout") if proxied in upstreams else ()
         binds: list[Bind] = []
         extras: list[Node] = []
         backend: str | None = None
@@ -1128,6 +1135,8 @@ class _NginxReader:
             elif node.keyword == "proxy_pass" and node.args:
                 backend = node.args[0]
                 origins["backend"] = Origin.of(node)
+            elif node.keyword in modelled:
+                continue
             elif not node.keyword.startswith(
                 ("proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_protocol")
             ):
@@ -1230,7 +1239,11 @@ class _NginxReader:
             health=health,
             servers=servers,
             timeouts=replace(backend.timeouts, check=timeout),
-            origins={**backend.origins, "health.check": origin},
+            origins={
+                **backend.origins,
+                "health.check": origin,
+                **({"timeouts.check": Origin.of(timeout_node)} if timeout_node else {}),
+            },
         )
 
     @staticmethod
