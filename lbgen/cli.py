@@ -496,8 +496,11 @@ def check_command(
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
     name = engine.value if engine else detect_engine(data.decode("utf-8", "replace"), str(config))
     if name is None:
-        fail(Exit.INVALID, f"{config}: cannot tell whether this is an haproxy or an nginx config; "
-             "name it with --engine")
+        fail(
+            Exit.INVALID,
+            f"{config}: cannot tell whether this is an haproxy or an nginx config; "
+            "name it with --engine",
+        )
     result = _engine_check(data, name, runner, image, strict_engine, str(config))
     if not result.ok:
         typer.echo(result.output, err=True)

@@ -44,7 +44,7 @@ from lbgen.spec.models import Spec
 
 ARROW = "→"
 
-#: Model fields holding milliseconds, shown as durations.
+#: Model fields holding microseconds, shown as durations.
 _DURATIONS = frozenset(
     {"inter", "fastinter", "downinter", "slowstart", "fail_timeout", "connect", "client"}
     | {"server", "tunnel", "client_fin", "server_fin", "queue", "check", "idle"}

@@ -592,4 +592,3 @@ def start_engine(
         raise ValueError(f"unknown runner {runner!r}; choose local or docker")
     running.start()
     return running
-

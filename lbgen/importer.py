@@ -42,6 +42,7 @@ from lbgen.confparse.effective import (
     Origin,
     Server,
     effective,
+    format_duration,
     nginx_stream_nodes,
     normalize_address,
 )
@@ -133,14 +134,9 @@ def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 # --- the spec being built ----------------------------------------------------------------------
 
 
-def _duration(ms: int | None) -> str | None:
-    """Milliseconds as a spec duration in the largest exact unit."""
-    if ms is None:
-        return None
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
+def _duration(us: int | None) -> str | None:
+    """Microseconds (the effective model's base) as a spec duration in the largest exact unit."""
+    return None if us is None else format_duration(us)
 
 
 def _builtin(key: str) -> Any:
@@ -1066,7 +1062,7 @@ class _NginxImport:
         fields["health.fall"] = max_fails
         # Rounded down to whole ms: lbgen renders fail_timeout as interval * fall rounded up to
         # whole seconds, which then gives back exactly the config's fail_timeout.
-        interval = fail_timeout // max_fails
+        interval = fail_timeout // max_fails // 1000 * 1000
         fields["health.interval"] = _duration(interval)
         d.note(
             ("pools", pool),
