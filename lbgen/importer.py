@@ -48,6 +48,7 @@ from lbgen.confparse.effective import (
 )
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
+from lbgen.names import HEALTH_FRONTEND, LOG_FORMAT, STATS_FRONTEND
 from lbgen.resolve import BUILTIN_DEFAULTS
 from lbgen.spec.models import NAME_PATTERN, _check_cert_path, _check_dns_name, _check_http_path
 from lbgen.units import AddressError, parse_host_port
@@ -617,9 +618,9 @@ class _HaproxyImport:
             if node.keyword not in expected and (node.keyword, *node.args[:1]) not in _LOGGING:
                 d.unmapped(node, where, why="lbgen writes its own listener without it")
         role, ours = (
-            ("stats page", "lbgen-stats")
+            ("stats page", STATS_FRONTEND)
             if self.stats_frontend == section.args[0]
-            else ("liveness endpoint", "lbgen-health")
+            else ("liveness endpoint", HEALTH_FRONTEND)
         )
         d.note(
             where,
@@ -635,7 +636,7 @@ class _HaproxyImport:
             Diagnostic(
                 Level.WARNING, LOSSY,
                 f"{section.keyword} {section.args[0]}: becomes global."
-                f"{'stats' if ours == 'lbgen-stats' else 'health'}; lbgen renders its own "
+                f"{'stats' if ours == STATS_FRONTEND else 'health'}; lbgen renders its own "
                 f"frontend {ours} in its place",
                 file=section.file, line=section.line, col=section.col,
             )
@@ -933,7 +934,7 @@ class _NginxImport:
                 if log is None:
                     d.unmapped(node, ("global",), why="no spec log target says this")
                 continue
-            if key == "log_format" and node.args[:1] == ("lbgen",):
+            if key == "log_format" and node.args[:1] == (LOG_FORMAT,):
                 continue
             if key == "match" and self.checks:
                 continue  # read with the health_check that names it

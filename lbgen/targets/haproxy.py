@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.targets import Findings, View, warn_log_host_name
 from lbgen.units import HostPort, format_haproxy_duration
@@ -281,8 +282,10 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
         "maxconn": g.maxconn,
         "frontends": [_frontend(frontend, findings) for frontend in resolved.frontends],
         "backends": [_backend(pool, findings) for pool in resolved.pools],
+        "stats_frontend": STATS_FRONTEND,
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,
+        "health_frontend": HEALTH_FRONTEND,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_path": g.health_path,
     }

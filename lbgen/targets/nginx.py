@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.names import LOG_FORMAT
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
 from lbgen.targets import Findings, View, warn_log_host_name
@@ -479,6 +480,7 @@ def build_nginx_view(
         "load_module": load_module,
         "worker_connections": worker_connections,
         "error_log": _error_log(g.log),
+        "log_format_name": LOG_FORMAT,
         "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
         "access_log": access_log,
         "upstreams": upstreams,
