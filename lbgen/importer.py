@@ -68,11 +68,6 @@ _SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "htt
 _SERVER_PARAMS = ("weight", "slowstart", "maxconn", "maxqueue")
 _POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
 _FRONTEND_TIMEOUTS = ("client", "client_fin")
-_DURATION_KEYS = frozenset(
-    {f"timeouts.{t}" for t in (*_POOL_TIMEOUTS, *_FRONTEND_TIMEOUTS)}
-    | {f"health.{h}" for h in ("interval", "fast_interval", "down_interval", "timeout")}
-    | {"slowstart"}
-)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lbgen.confparse.tree import (
@@ -211,15 +210,6 @@ def parse_nginx_bytes(data: bytes, filename: str = "nginx.conf") -> ConfigTree:
     except ParseError as exc:
         fail([exc])
     return parse_nginx(text, filename)
-
-
-def parse_nginx_file(path: str | Path) -> ConfigTree:
-    """Read and parse an nginx config file, includes resolved."""
-    try:
-        text = read_config(path)
-    except ParseError as exc:
-        fail([exc])
-    return parse_nginx(text, str(path))
 
 
 # --- canonical writer --------------------------------------------------------------------------
