@@ -20,7 +20,7 @@ from lbgen.confparse import (
     parse_nginx,
     write_nginx,
 )
-from lbgen.confparse.nginx import parse_nginx_bytes, quote_arg
+from lbgen.confparse.nginx import quote_arg
 from lbgen.confparse.tree import COMMENT, INCLUDE, ConfigTree
 from lbgen.diagnostics import SpecError
 
@@ -127,8 +127,10 @@ def test_syntax_errors_are_diagnostics(text: str, line: int, needle: str) -> Non
 
 
 def test_binary_and_non_utf8_input_are_diagnostics(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.conf"
+    binary.write_bytes(b"stream {\n\x00\xff\xfe}\n")
     with pytest.raises(SpecError) as caught:
-        parse_nginx_bytes(b"stream {\n\x00\xff\xfe}\n", "bin.conf")
+        parse_config_file(binary, "nginx")
     assert caught.value.diagnostics[0].code == CODE_UNREADABLE
     # ... also inside an included file, reported against that file
     (tmp_path / "inc.conf").write_bytes(b"upstream u {\n    server caf\xe9:1;\n}\n")

@@ -31,8 +31,6 @@ from lbgen.confparse.tree import (
     ConfigTree,
     Node,
     ParseError,
-    decode_config,
-    fail,
     raise_errors,
     read_config,
 )
@@ -201,15 +199,6 @@ def parse_nginx(text: str, filename: str = "nginx.conf") -> ConfigTree:
     nodes = reader.parse_text(text, filename, (os.path.abspath(filename),))
     raise_errors(reader.errors)
     return ConfigTree("nginx", filename, nodes, tuple(reader.files))
-
-
-def parse_nginx_bytes(data: bytes, filename: str = "nginx.conf") -> ConfigTree:
-    """Like :func:`parse_nginx` for raw bytes (binary data and bad UTF-8 are errors)."""
-    try:
-        text = decode_config(data, filename)
-    except ParseError as exc:
-        fail([exc])
-    return parse_nginx(text, filename)
 
 
 # --- canonical writer --------------------------------------------------------------------------
