@@ -8,7 +8,7 @@ translation. Templates only loop and branch; every decision is made here.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
@@ -41,18 +41,29 @@ class Findings:
         self._resolved = resolved
         self._items: dict[tuple[Any, ...], Diagnostic] = {}
 
-    def add(self, level: Level, code: str, path: Path_, message: str) -> None:
-        """Record a finding at ``path`` (deduplicated: a ``defaults`` field used by two pools)."""
-        d = self._resolved.diagnostic(level, code, path, message)
+    def add(
+        self, level: Level, code: str, path: Path_, message: str, fields: Iterable[str] = ()
+    ) -> None:
+        """Record a finding at ``path`` (deduplicated: a ``defaults`` field used by two pools);
+        ``fields``: the fields under ``path`` it is about, when it is about several."""
+        d = replace(self._resolved.diagnostic(level, code, path, message), fields=tuple(fields))
         self._items.setdefault((d.file, d.line, d.col, code, d.path), d)
 
-    def flush_dropped(self, code: str, owner: Path_, dropped: Iterable[str], engine: str) -> None:
-        """One note naming the built-in defaults ``engine`` cannot express for ``owner``."""
-        names = list(dropped)
-        if names:
+    def flush_dropped(
+        self, code: str, owner: Path_, dropped: Iterable[tuple[str, str]], engine: str
+    ) -> None:
+        """One note naming the built-in defaults ``engine`` cannot express for ``owner``.
+
+        ``dropped`` holds ``(field, shown)`` pairs: the field relative to ``owner``
+        (``timeouts.client_fin``) and how the message shows it (``timeouts.client_fin 10s``).
+        """
+        pairs = list(dropped)
+        if pairs:
+            shown = ", ".join(text for _, text in pairs)
             self.add(
                 Level.NOTE, code, owner,
-                f"{engine} cannot express these built-in defaults, left out: {', '.join(names)}",
+                f"{engine} cannot express these built-in defaults, left out: {shown}",
+                fields=[name for name, _ in pairs],
             )  # fmt: skip
 
     def error(self, code: str, path: Path_, message: str) -> None:

@@ -85,7 +85,7 @@ class _PoolTranslation:
         self.findings = findings
         self.plus = plus
         self.engine = "NGINX Plus" if plus else "nginx"
-        self.dropped: list[str] = []
+        self.dropped: list[tuple[str, str]] = []  # (field, as shown) for flush_dropped
 
     def lossy(self, source: Path_ | None, name: str, message: str) -> None:
         """A value nginx cannot express: warn where the user set it, else note it once."""
@@ -93,7 +93,7 @@ class _PoolTranslation:
             suffix = "" if "instead" in message else "; left out"
             self.findings.warning("nginx-unsupported", source, message + suffix)
         else:
-            self.dropped.append(name)
+            self.dropped.append((name, name))
 
     # -- balance --------------------------------------------------------------------------------
 
@@ -300,7 +300,7 @@ def _proxy_directives(
                         f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
                     )  # fmt: skip
     fe_sources, pool_sources = frontend.sources, pool.sources
-    dropped = []
+    dropped: list[tuple[str, str]] = []
     for name, us, source in (
         ("client_fin", frontend.timeouts["client_fin"], fe_sources.get("timeouts.client_fin")),
         ("server_fin", pool.timeouts["server_fin"], pool_sources.get("timeouts.server_fin")),
@@ -311,7 +311,7 @@ def _proxy_directives(
                 "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
             )
         elif us is not None:
-            dropped.append(f"timeouts.{name} {_ms(us)}")
+            dropped.append((f"timeouts.{name}", f"timeouts.{name} {_ms(us)}"))
     findings.flush_dropped("nginx-defaults-dropped", frontend.path, dropped, "nginx stream")
     if pool.redispatch and "redispatch" in pool.sources:
         findings.note(
