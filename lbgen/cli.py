@@ -486,7 +486,7 @@ def check_command(
 
     Example: lbgen check haproxy.cfg --engine haproxy --strict-engine
     """
-    from lbgen.engines import guess_engine
+    from lbgen.confparse.detect import detect_engine
     from lbgen.inputs import InputError, read_input
 
     try:
@@ -494,7 +494,13 @@ def check_command(
     except (OSError, InputError) as exc:
         fail(Exit.INVALID, f"cannot read {config}: {getattr(exc, 'strerror', None) or exc}")
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
-    name = engine.value if engine else guess_engine(data.decode("utf-8", "replace"))
+    name = engine.value if engine else detect_engine(data.decode("utf-8", "replace"), str(config))
+    if name is None:
+        fail(
+            Exit.INVALID,
+            f"{config}: cannot tell whether this is an haproxy or an nginx config; "
+            "name it with --engine",
+        )
     result = _engine_check(data, name, runner, image, strict_engine, str(config))
     if not result.ok:
         typer.echo(result.output, err=True)

@@ -38,13 +38,14 @@ from lbgen.confparse.effective import (
     normalize_address,
 )
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.names import DIGEST_FIELD
 from lbgen.rendering import Rendered, render
 from lbgen.resolve import resolve_spec, spec_digest
 from lbgen.spec.models import Spec
 
 ARROW = "→"
 
-#: Model fields holding milliseconds, shown as durations.
+#: Model fields holding microseconds, shown as durations.
 _DURATIONS = frozenset(
     {"inter", "fastinter", "downinter", "slowstart", "fail_timeout", "connect", "client"}
     | {"server", "tunnel", "client_fin", "server_fin", "queue", "check", "idle"}
@@ -257,7 +258,7 @@ def diff_config(
 
 
 def _drift(spec: Spec, config: Config, filename: str) -> Change | None:
-    found = config.header_fields().get("spec-sha256")
+    found = config.header_fields().get(DIGEST_FIELD)
     ours = spec_digest(spec)
     if found is None or found == ours:
         return None
@@ -267,8 +268,8 @@ def _drift(spec: Spec, config: Config, filename: str) -> Change | None:
         setting=f"generated from another spec: sha256 {found}, this spec is {ours}",
         config=found,
         spec=ours,
-        origin=Origin(filename, _header_line(config, "spec-sha256")),
-        path=("header", "spec-sha256"),
+        origin=Origin(filename, _header_line(config, DIGEST_FIELD)),
+        path=("header", DIGEST_FIELD),
     )
 
 

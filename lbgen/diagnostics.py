@@ -31,7 +31,12 @@ class Level(IntEnum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding. ``path`` is the dotted spec path (``pools.cp.servers.m1.weight``) or ``""``."""
+    """One finding. ``path`` is the dotted spec path (``pools.cp.servers.m1.weight``) or ``""``.
+
+    ``fields`` names the spec fields, relative to ``path``, that a finding about several of them
+    is about (``timeouts.client_fin`` in a note on ``frontends.api`` that lists what was left
+    out), so that readers such as ``lbgen explain`` need not parse the message.
+    """
 
     level: Level
     code: str
@@ -40,6 +45,7 @@ class Diagnostic:
     line: int | None = None
     col: int | None = None
     path: str = ""
+    fields: tuple[str, ...] = ()
 
     def with_level(self, level: Level) -> Diagnostic:
         """A copy at another level (``--strict`` turns warnings into errors)."""
@@ -120,6 +126,10 @@ def format_json(diagnostics: Iterable[Diagnostic]) -> str:
     for d in diagnostics:
         row = asdict(d)
         row["level"] = str(d.level)
+        if d.fields:
+            row["fields"] = list(d.fields)
+        else:
+            del row["fields"]  # most diagnostics are about their path alone
         rows.append(row)
     return json.dumps(rows, indent=2)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import tarfile
 import time
 import uuid
@@ -40,6 +39,7 @@ from lbgen.engines import (
     check_files,
     map_output,
     needs_stream_module,
+    run_arguments,
     wait_until_listening,
     wrap_nginx,
 )
@@ -164,19 +164,9 @@ def config_files(config_text: str, engine: str) -> tuple[str, dict[str, str]]:
 
 def engine_command(engine: str, config_text: str) -> list[str]:
     """The container command that runs the engine in the foreground with ``config_text``."""
-    if engine == "haproxy":
-        # -W: master-worker, so SIGUSR2 reloads; -db: stay in the foreground as PID 1.
-        args = ["-W", "-db", "-f", f"{CONTAINER_DIR}/haproxy.cfg"]
-        return ["sh", "-c", _EXEC_HAPROXY, "haproxy", *args]
-    globals_ = []
-    if not re.search(r"^\s*pid\s", config_text, re.M):
-        globals_.append(f"pid {CONTAINER_DIR}/nginx.pid;")
-    if not re.search(r"^\s*daemon\s", config_text, re.M):
-        globals_.append("daemon off;")
-    args = ["-p", f"{CONTAINER_DIR}/", "-c", f"{CONTAINER_DIR}/nginx.conf"]
-    if globals_:
-        args += ["-g", " ".join(globals_)]
-    return ["sh", "-c", _EXEC_NGINX, "nginx", *args]
+    name, _ = config_files(config_text, engine)
+    args = run_arguments(engine, config_text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
+    return ["sh", "-c", _EXEC_HAPROXY if engine == "haproxy" else _EXEC_NGINX, engine, *args]
 
 
 def check_command(

@@ -226,6 +226,30 @@ def check_arguments(
     return args
 
 
+_DAEMON = re.compile(r"^\s*daemon\s", re.M)
+
+
+def run_arguments(engine: str, config_text: str, folder: str, config: str) -> list[str]:
+    """The engine's arguments for running ``config`` (in ``folder``) in the foreground.
+
+    The one command line of a running engine, for the local and the Docker runner alike:
+    haproxy ``-W -db -f CFG`` (master-worker, so SIGUSR2 reloads; ``-db`` stays in the
+    foreground), nginx ``-p DIR/ -c CFG -g 'pid DIR/nginx.pid; daemon off;'`` (SIGHUP reloads),
+    each ``-g`` setting only when the config does not set it itself.
+    """
+    if engine == "haproxy":
+        return ["-W", "-db", "-f", config]
+    extra = []
+    if not _PID.search(config_text):
+        extra.append(f"pid {folder}/nginx.pid;")
+    if not _DAEMON.search(config_text):
+        extra.append("daemon off;")
+    args = ["-p", f"{folder}/", "-c", config]
+    if extra:
+        args += ["-g", " ".join(extra)]
+    return args
+
+
 def map_output(output: str, folder: str, filename: str) -> str:
     """The engine's output with the check folder's files named as the user knows them."""
     wrapper = f"{folder}/{WRAPPER_NAME}"
@@ -508,17 +532,7 @@ class LocalEngine:
         workdir = self._workdir.name
         self._write_config(self.config_text, binary)
         config = str(self._config_path())
-        if self.engine == "haproxy":
-            command = [binary, "-W", "-db", "-f", config]
-        else:
-            extra = []
-            if not re.search(r"^\s*pid\s", self.config_text, re.M):
-                extra.append(f"pid {workdir}/nginx.pid;")
-            if not re.search(r"^\s*daemon\s", self.config_text, re.M):
-                extra.append("daemon off;")
-            command = [binary, "-p", f"{workdir}/", "-c", config]
-            if extra:
-                command += ["-g", " ".join(extra)]
+        command = [binary, *run_arguments(self.engine, self.config_text, workdir, config)]
         with open(Path(workdir) / "engine.log", "wb") as log:
             # A session of its own: Ctrl-C in the terminal must not reach the engine first, and
             # stop() can end the whole group it created if the master leaves workers behind.
@@ -601,13 +615,3 @@ def start_engine(
         raise ValueError(f"unknown runner {runner!r}; choose local or docker")
     running.start()
     return running
-
-
-def guess_engine(text: str) -> str:
-    """``haproxy`` or ``nginx`` from the shape of a config text.
-
-    HAProxy sections start at column 0 without braces; nginx statements end with ``;``.
-    """
-    sections = re.search(r"^(global|defaults|frontend|backend|listen)\b[^{;]*$", text, re.M)
-    statements = re.search(r";\s*(#.*)?$", text, re.M)
-    return "haproxy" if sections and not statements else "nginx"

@@ -492,21 +492,19 @@ def _own_diagnostics(diagnostics: Sequence[Diagnostic], paths: set[str]) -> list
 def _why_dropped(
     diagnostics: Sequence[Diagnostic], candidate: _Candidate, relative: str, *, enclosing: bool
 ) -> list[Diagnostic]:
-    """Diagnostics about a field that do not point at it: a summary note on its object that names
-    it (built-in defaults an engine cannot express), and with ``enclosing`` one on a block that
-    holds it (``global.stats`` for ``global.stats.bind``)."""
+    """Diagnostics about a field that do not point at it: a summary note on its object whose
+    ``fields`` name it (built-in defaults an engine cannot express), and with ``enclosing`` one
+    on a block that holds it (``global.stats`` for ``global.stats.bind``)."""
     found = []
     owner = candidate.section
     field_path = dotted(candidate.path)
     for d in diagnostics:
         if not d.path:
             continue
-        if enclosing and field_path.startswith(d.path + ".") and len(d.path) > len(owner):
+        names_it = d.path == owner and relative in d.fields
+        holds_it = field_path.startswith(d.path + ".") and len(d.path) > len(owner)
+        if names_it or (enclosing and holds_it):
             found.append(d)
-        elif d.path == owner and ": " in d.message:
-            listed = [name.strip() for name in d.message.rsplit(": ", 1)[1].split(",")]
-            if any(name == relative or name.startswith(relative + " ") for name in listed):
-                found.append(d)
     return found
 
 

@@ -42,11 +42,13 @@ from lbgen.confparse.effective import (
     Origin,
     Server,
     effective,
+    format_duration,
     nginx_stream_nodes,
     normalize_address,
 )
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
+from lbgen.names import HEALTH_FRONTEND, LOG_FORMAT, STATS_FRONTEND
 from lbgen.resolve import BUILTIN_DEFAULTS
 from lbgen.spec.models import NAME_PATTERN, _check_cert_path, _check_dns_name, _check_http_path
 from lbgen.units import AddressError, parse_host_port
@@ -66,11 +68,6 @@ _SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "htt
 _SERVER_PARAMS = ("weight", "slowstart", "maxconn", "maxqueue")
 _POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
 _FRONTEND_TIMEOUTS = ("client", "client_fin")
-_DURATION_KEYS = frozenset(
-    {f"timeouts.{t}" for t in (*_POOL_TIMEOUTS, *_FRONTEND_TIMEOUTS)}
-    | {f"health.{h}" for h in ("interval", "fast_interval", "down_interval", "timeout")}
-    | {"slowstart"}
-)
 
 
 @dataclass(frozen=True)
@@ -133,14 +130,9 @@ def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 # --- the spec being built ----------------------------------------------------------------------
 
 
-def _duration(ms: int | None) -> str | None:
-    """Milliseconds as a spec duration in the largest exact unit."""
-    if ms is None:
-        return None
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
+def _duration(us: int | None) -> str | None:
+    """Microseconds (the effective model's base) as a spec duration in the largest exact unit."""
+    return None if us is None else format_duration(us)
 
 
 def _builtin(key: str) -> Any:
@@ -621,9 +613,9 @@ class _HaproxyImport:
             if node.keyword not in expected and (node.keyword, *node.args[:1]) not in _LOGGING:
                 d.unmapped(node, where, why="lbgen writes its own listener without it")
         role, ours = (
-            ("stats page", "lbgen-stats")
+            ("stats page", STATS_FRONTEND)
             if self.stats_frontend == section.args[0]
-            else ("liveness endpoint", "lbgen-health")
+            else ("liveness endpoint", HEALTH_FRONTEND)
         )
         d.note(
             where,
@@ -639,7 +631,7 @@ class _HaproxyImport:
             Diagnostic(
                 Level.WARNING, LOSSY,
                 f"{section.keyword} {section.args[0]}: becomes global."
-                f"{'stats' if ours == 'lbgen-stats' else 'health'}; lbgen renders its own "
+                f"{'stats' if ours == STATS_FRONTEND else 'health'}; lbgen renders its own "
                 f"frontend {ours} in its place",
                 file=section.file, line=section.line, col=section.col,
             )
@@ -937,7 +929,7 @@ class _NginxImport:
                 if log is None:
                     d.unmapped(node, ("global",), why="no spec log target says this")
                 continue
-            if key == "log_format" and node.args[:1] == ("lbgen",):
+            if key == "log_format" and node.args[:1] == (LOG_FORMAT,):
                 continue
             if key == "match" and self.checks:
                 continue  # read with the health_check that names it
@@ -1066,7 +1058,7 @@ class _NginxImport:
         fields["health.fall"] = max_fails
         # Rounded down to whole ms: lbgen renders fail_timeout as interval * fall rounded up to
         # whole seconds, which then gives back exactly the config's fail_timeout.
-        interval = fail_timeout // max_fails
+        interval = fail_timeout // max_fails // 1000 * 1000
         fields["health.interval"] = _duration(interval)
         d.note(
             ("pools", pool),

@@ -33,8 +33,9 @@ from lbgen.diagnostics import Diagnostic, Level, sort_key
 LINT_ENGINES = ("haproxy", "nginx", "nginx-plus")
 """``nginx-plus`` lints an nginx config without the rules about NGINX Plus-only features."""
 
-WATCH_SAFE_MS = 5 * 60 * 1000
-"""Idle timeouts under this cut long-running API requests (``kubectl get -w``, informers)."""
+WATCH_SAFE_US = 5 * 60 * 1_000_000
+"""Idle timeouts under this (microseconds, the effective model's base) cut long-running API
+requests (``kubectl get -w``, informers)."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
     if config.engine == "nginx":
         for frontend in config.frontends.values():
             idle = frontend.timeouts.idle
-            if idle is not None and idle < WATCH_SAFE_MS:
+            if idle is not None and idle < WATCH_SAFE_US:
                 yield Finding.at_origin(
                     frontend.origins.get("timeouts.idle"),
                     f"server {frontend.name}: proxy_timeout {format_duration(idle)}",
@@ -204,7 +205,7 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
         client = frontend.timeouts.client
         if frontend.mode == "tcp" and tunnel is not None:
             continue
-        if client is not None and client < WATCH_SAFE_MS:
+        if client is not None and client < WATCH_SAFE_US:
             yield Finding.at_origin(
                 frontend.origins.get("timeouts.client"),
                 f"frontend {frontend.name}: timeout client {format_duration(client)}",
@@ -213,7 +214,7 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
     for backend in config.backends.values():
         timeouts = backend.timeouts
         if timeouts.tunnel is not None:
-            if timeouts.tunnel < WATCH_SAFE_MS:
+            if timeouts.tunnel < WATCH_SAFE_US:
                 yield Finding.at_origin(
                     backend.origins.get("timeouts.tunnel"),
                     f"backend {backend.name}: timeout tunnel {format_duration(timeouts.tunnel)}",
@@ -221,7 +222,7 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
                 )
             if backend.mode == "tcp":
                 continue
-        if timeouts.server is not None and timeouts.server < WATCH_SAFE_MS:
+        if timeouts.server is not None and timeouts.server < WATCH_SAFE_US:
             yield Finding.at_origin(
                 backend.origins.get("timeouts.server"),
                 f"backend {backend.name}: timeout server {format_duration(timeouts.server)}",
@@ -503,7 +504,7 @@ def haproxy_bare_number_ms(ctx: LintContext) -> Iterator[Finding]:
     the unit says it to the next reader (and to nginx habits, where bare numbers are seconds)."""
     for node, what, value in _haproxy_bare_times(ctx):
         if value >= BARE_MS_LIKELY_SECONDS:
-            yield Finding.at(node, f"{what} {value} is {format_duration(value)}")
+            yield Finding.at(node, f"{what} {value} is {format_duration(value * 1000)}")
 
 
 _NGINX_TIME_DIRECTIVES = word_set(
@@ -547,8 +548,8 @@ def nginx_bare_number_seconds(ctx: LintContext) -> Iterator[Finding]:
                 sep = "" if what.endswith("=") else " "
                 yield Finding.at(
                     node,
-                    f"{what}{sep}{number} is {format_duration(seconds * 1000)}, "
-                    f"not {format_duration(seconds)}",
+                    f"{what}{sep}{number} is {format_duration(seconds * 1_000_000)}, "
+                    f"not {format_duration(seconds * 1000)}",
                 )
 
 
@@ -690,7 +691,7 @@ __all__ = [
     "LINT_ENGINES",
     "RULES",
     "RULES_BY_CODE",
-    "WATCH_SAFE_MS",
+    "WATCH_SAFE_US",
     "Finding",
     "LintContext",
     "Rule",

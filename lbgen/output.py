@@ -90,11 +90,6 @@ def read_existing(path: Path) -> bytes | None:
         raise OSError(errno.EINVAL, str(exc), str(path)) from None
 
 
-def would_change(path: Path, text: str) -> bool:
-    """True when writing ``text`` to ``path`` would change the file."""
-    return read_existing(path) != text.encode("utf-8")
-
-
 def write_atomic(path: Path, text: str) -> WriteOutcome:
     """Replace ``path`` with ``text`` atomically, unless it already holds exactly that text.
 

@@ -16,7 +16,6 @@ long before; this is the last line of defence should a value ever slip past it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,9 +240,3 @@ def render(
         resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
         load_module=load_module,
     )  # fmt: skip
-
-
-def template_names(target: str) -> Sequence[str]:
-    """The template files a ``--templates`` folder may override for ``target``."""
-    folder = "haproxy" if target == "haproxy" else "nginx"
-    return sorted(p.name for p in (packaged_templates() / folder).glob("*.j2"))

@@ -395,6 +395,30 @@ def test_check_command_accepts_and_rejects(tmp_path: Path) -> None:
     assert "rejected" in result.output
 
 
+def test_check_and_lint_detect_haproxy_despite_semicolon_comments(tmp_path: Path) -> None:
+    """One engine detector: comments ending in ``;`` (alone or after a statement) do not make
+    a haproxy.cfg look like nginx, neither for check (haproxy must judge it) nor for lint."""
+    conf = tmp_path / "lb.config"  # a name that gives no hint
+    text = lbgen_module_render(LOCAL, "haproxy")
+    text = text.replace("    mode tcp\n", "    mode tcp  # plain TCP;\n", 1)
+    conf.write_text("# generated; do not edit;\n" + text)
+    assert _engine_verdict("haproxy", conf).returncode == 0
+    checked = run_lbgen("check", str(conf))
+    assert checked.returncode == 0, checked.stderr
+    assert "haproxy (local) accepted the config" in checked.stderr
+    linted = run_lbgen("lint", str(conf), "--format", "json", "--fail-on", "error")
+    assert linted.returncode == 0, linted.stderr
+    assert "nginx" not in linted.stdout
+
+
+def test_check_without_a_detectable_engine_is_invalid_input(tmp_path: Path) -> None:
+    conf = tmp_path / "empty.txt"
+    conf.write_text("# nothing here;\n")
+    result = run_lbgen("check", str(conf))
+    assert result.returncode == 2, result.stderr
+    assert "--engine" in result.stderr
+
+
 @pytest.mark.parametrize("layout", ["full", "stream", "upstreams"])
 def test_check_command_nginx_layouts(tmp_path: Path, layout: str) -> None:
     from lbgen.engines import LocalRunner

@@ -15,7 +15,7 @@ from lbgen.confparse import (
     parse_haproxy,
     write_haproxy,
 )
-from lbgen.confparse.haproxy import SECTIONS, parse_haproxy_file, quote_word, split_line
+from lbgen.confparse.haproxy import SECTIONS, quote_word, split_line
 from lbgen.confparse.tree import COMMENT, ConfigTree, Node
 from lbgen.diagnostics import SpecError
 
@@ -180,7 +180,7 @@ def test_unreadable_bytes_are_diagnostics(tmp_path: Path, data: bytes, needle: s
     path = tmp_path / "bad.cfg"
     path.write_bytes(data)
     with pytest.raises(SpecError) as caught:
-        parse_haproxy_file(path)
+        parse_config_file(path, "haproxy")
     (diag,) = caught.value.diagnostics
     assert diag.code == CODE_UNREADABLE
     assert diag.line == 2
@@ -207,11 +207,11 @@ def _round_trip(tree: ConfigTree) -> None:
     "path", HAPROXY_FIXTURES + GOLDEN, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_round_trip_of_every_fixture(path: Path) -> None:
-    _round_trip(parse_haproxy_file(path))
+    _round_trip(parse_config_file(path, "haproxy"))
 
 
 def test_round_trip_keeps_comments_quotes_and_env_references() -> None:
-    tree = parse_haproxy_file(FIXTURES / "haproxy" / "quoting.cfg")
+    tree = parse_config_file(FIXTURES / "haproxy" / "quoting.cfg", "haproxy")
     text = write_haproxy(tree)
     assert 'log "${LOG_TARGET}" format raw local0  #' in text
     assert "check  #weight 5" in text

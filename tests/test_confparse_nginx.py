@@ -20,7 +20,7 @@ from lbgen.confparse import (
     parse_nginx,
     write_nginx,
 )
-from lbgen.confparse.nginx import parse_nginx_bytes, parse_nginx_file, quote_arg
+from lbgen.confparse.nginx import quote_arg
 from lbgen.confparse.tree import COMMENT, INCLUDE, ConfigTree
 from lbgen.diagnostics import SpecError
 
@@ -35,7 +35,7 @@ GOLDEN = sorted(p for p in Path(__file__).parent.glob("cases/*/nginx*.conf"))
 
 
 def test_stream_block_upstream_and_server_params() -> None:
-    tree = parse_nginx_file(FIXTURES / "nginx" / "classic-stream.conf")
+    tree = parse_config_file(FIXTURES / "nginx" / "classic-stream.conf", "nginx")
     assert tree.engine == "nginx"
     assert [n.keyword for n in tree.nodes] == [COMMENT, COMMENT, "stream"]
     upstream = tree.nodes[2].children[0]
@@ -62,14 +62,14 @@ def test_comments_are_kept_and_trailing_ones_attach_to_their_line() -> None:
 
 
 def test_upstreams_layout_and_bare_stream_block() -> None:
-    upstreams = parse_nginx_file(FIXTURES / "nginx" / "upstreams-only.conf")
+    upstreams = parse_config_file(FIXTURES / "nginx" / "upstreams-only.conf", "nginx")
     assert [n.keyword for n in upstreams.directives()] == ["upstream", "server"]
     bare = parse_nginx("stream {\n    upstream u {\n        server a:1;\n    }\n}\n")
     assert [n.keyword for n in bare.directives()] == ["stream"]
 
 
 def test_includes_are_resolved_with_their_own_file_names() -> None:
-    tree = parse_nginx_file(INCLUDE_MAIN)
+    tree = parse_config_file(INCLUDE_MAIN, "nginx")
     stream = next(n for n in tree.directives() if n.keyword == "stream")
     include = next(n for n in stream.children if n.keyword == INCLUDE)
     assert include.args == ("conf.d/*.conf",)
@@ -88,7 +88,7 @@ def test_includes_are_resolved_with_their_own_file_names() -> None:
 def test_a_glob_include_matching_nothing_is_fine(tmp_path: Path) -> None:
     main = tmp_path / "nginx.conf"
     main.write_text("stream {\n    include missing.d/*.conf;\n}\n")
-    tree = parse_nginx_file(main)
+    tree = parse_config_file(main, "nginx")
     assert tree.nodes[0].children[0].children == ()
 
 
@@ -96,7 +96,7 @@ def test_missing_include_is_a_diagnostic_at_the_include_line(tmp_path: Path) -> 
     main = tmp_path / "nginx.conf"
     main.write_text("events {}\nstream {\n    include upstreams.conf;\n}\n")
     with pytest.raises(SpecError) as caught:
-        parse_nginx_file(main)
+        parse_config_file(main, "nginx")
     (diag,) = caught.value.diagnostics
     assert (diag.code, diag.file, diag.line) == (CODE_INCLUDE, str(main), 3)
 
@@ -105,7 +105,7 @@ def test_an_include_cycle_is_a_diagnostic(tmp_path: Path) -> None:
     (tmp_path / "a.conf").write_text("include b.conf;\n")
     (tmp_path / "b.conf").write_text("include a.conf;\n")
     with pytest.raises(SpecError) as caught:
-        parse_nginx_file(tmp_path / "a.conf")
+        parse_config_file(tmp_path / "a.conf", "nginx")
     assert caught.value.diagnostics[0].code == CODE_INCLUDE
     assert "includes itself" in caught.value.diagnostics[0].message
 
@@ -127,15 +127,17 @@ def test_syntax_errors_are_diagnostics(text: str, line: int, needle: str) -> Non
 
 
 def test_binary_and_non_utf8_input_are_diagnostics(tmp_path: Path) -> None:
+    binary = tmp_path / "bin.conf"
+    binary.write_bytes(b"stream {\n\x00\xff\xfe}\n")
     with pytest.raises(SpecError) as caught:
-        parse_nginx_bytes(b"stream {\n\x00\xff\xfe}\n", "bin.conf")
+        parse_config_file(binary, "nginx")
     assert caught.value.diagnostics[0].code == CODE_UNREADABLE
     # ... also inside an included file, reported against that file
     (tmp_path / "inc.conf").write_bytes(b"upstream u {\n    server caf\xe9:1;\n}\n")
     main = tmp_path / "nginx.conf"
     main.write_text("stream {\n    include inc.conf;\n}\n")
     with pytest.raises(SpecError) as caught:
-        parse_nginx_file(main)
+        parse_config_file(main, "nginx")
     diag = caught.value.diagnostics[0]
     assert (diag.code, diag.line) == (CODE_UNREADABLE, 2)
     assert diag.file is not None and diag.file.endswith("inc.conf")
@@ -166,11 +168,11 @@ def _round_trip(tree: ConfigTree) -> None:
 
 @pytest.mark.parametrize("path", NGINX_FIXTURES + GOLDEN, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_round_trip_of_every_fixture(path: Path) -> None:
-    _round_trip(parse_nginx_file(path))
+    _round_trip(parse_config_file(path, "nginx"))
 
 
 def test_inlined_includes_give_one_self_contained_file() -> None:
-    tree = parse_nginx_file(INCLUDE_MAIN)
+    tree = parse_config_file(INCLUDE_MAIN, "nginx")
     text = write_nginx(tree, inline_includes=True)
     assert "include" not in text
     assert "random two least_conn;" in text
@@ -207,7 +209,7 @@ def test_style_fixtures_are_configs_nginx_accepts(path: Path) -> None:
     engines = pytest.importorskip("lbgen.engines")
     if not engines.LocalRunner().available("nginx"):
         pytest.skip("nginx is not installed")
-    tree = parse_nginx_file(path)
+    tree = parse_config_file(path, "nginx")
     # includes inlined: the engine check runs in a temporary folder
     text = write_nginx(tree, inline_includes=True)
     result = engines.check_config(text, "nginx", runner="local")

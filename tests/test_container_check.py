@@ -127,3 +127,18 @@ def test_container_check_of_a_full_config_names_the_module_it_needs() -> None:
         assert container_check(fixed, "nginx", filename="nginx.conf").ok
     else:  # an nginx with stream built in needs nothing
         assert result.load_module is None
+
+
+@pytest.mark.parametrize("engine", ["haproxy", "nginx"])
+def test_docker_and_local_engines_run_with_one_command_line(engine: str) -> None:
+    """The Docker runner starts the engine with the local runner's arguments (one builder)."""
+    from lbgen.docker_runner import engine_command
+    from lbgen.engines import run_arguments
+
+    text = lbgen.render(lbgen.load_spec(LOCAL), engine).text
+    name = "haproxy.cfg" if engine == "haproxy" else "nginx.conf"
+    expected = run_arguments(engine, text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
+    assert engine_command(engine, text)[-len(expected) :] == expected
+    if engine == "nginx":
+        assert expected[-2:] == ["-g", f"pid {CONTAINER_DIR}/nginx.pid; daemon off;"]
+        assert "-g" not in run_arguments(engine, "pid /run/x.pid;\ndaemon on;\n", "/d", "/d/c")

@@ -146,6 +146,26 @@ def test_nginx_weight_timeout_and_server_changes(tmp_path: Path) -> None:
     ]
 
 
+def test_nginx_plus_changed_health_check_is_reported_once(tmp_path: Path) -> None:
+    """A changed NGINX Plus ``health_check`` is read onto the upstream's servers; the server
+    block must not report the same directive again as an unmodelled extra."""
+    spec = ROOT / "tests" / "cases" / "check-http-expect-codes" / "spec.yaml"
+    rendered = tmp_path / "rendered.conf"
+    rendered.write_text(lbgen.render(lbgen.load_spec(spec), "nginx-plus").text)
+    config = edited(
+        tmp_path, rendered,
+        ("health_check interval=3s", "health_check interval=7s"),
+        ("health_check_timeout 3s;", "health_check_timeout 4s;"),
+    )  # fmt: skip
+    code, out, _ = diff(str(spec), "-t", "nginx-plus", "--against", str(config))
+    assert code == 1
+    assert out.splitlines() == [
+        f"upstream web: health_check_timeout 4s → 3s ({config}:30)",
+        f"upstream web: server 10.0.0.1:8080: inter 7s → 3s ({config}:29)",
+        f"upstream web: server 10.0.0.2:8080: inter 7s → 3s ({config}:29)",
+    ]
+
+
 def test_nginx_blocks_pair_up_when_listen_and_upstream_name_change(tmp_path: Path) -> None:
     config = edited(tmp_path, CLASSIC / "nginx.conf",
                     ("listen 6443;", "listen 127.0.0.1:6443;"),

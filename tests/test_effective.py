@@ -44,51 +44,75 @@ def ngx(text: str) -> Config:
 # --- values ------------------------------------------------------------------------------------
 
 
+MS = 1_000
+"""One millisecond in the model's base, microseconds."""
+S = 1_000 * MS
+
+
 @pytest.mark.parametrize(
-    ("text", "ms"),
+    ("text", "us"),
     [
-        ("10s", 10_000),
-        ("10000", 10_000),
-        ("10000ms", 10_000),
-        ("1m", 60_000),
-        ("1h", 3_600_000),
-        ("2d", 172_800_000),
-        ("500us", 1),
-        ("1500us", 2),
+        ("10s", 10 * S),
+        ("10000", 10 * S),
+        ("10000ms", 10 * S),
+        ("1m", 60 * S),
+        ("1h", 3_600 * S),
+        ("2d", 172_800 * S),
+        ("500us", 500),
+        ("1500us", 1500),
         ("0", 0),
         ("10 s", None),
         ("1h30m", None),
         ("s", None),
     ],
 )
-def test_haproxy_time_bare_numbers_are_milliseconds(text: str, ms: int | None) -> None:
-    assert parse_haproxy_time(text) == ms
+def test_haproxy_time_bare_numbers_are_milliseconds(text: str, us: int | None) -> None:
+    assert parse_haproxy_time(text) == us
 
 
 @pytest.mark.parametrize(
-    ("text", "ms"),
+    ("text", "us"),
     [
-        ("10", 10_000),
-        ("10s", 10_000),
-        ("10000ms", 10_000),
-        ("10m", 600_000),
-        ("1h30m", 5_400_000),
-        ("1h 30m", 5_400_000),
-        ("1w", 604_800_000),
+        ("10", 10 * S),
+        ("10s", 10 * S),
+        ("10000ms", 10 * S),
+        ("10m", 600 * S),
+        ("1h30m", 5_400 * S),
+        ("1h 30m", 5_400 * S),
+        ("1w", 604_800 * S),
         ("1x", None),
         ("", None),
     ],
 )
-def test_nginx_time_bare_numbers_are_seconds(text: str, ms: int | None) -> None:
-    assert parse_nginx_time(text) == ms
+def test_nginx_time_bare_numbers_are_seconds(text: str, us: int | None) -> None:
+    assert parse_nginx_time(text) == us
 
 
 @pytest.mark.parametrize(
-    ("ms", "text"),
-    [(None, "unset"), (0, "0ms"), (1500, "1500ms"), (90_000, "90s"), (600_000, "10m")],
+    ("us", "text"),
+    [
+        (None, "unset"),
+        (0, "0ms"),
+        (1500, "1500us"),
+        (1500 * MS, "1500ms"),
+        (90 * S, "90s"),
+        (600 * S, "10m"),
+    ],
 )
-def test_format_duration(ms: int | None, text: str) -> None:
-    assert format_duration(ms) == text
+def test_format_duration(us: int | None, text: str) -> None:
+    assert format_duration(us) == text
+
+
+def test_durations_are_compared_in_microseconds() -> None:
+    """``inter 1500us`` is not ``inter 2ms`` (a millisecond model rounded both to 2ms);
+    ``inter 2000us`` is."""
+
+    def server(inter: str) -> Config:
+        return hap(BASE + f"backend b\n    server s1 10.0.0.1:6443 check inter {inter}\n")
+
+    assert server("1500us") != server("2ms")
+    assert server("2000us") == server("2ms")
+    assert server("1500us").backends["b"].servers["s1"].inter == 1500
 
 
 @pytest.mark.parametrize(
@@ -133,9 +157,9 @@ def test_haproxy_engine_defaults_fill_what_nothing_sets() -> None:
     server = config.backends["b"].servers["s1"]
     assert (server.weight, server.inter, server.fastinter, server.downinter) == (
         1,
-        2000,
-        2000,
-        2000,
+        2 * S,
+        2 * S,
+        2 * S,
     )
     assert (server.rise, server.fall, server.maxconn, server.maxqueue) == (2, 3, 0, 0)
     backend = config.backends["b"]
@@ -146,7 +170,7 @@ def test_haproxy_engine_defaults_fill_what_nothing_sets() -> None:
 def test_fastinter_and_downinter_fall_back_to_inter() -> None:
     config = hap(BASE + "backend b\n    default-server inter 7s\n    server s1 1.1.1.1:1 check\n")
     server = config.backends["b"].servers["s1"]
-    assert (server.inter, server.fastinter, server.downinter) == (7000, 7000, 7000)
+    assert (server.inter, server.fastinter, server.downinter) == (7 * S, 7 * S, 7 * S)
     assert server.origins["fastinter"] == Origin("t.cfg", 7, 5)
 
 
@@ -166,7 +190,7 @@ def test_default_server_lines_accumulate_and_server_lines_override() -> None:
         "    server s2 1.1.1.2:1 no-check\n"
     )
     s1, s2 = config.backends["b"].servers.values()
-    assert (s1.inter, s1.rise, s1.weight, s1.check) == (10_000, 1, 50, True)
+    assert (s1.inter, s1.rise, s1.weight, s1.check) == (10 * S, 1, 50, True)
     assert (s2.check, s2.weight) == (False, 100)
 
 
@@ -175,7 +199,7 @@ def test_defaults_default_server_is_inherited() -> None:
         BASE.replace("defaults\n", "defaults\n    default-server inter 3s check\n")
         + "backend b\n    server s1 1.1.1.1:1\n"
     )
-    assert config.backends["b"].servers["s1"].inter == 3000
+    assert config.backends["b"].servers["s1"].inter == 3 * S
 
 
 def test_a_new_defaults_section_resets_everything() -> None:
@@ -201,9 +225,9 @@ def test_named_defaults_and_from() -> None:
         "backend c\n    server s 1.1.1.1:1\n"
     )
     timeouts = {name: b.timeouts for name, b in config.backends.items()}
-    assert (timeouts["a"].server, timeouts["a"].connect) == (3_600_000, None)
-    assert (timeouts["b"].server, timeouts["b"].connect) == (3_600_000, 1000)
-    assert timeouts["c"].server == 5000
+    assert (timeouts["a"].server, timeouts["a"].connect) == (3_600 * S, None)
+    assert (timeouts["b"].server, timeouts["b"].connect) == (3_600 * S, 1 * S)
+    assert timeouts["c"].server == 5 * S
 
 
 def test_from_an_unknown_defaults_section_is_a_model_diagnostic() -> None:
@@ -222,8 +246,8 @@ def test_listen_is_a_frontend_and_a_backend() -> None:
     frontend, backend = config.frontends["api"], config.backends["api"]
     assert frontend.backend == "api"
     assert frontend.binds == (Bind("0.0.0.0:6443"),)
-    assert frontend.timeouts == Timeouts(client=3_600_000)
-    assert backend.timeouts == Timeouts(connect=5000, server=3_600_000)
+    assert frontend.timeouts == Timeouts(client=3_600 * S)
+    assert backend.timeouts == Timeouts(connect=5 * S, server=3_600 * S)
 
 
 def test_options_only_count_on_the_side_haproxy_honours_them() -> None:
@@ -260,8 +284,8 @@ def test_kubespray_style_values_after_inheritance() -> None:
     assert backend.health == Health(check="https", method="GET", path="/healthz", expect=(200,))
     assert backend.retries == 5 and backend.redispatch is True
     node1 = backend.servers["node1"]
-    assert (node1.inter, node1.fastinter, node1.downinter) == (15_000, 15_000, 15_000)
-    assert (node1.rise, node1.fall, node1.slowstart) == (2, 2, 60_000)
+    assert (node1.inter, node1.fastinter, node1.downinter) == (15 * S, 15 * S, 15 * S)
+    assert (node1.rise, node1.fall, node1.slowstart) == (2, 2, 60 * S)
     assert (node1.maxconn, node1.maxqueue, node1.weight) == (1000, 256, 100)
     assert (node1.check, node1.check_ssl, node1.verify) == (True, True, "none")
     assert config.frontends["kube_api_frontend"].binds == (Bind("127.0.0.1:6443"),)
@@ -271,10 +295,10 @@ def test_openshift_style_values_after_inheritance() -> None:
     config = effective_file(str(FIXTURES / "haproxy" / "openshift-style.cfg"))
     api = config.backends["api"]
     assert api.health == Health(check="https", method="GET", path="/readyz", expect=(200,))
-    assert api.timeouts.tunnel == 3_600_000
-    assert config.frontends["api"].timeouts.client_fin == 10_000
+    assert api.timeouts.tunnel == 3_600 * S
+    assert config.frontends["api"].timeouts.client_fin == 10 * S
     master = api.servers["master0"]
-    assert (master.inter, master.fall, master.rise) == (5000, 3, 1)
+    assert (master.inter, master.fall, master.rise) == (5 * S, 3, 1)
     assert api.servers["bootstrap"].backup is True
     assert config.backends["machine-config-server"].health.check == "tcp"
 
@@ -344,12 +368,12 @@ def test_nginx_engine_defaults_and_server_parameters() -> None:
         "    server {\n        listen 6443;\n        proxy_pass u;\n    }\n}\n"
     )
     plain, tuned, v6 = config.backends["u"].servers.values()
-    assert (plain.weight, plain.max_fails, plain.fail_timeout, plain.maxconn) == (1, 1, 10_000, 0)
-    assert (tuned.weight, tuned.max_fails, tuned.fail_timeout) == (5, 3, 30_000)
+    assert (plain.weight, plain.max_fails, plain.fail_timeout, plain.maxconn) == (1, 1, 10 * S, 0)
+    assert (tuned.weight, tuned.max_fails, tuned.fail_timeout) == (5, 3, 30 * S)
     assert (tuned.maxconn, tuned.backup) == (9, True)
-    assert (v6.address, v6.port, v6.disabled, v6.slowstart) == ("fd00::3", 6443, True, 10_000)
+    assert (v6.address, v6.port, v6.disabled, v6.slowstart) == ("fd00::3", 6443, True, 10 * S)
     frontend = config.frontends["0.0.0.0:6443"]
-    assert frontend.timeouts == Timeouts(connect=60_000, idle=600_000)
+    assert frontend.timeouts == Timeouts(connect=60 * S, idle=600 * S)
     assert (frontend.next_upstream, frontend.next_upstream_tries) == (True, 0)
     assert frontend.backend == "u"
 
@@ -375,7 +399,7 @@ def test_nginx_stream_level_settings_are_inherited_by_server_blocks() -> None:
     config = effective_file(str(FIXTURES / "nginx" / "with-include" / "nginx.conf"))
     (frontend,) = config.frontends.values()
     assert frontend.name == "0.0.0.0:6443,[::]:6443"
-    assert frontend.timeouts == Timeouts(connect=2000, idle=3_600_000)
+    assert frontend.timeouts == Timeouts(connect=2 * S, idle=3_600 * S)
     assert frontend.origins["timeouts.connect"].line == 7
     backend = config.backends["control_plane"]
     assert backend.balance == "random"
@@ -386,7 +410,7 @@ def test_kubespray_style_nginx() -> None:
     config = effective_file(str(FIXTURES / "nginx" / "kubespray-stream.conf"))
     assert config.backends["kube_apiserver"].balance == "leastconn"
     frontend = config.frontends["127.0.0.1:6443"]
-    assert frontend.timeouts == Timeouts(connect=1000, idle=600_000)
+    assert frontend.timeouts == Timeouts(connect=1 * S, idle=600 * S)
 
 
 def test_nginx_plus_health_check_applies_to_the_proxied_upstream() -> None:
@@ -406,8 +430,8 @@ def test_nginx_plus_health_check_applies_to_the_proxied_upstream() -> None:
         check="http", method="GET", path="/readyz", version="HTTP/1.0", expect=(200, 204)
     )
     server = backend.servers["a:1"]
-    assert (server.check, server.inter, server.fall, server.rise) == (True, 3000, 2, 4)
-    assert backend.timeouts.check == 2000
+    assert (server.check, server.inter, server.fall, server.rise) == (True, 3 * S, 2, 4)
+    assert backend.timeouts.check == 2 * S
 
 
 def test_the_http_context_is_not_the_stream_context() -> None:

@@ -241,3 +241,32 @@ def test_names_with_dots_keep_their_fields(tmp_path: Path) -> None:
     e = explained("nginx", spec_file(tmp_path, text))
     report = e.field("pools.cp.main.servers.m1.example.weight")
     assert codes(report) == ["nginx-weight-zero"]
+
+
+def test_dropped_defaults_note_names_its_fields_and_explain_uses_them() -> None:
+    """The translation's summary note carries the fields it lists; explain attaches it to
+    exactly those fields (no reading of the message text)."""
+    from lbgen.diagnostics import format_json
+
+    spec = lbgen.load_spec(ROOT / "tests" / "cases" / "check-http-expect-codes" / "spec.yaml")
+    rendered = lbgen.render(spec, "nginx")
+    notes = {d.path: d for d in rendered.diagnostics if d.code == "nginx-defaults-dropped"}
+    assert notes["pools.web"].fields == (
+        "health.fast_interval", "health.down_interval", "health.timeout"
+    )  # fmt: skip
+    assert notes["frontends.api"].fields == ("timeouts.client_fin", "timeouts.server_fin")
+    e = explain(spec, "nginx")
+    attached = {
+        r.path for r in e.fields() for d in r.diagnostics if d.code == "nginx-defaults-dropped"
+    }
+    assert attached == {
+        "frontends.api.timeouts.client_fin",
+        "pools.web.health.fast_interval",
+        "pools.web.health.down_interval",
+        "pools.web.health.timeout",
+    }
+    rows = json.loads(format_json(rendered.diagnostics))
+    assert {tuple(r.get("fields", ())) for r in rows} >= {
+        (),
+        ("timeouts.client_fin", "timeouts.server_fin"),
+    }

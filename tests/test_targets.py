@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import lbgen
+from lbgen.confparse.effective import CHECK_OPTIONS
 from lbgen.diagnostics import Level
 
 BASE = """\
@@ -39,18 +40,27 @@ def test_strict_makes_translation_warnings_errors() -> None:
     assert rendered.diagnostics == raised.value.diagnostics
 
 
-def test_haproxy_never_emits_ssl_hello_or_two_check_options() -> None:
-    for check in ("none", "tcp", "tls", "http", "https"):
-        spec = lbgen.load_spec(
-            BASE.replace(
-                "timeouts: {connect: null, client: null}", f"health: {{check: {check}}}"
-            ).encode()
-        )
-        text = lbgen.render(spec, "haproxy").text
-        assert "ssl-hello-chk" not in text
-        backend = text.split("backend cp", 1)[1]
-        assert sum(line.strip().startswith("option ") and line.strip().endswith("chk")
-                   for line in backend.splitlines()) <= 1  # fmt: skip
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [("none", []), ("tcp", []), ("tls", ["tcp-check"]), ("http", ["httpchk"]),
+     ("https", ["httpchk"])],
+)  # fmt: skip
+def test_haproxy_never_emits_ssl_hello_or_two_check_options(
+    check: str, expected: list[str]
+) -> None:
+    """Every check-type option counts (``option tcp-check`` too, not only ``...chk``)."""
+    spec = lbgen.load_spec(
+        BASE.replace(
+            "timeouts: {connect: null, client: null}", f"health: {{check: {check}}}"
+        ).encode()
+    )
+    text = lbgen.render(spec, "haproxy").text
+    assert "ssl-hello-chk" not in text
+    backend = text.split("backend cp", 1)[1]
+    options = [
+        line.split()[1] for line in backend.splitlines() if line.strip().startswith("option ")
+    ]
+    assert [option for option in options if option in CHECK_OPTIONS] == expected
 
 
 PLUS_HTTP = """\
@@ -125,3 +135,30 @@ def test_dns_named_servers_are_warned_for_both_engines() -> None:
             ("pools.cp.servers.b.address", 3, 46, Level.WARNING)
         ], found
         assert "cp2.example.internal once at start" in found[0].message
+
+
+def test_names_the_readers_rely_on_come_from_one_module() -> None:
+    """The templates get lbgen's own names from the view, the importer from lbgen.names."""
+    from pathlib import Path
+
+    from lbgen.importer import import_config
+    from lbgen.names import HEALTH_FRONTEND, LOG_FORMAT, STATS_FRONTEND
+
+    templates = Path(__file__).resolve().parents[1] / "templates"
+    for template in templates.rglob("*.j2"):
+        text = template.read_text()
+        assert STATS_FRONTEND not in text and HEALTH_FRONTEND not in text, template
+        assert f"log_format {LOG_FORMAT} " not in text, template
+    spec = lbgen.load_spec(
+        BASE.replace(
+            "defaults:",
+            'global:\n  stats: {bind: "127.0.0.1:8404"}\n  health: {bind: "127.0.0.1:8081"}\n'
+            "  log: stdout\ndefaults:",
+        ).encode()
+    )
+    haproxy = lbgen.render(spec, "haproxy").text
+    assert f"frontend {STATS_FRONTEND}\n" in haproxy and f"frontend {HEALTH_FRONTEND}\n" in haproxy
+    assert import_config(haproxy, "h.cfg", "haproxy").diagnostics == []
+    nginx = lbgen.render(spec, "nginx", layout="stream").text
+    assert f"log_format {LOG_FORMAT} " in nginx
+    assert import_config(nginx, "n.conf", "nginx").diagnostics == []

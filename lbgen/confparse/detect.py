@@ -1,8 +1,10 @@
-"""Tell an HAProxy config from an nginx one.
+"""Tell an HAProxy config from an nginx one: the one engine detector.
 
 The two syntaxes differ in shape, not only in words: nginx statements end with ``;`` and blocks
-use braces, HAProxy sections start with a bare keyword at the start of a line. Each line votes;
-the file name only breaks a tie (``.cfg`` is HAProxy's habit, ``.conf`` nginx's).
+use braces, HAProxy sections start with a bare keyword at the start of a line. Comments are cut
+off first (a comment ending in ``;`` says nothing about the syntax), then each line votes; the
+file name only breaks a tie (``.cfg`` is HAProxy's habit, ``.conf`` nginx's). ``lbgen check``,
+``diff``, ``import`` and ``lint`` all ask this module.
 """
 
 from __future__ import annotations
@@ -13,22 +15,43 @@ ENGINES = ("haproxy", "nginx")
 
 _HAPROXY_SECTION = re.compile(
     r"^(global|defaults|frontend|backend|listen|resolvers|peers|userlist|program|"
-    r"http-errors|ring|cache|mailers|fcgi-app|log-forward)(\s+[^\s{;]+)*\s*(#.*)?$"
+    r"http-errors|ring|cache|mailers|fcgi-app|log-forward)(\s+[^\s{;]+)*\s*$"
 )
 _HAPROXY_BODY = re.compile(
     r"^\s+(server|default-server|bind|mode|balance|option|timeout|default_backend|"
     r"use_backend|http-check|tcp-check|retries|maxconn|log|acl|http-request|tcp-request)\s"
 )
 _NGINX_BLOCK = re.compile(r"^\s*(stream|events|http|upstream\s+\S+|server|map\s.*)\s*\{")
-_NGINX_STATEMENT = re.compile(r";\s*(#.*)?$")
+_NGINX_STATEMENT = re.compile(r";\s*$")
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without its comment: from the first ``#`` outside quotes (both engines' rule;
+    a backslash escapes the next character) to the end, trailing blanks removed."""
+    quote = ""
+    escaped = False
+    for index, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return line[:index].rstrip()
+    return line.rstrip()
 
 
 def detect_engine(text: str, filename: str | None = None) -> str | None:
-    """``"haproxy"``, ``"nginx"``, or None when the text gives no usable hint."""
+    """``"haproxy"``, ``"nginx"``, or None when neither the text nor the name gives a hint."""
     haproxy = nginx = 0
-    for line in text.splitlines():
+    for raw in text.splitlines():
+        line = strip_comment(raw)
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped:
             continue
         if _HAPROXY_SECTION.match(line):
             haproxy += 3

@@ -6,8 +6,9 @@ every modelled setting after inheritance -- HAProxy ``defaults`` sections (named
 reset at each new ``defaults``), ``default-server`` lines, and the engine's own defaults where
 they matter (``inter 2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/``downinter``
 falling back to ``inter``; nginx ``max_fails=1 fail_timeout=10s``, ``proxy_timeout 10m``, ...).
-Durations are integers of milliseconds (``10s`` == ``10000`` == ``10000ms`` in HAProxy, whose bare
-numbers are ms; nginx bare numbers are seconds). Collections the engine does not order (servers,
+Durations are integers of microseconds, the base :mod:`lbgen.units` uses too (``10s`` ==
+``10000`` == ``10000ms`` in HAProxy, whose bare numbers are ms; nginx bare numbers are seconds;
+``inter 1500us`` differs from ``inter 2ms``). Collections the engine does not order (servers,
 binds, options) are compared without their order; comments and layout are gone. Settings that
 cannot take effect are left out the same way on both sides: check timing of unchecked servers,
 ``timeout check`` of a backend that checks nothing, the ``proxy_*`` settings of an nginx block
@@ -22,7 +23,6 @@ equality, because a config that adds an ``http-request`` rule does not mean the 
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -51,57 +51,60 @@ class Origin:
         return cls(node.file, node.line, node.col)
 
 
-_HAPROXY_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-_HAPROXY_UNITS_MS["d"] = 86_400_000.0
-_NGINX_UNITS_MS = {
-    "ms": 1.0,
-    "s": 1000.0,
-    "m": 60_000.0,
-    "h": 3_600_000.0,
-    "d": 86_400_000.0,
-    "w": 604_800_000.0,
-    "M": 2_592_000_000.0,
-    "y": 31_536_000_000.0,
+_MS = 1_000
+_S = 1_000 * _MS
+_HAPROXY_UNITS_US = {"us": 1, "ms": _MS, "s": _S, "m": 60 * _S, "h": 3_600 * _S, "d": 86_400 * _S}
+_NGINX_UNITS_US = {
+    "ms": _MS,
+    "s": _S,
+    "m": 60 * _S,
+    "h": 3_600 * _S,
+    "d": 86_400 * _S,
+    "w": 604_800 * _S,
+    "M": 2_592_000 * _S,
+    "y": 31_536_000 * _S,
 }
 _HAPROXY_TIME = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
 _NGINX_TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
+#: Largest first: a duration is shown in the largest unit that divides it exactly.
+_FORMAT_UNITS = ("d", "h", "m", "s", "ms", "us")
 
 
 def parse_haproxy_time(text: str) -> int | None:
-    """HAProxy time (manual §2.5) in milliseconds: bare numbers are ms; None when invalid.
-
-    Microseconds are rounded up to whole milliseconds, as every duration here is compared in ms.
-    """
+    """HAProxy time (manual §2.5) in microseconds: bare numbers are ms; None when invalid."""
     match = _HAPROXY_TIME.fullmatch(text.strip())
     if not match:
         return None
-    return math.ceil(int(match.group(1)) * _HAPROXY_UNITS_MS[match.group(2) or "ms"])
+    return int(match.group(1)) * _HAPROXY_UNITS_US[match.group(2) or "ms"]
 
 
 def parse_nginx_time(text: str) -> int | None:
-    """nginx time in milliseconds: bare numbers are seconds, parts may combine (``1h30m``)."""
+    """nginx time in microseconds: bare numbers are seconds, parts may combine (``1h30m``)."""
     compact = text.replace(" ", "")
     if not compact:
         return None
-    total, pos = 0.0, 0
+    total, pos = 0, 0
     while pos < len(compact):
         match = _NGINX_TIME_PART.match(compact, pos)
         if not match:
             return None
-        total += int(match.group(1)) * _NGINX_UNITS_MS[match.group(2) or "s"]
+        total += int(match.group(1)) * _NGINX_UNITS_US[match.group(2) or "s"]
         pos = match.end()
-    return math.ceil(total)
+    return total
 
 
-def format_duration(ms: int | None) -> str:
-    """Milliseconds as the shortest exact unit string (``90000`` -> ``90s``, ``600000`` ->
-    ``10m``); ``None`` -> ``unset``. For messages and diffs."""
-    if ms is None:
+def format_duration(us: int | None) -> str:
+    """Microseconds as the shortest exact unit string (``90_000_000`` -> ``90s``, ``1500`` ->
+    ``1500us``); ``0`` -> ``0ms``, ``None`` -> ``unset``. For messages, diffs and the importer."""
+    if us is None:
         return "unset"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
+    if us == 0:
+        return "0ms"
+    for unit in _FORMAT_UNITS:
+        size = _HAPROXY_UNITS_US[unit]
+        if us % size == 0:
+            return f"{us // size}{unit}"
+    raise AssertionError("the smallest unit divides everything")  # pragma: no cover
 
 
 def _int(text: str) -> int | None:
@@ -346,7 +349,7 @@ class Config:
 #: HAProxy's own defaults that decide behaviour when nothing sets them.
 HAPROXY_SERVER_DEFAULTS: Mapping[str, Any] = {
     "weight": 1,
-    "inter": 2000,
+    "inter": 2 * _S,
     "rise": 2,
     "fall": 3,
     "maxconn": 0,
@@ -663,11 +666,11 @@ class _HaproxyReader:
             elif value is None and word in _SERVER_VALUE_PARAMS:
                 self.note(node, "CONF104", f"server parameter {word!r} needs a value")
             elif word in _SERVER_TIMES and value is not None:
-                ms = parse_haproxy_time(value)
-                if ms is None:
+                us = parse_haproxy_time(value)
+                if us is None:
                     self.note(node, "CONF103", f"{word} {value}: not a duration", Level.ERROR)
                 else:
-                    params.values[word] = ms
+                    params.values[word] = us
                     params.origins[word] = origin
             elif word in _SERVER_INTS and value is not None:
                 number = _int(value)
@@ -1014,12 +1017,12 @@ def _after(words: Sequence[str], key: str) -> str | None:
 NGINX_SERVER_DEFAULTS: Mapping[str, Any] = {
     "weight": 1,
     "max_fails": 1,
-    "fail_timeout": 10_000,
+    "fail_timeout": 10 * _S,
     "maxconn": 0,
 }
 NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
-    "connect": 60_000,
-    "idle": 600_000,
+    "connect": 60 * _S,
+    "idle": 600 * _S,
     "next_upstream": True,
     "next_upstream_tries": 0,
     "proxy_protocol": False,
@@ -1073,7 +1076,7 @@ class _NginxReader:
         matches = {n.args[0]: n for n in stream if n.keyword == "match" and n.args}
         for node in stream:
             if node.keyword == "server" and not node.args:
-                frontend = self._server_block(node, inherited)
+                frontend = self._server_block(node, inherited, backends)
                 if frontend.name in frontends:
                     self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
                 frontends[frontend.name] = frontend
@@ -1115,9 +1118,16 @@ class _NginxReader:
         return values, origins
 
     def _server_block(
-        self, block: Node, inherited: tuple[dict[str, Any], dict[str, Origin]]
+        self,
+        block: Node,
+        inherited: tuple[dict[str, Any], dict[str, Origin]],
+        upstreams: Mapping[str, Backend],
     ) -> Frontend:
         values, origins = self._proxy_settings(block.directives(), *inherited)
+        # An NGINX Plus health check of a known upstream is modelled on that upstream's
+        # servers (see _plus_health); kept here as well, a change would be reported twice.
+        proxied = next((n.args[0] for n in block.directives() if n.keyword == "proxy_pass"), "")
+        modelled = ("health_check", "health_check_timeout") if proxied in upstreams else ()
         binds: list[Bind] = []
         extras: list[Node] = []
         backend: str | None = None
@@ -1128,6 +1138,8 @@ class _NginxReader:
             elif node.keyword == "proxy_pass" and node.args:
                 backend = node.args[0]
                 origins["backend"] = Origin.of(node)
+            elif node.keyword in modelled:
+                continue
             elif not node.keyword.startswith(
                 ("proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_protocol")
             ):
@@ -1208,7 +1220,7 @@ class _NginxReader:
         interval = parse_nginx_time(params.get("interval", "5s"))
         fails, passes = _int(params.get("fails", "1")), _int(params.get("passes", "1"))
         timeout_node = block.last("health_check_timeout")
-        timeout = self.time(timeout_node) if timeout_node else 5000
+        timeout = self.time(timeout_node) if timeout_node else 5 * _S
         health = Health(check="tcp", port=_int(params.get("port", "")))
         match = matches.get(params.get("match", ""))
         if match is not None:
@@ -1230,7 +1242,11 @@ class _NginxReader:
             health=health,
             servers=servers,
             timeouts=replace(backend.timeouts, check=timeout),
-            origins={**backend.origins, "health.check": origin},
+            origins={
+                **backend.origins,
+                "health.check": origin,
+                **({"timeouts.check": Origin.of(timeout_node)} if timeout_node else {}),
+            },
         )
 
     @staticmethod
@@ -1282,11 +1298,11 @@ class _NginxReader:
                     continue
                 values[target] = number
             elif key in ("fail_timeout", "slow_start"):
-                ms = parse_nginx_time(value)
-                if ms is None:
+                us = parse_nginx_time(value)
+                if us is None:
                     self.note(node, "CONF103", f"{param}: not a duration", Level.ERROR)
                     continue
-                values[target] = ms
+                values[target] = us
             elif key in ("backup", "down") and not value:
                 values[target] = True
             else:

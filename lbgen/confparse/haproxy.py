@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from lbgen.confparse.tree import (
     CODE_SYNTAX,
@@ -25,9 +24,7 @@ from lbgen.confparse.tree import (
     ConfigTree,
     Node,
     ParseError,
-    fail,
     raise_errors,
-    read_config,
     word_set,
 )
 
@@ -273,15 +270,6 @@ def parse_haproxy(text: str, filename: str = "haproxy.cfg") -> ConfigTree:
             )
     raise_errors(sorted(errors, key=lambda e: (e.line or 0, e.col or 0)))
     return ConfigTree("haproxy", filename, tuple(top), (filename,))
-
-
-def parse_haproxy_file(path: str | Path) -> ConfigTree:
-    """Read and parse an HAProxy config file (unreadable input is a :class:`SpecError`)."""
-    try:
-        text = read_config(path)
-    except ParseError as exc:
-        fail([exc])
-    return parse_haproxy(text, str(path))
 
 
 # --- canonical writer --------------------------------------------------------------------------

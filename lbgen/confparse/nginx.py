@@ -21,7 +21,6 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lbgen.confparse.tree import (
@@ -32,8 +31,6 @@ from lbgen.confparse.tree import (
     ConfigTree,
     Node,
     ParseError,
-    decode_config,
-    fail,
     raise_errors,
     read_config,
 )
@@ -202,24 +199,6 @@ def parse_nginx(text: str, filename: str = "nginx.conf") -> ConfigTree:
     nodes = reader.parse_text(text, filename, (os.path.abspath(filename),))
     raise_errors(reader.errors)
     return ConfigTree("nginx", filename, nodes, tuple(reader.files))
-
-
-def parse_nginx_bytes(data: bytes, filename: str = "nginx.conf") -> ConfigTree:
-    """Like :func:`parse_nginx` for raw bytes (binary data and bad UTF-8 are errors)."""
-    try:
-        text = decode_config(data, filename)
-    except ParseError as exc:
-        fail([exc])
-    return parse_nginx(text, filename)
-
-
-def parse_nginx_file(path: str | Path) -> ConfigTree:
-    """Read and parse an nginx config file, includes resolved."""
-    try:
-        text = read_config(path)
-    except ParseError as exc:
-        fail([exc])
-    return parse_nginx(text, str(path))
 
 
 # --- canonical writer --------------------------------------------------------------------------

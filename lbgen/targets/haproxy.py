@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
 from lbgen.targets import Findings, View, warn_log_host_name
@@ -26,7 +27,7 @@ from lbgen.units import HostPort, format_haproxy_duration
 #: and retries above it are accepted but silently wrapped.
 INT_MAX = 2**31 - 1
 #: The sections the template adds on its own: a frontend of the spec may not take their names.
-GENERATED_FRONTENDS = {"stats_bind": "lbgen-stats", "health_bind": "lbgen-health"}
+GENERATED_FRONTENDS = {"stats_bind": STATS_FRONTEND, "health_bind": HEALTH_FRONTEND}
 
 _STATIC_BALANCE = {"static-rr", "first"}
 _FRONTEND_TIMEOUTS = (("client", "client"), ("client_fin", "client-fin"))
@@ -370,11 +371,11 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
         "maxconn": g.maxconn,
         "frontends": [_frontend(fe, findings, reserved) for fe in resolved.frontends],
         "backends": [_backend(pool, findings) for pool in resolved.pools],
+        "stats_frontend": STATS_FRONTEND,
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,
+        "health_frontend": HEALTH_FRONTEND,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_path": g.health_path,
-        "stats_section": GENERATED_FRONTENDS["stats_bind"],
-        "health_section": GENERATED_FRONTENDS["health_bind"],
     }
     return View("haproxy/haproxy.cfg.j2", context, findings.sorted())

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.names import LOG_FORMAT
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
 from lbgen.targets import Findings, View, warn_log_host_name
@@ -126,7 +127,7 @@ class _PoolTranslation:
         self.plus = plus
         self.match_name = match_name or f"lbgen_{pool.name}"
         self.engine = "NGINX Plus" if plus else "nginx"
-        self.dropped: list[str] = []
+        self.dropped: list[tuple[str, str]] = []  # (field, as shown) for flush_dropped
 
     def lossy(self, source: Path_ | None, name: str, message: str) -> None:
         """A value nginx cannot express: warn where the user set it, else note it once."""
@@ -134,7 +135,7 @@ class _PoolTranslation:
             suffix = "" if "instead" in message else "; left out"
             self.findings.warning("nginx-unsupported", source, message + suffix)
         else:
-            self.dropped.append(name)
+            self.dropped.append((name, name))
 
     # -- balance --------------------------------------------------------------------------------
 
@@ -393,7 +394,7 @@ def _proxy_directives(
                         f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
                     )  # fmt: skip
     fe_sources, pool_sources = frontend.sources, pool.sources
-    dropped = []
+    dropped: list[tuple[str, str]] = []
     for name, us, source in (
         ("client_fin", frontend.timeouts["client_fin"], fe_sources.get("timeouts.client_fin")),
         ("server_fin", pool.timeouts["server_fin"], pool_sources.get("timeouts.server_fin")),
@@ -404,7 +405,7 @@ def _proxy_directives(
                 "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
             )
         elif us is not None:
-            dropped.append(f"timeouts.{name} {_ms(us)}")
+            dropped.append((f"timeouts.{name}", f"timeouts.{name} {_ms(us)}"))
     findings.flush_dropped("nginx-defaults-dropped", frontend.path, dropped, "nginx stream")
     if pool.redispatch and "redispatch" in pool.sources:
         findings.note(
@@ -640,6 +641,7 @@ def build_nginx_view(
         "load_module": load_module,
         "worker_connections": worker_connections,
         "error_log": _error_log(g.log),
+        "log_format_name": LOG_FORMAT,
         "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
         "access_log": access_log,
         "upstreams": upstreams,
