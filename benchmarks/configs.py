@@ -53,19 +53,8 @@ class LbConfig:
 # --- lbgen --------------------------------------------------------------------------------------
 
 
-#: Health settings proposed to the lead as new built-in defaults (measured as lbgen-proposed):
-#: inter 2s meets every failover goal and sits at the 0.5 checks/s ceiling.
-PROPOSED_HEALTH = {"interval": "2s", "down_interval": "2s"}
-
-
-def lbgen_spec(
-    listen: int,
-    ports: Ports,
-    drained: frozenset[str] = frozenset(),
-    health: dict[str, str] | None = None,
-) -> bytes:
-    """A spec that names only the frontend and the servers (and ``health`` overrides, if any):
-    everything else is built in."""
+def lbgen_spec(listen: int, ports: Ports, drained: frozenset[str] = frozenset()) -> bytes:
+    """A spec that names only the frontend and the servers: everything else is built in."""
     servers: dict[str, object] = {}
     for name, port in ports.items():
         address = f"127.0.0.1:{port}"
@@ -76,14 +65,12 @@ def lbgen_spec(
         "frontends": {"api": {"bind": [f"127.0.0.1:{listen}"], "pool": "cp"}},
         "pools": {"cp": {"servers": servers}},
     }
-    if health:
-        spec["defaults"] = {"health": health}
     return json.dumps(spec).encode()
 
 
-def _lbgen(engine: str, health: dict[str, str] | None = None) -> TextFunction:
+def _lbgen(engine: str) -> TextFunction:
     def text(listen: int, ports: Ports, drained: frozenset[str]) -> str:
-        spec = lbgen_spec(listen, ports, drained, health)
+        spec = lbgen_spec(listen, ports, drained)
         rendered = lbgen.render(lbgen.load_spec(spec), engine)
         errors = [d for d in rendered.diagnostics if d.level is Level.ERROR]
         if errors:
@@ -316,15 +303,11 @@ def _bh(inter: float, check_connect: float, fastinter: float, fall: int) -> floa
 
 
 CONFIGS: tuple[LbConfig, ...] = (
-    # inter 5s, fastinter 1s, fall 3, timeout check 3s
+    # inter 2s, fastinter 1s, downinter 2s, fall 3, timeout check 3s; nginx fail_timeout 6s
     LbConfig("lbgen-defaults", "haproxy", "lbgen built-in defaults", _lbgen("haproxy"),
-             sees_readyz=True, detect_bound=9.0, blackhole_bound=_bh(5, 5, 1, 3)),
-    LbConfig("lbgen-defaults", "nginx", "lbgen built-in defaults", _lbgen("nginx"),
-             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0, passive_window=15 + 3),
-    # The built-in defaults with PROPOSED_HEALTH: inter 2s, fastinter 1s, fall 3, check 3s.
-    LbConfig("lbgen-proposed", "haproxy", "lbgen defaults, health.interval 2s",
-             _lbgen("haproxy", PROPOSED_HEALTH),
              sees_readyz=True, detect_bound=6.0, blackhole_bound=_bh(2, 2, 1, 3)),
+    LbConfig("lbgen-defaults", "nginx", "lbgen built-in defaults", _lbgen("nginx"),
+             sees_readyz=False, detect_bound=8.0, blackhole_bound=12.0, passive_window=6 + 3),
     LbConfig("classic", "haproxy", "seed-style classic", classic_haproxy,
              sees_readyz=False, detect_bound=10 + 10 + 2, blackhole_bound=_bh(10, 10, 10, 2)),
     LbConfig("classic", "nginx", "seed-style classic", classic_nginx,

@@ -28,8 +28,8 @@ BUILTIN_DEFAULTS = Defaults.model_validate(
     {
         "balance": "roundrobin",
         "health": {
-            "check": "https", "path": "/readyz", "expect": [200], "interval": "5s",
-            "fast_interval": "1s", "down_interval": "5s", "rise": 2, "fall": 3, "timeout": "3s",
+            "check": "https", "path": "/readyz", "expect": [200], "interval": "2s",
+            "fast_interval": "1s", "down_interval": "2s", "rise": 2, "fall": 3, "timeout": "3s",
         },
         "weight": 100,
         "retries": 3,
