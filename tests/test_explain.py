@@ -47,7 +47,7 @@ def test_haproxy_writes_every_field_of_the_example() -> None:
     e = explained("haproxy")
     assert {r.outcome for r in e.fields()} == {Outcome.WRITTEN}
     assert e.field(f"{CP}.health.fall").output == ("default-server … fall 3",)
-    assert e.field(f"{CP}.health.interval").output == ("default-server inter 5s",)
+    assert e.field(f"{CP}.health.interval").output == ("default-server inter 2s",)
     assert e.field(f"{CP}.health.path").output == ("http-check … uri /readyz",)
     assert e.field(f"{CP}.timeouts.server_fin").output == ("timeout server-fin 10s",)
     assert e.field(f"{CP}.slowstart").output == ("default-server … slowstart 1m",)
@@ -91,8 +91,8 @@ def test_nginx_maxconn_is_written_in_the_full_layout() -> None:
 
 def test_nginx_plus_expresses_the_active_check() -> None:
     e = explained("nginx-plus")
-    # The rendered line is "health_check interval=5s fails=3 passes=2;": each field its part.
-    assert e.field(f"{CP}.health.interval").output == ("health_check interval=5s",)
+    # The rendered line is "health_check interval=2s fails=3 passes=2;": each field its part.
+    assert e.field(f"{CP}.health.interval").output == ("health_check interval=2s",)
     assert e.field(f"{CP}.health.fall").output == ("health_check … fails=3",)
     assert e.field(f"{CP}.health.rise").output == ("health_check … passes=2",)
     assert e.field(f"{CP}.health.timeout").output == ("health_check_timeout 3s;",)

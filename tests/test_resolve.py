@@ -141,7 +141,7 @@ def test_built_in_defaults_when_nothing_is_set() -> None:
     assert health.path == "/readyz"
     assert health.expect == (200,)
     assert (health.interval, health.fast_interval, health.down_interval) == (
-        5 * SECOND, SECOND, 5 * SECOND,
+        2 * SECOND, SECOND, 2 * SECOND,
     )  # fmt: skip
     assert (health.rise, health.fall, health.timeout) == (2, 3, 3 * SECOND)
     assert (health.client_cert, health.sni) == (None, None)
