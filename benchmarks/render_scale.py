@@ -78,7 +78,7 @@ BACKEND = (
     "    http-check expect status 200\n    retries 3\n    option redispatch\n"
     "    timeout connect 5s\n    timeout server 1h\n    timeout tunnel 1h\n"
     "    timeout server-fin 10s\n    timeout check 3s\n"
-    "    default-server inter 5s fastinter 1s downinter 5s rise 2 fall 3 weight 100\n"
+    "    default-server inter 2s fastinter 1s downinter 2s rise 2 fall 3 weight 100\n"
 )
 
 
