@@ -491,6 +491,62 @@ def test_commands_import_only_what_they_need(args: list[str], absent: set[str]) 
     assert not absent & loaded
 
 
+def _modules_after(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """Every module (full dotted names) that ``lbgen ARGS`` imported, run in a new process."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['lbgen', *{args!r}]\n"
+        "try:\n    runpy.run_module('lbgen', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return set(result.stderr.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize(
+    "args", [["validate", str(EXAMPLE)], ["render", str(EXAMPLE), "-t", "haproxy"]]
+)
+def test_commands_skip_plugin_discovery(args: list[str]) -> None:
+    # pydantic's plugin loader would import importlib.metadata (and email, zipfile) to find
+    # plugins the command has disabled; a tenth of the start-up.
+    loaded = _modules_after(args)
+    assert "lbgen.spec.models" in loaded
+    assert not {"importlib.metadata", "email", "zipfile"} & loaded
+
+
+def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:
+    # A user who names the plugins to disable (not all of them) keeps pydantic's discovery.
+    loaded = _modules_after(["validate", str(EXAMPLE)], {"PYDANTIC_DISABLE_PLUGINS": "some"})
+    assert "importlib.metadata" in loaded
+
+
+def test_disabled_plugin_loader_hands_over_when_plugins_come_back() -> None:
+    # The stand-in loader answers "no plugins" only while they are disabled; enabled again in
+    # the same process, the real loader (and its entry-point discovery) takes over.
+    probe = (
+        "import os, sys\n"
+        "os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
+        "from lbgen import cli\n"
+        "cli._skip_plugin_discovery()\n"
+        "from pydantic.plugin import _loader\n"
+        "print(tuple(_loader.get_plugins()), 'importlib.metadata' in sys.modules)\n"
+        "del os.environ['PYDANTIC_DISABLE_PLUGINS']\n"
+        "print(type(_loader.get_plugins()).__name__, 'importlib.metadata' in sys.modules)\n"
+        "print(sys.modules['pydantic.plugin._loader'].__doc__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == "() False", result.stderr
+    assert lines[1] == "dict_values True"
+    assert lines[2] != "lbgen: plugins disabled"
+
+
 def test_strict_nginx_check_fails_on_warnings(tmp_path: Path) -> None:
     # A network with host bits set: nginx -t warns ("low address bits ... are meaningless")
     # and still passes, unless the check is strict.
