@@ -93,11 +93,13 @@ def test_descriptions_are_the_field_docstrings() -> None:
     assert schema["properties"]["pools"]["description"] == source[("Spec", "pools")]
     # Inherited fields carry the docstring of the class that declares them; a field's own
     # docstring wins over its type's description (ServerAddress has one).
-    assert schema["$defs"]["Pool"]["properties"]["weight"]["description"] == (
-        source[("ServerParams", "weight")]
+    assert (
+        schema["$defs"]["Pool"]["properties"]["weight"]["description"]
+        == (source[("ServerParams", "weight")])
     )
-    assert schema["$defs"]["Server"]["properties"]["address"]["description"] == (
-        source[("Server", "address")]
+    assert (
+        schema["$defs"]["Server"]["properties"]["address"]["description"]
+        == (source[("Server", "address")])
     )
 
 

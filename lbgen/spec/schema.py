@@ -46,7 +46,7 @@ def field_docstrings() -> dict[str, dict[str, str]]:
 def field_description(model: type[BaseModel], name: str) -> str | None:
     """The docstring of field ``name`` where ``model`` or the nearest base class declares it."""
     for klass in model.__mro__:
-        if name in klass.__dict__.get("__annotations__", {}):
+        if name in inspect.get_annotations(klass):
             return field_docstrings().get(klass.__name__, {}).get(name)
     return None
 
