@@ -518,6 +518,14 @@ def test_commands_skip_plugin_discovery(args: list[str]) -> None:
     assert not {"importlib.metadata", "email", "zipfile"} & loaded
 
 
+def test_validate_leaves_the_resolver_and_the_renderer_alone() -> None:
+    # Without a percentage weight, validating needs neither (render does; percent-weight specs
+    # in tests/bad still get their diagnostics through the resolver).
+    loaded = _modules_after(["validate", str(EXAMPLE)])
+    assert "lbgen.spec.checks" in loaded
+    assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.targets", "yaml"} & loaded
+
+
 def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:
     # A user who names the plugins to disable (not all of them) keeps pydantic's discovery.
     loaded = _modules_after(["validate", str(EXAMPLE)], {"PYDANTIC_DISABLE_PLUGINS": "some"})

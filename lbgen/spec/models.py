@@ -409,8 +409,11 @@ class LbHealth(Model):
     """The path that answers 200 while the load balancer runs."""
 
 
+_LOG_WORDS = ("stdout", "none", "syslog")  # LOG_TARGET's words: no need to compile it for them
+
+
 def _check_log(value: Any) -> str:
-    if isinstance(value, str) and grammar.LOG_TARGET.matches(value):
+    if isinstance(value, str) and (value in _LOG_WORDS or grammar.LOG_TARGET.matches(value)):
         return value
     shown = _shown(value) if isinstance(value, str) else repr(value)
     why = _why(value) if isinstance(value, str) else ""
