@@ -761,6 +761,37 @@ def lint(
     raise typer.Exit(exit_code(found, Level.parse(fail_on.value)))
 
 
+_DISABLED = ("__all__", "1", "true")  # pydantic's own words for "no plugins at all"
+
+
+def _get_plugins() -> Any:
+    """pydantic's ``get_plugins`` without ``importlib.metadata`` while plugins are disabled."""
+    if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _DISABLED:
+        return ()
+    # Plugins were enabled after all (by code running in this process): the real loader.
+    sys.modules.pop("pydantic.plugin._loader", None)
+    from pydantic.plugin._loader import get_plugins
+
+    return get_plugins()
+
+
+def _skip_plugin_discovery() -> None:
+    """Spare the start-up the import of ``importlib.metadata`` (and ``email``, ``zipfile``, ``csv``
+    under it: a tenth of the bare dependency import), which pydantic's plugin loader imports
+    when the first validator is built even though the plugins are disabled: the loader is
+    replaced by one that answers "no plugins" as the real one does for a disabled setting."""
+    if (
+        os.environ.get("PYDANTIC_DISABLE_PLUGINS") not in _DISABLED
+        or "pydantic.plugin._loader" in sys.modules
+    ):
+        return
+    import types
+
+    loader = types.ModuleType("pydantic.plugin._loader", "lbgen: plugins disabled")
+    loader.get_plugins = _get_plugins  # type: ignore[attr-defined]
+    sys.modules["pydantic.plugin._loader"] = loader
+
+
 def main() -> None:
     """Console entry point; the last resort against a traceback.
 
@@ -772,6 +803,7 @@ def main() -> None:
     # entry points) when it builds the first model: a tenth of a second at every start, for
     # plugins that the lbgen command never uses. The library API leaves plugins alone.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _skip_plugin_discovery()
     try:
         app()
     except SystemExit:

@@ -15,6 +15,7 @@ long before; this is the last line of defence should a value ever slip past it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +118,56 @@ def make_environment(override: str | Path | None = None) -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=1)
 def _packaged_environment() -> jinja2.Environment:
-    return jinja2.Environment(**_options([str(packaged_templates())]))
+    options = _options([str(packaged_templates())])
+    return jinja2.Environment(**options, bytecode_cache=_bytecode_cache(options))
+
+
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache, for which an unreadable or unwritable folder is only a miss."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache(options: dict[str, Any]) -> jinja2.BytecodeCache | None:
+    """The compiled packaged templates, kept between runs (compiling them is a tenth of
+    ``lbgen render``'s start-up): ``$LBGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/lbgen``, else
+    ``~/.cache/lbgen``; ``LBGEN_CACHE_DIR=""`` turns it off.
+
+    Jinja keys each entry by the template's file and checks its source's hash, so an edited
+    template is compiled afresh; the folder's name carries what else shapes the compiled code
+    (Jinja's version, the environment's options). Only lbgen's own templates are cached, never
+    ``--templates`` overrides, and only in a folder that the user alone owns and can write to.
+    """
+    import hashlib
+    import os
+
+    configured = os.environ.get("LBGEN_CACHE_DIR")
+    if configured == "":
+        return None
+    try:
+        base = (
+            Path(configured)
+            if configured
+            else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lbgen"
+        )
+        shape = [jinja2.__version__] + [
+            f"{k}={getattr(v, '__qualname__', v)!r}" for k, v in sorted(options.items())
+            if k != "loader"
+        ]  # fmt: skip
+        folder = base / ("templates-" + hashlib.sha256("\n".join(shape).encode()).hexdigest()[:16])
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.stat()
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
+        return None
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        return None  # compiled code is run: not from a folder that someone else can write to
+    return _QuietBytecodeCache(str(folder))
 
 
 def _options(paths: list[str]) -> dict[str, Any]:

@@ -491,6 +491,70 @@ def test_commands_import_only_what_they_need(args: list[str], absent: set[str]) 
     assert not absent & loaded
 
 
+def _modules_after(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """Every module (full dotted names) that ``lbgen ARGS`` imported, run in a new process."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['lbgen', *{args!r}]\n"
+        "try:\n    runpy.run_module('lbgen', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return set(result.stderr.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize(
+    "args", [["validate", str(EXAMPLE)], ["render", str(EXAMPLE), "-t", "haproxy"]]
+)
+def test_commands_skip_plugin_discovery(args: list[str]) -> None:
+    # pydantic's plugin loader would import importlib.metadata (and email, zipfile) to find
+    # plugins the command has disabled; a tenth of the start-up.
+    loaded = _modules_after(args)
+    assert "lbgen.spec.models" in loaded
+    assert not {"importlib.metadata", "email", "zipfile"} & loaded
+
+
+def test_validate_leaves_the_resolver_and_the_renderer_alone() -> None:
+    # Without a percentage weight, validating needs neither (render does; percent-weight specs
+    # in tests/bad still get their diagnostics through the resolver).
+    loaded = _modules_after(["validate", str(EXAMPLE)])
+    assert "lbgen.spec.checks" in loaded
+    assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.targets", "yaml"} & loaded
+
+
+def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:
+    # A user who names the plugins to disable (not all of them) keeps pydantic's discovery.
+    loaded = _modules_after(["validate", str(EXAMPLE)], {"PYDANTIC_DISABLE_PLUGINS": "some"})
+    assert "importlib.metadata" in loaded
+
+
+def test_disabled_plugin_loader_hands_over_when_plugins_come_back() -> None:
+    # The stand-in loader answers "no plugins" only while they are disabled; enabled again in
+    # the same process, the real loader (and its entry-point discovery) takes over.
+    probe = (
+        "import os, sys\n"
+        "os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
+        "from lbgen import cli\n"
+        "cli._skip_plugin_discovery()\n"
+        "from pydantic.plugin import _loader\n"
+        "print(tuple(_loader.get_plugins()), 'importlib.metadata' in sys.modules)\n"
+        "del os.environ['PYDANTIC_DISABLE_PLUGINS']\n"
+        "print(type(_loader.get_plugins()).__name__, 'importlib.metadata' in sys.modules)\n"
+        "print(sys.modules['pydantic.plugin._loader'].__doc__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == "() False", result.stderr
+    assert lines[1] == "dict_values True"
+    assert lines[2] != "lbgen: plugins disabled"
+
+
 def test_strict_nginx_check_fails_on_warnings(tmp_path: Path) -> None:
     # A network with host bits set: nginx -t warns ("low address bits ... are meaningless")
     # and still passes, unless the check is strict.
@@ -568,3 +632,75 @@ def test_strict_engine_is_the_engines_warnings_only(tmp_path: Path) -> None:
     assert lenient.returncode == (0 if engine() == 0 else 3), lenient.stderr
     print(f"haproxy -c: {engine()}, -c -dW: {engine('-dW')}; render --validate: "
           f"{lenient.returncode}, --strict-engine: {strict_engine.returncode}")  # fmt: skip
+
+
+def _render_with_cache(cache: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lbgen", "render", str(EXAMPLE), *extra],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        env={**os.environ, "LBGEN_CACHE_DIR": cache},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target", ["haproxy", "nginx"])
+def test_compiled_templates_are_reused_and_render_the_same(tmp_path: Path, target: str) -> None:
+    uncached = _render_with_cache("", "-t", target)
+    assert uncached.returncode == 0, uncached.stderr
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the first run fills the cache, the second reads it
+        cached = _render_with_cache(str(cache), "-t", target)
+        assert cached.stdout == uncached.stdout
+    entries = list(cache.glob("templates-*/*.cache"))
+    assert entries
+    assert stat.S_IMODE(entries[0].parent.stat().st_mode) == 0o700
+    for entry in entries:  # a damaged cache is a miss, never a broken rendering
+        entry.write_bytes(b"not compiled code")
+    damaged = _render_with_cache(str(cache), "-t", target)
+    assert (damaged.returncode, damaged.stdout) == (0, uncached.stdout)
+
+
+def test_override_templates_are_never_cached(tmp_path: Path) -> None:
+    override = tmp_path / "override" / "haproxy"
+    override.mkdir(parents=True)
+    source = (ROOT / "templates" / "haproxy" / "haproxy.cfg.j2").read_text()
+    (override / "haproxy.cfg.j2").write_text("# overridden\n" + source)
+    cache = tmp_path / "cache"
+    result = _render_with_cache(str(cache), "-t", "haproxy", "--templates", str(override.parent))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# overridden\n")
+    assert not cache.exists()
+
+
+def test_an_edited_template_is_compiled_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jinja2
+
+    from lbgen import rendering
+
+    monkeypatch.setenv("LBGEN_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "t.j2").write_text("one {{ x }}\n")
+    seen = []
+    for text in ("one {{ x }}\n", "two {{ x }}\n", "two {{ x }}\n"):
+        (tmp_path / "t.j2").write_text(text)
+        options = rendering._options([str(tmp_path)])
+        cache = rendering._bytecode_cache(options)
+        assert cache is not None
+        environment = jinja2.Environment(**options, bytecode_cache=cache)
+        seen.append(environment.get_template("t.j2").render(x=1))
+    assert seen == ["one 1\n", "two 1\n", "two 1\n"]
+
+
+def test_no_template_cache_in_a_folder_others_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lbgen import rendering
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    options = rendering._options([str(ROOT / "templates")])
+    monkeypatch.setenv("LBGEN_CACHE_DIR", str(shared))
+    assert rendering._bytecode_cache(options) is not None
+    for folder in shared.iterdir():
+        folder.chmod(0o777)
+    assert rendering._bytecode_cache(options) is None

@@ -71,14 +71,36 @@ def test_every_property_has_a_description() -> None:
 
 
 def test_descriptions_are_the_field_docstrings() -> None:
-    from lbgen.spec.models import Health, Spec
+    import ast
+    import inspect
 
+    from lbgen.spec import models
+
+    # The docstrings as the source holds them, found independently of lbgen.spec.schema.
+    source = {
+        (cls.name, stmt.target.id): " ".join(inspect.cleandoc(nxt.value.value).split())
+        for cls in ast.parse(Path(models.__file__).read_text()).body
+        if isinstance(cls, ast.ClassDef)
+        for stmt, nxt in zip(cls.body, cls.body[1:], strict=False)
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+        and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+    }  # fmt: skip
     schema = spec_schema()
     interval = schema["$defs"]["Health"]["properties"]["interval"]["description"]
-    assert interval == Health.model_fields["interval"].description
+    assert interval == source[("Health", "interval")]
     assert "inter" in interval
     assert schema["properties"]["global"]["description"].startswith("Settings of the engine")
-    assert Spec.model_fields["pools"].description == schema["properties"]["pools"]["description"]
+    assert schema["properties"]["pools"]["description"] == source[("Spec", "pools")]
+    # Inherited fields carry the docstring of the class that declares them; a field's own
+    # docstring wins over its type's description (ServerAddress has one).
+    assert (
+        schema["$defs"]["Pool"]["properties"]["weight"]["description"]
+        == (source[("ServerParams", "weight")])
+    )
+    assert (
+        schema["$defs"]["Server"]["properties"]["address"]["description"]
+        == (source[("Server", "address")])
+    )
 
 
 SPEC_TEXT = """\

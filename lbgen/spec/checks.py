@@ -211,8 +211,6 @@ def reference_checks(
 
 
 def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
-    from lbgen.resolve import percent_weights
-
     out = []
     for where, block in (
         (("defaults",), spec.defaults),
@@ -225,6 +223,16 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
                     "percentage weights belong on servers (they share out one pool)",
                 )
             )  # fmt: skip
+    if not out and not any(
+        isinstance(server.weight, str)
+        for pool in spec.pools.values()
+        for server in pool.servers.values()
+    ):
+        # No percentage anywhere (the built-in weight is a number): nothing below can apply,
+        # and `lbgen validate` need not import the resolver to find that out.
+        return out
+    from lbgen.resolve import percent_weights
+
     for pool_name, pool in spec.pools.items():
         weights = percent_weights(spec, pool_name)
         percents = {n: w for n, w in weights.items() if isinstance(w, str)}

@@ -22,6 +22,7 @@ position, as before these paths existed. Declining is never wrong, only slower.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -44,10 +45,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: Text holding anything but YAML's printable characters (which the positional loader refuses
 #: where ``json`` would not), a BOM, a tab or a YAML 1.1 line break (NEL, LS, PS: the parsers may
 #: treat them differently), or a directive line goes to the positional loader.
-_AWKWARD = re.compile(
-    "[^\n\r -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|^%",
-    re.M,
-)
+_AWKWARD = "[^\n\r -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|^%"
+
+
+@functools.cache
+def _awkward() -> re.Pattern[str]:
+    # Compiled on first use (milliseconds: the astral ranges): a hand-sized YAML spec, the
+    # common case of `lbgen validate`, never reaches it.
+    return re.compile(_AWKWARD, re.M)
+
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -98,7 +104,7 @@ def _check_tree(value: Any, depth: int, budget: list[int], surrogates: bool) -> 
 
 def parse_json(text: str) -> dict[str, Any] | None:
     """A JSON object's plain data, or None (not JSON, or not certainly the same as YAML)."""
-    if not text.lstrip(" \n\r").startswith("{") or _AWKWARD.search(text):
+    if not text.lstrip(" \n\r").startswith("{") or _awkward().search(text):
         return None
     try:
         document = json.loads(
@@ -241,7 +247,7 @@ def compose_yaml(text: str, source: SpecSource) -> dict[str, Any] | None:
     if not _LOADER:
         _LOADER.append(_loader_class())
     loader_class = _LOADER[0]
-    if loader_class is None or _AWKWARD.search(text):
+    if loader_class is None or _awkward().search(text):
         return None
     import yaml
 

@@ -12,6 +12,7 @@ byte-order mark or non-ASCII digit can pass, wherever the value ends up in a con
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -25,12 +26,15 @@ class Grammar:
 
     body: str
     pattern: str = field(init=False)
-    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pattern = f"^(?:{self.body}){END}"
-        object.__setattr__(self, "pattern", pattern)
-        object.__setattr__(self, "_regex", re.compile(pattern, re.ASCII))
+        object.__setattr__(self, "pattern", f"^(?:{self.body}){END}")
+
+    @functools.cached_property
+    def _regex(self) -> re.Pattern[str]:
+        # Compiled on first use: the address grammars take milliseconds each to compile, and
+        # a command that never checks (say) an IPv6 address or a log target need not pay.
+        return re.compile(self.pattern, re.ASCII)
 
     def matches(self, text: object) -> bool:
         """True when ``text`` is a string that the grammar describes entirely."""

@@ -237,10 +237,14 @@ class Model(BaseModel):
     """Base for every spec block: unknown keys are errors, no silent type coercion."""
 
     # The docstring under each field is its description, the one source of it: `lbgen schema`
-    # carries it to editors (shown on hover and completion).
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
-    )
+    # carries it to editors (shown on hover and completion). It is read from this module's
+    # source by lbgen.spec.schema when a schema is asked for, not by pydantic's
+    # use_attribute_docstrings, which reads and parses the source at every start (a fifth of
+    # `lbgen validate`'s own time).
+    # defer_build: one validator for the whole Spec, built when the first spec is validated,
+    # instead of one per model at import. (The defaults below are model_construct()ed: an
+    # instance built at import would build its model's validator there and then.)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Health(Model):
@@ -319,7 +323,7 @@ class PoolParams(ServerParams):
 
     balance: Balance | None = None
     """Load-balancing algorithm: roundrobin, static-rr, leastconn, first, source or random."""
-    health: Health = Health()
+    health: Health = Health.model_construct()
     """The active health check of every server, field by field."""
     retries: Count | None = None
     """Connection attempts to a server before giving up on it."""
@@ -330,7 +334,7 @@ class PoolParams(ServerParams):
 class Defaults(PoolParams):
     """The ``defaults`` block: inherited field by field by every pool and frontend."""
 
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = Timeouts.model_construct()
     """Timeouts inherited by every pool (server side) and frontend (client side)."""
 
 
@@ -359,7 +363,7 @@ class Pool(PoolParams):
 
     servers: Annotated[dict[Name, ServerEntry], Field(min_length=1)]
     """The API servers by name: "host:port" or a mapping with an address."""
-    timeouts: PoolTimeouts = PoolTimeouts()
+    timeouts: PoolTimeouts = PoolTimeouts.model_construct()
     """Server-side timeouts; override defaults.timeouts."""
 
 
@@ -372,7 +376,7 @@ class Frontend(Model):
     """The pool (a key of pools) that receives this frontend's connections."""
     mode: Literal["tcp", "http"] = "tcp"
     """tcp (http with routes is planned, and rejected for now)."""
-    timeouts: FrontendTimeouts = FrontendTimeouts()
+    timeouts: FrontendTimeouts = FrontendTimeouts.model_construct()
     """Client-side timeouts; override defaults.timeouts."""
 
     @field_validator("mode")
@@ -405,8 +409,11 @@ class LbHealth(Model):
     """The path that answers 200 while the load balancer runs."""
 
 
+_LOG_WORDS = ("stdout", "none", "syslog")  # LOG_TARGET's words: no need to compile it for them
+
+
 def _check_log(value: Any) -> str:
-    if isinstance(value, str) and grammar.LOG_TARGET.matches(value):
+    if isinstance(value, str) and (value in _LOG_WORDS or grammar.LOG_TARGET.matches(value)):
         return value
     shown = _shown(value) if isinstance(value, str) else repr(value)
     why = _why(value) if isinstance(value, str) else ""
@@ -446,9 +453,9 @@ class Spec(Model):
     """The spec format version: 1."""
     name: Name | None = None
     """A name for this load balancer, shown in the provenance header."""
-    global_: Global = Field(Global(), alias="global")
+    global_: Global = Field(Global.model_construct(), alias="global")
     """Settings of the engine process: maxconn, log, stats page, liveness endpoint."""
-    defaults: Defaults = Defaults()
+    defaults: Defaults = Defaults.model_construct()
     """Inherited field by field by every pool, server and frontend."""
     frontends: Annotated[dict[Name, Frontend], Field(min_length=1)]
     """Listeners by name, each sending its connections to one pool."""
