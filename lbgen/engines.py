@@ -284,10 +284,10 @@ def _nginx_needs_stream_module(nginx: str) -> bool:
     return "--with-stream=dynamic" in info or "--with-stream" not in info
 
 
-def local_stream_module() -> str | None:
-    """The ``load_module`` path a full config needs on this machine's nginx, or None (no nginx,
-    or stream built in)."""
-    nginx = LocalRunner.binary("nginx")
+def local_stream_module(nginx: str | None = None) -> str | None:
+    """The ``load_module`` path a full config needs on this machine's nginx (``nginx``, else the
+    one on PATH), or None (no nginx, or stream built in)."""
+    nginx = nginx or LocalRunner.binary("nginx")
     if nginx and _nginx_needs_stream_module(nginx) and Path(DEBIAN_STREAM_MODULE).exists():
         return DEBIAN_STREAM_MODULE
     return None
@@ -317,11 +317,7 @@ class LocalRunner:
         return self.binary(engine) is not None
 
     def _stream_module_for(self, nginx: str) -> str | None:
-        if self._stream_module:
-            return self._stream_module
-        if _nginx_needs_stream_module(nginx) and Path(DEBIAN_STREAM_MODULE).exists():
-            return DEBIAN_STREAM_MODULE
-        return None
+        return self._stream_module or local_stream_module(nginx)
 
     def check(
         self,
