@@ -84,7 +84,8 @@ def check_size(size: int, limit: int | None = None) -> None:
         raise _too_large(limit)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (``a FIFO``), from its ``st_mode``."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -130,7 +131,7 @@ def read_input(path: str | Path, limit: int | None = None) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(
-                f"{_kind(info.st_mode)}, not a regular file: lbgen reads only files "
+                f"{file_kind(info.st_mode)}, not a regular file: lbgen reads only files "
                 "(- for standard input)"
             )
         if info.st_size > limit:

@@ -40,18 +40,13 @@ class WriteOutcome:
 
 
 def _refuse(path: Path, mode: int) -> OSError:
-    kinds = {
-        stat.S_IFCHR: "a character device",
-        stat.S_IFBLK: "a block device",
-        stat.S_IFIFO: "a FIFO",
-        stat.S_IFSOCK: "a socket",
-        stat.S_IFDIR: "a folder",
-    }
-    kind = kinds.get(stat.S_IFMT(mode), "not a regular file")
+    from lbgen.inputs import file_kind
+
     return OSError(
-        errno.EINVAL, f"{kind}, not a regular file: lbgen writes only files (-o - for stdout)",
+        errno.EINVAL,
+        f"{file_kind(mode)}, not a regular file: lbgen writes only files (-o - for stdout)",
         str(path),
-    )  # fmt: skip
+    )
 
 
 def destination(path: Path) -> Path:

@@ -104,7 +104,7 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
 
 
 def make_environment(override: str | Path | None = None) -> jinja2.Environment:
-    """The one Jinja environment: sandboxed, user overrides first, then the packaged templates.
+    """The one Jinja environment: user overrides first (sandboxed), then the packaged templates.
 
     Without an override every template is lbgen's own, trusted code: that environment skips the
     sandbox's check on every attribute access (a third of a large rendering's time) and is

@@ -27,21 +27,21 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+# The positional loader's bounds: a fast path declines before reaching them, so that the
+# positional loader words the error.
+from lbgen.spec.load import MAX_INT_DIGITS, MAX_VALUES, SURROGATE
+
 if TYPE_CHECKING:
     from lbgen.spec.load import SpecSource
 
 #: Deeper than this, the positional loader decides (it enforces MAX_DEPTH with its wording).
 _FAST_DEPTH = 32
-#: The positional loader's bounds, repeated here to decline before reaching them.
-_MAX_VALUES = 200_000
-_MAX_INT_DIGITS = 64
 
 #: Smaller YAML goes straight to the positional loader: it parses a hand-sized spec in
 #: milliseconds, less than importing PyYAML would add to the start-up of ``lbgen validate``.
 FAST_YAML_MIN = 16 * 1024
 
 _PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Text holding anything but YAML's printable characters (which the positional loader refuses
 #: where ``json`` would not), a BOM, a tab or a YAML 1.1 line break (NEL, LS, PS: the parsers may
 #: treat them differently), or a directive line goes to the positional loader.
@@ -76,7 +76,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _int(text: str) -> int:
-    if len(text) > _MAX_INT_DIGITS or not _PLAIN_INT.fullmatch(text):
+    if len(text) > MAX_INT_DIGITS or not _PLAIN_INT.fullmatch(text):
         raise _Decline
     return int(text)
 
@@ -92,13 +92,13 @@ def _check_tree(value: Any, depth: int, budget: list[int], surrogates: bool) -> 
         raise _Decline
     if isinstance(value, dict):
         for key, item in value.items():
-            if surrogates and _SURROGATE.search(key):
+            if surrogates and SURROGATE.search(key):
                 raise _Decline
             _check_tree(item, depth + 1, budget, surrogates)
     elif isinstance(value, list):
         for item in value:
             _check_tree(item, depth + 1, budget, surrogates)
-    elif surrogates and isinstance(value, str) and _SURROGATE.search(value):
+    elif surrogates and isinstance(value, str) and SURROGATE.search(value):
         raise _Decline
 
 
@@ -113,7 +113,7 @@ def parse_json(text: str) -> dict[str, Any] | None:
         )  # fmt: skip
         if not isinstance(document, dict):
             return None
-        _check_tree(document, 1, [_MAX_VALUES], "\\u" in text or "\\U" in text)
+        _check_tree(document, 1, [MAX_VALUES], "\\u" in text or "\\U" in text)
     except (_Decline, ValueError, RecursionError):
         return None
     return document
@@ -168,7 +168,7 @@ class _Compose:
 
         self.mapping, self.sequence = yaml.MappingNode, yaml.SequenceNode
         self.keys, self.values = source.keys, source.values
-        self.budget = _MAX_VALUES
+        self.budget = MAX_VALUES
         self.seen: set[int] = set()
         self.surrogates = surrogates
         self.resolve = _resolver()
@@ -197,7 +197,7 @@ class _Compose:
                 raise _Decline  # floats, timestamps, merge keys, ...
             self.plain_cache[value] = result
             return result
-        if self.surrogates and _SURROGATE.search(value):
+        if self.surrogates and SURROGATE.search(value):
             raise _Decline
         return value
 

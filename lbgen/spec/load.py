@@ -231,7 +231,8 @@ def _key_position(node: CommentedMap, key: Any) -> tuple[tuple[int, int], tuple[
     return (line, col), (line, col)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: not a character (it cannot be encoded), refused in keys and values."""
 _SURROGATE_MESSAGE = r"a lone surrogate (\ud800-\udfff) is not a character"
 
 
@@ -262,7 +263,7 @@ class _Walk:
                 (kline, kcol), (vline, vcol) = _key_position(node, key)
                 source.keys[child] = (kline + 1, kcol + 1)
                 source.values[child] = (vline + 1, vcol + 1)
-                if isinstance(key, str) and _SURROGATE.search(key):
+                if isinstance(key, str) and SURROGATE.search(key):
                     raise self.fail("encoding", child, _SURROGATE_MESSAGE, key=True)
                 out[key] = self.plain(value, child)
             return out
@@ -280,7 +281,7 @@ class _Walk:
         if isinstance(node, float):
             return float(node)
         if isinstance(node, str):
-            if _SURROGATE.search(node):
+            if SURROGATE.search(node):
                 raise self.fail("encoding", path, _SURROGATE_MESSAGE)
             return str(node)
         return node
