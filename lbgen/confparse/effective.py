@@ -24,32 +24,28 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbgen.confparse.tree import ConfigTree, Node, iter_directives, word_set
 from lbgen.diagnostics import Diagnostic, Level
-
-# --- values ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a value was set: ``file:line``. Engine defaults have no origin."""
-
-    file: str | None
-    line: int | None
-    col: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file or '<config>'}:{self.line or 0}"
-
-    @classmethod
-    def of(cls, node: Node) -> Origin:
-        """The origin of a tree node."""
-        return cls(node.file, node.line, node.col)
-
+from lbgen.effective.differ import Difference, differences
+from lbgen.effective.model import (
+    FRONTEND_TIMEOUTS,
+    Backend,
+    Bind,
+    Config,
+    Frontend,
+    Health,
+    Origin,
+    Server,
+    Timeouts,
+    format_duration,
+    normalize_address,
+    parse_int,
+    split_host_port,
+)
 
 _MS = 1_000
 _S = 1_000 * _MS
@@ -93,255 +89,11 @@ def parse_nginx_time(text: str) -> int | None:
     return total
 
 
-def format_duration(us: int | None) -> str:
-    """Microseconds as the shortest exact unit string (``90_000_000`` -> ``90s``, ``1500`` ->
-    ``1500us``); ``0`` -> ``0ms``, ``None`` -> ``unset``. For messages, diffs and the importer."""
-    if us is None:
-        return "unset"
-    if us == 0:
-        return "0ms"
-    for unit in _FORMAT_UNITS:
-        size = _HAPROXY_UNITS_US[unit]
-        if us % size == 0:
-            return f"{us // size}{unit}"
-    raise AssertionError("the smallest unit divides everything")  # pragma: no cover
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def normalize_address(text: str) -> str:
-    """A listen/bind address in one spelling: ``6443``, ``:6443`` and ``*:6443`` are
-    ``0.0.0.0:6443``; ``:::6443`` is ``[::]:6443``; IPv6 compressed and bracketed; names
-    lower-cased. Anything else (``unix@``, ``fd@``, ranges) is returned as written."""
-    text = text.strip()
-    if text.isdigit():
-        return f"0.0.0.0:{text}"
-    host, port = split_host_port(text)
-    if port is None:
-        return text
-    if host in ("", "*"):
-        return f"0.0.0.0:{port}"
-    return f"{_host(host)}:{port}"
-
-
-def _host(host: str) -> str:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host.lower()
-    return f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
-
-
-def split_host_port(text: str) -> tuple[str, int | None]:
-    """``"1.2.3.4:6443"`` -> ``("1.2.3.4", 6443)``; ``"[fd00::1]:6443"`` -> ``("fd00::1", 6443)``;
-    HAProxy's unbracketed ``fd00::1:6443`` and ``:::6443`` take the last colon as the port."""
-    if text.startswith("["):
-        close = text.find("]")
-        if close > 0:
-            host, rest = text[1:close], text[close + 1 :]
-            port = _int(rest[1:]) if rest.startswith(":") else None
-            return host, port
-    if ":" not in text:
-        return text, None
-    host, _, port_text = text.rpartition(":")
-    port = _int(port_text)
-    if port is None:
-        return text, None
-    return host, port
-
-
 def _server_host(host: str) -> str:
     try:
         return ipaddress.ip_address(host).compressed
     except ValueError:
         return host.lower()
-
-
-# --- the model ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Timeouts in milliseconds; None when neither the config nor the engine sets one.
-
-    HAProxy fills the fields of its ``timeout`` keywords; nginx fills ``connect``
-    (``proxy_connect_timeout``) and ``idle`` (``proxy_timeout``, its one idle timeout).
-    """
-
-    connect: int | None = None
-    client: int | None = None
-    server: int | None = None
-    tunnel: int | None = None
-    client_fin: int | None = None
-    server_fin: int | None = None
-    queue: int | None = None
-    check: int | None = None
-    idle: int | None = None
-
-
-FRONTEND_TIMEOUTS = ("client", "client_fin")
-"""HAProxy timeouts that belong to the frontend side of a proxy; the others to the backend."""
-
-
-@dataclass(frozen=True)
-class Health:
-    """The active health check a backend runs (``check`` is what actually runs).
-
-    ``check``: ``none`` (no server checks), ``tcp`` (connect), ``tls`` (TLS handshake),
-    ``http``, ``https``, ``ssl-hello`` (HAProxy ``option ssl-hello-chk``), or another HAProxy
-    check's name (``mysql``, ``pgsql``, ``redis``, ``smtp``, ``ldap``, ``spop``, ``external``).
-    ``expect`` holds the status codes that count as healthy, when the config's expectation is a
-    plain list of codes; any other expectation is in ``expect_raw``. For an HTTP check without an
-    expectation HAProxy accepts 2xx and 3xx (``expect`` stays None).
-    """
-
-    check: str = "none"
-    method: str | None = None
-    path: str | None = None
-    version: str | None = None
-    expect: tuple[int, ...] | None = None
-    expect_raw: str | None = None
-    sni: str | None = None
-    client_cert: str | None = None
-    port: int | None = None
-    rules: tuple[str, ...] = ()
-    """http-check/tcp-check rules not captured by the fields above, in order."""
-
-
-@dataclass(frozen=True)
-class Server:
-    """One server after ``default-server`` and engine defaults; fields an engine lacks are None.
-
-    HAProxy fills ``inter .. fall`` (None when the server is not checked: they mean nothing
-    then); nginx fills ``max_fails`` and ``fail_timeout``.
-    """
-
-    name: str
-    address: str
-    port: int | None
-    weight: int | None = None
-    backup: bool = False
-    disabled: bool = False
-    maxconn: int | None = None
-    maxqueue: int | None = None
-    slowstart: int | None = None
-    check: bool = False
-    check_ssl: bool = False
-    ssl: bool = False
-    verify: str | None = None
-    ca_file: str | None = None
-    sni: str | None = None
-    check_sni: str | None = None
-    crt: str | None = None
-    inter: int | None = None
-    fastinter: int | None = None
-    downinter: int | None = None
-    rise: int | None = None
-    fall: int | None = None
-    check_port: int | None = None
-    check_addr: str | None = None
-    max_fails: int | None = None
-    fail_timeout: int | None = None
-    send_proxy: str | None = None
-    init_addr: str | None = None
-    resolvers: str | None = None
-    extras: tuple[str, ...] = ()
-    """Parameters without a field, as ``name`` or ``name value``, sorted."""
-    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
-    origin: Origin | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def endpoint(self) -> str:
-        """``host:port`` with IPv6 bracketed."""
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return host if self.port is None else f"{host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Bind:
-    """A listening address and its options (``ssl``, ``accept-proxy``, nginx ``reuseport``)."""
-
-    address: str
-    options: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Frontend:
-    """Where clients connect. nginx: one stream ``server {}``, named by its listen addresses.
-
-    nginx keeps connect/idle timeouts and the retry policy on the ``server {}``: they are here
-    (``timeouts``, ``next_upstream``, ``next_upstream_tries``), not on the upstream.
-    """
-
-    name: str
-    binds: tuple[Bind, ...] = ()
-    backend: str | None = None
-    mode: str = "tcp"
-    timeouts: Timeouts = Timeouts()
-    maxconn: int | None = None
-    proxy_protocol: bool | None = None
-    next_upstream: bool | None = None
-    next_upstream_tries: int | None = None
-    extras: tuple[str, ...] = ()
-    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
-    origin: Origin | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A pool of servers: HAProxy ``backend``/``listen``, nginx ``upstream``."""
-
-    name: str
-    mode: str = "tcp"
-    balance: str | None = None
-    balance_args: tuple[str, ...] = ()
-    health: Health = Health()
-    retries: int | None = None
-    redispatch: bool | None = None
-    timeouts: Timeouts = Timeouts()
-    servers: Mapping[str, Server] = field(default_factory=dict)
-    extras: tuple[str, ...] = ()
-    server_order: tuple[str, ...] = field(default=(), compare=False)
-    check_options: tuple[tuple[str, Origin], ...] = field(default=(), compare=False, repr=False)
-    """Every ``option *-chk`` met in the inheritance chain, in order (the last one wins)."""
-    zone: str | None = field(default=None, compare=False)
-    """nginx ``zone`` (name and size): shared memory for the workers' run-time state, not part of
-    the configuration the workers run, so not compared (the classic block has none, lbgen may
-    write one)."""
-    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
-    origin: Origin | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Config:
-    """The effective model of one config file."""
-
-    engine: str
-    frontends: Mapping[str, Frontend] = field(default_factory=dict)
-    backends: Mapping[str, Backend] = field(default_factory=dict)
-    globals: Mapping[str, str] = field(default_factory=dict)
-    """Process settings that change behaviour (``maxconn``, ``ssl-server-verify``), as text."""
-    file: str = field(default="", compare=False)
-    header: tuple[str, ...] = field(default=(), compare=False)
-    """Leading comment lines of the main file (provenance headers)."""
-    diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
-    """What the model could not make sense of (unknown defaults in ``from``, bad durations)."""
-
-    def header_fields(self) -> dict[str, str]:
-        """``key: value`` pairs of the leading comments, e.g. lbgen's provenance header
-        (``spec``, ``spec-sha256``), so that a diff can spot a file rendered from another spec
-        before comparing anything else."""
-        out: dict[str, str] = {}
-        for line in self.header:
-            key, sep, value = line.strip().partition(":")
-            if sep and key and " " not in key.strip():
-                out.setdefault(key.strip(), value.strip())
-        return out
 
 
 # --- HAProxy -----------------------------------------------------------------------------------
@@ -620,10 +372,10 @@ class _HaproxyReader:
             state.set("mode", args[0], node)
         elif key == "balance" and args:
             state.set("balance", (args[0], tuple(args[1:])), node)
-        elif key == "retries" and args and _int(args[0]) is not None:
-            state.set("retries", _int(args[0]), node)
-        elif key == "maxconn" and args and _int(args[0]) is not None:
-            state.set("maxconn", _int(args[0]), node)
+        elif key == "retries" and args and parse_int(args[0]) is not None:
+            state.set("retries", parse_int(args[0]), node)
+        elif key == "maxconn" and args and parse_int(args[0]) is not None:
+            state.set("maxconn", parse_int(args[0]), node)
         elif key == "default_backend" and args:
             state.set("default_backend", args[0], node)
         elif key == "default-server":
@@ -673,14 +425,14 @@ class _HaproxyReader:
                     params.values[word] = us
                     params.origins[word] = origin
             elif word in _SERVER_INTS and value is not None:
-                number = _int(value)
+                number = parse_int(value)
                 if number is None:
                     self.note(node, "CONF104", f"{word} {value}: not an integer", Level.ERROR)
                 else:
                     params.values[word] = number
                     params.origins[word] = origin
             elif word == "port" and value is not None:
-                params.values["check_port"] = _int(value)
+                params.values["check_port"] = parse_int(value)
                 params.origins["check_port"] = origin
             elif word in _SERVER_STRINGS and value is not None:
                 params.values[_SERVER_STRINGS[word]] = value
@@ -959,7 +711,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
             opts = words[1:]
             connect_ssl = "ssl" in opts
             sni = _after(opts, "sni")
-            port = _int(_after(opts, "port") or "")
+            port = parse_int(_after(opts, "port") or "")
             left = [w for w in opts if w not in ("ssl", "default")]
             for key in ("sni", "port"):
                 if key in left:
@@ -1110,7 +862,7 @@ class _NginxReader:
                 values["next_upstream"] = node.args[0] == "on"
                 origins["next_upstream"] = Origin.of(node)
             elif key == "proxy_next_upstream_tries" and node.args:
-                values["next_upstream_tries"] = _int(node.args[0])
+                values["next_upstream_tries"] = parse_int(node.args[0])
                 origins["next_upstream_tries"] = Origin.of(node)
             elif key == "proxy_protocol" and node.args:
                 values["proxy_protocol"] = node.args[0] == "on"
@@ -1218,10 +970,10 @@ class _NginxReader:
         it proxies to; its ``match`` block says what an HTTP check sends and expects."""
         params = dict(p.partition("=")[::2] for p in check.args)
         interval = parse_nginx_time(params.get("interval", "5s"))
-        fails, passes = _int(params.get("fails", "1")), _int(params.get("passes", "1"))
+        fails, passes = parse_int(params.get("fails", "1")), parse_int(params.get("passes", "1"))
         timeout_node = block.last("health_check_timeout")
         timeout = self.time(timeout_node) if timeout_node else 5 * _S
-        health = Health(check="tcp", port=_int(params.get("port", "")))
+        health = Health(check="tcp", port=parse_int(params.get("port", "")))
         match = matches.get(params.get("match", ""))
         if match is not None:
             health = self._plus_match(match, health)
@@ -1292,7 +1044,7 @@ class _NginxReader:
                 key, key
             )
             if key in ("weight", "max_fails", "max_conns"):
-                number = _int(value)
+                number = parse_int(value)
                 if number is None:
                     self.note(node, "CONF104", f"{param}: not an integer", Level.ERROR)
                     continue
@@ -1342,67 +1094,6 @@ def effective_file(path: str, engine: str | None = None) -> Config:
     from lbgen.confparse import parse_config_file
 
     return effective(parse_config_file(path, engine))
-
-
-# --- comparing ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One field that differs between two models: ``path`` like
-    ``backends.kube.servers.m1.weight``; ``old``/``new`` are values (``None`` for absent);
-    ``origin`` is where ``new`` (else ``old``) was set."""
-
-    path: tuple[str, ...]
-    old: Any
-    new: Any
-    origin: Origin | None = None
-
-
-def differences(old: Config, new: Config) -> list[Difference]:
-    """Every modelled field that differs, in a stable order; empty when the configs are
-    equivalent. Entities present on one side only are one difference with the whole entity."""
-    return list(_compare(old, new, ()))
-
-
-def _compare(old: Any, new: Any, path: tuple[str, ...]) -> Iterator[Difference]:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        for key in [*old, *(k for k in new if k not in old)]:
-            if key not in new:
-                yield Difference((*path, str(key)), old[key], None, _origin_of(old[key]))
-            elif key not in old:
-                yield Difference((*path, str(key)), None, new[key], _origin_of(new[key]))
-            else:
-                yield from _compare(old[key], new[key], (*path, str(key)))
-        return
-    if is_dataclass(old) and type(old) is type(new) and not isinstance(old, type):
-        for f in fields(old):
-            if not f.compare:
-                continue
-            a, b = getattr(old, f.name), getattr(new, f.name)
-            if a == b:
-                continue
-            if is_dataclass(a) or isinstance(a, Mapping):
-                yield from _compare(a, b, (*path, f.name))
-            else:
-                where = _field_origin(new, f.name) or _field_origin(old, f.name)
-                yield Difference((*path, f.name), a, b, where)
-        return
-    if old != new:
-        yield Difference(path, old, new)
-
-
-def _origin_of(value: Any) -> Origin | None:
-    origin = getattr(value, "origin", None)
-    return origin if isinstance(origin, Origin) else None
-
-
-def _field_origin(entity: Any, name: str) -> Origin | None:
-    origins = getattr(entity, "origins", None)
-    if isinstance(origins, Mapping) and name in origins:
-        found = origins[name]
-        return found if isinstance(found, Origin) else None
-    return _origin_of(entity)
 
 
 __all__ = [

@@ -1,0 +1,89 @@
+"""The one interface every engine package implements, and the list of engines.
+
+An engine package (``lbgen/haproxy/``, ``lbgen/nginx/``) holds everything lbgen knows about that
+engine -- its config syntax, its directive table, the view its templates read, the reader that
+turns an existing config into the effective model, import, lint rules, templates and the command
+line that checks a config -- and exposes it as one :class:`Engine` value named ``ENGINE``
+(NGINX Plus is a variant of the nginx package, ``PLUS_ENGINE``). The operations (render,
+explain, diff, import, lint, check, manifest) are written once, against this interface, and find
+an engine by name with :func:`get_engine`. This module names no engine package at import time:
+the lookup imports it on first use, so the core never depends on an engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lbgen.directives import DirectiveTable
+
+#: Every target ``render`` writes, in the order the CLI lists them.
+ENGINE_NAMES = ("haproxy", "nginx", "nginx-plus")
+
+#: Where each engine's ``Engine`` value lives: ``module:attribute``.
+_LOCATIONS: Mapping[str, str] = {
+    "haproxy": "lbgen.haproxy:ENGINE",
+    "nginx": "lbgen.nginx:ENGINE",
+    "nginx-plus": "lbgen.nginx:PLUS_ENGINE",
+}
+
+
+class UnknownEngine(ValueError):
+    """A name that is not one of :data:`ENGINE_NAMES`."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the operations need from one engine (target)."""
+
+    name: str
+    """The target name: ``haproxy``, ``nginx``, ``nginx-plus``."""
+    program: str
+    """The binary that runs and checks its configs (``haproxy``, ``nginx``)."""
+    syntax: str
+    """Which config syntax it reads and writes (``haproxy``, ``nginx``)."""
+    layouts: tuple[str, ...]
+    """What ``render --layout`` may write, the default first."""
+    table: DirectiveTable
+    """Its two-way directive table."""
+    build_view: Callable[..., Any]
+    """``(resolved, layout, **options) -> View``: the template context and the translation's
+    diagnostics."""
+    read_effective: Callable[..., Any]
+    """``(tree) -> effective.Config``: what an existing config makes the engine do."""
+    import_into: Callable[..., Any] | None = None
+    """``(tree, draft) -> None``: fills an import draft (:mod:`lbgen.importer`) from a parsed
+    config of this syntax."""
+    lint_rules: tuple[Any, ...] = ()
+    """The lint rules (:class:`lbgen.lint.Rule`) that apply to this engine's configs."""
+    diff_names: Mapping[str, str] = field(default_factory=dict)
+    """Effective-model attribute -> the directive a diff names (``inter``, ``fail_timeout``)."""
+    check_arguments: Callable[..., list[str]] | None = None
+    """``(config_path, *, strict) -> argv`` after the program: how to check a config file."""
+    run_arguments: Callable[..., list[str]] | None = None
+    """``(config_text, folder, config_path) -> argv``: how to run it in the foreground."""
+
+    @property
+    def default_layout(self) -> str:
+        """The layout ``render`` writes when none is asked for."""
+        return self.layouts[0]
+
+
+def get_engine(name: str) -> Engine:
+    """The engine named ``name`` (one of :data:`ENGINE_NAMES`)."""
+    try:
+        module_name, attribute = _LOCATIONS[name].split(":")
+    except KeyError:
+        raise UnknownEngine(
+            f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}"
+        ) from None
+    engine = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(engine, Engine):  # pragma: no cover - a packaging mistake
+        raise TypeError(f"{_LOCATIONS[name]} is not an Engine")
+    return engine
+
+
+__all__ = ["ENGINE_NAMES", "Engine", "UnknownEngine", "get_engine"]
