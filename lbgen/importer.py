@@ -97,7 +97,7 @@ def import_config(text: str, filename: str, engine: str | None = None) -> Import
     errors = [d for d in config.diagnostics if d.level is Level.ERROR]
     if errors:
         raise SpecError(errors)
-    draft = _Draft(tree, config)
+    draft = Draft(tree, config)
     if tree.engine == "haproxy":
         _HaproxyImport(draft).run()
     else:
@@ -130,7 +130,7 @@ def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 # --- the spec being built ----------------------------------------------------------------------
 
 
-def _duration(us: int | None) -> str | None:
+def duration_text(us: int | None) -> str | None:
     """Microseconds (the effective model's base) as a spec duration in the largest exact unit."""
     return None if us is None else format_duration(us)
 
@@ -143,7 +143,7 @@ def _builtin(key: str) -> Any:
     return value
 
 
-class _Draft:
+class Draft:
     """The spec under construction: flat per-entity fields, comments and diagnostics."""
 
     def __init__(self, tree: ConfigTree, config: Config) -> None:
@@ -172,16 +172,16 @@ class _Draft:
     def unmapped(self, node: Node, where: tuple[str, ...], text: str | None = None,
                  why: str = "no spec field") -> None:  # fmt: skip
         """A directive (or part of one: ``text``) the spec cannot hold."""
-        shown = _one_line(text) if text else _shown(node)
-        self.comments.setdefault(where, []).append(f"{node.location()}: {shown}  ({why})")
+        text_shown = one_line(text) if text else shown(node)
+        self.comments.setdefault(where, []).append(f"{node.location()}: {text_shown}  ({why})")
         self.diagnostics.append(
             Diagnostic(
-                Level.WARNING, UNMAPPED, f"{shown}: {why}; not in the imported spec",
+                Level.WARNING, UNMAPPED, f"{text_shown}: {why}; not in the imported spec",
                 file=node.file, line=node.line, col=node.col,
             )
         )  # fmt: skip
-        self.warned.add((node.line, shown))
-        self.warned.add((node.line, shown.split(" ", 1)[0]))
+        self.warned.add((node.line, text_shown))
+        self.warned.add((node.line, text_shown.split(" ", 1)[0]))
 
     def skip(self, node: Node, what: str, why: str) -> None:
         """A whole section the spec cannot hold."""
@@ -286,13 +286,13 @@ class _Draft:
         stream = io.StringIO()
         _yaml().dump(root, stream)
         header = (
-            f"# Imported by lbgen from {_one_line(self.file)} ({self.tree.engine}).\n"
+            f"# Imported by lbgen from {one_line(self.file)} ({self.tree.engine}).\n"
             "# Comments name what the config says that this spec cannot: review them before\n"
             "# rendering over the original (lbgen diff SPEC -t TARGET --against CONFIG).\n"
         )
         start = ""
         for line in self.comments.get((), []):
-            start += f"# {_one_line(line)}\n"
+            start += f"# {one_line(line)}\n"
         return header + start + stream.getvalue().rstrip() + "\n"
 
     def _attach_comments(self, root: CommentedMap) -> None:
@@ -313,7 +313,7 @@ class _Draft:
                 self.comments.setdefault((), []).extend(lines)
                 continue
             depth = len(key_path) - 1
-            text = "\n".join(_one_line(line) for line in lines)
+            text = "\n".join(one_line(line) for line in lines)
             parent.yaml_set_comment_before_after_key(key_path[-1], before=text, indent=2 * depth)
 
 
@@ -371,25 +371,27 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _shown(node: Node) -> str:
-    words = _one_line(" ".join(node.words()))
+def shown(node: Node) -> str:
+    """A directive as one line for a comment; a block's body elided."""
+    words = one_line(" ".join(node.words()))
     return f"{words} {{ … }}" if node.children else words
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Config text as it may appear in a YAML comment: a quoted newline in a directive must not
     end the comment and smuggle YAML into the spec."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _most_common(values: Sequence[Any]) -> Any:
+def most_common(values: Sequence[Any]) -> Any:
     """The most frequent value; ties go to the one met first."""
     counts = Counter(values)
     best = max(counts.values())
     return next(v for v in values if counts[v] == best)
 
 
-def _valid_address(text: str, *, bind: bool) -> bool:
+def valid_address(text: str, *, bind: bool) -> bool:
+    """Whether the spec accepts ``text`` as an address (a bind may leave the host empty)."""
     try:
         parse_host_port(text, allow_empty_host=bind)
     except AddressError:
@@ -397,7 +399,7 @@ def _valid_address(text: str, *, bind: bool) -> bool:
     return True
 
 
-def _server_params(draft: _Draft, pool: str, servers: Mapping[str, Server],
+def server_params(draft: Draft, pool: str, servers: Mapping[str, Server],
                    names: Mapping[str, str]) -> None:  # fmt: skip
     """Hoist weight/slowstart/maxconn/maxqueue: the most common value goes to the pool, servers
     that differ keep their own; a value no server sets is left to the engine (null)."""
@@ -417,11 +419,11 @@ def _server_params(draft: _Draft, pool: str, servers: Mapping[str, Server],
                         f"weight {values[k]}: the spec allows 0..256; left out",
                     )  # fmt: skip
                     values[k] = None
-        common = _most_common([v for v in values.values() if v is not None] or [None])
-        fields[key] = _duration(common) if key == "slowstart" else common
+        common = most_common([v for v in values.values() if v is not None] or [None])
+        fields[key] = duration_text(common) if key == "slowstart" else common
         for k, value in values.items():
             if value != common and value is not None:
-                spec_value = _duration(value) if key == "slowstart" else value
+                spec_value = duration_text(value) if key == "slowstart" else value
                 draft.servers[pool][names[k]][key] = spec_value
 
 
@@ -448,7 +450,7 @@ _SERVER_VALUE_WORDS = frozenset(
 class _HaproxyImport:
     """HAProxy config -> spec fields."""
 
-    def __init__(self, draft: _Draft) -> None:
+    def __init__(self, draft: Draft) -> None:
         self.d = draft
         self.config = draft.config
         self.pool_names: dict[str, str] = {}
@@ -457,7 +459,7 @@ class _HaproxyImport:
 
     def run(self) -> None:
         d = self.d
-        d.name = _spec_name(d)
+        d.name = spec_name(d)
         sections = list(d.tree.directives())
         self._global(sections)
         for section in sections:
@@ -470,7 +472,7 @@ class _HaproxyImport:
             if section.keyword == "defaults":
                 self._defaults_lines(section)
             elif section.keyword not in ("global", "frontend", "backend", "listen"):
-                d.skip(section, f"section {_shown(section).removesuffix(' { … }')}",
+                d.skip(section, f"section {shown(section).removesuffix(' { … }')}",
                        "the spec has no such section")  # fmt: skip
         d.hoist()
 
@@ -552,7 +554,7 @@ class _HaproxyImport:
             return
         fields: dict[str, Any] = {"bind": binds, "pool": pool}
         for t in _FRONTEND_TIMEOUTS:
-            fields[f"timeouts.{t}"] = _duration(getattr(frontend.timeouts, t))
+            fields[f"timeouts.{t}"] = duration_text(getattr(frontend.timeouts, t))
         d.frontends[key] = fields
         where = ("frontends", key)
         for node in section.directives():
@@ -572,7 +574,7 @@ class _HaproxyImport:
             address = normalize_address(raw)
             if address.startswith("0.0.0.0:"):
                 address = address.removeprefix("0.0.0.0")
-            if not _valid_address(address, bind=True):
+            if not valid_address(address, bind=True):
                 self.d.unmapped(node, ("frontends", frontend), f"bind {raw}",
                                 "not a host:port the spec can hold")  # fmt: skip
                 continue
@@ -592,7 +594,7 @@ class _HaproxyImport:
         address = normalize_address(binds[0].args[0].split(",")[0])
         if address.startswith("0.0.0.0:"):
             address = address.removeprefix("0.0.0.0")
-        if not _valid_address(address, bind=True):
+        if not valid_address(address, bind=True):
             return False
         words = {n.keyword for n in section.directives()}
         if "stats" in words and "stats" not in d.global_:
@@ -675,8 +677,8 @@ class _HaproxyImport:
         fields["retries"] = backend.retries if "retries" in backend.origins else None
         fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
         for t in _POOL_TIMEOUTS:
-            fields[f"timeouts.{t}"] = _duration(getattr(backend.timeouts, t))
-        _server_params(d, key, backend.servers, names)
+            fields[f"timeouts.{t}"] = duration_text(getattr(backend.timeouts, t))
+        server_params(d, key, backend.servers, names)
         for node in section.directives():
             if node.keyword in ("bind", "server"):
                 continue
@@ -696,7 +698,7 @@ class _HaproxyImport:
                 continue
             server = backend.servers[node.args[0]]
             key = d.safe_name(server.name, d.servers[pool], node, "server")
-            if not _valid_address(server.endpoint, bind=False):
+            if not valid_address(server.endpoint, bind=False):
                 d.unmapped(node, ("pools", pool), f"server {server.name} {node.args[1]}",
                            "the spec needs host:port")  # fmt: skip
                 continue
@@ -788,18 +790,18 @@ class _HaproxyImport:
                 d.warn(checked[0].origins.get(attr, checked[0].origin), attr,
                        f"{attr}: servers of backend {backend.name} differ ({sorted(set(values))});"
                        " the spec's health settings are per pool")  # fmt: skip
-            value = _most_common(values)
+            value = most_common(values)
             if attr in ("fastinter", "downinter"):
                 # Unset, HAProxy uses inter (and the model fills that in): written only where a
                 # server or default-server line of this backend or a defaults section says it.
-                inter = _most_common([s.inter for s in checked])
+                inter = most_common([s.inter for s in checked])
                 set_here = value != inter or attr in self._written_words(section)
             else:
                 set_here = any(attr in s.origins for s in checked)
             if not set_here:
                 value = None
-            fields[f"health.{spec_key}"] = _duration(value) if attr.endswith("inter") else value
-        fields["health.timeout"] = _duration(backend.timeouts.check)
+            fields[f"health.{spec_key}"] = duration_text(value) if attr.endswith("inter") else value
+        fields["health.timeout"] = duration_text(backend.timeouts.check)
 
 
 _UDP_LOG = re.compile(r"udp://[A-Za-z0-9.-]+:\d{1,5}|udp://\[[0-9A-Fa-f:]+\]:\d{1,5}")
@@ -829,7 +831,8 @@ def _haproxy_log(args: Sequence[str]) -> str | None:
     return candidate if _UDP_LOG.fullmatch(candidate) else None
 
 
-def _spec_name(draft: _Draft) -> str | None:
+def spec_name(draft: Draft) -> str | None:
+    """The spec name from a provenance header, when it is a valid name."""
     header = draft.config.header_fields().get("spec")
     if header and _NAME.match(header):
         return header
@@ -853,7 +856,7 @@ _NGINX_PROXY_KEYWORDS = frozenset(
 class _NginxImport:
     """nginx stream config -> spec fields."""
 
-    def __init__(self, draft: _Draft) -> None:
+    def __init__(self, draft: Draft) -> None:
         self.d = draft
         self.config = draft.config
         self.pool_names: dict[str, str] = {}
@@ -863,7 +866,7 @@ class _NginxImport:
 
     def run(self) -> None:
         d = self.d
-        d.name = _spec_name(d)
+        d.name = spec_name(d)
         stream = nginx_stream_nodes(d.tree)
         for block in stream:
             check = block.last("health_check") if block.keyword == "server" else None
@@ -965,7 +968,7 @@ class _NginxImport:
             self._active_health(backend, key)
         else:
             self._passive_health(backend, key)
-        _server_params(d, key, backend.servers, names)
+        server_params(d, key, backend.servers, names)
 
     def _servers(self, block: Node, backend: Backend, pool: str) -> dict[str, str]:
         d = self.d
@@ -975,7 +978,7 @@ class _NginxImport:
         nodes = [n for n in block.directives() if n.keyword == "server" and n.args]
         for (model_key, server), node in zip(backend.servers.items(), nodes, strict=False):
             where = ("pools", pool)
-            if not _valid_address(server.endpoint, bind=False):
+            if not valid_address(server.endpoint, bind=False):
                 d.unmapped(node, where, f"server {node.args[0]}", "the spec needs host:port")
                 continue
             base = server.address if hosts[server.address] == 1 else server.endpoint
@@ -1014,11 +1017,13 @@ class _NginxImport:
                 d.warn(Origin.of(check), "health_check",
                        "match: the spec checks with a GET and a list of status codes")  # fmt: skip
         server = next(iter(backend.servers.values()))
-        fields["health.interval"] = _duration(server.inter) if "interval" in params else None
+        fields["health.interval"] = duration_text(server.inter) if "interval" in params else None
         fields["health.fall"] = server.fall if "fails" in params else None
         fields["health.rise"] = server.rise if "passes" in params else None
         timeout = backend.timeouts.check
-        fields["health.timeout"] = _duration(timeout) if self._has_check_timeout(backend) else None
+        fields["health.timeout"] = (
+            duration_text(timeout) if self._has_check_timeout(backend) else None
+        )
         fields["health.fast_interval"] = None
         fields["health.down_interval"] = None
         for name in params:
@@ -1043,7 +1048,7 @@ class _NginxImport:
             d.warn(servers[0].origin, "max_fails",
                    f"max_fails/fail_timeout differ between the servers of upstream "
                    f"{backend.name}; the spec's health settings are per pool")  # fmt: skip
-        max_fails, fail_timeout = _most_common(pairs)
+        max_fails, fail_timeout = most_common(pairs)
         explicit = any(("max_fails" in s.origins or "fail_timeout" in s.origins) for s in servers)
         if max_fails == 0 and explicit:
             fields["health.check"] = "none"
@@ -1059,10 +1064,10 @@ class _NginxImport:
         # Rounded down to whole ms: lbgen renders fail_timeout as interval * fall rounded up to
         # whole seconds, which then gives back exactly the config's fail_timeout.
         interval = fail_timeout // max_fails // 1000 * 1000
-        fields["health.interval"] = _duration(interval)
+        fields["health.interval"] = duration_text(interval)
         d.note(
             ("pools", pool),
-            f"passive check: max_fails={max_fails} fail_timeout={_duration(fail_timeout)} is "
+            f"passive check: max_fails={max_fails} fail_timeout={duration_text(fail_timeout)} is "
             f"health.fall {max_fails} with health.interval * fall = fail_timeout",
         )
 
@@ -1111,7 +1116,7 @@ class _NginxImport:
             address = normalize_address(listen.args[0])
             if address.startswith("0.0.0.0:"):
                 address = address.removeprefix("0.0.0.0")
-            if not _valid_address(address, bind=True):
+            if not valid_address(address, bind=True):
                 self.d.unmapped(listen, ("frontends", frontend), why="not a host:port")
                 continue
             out.append(address)
@@ -1150,9 +1155,9 @@ class _NginxImport:
                        "spec keeps them per pool; the first block's are imported")  # fmt: skip
         origins = first.origins
         fields["timeouts.connect"] = (
-            _duration(first.timeouts.connect) if "timeouts.connect" in origins else None
+            duration_text(first.timeouts.connect) if "timeouts.connect" in origins else None
         )
-        idle = _duration(first.timeouts.idle) if "timeouts.idle" in origins else None
+        idle = duration_text(first.timeouts.idle) if "timeouts.idle" in origins else None
         fields["timeouts.server"] = idle
         fields["timeouts.tunnel"] = idle
         fields["timeouts.server_fin"] = None
@@ -1222,7 +1227,7 @@ def _frontend_comments(nodes: Sequence[Node]) -> dict[int | None, str]:
 # --- checking the import -----------------------------------------------------------------------
 
 
-def _self_check(draft: _Draft, yaml_text: str, text: str, filename: str) -> None:
+def _self_check(draft: Draft, yaml_text: str, text: str, filename: str) -> None:
     """Render the imported spec for the config's engine, compare, and warn about what still
     differs and no directive warning already names."""
     from lbgen.compare import diff_config

@@ -22,7 +22,6 @@ equality, because a config that adds an ``http-request`` rule does not mean the 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +40,7 @@ from lbgen.effective.model import (
     Origin,
     Server,
     Timeouts,
+    canonical_host,
     format_duration,
     normalize_address,
     parse_int,
@@ -87,13 +87,6 @@ def parse_nginx_time(text: str) -> int | None:
         total += int(match.group(1)) * _NGINX_UNITS_US[match.group(2) or "s"]
         pos = match.end()
     return total
-
-
-def _server_host(host: str) -> str:
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        return host.lower()
 
 
 # --- HAProxy -----------------------------------------------------------------------------------
@@ -652,7 +645,7 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         origins[f"extras:{text}"] = where
     return Server(
         name=name,
-        address=_server_host(host),
+        address=canonical_host(host),
         port=port,
         extras=tuple(sorted(text for text, _ in params.extras.values())),
         origins=origins,
@@ -1063,7 +1056,7 @@ class _NginxReader:
             origins[target] = origin
         return Server(
             name=address,
-            address=_server_host(host),
+            address=canonical_host(host),
             port=port,
             extras=tuple(sorted(extras)),
             origins=origins,

@@ -114,6 +114,14 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     return host, port
 
 
+def canonical_host(host: str) -> str:
+    """A server host in one spelling: IP addresses compressed, names lower-cased."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()
+
+
 # --- the model ---------------------------------------------------------------------------------
 
 
@@ -306,6 +314,7 @@ __all__ = [
     "Origin",
     "Server",
     "Timeouts",
+    "canonical_host",
     "format_duration",
     "normalize_address",
     "parse_int",
