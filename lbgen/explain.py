@@ -44,8 +44,8 @@ from lbgen.resolve import (
 )
 from lbgen.spec.load import LoadedSpec, Path_, dotted, loaded_of
 from lbgen.spec.models import Balance, CheckKind, Spec
-from lbgen.targets import build_view
 from lbgen.units import parse_duration, parse_host_port
+from lbgen.view import build_view
 
 #: Values a probe may switch an enumerated field to, taken from the spec's own types.
 _CHOICES: dict[str, tuple[str, ...]] = {

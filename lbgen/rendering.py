@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
-from lbgen.targets import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
+from lbgen.view import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
 
 
 @dataclass(frozen=True)

@@ -523,7 +523,7 @@ def test_validate_leaves_the_resolver_and_the_renderer_alone() -> None:
     # in tests/bad still get their diagnostics through the resolver).
     loaded = _modules_after(["validate", str(EXAMPLE)])
     assert "lbgen.spec.checks" in loaded
-    assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.targets", "yaml"} & loaded
+    assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.view", "yaml"} & loaded
 
 
 def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:

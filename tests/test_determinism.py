@@ -14,7 +14,7 @@ import pytest
 
 import lbgen
 from lbgen.diagnostics import format_text
-from lbgen.targets import LAYOUTS
+from lbgen.view import LAYOUTS
 
 ROOT = Path(__file__).parent.parent
 CASES = ROOT / "tests" / "cases"

@@ -19,8 +19,8 @@ from typing import Any
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
-from lbgen.targets import Findings, View, warn_log_host_name
 from lbgen.units import HostPort, format_haproxy_duration
+from lbgen.view import Findings, View, warn_log_host_name
 
 #: HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms is a
 #: "timer overflow" error, and rise/fall above it are refused ("has to be > 0"); maxconn, maxqueue

@@ -31,7 +31,7 @@ from lbgen.diagnostics import SpecError
 from lbgen.rendering import render
 from lbgen.spec.load import attach, load
 from lbgen.spec.models import Spec
-from lbgen.targets import LAYOUTS
+from lbgen.view import LAYOUTS
 
 from ..engine_check import engine_check
 from . import injection as inj
