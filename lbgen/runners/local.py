@@ -1,296 +1,50 @@
-"""Let the real engines judge a config: ``haproxy -c`` and ``nginx -t``.
+"""Let the engines on this machine judge a config, and run them: ``haproxy -c``, ``nginx -t``.
 
-A :class:`Runner` knows how to run an engine's own check somewhere: :class:`LocalRunner` uses the
-binaries on this machine; a Docker runner (same interface) runs them in an image. ``check_config``
-picks one (``auto``: a local binary when there is one, else Docker) and returns a
-:class:`CheckResult`; an engine that cannot be run at all raises :class:`EngineUnavailable`
-(exit code 4 in the CLI), a config the engine rejects is ``CheckResult.ok == False`` (exit 3).
+:class:`LocalRunner` runs the engine's own check with the binaries found on PATH (or /usr/sbin);
+:class:`LocalEngine` runs an engine in the foreground with a config (integration tests,
+benchmarks, the demo). The command lines come from the engine's ``command`` module, the same
+ones the Docker runner uses (:mod:`lbgen.runners.base`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
-ENGINES = ("haproxy", "nginx")
+from lbgen.nginx import command as nginx_command
+from lbgen.runners.base import (
+    CHECK_TIMEOUT_SECONDS,
+    DEFAULT_FILENAME,
+    CheckResult,
+    EngineUnavailable,
+    accepted,
+    as_bytes,
+    check_arguments,
+    check_files,
+    command_line,
+    map_output,
+    needs_stream_module,
+    wait_until_listening,
+)
 
-#: Where Debian's libnginx-mod-stream puts the dynamic stream module.
-DEBIAN_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
-
-CHECK_TIMEOUT_SECONDS = 60
-
-
-class EngineUnavailable(Exception):
-    """The engine cannot be run here: no binary, no Docker, no image."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What the engine said about a config.
-
-    ``output`` is the engine's own output with the temporary paths replaced by the name of the
-    checked file (``filename``), so that each message points at the user's file and line.
-    ``load_module`` is set when a full nginx config was rejected because this nginx loads the
-    stream module dynamically and the config does not load it: the path to render with
-    (``--load-module``).
-    """
-
-    ok: bool
-    engine: str
-    runner: str
-    output: str
-    command: Sequence[str] = field(default_factory=tuple)
-    load_module: str | None = None
-
-    @property
-    def hint(self) -> str:
-        """What to do about a rejection lbgen recognises, or ''."""
-        if self.load_module is None:
-            return ""
-        where = "here" if self.runner == "local" else f"in {self.runner.removeprefix('docker:')}"
-        return (
-            f"nginx {where} loads stream as a dynamic module: render with --load-module "
-            f"{self.load_module}"
-        )
-
-    def verdict(self) -> str:
-        """The engine's verdict and lbgen's hint, without repeating the engine's messages."""
-        verdict = "accepted" if self.ok else "rejected"
-        hint = f": {self.hint}" if self.hint else ""
-        return f"{self.engine} ({self.runner}) {verdict} the config{hint}"
-
-    def summary(self) -> str:
-        """One line: the engine's verdict and its first complaint (or lbgen's hint)."""
-        if self.ok or self.hint:
-            return self.verdict()
-        problem = first_problem(self.output)
-        tail = f": {problem}" if problem else ""
-        return f"{self.verdict()}{tail}"
-
-
-def first_problem(output: str) -> str:
-    """The first line of engine output that reads like an error or warning."""
-    for line in output.splitlines():
-        if re.search(r"\[(ALERT|WARNING)\]|\[emerg\]|\[alert\]|\[warn\]|error", line, re.I):
-            return line.strip()
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
-def nginx_check_flags(strict: bool) -> list[str]:
-    """``nginx -t`` flags: quiet unless ``strict``, which needs the warnings to judge them."""
-    return ["-t"] if strict else ["-t", "-q"]
-
-
-def accepted(engine: str, status: int, output: str, *, strict: bool) -> bool:
-    """The engine's verdict: exit status 0, and under ``strict`` no nginx ``[warn]`` either.
-
-    (HAProxy makes its warnings fatal itself with ``-dW``; nginx has no such switch.)
-    """
-    if status != 0:
-        return False
-    return not (strict and engine == "nginx" and "[warn]" in output)
-
-
-class Runner(Protocol):
-    """Runs an engine's own config check; implementations: local binaries, Docker images."""
-
-    name: str
-
-    def check(
-        self,
-        config: str | bytes,
-        engine: str,
-        *,
-        strict: bool = False,
-        filename: str | None = None,
-    ) -> CheckResult:
-        """Check ``config`` (its exact bytes; text is UTF-8) with ``engine``.
-
-        ``strict``: engine warnings are failures. ``filename`` names the config in the
-        engine's messages. Raise EngineUnavailable if the engine cannot run.
-        """
-        ...
-
-
-# --- nginx layouts -----------------------------------------------------------------------------
-
-_TOP_LEVEL_BLOCK = re.compile(r"^\s*(events|stream|http)\s*\{", re.M)
-#: A config that loads the stream module itself needs no help (loading it twice is an error).
-LOADS_STREAM_MODULE = re.compile(r"^\s*load_module\s+\S*ngx_stream_module\.so", re.M)
-
-
-def nginx_layout_of(text: str) -> str:
-    """Guess the layout of an nginx text: ``full``, ``stream`` or ``upstreams``."""
-    blocks = set(_TOP_LEVEL_BLOCK.findall(text))
-    if "events" in blocks:
-        return "full"
-    if "stream" in blocks:
-        return "stream"
-    return "upstreams"
-
-
-def wrap_nginx(text: str, *, stream_module: str | None, workdir: str) -> str:
-    """Turn any lbgen nginx layout into a complete nginx.conf that a *running* nginx can use.
-
-    A ``stream`` or ``upstreams`` layout is wrapped into ``events {}`` + ``stream {}``; the
-    stream module is loaded when the engine needs it and the text does not load it already
-    (also for a full config: the integration tests and the demo run every layout). Checks do
-    not use this: they judge the exact bytes, see :func:`check_files`.
-    """
-    layout = nginx_layout_of(text)
-    head = []
-    if stream_module and not LOADS_STREAM_MODULE.search(text):
-        head.append(f"load_module {stream_module};")
-    if layout == "full":
-        body = text
-    else:
-        head.append(f"error_log {workdir}/error.log;")
-        head.append("events {}")
-        body = text if layout == "stream" else "stream {\n" + text + "\n}\n"
-    return "\n".join(head) + ("\n" if head else "") + body
-
-
-# --- what a check runs -------------------------------------------------------------------------
-# The local and the Docker runner check the same way: the user's bytes go unchanged into
-# CONFIG_NAME in a folder; haproxy and a full nginx config are checked as they are; a stream or
-# upstreams file is *included* by a small wrapper (so the engine reports the user's own line
-# numbers), and the folder's paths in the engine's messages are replaced by the user's file name.
-
-#: The file holding the user's exact bytes.
-CONFIG_NAME = "config"
-#: The complete nginx.conf around a stream/upstreams file.
-WRAPPER_NAME = "lbgen-wrapper.conf"
-#: How a config without a file name is called in the engine's messages.
-DEFAULT_FILENAME = "<config>"
-
-_PID = re.compile(r"^\s*pid\s", re.M)
-
-
-def _as_bytes(config: str | bytes) -> bytes:
-    return config.encode("utf-8") if isinstance(config, str) else config
-
-
-def _as_text(config: bytes) -> str:
-    # Only for guessing the layout: every byte maps to one character, nothing is refused.
-    return config.decode("latin-1")
-
-
-def check_files(
-    config: bytes, engine: str, folder: str, *, module_line: str | None
-) -> dict[str, bytes]:
-    """The files a check puts in ``folder``: the user's bytes, and the wrapper when needed.
-
-    ``module_line`` (e.g. ``load_module PATH;``) heads the wrapper of a stream/upstreams file
-    that does not load the stream module itself; a full config is never changed.
-    """
-    files = {CONFIG_NAME: config}
-    text = _as_text(config)
-    if engine == "nginx" and nginx_layout_of(text) != "full":
-        user = f"{folder}/{CONFIG_NAME}"
-        lines = []
-        if module_line and not LOADS_STREAM_MODULE.search(text):
-            lines.append(module_line)
-        lines.append(f"error_log {folder}/error.log;")
-        # A stream file may load its module itself: that has to come before events {}.
-        if nginx_layout_of(text) == "stream":
-            lines.append(f"include {user};")
-        else:
-            lines.append(f"stream {{ include {user}; }}")
-        lines.append("events {}")
-        files[WRAPPER_NAME] = ("\n".join(lines) + "\n").encode("utf-8")
-    return files
-
-
-def check_arguments(
-    engine: str, config: bytes, folder: str, *, strict: bool, files: dict[str, bytes]
-) -> list[str]:
-    """The engine's arguments for checking the ``files`` of :func:`check_files` in ``folder``."""
-    main = f"{folder}/{WRAPPER_NAME if WRAPPER_NAME in files else CONFIG_NAME}"
-    if engine == "haproxy":
-        return ["-c", *(["-dW"] if strict else []), "-f", main]
-    args = [*nginx_check_flags(strict), "-p", f"{folder}/", "-c", main]
-    if not _PID.search(_as_text(config)):
-        args += ["-g", f"pid {folder}/nginx.pid;"]
-    return args
-
-
-_DAEMON = re.compile(r"^\s*daemon\s", re.M)
-
-
-def run_arguments(engine: str, config_text: str, folder: str, config: str) -> list[str]:
-    """The engine's arguments for running ``config`` (in ``folder``) in the foreground.
-
-    The one command line of a running engine, for the local and the Docker runner alike:
-    haproxy ``-W -db -f CFG`` (master-worker, so SIGUSR2 reloads; ``-db`` stays in the
-    foreground), nginx ``-p DIR/ -c CFG -g 'pid DIR/nginx.pid; daemon off;'`` (SIGHUP reloads),
-    each ``-g`` setting only when the config does not set it itself.
-    """
-    if engine == "haproxy":
-        return ["-W", "-db", "-f", config]
-    extra = []
-    if not _PID.search(config_text):
-        extra.append(f"pid {folder}/nginx.pid;")
-    if not _DAEMON.search(config_text):
-        extra.append("daemon off;")
-    args = ["-p", f"{folder}/", "-c", config]
-    if extra:
-        args += ["-g", " ".join(extra)]
-    return args
-
-
-def map_output(output: str, folder: str, filename: str) -> str:
-    """The engine's output with the check folder's files named as the user knows them."""
-    wrapper = f"{folder}/{WRAPPER_NAME}"
-    output = output.replace(f"{folder}/{CONFIG_NAME}", filename)
-    # nginx ends with "configuration file WRAPPER test failed": that verdict is about the file.
-    output = output.replace(f"configuration file {wrapper} ", f"configuration file {filename} ")
-    return output.replace(wrapper, f"lbgen's wrapper of {filename}")
-
-
-def needs_stream_module(engine: str, config: bytes, output: str) -> bool:
-    """True when a full nginx config was rejected for want of the stream module."""
-    return (
-        engine == "nginx"
-        and 'unknown directive "stream"' in output
-        and nginx_layout_of(_as_text(config)) == "full"
-        and not LOADS_STREAM_MODULE.search(_as_text(config))
-    )
-
-
-# --- local runner ------------------------------------------------------------------------------
-
-
-def _nginx_needs_stream_module(nginx: str) -> bool:
-    """True when this nginx was built with the stream module as a dynamic module (Debian)."""
-    try:
-        out = subprocess.run(
-            [nginx, "-V"], capture_output=True, text=True, timeout=CHECK_TIMEOUT_SECONDS
-        )
-    except OSError:
-        return False
-    info = out.stdout + out.stderr
-    return "--with-stream=dynamic" in info or "--with-stream" not in info
+# --- checking ------------------------------------------------------------------------------------
 
 
 def local_stream_module(nginx: str | None = None) -> str | None:
     """The ``load_module`` path a full config needs on this machine's nginx (``nginx``, else the
     one on PATH), or None (no nginx, or stream built in)."""
     nginx = nginx or LocalRunner.binary("nginx")
-    if nginx and _nginx_needs_stream_module(nginx) and Path(DEBIAN_STREAM_MODULE).exists():
-        return DEBIAN_STREAM_MODULE
-    return None
+    return nginx_command.stream_module_for(nginx) if nginx else None
 
 
 class LocalRunner:
@@ -316,8 +70,10 @@ class LocalRunner:
         """True when the engine's binary is installed."""
         return self.binary(engine) is not None
 
-    def _stream_module_for(self, nginx: str) -> str | None:
-        return self._stream_module or local_stream_module(nginx)
+    def stream_module_for(self, engine: str, binary: str) -> str | None:
+        """The module a config needs loaded on ``engine`` at ``binary``: the one this runner was
+        given, else what the binary reports (nginx's dynamic stream module), else None."""
+        return self._stream_module or command_line(engine).stream_module_for(binary)
 
     def check(
         self,
@@ -328,16 +84,15 @@ class LocalRunner:
         filename: str | None = None,
     ) -> CheckResult:
         """Write the config's exact bytes to a temp folder and run the engine's check on it."""
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}")
+        command_line(engine)  # ValueError for an unknown engine
         binary = self.binary(engine)
         if binary is None:
             raise EngineUnavailable(
                 f"{engine} is not installed here (no '{engine}' binary on PATH); "
                 f"install it or use --runner docker"
             )
-        data = _as_bytes(config)
-        module = self._stream_module_for(binary) if engine == "nginx" else None
+        data = as_bytes(config)
+        module = self.stream_module_for(engine, binary)
         with tempfile.TemporaryDirectory(prefix="lbgen-check-") as workdir:
             line = f"load_module {module};" if module else None
             files = check_files(data, engine, workdir, module_line=line)
@@ -370,103 +125,35 @@ def run_check_command(
     )  # fmt: skip
 
 
-# --- choosing a runner -------------------------------------------------------------------------
+# --- running an engine -----------------------------------------------------------------------
 
-RUNNER_NAMES = ("auto", "local", "docker")
-
-
-def get_runner(name: str, engine: str, *, image: str | None = None) -> Runner:
-    """The runner called ``name``; ``auto`` prefers a local binary and falls back to Docker."""
-    if name not in RUNNER_NAMES:
-        raise ValueError(f"unknown runner {name!r}; choose one of {', '.join(RUNNER_NAMES)}")
-    if name == "local" or (name == "auto" and image is None and LocalRunner().available(engine)):
-        return LocalRunner()
-    try:
-        from lbgen.docker_runner import DockerRunner
-    except ImportError as exc:  # the Docker runner is optional: pip install lbgen[docker]
-        raise EngineUnavailable(
-            f"no local {engine} binary and the Docker runner is not installed ({exc})"
-        ) from exc
-    return DockerRunner(image=image)
+#: prctl(2) option: the signal the calling process gets when its parent exits (Linux).
+PR_SET_PDEATHSIG = 1
 
 
-def check_config(
-    config: str | bytes,
-    engine: str,
-    *,
-    runner: str = "auto",
-    image: str | None = None,
-    strict: bool = False,
-    filename: str | None = None,
-) -> CheckResult:
-    """Let ``engine`` check ``config`` (its exact bytes; text is UTF-8) with the chosen runner.
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get ``sig`` when this process exits, or None
+    (not Linux, or no libc to call).
 
-    ``strict``: engine warnings are failures (``haproxy -dW``, nginx ``[warn]``). ``filename``
-    names the config in the engine's messages (default ``<config>``).
+    SIGTERM rather than SIGKILL: the engine's master then stops its workers itself. The signal
+    comes when the *thread* that started the child exits, so start engines from a thread that
+    lives as long as they should. The setting survives the engine's exec.
     """
-    return get_runner(runner, engine, image=image).check(
-        config, engine, strict=strict, filename=filename
-    )
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
 
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl: nobody would signal us
+            os.kill(os.getpid(), sig)
 
-# --- running an engine -------------------------------------------------------------------------
-# Integration tests and demos need the engine *running* with a config, not only checking it.
-# A RunningEngine starts it in the foreground, waits until it listens, shows its logs, reloads
-# it with a new config and stops it; implementations: LocalEngine (processes on this machine)
-# and lbgen.docker_runner.DockerEngine (a container). Each stops only what it started.
-
-
-class RunningEngine(Protocol):
-    """An engine running with a config; also a context manager that stops it."""
-
-    engine: str
-
-    def start(self) -> None:
-        """Start the engine; EngineUnavailable when it cannot run here."""
-        ...
-
-    def wait_listening(self, host: str, port: int, timeout: float = 15.0) -> None:
-        """Block until ``host:port`` accepts connections; RuntimeError (with logs) if not."""
-        ...
-
-    def logs(self) -> str:
-        """Everything the engine has printed so far."""
-        ...
-
-    def reload(self, config_text: str, timeout: float = 15.0) -> None:
-        """Load a new config without stopping; RuntimeError if the engine does not take it."""
-        ...
-
-    def stop(self) -> None:
-        """Stop the engine and clean up (idempotent)."""
-        ...
-
-    def __enter__(self) -> RunningEngine: ...
-
-    def __exit__(self, *exc_info: object) -> None: ...
-
-
-def wait_until_listening(
-    host: str,
-    port: int,
-    timeout: float,
-    *,
-    alive: Callable[[], bool],
-    logs: Callable[[], str],
-) -> None:
-    """Poll ``host:port`` with TCP connects until one succeeds, the engine dies, or time is up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError:
-            pass
-        if not alive():
-            raise RuntimeError(f"engine exited before listening on {host}:{port}:\n{logs()}")
-        if time.monotonic() >= deadline:
-            raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s:\n{logs()}")
-        time.sleep(0.05)
+    return preexec
 
 
 def _child_pids(pid: int) -> set[int]:
@@ -491,8 +178,7 @@ class LocalEngine:
     """
 
     def __init__(self, config_text: str, engine: str, *, stream_module: str | None = None) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}")
+        self._command = command_line(engine)  # ValueError for an unknown engine
         self.engine = engine
         self.config_text = config_text
         self._stream_module = stream_module
@@ -510,9 +196,10 @@ class LocalEngine:
 
     def _write_config(self, text: str, binary: str) -> None:
         workdir = Path(self._config_path().parent)
-        if self.engine == "nginx":
-            module = LocalRunner(stream_module=self._stream_module)._stream_module_for(binary)
-            text = wrap_nginx(text, stream_module=module, workdir=str(workdir))
+        module = LocalRunner(stream_module=self._stream_module).stream_module_for(
+            self.engine, binary
+        )
+        text = self._command.running_config(text, str(workdir), stream_module=module)
         partial = workdir / "config.partial"
         partial.write_text(text, encoding="utf-8")
         partial.replace(self._config_path())  # the master re-reads the file on reload
@@ -528,13 +215,14 @@ class LocalEngine:
         workdir = self._workdir.name
         self._write_config(self.config_text, binary)
         config = str(self._config_path())
-        command = [binary, *run_arguments(self.engine, self.config_text, workdir, config)]
+        command = [binary, *self._command.run_arguments(self.config_text, workdir, config)]
         with open(Path(workdir) / "engine.log", "wb") as log:
             # A session of its own: Ctrl-C in the terminal must not reach the engine first, and
             # stop() can end the whole group it created if the master leaves workers behind.
+            # The engine also dies with this process (a killed benchmark leaves no engine).
             self._proc = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=die_with_parent(),
             )  # fmt: skip
 
     def running(self) -> bool:
@@ -564,7 +252,7 @@ class LocalEngine:
         before = _child_pids(self._proc.pid)
         self._write_config(config_text, binary)
         self.config_text = config_text
-        self._proc.send_signal(signal.SIGUSR2 if self.engine == "haproxy" else signal.SIGHUP)
+        self._proc.send_signal(signal.Signals[self._command.RELOAD_SIGNAL])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _child_pids(self._proc.pid) - before:
@@ -594,20 +282,3 @@ class LocalEngine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def start_engine(
-    config_text: str, engine: str, *, runner: str = "local", image: str | None = None
-) -> RunningEngine:
-    """A started engine running ``config_text``, locally or in Docker (``runner``)."""
-    running: RunningEngine
-    if runner == "local":
-        running = LocalEngine(config_text, engine)
-    elif runner == "docker":
-        from lbgen.docker_runner import DockerEngine
-
-        running = DockerEngine(config_text, engine, image=image)
-    else:
-        raise ValueError(f"unknown runner {runner!r}; choose local or docker")
-    running.start()
-    return running
