@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lbgen.diagnostics import RenderError, SpecError
+from lbgen.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = ["RenderError", "SpecError", "__version__", "check", "diff", "load_spec", "render"]
 
