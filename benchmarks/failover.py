@@ -54,7 +54,7 @@ from harness import (
     start_servers,
 )
 
-from lbgen.engines import LocalRunner, RunningEngine, start_engine
+from lbgen.runners import LocalRunner, RunningEngine, start_engine
 from tests.integration.fake_apiserver import FakeAPIServer
 
 NAMES = ("a", "b", "c")

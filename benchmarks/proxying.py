@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from configs import CLASSIC, LBGEN
 from harness import Tls, free_port, start_servers
 
-from lbgen.engines import LocalRunner, RunningEngine, start_engine
+from lbgen.runners import LocalRunner, RunningEngine, start_engine
 from tests.integration.clients import request
 
 NAMES = ("a", "b", "c")

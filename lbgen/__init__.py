@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lbgen.diagnostics import RenderError, SpecError
+from lbgen.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = ["RenderError", "SpecError", "__version__", "check", "diff", "load_spec", "render"]
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from lbgen.compare import DiffResult
-    from lbgen.engines import CheckResult
     from lbgen.rendering import Rendered
+    from lbgen.runners import CheckResult
     from lbgen.spec.models import Spec
 
 
@@ -83,8 +84,8 @@ def render(
 def check(config: str | bytes, engine: str, *, runner: str = "auto", **options: Any) -> CheckResult:
     """Let the real engine check a config's exact bytes (text is UTF-8); options ``image``,
     ``strict`` (engine warnings are failures), ``filename``: see
-    :func:`lbgen.engines.check_config`."""
-    from lbgen.engines import check_config
+    :func:`lbgen.runners.check_config`."""
+    from lbgen.runners import check_config
 
     return check_config(config, engine, runner=runner, **options)
 

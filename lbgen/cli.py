@@ -297,7 +297,7 @@ def _engine_check(  # type: ignore[no-untyped-def]
     config: bytes, engine: str, runner: RunnerName, image: str | None, strict: bool, name: str
 ):
     """The engine's verdict on ``config``'s exact bytes, its messages naming ``name``."""
-    from lbgen.engines import EngineUnavailable, check_config
+    from lbgen.runners import EngineUnavailable, check_config
 
     try:
         result = check_config(

@@ -42,8 +42,9 @@ from lbgen.resolve import (
     pick,
     resolve_spec,
 )
-from lbgen.spec.load import LoadedSpec, Path_, dotted, loaded_of
+from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Balance, CheckKind, Spec
+from lbgen.spec.source import Path_, dotted
 from lbgen.units import parse_duration, parse_host_port
 from lbgen.view import build_view
 

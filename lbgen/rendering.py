@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
+from lbgen.version import VERSION
 from lbgen.view import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
 
 
@@ -231,7 +232,6 @@ def render_resolved(
     load_module: str | None = None,
 ) -> Rendered:
     """Render an already resolved spec; see :func:`render`."""
-    from lbgen import __version__
     from lbgen.targets.nginx import load_module_problem
 
     layout = target_layout(target, layout)
@@ -250,7 +250,7 @@ def render_resolved(
     diagnostics = sorted([*resolved.load_diagnostics, *view.diagnostics], key=sort_key)
     if strict:
         diagnostics = promote_warnings(diagnostics)
-    context = {**view.context, "header": provenance(resolved, __version__, target, layout)}
+    context = {**view.context, "header": provenance(resolved, VERSION, target, layout)}
     environment = make_environment(templates)
     try:
         text = environment.get_template(view.template).render(context)

@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.spec.load import LoadedSpec, Path_, SpecSource, loaded_of
+from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Defaults, Spec
+from lbgen.spec.source import Path_, SpecSource
 from lbgen.units import HostPort, parse_duration, parse_host_port
 
 #: What lbgen uses where a spec says nothing, chosen for kube-apiserver: an https /readyz check,
@@ -212,16 +213,6 @@ def canonical_json(spec: Spec) -> str:
 def spec_digest(spec: Spec) -> str:
     """SHA-256 of :func:`canonical_json`."""
     return hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()
-
-
-def percent_weights(spec: Spec, pool_name: str) -> dict[str, int | str | None]:
-    """Each server's effective weight as written (int, ``"10%"`` or None), by server name."""
-    pool = spec.pools[pool_name]
-    out: dict[str, int | str | None] = {}
-    for name, server in pool.servers.items():
-        layers = [Layer(server, ()), Layer(pool, ()), Layer(spec.defaults, ())]
-        out[name] = pick("weight", layers, BUILTIN_DEFAULTS)[0]
-    return out
 
 
 def _weight(value: int | str | None) -> int | None:

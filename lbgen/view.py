@@ -14,7 +14,7 @@ from typing import Any
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.names import DIGEST_FIELD
 from lbgen.resolve import Resolved
-from lbgen.spec.load import Path_
+from lbgen.spec.source import Path_
 
 TARGETS = ("haproxy", "nginx", "nginx-plus")
 LAYOUTS: dict[str, tuple[str, ...]] = {

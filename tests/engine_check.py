@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from lbgen.engines import CheckResult, LocalRunner
+from lbgen.runners import CheckResult, LocalRunner
 
 _RESOLVABLE = {"localhost"}
 

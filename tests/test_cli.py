@@ -198,7 +198,7 @@ def test_validate_accepts_and_writes(tmp_path: Path) -> None:
 
 
 def _binary(engine: str) -> str:
-    from lbgen.engines import LocalRunner
+    from lbgen.runners import LocalRunner
 
     binary = LocalRunner.binary(engine)
     assert binary is not None, f"{engine} is not installed"
@@ -421,7 +421,7 @@ def test_check_without_a_detectable_engine_is_invalid_input(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("layout", ["full", "stream", "upstreams"])
 def test_check_command_nginx_layouts(tmp_path: Path, layout: str) -> None:
-    from lbgen.engines import LocalRunner
+    from lbgen.runners import LocalRunner
 
     conf = tmp_path / "nginx.conf"
     text = lbgen_module_render(LOCAL, "nginx", layout)
@@ -442,7 +442,8 @@ def test_missing_engine_exit_4(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # no haproxy anywhere on PATH
     result = subprocess.run(
         [sys.executable, "-c",
-         "import lbgen.engines as e, sys; e.LocalRunner.binary = staticmethod(lambda n: None); "
+         "import lbgen.runners.local as e, sys; "
+         "e.LocalRunner.binary = staticmethod(lambda n: None); "
          "from lbgen.cli import main; sys.argv=['lbgen','check',sys.argv[1],'--runner','local'];"
          " main()", str(conf)],
         capture_output=True, text=True, env=env, timeout=60,

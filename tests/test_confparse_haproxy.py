@@ -252,7 +252,7 @@ def test_written_trees_parse_back_equal(lines: list[Node]) -> None:
 
 @pytest.mark.parametrize("path", sorted((FIXTURES / "haproxy").glob("*.cfg")), ids=lambda p: p.name)
 def test_style_fixtures_are_configs_haproxy_accepts(path: Path) -> None:
-    engines = pytest.importorskip("lbgen.engines")
+    engines = pytest.importorskip("lbgen.runners")
     if not engines.LocalRunner().available("haproxy"):
         pytest.skip("haproxy is not installed")
     text = path.read_text()

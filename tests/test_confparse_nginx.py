@@ -206,7 +206,7 @@ def test_quote_arg_round_trips(args: list[str]) -> None:
     "path", [*sorted((FIXTURES / "nginx").glob("*.conf")), INCLUDE_MAIN], ids=lambda p: p.name
 )
 def test_style_fixtures_are_configs_nginx_accepts(path: Path) -> None:
-    engines = pytest.importorskip("lbgen.engines")
+    engines = pytest.importorskip("lbgen.runners")
     if not engines.LocalRunner().available("nginx"):
         pytest.skip("nginx is not installed")
     tree = parse_config_file(path, "nginx")

@@ -1,9 +1,10 @@
 """The Docker runner's check, without Docker: its exact command line and files, run on this
 machine in a private mount namespace where ``/tmp/lbgen`` is what the container would hold.
 
-The local and the Docker runner share one builder (``lbgen.engines.check_files`` /
-``check_arguments``); this proves the container side (shell prologue, ``modules.conf``, output
-mapping, the ``--load-module`` hint) gives the same verdicts and messages as the local runner.
+The local and the Docker runner share one builder (``lbgen.runners.base.check_files`` /
+``check_arguments``, over the engine's ``command`` module); this proves the container side (shell
+prologue, ``modules.conf``, output mapping, the ``--load-module`` hint) gives the same verdicts and
+messages as the local runner.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import lbgen
-from lbgen.docker_runner import CONTAINER_DIR, check_command, container_check_result
-from lbgen.engines import CheckResult, LocalRunner
+from lbgen.runners import CheckResult, LocalRunner
+from lbgen.runners.docker import CONTAINER_DIR, check_command, container_check_result
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "examples" / "local-demo.yaml"
@@ -132,13 +133,14 @@ def test_container_check_of_a_full_config_names_the_module_it_needs() -> None:
 @pytest.mark.parametrize("engine", ["haproxy", "nginx"])
 def test_docker_and_local_engines_run_with_one_command_line(engine: str) -> None:
     """The Docker runner starts the engine with the local runner's arguments (one builder)."""
-    from lbgen.docker_runner import engine_command
-    from lbgen.engines import run_arguments
+    from lbgen.runners.base import command_line
+    from lbgen.runners.docker import engine_command
 
+    run_arguments = command_line(engine).run_arguments
     text = lbgen.render(lbgen.load_spec(LOCAL), engine).text
     name = "haproxy.cfg" if engine == "haproxy" else "nginx.conf"
-    expected = run_arguments(engine, text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
+    expected = run_arguments(text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
     assert engine_command(engine, text)[-len(expected) :] == expected
     if engine == "nginx":
         assert expected[-2:] == ["-g", f"pid {CONTAINER_DIR}/nginx.pid; daemon off;"]
-        assert "-g" not in run_arguments(engine, "pid /run/x.pid;\ndaemon on;\n", "/d", "/d/c")
+        assert "-g" not in run_arguments("pid /run/x.pid;\ndaemon on;\n", "/d", "/d/c")

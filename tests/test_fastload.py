@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from lbgen.diagnostics import SpecError
 from lbgen.spec import fastload
-from lbgen.spec.load import LoadedSpec, SpecSource, load, parse_positional
+from lbgen.spec.load import LoadedSpec, load, parse_positional
+from lbgen.spec.source import SpecSource
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = sorted((ROOT / "tests" / "cases").glob("*/spec.yaml"))

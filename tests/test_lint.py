@@ -76,7 +76,7 @@ def test_fixture_triggers_exactly_when_it_should(path: Path) -> None:
 def test_the_engine_agrees(path: Path) -> None:
     """Bad fixtures of 'the engine refuses this' rules are refused; every other fixture is a
     config the engine accepts, so the rule is about behaviour, not syntax."""
-    engines = pytest.importorskip("lbgen.engines")
+    engines = pytest.importorskip("lbgen.runners")
     code, kind, engine = fixture_info(path)
     if not engines.LocalRunner().available(engine):
         pytest.skip(f"{engine} is not installed")

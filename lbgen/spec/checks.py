@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
-from lbgen.spec.load import Path_, SpecSource, dotted
 from lbgen.spec.models import Spec
+from lbgen.spec.source import Path_, SpecSource, dotted
 from lbgen.units import AddressError, HostPort, parse_host_port
 
 
@@ -210,6 +210,21 @@ def reference_checks(
     return out
 
 
+def written_weights(spec: Spec, pool_name: str) -> dict[str, int | str | None]:
+    """Each server's weight as the spec writes it for that server (int, ``"10%"``, or None when
+    no block sets one: the built-in weight, a number), by server name.
+
+    The first of server, pool and ``defaults`` that sets ``weight`` wins, as in the resolver;
+    these checks run before it (the resolver relies on them) and do not import it.
+    """
+    pool = spec.pools[pool_name]
+    out: dict[str, int | str | None] = {}
+    for name, server in pool.servers.items():
+        blocks = (server, pool, spec.defaults)
+        out[name] = next((b.weight for b in blocks if "weight" in b.model_fields_set), None)
+    return out
+
+
 def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     out = []
     for where, block in (
@@ -228,13 +243,10 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
         for pool in spec.pools.values()
         for server in pool.servers.values()
     ):
-        # No percentage anywhere (the built-in weight is a number): nothing below can apply,
-        # and `lbgen validate` need not import the resolver to find that out.
+        # No percentage anywhere (the built-in weight is a number): nothing below can apply.
         return out
-    from lbgen.resolve import percent_weights
-
     for pool_name, pool in spec.pools.items():
-        weights = percent_weights(spec, pool_name)
+        weights = written_weights(spec, pool_name)
         percents = {n: w for n, w in weights.items() if isinstance(w, str)}
         if not percents:
             continue

@@ -6,7 +6,7 @@ line and column, and it is the one that words every error; it is also about a hu
 slower than a C parser. So a spec is first tried here:
 
 * **JSON** (text that starts with ``{``): the standard library's ``json``. No positions: the
-  caller recovers them only when a diagnostic needs one (:class:`~lbgen.spec.load.SpecSource`'s
+  caller recovers them only when a diagnostic needs one (:class:`~lbgen.spec.source.SpecSource`'s
   ``recover``).
 * **YAML**: libyaml's composer (PyYAML's C extension, when it is installed), which keeps every
   node's start mark; plain scalars are resolved by ruamel's YAML 1.2 resolver, exactly as the
@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 # The positional loader's bounds: a fast path declines before reaching them, so that the
 # positional loader words the error.
-from lbgen.spec.load import MAX_INT_DIGITS, MAX_VALUES, SURROGATE
+from lbgen.spec.source import MAX_INT_DIGITS, MAX_VALUES, SURROGATE
 
 if TYPE_CHECKING:
-    from lbgen.spec.load import SpecSource
+    from lbgen.spec.source import SpecSource
 
 #: Deeper than this, the positional loader decides (it enforces MAX_DEPTH with its wording).
 _FAST_DEPTH = 32

@@ -6,10 +6,8 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -25,8 +23,14 @@ from ruamel.yaml.events import AliasEvent
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
 from lbgen.spec.models import Spec
-
-Path_ = tuple[str | int, ...]
+from lbgen.spec.source import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_VALUES,
+    SURROGATE,
+    Path_,
+    SpecSource,
+)
 
 #: pydantic's error types -> our diagnostic codes (custom errors already carry our code).
 _PYDANTIC_CODES = {
@@ -38,76 +42,6 @@ _PYDANTIC_CODES = {
     "less_than_equal": "range",
     "too_short": "empty",
 }
-
-
-@dataclass(frozen=True)
-class SpecSource:
-    """Where a spec came from and where each of its keys and values sits (1-based).
-
-    ``recover``, when given, finds the positions on first use: a spec parsed without them (the
-    JSON fast path) pays for them only when a diagnostic needs one.
-    """
-
-    filename: str
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    recover: Callable[[], SpecSource] | None = field(default=None, compare=False, repr=False)
-
-    def _recover(self) -> None:
-        recover = self.recover
-        object.__setattr__(self, "recover", None)  # once, even if it fails
-        if recover is None:
-            return
-        try:
-            found = recover()
-        except SpecError:  # cannot happen for text the fast path accepted; stay at 1:1
-            return
-        self.keys.update(found.keys)
-        self.values.update(found.values)
-
-    def position(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
-        """Line and column of ``path``; the nearest existing ancestor when it is not in the file."""
-        if self.recover is not None:
-            self._recover()
-        table = self.keys if key else self.values
-        probe = tuple(path)
-        while probe:
-            if probe in table:
-                return table[probe]
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), (1, 1))
-
-    def diagnostic(
-        self, level: Level, code: str, path: Path_, message: str, *, key: bool = False
-    ) -> Diagnostic:
-        """A diagnostic located at ``path`` in this source."""
-        line, col = self.position(path, key=key)
-        return Diagnostic(
-            level=level, code=code, message=message, file=self.filename, line=line, col=col,
-            path=dotted(path),
-        )  # fmt: skip
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
-
-
-def dotted(path: Iterable[str | int]) -> str:
-    """``("pools", "cp", "servers", "m1")`` -> ``pools.cp.servers.m1`` (list items as ``[0]``).
-
-    A key that is not a plain name (it is being rejected) is shown quoted and escaped,
-    ``servers["a b\\n"]``, so that a newline in it cannot split or forge a diagnostic line.
-    """
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not _PLAIN_KEY.fullmatch(part):
-            out += f"[{json.dumps(part)}]"
-        else:
-            out += ("." if out else "") + part
-    return out
 
 
 #: Python type names -> what a YAML author calls them.
@@ -169,15 +103,6 @@ def _decode(data: bytes, filename: str) -> str:
     return text
 
 
-MAX_DEPTH = 64
-"""Deepest nesting of mappings and lists a spec may have (a real one has about six levels)."""
-
-MAX_VALUES = 200_000
-"""Most values (keys, scalars, collections) a spec may hold once aliases are expanded."""
-
-MAX_INT_DIGITS = 64
-"""Longest integer literal: no spec value comes near it, a 5,000-digit one is an attack."""
-
 #: Tags a spec may carry: YAML's core schema. Anything else (``!!omap``, ``!!set``,
 #: ``!!binary``, ``!!python/...``, ``!local``) is refused where it is written.
 _CORE_TAGS = frozenset(
@@ -231,8 +156,6 @@ def _key_position(node: CommentedMap, key: Any) -> tuple[tuple[int, int], tuple[
     return (line, col), (line, col)
 
 
-SURROGATE = re.compile("[\ud800-\udfff]")
-"""A lone surrogate: not a character (it cannot be encoded), refused in keys and values."""
 _SURROGATE_MESSAGE = r"a lone surrogate (\ud800-\udfff) is not a character"
 
 

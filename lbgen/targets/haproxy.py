@@ -18,7 +18,7 @@ from typing import Any
 
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
-from lbgen.spec.load import Path_
+from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
 from lbgen.view import Findings, View, warn_log_host_name
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lbgen.names import LOG_FORMAT
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
-from lbgen.spec.load import Path_
+from lbgen.spec.source import Path_
 from lbgen.units import HostPort, ceil_seconds, format_nginx_duration
 from lbgen.view import Findings, View, warn_log_host_name
 

@@ -19,7 +19,7 @@ import pytest
 import lbgen
 from lbgen.diagnostics import SpecError
 from lbgen.inputs import DEFAULT_MAX_INPUT_BYTES
-from lbgen.spec.load import MAX_DEPTH, MAX_VALUES
+from lbgen.spec.source import MAX_DEPTH, MAX_VALUES
 from tests.adversarial.measure import Measured, run_measured
 
 SPEC = """\

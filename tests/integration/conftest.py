@@ -28,7 +28,7 @@ import trustme
 
 import lbgen
 from lbgen.diagnostics import Level
-from lbgen.engines import EngineUnavailable, LocalRunner, RunningEngine, start_engine
+from lbgen.runners import EngineUnavailable, LocalRunner, RunningEngine, start_engine
 
 from .dockerd import DockerEngine, DockerUnavailable, get_docker_engine
 from .fake_apiserver import FakeAPIServer, free_port, server_context

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lbgen.engines import first_problem
+from lbgen.runners import first_problem
 
 from .conftest import Figures, make_spec, render_for
 from .images import EngineBuild

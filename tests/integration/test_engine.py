@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lbgen.engines import LocalRunner, Runner
+from lbgen.runners import LocalRunner, Runner
 
 from .clients import Watch, curl, kubectl, request
 from .conftest import FAST_HEALTH, TIMEOUTS, Figures, LoadBalancer, make_spec, render_for
@@ -27,7 +27,7 @@ Start = Callable[[dict[str, Any]], LoadBalancer]
 def runner_for(build: EngineBuild, mode: str) -> Runner:
     """The check runner of this build: Docker with its image, or the local binaries."""
     if mode == "docker":
-        from lbgen.docker_runner import DockerRunner
+        from lbgen.runners.docker import DockerRunner
 
         return DockerRunner(image=build.image)
     return LocalRunner()

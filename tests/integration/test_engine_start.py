@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from lbgen.engines import LOADS_STREAM_MODULE, wrap_nginx
+from lbgen.nginx.command import LOADS_STREAM_MODULE, container_script, running_config
 from tests.adversarial.specgen import ENGINE, load_document, refused, render_all, specs, warned
 from tests.engine_check import can_isolate, dns_names, isolated_check
 
@@ -95,7 +95,7 @@ _MARK = "@@@lbgen-case"
 
 def _docker_script(engine: str, count: int) -> str:
     """A shell loop checking c0..c<count-1>; prints a marker line with the exit codes per case."""
-    from lbgen.docker_runner import _EXEC_NGINX, CONTAINER_DIR
+    from lbgen.runners.docker import CONTAINER_DIR
 
     d = CONTAINER_DIR
     head = f'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"\ncat {d}/hosts >> /etc/hosts\n'
@@ -104,7 +104,7 @@ def _docker_script(engine: str, count: int) -> str:
         plain = f"haproxy -c -f {d}/c$i.cfg"
     else:
         # The prologue that writes modules.conf (load the stream module where nginx needs it).
-        head += _EXEC_NGINX.rsplit("exec nginx", 1)[0]
+        head += container_script(CONTAINER_DIR).rsplit("exec nginx", 1)[0]
         strict = f'nginx -t -p {d}/ -c {d}/c$i.conf -g "pid {d}/nginx.pid;"'
         plain = strict
     return head + (
@@ -117,7 +117,7 @@ def _docker_script(engine: str, count: int) -> str:
 
 
 def _docker_files(engine: str, cases: list[Case]) -> dict[str, str]:
-    from lbgen.docker_runner import CONTAINER_DIR
+    from lbgen.runners.docker import CONTAINER_DIR
 
     names = set().union(*(dns_names(c.text) for c in cases)) if cases else set()
     files = {"hosts": "".join(f"127.0.0.1 {n}\n" for n in sorted(names)), "modules.conf": ""}
@@ -125,7 +125,7 @@ def _docker_files(engine: str, cases: list[Case]) -> dict[str, str]:
         if engine == "haproxy":
             files[f"c{i}.cfg"] = case.text
             continue
-        wrapped = wrap_nginx(case.text, stream_module=None, workdir=CONTAINER_DIR)
+        wrapped = running_config(case.text, CONTAINER_DIR, stream_module=None)
         if not LOADS_STREAM_MODULE.search(case.text):
             wrapped = f"include {CONTAINER_DIR}/modules.conf;\n" + wrapped
         files[f"c{i}.conf"] = wrapped
@@ -136,7 +136,7 @@ def run_in_docker(
     client: Any, image: str, engine: str, cases: list[Case]
 ) -> list[tuple[int, int, str]]:
     """(strict exit, plain exit, output) per case, from one container without a network."""
-    from lbgen.docker_runner import LABEL, _archive, _remove
+    from lbgen.runners.docker import LABEL, _archive, _remove
 
     container = client.containers.create(
         image, command=["sh", "-c", _docker_script(engine, len(cases))], entrypoint=[],

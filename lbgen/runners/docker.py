@@ -2,7 +2,7 @@
 
 The docker SDK is imported on first use (``pip install 'lbgen[docker]'``); without it, or without a
 reachable Docker engine, or without the image, every entry point raises
-:class:`lbgen.engines.EngineUnavailable` with one clear line (exit code 4 in the CLI).
+:class:`lbgen.runners.base.EngineUnavailable` with one clear line (exit code 4 in the CLI).
 
 Configs go into the container with ``put_archive`` rather than a bind mount, so the runner also
 works against a Docker engine on another machine (``DOCKER_HOST``). Containers use the host's
@@ -11,10 +11,11 @@ network (the engine binds exactly what the config says) and are always removed, 
 The same runner works with the official images (``haproxy`` in /usr/local/sbin, nginx with the
 stream module built in) and with Debian-based images (``haproxy`` in /usr/sbin, nginx's stream
 module as ``/usr/lib/nginx/modules/ngx_stream_module.so``): a small shell prologue inside the
-container finds the binary and, for a stream/upstreams file or a running engine, loads the stream
-module only when that nginx needs it. A full nginx config is checked exactly as written (see
-:mod:`lbgen.engines`): if it lacks the ``load_module`` this image needs, the check fails and says
-which path to render with.
+container (the engine's ``container_script``) finds the binary and, for a stream/upstreams file or
+a running engine, loads the stream module only when that nginx needs it. A full nginx config is
+checked exactly as written (see :mod:`lbgen.runners.base`): if it lacks the ``load_module`` this
+image needs, the check fails and says which path to render with. The command lines are the
+engine's own (its ``command`` module), the same as the local runner's.
 """
 
 from __future__ import annotations
@@ -27,21 +28,20 @@ import time
 import uuid
 from typing import Any
 
-from lbgen.engines import (
+from lbgen.nginx.command import LOADS_STREAM_MODULE, MODULES_FILE
+from lbgen.runners.base import (
     CHECK_TIMEOUT_SECONDS,
     DEFAULT_FILENAME,
-    ENGINES,
-    LOADS_STREAM_MODULE,
     CheckResult,
     EngineUnavailable,
     accepted,
+    as_bytes,
     check_arguments,
     check_files,
+    command_line,
     map_output,
     needs_stream_module,
-    run_arguments,
     wait_until_listening,
-    wrap_nginx,
 )
 
 #: Where the config lives inside the container.
@@ -49,33 +49,11 @@ CONTAINER_DIR = "/tmp/lbgen"
 #: Label put on every container this module creates, so that leftovers are recognisable.
 LABEL = "org.lbgen.runner"
 
-_DEFAULT_IMAGES = {"haproxy": "haproxy:latest", "nginx": "nginx:latest"}
-
-# The official haproxy image has the binary in /usr/local/sbin, Debian in /usr/sbin; an image's
-# PATH may lack either, so extend it before exec-ing the engine ("$@" are the engine's args).
-_EXEC_HAPROXY = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; exec haproxy "$@"'
-
-# nginx: official builds have stream compiled in (--with-stream), Debian's load it dynamically
-# (--with-stream=dynamic). The config includes modules.conf, which is written here with the
-# load_module line only when this nginx needs it and the module file exists.
-_EXEC_NGINX = f"""PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-d={CONTAINER_DIR}
-: > "$d/modules.conf"
-if ! nginx -V 2>&1 | grep -qE -- '--with-stream( |$)'; then
-  for m in /usr/lib/nginx/modules/ngx_stream_module.so \\
-           /usr/lib64/nginx/modules/ngx_stream_module.so \\
-           /usr/share/nginx/modules/ngx_stream_module.so \\
-           /etc/nginx/modules/ngx_stream_module.so; do
-    if [ -f "$m" ]; then echo "load_module $m;" > "$d/modules.conf"; break; fi
-  done
-fi
-exec nginx "$@"
-"""
-
 
 def default_image(engine: str) -> str:
     """The image for ``engine``: ``LBGEN_HAPROXY_IMAGE``/``LBGEN_NGINX_IMAGE`` or the official."""
-    return os.environ.get(f"LBGEN_{engine.upper()}_IMAGE", "").strip() or _DEFAULT_IMAGES[engine]
+    configured = os.environ.get(f"LBGEN_{engine.upper()}_IMAGE", "").strip()
+    return configured or command_line(engine).OFFICIAL_IMAGE
 
 
 def _one_line(exc: BaseException) -> str:
@@ -155,18 +133,19 @@ def config_files(config_text: str, engine: str) -> tuple[str, dict[str, str]]:
     """The config file name and the files to put in the container for ``engine``."""
     if engine == "haproxy":
         return "haproxy.cfg", {"haproxy.cfg": config_text}
-    wrapped = wrap_nginx(config_text, stream_module=None, workdir=CONTAINER_DIR)
+    wrapped = command_line(engine).running_config(config_text, CONTAINER_DIR, stream_module=None)
     if not LOADS_STREAM_MODULE.search(config_text):
-        # Filled in by _EXEC_NGINX inside the container, where we know which nginx it is.
-        wrapped = f"include {CONTAINER_DIR}/modules.conf;\n" + wrapped
-    return "nginx.conf", {"nginx.conf": wrapped, "modules.conf": ""}
+        # Filled in by the container script inside the container, where we know which nginx it is.
+        wrapped = f"include {CONTAINER_DIR}/{MODULES_FILE};\n" + wrapped
+    return "nginx.conf", {"nginx.conf": wrapped, MODULES_FILE: ""}
 
 
 def engine_command(engine: str, config_text: str) -> list[str]:
     """The container command that runs the engine in the foreground with ``config_text``."""
     name, _ = config_files(config_text, engine)
-    args = run_arguments(engine, config_text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
-    return ["sh", "-c", _EXEC_HAPROXY if engine == "haproxy" else _EXEC_NGINX, engine, *args]
+    command = command_line(engine)
+    args = command.run_arguments(config_text, CONTAINER_DIR, f"{CONTAINER_DIR}/{name}")
+    return ["sh", "-c", command.container_script(CONTAINER_DIR), engine, *args]
 
 
 def check_command(
@@ -174,15 +153,15 @@ def check_command(
 ) -> tuple[list[str], dict[str, bytes]]:
     """The container command and files that check ``config``'s exact bytes.
 
-    The same files and arguments as the local runner (:func:`lbgen.engines.check_files`); a
-    stream/upstreams wrapper includes ``modules.conf``, which the prologue fills in.
+    The same files and arguments as the local runner (:func:`lbgen.runners.base.check_files`);
+    a stream/upstreams wrapper includes ``modules.conf``, which the prologue fills in.
     """
-    module_line = f"include {CONTAINER_DIR}/modules.conf;" if engine == "nginx" else None
+    module_line = f"include {CONTAINER_DIR}/{MODULES_FILE};" if engine == "nginx" else None
     files = check_files(config, engine, CONTAINER_DIR, module_line=module_line)
     if engine == "nginx":
-        files["modules.conf"] = b""
+        files[MODULES_FILE] = b""
     args = check_arguments(engine, config, CONTAINER_DIR, strict=strict, files=files)
-    script = _EXEC_HAPROXY if engine == "haproxy" else _EXEC_NGINX
+    script = command_line(engine).container_script(CONTAINER_DIR)
     return ["sh", "-c", script, engine, *args], files
 
 
@@ -267,9 +246,8 @@ class DockerRunner:
     ) -> CheckResult:
         """Check ``config``'s exact bytes in a throwaway container; EngineUnavailable if it
         cannot run."""
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}")
-        data = config.encode("utf-8") if isinstance(config, str) else config
+        command_line(engine)  # ValueError for an unknown engine
+        data = as_bytes(config)
         image = self.image_for(engine)
         client = docker_client()
         module = ""
@@ -283,7 +261,7 @@ class DockerRunner:
                 status = container.wait(timeout=CHECK_TIMEOUT_SECONDS)
                 output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
                 if engine == "nginx":
-                    module = _read_from_container(container, f"{CONTAINER_DIR}/modules.conf")
+                    module = _read_from_container(container, f"{CONTAINER_DIR}/{MODULES_FILE}")
             except Exception as exc:
                 raise EngineUnavailable(
                     f"{engine} check in {image} failed to run: {_one_line(exc)}"
@@ -302,7 +280,7 @@ class DockerRunner:
 
 
 class DockerEngine:
-    """An engine running in a container with a given config (see ``lbgen.engines.RunningEngine``).
+    """An engine running in a container (see :class:`lbgen.runners.base.RunningEngine`).
 
     ``start()`` creates and starts the container; ``reload(text)`` swaps the config and signals
     the master (SIGUSR2 for haproxy in master-worker mode, SIGHUP for nginx); ``stop()`` removes
@@ -310,8 +288,7 @@ class DockerEngine:
     """
 
     def __init__(self, config_text: str, engine: str, *, image: str | None = None) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}")
+        self._command = command_line(engine)  # ValueError for an unknown engine
         self.engine = engine
         self.image = image or default_image(engine)
         self.config_text = config_text
@@ -384,10 +361,10 @@ class DockerEngine:
             raise RuntimeError("engine not started")
         before = self._worker_pids()
         _, files = config_files(config_text, self.engine)
-        files.pop("modules.conf", None)  # written at start; keep what the prologue decided
+        files.pop(MODULES_FILE, None)  # written at start; keep what the prologue decided
         self._container.put_archive("/", _archive(files))
         self.config_text = config_text
-        self._container.kill(signal="SIGUSR2" if self.engine == "haproxy" else "SIGHUP")
+        self._container.kill(signal=self._command.RELOAD_SIGNAL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._worker_pids() - before:

@@ -1,0 +1,1 @@
+"""HAProxy: everything lbgen knows about it."""

@@ -1,0 +1,1 @@
+"""nginx (and NGINX Plus): everything lbgen knows about it."""
