@@ -15,9 +15,9 @@ from lbgen.confparse import (
     parse_haproxy,
     write_haproxy,
 )
-from lbgen.confparse.haproxy import SECTIONS, quote_word, split_line
 from lbgen.confparse.tree import COMMENT, ConfigTree, Node
 from lbgen.diagnostics import SpecError
+from lbgen.haproxy.syntax import SECTIONS, quote_word, split_line
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 HAPROXY_FIXTURES = sorted((FIXTURES / "haproxy").glob("*.cfg")) + sorted(

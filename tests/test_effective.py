@@ -20,10 +20,10 @@ from lbgen.confparse.effective import (
     effective_text,
     format_duration,
     normalize_address,
-    parse_haproxy_time,
     parse_nginx_time,
     split_host_port,
 )
+from lbgen.haproxy.table import parse_haproxy_time
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 GOLDEN = sorted(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from lbgen.confparse.detect import ENGINES, detect_engine
-from lbgen.confparse.haproxy import parse_haproxy, write_haproxy
 from lbgen.confparse.nginx import parse_nginx, write_nginx
 from lbgen.confparse.tree import (
     CODE_ENGINE,
@@ -25,6 +24,7 @@ from lbgen.confparse.tree import (
     fail,
     read_config,
 )
+from lbgen.haproxy.syntax import parse_haproxy, write_haproxy
 
 __all__ = [
     "CODE_ENGINE",
