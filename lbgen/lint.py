@@ -192,20 +192,13 @@ def proxy_protocol_to_server(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-_SERVER_OPTION_WORDS = word_set(
-    """
-    check check-ssl ssl verify weight inter fastinter downinter rise fall slowstart maxconn
-    maxqueue backup disabled enabled port addr sni check-sni crt ca-file send-proxy
-    send-proxy-v2 init-addr resolvers cookie agent-check on-marked-down observe
-    """
-)
 _NGINX_PARAM_WORDS = ("weight=", "max_fails=", "fail_timeout=", "max_conns=", "slow_start=")
 
 
 def _comment_swallows(comment: str) -> bool:
     first = comment.strip().split(" ", 1)[0] if comment.strip() else ""
     return (
-        first in _SERVER_OPTION_WORDS
+        get_engine("haproxy").table.named(first, "server") is not None
         or first in ("backup", "down")
         or first.startswith(_NGINX_PARAM_WORDS)
     )

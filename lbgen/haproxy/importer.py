@@ -17,10 +17,10 @@ from pydantic_core import PydanticCustomError
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.effective.model import Backend, Frontend, Origin, normalize_address
+from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS
 from lbgen.importer import (
     LOSSY,
-    UDP_LOG,
     Draft,
     duration_text,
     most_common,
@@ -34,23 +34,15 @@ from lbgen.spec.models import _check_cert_path, _check_dns_name, _check_http_pat
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
 _SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
-_POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
-_FRONTEND_TIMEOUTS = ("client", "client_fin")
+_POOL_TIMEOUTS = tuple(row.effective or "" for row in table.BACKEND_TIMEOUTS)
+_FRONTEND_TIMEOUTS = tuple(row.effective or "" for row in table.FRONTEND_TIMEOUTS)
 _LOGGING = frozenset({("log", "global"), ("option", "tcplog"), ("option", "dontlognull")})
 _HAPROXY_TIMEOUTS = frozenset(
-    {"connect", "client", "server", "tunnel", "client-fin", "server-fin", "queue", "check"}
+    row.name.removeprefix("timeout ") for row in table.TABLE if row.name.startswith("timeout ")
 )
 _HAPROXY_PROXY_KEYWORDS = frozenset(
     {"mode", "balance", "retries", "default_backend", "default-server", "http-check"}
     | {"tcp-check", "bind", "server"}
-)
-_MAPPED_SERVER_WORDS = frozenset(
-    {"check", "check-ssl", "backup", "disabled", "enabled", "inter", "fastinter", "downinter"}
-    | {"rise", "fall", "slowstart", "maxconn", "maxqueue", "weight", "check-sni", "crt"}
-)
-_SERVER_VALUE_WORDS = frozenset(
-    {"inter", "fastinter", "downinter", "rise", "fall", "slowstart", "maxconn", "maxqueue"}
-    | {"weight", "check-sni", "crt", "verify", "init-addr"}
 )
 
 
@@ -161,7 +153,7 @@ class _HaproxyImport:
             return
         fields: dict[str, Any] = {"bind": binds, "pool": pool}
         for t in _FRONTEND_TIMEOUTS:
-            fields[f"timeouts.{t}"] = duration_text(getattr(frontend.timeouts, t))
+            fields[t] = duration_text(getattr(frontend.timeouts, t.removeprefix("timeouts.")))
         d.frontends[key] = fields
         where = ("frontends", key)
         for node in section.directives():
@@ -284,7 +276,7 @@ class _HaproxyImport:
         fields["retries"] = backend.retries if "retries" in backend.origins else None
         fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
         for t in _POOL_TIMEOUTS:
-            fields[f"timeouts.{t}"] = duration_text(getattr(backend.timeouts, t))
+            fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
         server_params(d, key, backend.servers, names)
         for node in section.directives():
             if node.keyword in ("bind", "server"):
@@ -346,9 +338,12 @@ class _HaproxyImport:
         i = 0
         while i < len(args):
             word = args[i]
-            value = args[i + 1] if word in _SERVER_VALUE_WORDS and i + 1 < len(args) else None
+            row = table.server_option(word)
+            takes_value = row is not None and row.codec is not None
+            value = args[i + 1] if takes_value and i + 1 < len(args) else None
             i += 2 if value is not None else 1
-            if word in _MAPPED_SERVER_WORDS or word.startswith("no-"):
+            # Options with a spec field are read from the model (health, server parameters).
+            if (row is not None and row.field is not None) or word.startswith("no-"):
                 continue
             if word == "verify" and value == "none":
                 continue
@@ -387,11 +382,8 @@ class _HaproxyImport:
             fields["health.client_cert"] = self._checked(
                 health.client_cert, _check_cert_path, origin, "crt"
             )
-        timing = {
-            "interval": "inter", "fast_interval": "fastinter", "down_interval": "downinter",
-            "rise": "rise", "fall": "fall",
-        }  # fmt: skip
-        for spec_key, attr in timing.items():
+        for row in table.TIMING:
+            attr, spec_key = row.effective or "", row.field or ""
             values = [getattr(s, attr) for s in checked]
             if len(set(values)) > 1:
                 d.warn(checked[0].origins.get(attr, checked[0].origin), attr,
@@ -407,32 +399,16 @@ class _HaproxyImport:
                 set_here = any(attr in s.origins for s in checked)
             if not set_here:
                 value = None
-            fields[f"health.{spec_key}"] = duration_text(value) if attr.endswith("inter") else value
+            fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
         fields["health.timeout"] = duration_text(backend.timeouts.check)
 
 
 def _haproxy_log(args: Sequence[str]) -> str | None:
     """The spec's log target for an HAProxy ``log`` line, or None when it has none."""
-    if not args:
+    try:
+        return table.LOG.parse(" ".join(args))
+    except ValueError:
         return None
-    target = args[0]
-    if target == "stdout":
-        return "stdout"
-    if target == "/dev/log":
-        return "syslog"
-    if target.startswith(("/", "ring@", "fd@", "stderr", "unix@")):
-        return None
-    host = target.removeprefix("udp@").removeprefix("udp4@").removeprefix("udp6@")
-    if host.startswith("["):
-        text = host if "]:" in host else f"{host}:514"
-    elif host.count(":") == 1:
-        text = host
-    elif ":" not in host:
-        text = f"{host}:514"
-    else:
-        return None
-    candidate = f"udp://{text}"
-    return candidate if UDP_LOG.fullmatch(candidate) else None
 
 
 def import_into(tree: ConfigTree, draft: Draft) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from lbgen.confparse.tree import Node
 from lbgen.diagnostics import Level
 from lbgen.effective.model import Backend, Origin, format_duration
+from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS
 from lbgen.haproxy.syntax import PROXY_SECTIONS
 from lbgen.lint import Finding, LintContext, Rule
@@ -177,7 +178,9 @@ def slowstart_static_algorithm(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
-_HAPROXY_SERVER_TIMES = ("inter", "fastinter", "downinter", "slowstart")
+_SERVER_TIMES = frozenset(
+    row.name for row in table.TABLE if "server" in row.contexts and row.codec is table.DURATION
+)
 BARE_MS_LIKELY_SECONDS = 100
 """An HAProxy bare number under this (``inter 10``, ``timeout client 30``) was meant as seconds."""
 
@@ -190,7 +193,7 @@ def _haproxy_bare_times(ctx: LintContext) -> Iterator[tuple[Node, str, int]]:
                 yield node, f"timeout {node.args[0]}", int(node.args[1])
             elif node.keyword in ("server", "default-server"):
                 for word, value in zip(node.args, node.args[1:], strict=False):
-                    if word in _HAPROXY_SERVER_TIMES and value.isdigit():
+                    if word in _SERVER_TIMES and value.isdigit():
                         yield node, word, int(value)
 
 
