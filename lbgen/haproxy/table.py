@@ -294,7 +294,7 @@ HTTP_EXPECT = Directive("http-check expect", _BACKEND, "health.expect", codec=EX
                         effective="health.expect")  # fmt: skip
 HTTPCHK = Directive("option httpchk", _BACKEND, "health.check", effective="health.check")
 TCP_CHECK = Directive("option tcp-check", _BACKEND, "health.check")
-BIND = Directive("bind", ("frontend", "listen"), "bind", effective="binds")
+BIND = Directive("bind", ("frontend", "listen"), "bind", codec=WORD, effective="binds")
 DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
                             effective="backend")  # fmt: skip
 PROXY_MAXCONN = Directive("maxconn", _FRONTEND, None, codec=COUNT, effective="maxconn")
@@ -308,7 +308,7 @@ TABLE: DirectiveTable = table(
         *(_server(name, None, None, WORD) for name in _UNMODELLED_SERVER_VALUES),
         _server("agent-check", None, None),
         *_TIMEOUT_ROWS,
-        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, HTTPCHK, TCP_CHECK, BIND,
+        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, HTTPCHK, BIND,
         DEFAULT_BACKEND, PROXY_MAXCONN, GLOBAL_MAXCONN, GLOBAL_LOG,
     ),
 )  # fmt: skip

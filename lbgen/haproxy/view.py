@@ -323,6 +323,8 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
     for name in ("maxconn", "log"):
         yield f"global.{name}", getattr(g, name), ("global", name)
     for frontend in resolved.frontends:
+        yield "bind", frontend.binds, frontend.sources.get("bind", frontend.path)
+        yield "pool", frontend.pool, frontend.sources.get("pool", frontend.path)
         yield "mode", frontend.mode, frontend.sources.get("mode", frontend.path)
         for name, value in frontend.timeouts.items():
             key = f"timeouts.{name}"
