@@ -40,10 +40,13 @@ _LOGGING = frozenset({("log", "global"), ("option", "tcplog"), ("option", "dontl
 _HAPROXY_TIMEOUTS = frozenset(
     row.name.removeprefix("timeout ") for row in table.TABLE if row.name.startswith("timeout ")
 )
+_PROXY_SECTIONS = frozenset({"defaults", "frontend", "backend", "listen"})
+# One-word proxy keywords with a spec field, and the lines read with the servers and checks.
 _HAPROXY_PROXY_KEYWORDS = frozenset(
-    {"mode", "balance", "retries", "default_backend", "default-server", "http-check"}
-    | {"tcp-check", "bind", "server"}
-)
+    row.name
+    for row in table.TABLE
+    if row.field is not None and " " not in row.name and _PROXY_SECTIONS & set(row.contexts)
+) | {"default-server", "server", "http-check", "tcp-check"}
 
 
 class _HaproxyImport:
@@ -345,9 +348,11 @@ class _HaproxyImport:
             # Options with a spec field are read from the model (health, server parameters).
             if (row is not None and row.field is not None) or word.startswith("no-"):
                 continue
-            if word == "verify" and value == "none":
-                continue
-            if word == "init-addr" and value == "last,libc,none":
+            # What lbgen itself writes with a TLS check or for a DNS-named server.
+            if (row, value) in (
+                (table.VERIFY, table.LBGEN_VERIFY),
+                (table.INIT_ADDR, table.LBGEN_INIT_ADDR),
+            ):
                 continue
             text = word if value is None else f"{word} {value}"
             self.d.unmapped(node, where, text)

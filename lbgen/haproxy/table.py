@@ -227,6 +227,11 @@ SEND_PROXY = tuple(
 )
 """The PROXY protocol towards the server: the model keeps which one (the flag's name)."""
 
+LBGEN_VERIFY = "none"
+"""The ``verify`` lbgen writes with a TLS check (the importer knows it as lbgen's own)."""
+LBGEN_INIT_ADDR = "last,libc,none"
+"""The ``init-addr`` lbgen writes for a DNS-named server: start even when it does not resolve."""
+
 TIMING = (INTER, FASTINTER, DOWNINTER, RISE, FALL)
 """Check timing, on ``default-server`` only when the pool checks its servers."""
 SERVER_PARAMS = (SLOWSTART, MAXCONN, MAXQUEUE, WEIGHT)

@@ -124,15 +124,16 @@ def _check_params(pool: ResolvedPool) -> list[str]:
     health = pool.health
     if health.check in (None, "none"):
         return []
-    params = ["check"]
+    params = [table.CHECK.name]
     if health.check in ("https", "tls"):
         if health.check == "https":
-            params.append("check-ssl")
-        params += ["verify", "none"]
+            params.append(table.CHECK_SSL.name)
+        # lbgen checks the API server's TLS without verifying it (no CA to give HAProxy).
+        params += [table.VERIFY.name, _render(table.VERIFY, table.LBGEN_VERIFY)]
         if health.sni and health.check == "https":
-            params += ["check-sni", health.sni]
+            params += [table.CHECK_SNI.name, _render(table.CHECK_SNI, health.sni)]
         if health.client_cert:
-            params += ["crt", health.client_cert]
+            params += [table.CRT.name, _render(table.CRT, health.client_cert)]
     return params
 
 
@@ -167,11 +168,11 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
     differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
     params = _check_params(pool) + _server_params(differing)
     if server.backup:
-        params.append("backup")
+        params.append(table.BACKUP.name)
     if server.disabled:
-        params.append("disabled")
+        params.append(table.DISABLED.name)
     if server.is_dns:
-        params += ["init-addr", "last,libc,none"]
+        params += [table.INIT_ADDR.name, _render(table.INIT_ADDR, table.LBGEN_INIT_ADDR)]
         # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
         # when that fails, but the server then has no address until the next reload.
         findings.warning(
