@@ -23,6 +23,7 @@ from lbgen.haproxy.effective import read_effective
 from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.haproxy.table import TABLE, Count, Duration, Expect, LogTarget, Word
 from lbgen.haproxy.view import field_values, warn_unsupported
+from lbgen.importer import UNMAPPED, import_config
 from lbgen.resolve import resolve_spec
 from lbgen.view import Findings
 
@@ -80,22 +81,34 @@ def test_parse_inverts_render(row: Directive, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize(
+    ("row", "text", "value"),
+    [
+        (haproxy_table.INTER, "10", 10_000),  # bare numbers are milliseconds
+        (haproxy_table.INTER, "10000us", 10_000),
+        (haproxy_table.INTER, "1m", 60_000_000),
+        (haproxy_table.HTTP_EXPECT, "status 204,200", (200, 204)),
+        (haproxy_table.HTTP_EXPECT, "rstatus ^(204|200)$", (200, 204)),
+        (haproxy_table.GLOBAL_LOG, "udp@10.0.0.1 local0", "udp://10.0.0.1:514"),
+    ],
+)
+def test_parse_reads_other_spellings(row: Directive, text: str, value: Any) -> None:
+    assert row.codec is not None
+    assert row.codec.parse(text) == value
+
+
+@pytest.mark.parametrize(
     ("row", "text"),
     [
-        (haproxy_table.INTER, "10"),  # bare numbers are milliseconds
-        (haproxy_table.INTER, "10000us"),
+        (haproxy_table.INTER, "10 s"),
         (haproxy_table.WEIGHT, "ten"),
         (haproxy_table.HTTP_EXPECT, "string ok"),
         (haproxy_table.GLOBAL_LOG, "ring@buffer"),
     ],
 )
-def test_parse_reads_what_haproxy_reads(row: Directive, text: str) -> None:
+def test_parse_refuses_what_is_no_value_of_the_row(row: Directive, text: str) -> None:
     assert row.codec is not None
-    if row is haproxy_table.INTER:
-        assert row.codec.parse(text) == {"10": 10_000, "10000us": 10_000}[text]
-    else:
-        with pytest.raises(ValueError):
-            row.codec.parse(text)
+    with pytest.raises(ValueError):
+        row.codec.parse(text)
 
 
 # --- table invariants --------------------------------------------------------------------------
@@ -319,3 +332,32 @@ def test_every_unsupported_row_is_the_warning_it_gives() -> None:
     findings = Findings(unset)
     warn_unsupported(unset, findings, (made_up,))
     assert findings.sorted() == []
+
+
+# --- the reader and the importer read the same rows -------------------------------------------
+
+SERVER_WORDS_CONFIG = """\
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+frontend api
+    bind :6443
+    default_backend cp
+backend cp
+    server m1 127.0.0.1:6443 check id 7 inter 3s weight 10 agent-check
+    server m2 127.0.0.2:6443 check id 8 inter 3s weight 10 agent-check
+"""
+
+
+def test_an_unmodelled_keyword_keeps_its_value_in_reader_and_importer() -> None:
+    """``id`` takes a value (a row with a codec, no field): neither direction reads ``7`` as a
+    flag, and the import names ``id 7`` as the one thing the spec cannot hold."""
+    config = read_effective(parse_haproxy(SERVER_WORDS_CONFIG, "w.cfg"))
+    server = config.backends["cp"].servers["m1"]
+    assert server.extras == ("agent-check", "id 7")
+    assert (server.inter, server.weight) == (3_000_000, 10)
+    result = import_config(SERVER_WORDS_CONFIG, "w.cfg")
+    unmapped = sorted(d.message.split(":")[0] for d in result.diagnostics if d.code == UNMAPPED)
+    assert unmapped == ["agent-check", "agent-check", "id 7", "id 8"]
