@@ -19,6 +19,7 @@ from typing import Any
 
 from lbgen.confparse.tree import ConfigTree, Node, word_set
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.directives import Directive
 from lbgen.effective.model import (
     FRONTEND_TIMEOUTS,
     Backend,
@@ -96,12 +97,16 @@ _BACKEND_ONLY = frozenset(
         "http-reuse",
     }
 )
+_TIMEOUT_ROWS: Mapping[str, Directive] = {
+    row.name.removeprefix("timeout "): row for row in table.TABLE if row.name.startswith("timeout ")
+}
 _TIMEOUT_FIELDS = {
-    row.name.removeprefix("timeout "): row.effective.removeprefix("timeouts.")
-    for row in table.TABLE
-    if row.name.startswith("timeout ") and row.effective is not None
+    name: (row.effective or "").removeprefix("timeouts.") for name, row in _TIMEOUT_ROWS.items()
 }
 """``timeout`` keyword -> the attribute of the model's Timeouts it fills."""
+#: Proxy keywords whose one argument is read with the row's codec; a value it refuses leaves
+#: the line unmodelled (kept in extras).
+_COUNTED = {row.name: row for row in (table.RETRIES, table.PROXY_MAXCONN)}
 
 
 @dataclass
@@ -253,7 +258,7 @@ class _HaproxyReader:
             state.extras.append(node)
             return
         if key == "timeout" and args and args[0] in _TIMEOUT_FIELDS:
-            value = table.parse_haproxy_time(args[1]) if len(args) == 2 else None
+            value = _parsed(_TIMEOUT_ROWS[args[0]], args[1]) if len(args) == 2 else None
             if value is None:
                 given = " ".join(args[1:]) or "nothing"
                 self.note(
@@ -269,10 +274,8 @@ class _HaproxyReader:
             state.set("mode", args[0], node)
         elif key == "balance" and args:
             state.set("balance", (args[0], tuple(args[1:])), node)
-        elif key == "retries" and args and parse_int(args[0]) is not None:
-            state.set("retries", parse_int(args[0]), node)
-        elif key == "maxconn" and args and parse_int(args[0]) is not None:
-            state.set("maxconn", parse_int(args[0]), node)
+        elif key in _COUNTED and args and _parsed(_COUNTED[key], args[0]) is not None:
+            state.set(key, _parsed(_COUNTED[key], args[0]), node)
         elif key == "default_backend" and args:
             state.set("default_backend", args[0], node)
         elif key == "default-server":
@@ -649,6 +652,15 @@ def _after(words: Sequence[str], key: str) -> str | None:
         if at + 1 < len(words):
             return words[at + 1]
     return None
+
+
+def _parsed(row: Directive, text: str) -> Any:
+    """``text`` read with ``row``'s codec, or None when the codec refuses it."""
+    assert row.codec is not None
+    try:
+        return row.codec.parse(text)
+    except ValueError:
+        return None
 
 
 def read_effective(tree: ConfigTree) -> Config:
