@@ -3,10 +3,12 @@ every field HAProxy cannot express yields its warning."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import string
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -361,3 +363,17 @@ def test_an_unmodelled_keyword_keeps_its_value_in_reader_and_importer() -> None:
     result = import_config(SERVER_WORDS_CONFIG, "w.cfg")
     unmapped = sorted(d.message.split(":")[0] for d in result.diagnostics if d.code == UNMAPPED)
     assert unmapped == ["agent-check", "agent-check", "id 7", "id 8"]
+
+
+@pytest.mark.parametrize(
+    "module", ["syntax", "table", "view", "effective", "importer", "lint", "__init__"]
+)
+def test_every_module_of_the_package_imports_first(module: str) -> None:
+    """No import cycle: each module, imported first in a fresh interpreter, then ENGINE."""
+    name = "lbgen.haproxy" if module == "__init__" else f"lbgen.haproxy.{module}"
+    code = f"import {name}; from lbgen.engine import get_engine; get_engine('haproxy')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
