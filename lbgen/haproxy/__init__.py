@@ -8,9 +8,10 @@
 - :mod:`~lbgen.haproxy.importer`: the HAProxy half of ``lbgen import``;
 - :mod:`~lbgen.haproxy.lint`: the lint rules only HAProxy configs need.
 
-``ENGINE`` is built on first access (PEP 562): the parse dispatch of :mod:`lbgen.confparse`
-imports :mod:`lbgen.haproxy.syntax`, and that must not import the operations (lint, import)
-that themselves use the parse dispatch.
+``ENGINE`` is built on first access (PEP 562): importing one module of the package (the parse
+dispatch of :mod:`lbgen.confparse` imports :mod:`lbgen.haproxy.syntax`) runs this file, and
+that must not load the import and lint modules, which build on the operations
+(:mod:`lbgen.importer`, :mod:`lbgen.lint`) that themselves parse configs.
 """
 
 from __future__ import annotations
