@@ -109,14 +109,14 @@ def _check_lines(pool: ResolvedPool) -> list[str]:
     if health.check in ("http", "https"):
         # An explicit null path/expect leaves HAProxy's own default (uri /, any 2xx/3xx).
         send = "http-check send meth GET" + (f" uri {health.path}" if health.path else "")
-        lines = ["option httpchk", send]
+        lines = [table.HTTPCHK.name, send]
         if health.expect:
             lines.append(f"{table.HTTP_EXPECT.name} {_render(table.HTTP_EXPECT, health.expect)}")
         return lines
     if health.check == "tls":
         # An explicit "tcp-check connect" ignores the server's check-sni: name it on the rule.
         sni = f" sni {health.sni}" if health.sni else ""
-        return ["option tcp-check", f"tcp-check connect ssl{sni}"]
+        return [table.TCP_CHECK.name, f"tcp-check connect ssl{sni}"]
     return []
 
 
