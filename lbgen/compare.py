@@ -38,6 +38,7 @@ from lbgen.confparse.effective import (
     normalize_address,
 )
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.engine import get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.rendering import Rendered, render
 from lbgen.resolve import resolve_spec, spec_digest
@@ -51,21 +52,6 @@ _DURATIONS = frozenset(
     | {"server", "tunnel", "client_fin", "server_fin", "queue", "check", "idle"}
 )
 
-_HAPROXY_NAMES: Mapping[str, str] = {
-    "backend": "default_backend",
-    "binds": "bind",
-    "balance_args": "balance arguments",
-    "redispatch": "option redispatch",
-    "check_ssl": "check-ssl",
-    "ca_file": "ca-file",
-    "check_sni": "check-sni",
-    "check_port": "port",
-    "check_addr": "addr",
-    "send_proxy": "send-proxy",
-    "init_addr": "init-addr",
-    "timeouts.client_fin": "timeout client-fin",
-    "timeouts.server_fin": "timeout server-fin",
-}
 _NGINX_NAMES: Mapping[str, str] = {
     "backend": "proxy_pass",
     "binds": "listen",
@@ -352,7 +338,8 @@ class _Namer:
     def __init__(self, engine: str, labels: Mapping[str, str]) -> None:
         self.engine = engine
         self.labels = labels
-        self.names = {**(_HAPROXY_NAMES if engine == "haproxy" else _NGINX_NAMES), **_HEALTH_NAMES}
+        own = get_engine(engine).diff_names if engine == "haproxy" else _NGINX_NAMES
+        self.names = {**own, **_HEALTH_NAMES}
 
     def scope(self, path: Sequence[str]) -> str:
         """``frontend X`` / ``backend X: server S`` (nginx: ``upstream``, listen addresses)."""

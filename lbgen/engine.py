@@ -2,12 +2,13 @@
 
 An engine package (``lbgen/haproxy/``, ``lbgen/nginx/``) holds everything lbgen knows about that
 engine -- its config syntax, its directive table, the view its templates read, the reader that
-turns an existing config into the effective model, import, lint rules, templates and the command
-line that checks a config -- and exposes it as one :class:`Engine` value named ``ENGINE``
-(NGINX Plus is a variant of the nginx package, ``PLUS_ENGINE``). The operations (render,
-explain, diff, import, lint, check, manifest) are written once, against this interface, and find
-an engine by name with :func:`get_engine`. This module names no engine package at import time:
-the lookup imports it on first use, so the core never depends on an engine.
+turns an existing config into the effective model, import, lint rules, templates, and the
+command lines that check and run a config (``<engine>/command.py``, which the runners use) --
+and exposes it as one :class:`Engine` value named ``ENGINE`` (NGINX Plus is a variant of the
+nginx package, ``PLUS_ENGINE``). The operations (render, explain, diff, import, lint, manifest)
+are written once, against this interface, and find an engine by name with :func:`get_engine`.
+This module names no engine package at import time: the lookup imports it on first use, so the
+core never depends on an engine.
 """
 
 from __future__ import annotations
@@ -61,10 +62,6 @@ class Engine:
     """The lint rules (:class:`lbgen.lint.Rule`) that apply to this engine's configs."""
     diff_names: Mapping[str, str] = field(default_factory=dict)
     """Effective-model attribute -> the directive a diff names (``inter``, ``fail_timeout``)."""
-    check_arguments: Callable[..., list[str]] | None = None
-    """``(config_path, *, strict) -> argv`` after the program: how to check a config file."""
-    run_arguments: Callable[..., list[str]] | None = None
-    """``(config_text, folder, config_path) -> argv``: how to run it in the foreground."""
 
     @property
     def default_layout(self) -> str:

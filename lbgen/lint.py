@@ -1,6 +1,7 @@
 """``lbgen lint``: known footguns in an existing HAProxy or nginx config.
 
-Each rule is a row of :data:`RULES`: a code, a level, the engines it applies to, a one-line
+Each rule is a row of a rule table (:func:`all_rules`: the shared rules here, each engine
+package's own in its ``lint`` module): a code, a level, the engines it applies to, a one-line
 explanation and a check function. A check gets a :class:`LintContext` (the parsed tree and the
 effective model) and yields :class:`Finding` objects; the table turns them into
 :class:`~lbgen.diagnostics.Diagnostic` objects (``[code] detail: explanation``). Adding a rule is
@@ -13,22 +14,21 @@ Broken input (unreadable file, syntax error, unknown engine) raises
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lbgen.confparse import parse_config, read_config_text
 from lbgen.confparse.effective import (
-    CHECK_OPTIONS,
-    Backend,
     Config,
     Origin,
     effective,
     format_duration,
 )
-from lbgen.confparse.haproxy import PROXY_SECTIONS
 from lbgen.confparse.tree import ConfigTree, Node, word_set
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.engine import get_engine
+from lbgen.haproxy.syntax import PROXY_SECTIONS
 
 LINT_ENGINES = ("haproxy", "nginx", "nginx-plus")
 """``nginx-plus`` lints an nginx config without the rules about NGINX Plus-only features."""
@@ -90,7 +90,7 @@ Check = Callable[[LintContext], Iterable[Finding]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One lint rule: a row of :data:`RULES`."""
+    """One lint rule: a row of a rule table."""
 
     code: str
     name: str
@@ -101,65 +101,6 @@ class Rule:
 
 
 # --- rules -------------------------------------------------------------------------------
-
-
-def _check_options(section: Node) -> list[Node]:
-    return [n for n in section.find("option") if n.args and n.args[0] in CHECK_OPTIONS]
-
-
-def duplicate_check_option(ctx: LintContext) -> Iterator[Finding]:
-    """Two ``option *-chk`` in one section: only the last one runs."""
-    for section in ctx.sections(*PROXY_SECTIONS):
-        options = _check_options(section)
-        winner = options[-1] if options else None
-        for node in options[:-1]:
-            assert winner is not None
-            yield Finding.at(
-                node,
-                f"{section.keyword} {' '.join(section.args[:1])}: 'option {node.args[0]}' is "
-                f"ignored, 'option {winner.args[0]}' on line {winner.line} replaces it",
-            )
-
-
-def ssl_hello_check(ctx: LintContext) -> Iterator[Finding]:
-    """``option ssl-hello-chk`` only sees a TLS handshake start; a server answering with a TLS
-    alert, or an API server that is up but not ready, passes."""
-    for section in ctx.sections(*PROXY_SECTIONS):
-        for node in _check_options(section):
-            if node.args[0] == "ssl-hello-chk":
-                yield Finding.at(
-                    node, f"{section.keyword} {' '.join(section.args[:1])}: option ssl-hello-chk"
-                )
-
-
-def _checked_backends(ctx: LintContext, *kinds: str) -> Iterator[Backend]:
-    for backend in ctx.config.backends.values():
-        if backend.health.check in kinds:
-            yield backend
-
-
-def httpchk_without_expect(ctx: LintContext) -> Iterator[Finding]:
-    """An HTTP check with no ``http-check expect``: any 2xx or 3xx counts as healthy."""
-    for backend in _checked_backends(ctx, "http", "https"):
-        health = backend.health
-        if health.expect is None and health.expect_raw is None:
-            yield Finding.at_origin(
-                backend.origins.get("health.check"),
-                f"backend {backend.name}: option httpchk without http-check expect",
-                backend.origin,
-            )
-
-
-def healthz_check(ctx: LintContext) -> Iterator[Finding]:
-    """Checking ``/healthz`` (deprecated) where ``/readyz`` exists: /readyz also fails while an
-    API server shuts down or is not yet ready to serve."""
-    for backend in _checked_backends(ctx, "http", "https"):
-        if (backend.health.path or "").split("?")[0] in ("/healthz", "/livez"):
-            yield Finding.at_origin(
-                backend.origins.get("health.check"),
-                f"backend {backend.name}: checks {backend.health.path}",
-                backend.origin,
-            )
 
 
 def server_without_check(ctx: LintContext) -> Iterator[Finding]:
@@ -230,25 +171,6 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-def missing_timeout(ctx: LintContext) -> Iterator[Finding]:
-    """Without ``timeout connect/client/server`` HAProxy waits forever on dead peers (and
-    warns at start)."""
-    config = ctx.config
-    for frontend in config.frontends.values():
-        if frontend.timeouts.client is None:
-            yield Finding.at_origin(
-                None, f"frontend {frontend.name}: no timeout client", frontend.origin
-            )
-    for backend in config.backends.values():
-        missing = [k for k in ("connect", "server") if getattr(backend.timeouts, k) is None]
-        if missing:
-            yield Finding.at_origin(
-                None,
-                f"backend {backend.name}: no timeout {' / '.join(missing)}",
-                backend.origin,
-            )
-
-
 def proxy_protocol_to_server(ctx: LintContext) -> Iterator[Finding]:
     """kube-apiserver does not speak the PROXY protocol: every connection fails its TLS
     handshake."""
@@ -270,36 +192,13 @@ def proxy_protocol_to_server(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-def tls_without_verify(ctx: LintContext) -> Iterator[Finding]:
-    """``ssl``/``check-ssl`` with neither ``verify none`` nor ``ca-file``: HAProxy verifies by
-    default and refuses to start without a CA."""
-    for backend in ctx.config.backends.values():
-        for server in backend.servers.values():
-            tls = server.ssl or server.check_ssl
-            if tls and server.verify == "required" and server.ca_file is None:
-                which = "ssl" if server.ssl else "check-ssl"
-                yield Finding.at_origin(
-                    server.origins.get("ssl" if server.ssl else "check_ssl"),
-                    f"backend {backend.name}: server {server.name} has {which} but no "
-                    "'verify none' and no 'ca-file'",
-                    server.origin,
-                )
-
-
-_SERVER_OPTION_WORDS = word_set(
-    """
-    check check-ssl ssl verify weight inter fastinter downinter rise fall slowstart maxconn
-    maxqueue backup disabled enabled port addr sni check-sni crt ca-file send-proxy
-    send-proxy-v2 init-addr resolvers cookie agent-check on-marked-down observe
-    """
-)
 _NGINX_PARAM_WORDS = ("weight=", "max_fails=", "fail_timeout=", "max_conns=", "slow_start=")
 
 
 def _comment_swallows(comment: str) -> bool:
     first = comment.strip().split(" ", 1)[0] if comment.strip() else ""
     return (
-        first in _SERVER_OPTION_WORDS
+        get_engine("haproxy").table.named(first, "server") is not None
         or first in ("backup", "down")
         or first.startswith(_NGINX_PARAM_WORDS)
     )
@@ -404,109 +303,6 @@ def nginx_weight_zero(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
-_HTTP_ONLY_OPTIONS = frozenset(
-    {
-        "forwardfor",
-        "httplog",
-        "http-server-close",
-        "httpclose",
-        "http-keep-alive",
-        "http-buffer-request",
-        "http-pretend-keepalive",
-    }
-)
-_L7_BALANCE = ("uri", "url_param", "hdr", "random-uri")
-_HTTP_RULES = ("http-request", "http-response", "http-after-response")
-
-
-def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
-    """HTTP-only keywords in a TCP proxy do nothing (HAProxy ignores them, sometimes with a
-    warning): the config does not do what it says."""
-    # One finding per offending line, naming every TCP proxy that inherits it from defaults.
-    found: dict[tuple[str | None, int | None, str], list[str]] = {}
-    cols: dict[tuple[str | None, int | None, str], int | None] = {}
-    config = ctx.config
-    entities: list[tuple[str, Iterable[str], Mapping[str, Origin], Backend | None]] = []
-    entities += [
-        (f"frontend {f.name}", f.extras, f.origins, None)
-        for f in config.frontends.values()
-        if f.mode == "tcp"
-    ]
-    entities += [
-        (f"backend {b.name}", b.extras, b.origins, b)
-        for b in config.backends.values()
-        if b.mode == "tcp"
-    ]
-    for label, extras, origins, backend in entities:
-        offending: list[tuple[str, Origin | None]] = []
-        for text in extras:
-            words = text.split()
-            if words[:1] == ["option"] and len(words) > 1 and words[1] in _HTTP_ONLY_OPTIONS:
-                offending.append((f"option {words[1]}", origins.get(f"option {words[1]}")))
-            elif words[:1] and words[0] in _HTTP_RULES:
-                offending.append((words[0], origins.get(f"extras:{text}")))
-        if backend is not None and (backend.balance or "").startswith(_L7_BALANCE):
-            offending.append((f"balance {backend.balance}", origins.get("balance")))
-        for what, origin in offending:
-            key = (origin.file if origin else None, origin.line if origin else None, what)
-            found.setdefault(key, []).append(label)
-            cols[key] = origin.col if origin else None
-    for (file, line, what), labels in found.items():
-        yield Finding(
-            f"{what} in mode tcp ({', '.join(labels)})", file, line, cols[(file, line, what)]
-        )
-
-
-def slowstart_static_algorithm(ctx: LintContext) -> Iterator[Finding]:
-    """``slowstart`` with ``static-rr`` or ``first``: HAProxy cannot change weights on the fly
-    with these algorithms and ignores it."""
-    for backend in ctx.config.backends.values():
-        if backend.balance not in ("static-rr", "first"):
-            continue
-        for server in backend.servers.values():
-            if server.slowstart:
-                yield Finding.at_origin(
-                    server.origins.get("slowstart"),
-                    f"backend {backend.name} (balance {backend.balance}): server "
-                    f"{server.name} slowstart {format_duration(server.slowstart)}",
-                    server.origin,
-                )
-
-
-_HAPROXY_SERVER_TIMES = ("inter", "fastinter", "downinter", "slowstart")
-BARE_MS_LIKELY_SECONDS = 100
-"""An HAProxy bare number under this (``inter 10``, ``timeout client 30``) was meant as seconds."""
-
-
-def _haproxy_bare_times(ctx: LintContext) -> Iterator[tuple[Node, str, int]]:
-    """``(node, "timeout connect", 5000)`` for every HAProxy time written without a unit."""
-    for section in ctx.tree.directives():
-        for node in section.directives():
-            if node.keyword == "timeout" and len(node.args) == 2 and node.args[1].isdigit():
-                yield node, f"timeout {node.args[0]}", int(node.args[1])
-            elif node.keyword in ("server", "default-server"):
-                for word, value in zip(node.args, node.args[1:], strict=False):
-                    if word in _HAPROXY_SERVER_TIMES and value.isdigit():
-                        yield node, word, int(value)
-
-
-def haproxy_bare_number_small(ctx: LintContext) -> Iterator[Finding]:
-    """A bare number under 100 where HAProxy expects a time (``inter 10``, ``timeout client
-    30``): HAProxy reads milliseconds; a 10 ms check interval or a 30 ms idle timeout is almost
-    surely a unit forgotten."""
-    for node, what, value in _haproxy_bare_times(ctx):
-        if 0 < value < BARE_MS_LIKELY_SECONDS:
-            yield Finding.at(node, f"{what} {value} is {value}ms, not {value}s")
-
-
-def haproxy_bare_number_ms(ctx: LintContext) -> Iterator[Finding]:
-    """A bare number of 100 or more where HAProxy expects a time: correct as milliseconds, but
-    the unit says it to the next reader (and to nginx habits, where bare numbers are seconds)."""
-    for node, what, value in _haproxy_bare_times(ctx):
-        if value >= BARE_MS_LIKELY_SECONDS:
-            yield Finding.at(node, f"{what} {value} is {format_duration(value * 1000)}")
-
-
 _NGINX_TIME_DIRECTIVES = word_set(
     """
     proxy_timeout proxy_read_timeout proxy_send_timeout proxy_next_upstream_timeout
@@ -562,27 +358,13 @@ def config_problems(ctx: LintContext) -> Iterator[Finding]:
 
 # --- the table ---------------------------------------------------------------------------------
 
-HAPROXY = ("haproxy",)
 NGINX_OSS = ("nginx",)
 NGINX_ALL = ("nginx", "nginx-plus")
 ALL = ("haproxy", "nginx", "nginx-plus")
 
-RULES: tuple[Rule, ...] = (
+_RULES: tuple[Rule, ...] = (
     Rule("LB100", "config-problem", Level.ERROR, ALL,
          "the engine would reject or misread this value", config_problems),
-    Rule("LB101", "duplicate-check-option", Level.WARNING, HAPROXY,
-         "two 'option *-chk' in one section: the last one silently replaces the others",
-         duplicate_check_option),
-    Rule("LB102", "ssl-hello-check", Level.WARNING, HAPROXY,
-         "ssl-hello-chk passes on any TLS answer, even an alert: it says nothing about "
-         "readiness; use option httpchk + check-ssl on /readyz",
-         ssl_hello_check),
-    Rule("LB103", "httpchk-without-expect", Level.NOTE, HAPROXY,
-         "no 'http-check expect': any 2xx/3xx counts as healthy",
-         httpchk_without_expect),
-    Rule("LB104", "healthz-check", Level.NOTE, HAPROXY,
-         "/healthz is deprecated; /readyz also fails while an API server starts or drains",
-         healthz_check),
     Rule("LB105", "server-without-check", Level.WARNING, ALL,
          "a server that is never checked keeps receiving connections while down",
          server_without_check),
@@ -590,16 +372,9 @@ RULES: tuple[Rule, ...] = (
          "idle timeout under 5 minutes cuts long-running API requests (kubectl watch, "
          "informers)",
          short_idle_timeout),
-    Rule("LB107", "missing-timeout", Level.WARNING, HAPROXY,
-         "HAProxy waits forever on dead peers without it (and warns at start)",
-         missing_timeout),
     Rule("LB108", "proxy-protocol-to-apiserver", Level.ERROR, ALL,
          "kube-apiserver does not speak the PROXY protocol: every connection fails",
          proxy_protocol_to_server),
-    Rule("LB109", "tls-without-verify", Level.ERROR, HAPROXY,
-         "HAProxy verifies server certificates by default and refuses to start without a CA; "
-         "say 'verify none' or give 'ca-file'",
-         tls_without_verify),
     Rule("LB110", "comment-in-server-line", Level.WARNING, ALL,
          "'#' starts a comment anywhere outside quotes: the options after it are dropped",
          comment_in_server_line),
@@ -612,26 +387,23 @@ RULES: tuple[Rule, ...] = (
     Rule("LB113", "nginx-weight-zero", Level.ERROR, NGINX_ALL,
          "nginx requires weight >= 1; mark the server 'down' instead",
          nginx_weight_zero),
-    Rule("LB114", "http-keyword-in-tcp-mode", Level.WARNING, HAPROXY,
-         "HTTP-only keyword in a TCP proxy: ignored, the config does not do what it says",
-         http_keyword_in_tcp_mode),
-    Rule("LB115", "slowstart-static-algorithm", Level.WARNING, HAPROXY,
-         "static-rr and first cannot change weights at run time: slowstart is ignored",
-         slowstart_static_algorithm),
-    Rule("LB116", "haproxy-bare-number-small", Level.WARNING, HAPROXY,
-         "HAProxy reads a bare number as milliseconds: write the unit (10s, 500ms)",
-         haproxy_bare_number_small),
-    Rule("LB117", "haproxy-bare-number-ms", Level.NOTE, HAPROXY,
-         "a bare number is milliseconds in HAProxy (seconds in nginx): the unit says so",
-         haproxy_bare_number_ms),
     Rule("LB118", "nginx-bare-number-seconds", Level.WARNING, NGINX_ALL,
          "nginx reads a bare number as seconds: this looks like milliseconds; write the unit "
          "(5000ms or 5s)",
          nginx_bare_number_seconds),
 )  # fmt: skip
-"""Every lint rule, in code order."""
+"""The rules of this module (for several engines), in code order."""
 
-RULES_BY_CODE = {rule.code: rule for rule in RULES}
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every lint rule, in code order: the shared ones and each engine package's own."""
+    own = get_engine("haproxy").lint_rules
+    return tuple(sorted((*_RULES, *own), key=lambda rule: rule.code))
+
+
+def rules_by_code() -> dict[str, Rule]:
+    """Every lint rule by its code."""
+    return {rule.code: rule for rule in all_rules()}
 
 
 # --- API ---------------------------------------------------------------------------------------
@@ -643,7 +415,7 @@ def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
     ctx = LintContext(tree, effective(tree), flavour)
     out: list[Diagnostic] = []
     seen: set[tuple[str, str | None, int | None, str]] = set()
-    for rule in RULES:
+    for rule in all_rules():
         if flavour not in rule.engines:
             continue
         for finding in rule.check(ctx):
@@ -652,7 +424,8 @@ def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
                 continue
             seen.add(key)
             # LB100 relays the model's own messages, which already say what is wrong.
-            message = finding.detail if rule is RULES[0] else f"{finding.detail}: {rule.summary}"
+            relayed = rule.code == "LB100"
+            message = finding.detail if relayed else f"{finding.detail}: {rule.summary}"
             out.append(
                 Diagnostic(rule.level, rule.code, message, finding.file, finding.line, finding.col)
             )
@@ -683,21 +456,21 @@ def explain() -> str:
     """The rule table as text, one rule a line (for ``lbgen lint --list-rules`` and the docs)."""
     return "\n".join(
         f"{r.code}  {r.name:<30} {r.level!s:<7}  {'/'.join(r.engines):<24} {r.summary}"
-        for r in RULES
+        for r in all_rules()
     )
 
 
 __all__ = [
     "LINT_ENGINES",
-    "RULES",
-    "RULES_BY_CODE",
     "WATCH_SAFE_US",
     "Finding",
     "LintContext",
     "Rule",
+    "all_rules",
     "exit_code",
     "explain",
     "lint_path",
     "lint_text",
     "lint_tree",
+    "rules_by_code",
 ]

@@ -85,7 +85,7 @@ def _engine_of_template(name: str | None) -> tuple[str, ...]:
 def _unsafe(engine: str, text: str) -> str | None:
     """The engine's :func:`unsafe_in_config`, cached: a config prints the same values often."""
     if engine == "haproxy":
-        from lbgen.targets.haproxy import unsafe_in_config
+        from lbgen.haproxy.view import unsafe_in_config
     else:
         from lbgen.targets.nginx import unsafe_in_config
     return unsafe_in_config(text)

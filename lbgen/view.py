@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.engine import get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.resolve import Resolved
 from lbgen.spec.source import Path_
@@ -122,9 +123,8 @@ def provenance(resolved: Resolved, version: str, target: str, layout: str) -> li
 def build_view(resolved: Resolved, target: str, layout: str, **options: Any) -> View:
     """Dispatch to the target's view builder."""
     if target == "haproxy":
-        from lbgen.targets.haproxy import build_haproxy_view
-
-        return build_haproxy_view(resolved, layout=layout)
+        view: View = get_engine(target).build_view(resolved, layout=layout)
+        return view
     from lbgen.targets.nginx import build_nginx_view
 
     return build_nginx_view(resolved, plus=target == "nginx-plus", layout=layout, **options)

@@ -8,16 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lbgen.confparse import (
-    CODE_SYNTAX,
-    CODE_UNREADABLE,
-    parse_config_file,
-    parse_haproxy,
-    write_haproxy,
-)
-from lbgen.confparse.haproxy import SECTIONS, quote_word, split_line
+from lbgen.confparse import CODE_SYNTAX, CODE_UNREADABLE, parse_config_file
 from lbgen.confparse.tree import COMMENT, ConfigTree, Node
 from lbgen.diagnostics import SpecError
+from lbgen.haproxy.syntax import SECTIONS, parse_haproxy, quote_word, split_line, write_haproxy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 HAPROXY_FIXTURES = sorted((FIXTURES / "haproxy").glob("*.cfg")) + sorted(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lbgen.confparse import parse_config_file, parse_haproxy, parse_nginx, write_config
+from lbgen.confparse import parse_config_file, parse_nginx, write_config
 from lbgen.confparse.effective import (
     Bind,
     Config,
@@ -20,10 +20,11 @@ from lbgen.confparse.effective import (
     effective_text,
     format_duration,
     normalize_address,
-    parse_haproxy_time,
     parse_nginx_time,
     split_host_port,
 )
+from lbgen.haproxy.syntax import parse_haproxy
+from lbgen.haproxy.table import parse_haproxy_time
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 GOLDEN = sorted(

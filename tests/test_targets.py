@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import lbgen
-from lbgen.confparse.effective import CHECK_OPTIONS
 from lbgen.diagnostics import Level
+from lbgen.haproxy.effective import CHECK_OPTIONS
 
 BASE = """\
 version: 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from lbgen.confparse.detect import ENGINES, detect_engine
-from lbgen.confparse.haproxy import parse_haproxy, write_haproxy
 from lbgen.confparse.nginx import parse_nginx, write_nginx
 from lbgen.confparse.tree import (
     CODE_ENGINE,
@@ -38,12 +37,10 @@ __all__ = [
     "detect_engine",
     "parse_config",
     "parse_config_file",
-    "parse_haproxy",
     "parse_nginx",
     "read_config_text",
     "resolve_engine",
     "write_config",
-    "write_haproxy",
     "write_nginx",
 ]
 
@@ -72,6 +69,10 @@ def resolve_engine(text: str, filename: str, engine: str | None) -> str:
 def parse_config(text: str, filename: str, engine: str | None = None) -> ConfigTree:
     """Parse config text with the given or detected engine's parser."""
     if resolve_engine(text, filename, engine) == "haproxy":
+        # Imported on use: lbgen.haproxy.syntax builds on this package's tree module, so this
+        # package cannot import it while it is itself being imported.
+        from lbgen.haproxy.syntax import parse_haproxy
+
         return parse_haproxy(text, filename)
     return parse_nginx(text, filename)
 
@@ -91,4 +92,8 @@ def parse_config_file(path: str | Path, engine: str | None = None) -> ConfigTree
 
 def write_config(tree: ConfigTree) -> str:
     """Canonical text of a tree in its own engine's syntax."""
-    return write_haproxy(tree) if tree.engine == "haproxy" else write_nginx(tree)
+    if tree.engine == "haproxy":
+        from lbgen.haproxy.syntax import write_haproxy  # on use, as in parse_config
+
+        return write_haproxy(tree)
+    return write_nginx(tree)

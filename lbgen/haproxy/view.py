@@ -13,9 +13,12 @@ Choices that matter to operators:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.directives import Directive
+from lbgen.haproxy import table
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.source import Path_
@@ -30,11 +33,9 @@ INT_MAX = 2**31 - 1
 GENERATED_FRONTENDS = {"stats_bind": STATS_FRONTEND, "health_bind": HEALTH_FRONTEND}
 
 _STATIC_BALANCE = {"static-rr", "first"}
-_FRONTEND_TIMEOUTS = (("client", "client"), ("client_fin", "client-fin"))
-_BACKEND_TIMEOUTS = (
-    ("connect", "connect"), ("server", "server"), ("tunnel", "tunnel"),
-    ("server_fin", "server-fin"), ("queue", "queue"),
-)  # fmt: skip
+_HEALTH_TIMING = ("interval", "fast_interval", "down_interval", "rise", "fall")
+_FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
+_BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,17 @@ def _bind(address: HostPort) -> str:
     return f"{text} v6only" if address.family == "ipv6" and address.is_wildcard else text
 
 
-def _duration(us: int | None) -> str | None:
-    return None if us is None else format_haproxy_duration(us)
+def _render(row: Directive, value: Any) -> str:
+    """``value`` as ``row`` writes it (every row the view writes has a codec)."""
+    assert row.codec is not None
+    return row.codec.render(value)
 
 
-def _timeouts(values: Any, names: tuple[tuple[str, str], ...]) -> list[Setting]:
+def _timeouts(values: Any, rows: tuple[Directive, ...]) -> list[Setting]:
     return [
-        Setting(keyword, format_haproxy_duration(values[field]))
-        for field, keyword in names
-        if values[field] is not None
+        Setting(row.name.removeprefix("timeout "), _render(row, values[key]))
+        for row in rows
+        if row.field is not None and values[key := row.field.removeprefix("timeouts.")] is not None
     ]
 
 
@@ -106,17 +109,14 @@ def _check_lines(pool: ResolvedPool) -> list[str]:
     if health.check in ("http", "https"):
         # An explicit null path/expect leaves HAProxy's own default (uri /, any 2xx/3xx).
         send = "http-check send meth GET" + (f" uri {health.path}" if health.path else "")
-        lines = ["option httpchk", send]
-        expect = health.expect
-        if expect and len(expect) == 1:
-            lines.append(f"http-check expect status {expect[0]}")
-        elif expect:
-            lines.append(f"http-check expect rstatus ^({'|'.join(map(str, expect))})$")
+        lines = [table.HTTPCHK.name, send]
+        if health.expect:
+            lines.append(f"{table.HTTP_EXPECT.name} {_render(table.HTTP_EXPECT, health.expect)}")
         return lines
     if health.check == "tls":
         # An explicit "tcp-check connect" ignores the server's check-sni: name it on the rule.
         sni = f" sni {health.sni}" if health.sni else ""
-        return ["option tcp-check", f"tcp-check connect ssl{sni}"]
+        return [table.TCP_CHECK.name, f"tcp-check connect ssl{sni}"]
     return []
 
 
@@ -124,46 +124,39 @@ def _check_params(pool: ResolvedPool) -> list[str]:
     health = pool.health
     if health.check in (None, "none"):
         return []
-    params = ["check"]
+    params = [table.CHECK.name]
     if health.check in ("https", "tls"):
         if health.check == "https":
-            params.append("check-ssl")
-        params += ["verify", "none"]
+            params.append(table.CHECK_SSL.name)
+        # lbgen checks the API server's TLS without verifying it (no CA to give HAProxy).
+        params += [table.VERIFY.name, _render(table.VERIFY, table.LBGEN_VERIFY)]
         if health.sni and health.check == "https":
-            params += ["check-sni", health.sni]
+            params += [table.CHECK_SNI.name, _render(table.CHECK_SNI, health.sni)]
         if health.client_cert:
-            params += ["crt", health.client_cert]
+            params += [table.CRT.name, _render(table.CRT, health.client_cert)]
+    return params
+
+
+def _params(rows: tuple[Directive, ...], values: Mapping[str, Any]) -> list[str]:
+    """``keyword value`` pairs of the rows whose field has a value, in the rows' order."""
+    params: list[str] = []
+    for row in rows:
+        value = values.get(row.field or "")
+        if value is not None:
+            params += [row.name, _render(row, value)]
     return params
 
 
 def _timing_params(pool: ResolvedPool) -> list[str]:
     health = pool.health
-    params: list[str] = []
     if health.check in (None, "none"):
-        return params
-    for keyword, value in (
-        ("inter", _duration(health.interval)),
-        ("fastinter", _duration(health.fast_interval)),
-        ("downinter", _duration(health.down_interval)),
-        ("rise", health.rise),
-        ("fall", health.fall),
-    ):
-        if value is not None:
-            params += [keyword, str(value)]
-    return params
+        return []
+    values = {f"health.{name}": getattr(health, name) for name in _HEALTH_TIMING}
+    return _params(table.TIMING, values)
 
 
-def _server_params(values: Any) -> list[str]:
-    params: list[str] = []
-    for keyword, value in (
-        ("slowstart", _duration(values["slowstart"])),
-        ("maxconn", values["maxconn"]),
-        ("maxqueue", values["maxqueue"]),
-        ("weight", values["weight"]),
-    ):
-        if value is not None:
-            params += [keyword, str(value)]
-    return params
+def _server_params(values: Mapping[str, Any]) -> list[str]:
+    return _params(table.SERVER_PARAMS, dict(values))
 
 
 def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> HaproxyServer:
@@ -175,11 +168,11 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
     differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
     params = _check_params(pool) + _server_params(differing)
     if server.backup:
-        params.append("backup")
+        params.append(table.BACKUP.name)
     if server.disabled:
-        params.append("disabled")
+        params.append(table.DISABLED.name)
     if server.is_dns:
-        params += ["init-addr", "last,libc,none"]
+        params += [table.INIT_ADDR.name, _render(table.INIT_ADDR, table.LBGEN_INIT_ADDR)]
         # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
         # when that fails, but the server then has no address until the next reload.
         findings.warning(
@@ -263,7 +256,8 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
     health = pool.health
     timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
     if health.check not in (None, "none") and health.timeout is not None:
-        timeouts.append(Setting("check", format_haproxy_duration(health.timeout)))
+        row = table.CHECK_TIMEOUT
+        timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
     default_server = _timing_params(pool) + _server_params(pool.server_defaults)
     return HaproxyBackend(
         name=pool.name,
@@ -319,14 +313,54 @@ def _frontend(
 
 
 def _log_target(log: str | None) -> str | None:
-    if log in (None, "none"):
-        return None
-    if log == "stdout":
-        return "stdout format raw local0"
-    if log == "syslog":
-        return "/dev/log local0"
-    assert log is not None and log.startswith("udp://")
-    return f"{log.removeprefix('udp://')} local0"
+    return None if log in (None, "none") else _render(table.GLOBAL_LOG, log)
+
+
+def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
+    """``(field, value, where)`` for every spec field of the resolved spec a table row may name
+    (``global.maxconn``, a frontend's ``timeouts.client``, a pool's ``health.interval``, a
+    server's ``weight``): ``where`` is the spec path that set it, else its owner's."""
+    g = resolved.global_
+    for name in ("maxconn", "log"):
+        yield f"global.{name}", getattr(g, name), ("global", name)
+    for frontend in resolved.frontends:
+        yield "bind", frontend.binds, frontend.sources.get("bind", frontend.path)
+        yield "pool", frontend.pool, frontend.sources.get("pool", frontend.path)
+        yield "mode", frontend.mode, frontend.sources.get("mode", frontend.path)
+        for name, value in frontend.timeouts.items():
+            key = f"timeouts.{name}"
+            yield key, value, frontend.sources.get(key, frontend.path)
+    for pool in resolved.pools:
+        for name in ("balance", "retries", "redispatch"):
+            yield name, getattr(pool, name), pool.sources.get(name, pool.path)
+        for name, value in pool.timeouts.items():
+            key = f"timeouts.{name}"
+            yield key, value, pool.sources.get(key, pool.path)
+        for name, value in pool.server_defaults.items():
+            yield name, value, pool.sources.get(f"server_defaults.{name}", pool.path)
+        health = pool.health
+        for name in ("check", "path", "expect", *_HEALTH_TIMING, "timeout", "client_cert", "sni"):
+            where = health.sources.get(name, (*pool.path, "health"))
+            yield f"health.{name}", getattr(health, name), where
+        for server in pool.servers:
+            for name in ("backup", "disabled", *server_param_names()):
+                yield name, getattr(server, name), server.sources.get(name, server.path)
+
+
+def server_param_names() -> tuple[str, ...]:
+    """The spec fields of the per-server parameters (``slowstart``, ``maxconn``, ...)."""
+    return tuple(row.field for row in table.SERVER_PARAMS if row.field is not None)
+
+
+def warn_unsupported(
+    resolved: Resolved, findings: Findings, rows: tuple[Directive, ...] | None = None
+) -> None:
+    """One warning per set field that HAProxy cannot express: the text of its table row."""
+    by_field = {row.field: row for row in (table.TABLE.unsupported() if rows is None else rows)}
+    for name, value, where in field_values(resolved):
+        row = by_field.get(name)
+        if row is not None and value is not None and value is not False:
+            findings.warning(row.code or "haproxy-unsupported", where, row.unsupported or "")
 
 
 #: Characters HAProxy's line parser gives a meaning (comment, quoting, escaping, condition
@@ -360,6 +394,7 @@ def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
     findings = Findings(resolved)
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")
+    warn_unsupported(resolved, findings)
     _check_count(g.maxconn, ("global", "maxconn"), "global.maxconn", findings)
     reserved = {
         section: f"global.{key.removesuffix('_bind')}"

@@ -1,0 +1,424 @@
+"""Import an haproxy.cfg into a spec: the HAProxy half of ``lbgen import``.
+
+The draft (:class:`lbgen.importer.Draft`) is filled from the config's effective model
+(:mod:`lbgen.haproxy.effective`) and, for what the model does not name, from the tree itself:
+every directive or server parameter without a spec field is named in a comment and warned about
+(``import-unmapped``). Which server parameters map to a spec field comes from the directive
+table (:mod:`lbgen.haproxy.table`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+from lbgen.confparse.tree import ConfigTree, Node
+from lbgen.diagnostics import Diagnostic, Level
+from lbgen.effective.model import Backend, Frontend, Origin, normalize_address
+from lbgen.haproxy import table
+from lbgen.haproxy.effective import CHECK_OPTIONS
+from lbgen.importer import (
+    LOSSY,
+    Draft,
+    duration_text,
+    most_common,
+    server_params,
+    shown,
+    spec_name,
+    valid_address,
+)
+from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
+from lbgen.spec.models import _check_cert_path, _check_dns_name, _check_http_path
+
+_SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
+_SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
+_POOL_TIMEOUTS = tuple(row.effective or "" for row in table.BACKEND_TIMEOUTS)
+_FRONTEND_TIMEOUTS = tuple(row.effective or "" for row in table.FRONTEND_TIMEOUTS)
+_LOGGING = frozenset({("log", "global"), ("option", "tcplog"), ("option", "dontlognull")})
+_HAPROXY_TIMEOUTS = frozenset(
+    row.name.removeprefix("timeout ") for row in table.TABLE if row.name.startswith("timeout ")
+)
+_PROXY_SECTIONS = frozenset({"defaults", "frontend", "backend", "listen"})
+# One-word proxy keywords with a spec field, and the lines read with the servers and checks.
+_HAPROXY_PROXY_KEYWORDS = frozenset(
+    row.name
+    for row in table.TABLE
+    if row.field is not None and " " not in row.name and _PROXY_SECTIONS & set(row.contexts)
+) | {"default-server", "server", "http-check", "tcp-check"}
+
+
+class _HaproxyImport:
+    """HAProxy config -> spec fields."""
+
+    def __init__(self, draft: Draft) -> None:
+        self.d = draft
+        self.config = draft.config
+        self.pool_names: dict[str, str] = {}
+        self.stats_frontend: str | None = None
+        self.health_frontend: str | None = None
+
+    def run(self) -> None:
+        d = self.d
+        d.name = spec_name(d)
+        sections = list(d.tree.directives())
+        self._global(sections)
+        for section in sections:
+            if section.keyword in ("backend", "listen") and section.args:
+                self._backend(section)
+        for section in sections:
+            if section.keyword in ("frontend", "listen") and section.args:
+                self._frontend(section)
+        for section in sections:
+            if section.keyword == "defaults":
+                self._defaults_lines(section)
+            elif section.keyword not in ("global", "frontend", "backend", "listen"):
+                d.skip(section, f"section {shown(section).removesuffix(' { … }')}",
+                       "the spec has no such section")  # fmt: skip
+        d.hoist()
+
+    # -- global ---------------------------------------------------------------------------------
+
+    def _global(self, sections: list[Node]) -> None:
+        d = self.d
+        log: str | None = None
+        logged = False
+        for section in sections:
+            if section.keyword != "global":
+                continue
+            for node in section.directives():
+                if node.keyword == "log" and not logged:
+                    logged = True
+                    log = _haproxy_log(node.args)
+                    if log is None:
+                        d.unmapped(node, ("global",), why="no spec log target says this")
+                elif node.keyword == "maxconn" and node.args and node.args[0].isdigit():
+                    d.global_["maxconn"] = int(node.args[0])
+                else:
+                    d.unmapped(node, ("global",))
+        d.global_["log"] = log
+
+    def _defaults_lines(self, section: Node) -> None:
+        """Directives of a defaults section: what the proxies inherit is read from the model;
+        here only the ones without a spec field are named."""
+        for node in section.directives():
+            if not self._mapped_proxy_line(node, frontend=True, backend=True):
+                self.d.unmapped(node, ("defaults",))
+            elif node.keyword == "default-server":
+                self._server_words(node, node.args, ("defaults",))
+
+    def _mapped_proxy_line(self, node: Node, *, frontend: bool, backend: bool) -> bool:
+        key, args = node.keyword, node.args
+        if (key, args[0] if args else "") in _LOGGING:
+            return True
+        if key == "mode":
+            # A proxy whose effective mode is not tcp is left out with its own warning.
+            return True
+        if key == "timeout" and args:
+            return args[0] in _HAPROXY_TIMEOUTS
+        if key == "option" and args:
+            # Check options are read (or warned about) by the health import.
+            return args[0] in ("redispatch", *CHECK_OPTIONS)
+        if key == "no" and args[:2] == ("option", "redispatch"):
+            return True
+        return key in _HAPROXY_PROXY_KEYWORDS
+
+    # -- frontends ------------------------------------------------------------------------------
+
+    def _frontend(self, section: Node) -> None:
+        d = self.d
+        name = section.args[0]
+        frontend = self.config.frontends.get(name)
+        if frontend is None:
+            return
+        if frontend.mode != "tcp":
+            if self._special(section, frontend):
+                return
+            d.skip(section, f"{section.keyword} {name}", f"mode {frontend.mode}: the spec "
+                   "describes TCP load balancing only")  # fmt: skip
+            return
+        pool = self.pool_names.get(frontend.backend or "")
+        if pool is None:
+            why = (
+                "it names no default_backend"
+                if frontend.backend is None
+                else f"its backend {frontend.backend} was not imported"
+            )
+            d.skip(section, f"{section.keyword} {name}", why)
+            return
+        key = d.safe_name(name, d.frontends, section, "frontend")
+        binds: list[str] = []
+        for node in section.find("bind"):
+            binds += self._binds(node, key)
+        if not binds:
+            d.skip(section, f"{section.keyword} {name}", "no bind address the spec can hold")
+            return
+        fields: dict[str, Any] = {"bind": binds, "pool": pool}
+        for t in _FRONTEND_TIMEOUTS:
+            fields[t] = duration_text(getattr(frontend.timeouts, t.removeprefix("timeouts.")))
+        d.frontends[key] = fields
+        where = ("frontends", key)
+        for node in section.directives():
+            if node.keyword in ("bind", "server"):
+                continue
+            if section.keyword == "listen" and self._mapped_proxy_line(
+                node, frontend=True, backend=True
+            ):
+                continue
+            if not self._mapped_proxy_line(node, frontend=True, backend=False):
+                d.unmapped(node, where)
+
+    def _binds(self, node: Node, frontend: str) -> list[str]:
+        out: list[str] = []
+        options = [o for o in node.args[1:]]
+        for raw in node.args[0].split(",") if node.args else []:
+            address = normalize_address(raw)
+            if address.startswith("0.0.0.0:"):
+                address = address.removeprefix("0.0.0.0")
+            if not valid_address(address, bind=True):
+                self.d.unmapped(node, ("frontends", frontend), f"bind {raw}",
+                                "not a host:port the spec can hold")  # fmt: skip
+                continue
+            out.append(address)
+        extra = [o for o in options if o != "v6only"]
+        if extra:
+            self.d.unmapped(node, ("frontends", frontend), f"bind options {' '.join(extra)}")
+        return out
+
+    def _special(self, section: Node, frontend: Frontend) -> bool:
+        """lbgen's own HTTP listeners: a stats page -> ``global.stats``, a ``monitor-uri``
+        listener -> ``global.health``."""
+        d = self.d
+        binds = section.find("bind")
+        if len(binds) != 1 or not binds[0].args:
+            return False
+        address = normalize_address(binds[0].args[0].split(",")[0])
+        if address.startswith("0.0.0.0:"):
+            address = address.removeprefix("0.0.0.0")
+        if not valid_address(address, bind=True):
+            return False
+        words = {n.keyword for n in section.directives()}
+        if "stats" in words and "stats" not in d.global_:
+            prometheus = any("prometheus-exporter" in n.args for n in section.find("http-request"))
+            d.global_["stats"] = {"bind": address, "prometheus": prometheus}
+            self.stats_frontend = section.args[0]
+            where: tuple[str, ...] = ("global",)
+        elif "monitor-uri" in words and "health" not in d.global_:
+            uri = section.last("monitor-uri")
+            path = uri.args[0] if uri is not None and uri.args else "/healthz"
+            d.global_["health"] = {"bind": address, "path": path}
+            self.health_frontend = section.args[0]
+            where = ("global",)
+        else:
+            return False
+        expected = {"bind", "mode", "stats", "monitor-uri", "timeout", "http-request"}
+        for node in section.directives():
+            if node.keyword not in expected and (node.keyword, *node.args[:1]) not in _LOGGING:
+                d.unmapped(node, where, why="lbgen writes its own listener without it")
+        role, ours = (
+            ("stats page", STATS_FRONTEND)
+            if self.stats_frontend == section.args[0]
+            else ("liveness endpoint", HEALTH_FRONTEND)
+        )
+        d.note(
+            where,
+            f"{d.file}:{section.line}: {section.keyword} {section.args[0]} is the load "
+            f"balancer's own {role} (lbgen renders it as frontend {ours})",
+        )
+        if section.args[0] == ours:
+            return True  # lbgen's own: whatever else differs, the self-check names it
+        # One warning for the replacement; the diff's "removed"/"added" pair says no more.
+        d.skipped.add(section.line)
+        d.replaced.add(f"frontend {ours}")
+        d.diagnostics.append(
+            Diagnostic(
+                Level.WARNING, LOSSY,
+                f"{section.keyword} {section.args[0]}: becomes global."
+                f"{'stats' if ours == STATS_FRONTEND else 'health'}; lbgen renders its own "
+                f"frontend {ours} in its place",
+                file=section.file, line=section.line, col=section.col,
+            )
+        )  # fmt: skip
+        return True
+
+    # -- backends -------------------------------------------------------------------------------
+
+    def _backend(self, section: Node) -> None:
+        d = self.d
+        name = section.args[0]
+        backend = self.config.backends.get(name)
+        if backend is None:
+            return
+        if not backend.servers:
+            if section.keyword == "backend":
+                d.skip(section, f"backend {name}", "it has no servers")
+            return
+        if backend.mode != "tcp":
+            # A listen section is judged with its frontend side (it may be a stats page).
+            if section.keyword == "backend":
+                d.skip(section, f"backend {name}", f"mode {backend.mode}: the spec describes "
+                       "TCP load balancing only")  # fmt: skip
+            return
+        key = d.safe_name(name, d.pools, section, "pool")
+        self.pool_names[name] = key
+        where = ("pools", key)
+        fields: dict[str, Any] = {}
+        d.pools[key] = fields
+        balance = None
+        if "balance" in backend.origins:
+            balance = backend.balance
+            if balance not in _SPEC_BALANCE or backend.balance_args:
+                d.warn(backend.origins["balance"], "balance",
+                       f"balance {' '.join((str(balance), *backend.balance_args))}: the spec's "
+                       "balance cannot say this; left to the engine's default")  # fmt: skip
+                balance = None
+        fields["balance"] = balance
+        names = self._servers(section, backend, key)
+        self._health(section, backend, key)
+        fields["retries"] = backend.retries if "retries" in backend.origins else None
+        fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
+        for t in _POOL_TIMEOUTS:
+            fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
+        server_params(d, key, backend.servers, names)
+        for node in section.directives():
+            if node.keyword in ("bind", "server"):
+                continue
+            frontend_side = section.keyword == "listen"
+            if not self._mapped_proxy_line(node, frontend=frontend_side, backend=True):
+                if section.keyword == "backend":
+                    d.unmapped(node, where)
+            elif node.keyword == "default-server":
+                self._server_words(node, node.args, where)
+
+    def _servers(self, section: Node, backend: Backend, pool: str) -> dict[str, str]:
+        d = self.d
+        names: dict[str, str] = {}
+        d.servers[pool] = {}
+        for node in section.find("server"):
+            if len(node.args) < 2 or node.args[0] not in backend.servers:
+                continue
+            server = backend.servers[node.args[0]]
+            key = d.safe_name(server.name, d.servers[pool], node, "server")
+            if not valid_address(server.endpoint, bind=False):
+                d.unmapped(node, ("pools", pool), f"server {server.name} {node.args[1]}",
+                           "the spec needs host:port")  # fmt: skip
+                continue
+            names[server.name] = key
+            fields: dict[str, Any] = {"address": server.endpoint}
+            if server.backup:
+                fields["backup"] = True
+            if server.disabled:
+                fields["disabled"] = True
+            d.servers[pool][key] = fields
+            self._server_words(node, node.args[2:], ("pools", pool, "servers", key))
+        return names
+
+    def _checked(
+        self, value: str | None, check: Callable[[Any], Any], origin: Origin | None, what: str
+    ) -> str | None:
+        """``value`` when the spec accepts it; else a warning and null."""
+        if value is None:
+            return None
+        try:
+            check(value)
+        except PydanticCustomError as exc:
+            self.d.warn(origin, what, f"{what} {value!r}: the spec refuses it ({exc}); left out")
+            return None
+        return value
+
+    def _written_words(self, section: Node) -> set[str]:
+        """Words of the server and default-server lines a backend's servers are built from
+        (its own, and those of defaults sections)."""
+        nodes = [n for n in section.directives() if n.keyword in ("server", "default-server")]
+        for other in self.d.tree.directives():
+            if other.keyword == "defaults":
+                nodes += other.find("default-server")
+        return {word for node in nodes for word in node.args}
+
+    def _server_words(self, node: Node, args: Sequence[str], where: tuple[str, ...]) -> None:
+        """Name the server parameters the spec has no field for."""
+        i = 0
+        while i < len(args):
+            word = args[i]
+            row = table.server_option(word)
+            takes_value = row is not None and row.codec is not None
+            value = args[i + 1] if takes_value and i + 1 < len(args) else None
+            i += 2 if value is not None else 1
+            # Options with a spec field are read from the model (health, server parameters).
+            if (row is not None and row.field is not None) or word.startswith("no-"):
+                continue
+            # What lbgen itself writes with a TLS check or for a DNS-named server.
+            if (row, value) in (
+                (table.VERIFY, table.LBGEN_VERIFY),
+                (table.INIT_ADDR, table.LBGEN_INIT_ADDR),
+            ):
+                continue
+            text = word if value is None else f"{word} {value}"
+            self.d.unmapped(node, where, text)
+
+    def _health(self, section: Node, backend: Backend, pool: str) -> None:
+        d = self.d
+        fields = d.pools[pool]
+        health = backend.health
+        origin = backend.origins.get("health.check", backend.origin)
+        checked = [s for s in backend.servers.values() if s.check]
+        unchecked = [s.name for s in backend.servers.values() if not s.check]
+        if checked and unchecked:
+            d.warn(backend.origin, "check",
+                   f"backend {backend.name}: servers without check ({', '.join(unchecked)}): "
+                   "the spec checks every server of a pool or none")  # fmt: skip
+        kind = _SPEC_CHECKS.get(health.check)
+        if kind is None:
+            replacement = "tls" if health.check == "ssl-hello" else "tcp"
+            d.warn(origin, "health",
+                   f"option {health.check}-chk check: the spec has no such check; imported as "
+                   f"{replacement}")  # fmt: skip
+            kind = replacement
+        fields["health.check"] = kind
+        if kind == "none":
+            return
+        if kind in ("http", "https"):
+            fields["health.path"] = self._checked(health.path, _check_http_path, origin, "path")
+            fields["health.expect"] = list(health.expect) if health.expect else None
+        if health.sni is not None:
+            fields["health.sni"] = self._checked(health.sni, _check_dns_name, origin, "sni")
+        if health.client_cert is not None:
+            fields["health.client_cert"] = self._checked(
+                health.client_cert, _check_cert_path, origin, "crt"
+            )
+        for row in table.TIMING:
+            attr, spec_key = row.effective or "", row.field or ""
+            values = [getattr(s, attr) for s in checked]
+            if len(set(values)) > 1:
+                d.warn(checked[0].origins.get(attr, checked[0].origin), attr,
+                       f"{attr}: servers of backend {backend.name} differ ({sorted(set(values))});"
+                       " the spec's health settings are per pool")  # fmt: skip
+            value = most_common(values)
+            if attr in ("fastinter", "downinter"):
+                # Unset, HAProxy uses inter (and the model fills that in): written only where a
+                # server or default-server line of this backend or a defaults section says it.
+                inter = most_common([s.inter for s in checked])
+                set_here = value != inter or attr in self._written_words(section)
+            else:
+                set_here = any(attr in s.origins for s in checked)
+            if not set_here:
+                value = None
+            fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
+        fields["health.timeout"] = duration_text(backend.timeouts.check)
+
+
+def _haproxy_log(args: Sequence[str]) -> str | None:
+    """The spec's log target for an HAProxy ``log`` line, or None when it has none."""
+    try:
+        return table.LOG.parse(" ".join(args))
+    except ValueError:
+        return None
+
+
+def import_into(tree: ConfigTree, draft: Draft) -> None:
+    """Fill ``draft`` from its parsed haproxy.cfg (``draft.tree``; ``tree`` is the same)."""
+    _HaproxyImport(draft).run()
+
+
+__all__ = ["import_into"]

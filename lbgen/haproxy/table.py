@@ -1,0 +1,363 @@
+"""HAProxy's two-way directive table: every spec field <-> keyword mapping lbgen knows, once.
+
+One :class:`~lbgen.directives.Directive` per keyword and context. The view writes a value with
+``row.codec.render``, the reader (:mod:`lbgen.haproxy.effective`) reads it back with
+``row.codec.parse``; HAProxy's own default when the keyword is absent is ``row.default``; a
+diff names an effective-model attribute by ``row.name``; which server keywords the importer maps
+to a spec field is ``row.field``. A server keyword whose row has a codec takes one value, every
+other word on a ``server`` line is a flag -- so the table also lists the value-taking keywords
+lbgen does not model (``field`` and ``effective`` None), so that their value is never mistaken
+for a flag (HAProxy 2.4 - 3.x).
+
+HAProxy can express every spec field: the table has no ``unsupported`` row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lbgen.confparse.tree import word_set
+from lbgen.directives import Directive, DirectiveTable, table
+from lbgen.effective.model import parse_int
+from lbgen.units import format_haproxy_duration
+
+_MS = 1_000
+_S = 1_000 * _MS
+_UNITS_US = {"us": 1, "ms": _MS, "s": _S, "m": 60 * _S, "h": 3_600 * _S, "d": 86_400 * _S}
+_TIME = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
+
+
+def parse_haproxy_time(text: str) -> int | None:
+    """HAProxy time (manual §2.5) in microseconds: bare numbers are ms; None when invalid."""
+    match = _TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    return int(match.group(1)) * _UNITS_US[match.group(2) or "ms"]
+
+
+# --- codecs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A time: microseconds, written in the largest exact unit (``10s``, ``1500us``)."""
+
+    code: str = "CONF103"
+    """The diagnostic of a value HAProxy would refuse."""
+    problem: str = "not a duration"
+
+    def render(self, value: Any) -> str:
+        """``10_000_000`` -> ``10s``."""
+        return format_haproxy_duration(int(value))
+
+    def parse(self, text: str) -> int:
+        """``10s``, ``10000``, ``10000ms`` -> ``10_000_000``; bare numbers are milliseconds."""
+        us = parse_haproxy_time(text)
+        if us is None:
+            raise ValueError(f"{text!r}: {self.problem}")
+        return us
+
+
+@dataclass(frozen=True)
+class Count:
+    """An integer (``weight 100``, ``rise 2``)."""
+
+    code: str = "CONF104"
+    problem: str = "not an integer"
+
+    def render(self, value: Any) -> str:
+        """``100`` -> ``100``."""
+        return str(int(value))
+
+    def parse(self, text: str) -> int:
+        """``100`` -> ``100``."""
+        number = parse_int(text)
+        if number is None:
+            raise ValueError(f"{text!r}: {self.problem}")
+        return number
+
+
+@dataclass(frozen=True)
+class Word:
+    """One argument taken as written (``verify none``, ``crt /etc/x.pem``, ``balance first``):
+    HAProxy checks these values itself, lbgen keeps them as text."""
+
+    code: str = "CONF104"
+    problem: str = "not a value"
+
+    def render(self, value: Any) -> str:
+        """The value itself."""
+        return str(value)
+
+    def parse(self, text: str) -> str:
+        """The text itself (a quoted argument may hold spaces)."""
+        return text
+
+
+_STATUS_LIST = re.compile(r"\d{3}(,\d{3})*")
+_RSTATUS_ALTERNATION = re.compile(r"\^?\(?(\d{3}(?:\|\d{3})*)\)?\$?")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """``http-check expect``: the status codes that count as healthy.
+
+    One code is ``status 200``; several are ``rstatus ^(200|204)$`` (``status`` takes one code
+    or a range in HAProxy). Read back: ``status`` with a comma list and an ``rstatus``
+    alternation of codes are codes too; any other expectation is refused (the reader keeps it
+    as raw text).
+    """
+
+    code: str = "CONF104"
+    problem: str = "not a list of status codes"
+
+    def render(self, value: Any) -> str:
+        """``(200,)`` -> ``status 200``; ``(200, 204)`` -> ``rstatus ^(200|204)$``."""
+        codes = tuple(value)
+        if len(codes) == 1:
+            return f"status {codes[0]}"
+        return f"rstatus ^({'|'.join(map(str, codes))})$"
+
+    def parse(self, text: str) -> tuple[int, ...]:
+        """The codes, sorted and without repeats."""
+        words = text.split()
+        if len(words) == 2 and words[0] == "status" and _STATUS_LIST.fullmatch(words[1]):
+            return tuple(sorted({int(c) for c in words[1].split(",")}))
+        if len(words) == 2 and words[0] == "rstatus":
+            match = _RSTATUS_ALTERNATION.fullmatch(words[1])
+            if match:
+                return tuple(sorted({int(c) for c in match.group(1).split("|")}))
+        raise ValueError(f"{text!r}: {self.problem}")
+
+
+_UDP_LOG = re.compile(r"udp://[A-Za-z0-9.-]+:\d{1,5}|udp://\[[0-9A-Fa-f:]+\]:\d{1,5}")
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """``global.log`` <-> the ``log`` line of the global section (its arguments)."""
+
+    code: str = "CONF104"
+    problem: str = "no spec log target says this"
+
+    def render(self, value: Any) -> str:
+        """``stdout`` -> ``stdout format raw local0``; ``udp://h:p`` -> ``h:p local0``."""
+        if value == "stdout":
+            return "stdout format raw local0"
+        if value == "syslog":
+            return "/dev/log local0"
+        text = str(value)
+        if not text.startswith("udp://"):
+            raise ValueError(f"{text!r}: not a log target HAProxy is given")
+        return f"{text.removeprefix('udp://')} local0"
+
+    def parse(self, text: str) -> str:
+        """The spec's log target for a ``log`` line's arguments."""
+        words = text.split()
+        target = words[0] if words else ""
+        if target == "stdout":
+            return "stdout"
+        if target == "/dev/log":
+            return "syslog"
+        if not target or target.startswith(("/", "ring@", "fd@", "stderr", "unix@")):
+            raise ValueError(f"{text!r}: {self.problem}")
+        host = target.removeprefix("udp@").removeprefix("udp4@").removeprefix("udp6@")
+        if host.startswith("["):
+            address = host if "]:" in host else f"{host}:514"
+        elif host.count(":") == 1:
+            address = host
+        elif ":" not in host:
+            address = f"{host}:514"
+        else:
+            raise ValueError(f"{text!r}: {self.problem}")
+        candidate = f"udp://{address}"
+        if not _UDP_LOG.fullmatch(candidate):
+            raise ValueError(f"{text!r}: {self.problem}")
+        return candidate
+
+
+DURATION = Duration()
+COUNT = Count()
+WORD = Word()
+EXPECT = Expect()
+LOG = LogTarget()
+
+# --- rows --------------------------------------------------------------------------------------
+
+SERVER = ("server", "default-server")
+"""Server options: on a ``server`` line or on ``default-server`` (which sets them for the
+servers after it in the section, or in the sections a ``defaults`` section precedes)."""
+_BACKEND = ("defaults", "backend", "listen")
+_FRONTEND = ("defaults", "frontend", "listen")
+
+
+def _server(name: str, field: str | None, effective: str | None, codec: Any = None,
+            default: Any = None) -> Directive:  # fmt: skip
+    return Directive(name, SERVER, field=field, codec=codec, default=default, effective=effective)
+
+
+# Server options lbgen writes (view) and reads (effective model), in the order the view writes
+# them on a default-server/server line.
+INTER = _server("inter", "health.interval", "inter", DURATION, 2 * _S)
+FASTINTER = _server("fastinter", "health.fast_interval", "fastinter", DURATION)
+DOWNINTER = _server("downinter", "health.down_interval", "downinter", DURATION)
+RISE = _server("rise", "health.rise", "rise", COUNT, 2)
+FALL = _server("fall", "health.fall", "fall", COUNT, 3)
+SLOWSTART = _server("slowstart", "slowstart", "slowstart", DURATION, 0)
+MAXCONN = _server("maxconn", "maxconn", "maxconn", COUNT, 0)
+MAXQUEUE = _server("maxqueue", "maxqueue", "maxqueue", COUNT, 0)
+WEIGHT = _server("weight", "weight", "weight", COUNT, 1)
+CHECK = _server("check", "health.check", "check")
+CHECK_SSL = _server("check-ssl", "health.check", "check_ssl")
+VERIFY = _server("verify", None, "verify", WORD, "required")
+CHECK_SNI = _server("check-sni", "health.sni", "check_sni", WORD)
+CRT = _server("crt", "health.client_cert", "crt", WORD)
+BACKUP = _server("backup", "backup", "backup")
+DISABLED = _server("disabled", "disabled", "disabled")
+ENABLED = _server("enabled", "disabled", None)
+"""The negation of ``disabled`` (the spec's ``disabled: false`` writes nothing)."""
+INIT_ADDR = _server("init-addr", None, "init_addr", WORD)
+SEND_PROXY = tuple(
+    _server(name, None, "send_proxy")
+    for name in ("send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn")
+)
+"""The PROXY protocol towards the server: the model keeps which one (the flag's name)."""
+
+LBGEN_VERIFY = "none"
+"""The ``verify`` lbgen writes with a TLS check (the importer knows it as lbgen's own)."""
+LBGEN_INIT_ADDR = "last,libc,none"
+"""The ``init-addr`` lbgen writes for a DNS-named server: start even when it does not resolve."""
+
+TIMING = (INTER, FASTINTER, DOWNINTER, RISE, FALL)
+"""Check timing, on ``default-server`` only when the pool checks its servers."""
+SERVER_PARAMS = (SLOWSTART, MAXCONN, MAXQUEUE, WEIGHT)
+"""Per-server parameters: ``default-server`` holds the pool's, ``server`` what differs."""
+
+_MODELLED_SERVER = (
+    *TIMING, *SERVER_PARAMS, CHECK, CHECK_SSL, VERIFY, CHECK_SNI, CRT, BACKUP, DISABLED, ENABLED,
+    INIT_ADDR, *SEND_PROXY,
+    _server("ssl", None, "ssl"),
+    _server("sni", None, "sni", WORD),
+    _server("ca-file", None, "ca_file", WORD),
+    _server("addr", None, "check_addr", WORD),
+    _server("port", None, "check_port", COUNT),
+    _server("resolvers", None, "resolvers", WORD),
+)  # fmt: skip
+
+# Value-taking server keywords lbgen does not model: rows so that a reader never takes their
+# value for a flag. Kept complete for real configs of HAProxy 2.4 - 3.x.
+_UNMODELLED_SERVER_VALUES = tuple(
+    sorted(
+        word_set(
+            """
+            agent-addr agent-inter agent-port agent-send alpn check-alpn check-proto ciphers
+            ciphersuites client-sigalgs cookie crl-file curves error-limit guid hash-key id
+            log-proto max-reuse minconn namespace npn observe on-error on-marked-down
+            on-marked-up pool-conn-name pool-low-conn pool-max-conn pool-purge-delay proto
+            proxy-v2-options redir resolve-net resolve-opts resolve-prefer set-proxy-v2-tlv-fmt
+            shard sigalgs socks4 source ssl-max-ver ssl-min-ver tcp-ut track usesrc verifyhost ws
+            """
+        )
+    )
+)
+
+_TIMEOUT_ROWS = (
+    Directive("timeout client", _FRONTEND, "timeouts.client", codec=DURATION,
+              effective="timeouts.client"),
+    Directive("timeout client-fin", _FRONTEND, "timeouts.client_fin", codec=DURATION,
+              effective="timeouts.client_fin"),
+    Directive("timeout connect", _BACKEND, "timeouts.connect", codec=DURATION,
+              effective="timeouts.connect"),
+    Directive("timeout server", _BACKEND, "timeouts.server", codec=DURATION,
+              effective="timeouts.server"),
+    Directive("timeout tunnel", _BACKEND, "timeouts.tunnel", codec=DURATION,
+              effective="timeouts.tunnel"),
+    Directive("timeout server-fin", _BACKEND, "timeouts.server_fin", codec=DURATION,
+              effective="timeouts.server_fin"),
+    Directive("timeout queue", _BACKEND, "timeouts.queue", codec=DURATION,
+              effective="timeouts.queue"),
+    Directive("timeout check", _BACKEND, "health.timeout", codec=DURATION,
+              effective="timeouts.check"),
+)  # fmt: skip
+"""``timeout`` keywords in the order the view writes them (frontend ones, then backend ones)."""
+FRONTEND_TIMEOUTS = _TIMEOUT_ROWS[:2]
+BACKEND_TIMEOUTS = _TIMEOUT_ROWS[2:7]
+CHECK_TIMEOUT = _TIMEOUT_ROWS[7]
+
+MODE = Directive("mode", (*_BACKEND, "frontend"), "mode", codec=WORD, default="tcp",
+                 effective="mode")  # fmt: skip
+BALANCE = Directive("balance", _BACKEND, "balance", codec=WORD, default="roundrobin",
+                    effective="balance")  # fmt: skip
+RETRIES = Directive("retries", _BACKEND, "retries", codec=COUNT, default=3, effective="retries")
+REDISPATCH = Directive("option redispatch", _BACKEND, "redispatch", default=False,
+                       effective="redispatch")  # fmt: skip
+HTTP_EXPECT = Directive("http-check expect", _BACKEND, "health.expect", codec=EXPECT,
+                        effective="health.expect")  # fmt: skip
+HTTPCHK = Directive("option httpchk", _BACKEND, "health.check", effective="health.check")
+TCP_CHECK = Directive("option tcp-check", _BACKEND, "health.check")
+BIND = Directive("bind", ("frontend", "listen"), "bind", codec=WORD, effective="binds")
+DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
+                            effective="backend")  # fmt: skip
+PROXY_MAXCONN = Directive("maxconn", _FRONTEND, None, codec=COUNT, effective="maxconn")
+GLOBAL_MAXCONN = Directive("maxconn", ("global",), "global.maxconn", codec=COUNT)
+GLOBAL_LOG = Directive("log", ("global",), "global.log", codec=LOG)
+
+TABLE: DirectiveTable = table(
+    "haproxy",
+    (
+        *_MODELLED_SERVER,
+        *(_server(name, None, None, WORD) for name in _UNMODELLED_SERVER_VALUES),
+        _server("agent-check", None, None),
+        *_TIMEOUT_ROWS,
+        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, HTTPCHK, BIND,
+        DEFAULT_BACKEND, PROXY_MAXCONN, GLOBAL_MAXCONN, GLOBAL_LOG,
+    ),
+)  # fmt: skip
+"""Every row, server options first."""
+
+
+def server_option(word: str) -> Directive | None:
+    """The row of server keyword ``word`` (None for a keyword lbgen does not know)."""
+    return TABLE.named(word, "server")
+
+
+SERVER_DEFAULTS: Mapping[str, Any] = {
+    row.effective: row.default
+    for row in (*SERVER_PARAMS, INTER, RISE, FALL)
+    if row.effective is not None
+}
+"""HAProxy's own values of a server's modelled options when nothing sets them (fastinter and
+downinter fall back to inter)."""
+PROXY_DEFAULTS: Mapping[str, Any] = {
+    row.effective: row.default
+    for row in (MODE, BALANCE, RETRIES, REDISPATCH)
+    if row.effective is not None
+}
+"""HAProxy's own values of a proxy's modelled settings."""
+
+DIFF_NAMES: Mapping[str, str] = {
+    **{
+        row.effective: row.name
+        for row in reversed(TABLE.rows)  # the first row of an attribute names it
+        if row.effective is not None
+    },
+    "balance_args": "balance arguments",
+}
+"""Effective-model attribute -> what ``lbgen diff`` calls it (``check_port`` -> ``port``)."""
+
+__all__ = [
+    "BACKEND_TIMEOUTS",
+    "DIFF_NAMES",
+    "FRONTEND_TIMEOUTS",
+    "PROXY_DEFAULTS",
+    "SERVER",
+    "SERVER_DEFAULTS",
+    "SERVER_PARAMS",
+    "TABLE",
+    "TIMING",
+    "parse_haproxy_time",
+    "server_option",
+]
