@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, is_dataclass, replace
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 from lbgen.confparse.effective import (
@@ -35,9 +35,9 @@ from lbgen.confparse.effective import (
     differences,
     effective,
     format_duration,
-    normalize_address,
 )
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.engine import get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.rendering import Rendered, render
 from lbgen.resolve import resolve_spec, spec_digest
@@ -65,21 +65,6 @@ _HAPROXY_NAMES: Mapping[str, str] = {
     "init_addr": "init-addr",
     "timeouts.client_fin": "timeout client-fin",
     "timeouts.server_fin": "timeout server-fin",
-}
-_NGINX_NAMES: Mapping[str, str] = {
-    "backend": "proxy_pass",
-    "binds": "listen",
-    "balance": "balancing method",
-    "balance_args": "balancing arguments",
-    "disabled": "down",
-    "maxconn": "max_conns",
-    "slowstart": "slow_start",
-    "timeouts.connect": "proxy_connect_timeout",
-    "timeouts.idle": "proxy_timeout",
-    "timeouts.check": "health_check_timeout",
-    "next_upstream": "proxy_next_upstream",
-    "next_upstream_tries": "proxy_next_upstream_tries",
-    "proxy_protocol": "proxy_protocol",
 }
 _HEALTH_NAMES: Mapping[str, str] = {
     "health.check": "health check",
@@ -238,10 +223,13 @@ def diff_config(
     if problems:
         raise SpecError(problems)
     labels: dict[str, str] = {}
-    if engine == "nginx":
-        labels = _frontend_labels(spec, ours)
-        theirs = _pair_nginx(theirs, ours)
-    namer = _Namer(engine, labels)
+    names: Mapping[str, str] = _HAPROXY_NAMES
+    if engine != "haproxy":
+        target_engine = get_engine(target)
+        names = target_engine.diff_names
+        if target_engine.pair_configs is not None:
+            theirs, labels = target_engine.pair_configs(theirs, ours, resolve_spec(spec))
+    namer = _Namer(engine, labels, names)
     changes = [c for d in differences(theirs, ours) for c in namer.changes(d, theirs)]
     loaded = getattr(spec, "_loaded", None)
     label = getattr(getattr(loaded, "source", None), "filename", None) or spec.name or "spec"
@@ -280,79 +268,13 @@ def _header_line(config: Config, key: str) -> int | None:
     return None
 
 
-def _frontend_labels(spec: Spec, rendered: Config) -> dict[str, str]:
-    """nginx stream ``server {}`` blocks are keyed by their listen addresses; name the ones
-    that come from a spec frontend after it (``frontend kubernetes-api``)."""
-    from lbgen.targets.nginx import nginx_address
-
-    labels: dict[str, str] = {}
-    for frontend in resolve_spec(spec).frontends:
-        key = ",".join(sorted(normalize_address(nginx_address(b.address)) for b in frontend.binds))
-        if key in rendered.frontends:
-            labels[key] = frontend.name
-    return labels
-
-
-def _pair_nginx(existing: Config, rendered: Config) -> Config:
-    """Key the existing config's stream ``server {}`` blocks and upstreams like the rendered
-    ones where they evidently correspond, so that a changed ``listen`` or a renamed upstream is
-    one change to read rather than a whole block removed and another added.
-
-    nginx names neither: a ``server {}`` block is keyed by its listen addresses and an upstream
-    is only referred to by ``proxy_pass``. An unmatched block pairs with the unmatched rendered
-    block that proxies to the same upstream (when exactly one does, or when one proxying block is
-    left on each side); an unmatched upstream pairs
-    with the rendered upstream its paired block proxies to.
-    """
-    ours_left = {k: f for k, f in rendered.frontends.items() if k not in existing.frontends}
-    theirs_left = {k: f for k, f in existing.frontends.items() if k not in rendered.frontends}
-    frontend_keys: dict[str, str] = {}
-    upstream_keys: dict[str, str] = {}
-    for key, frontend in theirs_left.items():
-        same = [k for k, f in ours_left.items() if f.backend == frontend.backend]
-        mine = [k for k, f in theirs_left.items() if f.backend == frontend.backend]
-        if len(same) == 1 and len(mine) == 1 and frontend.backend is not None:
-            frontend_keys[key] = same[0]
-    # One proxying block left on each side: they are the same listener, renamed and re-aimed.
-    left = [k for k, f in theirs_left.items() if k not in frontend_keys and f.backend]
-    free = [k for k, f in ours_left.items() if k not in frontend_keys.values() and f.backend]
-    if len(left) == 1 and len(free) == 1:
-        frontend_keys[left[0]] = free[0]
-    # Upstreams: a block pair whose proxy_pass names differ, both names unknown to the other side.
-    pairs = [(existing.frontends[k], rendered.frontends[v]) for k, v in frontend_keys.items()]
-    pairs += [
-        (f, rendered.frontends[k]) for k, f in existing.frontends.items() if k in rendered.frontends
-    ]
-    for theirs, ours in pairs:
-        old, new = theirs.backend, ours.backend
-        if (
-            old
-            and new
-            and old != new
-            and old in existing.backends
-            and new in rendered.backends
-            and old not in rendered.backends
-            and new not in existing.backends
-            and upstream_keys.get(old, new) == new
-        ):
-            upstream_keys[old] = new
-    if not frontend_keys and not upstream_keys:
-        return existing
-    frontends = {
-        frontend_keys.get(k, k): replace(f, name=frontend_keys[k]) if k in frontend_keys else f
-        for k, f in existing.frontends.items()
-    }
-    backends = {upstream_keys.get(k, k): b for k, b in existing.backends.items()}
-    return replace(existing, frontends=frontends, backends=backends)
-
-
 class _Namer:
     """Turns model differences into changes named the way the engine's config names them."""
 
-    def __init__(self, engine: str, labels: Mapping[str, str]) -> None:
+    def __init__(self, engine: str, labels: Mapping[str, str], names: Mapping[str, str]) -> None:
         self.engine = engine
         self.labels = labels
-        self.names = {**(_HAPROXY_NAMES if engine == "haproxy" else _NGINX_NAMES), **_HEALTH_NAMES}
+        self.names = {**names, **_HEALTH_NAMES}
 
     def scope(self, path: Sequence[str]) -> str:
         """``frontend X`` / ``backend X: server S`` (nginx: ``upstream``, listen addresses)."""

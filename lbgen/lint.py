@@ -29,6 +29,7 @@ from lbgen.confparse.effective import (
 from lbgen.confparse.haproxy import PROXY_SECTIONS
 from lbgen.confparse.tree import ConfigTree, Node, word_set
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.engine import ENGINE_NAMES, get_engine
 
 LINT_ENGINES = ("haproxy", "nginx", "nginx-plus")
 """``nginx-plus`` lints an nginx config without the rules about NGINX Plus-only features."""
@@ -360,50 +361,6 @@ def _comment_col(raw: str) -> int | None:
     return None
 
 
-_NGINX_PLUS_DIRECTIVES = frozenset(
-    {"health_check", "health_check_timeout", "match", "sticky", "ntlm", "queue", "state"}
-)
-_NGINX_PLUS_PARAMS = ("slow_start=", "service=", "route=", "drain")
-
-
-def nginx_plus_only(ctx: LintContext) -> Iterator[Finding]:
-    """NGINX Plus-only features: nginx OSS refuses to start (``unknown directive`` /
-    ``invalid parameter``)."""
-    for node in ctx.nginx_nodes():
-        if node.keyword in _NGINX_PLUS_DIRECTIVES:
-            yield Finding.at(node, f"{node.keyword} needs NGINX Plus")
-        elif node.keyword == "server" and node.args:
-            for param in node.args[1:]:
-                if param.startswith(_NGINX_PLUS_PARAMS):
-                    yield Finding.at(node, f"server {node.args[0]}: {param} needs NGINX Plus")
-
-
-def nginx_backup_with_hash(ctx: LintContext) -> Iterator[Finding]:
-    """``backup`` servers with ``hash``, ``ip_hash`` or ``random``: nginx rejects the config."""
-    for backend in ctx.config.backends.values():
-        if backend.balance not in ("source", "hash", "ip_hash", "random"):
-            continue
-        for server in backend.servers.values():
-            if server.backup:
-                yield Finding.at_origin(
-                    server.origins.get("backup"),
-                    f"upstream {backend.name}: server {server.name} is backup",
-                    server.origin,
-                )
-
-
-def nginx_weight_zero(ctx: LintContext) -> Iterator[Finding]:
-    """``weight=0``: nginx requires weight >= 1 (use ``down`` to drain a server)."""
-    for backend in ctx.config.backends.values():
-        for server in backend.servers.values():
-            if server.weight == 0:
-                yield Finding.at_origin(
-                    server.origins.get("weight"),
-                    f"upstream {backend.name}: server {server.name} has weight=0",
-                    server.origin,
-                )
-
-
 _HTTP_ONLY_OPTIONS = frozenset(
     {
         "forwardfor",
@@ -507,52 +464,6 @@ def haproxy_bare_number_ms(ctx: LintContext) -> Iterator[Finding]:
             yield Finding.at(node, f"{what} {value} is {format_duration(value * 1000)}")
 
 
-_NGINX_TIME_DIRECTIVES = word_set(
-    """
-    proxy_timeout proxy_read_timeout proxy_send_timeout proxy_next_upstream_timeout
-    keepalive_timeout keepalive_time send_timeout client_body_timeout client_header_timeout
-    ssl_session_timeout
-    """
-)
-# Waits that are short by nature: a connect or handshake of 1000 s or more is milliseconds
-# written without their unit, whatever the number.
-_NGINX_SHORT_TIME_DIRECTIVES = word_set(
-    """
-    proxy_connect_timeout resolver_timeout health_check_timeout ssl_handshake_timeout
-    preread_timeout proxy_protocol_timeout
-    """
-)
-_NGINX_TIME_PARAMS = ("fail_timeout=", "slow_start=")
-BARE_SECONDS_LIKELY_MS = 1000
-"""An nginx bare number from this on, in a short wait or as a round thousand, was meant as ms."""
-
-
-def nginx_bare_number_seconds(ctx: LintContext) -> Iterator[Finding]:
-    """A bare number of seconds that reads as milliseconds (``proxy_connect_timeout 5000``,
-    ``proxy_timeout 600000``): nginx takes bare numbers as seconds, so 5000 is 83 minutes."""
-    for node in ctx.nginx_nodes():
-        found: list[tuple[str, str, bool]] = []  # (what, number, short by nature)
-        if node.keyword in _NGINX_TIME_DIRECTIVES | _NGINX_SHORT_TIME_DIRECTIVES and node.args:
-            short = node.keyword in _NGINX_SHORT_TIME_DIRECTIVES
-            found.append((node.keyword, node.args[0], short))
-        elif node.keyword == "server":
-            for param in node.args[1:]:
-                if param.startswith(_NGINX_TIME_PARAMS):
-                    name, _, number = param.partition("=")
-                    found.append((f"server {node.args[0]}: {name}=", number, True))
-        for what, number, short in found:
-            if not number.isdigit() or int(number) < BARE_SECONDS_LIKELY_MS:
-                continue
-            seconds = int(number)
-            if short or seconds % 1000 == 0:
-                sep = "" if what.endswith("=") else " "
-                yield Finding.at(
-                    node,
-                    f"{what}{sep}{number} is {format_duration(seconds * 1_000_000)}, "
-                    f"not {format_duration(seconds * 1000)}",
-                )
-
-
 def config_problems(ctx: LintContext) -> Iterator[Finding]:
     """Problems found while building the effective model (unknown ``from`` defaults, values
     that are not durations or integers)."""
@@ -563,11 +474,9 @@ def config_problems(ctx: LintContext) -> Iterator[Finding]:
 # --- the table ---------------------------------------------------------------------------------
 
 HAPROXY = ("haproxy",)
-NGINX_OSS = ("nginx",)
-NGINX_ALL = ("nginx", "nginx-plus")
 ALL = ("haproxy", "nginx", "nginx-plus")
 
-RULES: tuple[Rule, ...] = (
+CORE_RULES: tuple[Rule, ...] = (
     Rule("LB100", "config-problem", Level.ERROR, ALL,
          "the engine would reject or misread this value", config_problems),
     Rule("LB101", "duplicate-check-option", Level.WARNING, HAPROXY,
@@ -603,15 +512,6 @@ RULES: tuple[Rule, ...] = (
     Rule("LB110", "comment-in-server-line", Level.WARNING, ALL,
          "'#' starts a comment anywhere outside quotes: the options after it are dropped",
          comment_in_server_line),
-    Rule("LB111", "nginx-plus-only", Level.ERROR, NGINX_OSS,
-         "nginx OSS refuses to start with NGINX Plus-only features",
-         nginx_plus_only),
-    Rule("LB112", "nginx-backup-with-hash", Level.ERROR, NGINX_ALL,
-         "nginx rejects backup servers with hash, ip_hash and random balancing",
-         nginx_backup_with_hash),
-    Rule("LB113", "nginx-weight-zero", Level.ERROR, NGINX_ALL,
-         "nginx requires weight >= 1; mark the server 'down' instead",
-         nginx_weight_zero),
     Rule("LB114", "http-keyword-in-tcp-mode", Level.WARNING, HAPROXY,
          "HTTP-only keyword in a TCP proxy: ignored, the config does not do what it says",
          http_keyword_in_tcp_mode),
@@ -624,14 +524,25 @@ RULES: tuple[Rule, ...] = (
     Rule("LB117", "haproxy-bare-number-ms", Level.NOTE, HAPROXY,
          "a bare number is milliseconds in HAProxy (seconds in nginx): the unit says so",
          haproxy_bare_number_ms),
-    Rule("LB118", "nginx-bare-number-seconds", Level.WARNING, NGINX_ALL,
-         "nginx reads a bare number as seconds: this looks like milliseconds; write the unit "
-         "(5000ms or 5s)",
-         nginx_bare_number_seconds),
 )  # fmt: skip
-"""Every lint rule, in code order."""
+"""The lint rules of more than one engine, in code order; each engine adds its own
+(:attr:`lbgen.engine.Engine.lint_rules`)."""
 
-RULES_BY_CODE = {rule.code: rule for rule in RULES}
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every lint rule, the engines' own included, in code order."""
+    found = {rule.code: rule for rule in CORE_RULES}
+    for name in ENGINE_NAMES:
+        if name == "haproxy":
+            continue  # its rules are still in CORE_RULES
+        for rule in get_engine(name).lint_rules:
+            found.setdefault(rule.code, rule)
+    return tuple(found[code] for code in sorted(found))
+
+
+def rules_by_code() -> dict[str, Rule]:
+    """Every lint rule by its code."""
+    return {rule.code: rule for rule in all_rules()}
 
 
 # --- API ---------------------------------------------------------------------------------------
@@ -643,7 +554,7 @@ def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
     ctx = LintContext(tree, effective(tree), flavour)
     out: list[Diagnostic] = []
     seen: set[tuple[str, str | None, int | None, str]] = set()
-    for rule in RULES:
+    for rule in all_rules():
         if flavour not in rule.engines:
             continue
         for finding in rule.check(ctx):
@@ -652,7 +563,9 @@ def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
                 continue
             seen.add(key)
             # LB100 relays the model's own messages, which already say what is wrong.
-            message = finding.detail if rule is RULES[0] else f"{finding.detail}: {rule.summary}"
+            message = (
+                finding.detail if rule is CORE_RULES[0] else f"{finding.detail}: {rule.summary}"
+            )
             out.append(
                 Diagnostic(rule.level, rule.code, message, finding.file, finding.line, finding.col)
             )
@@ -683,21 +596,22 @@ def explain() -> str:
     """The rule table as text, one rule a line (for ``lbgen lint --list-rules`` and the docs)."""
     return "\n".join(
         f"{r.code}  {r.name:<30} {r.level!s:<7}  {'/'.join(r.engines):<24} {r.summary}"
-        for r in RULES
+        for r in all_rules()
     )
 
 
 __all__ = [
+    "CORE_RULES",
     "LINT_ENGINES",
-    "RULES",
-    "RULES_BY_CODE",
     "WATCH_SAFE_US",
     "Finding",
     "LintContext",
     "Rule",
+    "all_rules",
     "exit_code",
     "explain",
     "lint_path",
     "lint_text",
     "lint_tree",
+    "rules_by_code",
 ]

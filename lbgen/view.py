@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.engine import get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.resolve import Resolved
 from lbgen.spec.load import Path_
@@ -125,6 +126,5 @@ def build_view(resolved: Resolved, target: str, layout: str, **options: Any) -> 
         from lbgen.targets.haproxy import build_haproxy_view
 
         return build_haproxy_view(resolved, layout=layout)
-    from lbgen.targets.nginx import build_nginx_view
-
-    return build_nginx_view(resolved, plus=target == "nginx-plus", layout=layout, **options)
+    view: View = get_engine(target).build_view(resolved, layout, **options)
+    return view

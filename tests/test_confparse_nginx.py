@@ -20,9 +20,9 @@ from lbgen.confparse import (
     parse_nginx,
     write_nginx,
 )
-from lbgen.confparse.nginx import quote_arg
 from lbgen.confparse.tree import COMMENT, INCLUDE, ConfigTree
 from lbgen.diagnostics import SpecError
+from lbgen.nginx.syntax import quote_arg
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 INCLUDE_MAIN = FIXTURES / "nginx" / "with-include" / "nginx.conf"

@@ -21,9 +21,9 @@ from lbgen.confparse.effective import (
     format_duration,
     normalize_address,
     parse_haproxy_time,
-    parse_nginx_time,
     split_host_port,
 )
+from lbgen.nginx.table import parse_nginx_time
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 GOLDEN = sorted(

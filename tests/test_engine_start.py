@@ -15,8 +15,8 @@ import pytest
 import lbgen
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.engines import local_stream_module
+from lbgen.nginx.view import ZONE_MIN_KIB
 from lbgen.rendering import Rendered
-from lbgen.targets.nginx import ZONE_MIN_KIB
 
 from .engine_check import can_isolate, isolated_check
 

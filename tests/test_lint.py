@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from lbgen.confparse import CODE_ENGINE, CODE_SYNTAX, CODE_UNREADABLE
 from lbgen.diagnostics import Diagnostic, Level, SpecError, format_github, format_json, format_text
-from lbgen.lint import RULES, RULES_BY_CODE, exit_code, explain, lint_path, lint_text
+from lbgen.lint import all_rules, exit_code, explain, lint_path, lint_text, rules_by_code
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 LINT = FIXTURES / "lint"
@@ -39,15 +39,15 @@ def codes(diagnostics: list[Diagnostic]) -> set[str]:
 
 
 def test_rule_table_is_well_formed() -> None:
-    all_codes = [r.code for r in RULES]
+    all_codes = [r.code for r in all_rules()]
     assert all_codes == sorted(set(all_codes))
-    assert set(RULES_BY_CODE) == set(all_codes)
-    for rule in RULES:
+    assert set(rules_by_code()) == set(all_codes)
+    for rule in all_rules():
         assert re.fullmatch(r"LB\d{3}", rule.code)
         assert rule.summary and "\n" not in rule.summary
         assert rule.engines and set(rule.engines) <= {"haproxy", "nginx", "nginx-plus"}
         assert rule.check.__doc__, f"{rule.code}: the check function explains itself"
-    assert len(explain().splitlines()) == len(RULES)
+    assert len(explain().splitlines()) == len(all_rules())
 
 
 def test_every_rule_has_a_triggering_and_a_clean_fixture() -> None:
@@ -55,7 +55,7 @@ def test_every_rule_has_a_triggering_and_a_clean_fixture() -> None:
     for path in LINT_FIXTURES:
         code, kind, _ = fixture_info(path)
         seen.setdefault(code, set()).add(kind)
-    for rule in RULES:
+    for rule in all_rules():
         assert seen.get(rule.code) == {"bad", "good"}, rule.code
 
 
@@ -67,7 +67,7 @@ def test_fixture_triggers_exactly_when_it_should(path: Path) -> None:
     if kind == "bad":
         assert code in codes(found), format_text(found)
         hits = [d for d in found if d.code == code]
-        assert all(d.level is RULES_BY_CODE[code].level for d in hits)
+        assert all(d.level is rules_by_code()[code].level for d in hits)
     else:
         assert code not in codes(found), format_text(found)
 

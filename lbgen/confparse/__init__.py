@@ -13,7 +13,6 @@ from pathlib import Path
 
 from lbgen.confparse.detect import ENGINES, detect_engine
 from lbgen.confparse.haproxy import parse_haproxy, write_haproxy
-from lbgen.confparse.nginx import parse_nginx, write_nginx
 from lbgen.confparse.tree import (
     CODE_ENGINE,
     CODE_INCLUDE,
@@ -25,6 +24,7 @@ from lbgen.confparse.tree import (
     fail,
     read_config,
 )
+from lbgen.nginx.syntax import parse_nginx, write_nginx
 
 __all__ = [
     "CODE_ENGINE",

@@ -46,22 +46,12 @@ from lbgen.effective.model import (
     parse_int,
     split_host_port,
 )
+from lbgen.engine import get_engine
 
 _MS = 1_000
 _S = 1_000 * _MS
 _HAPROXY_UNITS_US = {"us": 1, "ms": _MS, "s": _S, "m": 60 * _S, "h": 3_600 * _S, "d": 86_400 * _S}
-_NGINX_UNITS_US = {
-    "ms": _MS,
-    "s": _S,
-    "m": 60 * _S,
-    "h": 3_600 * _S,
-    "d": 86_400 * _S,
-    "w": 604_800 * _S,
-    "M": 2_592_000 * _S,
-    "y": 31_536_000 * _S,
-}
 _HAPROXY_TIME = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
-_NGINX_TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
 #: Largest first: a duration is shown in the largest unit that divides it exactly.
 _FORMAT_UNITS = ("d", "h", "m", "s", "ms", "us")
 
@@ -72,21 +62,6 @@ def parse_haproxy_time(text: str) -> int | None:
     if not match:
         return None
     return int(match.group(1)) * _HAPROXY_UNITS_US[match.group(2) or "ms"]
-
-
-def parse_nginx_time(text: str) -> int | None:
-    """nginx time in microseconds: bare numbers are seconds, parts may combine (``1h30m``)."""
-    compact = text.replace(" ", "")
-    if not compact:
-        return None
-    total, pos = 0, 0
-    while pos < len(compact):
-        match = _NGINX_TIME_PART.match(compact, pos)
-        if not match:
-            return None
-        total += int(match.group(1)) * _NGINX_UNITS_US[match.group(2) or "s"]
-        pos = match.end()
-    return total
 
 
 # --- HAProxy -----------------------------------------------------------------------------------
@@ -757,314 +732,6 @@ def _after(words: Sequence[str], key: str) -> str | None:
     return None
 
 
-# --- nginx -------------------------------------------------------------------------------------
-
-NGINX_SERVER_DEFAULTS: Mapping[str, Any] = {
-    "weight": 1,
-    "max_fails": 1,
-    "fail_timeout": 10 * _S,
-    "maxconn": 0,
-}
-NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
-    "connect": 60 * _S,
-    "idle": 600 * _S,
-    "next_upstream": True,
-    "next_upstream_tries": 0,
-    "proxy_protocol": False,
-}
-_NGINX_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
-_NGINX_METHODS = {"least_conn": "leastconn", "ip_hash": "ip_hash", "random": "random"}
-
-
-def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
-    """The statements of the stream context: inside ``stream {}`` blocks when there are any,
-    else the top level (the upstreams layout, meant to be included inside ``stream {}``)."""
-    top = list(tree.directives())
-    streams = [n for n in top if n.keyword == "stream"]
-    if streams:
-        return [child for s in streams for child in s.directives()]
-    if any(n.keyword in ("events", "http") for n in top):
-        return []
-    return top
-
-
-def nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
-    """The statements of an nginx config's stream context (comments skipped, includes
-    expanded): what the effective model and the importer read."""
-    return _nginx_stream_nodes(tree)
-
-
-class _NginxReader:
-    def __init__(self, tree: ConfigTree) -> None:
-        self.tree = tree
-        self.diagnostics: list[Diagnostic] = []
-
-    def note(self, node: Node, code: str, message: str, level: Level = Level.WARNING) -> None:
-        self.diagnostics.append(
-            Diagnostic(level, code, message, file=node.file, line=node.line, col=node.col)
-        )
-
-    def time(self, node: Node) -> int | None:
-        value = parse_nginx_time(node.args[0]) if node.args else None
-        if value is None:
-            self.note(node, "CONF103", f"{node.keyword}: not a duration", Level.ERROR)
-        return value
-
-    def read(self) -> Config:
-        stream = _nginx_stream_nodes(self.tree)
-        backends: dict[str, Backend] = {}
-        frontends: dict[str, Frontend] = {}
-        inherited = self._proxy_settings(stream, dict(NGINX_PROXY_DEFAULTS), {})
-        for node in stream:
-            if node.keyword == "upstream" and node.args:
-                backends[node.args[0]] = self._upstream(node)
-        matches = {n.args[0]: n for n in stream if n.keyword == "match" and n.args}
-        for node in stream:
-            if node.keyword == "server" and not node.args:
-                frontend = self._server_block(node, inherited, backends)
-                if frontend.name in frontends:
-                    self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
-                frontends[frontend.name] = frontend
-                check = node.last("health_check")
-                target = backends.get(frontend.backend or "")
-                if check is not None and target is not None:
-                    backends[target.name] = self._plus_health(target, node, check, matches)
-        return Config(
-            engine="nginx",
-            frontends=frontends,
-            backends=backends,
-            file=self.tree.file,
-            header=tuple(self.tree.leading_comments()),
-            diagnostics=tuple(self.diagnostics),
-        )
-
-    def _proxy_settings(
-        self,
-        nodes: Iterable[Node],
-        base: dict[str, Any],
-        base_origins: dict[str, Origin],
-    ) -> tuple[dict[str, Any], dict[str, Origin]]:
-        values, origins = dict(base), dict(base_origins)
-        for node in nodes:
-            key = node.keyword
-            if key == "proxy_connect_timeout":
-                values["connect"], origins["connect"] = self.time(node), Origin.of(node)
-            elif key == "proxy_timeout":
-                values["idle"], origins["idle"] = self.time(node), Origin.of(node)
-            elif key == "proxy_next_upstream" and node.args:
-                values["next_upstream"] = node.args[0] == "on"
-                origins["next_upstream"] = Origin.of(node)
-            elif key == "proxy_next_upstream_tries" and node.args:
-                values["next_upstream_tries"] = parse_int(node.args[0])
-                origins["next_upstream_tries"] = Origin.of(node)
-            elif key == "proxy_protocol" and node.args:
-                values["proxy_protocol"] = node.args[0] == "on"
-                origins["proxy_protocol"] = Origin.of(node)
-        return values, origins
-
-    def _server_block(
-        self,
-        block: Node,
-        inherited: tuple[dict[str, Any], dict[str, Origin]],
-        upstreams: Mapping[str, Backend],
-    ) -> Frontend:
-        values, origins = self._proxy_settings(block.directives(), *inherited)
-        # An NGINX Plus health check of a known upstream is modelled on that upstream's
-        # servers (see _plus_health); kept here as well, a change would be reported twice.
-        proxied = next((n.args[0] for n in block.directives() if n.keyword == "proxy_pass"), "")
-        modelled = ("health_check", "health_check_timeout") if proxied in upstreams else ()
-        binds: list[Bind] = []
-        extras: list[Node] = []
-        backend: str | None = None
-        for node in block.directives():
-            if node.keyword == "listen" and node.args:
-                binds.append(Bind(normalize_address(node.args[0]), tuple(sorted(node.args[1:]))))
-                origins.setdefault("binds", Origin.of(node))
-            elif node.keyword == "proxy_pass" and node.args:
-                backend = node.args[0]
-                origins["backend"] = Origin.of(node)
-            elif node.keyword in modelled:
-                continue
-            elif not node.keyword.startswith(
-                ("proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_protocol")
-            ):
-                extras.append(node)
-        binds.sort(key=lambda b: (b.address, b.options))
-        name = ",".join(b.address for b in binds) or f"server@{block.line}"
-        if backend is None:
-            # A block that proxies nowhere (a "return" listener) uses none of the proxy_*
-            # settings it inherits from the stream level: they mean nothing there.
-            values = {"connect": None, "idle": None, "proxy_protocol": None}
-            values |= {"next_upstream": None, "next_upstream_tries": None}
-            origins = {}
-        return Frontend(
-            name=name,
-            binds=tuple(binds),
-            backend=backend,
-            mode="udp" if any("udp" in b.options for b in binds) else "tcp",
-            timeouts=Timeouts(connect=values["connect"], idle=values["idle"]),
-            proxy_protocol=values["proxy_protocol"],
-            next_upstream=values["next_upstream"],
-            next_upstream_tries=values["next_upstream_tries"],
-            extras=_extras(extras, ()),
-            origins={
-                ("timeouts." + k if k in ("connect", "idle") else k): v for k, v in origins.items()
-            },
-            origin=Origin.of(block),
-        )
-
-    def _upstream(self, block: Node) -> Backend:
-        zone: str | None = None
-        balance: str = "roundrobin"
-        balance_args: tuple[str, ...] = ()
-        origins: dict[str, Origin] = {}
-        servers: dict[str, Server] = {}
-        extras: list[Node] = []
-        for node in block.directives():
-            key = node.keyword
-            if key in _NGINX_METHODS:
-                balance, balance_args = _NGINX_METHODS[key], node.args
-                origins["balance"] = Origin.of(node)
-            elif key == "hash" and node.args:
-                if node.args == ("$remote_addr", "consistent"):
-                    balance, balance_args = "source", ()
-                else:
-                    balance, balance_args = "hash", node.args
-                origins["balance"] = Origin.of(node)
-            elif key == "server" and node.args:
-                server = self._server(node)
-                name = server.name
-                count = 2
-                while name in servers:  # nginx allows the same address twice
-                    name = f"{server.name}#{count}"
-                    count += 1
-                servers[name] = server
-            elif key == "zone" and node.args:
-                zone = " ".join(node.args)
-                origins["zone"] = Origin.of(node)
-            else:
-                extras.append(node)
-        return Backend(
-            name=block.args[0],
-            zone=zone,
-            balance=balance,
-            balance_args=tuple(balance_args),
-            servers=servers,
-            extras=_extras(extras, ()),
-            server_order=tuple(servers),
-            origins=origins,
-            origin=Origin.of(block),
-        )
-
-    def _plus_health(
-        self, backend: Backend, block: Node, check: Node, matches: Mapping[str, Node]
-    ) -> Backend:
-        """NGINX Plus: a ``health_check`` in a ``server {}`` checks the servers of the upstream
-        it proxies to; its ``match`` block says what an HTTP check sends and expects."""
-        params = dict(p.partition("=")[::2] for p in check.args)
-        interval = parse_nginx_time(params.get("interval", "5s"))
-        fails, passes = parse_int(params.get("fails", "1")), parse_int(params.get("passes", "1"))
-        timeout_node = block.last("health_check_timeout")
-        timeout = self.time(timeout_node) if timeout_node else 5 * _S
-        health = Health(check="tcp", port=parse_int(params.get("port", "")))
-        match = matches.get(params.get("match", ""))
-        if match is not None:
-            health = self._plus_match(match, health)
-        origin = Origin.of(check)
-        servers = {
-            key: replace(
-                server,
-                check=True,
-                inter=interval,
-                rise=passes,
-                fall=fails,
-                origins={**server.origins, "inter": origin, "rise": origin, "fall": origin},
-            )
-            for key, server in backend.servers.items()
-        }
-        return replace(
-            backend,
-            health=health,
-            servers=servers,
-            timeouts=replace(backend.timeouts, check=timeout),
-            origins={
-                **backend.origins,
-                "health.check": origin,
-                **({"timeouts.check": Origin.of(timeout_node)} if timeout_node else {}),
-            },
-        )
-
-    @staticmethod
-    def _plus_match(match: Node, health: Health) -> Health:
-        send = match.last("send")
-        expect = match.last("expect")
-        method = path = version = None
-        if send is not None and send.args:
-            request = send.args[0].replace("\\r\\n", "\n").split("\n", 1)[0].split()
-            if len(request) >= 2:
-                method, path = request[0], request[1]
-                version = request[2] if len(request) > 2 else None
-        codes: tuple[int, ...] | None = None
-        raw: str | None = None
-        if expect is not None:
-            found = _NGINX_STATUS_REGEX.fullmatch(expect.args[-1]) if expect.args else None
-            if found and expect.args[0] == "~":
-                codes = tuple(sorted({int(c) for c in found.group(1).split("|")}))
-            else:
-                raw = " ".join(expect.args)
-        rules = tuple(" ".join(n.words()) for n in match.directives() if n not in (send, expect))
-        return replace(
-            health,
-            check="http" if method else "tcp",
-            method=method,
-            path=path,
-            version=version,
-            expect=codes,
-            expect_raw=raw,
-            rules=rules,
-        )
-
-    def _server(self, node: Node) -> Server:
-        address, *params = node.args
-        host, port = split_host_port(address)
-        values: dict[str, Any] = dict(NGINX_SERVER_DEFAULTS)
-        origins: dict[str, Origin] = {}
-        extras: list[str] = []
-        origin = Origin.of(node)
-        for param in params:
-            key, _, value = param.partition("=")
-            target = {"max_conns": "maxconn", "slow_start": "slowstart", "down": "disabled"}.get(
-                key, key
-            )
-            if key in ("weight", "max_fails", "max_conns"):
-                number = parse_int(value)
-                if number is None:
-                    self.note(node, "CONF104", f"{param}: not an integer", Level.ERROR)
-                    continue
-                values[target] = number
-            elif key in ("fail_timeout", "slow_start"):
-                us = parse_nginx_time(value)
-                if us is None:
-                    self.note(node, "CONF103", f"{param}: not a duration", Level.ERROR)
-                    continue
-                values[target] = us
-            elif key in ("backup", "down") and not value:
-                values[target] = True
-            else:
-                extras.append(param)
-                continue
-            origins[target] = origin
-        return Server(
-            name=address,
-            address=canonical_host(host),
-            port=port,
-            extras=tuple(sorted(extras)),
-            origins=origins,
-            origin=origin,
-            **values,
-        )
-
-
 # --- entry points ------------------------------------------------------------------------------
 
 
@@ -1072,7 +739,8 @@ def effective(tree: ConfigTree) -> Config:
     """The effective model of a parsed config."""
     if tree.engine == "haproxy":
         return _HaproxyReader(tree).read()
-    return _NginxReader(tree).read()
+    config: Config = get_engine(tree.engine).read_effective(tree)
+    return config
 
 
 def effective_text(text: str, filename: str, engine: str | None = None) -> Config:
@@ -1094,8 +762,6 @@ __all__ = [
     "FRONTEND_TIMEOUTS",
     "HAPROXY_PROXY_DEFAULTS",
     "HAPROXY_SERVER_DEFAULTS",
-    "NGINX_PROXY_DEFAULTS",
-    "NGINX_SERVER_DEFAULTS",
     "Backend",
     "Bind",
     "Config",
@@ -1111,9 +777,7 @@ __all__ = [
     "effective_text",
     "format_duration",
     "iter_directives",
-    "nginx_stream_nodes",
     "normalize_address",
     "parse_haproxy_time",
-    "parse_nginx_time",
     "split_host_port",
 ]

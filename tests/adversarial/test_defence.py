@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 import lbgen
 from lbgen.cli import app
+from lbgen.nginx.view import unsafe_in_config as nginx_unsafe
 from lbgen.rendering import UnsafeValueError, render
 from lbgen.spec.models import Spec
 from lbgen.targets.haproxy import unsafe_in_config as haproxy_unsafe
-from lbgen.targets.nginx import unsafe_in_config as nginx_unsafe
 from lbgen.view import LAYOUTS
 
 SPEC = """\

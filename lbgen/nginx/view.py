@@ -428,7 +428,8 @@ def _proxy_directives(
     return directives
 
 
-def _log_destination(log: str | None) -> str | None:
+def access_log_target(log: str | None) -> str | None:
+    """The ``access_log`` destination for a spec log target (None: no access log line)."""
     if log is None:
         return None
     if log == "none":
@@ -440,12 +441,13 @@ def _log_destination(log: str | None) -> str | None:
     return "syslog:server=" + log.removeprefix("udp://")
 
 
-def _error_log(log: str | None) -> str | None:
+def error_log_target(log: str | None) -> str | None:
+    """The ``error_log`` lbgen's nginx full layout writes for a spec log target."""
     if log in (None, "none"):
         return None
     if log == "stdout":
         return "stderr"
-    return _log_destination(log)
+    return access_log_target(log)
 
 
 _LOAD_MODULE_FORBIDDEN = re.compile(r"[\s;{}#'\"\\$\x00-\x1f\x7f]")
@@ -636,11 +638,11 @@ def build_nginx_view(
                 f"global.maxconn becomes worker_connections only in --layout full; with layout "
                 f"{layout} set it in your nginx.conf's events block",
             )  # fmt: skip
-    access_log = _log_destination(g.log)
+    access_log = access_log_target(g.log)
     context: dict[str, Any] = {
         "load_module": load_module,
         "worker_connections": worker_connections,
-        "error_log": _error_log(g.log),
+        "error_log": error_log_target(g.log),
         "log_format_name": LOG_FORMAT,
         "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
         "access_log": access_log,
