@@ -295,9 +295,10 @@ TABLE: DirectiveTable = table("nginx", (*_COMMON_ROWS, *_OSS_ONLY_ROWS))
 def _plus_rows() -> tuple[Directive, ...]:
     """The OSS rows with the Plus rows in place of the OSS rows for the same fields that OSS
     cannot express."""
-    plus_fields = {row.field for row in _PLUS_ROWS}
-    kept = tuple(row for row in TABLE if row.expressible or row.field not in plus_fields)
-    # The check details of a Plus check that is not http are still lost (see the view).
+    # The check details (path, sni…) are not lost as such in NGINX Plus: they are lost with a
+    # check kind it does not run (anything but http), which the view says per check kind.
+    replaced = {row.field for row in _PLUS_ROWS} | set(CHECK_DETAILS)
+    kept = tuple(row for row in TABLE if row.expressible or row.field not in replaced)
     return (*kept, *_PLUS_ROWS)
 
 
