@@ -18,6 +18,7 @@ from typing import Any
 
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.directives import Directive
 from lbgen.effective.model import (
     Backend,
     Bind,
@@ -32,7 +33,15 @@ from lbgen.effective.model import (
     parse_int,
     split_host_port,
 )
-from lbgen.nginx.table import parse_nginx_time
+from lbgen.nginx.table import (
+    METHOD_NAMES,
+    PLUS_TABLE,
+    Integer,
+    Method,
+    OnOff,
+    Time,
+    parse_nginx_time,
+)
 from lbgen.nginx.view import nginx_address
 from lbgen.resolve import Resolved
 
@@ -40,21 +49,29 @@ _MS = 1_000
 _S = 1_000 * _MS
 
 
+#: The table's rows for the ``server`` parameters, ``proxy_*`` directives and ``health_check``
+#: parameters the model reads (the Plus table: one reader reads what both variants write).
+_SERVER_PARAMS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("upstream server",)
+}
+_PROXY_ROWS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("stream", "server")
+}
+_CHECK_PARAMS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("health_check",)
+}
+_CHECK_TIMEOUT = PLUS_TABLE.named("health_check_timeout", "server")
+
 NGINX_SERVER_DEFAULTS: Mapping[str, Any] = {
-    "weight": 1,
-    "max_fails": 1,
-    "fail_timeout": 10 * _S,
-    "maxconn": 0,
+    str(row.effective): row.default
+    for row in map(_SERVER_PARAMS.__getitem__, ("weight", "max_fails", "fail_timeout", "max_conns"))
 }
+"""nginx's own values for a ``server`` line without the parameter."""
 NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
-    "connect": 60 * _S,
-    "idle": 600 * _S,
-    "next_upstream": True,
-    "next_upstream_tries": 0,
-    "proxy_protocol": False,
+    str(row.effective).removeprefix("timeouts."): row.default for row in _PROXY_ROWS.values()
 }
+"""nginx's own values for a stream ``server {}`` without the ``proxy_*`` directive."""
 _NGINX_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
-_NGINX_METHODS = {"least_conn": "leastconn", "ip_hash": "ip_hash", "random": "random"}
 
 
 def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
@@ -127,20 +144,18 @@ class _NginxReader:
     ) -> tuple[dict[str, Any], dict[str, Origin]]:
         values, origins = dict(base), dict(base_origins)
         for node in nodes:
-            key = node.keyword
-            if key == "proxy_connect_timeout":
-                values["connect"], origins["connect"] = self.time(node), Origin.of(node)
-            elif key == "proxy_timeout":
-                values["idle"], origins["idle"] = self.time(node), Origin.of(node)
-            elif key == "proxy_next_upstream" and node.args:
-                values["next_upstream"] = node.args[0] == "on"
-                origins["next_upstream"] = Origin.of(node)
-            elif key == "proxy_next_upstream_tries" and node.args:
-                values["next_upstream_tries"] = parse_int(node.args[0])
-                origins["next_upstream_tries"] = Origin.of(node)
-            elif key == "proxy_protocol" and node.args:
-                values["proxy_protocol"] = node.args[0] == "on"
-                origins["proxy_protocol"] = Origin.of(node)
+            row = _PROXY_ROWS.get(node.keyword)
+            if row is None or (not node.args and not isinstance(row.codec, Time)):
+                continue
+            key = str(row.effective).removeprefix("timeouts.")
+            if isinstance(row.codec, Time):
+                values[key] = self.time(node)
+            elif isinstance(row.codec, OnOff):
+                values[key] = node.args[0] == "on"  # nginx refuses anything but on/off
+            else:
+                # proxy_next_upstream_tries: the model keeps nginx's count (retries + 1).
+                values[key] = parse_int(node.args[0])
+            origins[key] = Origin.of(node)
         return values, origins
 
     def _server_block(
@@ -203,14 +218,8 @@ class _NginxReader:
         extras: list[Node] = []
         for node in block.directives():
             key = node.keyword
-            if key in _NGINX_METHODS:
-                balance, balance_args = _NGINX_METHODS[key], node.args
-                origins["balance"] = Origin.of(node)
-            elif key == "hash" and node.args:
-                if node.args == ("$remote_addr", "consistent"):
-                    balance, balance_args = "source", ()
-                else:
-                    balance, balance_args = "hash", node.args
+            if key in METHOD_NAMES and (key != "hash" or node.args):
+                balance, balance_args = _method(node)
                 origins["balance"] = Origin.of(node)
             elif key == "server" and node.args:
                 server = self._server(node)
@@ -243,10 +252,10 @@ class _NginxReader:
         """NGINX Plus: a ``health_check`` in a ``server {}`` checks the servers of the upstream
         it proxies to; its ``match`` block says what an HTTP check sends and expects."""
         params = dict(p.partition("=")[::2] for p in check.args)
-        interval = parse_nginx_time(params.get("interval", "5s"))
-        fails, passes = parse_int(params.get("fails", "1")), parse_int(params.get("passes", "1"))
+        interval, fails, passes = (_check_param(params, name) for name in _CHECK_PARAMS_READ)
         timeout_node = block.last("health_check_timeout")
-        timeout = self.time(timeout_node) if timeout_node else 5 * _S
+        assert _CHECK_TIMEOUT is not None
+        timeout = self.time(timeout_node) if timeout_node else _CHECK_TIMEOUT.default
         health = Health(check="tcp", port=parse_int(params.get("port", "")))
         match = matches.get(params.get("match", ""))
         if match is not None:
@@ -314,26 +323,23 @@ class _NginxReader:
         origin = Origin.of(node)
         for param in params:
             key, _, value = param.partition("=")
-            target = {"max_conns": "maxconn", "slow_start": "slowstart", "down": "disabled"}.get(
-                key, key
-            )
-            if key in ("weight", "max_fails", "max_conns"):
-                number = parse_int(value)
-                if number is None:
-                    self.note(node, "CONF104", f"{param}: not an integer", Level.ERROR)
-                    continue
-                values[target] = number
-            elif key in ("fail_timeout", "slow_start"):
-                us = parse_nginx_time(value)
-                if us is None:
-                    self.note(node, "CONF103", f"{param}: not a duration", Level.ERROR)
-                    continue
-                values[target] = us
-            elif key in ("backup", "down") and not value:
-                values[target] = True
-            else:
+            row = _SERVER_PARAMS.get(key)
+            if row is None or row.effective is None or (row.codec is None and value):
                 extras.append(param)
                 continue
+            target = row.effective
+            if row.codec is None:
+                values[target] = True  # a flag: backup, down
+            else:
+                try:
+                    values[target] = row.codec.parse(value)
+                except ValueError:
+                    code, what = (
+                        ("CONF104", "an integer") if isinstance(row.codec, Integer)
+                        else ("CONF103", "a duration")
+                    )  # fmt: skip
+                    self.note(node, code, f"{param}: not {what}", Level.ERROR)
+                    continue
             origins[target] = origin
         return Server(
             name=address,
@@ -349,6 +355,34 @@ class _NginxReader:
 def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:
     """Unmodelled directives as text, sorted: nginx applies none of them in written order."""
     return tuple(sorted({" ".join(node.words()) for node in nodes}))
+
+
+def _method(node: Node) -> tuple[str, tuple[str, ...]]:
+    """The balance of a balancing method directive and its arguments: ``hash`` as lbgen writes
+    spec balance ``source`` is named after it; every other keeps its keyword and arguments."""
+    if node.keyword == "hash":
+        try:
+            return _METHOD.parse(" ".join(node.words())), ()
+        except ValueError:
+            pass
+    return METHOD_NAMES[node.keyword], node.args
+
+
+_METHOD = Method()
+_CHECK_PARAMS_READ = ("interval", "fails", "passes")
+
+
+def _check_param(params: Mapping[str, str], name: str) -> int | None:
+    """An NGINX Plus ``health_check`` parameter's value (its default when absent); None when
+    nginx would refuse the text."""
+    row = _CHECK_PARAMS[name]
+    assert row.codec is not None
+    if name not in params:
+        return int(row.default)
+    try:
+        return int(row.codec.parse(params[name]))
+    except ValueError:
+        return None
 
 
 # --- pairing before a diff ---------------------------------------------------------------------

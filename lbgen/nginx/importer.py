@@ -27,17 +27,35 @@ from lbgen.importer import (
 )
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.effective import nginx_stream_nodes
+from lbgen.nginx.table import PLUS_TABLE, TABLE, FailTimeout, Method, Tries
 from lbgen.nginx.view import error_log_target
 
-_NGINX_METHODS = {
-    ("least_conn",): "leastconn",
-    ("hash", "$remote_addr", "consistent"): "source",
-    ("random", "two", "least_conn"): "random",
-}
-_NGINX_SERVER_WORDS = ("weight", "max_fails", "fail_timeout", "max_conns", "down", "backup")
-_NGINX_PROXY_KEYWORDS = frozenset(
-    {"proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_next_upstream_tries"}
+_METHOD = Method()
+_TRIES = Tries()
+_SERVER_WORDS = tuple(row.name for row in PLUS_TABLE if row.contexts == ("upstream server",))
+"""The ``server`` parameters the spec has a field for (``slow_start`` with an NGINX Plus check)."""
+_PASSIVE_WORDS = tuple(
+    row.name
+    for row in TABLE
+    if row.contexts == ("upstream server",) and (row.field or "").startswith("health.")
 )
+"""``max_fails``/``fail_timeout``: the spec's health when nginx OSS checks passively."""
+_PROXY_KEYWORDS = frozenset(
+    row.name
+    for row in TABLE
+    if row.contexts == ("stream", "server") and row.effective != "proxy_protocol"
+)
+"""The ``proxy_*`` directives lbgen writes from a pool (``proxy_protocol`` it never writes)."""
+_CHECK_WORDS = tuple(row.name for row in PLUS_TABLE if row.contexts == ("health_check",))
+"""The ``health_check`` parameters the spec has a field for."""
+
+
+def _balance(words: tuple[str, ...]) -> str | None:
+    """The spec balance of a balancing method written as lbgen writes it, else None."""
+    try:
+        return _METHOD.parse(" ".join(words))
+    except ValueError:
+        return None
 
 
 class _NginxImport:
@@ -112,7 +130,7 @@ class _NginxImport:
         log: str | None = None
         for node in stream:
             key = node.keyword
-            if key in ("upstream", "server") or key in _NGINX_PROXY_KEYWORDS:
+            if key in ("upstream", "server") or key in _PROXY_KEYWORDS:
                 continue
             if key == "access_log" and node.args:
                 log = _nginx_log(node.args[0])
@@ -143,7 +161,7 @@ class _NginxImport:
         for node in block.directives():
             if node.keyword == "server":
                 continue
-            method = _NGINX_METHODS.get(node.words())
+            method = _balance(node.words())
             if method is not None:
                 fields["balance"] = method
             elif node.keyword == "zone":
@@ -179,8 +197,8 @@ class _NginxImport:
             d.servers[pool][key] = fields
             for param in node.args[1:]:
                 word = param.partition("=")[0]
-                passive = word in ("max_fails", "fail_timeout")
-                if word not in (*_NGINX_SERVER_WORDS, "slow_start") or (passive and self.checks):
+                passive = word in _PASSIVE_WORDS
+                if word not in _SERVER_WORDS or (passive and self.checks):
                     why = "the spec's NGINX Plus check is active" if passive else "no spec field"
                     d.unmapped(node, ("pools", pool, "servers", key), param, why)
         return names
@@ -214,7 +232,7 @@ class _NginxImport:
         fields["health.fast_interval"] = None
         fields["health.down_interval"] = None
         for name in params:
-            if name not in ("interval", "fails", "passes", "match"):
+            if name not in _CHECK_WORDS:
                 d.warn(Origin.of(check), "health_check", f"health_check {name}=: no spec field")
 
     def _has_check_timeout(self, backend: Backend) -> bool:
@@ -248,9 +266,8 @@ class _NginxImport:
             fields["health.fall"] = None
             return
         fields["health.fall"] = max_fails
-        # Rounded down to whole ms: lbgen renders fail_timeout as interval * fall rounded up to
-        # whole seconds, which then gives back exactly the config's fail_timeout.
-        interval = fail_timeout // max_fails // 1000 * 1000
+        # The interval lbgen renders back as exactly the config's fail_timeout (see the row).
+        interval = FailTimeout.interval(fail_timeout, max_fails)
         fields["health.interval"] = duration_text(interval)
         d.note(
             ("pools", pool),
@@ -353,7 +370,7 @@ class _NginxImport:
         if "next_upstream" in origins and first.next_upstream is False:
             retries = 0
         elif "next_upstream_tries" in origins and (first.next_upstream_tries or 0) >= 2:
-            retries = (first.next_upstream_tries or 0) - 1
+            retries = _TRIES.parse(str(first.next_upstream_tries))
         elif "next_upstream_tries" in origins and first.next_upstream_tries == 1:
             d.warn(origins["next_upstream_tries"], "proxy_next_upstream_tries",
                    "proxy_next_upstream_tries 1: the spec says retries 0 as "
@@ -364,7 +381,7 @@ class _NginxImport:
             d.frontends[key]["timeouts.client"] = idle
             d.frontends[key]["timeouts.client_fin"] = None
             for inner in node.directives():
-                if inner.keyword in ("listen", "proxy_pass", *_NGINX_PROXY_KEYWORDS):
+                if inner.keyword in ("listen", "proxy_pass", *_PROXY_KEYWORDS):
                     continue
                 if inner.keyword in ("health_check", "health_check_timeout") and self.checks:
                     continue  # read by the upstream's health

@@ -223,7 +223,8 @@ def _unsupported(field: str, reason: str) -> Directive:
 
 _COMMON_ROWS: tuple[Directive, ...] = (
     # upstream server parameters
-    Directive("weight", _SERVER_PARAM, "weight", codec=Integer(1), default=1, effective="weight"),
+    # weight=0 is read (lint names it); the view writes a weight-0 server as down instead.
+    Directive("weight", _SERVER_PARAM, "weight", codec=Integer(), default=1, effective="weight"),
     Directive("max_fails", _SERVER_PARAM, "health.fall", codec=Integer(), default=1,
               effective="max_fails"),
     Directive("fail_timeout", _SERVER_PARAM, "health.interval", inputs=("health.fall",),
