@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any
 
 from lbgen.confparse.effective import (
@@ -231,6 +231,10 @@ def diff_config(
             theirs, labels = target_engine.pair_configs(theirs, ours, resolve_spec(spec))
     namer = _Namer(engine, labels, names)
     changes = [c for d in differences(theirs, ours) for c in namer.changes(d, theirs)]
+    if engine != "haproxy":
+        # HAProxy's default-server lines could be said once the same way; its diffs keep
+        # naming each server for now.
+        changes = _said_once(changes, theirs)
     loaded = getattr(spec, "_loaded", None)
     label = getattr(getattr(loaded, "source", None), "filename", None) or spec.name or "spec"
     warnings = [d for d in rendered.diagnostics if d.level is not Level.ERROR]
@@ -433,6 +437,47 @@ def _show(name: str, value: Any) -> str:
             sep = " "
         return sep.join(_show(name, v) for v in value)
     return str(value)
+
+
+def _said_once(changes: list[Change], existing: Config) -> list[Change]:
+    """One change, on the backend, for a line that every server of that backend takes a value
+    from (an NGINX Plus ``health_check`` gives each server its ``interval``/``fails``/
+    ``passes``), instead of the same line and values once per server."""
+
+    def key(change: Change) -> tuple[Any, ...] | None:
+        path = change.path
+        if change.kind != "changed" or change.origin is None or len(path) != 5:
+            return None
+        if path[0] != "backends" or path[2] != "servers":
+            return None
+        return (path[1], path[4], change.config, change.spec, change.origin)
+
+    groups: dict[tuple[Any, ...], list[Change]] = {}
+    for change in changes:
+        found = key(change)
+        if found is not None:
+            groups.setdefault(found, []).append(change)
+    out: list[Change] = []
+    said: set[tuple[Any, ...]] = set()
+    for change in changes:
+        found = key(change)
+        backend = existing.backends.get(change.path[1]) if found is not None else None
+        if found is None or backend is None:
+            out.append(change)
+            continue
+        own_lines = {server.origin for server in backend.servers.values()}
+        if (
+            len(groups[found]) < 2
+            or len(groups[found]) != len(backend.servers)
+            or (change.origin in own_lines)
+        ):
+            out.append(change)
+        elif found not in said:
+            said.add(found)
+            path = change.path
+            scope = change.scope.rpartition(": server ")[0]
+            out.append(replace(change, scope=scope, path=(path[0], path[1], path[4])))
+    return out
 
 
 def _ordered(changes: list[Change], existing: Config, rendered: Config) -> list[Change]:
