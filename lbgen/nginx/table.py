@@ -238,7 +238,6 @@ _COMMON_ROWS: tuple[Directive, ...] = (
     Directive("least_conn", ("upstream",), "balance", codec=Method(), effective="balance"),
     Directive("hash", ("upstream",), "balance", codec=Method(), effective="balance"),
     Directive("random", ("upstream",), "balance", codec=Method(), effective="balance"),
-    Directive("ip_hash", ("upstream",), effective="balance"),
     # stream server block (also the stream block: its value is inherited)
     Directive("listen", ("server",), "bind", effective="binds"),
     Directive("proxy_pass", ("server",), "pool", effective="backend"),
