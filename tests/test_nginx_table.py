@@ -30,6 +30,7 @@ from lbgen.nginx.table import (
     Integer,
     Method,
     OnOff,
+    StatusExpect,
     Time,
     Tries,
     Zone,
@@ -62,6 +63,9 @@ _STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     OnOff: st.booleans(),
     # static-rr has no nginx method of its own (the view says so): it renders as round robin.
     Method: st.sampled_from([b for b in BALANCE_METHODS if b != "static-rr"]),
+    StatusExpect: st.lists(st.integers(100, 599), min_size=1, unique=True).map(
+        lambda codes: tuple(sorted(codes))
+    ),
     Zone: st.tuples(
         st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,30}", fullmatch=True), st.integers(1, 2**40)
     ),

@@ -11,7 +11,6 @@ balancing methods and how ``server`` parameters are read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -39,6 +38,7 @@ from lbgen.nginx.table import (
     Integer,
     Method,
     OnOff,
+    StatusExpect,
     Time,
     parse_nginx_time,
 )
@@ -71,7 +71,7 @@ NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
     str(row.effective).removeprefix("timeouts."): row.default for row in _PROXY_ROWS.values()
 }
 """nginx's own values for a stream ``server {}`` without the ``proxy_*`` directive."""
-_NGINX_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
+_STATUS_EXPECT = StatusExpect()
 
 
 def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
@@ -297,10 +297,12 @@ class _NginxReader:
         codes: tuple[int, ...] | None = None
         raw: str | None = None
         if expect is not None:
-            found = _NGINX_STATUS_REGEX.fullmatch(expect.args[-1]) if expect.args else None
-            if found and expect.args[0] == "~":
-                codes = tuple(sorted({int(c) for c in found.group(1).split("|")}))
-            else:
+            if expect.args and expect.args[0] == "~":
+                try:
+                    codes = _STATUS_EXPECT.parse(expect.args[-1])
+                except ValueError:
+                    codes = None
+            if codes is None:
                 raw = " ".join(expect.args)
         rules = tuple(" ".join(n.words()) for n in match.directives() if n not in (send, expect))
         return replace(

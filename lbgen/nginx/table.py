@@ -182,6 +182,26 @@ METHOD_NAMES: Mapping[str, str] = {
 }
 
 
+_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
+
+
+@dataclass(frozen=True)
+class StatusExpect:
+    """The regular expression of an NGINX Plus ``match`` block's ``expect ~`` that accepts the
+    answers whose status is one of the spec's ``health.expect`` codes."""
+
+    def render(self, value: Any) -> str:
+        """``(200, 204)`` -> ``^HTTP/1\\.[01] (200|204) `` (the argument after ``~``)."""
+        return f"^HTTP/1\\.[01] ({'|'.join(str(int(code)) for code in value)}) "
+
+    def parse(self, text: str) -> tuple[int, ...]:
+        """The codes such a regular expression accepts, sorted; another regex is a ValueError."""
+        found = _STATUS_REGEX.fullmatch(text)
+        if found is None:
+            raise ValueError(f"not a status-code expectation: {text!r}")
+        return tuple(sorted({int(code) for code in found.group(1).split("|")}))
+
+
 @dataclass(frozen=True)
 class Zone:
     """``zone NAME SIZE``: the upstream's shared memory (name and KiB)."""
@@ -279,7 +299,8 @@ _PLUS_ROWS: tuple[Directive, ...] = (
               effective="rise"),
     Directive("match", ("health_check",), "health.path", effective="health.rules"),
     Directive("send", ("match",), "health.path", effective="health.path"),
-    Directive("expect", ("match",), "health.expect", effective="health.expect"),
+    Directive("expect", ("match",), "health.expect", codec=StatusExpect(),
+              effective="health.expect"),
     Directive("health_check_timeout", ("server",), "health.timeout", codec=Time(),
               default=5 * _S, effective="timeouts.check"),
     Directive("slow_start", _SERVER_PARAM, "slowstart", codec=Time(), default=0,
@@ -339,6 +360,7 @@ __all__ = [
     "Integer",
     "Method",
     "OnOff",
+    "StatusExpect",
     "Time",
     "Tries",
     "Zone",

@@ -18,10 +18,11 @@ from lbgen.nginx.table import (
     HASHING_BALANCES,
     PLUS_TABLE,
     TABLE,
+    FailTimeout,
 )
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.load import Path_
-from lbgen.units import HostPort, ceil_seconds, format_nginx_duration
+from lbgen.units import HostPort, format_nginx_duration
 from lbgen.view import Findings, View, warn_log_host_name
 
 #: nginx parses numbers and times into a signed 64-bit integer (NGX_MAX_INT_T_VALUE); a bigger
@@ -144,6 +145,7 @@ class _PoolTranslation:
         self.match_name = match_name or f"lbgen_{pool.name}"
         self.engine = "NGINX Plus" if plus else "nginx"
         self.table = PLUS_TABLE if plus else TABLE
+        self.fail_timeout = FailTimeout()
         self.dropped: list[tuple[str, str]] = []  # (field, as shown) for flush_dropped
 
     def lossy(self, source: Path_ | None, name: str, message: str) -> None:
@@ -279,11 +281,12 @@ class _PoolTranslation:
         if health.check == "http":
             name = self.match_name
             params.append(f"match={name}")
-            codes = "|".join(map(str, health.expect)) if health.expect else None
             match = NginxMatch(
                 name=name,
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
-                expect=f'~ "^HTTP/1\\.[01] ({codes}) "' if codes else None,
+                expect=f'~ "{_render(self.table, "expect", "match", health.expect)}"'
+                if health.expect
+                else None,
             )
         lines = [" ".join(params)]
         if health.timeout is not None:
@@ -302,7 +305,8 @@ class _PoolTranslation:
         if not self.plus and health.check != "none" and None not in (health.fall, health.interval):
             assert health.fall is not None and health.interval is not None
             where = health.sources.get("interval", pool.path)
-            seconds = ceil_seconds(health.interval * health.fall)
+            window = (health.interval, health.fall)
+            seconds = self.fail_timeout.parse(self.fail_timeout.render(window)) // 1_000_000
             values.append((seconds, where, "fail_timeout (health.interval * health.fall, s)"))
         values.append((health.fall, health.sources.get("fall", pool.path), "health.fall"))
         values.append((health.rise, health.sources.get("rise", pool.path), "health.rise"))
