@@ -1,7 +1,7 @@
 """Compare a spec with an existing config: ``lbgen diff``.
 
 The spec is rendered for the target, and the *effective* model of that rendering
-(:mod:`lbgen.confparse.effective`) is compared with the effective model of the existing config.
+(:mod:`lbgen.effective`) is compared with the effective model of the existing config.
 Layout, comments, the order of what the engine does not order, and spellings (``10s`` /
 ``10000`` / ``10000ms``, ``default-server inter 10s`` / per-server ``inter 10000``) therefore do
 not count; what the engine would do differently does.
@@ -27,17 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any
 
-from lbgen.confparse.effective import (
-    Bind,
-    Config,
-    Difference,
-    Origin,
-    differences,
-    effective,
-    format_duration,
-    normalize_address,
-)
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.effective import effective
+from lbgen.effective.differ import Difference, differences
+from lbgen.effective.model import Bind, Config, Origin, format_duration
 from lbgen.engine import get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.rendering import Rendered, render
@@ -52,21 +45,6 @@ _DURATIONS = frozenset(
     | {"server", "tunnel", "client_fin", "server_fin", "queue", "check", "idle"}
 )
 
-_NGINX_NAMES: Mapping[str, str] = {
-    "backend": "proxy_pass",
-    "binds": "listen",
-    "balance": "balancing method",
-    "balance_args": "balancing arguments",
-    "disabled": "down",
-    "maxconn": "max_conns",
-    "slowstart": "slow_start",
-    "timeouts.connect": "proxy_connect_timeout",
-    "timeouts.idle": "proxy_timeout",
-    "timeouts.check": "health_check_timeout",
-    "next_upstream": "proxy_next_upstream",
-    "next_upstream_tries": "proxy_next_upstream_tries",
-    "proxy_protocol": "proxy_protocol",
-}
 _HEALTH_NAMES: Mapping[str, str] = {
     "health.check": "health check",
     "health.method": "check method",
@@ -224,11 +202,15 @@ def diff_config(
     if problems:
         raise SpecError(problems)
     labels: dict[str, str] = {}
-    if engine == "nginx":
-        labels = _frontend_labels(spec, ours)
-        theirs = _pair_nginx(theirs, ours)
-    namer = _Namer(engine, labels)
+    target_engine = get_engine(target)
+    if target_engine.pair_configs is not None:
+        theirs, labels = target_engine.pair_configs(theirs, ours, resolve_spec(spec))
+    namer = _Namer(engine, labels, target_engine.diff_names)
     changes = [c for d in differences(theirs, ours) for c in namer.changes(d, theirs)]
+    if engine != "haproxy":
+        # HAProxy's default-server lines could be said once the same way; its diffs keep
+        # naming each server for now.
+        changes = _said_once(changes, theirs)
     loaded = getattr(spec, "_loaded", None)
     label = getattr(getattr(loaded, "source", None), "filename", None) or spec.name or "spec"
     warnings = [d for d in rendered.diagnostics if d.level is not Level.ERROR]
@@ -266,80 +248,13 @@ def _header_line(config: Config, key: str) -> int | None:
     return None
 
 
-def _frontend_labels(spec: Spec, rendered: Config) -> dict[str, str]:
-    """nginx stream ``server {}`` blocks are keyed by their listen addresses; name the ones
-    that come from a spec frontend after it (``frontend kubernetes-api``)."""
-    from lbgen.targets.nginx import nginx_address
-
-    labels: dict[str, str] = {}
-    for frontend in resolve_spec(spec).frontends:
-        key = ",".join(sorted(normalize_address(nginx_address(b.address)) for b in frontend.binds))
-        if key in rendered.frontends:
-            labels[key] = frontend.name
-    return labels
-
-
-def _pair_nginx(existing: Config, rendered: Config) -> Config:
-    """Key the existing config's stream ``server {}`` blocks and upstreams like the rendered
-    ones where they evidently correspond, so that a changed ``listen`` or a renamed upstream is
-    one change to read rather than a whole block removed and another added.
-
-    nginx names neither: a ``server {}`` block is keyed by its listen addresses and an upstream
-    is only referred to by ``proxy_pass``. An unmatched block pairs with the unmatched rendered
-    block that proxies to the same upstream (when exactly one does, or when one proxying block is
-    left on each side); an unmatched upstream pairs
-    with the rendered upstream its paired block proxies to.
-    """
-    ours_left = {k: f for k, f in rendered.frontends.items() if k not in existing.frontends}
-    theirs_left = {k: f for k, f in existing.frontends.items() if k not in rendered.frontends}
-    frontend_keys: dict[str, str] = {}
-    upstream_keys: dict[str, str] = {}
-    for key, frontend in theirs_left.items():
-        same = [k for k, f in ours_left.items() if f.backend == frontend.backend]
-        mine = [k for k, f in theirs_left.items() if f.backend == frontend.backend]
-        if len(same) == 1 and len(mine) == 1 and frontend.backend is not None:
-            frontend_keys[key] = same[0]
-    # One proxying block left on each side: they are the same listener, renamed and re-aimed.
-    left = [k for k, f in theirs_left.items() if k not in frontend_keys and f.backend]
-    free = [k for k, f in ours_left.items() if k not in frontend_keys.values() and f.backend]
-    if len(left) == 1 and len(free) == 1:
-        frontend_keys[left[0]] = free[0]
-    # Upstreams: a block pair whose proxy_pass names differ, both names unknown to the other side.
-    pairs = [(existing.frontends[k], rendered.frontends[v]) for k, v in frontend_keys.items()]
-    pairs += [
-        (f, rendered.frontends[k]) for k, f in existing.frontends.items() if k in rendered.frontends
-    ]
-    for theirs, ours in pairs:
-        old, new = theirs.backend, ours.backend
-        if (
-            old
-            and new
-            and old != new
-            and old in existing.backends
-            and new in rendered.backends
-            and old not in rendered.backends
-            and new not in existing.backends
-            and upstream_keys.get(old, new) == new
-        ):
-            upstream_keys[old] = new
-    if not frontend_keys and not upstream_keys:
-        return existing
-    frontends = {
-        frontend_keys.get(k, k): replace(f, name=frontend_keys[k]) if k in frontend_keys else f
-        for k, f in existing.frontends.items()
-    }
-    backends = {upstream_keys.get(k, k): b for k, b in existing.backends.items()}
-    return replace(existing, frontends=frontends, backends=backends)
-
-
 class _Namer:
     """Turns model differences into changes named the way the engine's config names them."""
 
-    def __init__(self, engine: str, labels: Mapping[str, str]) -> None:
+    def __init__(self, engine: str, labels: Mapping[str, str], names: Mapping[str, str]) -> None:
         self.engine = engine
         self.labels = labels
-        own = get_engine(engine).diff_names if engine == "haproxy" else _NGINX_NAMES
-        self.names = {**own, **_HEALTH_NAMES}
+        self.names = {**names, **_HEALTH_NAMES}
 
     def scope(self, path: Sequence[str]) -> str:
         """``frontend X`` / ``backend X: server S`` (nginx: ``upstream``, listen addresses)."""
@@ -498,6 +413,47 @@ def _show(name: str, value: Any) -> str:
             sep = " "
         return sep.join(_show(name, v) for v in value)
     return str(value)
+
+
+def _said_once(changes: list[Change], existing: Config) -> list[Change]:
+    """One change, on the backend, for a line that every server of that backend takes a value
+    from (an NGINX Plus ``health_check`` gives each server its ``interval``/``fails``/
+    ``passes``), instead of the same line and values once per server."""
+
+    def key(change: Change) -> tuple[Any, ...] | None:
+        path = change.path
+        if change.kind != "changed" or change.origin is None or len(path) != 5:
+            return None
+        if path[0] != "backends" or path[2] != "servers":
+            return None
+        return (path[1], path[4], change.config, change.spec, change.origin)
+
+    groups: dict[tuple[Any, ...], list[Change]] = {}
+    for change in changes:
+        found = key(change)
+        if found is not None:
+            groups.setdefault(found, []).append(change)
+    out: list[Change] = []
+    said: set[tuple[Any, ...]] = set()
+    for change in changes:
+        found = key(change)
+        backend = existing.backends.get(change.path[1]) if found is not None else None
+        if found is None or backend is None:
+            out.append(change)
+            continue
+        own_lines = {server.origin for server in backend.servers.values()}
+        if (
+            len(groups[found]) < 2
+            or len(groups[found]) != len(backend.servers)
+            or (change.origin in own_lines)
+        ):
+            out.append(change)
+        elif found not in said:
+            said.add(found)
+            path = change.path
+            scope = change.scope.rpartition(": server ")[0]
+            out.append(replace(change, scope=scope, path=(path[0], path[1], path[4])))
+    return out
 
 
 def _ordered(changes: list[Change], existing: Config, rendered: Config) -> list[Change]:

@@ -62,6 +62,12 @@ class Engine:
     """The lint rules (:class:`lbgen.lint.Rule`) that apply to this engine's configs."""
     diff_names: Mapping[str, str] = field(default_factory=dict)
     """Effective-model attribute -> the directive a diff names (``inter``, ``fail_timeout``)."""
+    pair_configs: Callable[..., Any] | None = None
+    """``(existing, rendered, resolved) -> (existing, labels)``: before a diff, keys the existing
+    config's entities like the rendered ones where they evidently correspond (nginx names
+    neither its ``server {}`` blocks nor, for the reader, its upstreams), and names the rendered
+    frontends after the spec's (``labels``: model key -> spec frontend name). None: the config
+    names them itself (HAProxy)."""
 
     @property
     def default_layout(self) -> str:

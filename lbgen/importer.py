@@ -20,7 +20,6 @@ cannot reproduce, by construction.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,22 +32,18 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lbgen.confparse import parse_config, read_config_text
-from lbgen.confparse.effective import (
-    Backend,
-    Config,
-    Frontend,
-    Origin,
-    Server,
-    effective,
-    format_duration,
-    nginx_stream_nodes,
-    normalize_address,
-)
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
+from lbgen.effective import effective
+from lbgen.effective.model import (
+    Config,
+    Origin,
+    Server,
+    format_duration,
+)
 from lbgen.engine import get_engine
-from lbgen.names import LOG_FORMAT
 from lbgen.resolve import BUILTIN_DEFAULTS
+from lbgen.spec.grammar import LOG_TARGET
 from lbgen.spec.models import NAME_PATTERN
 from lbgen.units import AddressError, parse_host_port
 
@@ -98,7 +93,9 @@ def import_config(text: str, filename: str, engine: str | None = None) -> Import
         assert import_into is not None
         import_into(tree, draft)
     else:
-        _NginxImport(draft).run()
+        import_into = get_engine(tree.engine).import_into
+        assert import_into is not None, f"{tree.engine} cannot import"
+        import_into(tree, draft)
     if not draft.frontends or not draft.pools:
         draft.diagnostics.append(
             Diagnostic(
@@ -424,8 +421,10 @@ def server_params(draft: Draft, pool: str, servers: Mapping[str, Server],
                 draft.servers[pool][names[k]][key] = spec_value
 
 
-UDP_LOG = re.compile(r"udp://[A-Za-z0-9.-]+:\d{1,5}|udp://\[[0-9A-Fa-f:]+\]:\d{1,5}")
-"""A ``udp://host:port`` log target as the engines' log lines can spell it."""
+def udp_log(host_port: str) -> str | None:
+    """``udp://HOST:PORT`` when the spec accepts it as a log target, else None."""
+    candidate = f"udp://{host_port}"
+    return candidate if LOG_TARGET.matches(candidate) else None
 
 
 def spec_name(draft: Draft) -> str | None:
@@ -435,390 +434,6 @@ def spec_name(draft: Draft) -> str | None:
         return header
     stem = Path(draft.file).stem
     return draft.safe_name(stem, (), None, "spec") if stem and stem != "-" else None
-
-
-# --- nginx -------------------------------------------------------------------------------------
-
-_NGINX_METHODS = {
-    ("least_conn",): "leastconn",
-    ("hash", "$remote_addr", "consistent"): "source",
-    ("random", "two", "least_conn"): "random",
-}
-_NGINX_SERVER_WORDS = ("weight", "max_fails", "fail_timeout", "max_conns", "down", "backup")
-_NGINX_PROXY_KEYWORDS = frozenset(
-    {"proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_next_upstream_tries"}
-)
-
-
-class _NginxImport:
-    """nginx stream config -> spec fields."""
-
-    def __init__(self, draft: Draft) -> None:
-        self.d = draft
-        self.config = draft.config
-        self.pool_names: dict[str, str] = {}
-        self.error_logs: list[Node] = []
-        self.checks: dict[str, Node] = {}
-        """NGINX Plus ``health_check`` of the server block proxying to each upstream."""
-
-    def run(self) -> None:
-        d = self.d
-        d.name = spec_name(d)
-        stream = nginx_stream_nodes(d.tree)
-        for block in stream:
-            check = block.last("health_check") if block.keyword == "server" else None
-            target = block.last("proxy_pass")
-            if check is not None and target is not None and target.args:
-                self.checks.setdefault(target.args[0], check)
-        # Active checks are NGINX Plus: the spec is then meant for target nginx-plus.
-        d.target = "nginx-plus" if self.checks else "nginx"
-        self._outside(stream)
-        self._stream_level(stream)
-        for node in self.error_logs:
-            # lbgen writes error_log itself from global.log: only that one is not a loss.
-            if node.args != (_error_log_for(d.global_.get("log")),):
-                d.unmapped(node, ("global",))
-        for node in stream:
-            if node.keyword == "upstream" and node.args:
-                self._upstream(node)
-        self._server_blocks(stream)
-        d.hoist()
-
-    # -- outside the upstreams ------------------------------------------------------------------
-
-    def _outside(self, stream: list[Node]) -> None:
-        """Top-level directives of a full nginx.conf (the stream block itself is read later)."""
-        d = self.d
-        top = list(d.tree.directives())
-        if not any(n.keyword == "stream" for n in top):
-            return
-        for node in top:
-            if node.keyword == "stream":
-                continue
-            if node.keyword == "events":
-                for inner in node.directives():
-                    if inner.keyword == "worker_connections" and inner.args[:1] == (
-                        inner.args[0] if inner.args[0].isdigit() else "",
-                    ):
-                        d.global_["maxconn"] = int(inner.args[0])
-                        continue
-                    d.unmapped(inner, ("global",))
-                continue
-            if node.keyword == "worker_processes" and node.args == ("auto",):
-                continue
-            if (
-                node.keyword == "load_module"
-                and node.args[:1]
-                and node.args[0].endswith("ngx_stream_module.so")
-            ):
-                continue
-            if node.keyword == "error_log":
-                self.error_logs.append(node)  # judged once global.log is known
-                continue
-            d.unmapped(node, ("global",))
-
-    def _stream_level(self, stream: list[Node]) -> None:
-        d = self.d
-        log: str | None = None
-        for node in stream:
-            key = node.keyword
-            if key in ("upstream", "server") or key in _NGINX_PROXY_KEYWORDS:
-                continue
-            if key == "access_log" and node.args:
-                log = _nginx_log(node.args[0])
-                if log is None:
-                    d.unmapped(node, ("global",), why="no spec log target says this")
-                continue
-            if key == "log_format" and node.args[:1] == (LOG_FORMAT,):
-                continue
-            if key == "match" and self.checks:
-                continue  # read with the health_check that names it
-            d.unmapped(node, ("global",))
-        d.global_["log"] = log
-
-    # -- upstreams ------------------------------------------------------------------------------
-
-    def _upstream(self, block: Node) -> None:
-        d = self.d
-        name = block.args[0]
-        backend = self.config.backends.get(name)
-        if backend is None or not backend.servers:
-            d.skip(block, f"upstream {name}", "it has no servers")
-            return
-        key = d.safe_name(name, d.pools, block, "pool")
-        self.pool_names[name] = key
-        where = ("pools", key)
-        fields: dict[str, Any] = {"balance": None}
-        d.pools[key] = fields
-        for node in block.directives():
-            if node.keyword == "server":
-                continue
-            method = _NGINX_METHODS.get(node.words())
-            if method is not None:
-                fields["balance"] = method
-            elif node.keyword == "zone":
-                continue  # shared state of the workers: lbgen decides, the diff ignores it
-            else:
-                d.unmapped(node, where)
-        names = self._servers(block, backend, key)
-        if self.checks:
-            self._active_health(backend, key)
-        else:
-            self._passive_health(backend, key)
-        server_params(d, key, backend.servers, names)
-
-    def _servers(self, block: Node, backend: Backend, pool: str) -> dict[str, str]:
-        d = self.d
-        names: dict[str, str] = {}
-        d.servers[pool] = {}
-        hosts = Counter(s.address for s in backend.servers.values())
-        nodes = [n for n in block.directives() if n.keyword == "server" and n.args]
-        for (model_key, server), node in zip(backend.servers.items(), nodes, strict=False):
-            where = ("pools", pool)
-            if not valid_address(server.endpoint, bind=False):
-                d.unmapped(node, where, f"server {node.args[0]}", "the spec needs host:port")
-                continue
-            base = server.address if hosts[server.address] == 1 else server.endpoint
-            key = d.safe_name(base, d.servers[pool], None, "server")
-            names[model_key] = key
-            fields: dict[str, Any] = {"address": server.endpoint}
-            if server.backup:
-                fields["backup"] = True
-            if server.disabled:
-                fields["disabled"] = True
-            d.servers[pool][key] = fields
-            for param in node.args[1:]:
-                word = param.partition("=")[0]
-                passive = word in ("max_fails", "fail_timeout")
-                if word not in (*_NGINX_SERVER_WORDS, "slow_start") or (passive and self.checks):
-                    why = "the spec's NGINX Plus check is active" if passive else "no spec field"
-                    d.unmapped(node, ("pools", pool, "servers", key), param, why)
-        return names
-
-    def _active_health(self, backend: Backend, pool: str) -> None:
-        """NGINX Plus ``health_check`` (+ ``match``): interval, fails, passes and the check's
-        timeout are the spec's; what the config leaves out is null."""
-        d = self.d
-        fields = d.pools[pool]
-        check = self.checks.get(backend.name)
-        health = backend.health
-        if check is None:
-            fields["health.check"] = "none"
-            return
-        params = dict(p.partition("=")[::2] for p in check.args)
-        fields["health.check"] = "http" if health.check == "http" else "tcp"
-        if health.check == "http":
-            fields["health.path"] = health.path
-            fields["health.expect"] = list(health.expect) if health.expect else None
-            if health.method != "GET" or health.expect_raw or health.rules:
-                d.warn(Origin.of(check), "health_check",
-                       "match: the spec checks with a GET and a list of status codes")  # fmt: skip
-        server = next(iter(backend.servers.values()))
-        fields["health.interval"] = duration_text(server.inter) if "interval" in params else None
-        fields["health.fall"] = server.fall if "fails" in params else None
-        fields["health.rise"] = server.rise if "passes" in params else None
-        timeout = backend.timeouts.check
-        fields["health.timeout"] = (
-            duration_text(timeout) if self._has_check_timeout(backend) else None
-        )
-        fields["health.fast_interval"] = None
-        fields["health.down_interval"] = None
-        for name in params:
-            if name not in ("interval", "fails", "passes", "match"):
-                d.warn(Origin.of(check), "health_check", f"health_check {name}=: no spec field")
-
-    def _has_check_timeout(self, backend: Backend) -> bool:
-        for block in nginx_stream_nodes(self.d.tree):
-            target = block.last("proxy_pass") if block.keyword == "server" else None
-            if target is not None and target.args[:1] == (backend.name,):
-                return block.last("health_check_timeout") is not None
-        return False
-
-    def _passive_health(self, backend: Backend, pool: str) -> None:
-        """nginx OSS checks passively: ``max_fails``/``fail_timeout`` are the spec's ``fall``
-        and ``interval * fall`` (how lbgen renders them), the rest of ``health`` is null."""
-        d = self.d
-        fields = d.pools[pool]
-        servers = list(backend.servers.values())
-        pairs = [(s.max_fails, s.fail_timeout) for s in servers]
-        if len(set(pairs)) > 1:
-            d.warn(servers[0].origin, "max_fails",
-                   f"max_fails/fail_timeout differ between the servers of upstream "
-                   f"{backend.name}; the spec's health settings are per pool")  # fmt: skip
-        max_fails, fail_timeout = most_common(pairs)
-        explicit = any(("max_fails" in s.origins or "fail_timeout" in s.origins) for s in servers)
-        if max_fails == 0 and explicit:
-            fields["health.check"] = "none"
-            return
-        fields["health.check"] = "tcp"
-        for name in ("fast_interval", "down_interval", "rise", "timeout"):
-            fields[f"health.{name}"] = None
-        if not explicit or max_fails is None or fail_timeout is None:
-            fields["health.interval"] = None
-            fields["health.fall"] = None
-            return
-        fields["health.fall"] = max_fails
-        # Rounded down to whole ms: lbgen renders fail_timeout as interval * fall rounded up to
-        # whole seconds, which then gives back exactly the config's fail_timeout.
-        interval = fail_timeout // max_fails // 1000 * 1000
-        fields["health.interval"] = duration_text(interval)
-        d.note(
-            ("pools", pool),
-            f"passive check: max_fails={max_fails} fail_timeout={duration_text(fail_timeout)} is "
-            f"health.fall {max_fails} with health.interval * fall = fail_timeout",
-        )
-
-    # -- server blocks --------------------------------------------------------------------------
-
-    def _server_blocks(self, stream: list[Node]) -> None:
-        d = self.d
-        by_line = {f.origin.line: f for f in self.config.frontends.values() if f.origin}
-        raw_stream = _stream_children(d.tree)
-        labels = _frontend_comments(raw_stream)
-        per_pool: dict[str, list[Frontend]] = {}
-        blocks: list[tuple[Node, Frontend, str]] = []
-        for node in stream:
-            if node.keyword != "server" or node.args:
-                continue
-            frontend = by_line.get(node.line)
-            if frontend is None:
-                continue
-            if frontend.backend is None:
-                if self._health_listener(node, frontend):
-                    continue
-                d.skip(node, f"server {{listen {frontend.name}}}", "it proxies to no upstream")
-                continue
-            pool = self.pool_names.get(frontend.backend)
-            if pool is None:
-                d.skip(node, f"server {{listen {frontend.name}}}",
-                       f"proxy_pass {frontend.backend} is no upstream here")  # fmt: skip
-                continue
-            label = labels.get(node.line) or frontend.backend
-            key = d.safe_name(label, d.frontends, None, "frontend")
-            binds = self._listens(node, key)
-            if not binds:
-                d.skip(node, f"server {{listen {frontend.name}}}", "no listen address to keep")
-                continue
-            d.frontends[key] = {"bind": binds, "pool": pool}
-            per_pool.setdefault(pool, []).append(frontend)
-            blocks.append((node, frontend, key))
-        for pool, frontends in per_pool.items():
-            self._proxy_settings(pool, frontends, [b for b in blocks if b[1] in frontends])
-
-    def _listens(self, node: Node, frontend: str) -> list[str]:
-        out: list[str] = []
-        for listen in node.find("listen"):
-            if not listen.args:
-                continue
-            address = normalize_address(listen.args[0])
-            if address.startswith("0.0.0.0:"):
-                address = address.removeprefix("0.0.0.0")
-            if not valid_address(address, bind=True):
-                self.d.unmapped(listen, ("frontends", frontend), why="not a host:port")
-                continue
-            out.append(address)
-            if listen.args[1:]:
-                self.d.unmapped(listen, ("frontends", frontend),
-                                f"listen options {' '.join(listen.args[1:])}")  # fmt: skip
-        return out
-
-    def _health_listener(self, node: Node, frontend: Frontend) -> bool:
-        d = self.d
-        words = {n.keyword for n in node.directives()}
-        if words != {"listen", "return"} or len(frontend.binds) != 1 or "health" in d.global_:
-            return False
-        address = frontend.binds[0].address
-        if address.startswith("0.0.0.0:"):
-            address = address.removeprefix("0.0.0.0")
-        d.global_["health"] = {"bind": address, "path": "/healthz"}
-        d.note(("global",), f"{node.location()}: a stream server that only returns a fixed "
-               "response is lbgen's liveness endpoint (nginx answers any path)")  # fmt: skip
-        return True
-
-    def _proxy_settings(
-        self, pool: str, frontends: list[Frontend], blocks: list[tuple[Node, Frontend, str]]
-    ) -> None:
-        """Connect/idle timeouts and retries live on nginx's server blocks but on the spec's
-        pools (idle: the frontend's client timeout too); the blocks of one pool must agree."""
-        d = self.d
-        fields = d.pools[pool]
-        first = frontends[0]
-        for other in frontends[1:]:
-            if (other.timeouts, other.next_upstream, other.next_upstream_tries) != (
-                first.timeouts, first.next_upstream, first.next_upstream_tries,
-            ):  # fmt: skip
-                d.warn(other.origin, "server",
-                       f"server blocks proxying to {pool} differ in timeouts or retries; the "
-                       "spec keeps them per pool; the first block's are imported")  # fmt: skip
-        origins = first.origins
-        fields["timeouts.connect"] = (
-            duration_text(first.timeouts.connect) if "timeouts.connect" in origins else None
-        )
-        idle = duration_text(first.timeouts.idle) if "timeouts.idle" in origins else None
-        fields["timeouts.server"] = idle
-        fields["timeouts.tunnel"] = idle
-        fields["timeouts.server_fin"] = None
-        fields["timeouts.queue"] = None
-        retries: int | None = None
-        if "next_upstream" in origins and first.next_upstream is False:
-            retries = 0
-        elif "next_upstream_tries" in origins and (first.next_upstream_tries or 0) >= 2:
-            retries = (first.next_upstream_tries or 0) - 1
-        elif "next_upstream_tries" in origins and first.next_upstream_tries == 1:
-            d.warn(origins["next_upstream_tries"], "proxy_next_upstream_tries",
-                   "proxy_next_upstream_tries 1: the spec says retries 0 as "
-                   "proxy_next_upstream off")  # fmt: skip
-        fields["retries"] = retries
-        fields["redispatch"] = None
-        for node, _frontend, key in blocks:
-            d.frontends[key]["timeouts.client"] = idle
-            d.frontends[key]["timeouts.client_fin"] = None
-            for inner in node.directives():
-                if inner.keyword in ("listen", "proxy_pass", *_NGINX_PROXY_KEYWORDS):
-                    continue
-                if inner.keyword in ("health_check", "health_check_timeout") and self.checks:
-                    continue  # read by the upstream's health
-                d.unmapped(inner, ("frontends", key))
-
-
-def _nginx_log(target: str) -> str | None:
-    if target == "off":
-        return "none"
-    if target in ("/dev/stdout", "stdout"):
-        return "stdout"
-    if target == "syslog:server=unix:/dev/log":
-        return "syslog"
-    if target.startswith("syslog:server="):
-        server = target.removeprefix("syslog:server=").split(",")[0]
-        candidate = f"udp://{server if ':' in server.rsplit(']', 1)[-1] else server + ':514'}"
-        return candidate if UDP_LOG.fullmatch(candidate) else None
-    return None
-
-
-def _error_log_for(log: str | None) -> str | None:
-    """The ``error_log`` lbgen's nginx full layout writes for a spec log target."""
-    from lbgen.targets.nginx import _error_log
-
-    return _error_log(log)
-
-
-def _stream_children(tree: ConfigTree) -> list[Node]:
-    """The stream context's statements with comments (to find ``# frontend NAME``)."""
-    streams = [n for n in tree.nodes if n.keyword == "stream"]
-    if streams:
-        return [child for s in streams for child in s.children]
-    return list(tree.nodes)
-
-
-def _frontend_comments(nodes: Sequence[Node]) -> dict[int | None, str]:
-    """``# frontend NAME`` right above a ``server {}`` block (how lbgen names its blocks)."""
-    out: dict[int | None, str] = {}
-    for before, node in itertools.pairwise(nodes):
-        if before.is_comment and node.keyword == "server" and not node.args:
-            words = (before.comment or "").split()
-            if len(words) == 2 and words[0] == "frontend":
-                out[node.line] = words[1]
-    return out
 
 
 # --- checking the import -----------------------------------------------------------------------

@@ -51,7 +51,7 @@ class _Entry(BaseModel):
     @field_validator("load_module")
     @classmethod
     def _load_module(cls, value: str | None) -> str | None:
-        from lbgen.targets.nginx import load_module_problem
+        from lbgen.nginx.view import load_module_problem
 
         problem = load_module_problem(value) if value is not None else None
         if problem is not None:

@@ -87,7 +87,7 @@ def _unsafe(engine: str, text: str) -> str | None:
     if engine == "haproxy":
         from lbgen.haproxy.view import unsafe_in_config
     else:
-        from lbgen.targets.nginx import unsafe_in_config
+        from lbgen.nginx.view import unsafe_in_config
     return unsafe_in_config(text)
 
 
@@ -232,7 +232,7 @@ def render_resolved(
     load_module: str | None = None,
 ) -> Rendered:
     """Render an already resolved spec; see :func:`render`."""
-    from lbgen.targets.nginx import load_module_problem
+    from lbgen.nginx.view import load_module_problem
 
     layout = target_layout(target, layout)
     if any(d.level is Level.ERROR for d in resolved.load_diagnostics):

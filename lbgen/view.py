@@ -121,10 +121,7 @@ def provenance(resolved: Resolved, version: str, target: str, layout: str) -> li
 
 
 def build_view(resolved: Resolved, target: str, layout: str, **options: Any) -> View:
-    """Dispatch to the target's view builder."""
-    if target == "haproxy":
-        view: View = get_engine(target).build_view(resolved, layout=layout)
-        return view
-    from lbgen.targets.nginx import build_nginx_view
-
-    return build_nginx_view(resolved, plus=target == "nginx-plus", layout=layout, **options)
+    """The view of ``target``'s engine; ``options`` are its render options (nginx
+    ``load_module``)."""
+    view: View = get_engine(target).build_view(resolved, layout, **options)
+    return view

@@ -17,12 +17,10 @@ from lbgen.confparse import (
     detect_engine,
     parse_config,
     parse_config_file,
-    parse_nginx,
-    write_nginx,
 )
-from lbgen.confparse.nginx import quote_arg
 from lbgen.confparse.tree import COMMENT, INCLUDE, ConfigTree
 from lbgen.diagnostics import SpecError
+from lbgen.nginx.syntax import parse_nginx, quote_arg, write_nginx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 INCLUDE_MAIN = FIXTURES / "nginx" / "with-include" / "nginx.conf"
@@ -124,6 +122,44 @@ def test_syntax_errors_are_diagnostics(text: str, line: int, needle: str) -> Non
     diag = caught.value.diagnostics[0]
     assert (diag.code, diag.file, diag.line) == (CODE_SYNTAX, "bad.conf", line)
     assert needle in diag.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "directive"),
+    [
+        # full and stream layouts: crossplane's own context table, from the main context
+        ("stream {\n    upstream u {\n        proxy_pass u;\n    }\n}\n", 3, "proxy_pass"),
+        ("events {}\nstream {\n    listen 1;\n}\n", 3, "listen"),
+        ("proxy_timeout 5s;\nstream {\n}\n", 1, "proxy_timeout"),
+        # the upstreams layout: its top level is read inside stream {}
+        ("upstream u {\n    server a:1;\n    listen 1;\n}\n", 3, "listen"),
+        ("upstream u {\n    server a:1;\n}\nworker_processes 2;\n", 4, "worker_processes"),
+    ],
+)
+def test_directives_out_of_their_context_are_errors(text: str, line: int, directive: str) -> None:
+    """crossplane's context checks apply in the context each statement is really read in."""
+    with pytest.raises(SpecError) as caught:
+        parse_nginx(text, "bad.conf")
+    diag = caught.value.diagnostics[0]
+    assert (diag.code, diag.line) == (CODE_SYNTAX, line)
+    assert diag.message == f'"{directive}" directive is not allowed here'
+
+
+def test_an_included_file_is_checked_in_the_context_of_its_include(tmp_path: Path) -> None:
+    (tmp_path / "ups.conf").write_text("upstream u {\n    server a:1;\n}\n")
+    (tmp_path / "bad.conf").write_text("proxy_pass u;\n")
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        "events {}\nstream {\n    include ups.conf;\n    server {\n        listen 1;\n"
+        "        proxy_pass u;\n    }\n}\n"
+    )
+    assert parse_config_file(main, "nginx").nodes  # upstream inside stream {}: fine
+    main.write_text("events {}\nstream {\n    include bad.conf;\n}\n")
+    with pytest.raises(SpecError) as caught:
+        parse_config_file(main, "nginx")
+    diag = caught.value.diagnostics[0]
+    assert (diag.file, diag.line) == (str(tmp_path / "bad.conf"), 1)
+    assert "not allowed here" in diag.message
 
 
 def test_binary_and_non_utf8_input_are_diagnostics(tmp_path: Path) -> None:

@@ -161,8 +161,29 @@ def test_nginx_plus_changed_health_check_is_reported_once(tmp_path: Path) -> Non
     assert code == 1
     assert out.splitlines() == [
         f"upstream web: health_check_timeout 4s → 3s ({config}:30)",
-        f"upstream web: server 10.0.0.1:8080: inter 7s → 3s ({config}:29)",
-        f"upstream web: server 10.0.0.2:8080: inter 7s → 3s ({config}:29)",
+        f"upstream web: inter 7s → 3s ({config}:29)",
+    ]
+
+
+def test_nginx_plus_health_check_change_is_said_once_not_per_server(tmp_path: Path) -> None:
+    """One ``health_check`` line gives every server of the upstream its ``passes``: a changed
+    value is one change on the upstream, not the same line once per server; a server that sets
+    its own value (its own line) is still named."""
+    spec = ROOT / "tests" / "cases" / "check-http-expect-codes" / "spec.yaml"
+    rendered = tmp_path / "rendered.conf"
+    rendered.write_text(lbgen.render(lbgen.load_spec(spec), "nginx-plus").text)
+    config = edited(
+        tmp_path, rendered,
+        ("passes=1", "passes=5"),
+        ("(200|204|401)", "(200|401)"),
+        ("server 10.0.0.2:8080 weight=100;", "server 10.0.0.2:8080 weight=50;"),
+    )  # fmt: skip
+    code, out, _ = diff(str(spec), "-t", "nginx-plus", "--against", str(config))
+    assert code == 1
+    assert out.splitlines() == [
+        f"upstream web: check expect status 200,401 → 200,204,401 ({config}:29)",
+        f"upstream web: rise 5 → 1 ({config}:29)",
+        f"upstream web: server 10.0.0.2:8080: weight 50 → 100 ({config}:13)",
     ]
 
 

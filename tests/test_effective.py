@@ -7,24 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from lbgen.confparse import parse_config_file, parse_nginx, write_config
-from lbgen.confparse.effective import (
+from lbgen.confparse import parse_config_file, write_config
+from lbgen.effective import effective, effective_file, effective_text
+from lbgen.effective.differ import differences
+from lbgen.effective.model import (
     Bind,
     Config,
     Health,
     Origin,
     Timeouts,
-    differences,
-    effective,
-    effective_file,
-    effective_text,
     format_duration,
     normalize_address,
-    parse_nginx_time,
     split_host_port,
 )
 from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.haproxy.table import parse_haproxy_time
+from lbgen.nginx.syntax import parse_nginx
+from lbgen.nginx.table import parse_nginx_time
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 GOLDEN = sorted(

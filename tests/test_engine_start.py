@@ -14,9 +14,9 @@ import pytest
 
 import lbgen
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.nginx.view import ZONE_MIN_KIB
 from lbgen.rendering import Rendered
 from lbgen.runners.local import local_stream_module
-from lbgen.targets.nginx import ZONE_MIN_KIB
 
 from .engine_check import can_isolate, isolated_check
 

@@ -27,6 +27,7 @@ from lbgen.haproxy.table import TABLE, Count, Duration, Expect, LogTarget, Word
 from lbgen.haproxy.view import field_values, warn_unsupported
 from lbgen.importer import UNMAPPED, import_config
 from lbgen.resolve import resolve_spec
+from lbgen.spec.grammar import LOG_TARGET
 from lbgen.view import Findings
 
 HAPROXY = shutil.which("haproxy")
@@ -56,7 +57,10 @@ _STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     ),
     LogTarget: st.one_of(
         st.sampled_from(["stdout", "syslog"]),
-        st.builds(lambda h, p: f"udp://{h}:{p}", _HOST, st.integers(1, 65535)),
+        # Values the spec accepts: the codec's domain is the spec's log grammar.
+        st.builds(lambda h, p: f"udp://{h}:{p}", _HOST, st.integers(1, 65535)).filter(
+            LOG_TARGET.matches
+        ),
     ),
 }
 CODEC_ROWS = [row for row in TABLE if row.codec is not None]

@@ -3,8 +3,10 @@
 ``parse_config(text, filename, engine=None)`` and ``parse_config_file(path, engine=None)`` pick the
 parser (detecting the engine when not given) and return a :class:`ConfigTree`; broken input raises
 :class:`lbgen.diagnostics.SpecError` with one error diagnostic per problem (file:line).
-:func:`write_config` gives a tree's canonical text. The effective model built on the tree is in
-:mod:`lbgen.confparse.effective`.
+:func:`write_config` gives a tree's canonical text. Each engine's syntax lives in its package
+(``lbgen/haproxy/syntax.py``, ``lbgen/nginx/syntax.py``), imported on use: those modules build
+on this package's tree module, so this package cannot import them while it is being imported.
+The effective model built on the tree is in :mod:`lbgen.effective`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from lbgen.confparse.detect import ENGINES, detect_engine
-from lbgen.confparse.nginx import parse_nginx, write_nginx
 from lbgen.confparse.tree import (
     CODE_ENGINE,
     CODE_INCLUDE,
@@ -37,11 +38,9 @@ __all__ = [
     "detect_engine",
     "parse_config",
     "parse_config_file",
-    "parse_nginx",
     "read_config_text",
     "resolve_engine",
     "write_config",
-    "write_nginx",
 ]
 
 
@@ -69,11 +68,11 @@ def resolve_engine(text: str, filename: str, engine: str | None) -> str:
 def parse_config(text: str, filename: str, engine: str | None = None) -> ConfigTree:
     """Parse config text with the given or detected engine's parser."""
     if resolve_engine(text, filename, engine) == "haproxy":
-        # Imported on use: lbgen.haproxy.syntax builds on this package's tree module, so this
-        # package cannot import it while it is itself being imported.
         from lbgen.haproxy.syntax import parse_haproxy
 
         return parse_haproxy(text, filename)
+    from lbgen.nginx.syntax import parse_nginx
+
     return parse_nginx(text, filename)
 
 
@@ -93,7 +92,9 @@ def parse_config_file(path: str | Path, engine: str | None = None) -> ConfigTree
 def write_config(tree: ConfigTree) -> str:
     """Canonical text of a tree in its own engine's syntax."""
     if tree.engine == "haproxy":
-        from lbgen.haproxy.syntax import write_haproxy  # on use, as in parse_config
+        from lbgen.haproxy.syntax import write_haproxy
 
         return write_haproxy(tree)
+    from lbgen.nginx.syntax import write_nginx
+
     return write_nginx(tree)

@@ -30,7 +30,7 @@ from lbgen.importer import (
     valid_address,
 )
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
-from lbgen.spec.models import _check_cert_path, _check_dns_name, _check_http_path
+from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
 _SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
@@ -379,13 +379,13 @@ class _HaproxyImport:
         if kind == "none":
             return
         if kind in ("http", "https"):
-            fields["health.path"] = self._checked(health.path, _check_http_path, origin, "path")
+            fields["health.path"] = self._checked(health.path, check_http_path, origin, "path")
             fields["health.expect"] = list(health.expect) if health.expect else None
         if health.sni is not None:
-            fields["health.sni"] = self._checked(health.sni, _check_dns_name, origin, "sni")
+            fields["health.sni"] = self._checked(health.sni, check_dns_name, origin, "sni")
         if health.client_cert is not None:
             fields["health.client_cert"] = self._checked(
-                health.client_cert, _check_cert_path, origin, "crt"
+                health.client_cert, check_cert_path, origin, "crt"
             )
         for row in table.TIMING:
             attr, spec_key = row.effective or "", row.field or ""

@@ -22,6 +22,7 @@ from typing import Any
 from lbgen.confparse.tree import word_set
 from lbgen.directives import Directive, DirectiveTable, table
 from lbgen.effective.model import parse_int
+from lbgen.spec.grammar import LOG_TARGET
 from lbgen.units import format_haproxy_duration
 
 _MS = 1_000
@@ -133,9 +134,6 @@ class Expect:
         raise ValueError(f"{text!r}: {self.problem}")
 
 
-_UDP_LOG = re.compile(r"udp://[A-Za-z0-9.-]+:\d{1,5}|udp://\[[0-9A-Fa-f:]+\]:\d{1,5}")
-
-
 @dataclass(frozen=True)
 class LogTarget:
     """``global.log`` <-> the ``log`` line of the global section (its arguments)."""
@@ -174,7 +172,7 @@ class LogTarget:
         else:
             raise ValueError(f"{text!r}: {self.problem}")
         candidate = f"udp://{address}"
-        if not _UDP_LOG.fullmatch(candidate):
+        if not LOG_TARGET.matches(candidate):
             raise ValueError(f"{text!r}: {self.problem}")
         return candidate
 

@@ -389,8 +389,11 @@ def unsafe_in_config(text: str) -> str | None:
     return None
 
 
-def build_haproxy_view(resolved: Resolved, *, layout: str = "full") -> View:
-    """The context of ``haproxy/haproxy.cfg.j2`` and the translation's diagnostics."""
+def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any) -> View:
+    """The context of ``haproxy/haproxy.cfg.j2`` and the translation's diagnostics.
+
+    HAProxy takes no render options: ``options`` (nginx's ``load_module``) are ignored.
+    """
     findings = Findings(resolved)
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")

@@ -103,7 +103,8 @@ def _check_weight(value: Any) -> int | str:
     )  # fmt: skip
 
 
-def _check_cert_path(value: Any) -> str:
+def check_cert_path(value: Any) -> str:
+    """A certificate path as the spec accepts it (the importer checks values with it too)."""
     if not isinstance(value, str):
         raise PydanticCustomError("type", "must be a string")
     if not grammar.CERT_PATH.matches(value):
@@ -146,7 +147,8 @@ def _check_bind_address(value: Any) -> str:
     return value
 
 
-def _check_dns_name(value: Any) -> str:
+def check_dns_name(value: Any) -> str:
+    """A DNS name as the spec accepts it."""
     if not isinstance(value, str):
         raise PydanticCustomError("type", "a DNS name must be a string")
     if not grammar.DNS_NAME.matches(value):
@@ -155,7 +157,8 @@ def _check_dns_name(value: Any) -> str:
     return value
 
 
-def _check_http_path(value: Any) -> str:
+def check_http_path(value: Any) -> str:
+    """An HTTP path as the spec accepts it."""
     if not isinstance(value, str):
         raise PydanticCustomError("type", "a path must be a string")
     if not value.startswith("/"):
@@ -215,17 +218,17 @@ BindAddress = Annotated[
 ]
 CertPath = Annotated[
     str,
-    PlainValidator(_check_cert_path, json_schema_input_type=str),
+    PlainValidator(check_cert_path, json_schema_input_type=str),
     _grammar_type(grammar.CERT_PATH),
 ]
 HttpPath = Annotated[
     str,
-    PlainValidator(_check_http_path, json_schema_input_type=str),
+    PlainValidator(check_http_path, json_schema_input_type=str),
     _grammar_type(grammar.HTTP_PATH),
 ]
 DnsName = Annotated[
     str,
-    PlainValidator(_check_dns_name, json_schema_input_type=str),
+    PlainValidator(check_dns_name, json_schema_input_type=str),
     _grammar_type(grammar.DNS_NAME),
 ]
 Count = Annotated[int, Field(ge=0)]

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 import lbgen
 from lbgen.cli import app
 from lbgen.haproxy.view import unsafe_in_config as haproxy_unsafe
+from lbgen.nginx.view import unsafe_in_config as nginx_unsafe
 from lbgen.rendering import UnsafeValueError, render
 from lbgen.spec.models import Spec
-from lbgen.targets.nginx import unsafe_in_config as nginx_unsafe
 from lbgen.view import LAYOUTS
 
 SPEC = """\

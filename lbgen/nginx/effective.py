@@ -1,37 +1,24 @@
-"""The effective, canonical, engine-neutral model of an existing config.
+"""What an existing nginx (or NGINX Plus) stream config makes the engine do.
 
-A config tree says how a config was *written*; this model says what the engine will *do*: per
-frontend and per backend (nginx: per stream ``server {}`` and per ``upstream``), the value of
-every modelled setting after inheritance -- HAProxy ``defaults`` sections (named, ``from``, the
-reset at each new ``defaults``), ``default-server`` lines, and the engine's own defaults where
-they matter (``inter 2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/``downinter``
-falling back to ``inter``; nginx ``max_fails=1 fail_timeout=10s``, ``proxy_timeout 10m``, ...).
-Durations are integers of microseconds, the base :mod:`lbgen.units` uses too (``10s`` ==
-``10000`` == ``10000ms`` in HAProxy, whose bare numbers are ms; nginx bare numbers are seconds;
-``inter 1500us`` differs from ``inter 2ms``). Collections the engine does not order (servers,
-binds, options) are compared without their order; comments and layout are gone. Settings that
-cannot take effect are left out the same way on both sides: check timing of unchecked servers,
-``timeout check`` of a backend that checks nothing, the ``proxy_*`` settings of an nginx block
-that proxies nowhere; and a ``connect ssl`` check rule counts as ``check-ssl`` on the servers.
-
-Two configs that mean the same thing therefore give equal :class:`Config` objects. Every value
-also remembers where it was set (``origins``, ignored by equality) so that a diff can point to
-the line to change. Directives without a field are kept in ``extras`` -- they take part in
-equality, because a config that adds an ``http-request`` rule does not mean the same thing.
+Builds the engine-neutral effective model (:mod:`lbgen.effective.model`) from a parsed nginx
+tree: per stream ``server {}`` block a frontend, per ``upstream`` a backend, with nginx's own
+defaults where they matter (``max_fails=1 fail_timeout=10s``, ``proxy_timeout 10m``, ...).
+nginx bare numbers are seconds. The ``proxy_*`` settings of a block that proxies nowhere are
+left out (they cannot take effect). An NGINX Plus ``health_check`` is modelled on the servers of
+the upstream it checks. The directive table (:mod:`lbgen.nginx.table`) gives the defaults, the
+balancing methods and how ``server`` parameters are read.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from lbgen.confparse.tree import ConfigTree, Node, iter_directives
+from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.effective.differ import Difference, differences
+from lbgen.directives import Directive
 from lbgen.effective.model import (
-    FRONTEND_TIMEOUTS,
     Backend,
     Bind,
     Config,
@@ -41,101 +28,50 @@ from lbgen.effective.model import (
     Server,
     Timeouts,
     canonical_host,
-    format_duration,
     normalize_address,
     parse_int,
     split_host_port,
 )
-from lbgen.engine import get_engine
+from lbgen.nginx.table import (
+    METHOD_NAMES,
+    PLUS_TABLE,
+    Integer,
+    Method,
+    OnOff,
+    StatusExpect,
+    Time,
+    parse_nginx_time,
+)
+from lbgen.nginx.view import nginx_address
+from lbgen.resolve import Resolved
 
 _MS = 1_000
 _S = 1_000 * _MS
-_NGINX_UNITS_US = {
-    "ms": _MS,
-    "s": _S,
-    "m": 60 * _S,
-    "h": 3_600 * _S,
-    "d": 86_400 * _S,
-    "w": 604_800 * _S,
-    "M": 2_592_000 * _S,
-    "y": 31_536_000 * _S,
+
+
+#: The table's rows for the ``server`` parameters, ``proxy_*`` directives and ``health_check``
+#: parameters the model reads (the Plus table: one reader reads what both variants write).
+_SERVER_PARAMS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("upstream server",)
 }
-_NGINX_TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
-#: Largest first: a duration is shown in the largest unit that divides it exactly.
-_FORMAT_UNITS = ("d", "h", "m", "s", "ms", "us")
-
-
-def parse_nginx_time(text: str) -> int | None:
-    """nginx time in microseconds: bare numbers are seconds, parts may combine (``1h30m``)."""
-    compact = text.replace(" ", "")
-    if not compact:
-        return None
-    total, pos = 0, 0
-    while pos < len(compact):
-        match = _NGINX_TIME_PART.match(compact, pos)
-        if not match:
-            return None
-        total += int(match.group(1)) * _NGINX_UNITS_US[match.group(2) or "s"]
-        pos = match.end()
-    return total
-
-
-# Directives whose relative order matters to HAProxy (rule lists); the rest compare as a set.
-_ORDERED = frozenset(
-    {
-        "acl",
-        "http-request",
-        "http-response",
-        "http-after-response",
-        "tcp-request",
-        "tcp-response",
-        "use_backend",
-        "use-server",
-        "redirect",
-        "stick",
-    }
-)
-
-
-def _extras(
-    nodes: Iterable[Node],
-    options: Iterable[str],
-    origins: dict[str, Origin | None] | None = None,
-) -> tuple[str, ...]:
-    """Unmodelled directives as text: order-insensitive ones sorted, rule lists in order.
-
-    With ``origins``, where each came from is recorded under ``extras:<text>``.
-    """
-    unordered = set(options)
-    ordered: list[str] = []
-    for node in nodes:
-        text = " ".join(node.words())
-        if origins is not None:
-            origins[f"extras:{text}"] = Origin.of(node)
-        if node.keyword in _ORDERED:
-            ordered.append(text)
-        else:
-            unordered.add(text)
-    return (*sorted(unordered), *ordered)
-
-
-# --- nginx -------------------------------------------------------------------------------------
+_PROXY_ROWS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("stream", "server")
+}
+_CHECK_PARAMS: Mapping[str, Directive] = {
+    row.name: row for row in PLUS_TABLE if row.contexts == ("health_check",)
+}
+_CHECK_TIMEOUT = PLUS_TABLE.named("health_check_timeout", "server")
 
 NGINX_SERVER_DEFAULTS: Mapping[str, Any] = {
-    "weight": 1,
-    "max_fails": 1,
-    "fail_timeout": 10 * _S,
-    "maxconn": 0,
+    str(row.effective): row.default
+    for row in map(_SERVER_PARAMS.__getitem__, ("weight", "max_fails", "fail_timeout", "max_conns"))
 }
+"""nginx's own values for a ``server`` line without the parameter."""
 NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
-    "connect": 60 * _S,
-    "idle": 600 * _S,
-    "next_upstream": True,
-    "next_upstream_tries": 0,
-    "proxy_protocol": False,
+    str(row.effective).removeprefix("timeouts."): row.default for row in _PROXY_ROWS.values()
 }
-_NGINX_STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
-_NGINX_METHODS = {"least_conn": "leastconn", "ip_hash": "ip_hash", "random": "random"}
+"""nginx's own values for a stream ``server {}`` without the ``proxy_*`` directive."""
+_STATUS_EXPECT = StatusExpect()
 
 
 def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
@@ -208,20 +144,18 @@ class _NginxReader:
     ) -> tuple[dict[str, Any], dict[str, Origin]]:
         values, origins = dict(base), dict(base_origins)
         for node in nodes:
-            key = node.keyword
-            if key == "proxy_connect_timeout":
-                values["connect"], origins["connect"] = self.time(node), Origin.of(node)
-            elif key == "proxy_timeout":
-                values["idle"], origins["idle"] = self.time(node), Origin.of(node)
-            elif key == "proxy_next_upstream" and node.args:
-                values["next_upstream"] = node.args[0] == "on"
-                origins["next_upstream"] = Origin.of(node)
-            elif key == "proxy_next_upstream_tries" and node.args:
-                values["next_upstream_tries"] = parse_int(node.args[0])
-                origins["next_upstream_tries"] = Origin.of(node)
-            elif key == "proxy_protocol" and node.args:
-                values["proxy_protocol"] = node.args[0] == "on"
-                origins["proxy_protocol"] = Origin.of(node)
+            row = _PROXY_ROWS.get(node.keyword)
+            if row is None or (not node.args and not isinstance(row.codec, Time)):
+                continue
+            key = str(row.effective).removeprefix("timeouts.")
+            if isinstance(row.codec, Time):
+                values[key] = self.time(node)
+            elif isinstance(row.codec, OnOff):
+                values[key] = node.args[0] == "on"  # nginx refuses anything but on/off
+            else:
+                # proxy_next_upstream_tries: the model keeps nginx's count (retries + 1).
+                values[key] = parse_int(node.args[0])
+            origins[key] = Origin.of(node)
         return values, origins
 
     def _server_block(
@@ -268,7 +202,7 @@ class _NginxReader:
             proxy_protocol=values["proxy_protocol"],
             next_upstream=values["next_upstream"],
             next_upstream_tries=values["next_upstream_tries"],
-            extras=_extras(extras, ()),
+            extras=_extras(extras),
             origins={
                 ("timeouts." + k if k in ("connect", "idle") else k): v for k, v in origins.items()
             },
@@ -284,14 +218,8 @@ class _NginxReader:
         extras: list[Node] = []
         for node in block.directives():
             key = node.keyword
-            if key in _NGINX_METHODS:
-                balance, balance_args = _NGINX_METHODS[key], node.args
-                origins["balance"] = Origin.of(node)
-            elif key == "hash" and node.args:
-                if node.args == ("$remote_addr", "consistent"):
-                    balance, balance_args = "source", ()
-                else:
-                    balance, balance_args = "hash", node.args
+            if key in METHOD_NAMES and (key != "hash" or node.args):
+                balance, balance_args = _method(node)
                 origins["balance"] = Origin.of(node)
             elif key == "server" and node.args:
                 server = self._server(node)
@@ -312,7 +240,7 @@ class _NginxReader:
             balance=balance,
             balance_args=tuple(balance_args),
             servers=servers,
-            extras=_extras(extras, ()),
+            extras=_extras(extras),
             server_order=tuple(servers),
             origins=origins,
             origin=Origin.of(block),
@@ -324,10 +252,10 @@ class _NginxReader:
         """NGINX Plus: a ``health_check`` in a ``server {}`` checks the servers of the upstream
         it proxies to; its ``match`` block says what an HTTP check sends and expects."""
         params = dict(p.partition("=")[::2] for p in check.args)
-        interval = parse_nginx_time(params.get("interval", "5s"))
-        fails, passes = parse_int(params.get("fails", "1")), parse_int(params.get("passes", "1"))
+        interval, fails, passes = (_check_param(params, name) for name in _CHECK_PARAMS_READ)
         timeout_node = block.last("health_check_timeout")
-        timeout = self.time(timeout_node) if timeout_node else 5 * _S
+        assert _CHECK_TIMEOUT is not None
+        timeout = self.time(timeout_node) if timeout_node else _CHECK_TIMEOUT.default
         health = Health(check="tcp", port=parse_int(params.get("port", "")))
         match = matches.get(params.get("match", ""))
         if match is not None:
@@ -369,10 +297,12 @@ class _NginxReader:
         codes: tuple[int, ...] | None = None
         raw: str | None = None
         if expect is not None:
-            found = _NGINX_STATUS_REGEX.fullmatch(expect.args[-1]) if expect.args else None
-            if found and expect.args[0] == "~":
-                codes = tuple(sorted({int(c) for c in found.group(1).split("|")}))
-            else:
+            if expect.args and expect.args[0] == "~":
+                try:
+                    codes = _STATUS_EXPECT.parse(expect.args[-1])
+                except ValueError:
+                    codes = None
+            if codes is None:
                 raw = " ".join(expect.args)
         rules = tuple(" ".join(n.words()) for n in match.directives() if n not in (send, expect))
         return replace(
@@ -395,26 +325,23 @@ class _NginxReader:
         origin = Origin.of(node)
         for param in params:
             key, _, value = param.partition("=")
-            target = {"max_conns": "maxconn", "slow_start": "slowstart", "down": "disabled"}.get(
-                key, key
-            )
-            if key in ("weight", "max_fails", "max_conns"):
-                number = parse_int(value)
-                if number is None:
-                    self.note(node, "CONF104", f"{param}: not an integer", Level.ERROR)
-                    continue
-                values[target] = number
-            elif key in ("fail_timeout", "slow_start"):
-                us = parse_nginx_time(value)
-                if us is None:
-                    self.note(node, "CONF103", f"{param}: not a duration", Level.ERROR)
-                    continue
-                values[target] = us
-            elif key in ("backup", "down") and not value:
-                values[target] = True
-            else:
+            row = _SERVER_PARAMS.get(key)
+            if row is None or row.effective is None or (row.codec is None and value):
                 extras.append(param)
                 continue
+            target = row.effective
+            if row.codec is None:
+                values[target] = True  # a flag: backup, down
+            else:
+                try:
+                    values[target] = row.codec.parse(value)
+                except ValueError:
+                    code, what = (
+                        ("CONF104", "an integer") if isinstance(row.codec, Integer)
+                        else ("CONF103", "a duration")
+                    )  # fmt: skip
+                    self.note(node, code, f"{param}: not {what}", Level.ERROR)
+                    continue
             origins[target] = origin
         return Server(
             name=address,
@@ -427,52 +354,124 @@ class _NginxReader:
         )
 
 
-# --- entry points ------------------------------------------------------------------------------
+def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:
+    """Unmodelled directives as text, sorted: nginx applies none of them in written order."""
+    return tuple(sorted({" ".join(node.words()) for node in nodes}))
 
 
-def effective(tree: ConfigTree) -> Config:
-    """The effective model of a parsed config."""
-    if tree.engine == "haproxy":
-        config: Config = get_engine(tree.engine).read_effective(tree)
-        return config
+def _method(node: Node) -> tuple[str, tuple[str, ...]]:
+    """The balance of a balancing method directive and its arguments: ``hash`` as lbgen writes
+    spec balance ``source`` is named after it; every other keeps its keyword and arguments."""
+    if node.keyword == "hash":
+        try:
+            return _METHOD.parse(" ".join(node.words())), ()
+        except ValueError:
+            pass
+    return METHOD_NAMES[node.keyword], node.args
+
+
+_METHOD = Method()
+_CHECK_PARAMS_READ = ("interval", "fails", "passes")
+
+
+def _check_param(params: Mapping[str, str], name: str) -> int | None:
+    """An NGINX Plus ``health_check`` parameter's value (its default when absent); None when
+    nginx would refuse the text."""
+    row = _CHECK_PARAMS[name]
+    assert row.codec is not None
+    if name not in params:
+        return int(row.default)
+    try:
+        return int(row.codec.parse(params[name]))
+    except ValueError:
+        return None
+
+
+# --- pairing before a diff ---------------------------------------------------------------------
+
+
+def _frontend_labels(resolved: Resolved, rendered: Config) -> dict[str, str]:
+    """nginx stream ``server {}`` blocks are keyed by their listen addresses; name the ones
+    that come from a spec frontend after it (``frontend kubernetes-api``)."""
+    labels: dict[str, str] = {}
+    for frontend in resolved.frontends:
+        key = ",".join(sorted(normalize_address(nginx_address(b.address)) for b in frontend.binds))
+        if key in rendered.frontends:
+            labels[key] = frontend.name
+    return labels
+
+
+def _pair(existing: Config, rendered: Config) -> Config:
+    """Key the existing config's stream ``server {}`` blocks and upstreams like the rendered
+    ones where they evidently correspond, so that a changed ``listen`` or a renamed upstream is
+    one change to read rather than a whole block removed and another added.
+
+    nginx names neither: a ``server {}`` block is keyed by its listen addresses and an upstream
+    is only referred to by ``proxy_pass``. An unmatched block pairs with the unmatched rendered
+    block that proxies to the same upstream (when exactly one does, or when one proxying block is
+    left on each side); an unmatched upstream pairs
+    with the rendered upstream its paired block proxies to.
+    """
+    ours_left = {k: f for k, f in rendered.frontends.items() if k not in existing.frontends}
+    theirs_left = {k: f for k, f in existing.frontends.items() if k not in rendered.frontends}
+    frontend_keys: dict[str, str] = {}
+    upstream_keys: dict[str, str] = {}
+    for key, frontend in theirs_left.items():
+        same = [k for k, f in ours_left.items() if f.backend == frontend.backend]
+        mine = [k for k, f in theirs_left.items() if f.backend == frontend.backend]
+        if len(same) == 1 and len(mine) == 1 and frontend.backend is not None:
+            frontend_keys[key] = same[0]
+    # One proxying block left on each side: they are the same listener, renamed and re-aimed.
+    left = [k for k, f in theirs_left.items() if k not in frontend_keys and f.backend]
+    free = [k for k, f in ours_left.items() if k not in frontend_keys.values() and f.backend]
+    if len(left) == 1 and len(free) == 1:
+        frontend_keys[left[0]] = free[0]
+    # Upstreams: a block pair whose proxy_pass names differ, both names unknown to the other side.
+    pairs = [(existing.frontends[k], rendered.frontends[v]) for k, v in frontend_keys.items()]
+    pairs += [
+        (f, rendered.frontends[k]) for k, f in existing.frontends.items() if k in rendered.frontends
+    ]
+    for theirs, ours in pairs:
+        old, new = theirs.backend, ours.backend
+        if (
+            old
+            and new
+            and old != new
+            and old in existing.backends
+            and new in rendered.backends
+            and old not in rendered.backends
+            and new not in existing.backends
+            and upstream_keys.get(old, new) == new
+        ):
+            upstream_keys[old] = new
+    if not frontend_keys and not upstream_keys:
+        return existing
+    frontends = {
+        frontend_keys.get(k, k): replace(f, name=frontend_keys[k]) if k in frontend_keys else f
+        for k, f in existing.frontends.items()
+    }
+    backends = {upstream_keys.get(k, k): b for k, b in existing.backends.items()}
+    return replace(existing, frontends=frontends, backends=backends)
+
+
+def pair_configs(
+    existing: Config, rendered: Config, resolved: Resolved
+) -> tuple[Config, dict[str, str]]:
+    """Before a diff: the existing config keyed like the rendered one where they evidently
+    correspond (see :func:`_pair`), and the rendered ``server {}`` blocks' spec frontend names."""
+    return _pair(existing, rendered), _frontend_labels(resolved, rendered)
+
+
+def read_effective(tree: ConfigTree) -> Config:
+    """The effective model of a parsed nginx config."""
     return _NginxReader(tree).read()
 
 
-def effective_text(text: str, filename: str, engine: str | None = None) -> Config:
-    """Parse config text (engine detected when None) and build its effective model."""
-    from lbgen.confparse import parse_config
-
-    return effective(parse_config(text, filename, engine))
-
-
-def effective_file(path: str, engine: str | None = None) -> Config:
-    """Read, parse and model a config file."""
-    from lbgen.confparse import parse_config_file
-
-    return effective(parse_config_file(path, engine))
-
-
 __all__ = [
-    "FRONTEND_TIMEOUTS",
     "NGINX_PROXY_DEFAULTS",
     "NGINX_SERVER_DEFAULTS",
-    "Backend",
-    "Bind",
-    "Config",
-    "Difference",
-    "Frontend",
-    "Health",
-    "Origin",
-    "Server",
-    "Timeouts",
-    "differences",
-    "effective",
-    "effective_file",
-    "effective_text",
-    "format_duration",
-    "iter_directives",
     "nginx_stream_nodes",
-    "normalize_address",
+    "pair_configs",
     "parse_nginx_time",
-    "split_host_port",
+    "read_effective",
 ]

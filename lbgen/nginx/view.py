@@ -11,20 +11,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen.directives import Directive, DirectiveTable
 from lbgen.names import LOG_FORMAT
+from lbgen.nginx.table import (
+    CHECK_DETAILS,
+    HASHING_BALANCES,
+    PLUS_TABLE,
+    TABLE,
+    FailTimeout,
+)
 from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.source import Path_
-from lbgen.units import HostPort, ceil_seconds, format_nginx_duration
+from lbgen.units import HostPort, format_nginx_duration
 from lbgen.view import Findings, View, warn_log_host_name
 
-_METHOD = {
-    "roundrobin": None,
-    "static-rr": None,
-    "leastconn": "least_conn",
-    "source": "hash $remote_addr consistent",
-    "random": "random two least_conn",
-}
-_HASHING = {"source", "random"}
 #: nginx parses numbers and times into a signed 64-bit integer (NGX_MAX_INT_T_VALUE); a bigger
 #: one is "invalid" and nginx refuses to start.
 NGX_MAX_INT = 2**63 - 1
@@ -88,6 +88,23 @@ def _ms(us: int | None) -> str | None:
     return None if us is None else format_nginx_duration(us)
 
 
+def _render(directives: DirectiveTable, name: str, context: str, value: Any) -> str:
+    """The text of ``value`` for the row ``name`` in ``context``: how the table writes it."""
+    row = directives.named(name, context)
+    assert row is not None and row.codec is not None, f"no {name} row with a codec in {context}"
+    return row.codec.render(value)
+
+
+def _param(directives: DirectiveTable, name: str, context: str, value: Any) -> str:
+    """A ``name=value`` parameter (of an upstream ``server`` line or of ``health_check``)."""
+    return f"{name}={_render(directives, name, context, value)}"
+
+
+def _lost_rows(directives: DirectiveTable, prefix: str) -> list[Directive]:
+    """The rows of fields the engine cannot express whose field starts with ``prefix``."""
+    return [row for row in directives.unsupported() if (row.field or "").startswith(prefix)]
+
+
 def zone_size_kib(pool: ResolvedPool) -> int:
     """The upstream's shared memory zone in KiB, sized from its servers (see ZONE_BASE_KIB)."""
     need = ZONE_BASE_KIB + sum(
@@ -127,6 +144,8 @@ class _PoolTranslation:
         self.plus = plus
         self.match_name = match_name or f"lbgen_{pool.name}"
         self.engine = "NGINX Plus" if plus else "nginx"
+        self.table = PLUS_TABLE if plus else TABLE
+        self.fail_timeout = FailTimeout()
         self.dropped: list[tuple[str, str]] = []  # (field, as shown) for flush_dropped
 
     def lossy(self, source: Path_ | None, name: str, message: str) -> None:
@@ -136,6 +155,15 @@ class _PoolTranslation:
             self.findings.warning("nginx-unsupported", source, message + suffix)
         else:
             self.dropped.append((name, name))
+
+    def lost(self, source: Path_ | None, row: Directive) -> None:
+        """A field of ``row`` (one nginx cannot express) is set: its warning where the user set
+        it, else named once in the pool's note of dropped built-in defaults."""
+        assert row.field is not None and row.unsupported is not None and row.code is not None
+        if source is not None:
+            self.findings.warning(row.code, source, row.unsupported)
+        else:
+            self.dropped.append((row.field, row.field))
 
     # -- balance --------------------------------------------------------------------------------
 
@@ -154,21 +182,24 @@ class _PoolTranslation:
                 "nginx-static-rr", where,
                 "nginx has no static round robin; its weighted round robin is used instead",
             )  # fmt: skip
-        if pool.balance not in _HASHING and all(server.backup for server in pool.servers):
+        if pool.balance not in HASHING_BALANCES and all(server.backup for server in pool.servers):
             self.findings.error(
                 "nginx-all-backup", (*pool.path, "servers"),
                 "every server of this pool is a backup: nginx refuses to start with no primary "
                 "server in an upstream ('no servers in upstream'); make one server non-backup",
             )  # fmt: skip
-        if pool.balance in _HASHING:
+        balance = pool.balance or "roundrobin"
+        codec = next(row.codec for row in self.table.for_field("balance") if row.codec)
+        method = codec.render(balance) or None
+        if pool.balance in HASHING_BALANCES:
             for server in pool.servers:
                 if server.backup:
                     self.findings.error(
                         "nginx-backup-hash", (*server.path, "backup"),
                         f"nginx rejects 'backup' servers with balance {pool.balance} "
-                        f"({_METHOD[pool.balance]})",
+                        f"({method})",
                     )  # fmt: skip
-        return _METHOD.get(pool.balance or "roundrobin")
+        return method
 
     # -- health ---------------------------------------------------------------------------------
 
@@ -179,9 +210,10 @@ class _PoolTranslation:
             return ["max_fails=0"]
         params = []
         if health.fall is not None:
-            params.append(f"max_fails={health.fall}")
+            params.append(_param(self.table, "max_fails", "upstream server", health.fall))
             if health.interval is not None:
-                params.append(f"fail_timeout={ceil_seconds(health.interval * health.fall)}s")
+                window = (health.interval, health.fall)
+                params.append(_param(self.table, "fail_timeout", "upstream server", window))
         return params
 
     def health_report(self) -> None:
@@ -196,15 +228,10 @@ class _PoolTranslation:
                     f"NGINX Plus stream checks speak TLS only when traffic is re-encrypted; "
                     f"a TCP connect check is used instead of {health.check}",
                 )
-            for name in ("fast_interval", "down_interval"):
-                if getattr(health, name) is not None:
-                    self.lossy(
-                        src.get(name), f"health.{name}",
-                        f"NGINX Plus health_check has one interval; health.{name} has no "
-                        "equivalent",
-                    )  # fmt: skip
+            self.lost_health()
             if health.check not in ("http",):
-                for name in ("path", "expect", "sni", "client_cert"):
+                for field in CHECK_DETAILS:
+                    name = field.removeprefix("health.")
                     if getattr(health, name) is not None and name in src:
                         self.lossy(
                             src[name],
@@ -219,18 +246,23 @@ class _PoolTranslation:
                 f"after max_fails failed connections within fail_timeout) is used instead of "
                 f"the {health.check} check",
             )  # fmt: skip
-        if health.check == "none":
+        self.lost_health()
+
+    def lost_health(self) -> None:
+        """The health fields this engine cannot express, from its table. A field that only
+        qualifies the check (``path``, ``sni``…) is named only where the spec writes it: the
+        check's own warning covers its built-in default. nginx OSS with no check (``max_fails=0``)
+        loses nothing; NGINX Plus names the intervals it cannot express even then (as it always
+        has: changing that would change its golden outputs, which this refactoring must not)."""
+        health = self.pool.health
+        if health.check == "none" and not self.plus:
             return
-        for name in ("rise", "fast_interval", "down_interval", "timeout"):
-            if getattr(health, name) is not None:
-                self.lossy(
-                    src.get(name), f"health.{name}",
-                    f"nginx OSS has no active health checks, so health.{name} has no equivalent",
-                )  # fmt: skip
-        for name in ("path", "expect", "sni", "client_cert"):
-            # Only worth saying where the user wrote it: with the check gone, these go too.
-            if name in src and getattr(health, name) is not None:
-                self.lossy(src[name], f"health.{name}", f"health.{name} needs an active check")
+        for row in _lost_rows(self.table, "health."):
+            name = (row.field or "").removeprefix("health.")
+            source = health.sources.get(name)
+            if getattr(health, name) is None or (row.field in CHECK_DETAILS and source is None):
+                continue
+            self.lost(source, row)
 
     def plus_health_check(self) -> tuple[list[str], NginxMatch | None]:
         """NGINX Plus ``health_check`` line (and ``match`` block for http checks)."""
@@ -238,25 +270,28 @@ class _PoolTranslation:
         if health.check in (None, "none"):
             return [], None
         params = ["health_check"]
-        if health.interval is not None:
-            params.append(f"interval={_ms(health.interval)}")
-        if health.fall is not None:
-            params.append(f"fails={health.fall}")
-        if health.rise is not None:
-            params.append(f"passes={health.rise}")
+        for name, value in (
+            ("interval", health.interval),
+            ("fails", health.fall),
+            ("passes", health.rise),
+        ):
+            if value is not None:
+                params.append(_param(self.table, name, "health_check", value))
         match = None
         if health.check == "http":
             name = self.match_name
             params.append(f"match={name}")
-            codes = "|".join(map(str, health.expect)) if health.expect else None
             match = NginxMatch(
                 name=name,
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
-                expect=f'~ "^HTTP/1\\.[01] ({codes}) "' if codes else None,
+                expect=f'~ "{_render(self.table, "expect", "match", health.expect)}"'
+                if health.expect
+                else None,
             )
         lines = [" ".join(params)]
         if health.timeout is not None:
-            lines.append(f"health_check_timeout {_ms(health.timeout)}")
+            timeout = _render(self.table, "health_check_timeout", "server", health.timeout)
+            lines.append(f"health_check_timeout {timeout}")
         return lines, match
 
     def check_ranges(self) -> None:
@@ -270,7 +305,8 @@ class _PoolTranslation:
         if not self.plus and health.check != "none" and None not in (health.fall, health.interval):
             assert health.fall is not None and health.interval is not None
             where = health.sources.get("interval", pool.path)
-            seconds = ceil_seconds(health.interval * health.fall)
+            window = (health.interval, health.fall)
+            seconds = self.fail_timeout.parse(self.fail_timeout.render(window)) // 1_000_000
             values.append((seconds, where, "fail_timeout (health.interval * health.fall, s)"))
         values.append((health.fall, health.sources.get("fall", pool.path), "health.fall"))
         values.append((health.rise, health.sources.get("rise", pool.path), "health.rise"))
@@ -302,34 +338,27 @@ class _PoolTranslation:
             )  # fmt: skip
             down = True
         elif server.weight is not None:
-            params.append(f"weight={server.weight}")
+            params.append(_param(self.table, "weight", "upstream server", server.weight))
         params += passive
         if server.maxconn is not None:
-            params.append(f"max_conns={server.maxconn}")
-        if server.maxqueue is not None:
-            self.lossy(
-                server.sources.get("maxqueue"),
-                "maxqueue",
-                "nginx stream upstreams have no per-server queue (maxqueue)",
-            )
-        if server.slowstart is not None:
-            if not self.plus:
-                self.lossy(
-                    server.sources.get("slowstart"),
-                    "slowstart",
-                    "slow start needs NGINX Plus (slow_start=)",
-                )
-            elif pool.balance in _HASHING:
+            params.append(_param(self.table, "max_conns", "upstream server", server.maxconn))
+        for row in _lost_rows(self.table, ""):
+            # Server fields are the undotted ones (maxqueue, slowstart).
+            field = row.field or ""
+            if "." not in field and getattr(server, field) is not None:
+                self.lost(server.sources.get(field), row)
+        if server.slowstart is not None and self.plus:
+            if pool.balance in HASHING_BALANCES:
                 self.findings.warning(
                     "nginx-slowstart-hash", server.sources.get("slowstart", server.path),
                     f"NGINX Plus cannot slow-start with balance {pool.balance}; left out",
                 )  # fmt: skip
             else:
-                params.append(f"slow_start={_ms(server.slowstart)}")
-        if server.backup and pool.balance not in _HASHING:
-            params.append("backup")
+                params.append(_param(self.table, "slow_start", "upstream server", server.slowstart))
+        if server.backup and pool.balance not in HASHING_BALANCES:
+            params.append(self._flag("backup"))
         if down:
-            params.append("down")
+            params.append(self._flag("down"))
         if server.is_dns and not self.plus:
             self.findings.warning(
                 "nginx-dns-at-start", (*server.path, "address"),
@@ -337,6 +366,11 @@ class _PoolTranslation:
                 "when it does not resolve; its address changes are not followed",
             )  # fmt: skip
         return " ".join(params)
+
+    def _flag(self, name: str) -> str:
+        row = self.table.named(name, "upstream server")
+        assert row is not None and row.codec is None
+        return row.name
 
     def upstream(self) -> tuple[NginxUpstream, NginxMatch | None, list[str]]:
         method = self.method()
@@ -350,7 +384,7 @@ class _PoolTranslation:
         )
         # A shared zone makes every worker see the same connection counts (least_conn) and
         # failure state (max_fails); without it each worker balances on its own view.
-        zone = f"{self.pool.name} {zone_size_kib(self.pool)}k"
+        zone = _render(self.table, "zone", "upstream", (self.pool.name, zone_size_kib(self.pool)))
         self.check_ranges()
         return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
 
@@ -366,13 +400,16 @@ def _check_time(us: int, where: Path_, what: str, findings: Findings) -> None:
 
 
 def _proxy_directives(
-    frontend: ResolvedFrontend, pool: ResolvedPool, findings: Findings
+    frontend: ResolvedFrontend, pool: ResolvedPool, findings: Findings, table: DirectiveTable
 ) -> list[str]:
+    def line(name: str, value: Any) -> str:
+        return f"{name} {_render(table, name, 'server', value)}"
+
     directives = []
     if pool.timeouts["connect"] is not None:
         where = pool.sources.get("timeouts.connect", pool.path)
         _check_time(pool.timeouts["connect"], where, "timeouts.connect", findings)
-        directives.append(f"proxy_connect_timeout {_ms(pool.timeouts['connect'])}")
+        directives.append(line("proxy_connect_timeout", pool.timeouts["connect"]))
     idle = {
         "timeouts.client": (frontend.timeouts["client"], frontend.sources.get("timeouts.client")),
         "timeouts.server": (pool.timeouts["server"], pool.sources.get("timeouts.server")),
@@ -384,7 +421,7 @@ def _proxy_directives(
         source = next(src for us, src in idle.values() if us == longest)
         where = source if source is not None else frontend.path
         _check_time(longest, where, "proxy_timeout (the longest idle timeout)", findings)
-        directives.append(f"proxy_timeout {_ms(longest)}")
+        directives.append(line("proxy_timeout", longest))
         if len(set(values.values())) > 1:
             for us, source in idle.values():
                 if us is not None and us != longest and source is not None:
@@ -393,19 +430,17 @@ def _proxy_directives(
                         f"nginx has one idle timeout (proxy_timeout); the longest of client, "
                         f"server and tunnel ({_ms(longest)}) is used instead of {_ms(us)}",
                     )  # fmt: skip
-    fe_sources, pool_sources = frontend.sources, pool.sources
     dropped: list[tuple[str, str]] = []
-    for name, us, source in (
-        ("client_fin", frontend.timeouts["client_fin"], fe_sources.get("timeouts.client_fin")),
-        ("server_fin", pool.timeouts["server_fin"], pool_sources.get("timeouts.server_fin")),
-        ("queue", pool.timeouts["queue"], pool_sources.get("timeouts.queue")),
-    ):
+    for row in _lost_rows(table, "timeouts."):
+        assert row.field is not None and row.code is not None and row.unsupported is not None
+        name = row.field.removeprefix("timeouts.")
+        # A frontend's timeouts (client_fin) are set on it, the others on its pool.
+        owner: ResolvedFrontend | ResolvedPool = frontend if name in frontend.timeouts else pool
+        us, source = owner.timeouts[name], owner.sources.get(row.field)
         if us is not None and source is not None:
-            findings.warning(
-                "nginx-unsupported", source, f"nginx stream has no timeouts.{name}; left out"
-            )
+            findings.warning(row.code, source, row.unsupported)
         elif us is not None:
-            dropped.append((f"timeouts.{name}", f"timeouts.{name} {_ms(us)}"))
+            dropped.append((row.field, f"{row.field} {_ms(us)}"))
     findings.flush_dropped("nginx-defaults-dropped", frontend.path, dropped, "nginx stream")
     if pool.redispatch and "redispatch" in pool.sources:
         findings.note(
@@ -420,15 +455,15 @@ def _proxy_directives(
             "retry the same one: retries go to other servers instead",
         )  # fmt: skip
     if pool.retries is not None:
-        if pool.retries == 0:
-            directives.append("proxy_next_upstream off")
-        else:
-            directives.append("proxy_next_upstream on")
-            directives.append(f"proxy_next_upstream_tries {pool.retries + 1}")
+        # retries 0 turns retrying off; nginx's own tries count includes the first attempt.
+        directives.append(line("proxy_next_upstream", pool.retries != 0))
+        if pool.retries != 0:
+            directives.append(line("proxy_next_upstream_tries", pool.retries))
     return directives
 
 
-def _log_destination(log: str | None) -> str | None:
+def access_log_target(log: str | None) -> str | None:
+    """The ``access_log`` destination for a spec log target (None: no access log line)."""
     if log is None:
         return None
     if log == "none":
@@ -440,12 +475,13 @@ def _log_destination(log: str | None) -> str | None:
     return "syslog:server=" + log.removeprefix("udp://")
 
 
-def _error_log(log: str | None) -> str | None:
+def error_log_target(log: str | None) -> str | None:
+    """The ``error_log`` lbgen's nginx full layout writes for a spec log target."""
     if log in (None, "none"):
         return None
     if log == "stdout":
         return "stderr"
-    return _log_destination(log)
+    return access_log_target(log)
 
 
 _LOAD_MODULE_FORBIDDEN = re.compile(r"[\s;{}#'\"\\$\x00-\x1f\x7f]")
@@ -582,6 +618,7 @@ def build_nginx_view(
 ) -> View:
     """The context of ``nginx/<layout>.conf.j2`` and the translation's diagnostics."""
     findings = Findings(resolved)
+    table = PLUS_TABLE if plus else TABLE
     upstreams, matches, health_checks = [], [], {}
     _upstream_name_clashes(resolved, findings)
     _listener_checks(resolved, findings)
@@ -604,7 +641,7 @@ def build_nginx_view(
                 name=frontend.name,
                 listens=[nginx_address(bind.address) for bind in frontend.binds],
                 upstream=pool.name,
-                directives=_proxy_directives(frontend, pool, findings) + health_lines,
+                directives=_proxy_directives(frontend, pool, findings, table) + health_lines,
             )
         )
     g = resolved.global_
@@ -636,11 +673,11 @@ def build_nginx_view(
                 f"global.maxconn becomes worker_connections only in --layout full; with layout "
                 f"{layout} set it in your nginx.conf's events block",
             )  # fmt: skip
-    access_log = _log_destination(g.log)
+    access_log = access_log_target(g.log)
     context: dict[str, Any] = {
         "load_module": load_module,
         "worker_connections": worker_connections,
-        "error_log": _error_log(g.log),
+        "error_log": error_log_target(g.log),
         "log_format_name": LOG_FORMAT,
         "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
         "access_log": access_log,
