@@ -23,6 +23,9 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     "nginx-plus": ("full", "stream", "upstreams"),
 }
 DEFAULT_LAYOUT = {"haproxy": "full", "nginx": "stream", "nginx-plus": "stream"}
+#: Targets rendered once per node of the spec's ``vip`` tier (``render --node NAME``), with their
+#: layouts; kept out of TARGETS/LAYOUTS, which list what a whole spec renders to.
+NODE_TARGETS: dict[str, tuple[str, ...]] = {"keepalived": ("full",)}
 
 
 @dataclass
@@ -121,6 +124,11 @@ def provenance(resolved: Resolved, version: str, target: str, layout: str) -> li
 
 def build_view(resolved: Resolved, target: str, layout: str, **options: Any) -> View:
     """Dispatch to the target's view builder."""
+    if target in NODE_TARGETS:
+        from lbgen.engine import get_engine
+
+        view: View = get_engine(target).build_view(resolved, layout=layout, **options)
+        return view
     if target == "haproxy":
         from lbgen.targets.haproxy import build_haproxy_view
 
