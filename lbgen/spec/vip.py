@@ -26,7 +26,6 @@ from pydantic import (
     Field,
     PlainValidator,
     WithJsonSchema,
-    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -50,6 +49,11 @@ V3_ADVERT_US = (10_000, 4_095 * 10_000)
 V2_ADVERT_S = (1, 255)
 
 _INTERFACE = grammar.Grammar("[A-Za-z0-9_.:@+=-]{1,15}")
+NODE_ADDRESS = grammar.Grammar(f"{grammar.IPV4.body}|{grammar.IPV6.body}")
+VIP_ADDRESS = grammar.Grammar(
+    f"{grammar.IPV4.body}(?:/(?:3[0-2]|[12][0-9]|[1-9]))?"
+    f"|{grammar.IPV6.body}(?:/(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[1-9]))?"
+)
 
 
 def _shown(value: object) -> str:
@@ -172,12 +176,24 @@ NodeName = Annotated[
 NodeAddress = Annotated[
     str,
     PlainValidator(_check_ip, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "an IPv4 or IPv6 address"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": NODE_ADDRESS.pattern,
+            "description": "an IPv4 or IPv6 address",
+        }
+    ),
 ]
 VipAddress = Annotated[
     str,
     PlainValidator(_check_vip, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "an IPv4 or IPv6 address[/prefix]"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": VIP_ADDRESS.pattern,
+            "description": "an IPv4 or IPv6 address[/prefix]",
+        }
+    ),
 ]
 Interface = Annotated[
     str, PlainValidator(_check_interface, json_schema_input_type=str), _grammar_type(_INTERFACE)
@@ -233,18 +249,6 @@ class VipTrack(VipModel):
     """Consecutive passed checks that restore it."""
     timeout: Duration = "1s"
     """How long one check may take, whole seconds."""
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _whole_seconds(cls, value: str) -> str:
-        us = parse_duration(value)
-        if us % 1_000_000 or not 1 <= us // 1_000_000 <= 3600:
-            raise PydanticCustomError(
-                "vip-track-interval",
-                "keepalived runs scripts with whole-second timers: write 1s to 3600s (got {value})",
-                {"value": value},
-            )
-        return value
 
 
 class Vip(VipModel):
@@ -397,6 +401,12 @@ def vip_checks(vip: Vip, health_bind: str | None, source: SpecSource) -> list[Di
                 f"{text} is the address of nodes[{seen_addresses[host]}]: the VIP must be an "
                 "address of its own, that moves between the nodes",
             )
+    for name in ("interval", "timeout"):
+        us = parse_duration(getattr(vip.track, name))
+        if us % 1_000_000 or not 1 <= us // 1_000_000 <= 3600:
+            error("vip-track-interval", ("track", name),
+                  "keepalived runs scripts with whole-second timers: write 1s to 3600s "
+                  f"(got {getattr(vip.track, name)})")  # fmt: skip
     out += _priority_checks(vip, source)
     return out
 
