@@ -50,6 +50,15 @@ class Target(StrEnum):
     nginx_plus = "nginx-plus"
 
 
+class RenderTarget(StrEnum):
+    """What ``render`` and ``validate`` write: the engine targets, and keepalived per node."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+    nginx_plus = "nginx-plus"
+    keepalived = "keepalived"
+
+
 class Layout(StrEnum):
     """nginx layouts (haproxy is always ``full``)."""
 
@@ -63,6 +72,7 @@ class Engine(StrEnum):
 
     haproxy = "haproxy"
     nginx = "nginx"
+    keepalived = "keepalived"
 
 
 class RunnerName(StrEnum):
@@ -289,8 +299,10 @@ def _load(spec: str, fmt: Format = Format.text):  # type: ignore[no-untyped-def]
     return attach(loaded)
 
 
-def _engine_of(target: Target) -> str:
-    return "haproxy" if target is Target.haproxy else "nginx"
+def _engine_of(target: Target | RenderTarget) -> str:
+    if target.value in ("haproxy", "keepalived"):
+        return target.value
+    return "nginx"
 
 
 def _engine_check(  # type: ignore[no-untyped-def]
@@ -323,8 +335,12 @@ SpecArg = Annotated[str, typer.Argument(help="Spec file (YAML or JSON), or - for
 def validate(
     specs: Annotated[list[str], typer.Argument(help="Spec files, or - for stdin.")],
     target: Annotated[
-        list[Target] | None,
-        typer.Option("--target", "-t", help="Also check the translation to this target."),
+        list[RenderTarget] | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="Also check the translation to this target (keepalived: every node).",
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option(help=STRICT_HELP)] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Diagnostic format.")] = Format.text,
@@ -345,14 +361,27 @@ def validate(
         found += loaded.diagnostics
         spec = attach(loaded)
         for t in target or []:
-            from lbgen.rendering import render  # only when a translation is asked for
+            from lbgen.rendering import TargetError, render  # only when a translation is asked for
 
-            try:
-                rendered = render(spec, t.value, strict=strict)
-            except SpecError as exc:  # a value the rendering defence refused
-                found += exc.diagnostics
-                continue
-            found += [d for d in rendered.diagnostics if d not in loaded.diagnostics]
+            # keepalived renders one config per node of the vip tier: check each of them.
+            nodes: list[str | None] = [None]
+            if t is RenderTarget.keepalived:
+                if spec.vip is None:
+                    fail(Exit.INVALID, f"{path}: target keepalived needs a vip section")
+                nodes = [node.name for node in spec.vip.nodes]
+            for node in nodes:
+                try:
+                    rendered = render(spec, t.value, strict=strict, node=node)
+                except SpecError as exc:  # a value the rendering defence refused
+                    found += exc.diagnostics
+                    continue
+                except TargetError as exc:
+                    fail(Exit.INVALID, f"{path}: {exc}")
+                found += [
+                    d
+                    for d in rendered.diagnostics
+                    if d not in loaded.diagnostics and d not in found
+                ]
     emit(found, fmt)
     if has_errors(found):
         raise typer.Exit(int(Exit.INVALID))
@@ -363,9 +392,13 @@ def validate(
 @app.command("render")
 def render_command(
     spec: SpecArg,
-    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to render for.")],
+    target: Annotated[RenderTarget, typer.Option("--target", "-t", help="Engine to render for.")],
     layout: Annotated[
         Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+    ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(help="keepalived: the node of the spec's vip tier to render for."),
     ] = None,
     output: Annotated[
         Path | None,
@@ -399,7 +432,7 @@ def render_command(
         str | None, typer.Option(help="nginx --layout full: load_module path for stream.")
     ] = None,
 ) -> None:
-    """Render a spec into an engine config.
+    """Render a spec into an engine config (keepalived: one node's, --node NAME).
 
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
@@ -418,7 +451,7 @@ def render_command(
     try:
         rendered = render(
             loaded_spec, target.value, layout=layout.value if layout else None,
-            templates=templates, strict=strict, load_module=load_module,
+            templates=templates, strict=strict, load_module=load_module, node=node,
         )  # fmt: skip
     except TargetError as exc:
         fail(Exit.INVALID, str(exc))

@@ -22,13 +22,14 @@ if TYPE_CHECKING:
     from lbgen.directives import DirectiveTable
 
 #: Every target ``render`` writes, in the order the CLI lists them.
-ENGINE_NAMES = ("haproxy", "nginx", "nginx-plus")
+ENGINE_NAMES = ("haproxy", "nginx", "nginx-plus", "keepalived")
 
 #: Where each engine's ``Engine`` value lives: ``module:attribute``.
 _LOCATIONS: Mapping[str, str] = {
     "haproxy": "lbgen.haproxy:ENGINE",
     "nginx": "lbgen.nginx:ENGINE",
     "nginx-plus": "lbgen.nginx:PLUS_ENGINE",
+    "keepalived": "lbgen.keepalived:ENGINE",
 }
 
 

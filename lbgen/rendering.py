@@ -28,7 +28,7 @@ from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, so
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.version import VERSION
-from lbgen.view import DEFAULT_LAYOUT, LAYOUTS, TARGETS, build_view, provenance
+from lbgen.view import DEFAULT_LAYOUT, LAYOUTS, NODE_TARGETS, TARGETS, build_view, provenance
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class UnsafeValueError(SpecError):
 
 def _engine_of_template(name: str | None) -> tuple[str, ...]:
     folder = (name or "").partition("/")[0]
-    return (folder,) if folder in ("haproxy", "nginx") else ("haproxy", "nginx")
+    return (folder,) if folder in ("haproxy", "nginx", "keepalived") else ("haproxy", "nginx")
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -86,6 +86,8 @@ def _unsafe(engine: str, text: str) -> str | None:
     """The engine's :func:`unsafe_in_config`, cached: a config prints the same values often."""
     if engine == "haproxy":
         from lbgen.haproxy.view import unsafe_in_config
+    elif engine == "keepalived":
+        from lbgen.keepalived.view import unsafe_in_config
     else:
         from lbgen.nginx.view import unsafe_in_config
     return unsafe_in_config(text)
@@ -212,6 +214,11 @@ def _template_failure(exc: BaseException, override: Path) -> TemplateFailure:
 
 def target_layout(target: str, layout: str | None) -> str:
     """The layout to render ``target`` in (its default when None); TargetError if there is none."""
+    if target in NODE_TARGETS:
+        layout = layout or NODE_TARGETS[target][0]
+        if layout not in NODE_TARGETS[target]:
+            raise TargetError(f"target {target} has no layout {layout!r}; it has only full")
+        return layout
     if target not in TARGETS:
         raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     layout = layout or DEFAULT_LAYOUT[target]
@@ -230,6 +237,7 @@ def render_resolved(
     templates: str | Path | None = None,
     strict: bool = False,
     load_module: str | None = None,
+    node: str | None = None,
 ) -> Rendered:
     """Render an already resolved spec; see :func:`render`."""
     from lbgen.nginx.view import load_module_problem
@@ -246,7 +254,16 @@ def render_resolved(
         if problem is not None:
             raise TargetError(problem)
         options["load_module"] = load_module
-    view = build_view(resolved, target, layout, **options)
+    if target in NODE_TARGETS:
+        options["node"] = node
+    elif node is not None:
+        raise TargetError(f"--node is for the per-node target keepalived, not {target}")
+    try:
+        view = build_view(resolved, target, layout, **options)
+    except ValueError as exc:  # the keepalived view's NodeError: no such node, or none given
+        if target not in NODE_TARGETS:
+            raise
+        raise TargetError(str(exc)) from None
     diagnostics = sorted([*resolved.load_diagnostics, *view.diagnostics], key=sort_key)
     if strict:
         diagnostics = promote_warnings(diagnostics)
@@ -272,11 +289,14 @@ def render(
     templates: str | Path | None = None,
     strict: bool = False,
     load_module: str | None = None,
+    node: str | None = None,
 ) -> Rendered:
-    """Render ``spec`` for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``).
+    """Render ``spec`` for ``target`` (``haproxy``, ``nginx``, ``nginx-plus``, ``keepalived``).
 
     ``layout`` is ``full`` for haproxy; ``full``, ``stream`` (default) or ``upstreams`` for
-    nginx. ``strict`` turns translation warnings into errors. The text is rendered even when
+    nginx. ``node``: the node of the spec's ``vip`` tier whose config the per-node target
+    ``keepalived`` renders (required there, refused elsewhere). ``strict`` turns translation
+    warnings into errors. The text is rendered even when
     there are errors, so that a caller can show it, but it must not be written.
 
     Raises :class:`TypeError` when ``spec`` is not a :class:`Spec` (use ``lbgen.load_spec``),
@@ -288,5 +308,5 @@ def render(
         raise TypeError(f"render() needs a Spec from lbgen.load_spec(), not {type(spec).__name__}")
     return render_resolved(
         resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
-        load_module=load_module,
+        load_module=load_module, node=node,
     )  # fmt: skip

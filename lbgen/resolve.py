@@ -21,6 +21,7 @@ from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Defaults, Spec
 from lbgen.spec.source import Path_, SpecSource
+from lbgen.spec.vip import Vip
 from lbgen.units import HostPort, parse_duration, parse_host_port
 
 #: What lbgen uses where a spec says nothing, chosen for kube-apiserver: an https /readyz check,
@@ -178,6 +179,8 @@ class Resolved:
     pools: tuple[ResolvedPool, ...]
     source: SpecSource
     load_diagnostics: tuple[Diagnostic, ...]
+    vip: Vip | None = None
+    """The tier's ``vip`` section as written (its defaults are the model's own)."""
 
     def pool(self, name: str) -> ResolvedPool:
         """The pool called ``name``."""
@@ -341,4 +344,5 @@ def resolve_spec(spec: Spec, loaded: LoadedSpec | None = None) -> Resolved:
         pools=tuple(_resolve_pool(spec, name) for name in spec.pools),
         source=loaded.source,
         load_diagnostics=tuple(loaded.diagnostics),
+        vip=spec.vip,
     )

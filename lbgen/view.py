@@ -24,6 +24,9 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     "nginx-plus": ("full", "stream", "upstreams"),
 }
 DEFAULT_LAYOUT = {"haproxy": "full", "nginx": "stream", "nginx-plus": "stream"}
+#: Targets rendered once per node of the spec's ``vip`` tier (``render --node NAME``), with their
+#: layouts; kept out of TARGETS/LAYOUTS, which list what a whole spec renders to.
+NODE_TARGETS: dict[str, tuple[str, ...]] = {"keepalived": ("full",)}
 
 
 @dataclass

@@ -67,7 +67,9 @@ SAYS: dict[str, list[str]] = {
     "unknown-key-server": ["unknown field 'adress'; did you mean 'address'?"],
     "unknown-key-top": ["unknown field 'frontend'; did you mean 'frontends'?"],
     "unknown-key-pool": ["unknown field 'pol'; did you mean 'pool'?"],
-    "unknown-key-no-guess": ["(fields here: version, name, global, defaults, frontends, pools)"],
+    "unknown-key-no-guess": [
+        "(fields here: version, name, global, defaults, frontends, pools, vip)"
+    ],
     "balance-typo": ["(got 'roundrobbin'); did you mean 'roundrobin'?"],
     "balance-unknown": ["must be one of roundrobin, static-rr, leastconn, first, source, random"],
     "pool-typo": ["no pool named 'cpp' (pools: cp); did you mean 'cp'?"],

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lbgen.haproxy import command as haproxy_command
+from lbgen.keepalived import command as keepalived_command
 from lbgen.nginx import command as nginx_command
 
 CHECK_TIMEOUT_SECONDS = 60
@@ -57,7 +58,11 @@ class CommandLine(Protocol):
 
 
 #: Each engine binary lbgen runs, and its command lines.
-COMMANDS: Mapping[str, CommandLine] = {"haproxy": haproxy_command, "nginx": nginx_command}
+COMMANDS: Mapping[str, CommandLine] = {
+    "haproxy": haproxy_command,
+    "nginx": nginx_command,
+    "keepalived": keepalived_command,
+}
 
 ENGINES = tuple(COMMANDS)
 

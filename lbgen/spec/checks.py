@@ -8,6 +8,7 @@ from typing import Any
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
 from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, SpecSource, dotted
+from lbgen.spec.vip import vip_checks
 from lbgen.units import AddressError, HostPort, parse_host_port
 
 
@@ -285,4 +286,9 @@ def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     return [
         *reference_checks(frontends, pools, source, _global_binds(spec)),
         *_weights(spec, source),
+        *(vip_checks(spec.vip, _health_bind(spec), source) if spec.vip is not None else []),
     ]
+
+
+def _health_bind(spec: Spec) -> str | None:
+    return spec.global_.health.bind if spec.global_.health is not None else None

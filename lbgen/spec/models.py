@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from lbgen.spec import grammar
 from lbgen.spec.grammar import Grammar
+from lbgen.spec.vip import Vip
 from lbgen.units import AddressError, parse_host_port
 
 # Every string field has one grammar in lbgen.spec.grammar, used here (whole-string match) and as
@@ -464,6 +465,8 @@ class Spec(Model):
     """Listeners by name, each sending its connections to one pool."""
     pools: Annotated[dict[Name, Pool], Field(min_length=1)]
     """Pools of API servers by name (HAProxy backends, nginx upstreams)."""
+    vip: Vip | None = None
+    """A highly available tier: the nodes sharing virtual IPs, for the keepalived target."""
 
     model_config = ConfigDict(populate_by_name=True)
 

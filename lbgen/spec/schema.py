@@ -15,19 +15,20 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from lbgen.spec import models
+from lbgen.spec import models, vip
 from lbgen.spec.load import SCHEMA_KEY
 from lbgen.spec.models import Spec
 
 
 @functools.cache
 def field_docstrings() -> dict[str, dict[str, str]]:
-    """``{class name: {field name: docstring}}`` of :mod:`lbgen.spec.models`: the string
+    """``{class name: {field name: docstring}}`` of :mod:`lbgen.spec.models` (and its ``vip``
+    section, :mod:`lbgen.spec.vip`): the string
     literal right under each annotated field, cleaned as pydantic's ``use_attribute_docstrings``
     cleans it."""
-    tree = ast.parse(inspect.getsource(models))
     found: dict[str, dict[str, str]] = {}
-    for node in tree.body:
+    nodes = [n for module in (models, vip) for n in ast.parse(inspect.getsource(module)).body]
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         docs = found.setdefault(node.name, {})

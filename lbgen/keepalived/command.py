@@ -1,0 +1,83 @@
+"""How keepalived is run: the command lines that check a config and run it in the foreground.
+
+The one command-line builder for keepalived, through the functions every engine's ``command``
+module offers (:class:`lbgen.runners.base.CommandLine`). ``keepalived -t -f FILE`` parses the
+whole config, runs keepalived's own checks (script security included) and exits non-zero on an
+error (keepalived 2.0.5 and later; 2.2.7 exits 5 for every error it finds).
+
+Two facts of ``keepalived -t`` shape the check:
+
+- it checks the config *for this machine*: an ``interface`` that does not exist here is an
+  error, so a node's config is best checked on that node (or where its interface exists);
+- keepalived 2.2.7 (Debian 12) kills itself with SIGTERM during ``-t`` when scripts run as a
+  non-root user (``script_user``): keepalived issue #2587, fixed in 2.2.8. So the check reads a
+  copy whose global ``script_user`` line names root instead (same lines, so the messages keep
+  their line numbers); everything else is checked as written. Whether the script user exists
+  is the node's business (``nobody``, which lbgen renders, exists on every Linux).
+"""
+
+from __future__ import annotations
+
+import re
+
+PROGRAM = "keepalived"
+"""The binary."""
+
+OFFICIAL_IMAGE = "debian:bookworm-slim"
+"""keepalived has no official image: the Docker runner needs ``--image`` with keepalived in it."""
+
+RELOAD_SIGNAL = "SIGHUP"
+"""What makes keepalived read its config again."""
+
+_CONTAINER_SCRIPT = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; exec keepalived "$@"'
+#: A global ``script_user NAME [GROUP]`` line naming someone else than root.
+_SCRIPT_USER = re.compile(r"^([ \t]*script_user[ \t]+)(?!root(?:[ \t]|$))\S+(?:[ \t]+\S+)?", re.M)
+
+
+def check_arguments(config_path: str, *, strict: bool, folder: str, config_text: str) -> list[str]:
+    """``-t -f CFG``: parse and check the config, run nothing (``-l``: messages to stderr)."""
+    return ["-t", "-l", "-f", config_path]
+
+
+def run_arguments(config_text: str, folder: str, config_path: str) -> list[str]:
+    """``-n -l -D -P -f CFG``: foreground, log to the console, VRRP only, pid files in
+    ``folder`` (so that it does not collide with a keepalived of the host)."""
+    return [
+        "-n", "-l", "-D", "-P", "-f", config_path,
+        "-p", f"{folder}/keepalived.pid", "-r", f"{folder}/vrrp.pid",
+    ]  # fmt: skip
+
+
+def accepted(status: int, output: str, *, strict: bool) -> bool:
+    """The verdict: exit status 0; ``strict`` also refuses keepalived's ``WARNING`` lines."""
+    return status == 0 and not (strict and re.search(r"\bWARNING\b", output))
+
+
+def check_wrapper(
+    config_text: str, config_path: str, folder: str, *, module_line: str | None
+) -> str | None:
+    """The config with a non-root ``script_user`` read as root (see the module docstring), or
+    None when it has none: then the file is checked exactly as written."""
+    if not _SCRIPT_USER.search(config_text):
+        return None
+    return _SCRIPT_USER.sub(lambda m: m.group(1) + "root", config_text)
+
+
+def running_config(config_text: str, folder: str, *, stream_module: str | None) -> str:
+    """The config a running keepalived gets: the text itself."""
+    return config_text
+
+
+def needs_stream_module(config_text: str, output: str) -> bool:
+    """False: keepalived has no modules to load."""
+    return False
+
+
+def stream_module_for(binary: str) -> str | None:
+    """None: keepalived has no modules to load."""
+    return None
+
+
+def container_script(folder: str) -> str:
+    """The ``sh -c`` script that runs keepalived with ``"$@"`` in an image."""
+    return _CONTAINER_SCRIPT

@@ -1,0 +1,405 @@
+"""The vip section and the keepalived target: validation (code, line, column), one config per
+node, the real ``keepalived -t`` as the oracle (it accepts every rendering and refuses a broken
+one), determinism, the ``--node`` errors, and the curl-free check working in a real keepalived.
+
+keepalived checks a config for the machine it runs on (the interface must exist), so the checks
+run inside a network namespace this module creates, with a veth pair whose end is called eth0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lbgen.diagnostics import SpecError
+from lbgen.keepalived.view import unsafe_in_config
+from lbgen.rendering import TargetError, render
+from lbgen.runners.local import LocalRunner
+from lbgen.spec.load import load, load_spec
+from tests.support import run_lbgen
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
+
+BASE = """\
+version: 1
+global:
+  health: {bind: ":8081", path: /healthz}
+frontends:
+  api: {bind: ["192.0.2.100:6443"], pool: cp}
+pools:
+  cp: {servers: {m1: "192.0.2.21:6443"}}
+"""
+
+
+def spec_with(vip: str, base: str = BASE) -> str:
+    """BASE plus a vip section (its lines start at line 8)."""
+    return base + vip
+
+
+GOOD_VIP = """\
+vip:
+  addresses: [192.0.2.100/24]
+  interface: eth0
+  virtual_router_id: 51
+  nodes:
+    - {name: lb1, address: 192.0.2.11}
+    - {name: lb2, address: 192.0.2.12}
+"""
+
+
+def errors(text: str) -> set[tuple[str, int | None, int | None]]:
+    """(code, line, col) of every error loading ``text`` reports."""
+    with pytest.raises(SpecError) as info:
+        load(text.encode(), filename="t.yaml")
+    return {(d.code, d.line, d.col) for d in info.value.diagnostics}
+
+
+# --- validation: each mistake, its code, line and column ----------------------------------------
+
+BAD = {
+    "priorities equal": (
+        GOOD_VIP.replace("address: 192.0.2.11}", "address: 192.0.2.11, priority: 100}").replace(
+            "address: 192.0.2.12}", "address: 192.0.2.12, priority: 100}"
+        ),
+        {("vip-priority-duplicate", 14, 50)},
+    ),
+    "priorities partial": (
+        GOOD_VIP.replace("address: 192.0.2.11}", "address: 192.0.2.11, priority: 100}"),
+        {("vip-priority-partial", 14, 7)},
+    ),
+    "weight within the gap": (
+        GOOD_VIP.replace("address: 192.0.2.11}", "address: 192.0.2.11, priority: 150}").replace(
+            "address: 192.0.2.12}", "address: 192.0.2.12, priority: 120}"
+        ),
+        {("vip-track-weight", 9, 3)},  # track.weight not written: the vip block
+    ),
+    "weight within the gap, written": (
+        GOOD_VIP.replace("address: 192.0.2.11}", "address: 192.0.2.11, priority: 110}").replace(
+            "address: 192.0.2.12}", "address: 192.0.2.12, priority: 100}"
+        )
+        + "  track: {weight: -10}\n",
+        {("vip-track-weight", 15, 19)},
+    ),
+    "vip is a node address": (
+        GOOD_VIP.replace("[192.0.2.100/24]", "[192.0.2.11]"),
+        {("vip-is-node-address", 9, 15)},
+    ),
+    "vip family without a node address": (
+        GOOD_VIP.replace("[192.0.2.100/24]", '["2001:db8::100"]'),
+        {("vip-family-mismatch", 13, 28), ("vip-family-mismatch", 14, 28)},
+    ),
+    "two ipv4 vips": (
+        GOOD_VIP.replace("[192.0.2.100/24]", "[192.0.2.100, 192.0.2.101]"),
+        {("vip-family", 9, 28)},
+    ),
+    "node names repeat": (
+        GOOD_VIP.replace("name: lb2", "name: lb1"),
+        {("vip-node-duplicate", 14, 14)},
+    ),
+    "node name invalid": (GOOD_VIP.replace("name: lb2", "name: -lb2"), {("name", 14, 14)}),
+    "interface with a slash": (GOOD_VIP.replace("eth0", "eth/0"), {("interface", 10, 14)}),
+    "interface too long": (GOOD_VIP.replace("eth0", "a" * 16), {("interface", 10, 14)}),
+    "interface dot-dot": (GOOD_VIP.replace("eth0", '".."'), {("interface", 10, 14)}),
+    "auth_pass too long": (
+        GOOD_VIP + '  version: 2\n  advert_interval: 1s\n  auth_pass: "123456789"\n',
+        {("vip-auth-pass", 17, 14)},
+    ),
+    "auth_pass with vrrpv3": (GOOD_VIP + "  auth_pass: secret\n", {("vip-auth-v3", 15, 14)}),
+    "advert not whole seconds with vrrpv2": (GOOD_VIP + "  version: 2\n", {("vip-advert", 9, 3)}),
+    "router id out of range": (GOOD_VIP.replace("51", "256"), {("range", 11, 22)}),
+    "track interval below a second": (
+        GOOD_VIP + "  track: {interval: 500ms}\n",
+        {("vip-track-interval", 15, 21)},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_each_mistake_is_one_error_at_its_place(name: str) -> None:
+    vip, expected = BAD[name]
+    assert errors(spec_with(vip)) == expected
+
+
+def test_vip_needs_global_health() -> None:
+    base = BASE.replace('  health: {bind: ":8081", path: /healthz}\n', "  maxconn: 100\n")
+    assert errors(spec_with(GOOD_VIP, base)) == {("vip-needs-health", 8, 1)}
+
+
+def test_health_bound_to_one_hosts_address_is_refused() -> None:
+    base = BASE.replace('":8081"', '"192.0.2.11:8081"')
+    assert errors(spec_with(GOOD_VIP, base)) == {("vip-health-bind", 3, 18)}
+
+
+def test_error_lines_name_file_line_col_and_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "tier.yaml"
+    spec.write_text(spec_with(GOOD_VIP + "  auth_pass: secret\n"))
+    result = run_lbgen("validate", str(spec))
+    assert result.returncode == 2
+    assert f"{spec}:15:14: error [vip-auth-v3] vip.auth_pass: " in result.stderr
+    assert "keepalived ignores it" in result.stderr
+
+
+def test_a_good_vip_and_the_example_load() -> None:
+    assert load(spec_with(GOOD_VIP).encode()).diagnostics == []
+    assert load(EXAMPLE).diagnostics == []
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def test_one_config_per_node_with_its_priority_and_peers() -> None:
+    spec = load_spec(EXAMPLE)
+    texts = {n: render(spec, "keepalived", node=n).text for n in ("lb1", "lb2", "lb3")}
+    for (name, text), priority in zip(texts.items(), (110, 105, 100), strict=True):
+        assert f"router_id {name}\n" in text
+        assert f"    priority {priority}\n" in text
+        own = {"lb1": "192.0.2.11", "lb2": "192.0.2.12", "lb3": "192.0.2.13"}
+        assert f"unicast_src_ip {own[name]}\n" in text
+        peers = re.search(r"unicast_peer \{\n(.*?)\n    \}", text, re.S)
+        assert peers is not None
+        assert sorted(peers.group(1).split()) == sorted(v for k, v in own.items() if k != name)
+        # The recommended design: VRRPv3, 200 ms adverts, a -20 check and a weightless one.
+        assert "vrrp_version 3\n" in text and "advert_int 0.2\n" in text
+        assert "enable_script_security\n" in text and "script_user nobody\n" in text
+        assert "weight -20\n" in text and "weight 0\n" in text
+        assert "state BACKUP\n" in text and "nopreempt" not in text
+        # The check asks the node's own proxy on the loopback, never the VIP, without curl.
+        assert "/dev/tcp/127.0.0.1/8081" in text and "192.0.2.100/8081" not in text
+        assert "curl" not in text
+        assert "192.0.2.100/24 dev eth0\n" in text
+    assert len(set(texts.values())) == 3
+
+
+def test_preempt_false_renders_nopreempt_in_state_backup() -> None:
+    text = render(
+        load_spec(spec_with(GOOD_VIP + "  preempt: false\n").encode()), "keepalived", node="lb2"
+    ).text
+    assert "    state BACKUP\n" in text and "    nopreempt\n" in text
+
+
+def test_dual_stack_multicast_vrrpv2_variants() -> None:
+    dual = GOOD_VIP.replace("[192.0.2.100/24]", '[192.0.2.100, "2001:db8::100/64"]')
+    dual = dual.replace("address: 192.0.2.11}", 'address: [192.0.2.11, "2001:db8::11"]}')
+    dual = dual.replace("address: 192.0.2.12}", 'address: [192.0.2.12, "2001:db8::12"]}')
+    text = render(load_spec(spec_with(dual).encode()), "keepalived", node="lb1").text
+    assert "vrrp_instance lbgen_ipv4 {" in text and "vrrp_instance lbgen_ipv6 {" in text
+    assert "unicast_src_ip 2001:db8::11\n" in text and "        2001:db8::12\n" in text
+    multicast = GOOD_VIP + "  unicast: false\n  version: 2\n  advert_interval: 1s\n"
+    text = render(
+        load_spec(spec_with(multicast + "  auth_pass: s3cret\n").encode()), "keepalived",
+        node="lb1",
+    ).text  # fmt: skip
+    assert "unicast" not in text and "vrrp_version 2\n" in text and "advert_int 1\n" in text
+    assert "auth_type PASS\n        auth_pass s3cret\n" in text
+
+
+def test_rendering_is_deterministic_across_processes() -> None:
+    first = run_lbgen("render", str(EXAMPLE), "-t", "keepalived", "--node", "lb2")
+    second = run_lbgen("render", str(EXAMPLE), "-t", "keepalived", "--node", "lb2")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert first.stdout.startswith("# Generated by lbgen ")
+    assert "# spec-sha256: " in first.stdout and "# node: lb2\n" in first.stdout
+
+
+def test_node_errors_through_the_cli() -> None:
+    unknown = run_lbgen("render", str(EXAMPLE), "-t", "keepalived", "--node", "lb9")
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        "lbgen: no node 'lb9' in vip.nodes (lb1, lb2, lb3); did you mean 'lb3'?\n"
+    )
+    missing = run_lbgen("render", str(EXAMPLE), "-t", "keepalived")
+    assert missing.returncode == 2 and "--node" in missing.stderr
+    assert len(missing.stderr.splitlines()) == 1
+    other = run_lbgen("render", str(EXAMPLE), "-t", "haproxy", "--node", "lb1")
+    assert other.returncode == 2
+    assert other.stderr == "lbgen: --node is for the per-node target keepalived, not haproxy\n"
+    with pytest.raises(TargetError, match="needs a vip section"):
+        render(load_spec(BASE.encode()), "keepalived", node="lb1")
+
+
+def test_check_and_output_work_as_for_other_targets(tmp_path: Path) -> None:
+    out = tmp_path / "keepalived.conf"
+    args = ("render", str(EXAMPLE), "-t", "keepalived", "--node", "lb1", "-o", str(out))
+    assert run_lbgen(*args).returncode == 0
+    assert run_lbgen(*args, "--check").returncode == 0
+    out.write_text(out.read_text().replace("priority 110", "priority 111"))
+    stale = run_lbgen(*args, "--check")
+    assert stale.returncode == 1 and "out of date" in stale.stderr
+
+
+def test_the_defence_refuses_what_would_change_the_structure() -> None:
+    assert unsafe_in_config("eth0") is None
+    assert unsafe_in_config('"/bin/bash -c \'a # b ! c \\" d\'"') is None
+    assert unsafe_in_config("eth0\n    vrrp_script x") is not None
+    assert unsafe_in_config("a # b") is not None
+    assert unsafe_in_config("x }") is not None
+    assert unsafe_in_config('"open') is not None
+
+
+# --- the real keepalived: -t accepts every rendering and refuses a broken one --------------------
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[str]:
+    """A network namespace with lo up and a veth pair whose end is eth0 (192.0.2.11/24)."""
+    if os.geteuid() != 0:
+        pytest.fail("the keepalived checks need root (network namespaces)")
+    name = f"lbgen-vip-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for args in (
+            ["link", "set", "lo", "up"],
+            ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
+            ["addr", "add", "192.0.2.11/24", "dev", "eth0"],
+            ["addr", "add", "2001:db8::11/64", "dev", "eth0", "nodad"],
+            ["link", "set", "eth0", "up"],
+            ["link", "set", "eth1", "up"],
+        ):
+            subprocess.run(["ip", "-n", name, *args], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def keepalived_check(netns: str, text: str) -> tuple[bool, str]:
+    """lbgen's own local check (``keepalived -t``), run inside ``netns``."""
+    result = LocalRunner(command_prefix=["ip", "netns", "exec", netns]).check(
+        text, "keepalived", filename="keepalived.conf"
+    )
+    return result.ok, result.output
+
+
+VARIANTS = {
+    "example": EXAMPLE.read_text(),
+    "preempt-false": spec_with(GOOD_VIP + "  preempt: false\n"),
+    "vrrpv2-multicast-auth": spec_with(
+        GOOD_VIP + "  unicast: false\n  version: 2\n  advert_interval: 1s\n  auth_pass: s3cret\n"
+    ),
+    "dual-stack": spec_with(
+        GOOD_VIP.replace("[192.0.2.100/24]", '[192.0.2.100, "2001:db8::100/64"]')
+        .replace("address: 192.0.2.11}", 'address: [192.0.2.11, "2001:db8::11"]}')
+        .replace("address: 192.0.2.12}", 'address: [192.0.2.12, "2001:db8::12"]}')
+    ),
+    "priorities-and-track": spec_with(
+        GOOD_VIP.replace("address: 192.0.2.11}", "address: 192.0.2.11, priority: 200}").replace(
+            "address: 192.0.2.12}", "address: 192.0.2.12, priority: 150}"
+        )
+        + "  track: {weight: -60, interval: 2s, fall: 3, rise: 4, timeout: 2s}\n"
+        + "  advert_interval: 1500ms\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_keepalived_accepts_every_rendering(netns: str, variant: str) -> None:
+    spec = load_spec(VARIANTS[variant].encode())
+    assert spec.vip is not None
+    for node in spec.vip.nodes:
+        text = render(spec, "keepalived", node=node.name).text
+        ok, output = keepalived_check(netns, text)
+        assert ok, f"{variant} {node.name}:\n{output}\n{text}"
+
+
+def test_keepalived_refuses_a_broken_rendering(netns: str) -> None:
+    text = render(load_spec(EXAMPLE), "keepalived", node="lb1").text
+    for broken in (
+        text.replace("advert_int 0.2", "advert_intx 0.2"),
+        text.replace("interface eth0", "interface ethX9"),
+        text.replace("priority 110", "priority 300"),
+    ):
+        ok, output = keepalived_check(netns, broken)
+        assert not ok, output
+    ok, output = keepalived_check(netns, text.replace("priority 300", "priority 110"))
+    assert ok, output
+
+
+def test_lbgen_check_engine_keepalived(netns: str, tmp_path: Path) -> None:
+    text = render(load_spec(EXAMPLE), "keepalived", node="lb1").text
+    good = tmp_path / "keepalived.conf"
+    good.write_text(text)
+    bad = tmp_path / "bad.conf"
+    bad.write_text(text.replace("advert_int", "advert_intx"))
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-m", "lbgen", "check",
+             "--engine", "keepalived", str(path)],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=120,
+        )  # fmt: skip
+
+    result = check(good)
+    assert result.returncode == 0, result.stderr
+    assert "keepalived (local) accepted the config" in result.stderr
+    result = check(bad)
+    assert result.returncode == 3, result.stderr
+    assert "Line 37) Unknown keyword 'advert_intx'" in result.stderr, result.stderr
+
+
+# --- the check without curl, in a real keepalived ---------------------------------------------
+
+
+def _addresses(netns: str) -> str:
+    return subprocess.run(
+        ["ip", "-n", netns, "-br", "addr", "show", "eth0"], capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+
+
+def _wait(netns: str, present: bool, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ("192.0.2.100/24" in _addresses(netns)) == present:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_rendered_checks_move_the_vip_in_a_real_keepalived(netns: str, tmp_path: Path) -> None:
+    """Node lb1 alone: it takes the VIP while its health endpoint answers, and gives it up
+    (FAULT, the weightless liveness check) once nothing answers: bash's /dev/tcp as nobody."""
+    folder = Path(f"/run/lbgen-vip-{os.getpid()}")  # root-only: keepalived's script security
+    folder.mkdir(mode=0o700)
+    conf = folder / "keepalived.conf"
+    conf.write_text(render(load_spec(EXAMPLE), "keepalived", node="lb1").text)
+    server_code = (
+        "import http.server\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers()\n"
+        "http.server.HTTPServer(('127.0.0.1', 8081), H).serve_forever()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    exec_ = ["ip", "netns", "exec", netns]
+    server = subprocess.Popen([*exec_, sys.executable, "-c", server_code], env=env)
+    log = open(folder / "log", "wb")  # noqa: SIM115
+    keepalived = subprocess.Popen(
+        [*exec_, "keepalived", "-n", "-l", "-D", "-P", "-f", str(conf),
+         "-p", str(folder / "k.pid"), "-r", str(folder / "v.pid")],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        assert _wait(netns, True), (folder / "log").read_text()
+        server.terminate()
+        server.wait(10)
+        assert _wait(netns, False), (folder / "log").read_text()
+        logged = (folder / "log").read_text()
+        assert "VRRP_Script(lbgen_alive) failed" in logged
+        assert "Entering FAULT STATE" in logged
+    finally:
+        for process in (server, keepalived):
+            process.terminate()
+            process.wait(15)
+        log.close()
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
