@@ -25,8 +25,6 @@ ENGINE = Engine(
     table=TABLE,
     build_view=build_keepalived_view,
     read_effective=read_effective,
-    check_arguments=command.check_arguments,
-    run_arguments=command.run_arguments,
 )
 
 __all__ = ["ENGINE"]
