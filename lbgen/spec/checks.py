@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
@@ -267,10 +267,43 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     return out
 
 
+def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+    """A note on each pool that checks nothing (``health.check: none``) but sets, or inherits
+    from ``defaults``, other health fields: no engine uses them, and without the note
+    ``lbgen explain`` could only say they were dropped for no reason."""
+    blocks = [spec.defaults.health, *(pool.health for pool in spec.pools.values())]
+    if not any(block.check == "none" for block in blocks):
+        return []  # the usual case, found without importing the resolver
+    from lbgen.resolve import BUILTIN_DEFAULTS, Layer, pick
+    from lbgen.spec.fields import Scope, in_scope
+
+    out = []
+    for name, pool in spec.pools.items():
+        layers = [Layer(pool.health, ("pools", name, "health")),
+                  Layer(spec.defaults.health, ("defaults", "health"))]  # fmt: skip
+        if pick("check", layers, BUILTIN_DEFAULTS.health)[0] != "none":
+            continue
+        unused = []
+        for row in in_scope(Scope.POOL, "health"):
+            value, origin = pick(row.name, layers, BUILTIN_DEFAULTS.health)
+            if row.name != "check" and origin is not None and value is not None:
+                unused.append(row.path)
+        if unused:
+            note = source.diagnostic(
+                Level.NOTE, "health-unused", ("pools", name),
+                f"health.check is none: no engine uses {', '.join(unused)} "
+                "(set here or in defaults)",
+                key=True,
+            )  # fmt: skip
+            out.append(replace(note, fields=tuple(unused)))
+    return out
+
+
 def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """Every cross-field problem of a spec that passed model validation."""
     frontends, pools = _refs_from_spec(spec)
     return [
         *reference_checks(frontends, pools, source, _global_binds(spec)),
         *_weights(spec, source),
+        *_unused_health(spec, source),
     ]
