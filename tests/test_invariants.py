@@ -1,4 +1,4 @@
-"""Invariants over every golden case and over generated specs.
+"""Invariants over every golden case (tests/cases/): nothing dropped silently, lint quiet.
 
 (a) Every field the user set in a golden case (at any level) that ``lbgen explain`` reports as
     dropped for a target has a diagnostic of that rendering naming it: at its path or where it
