@@ -27,38 +27,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from enum import StrEnum
-from typing import Any, get_args
+from typing import Any
+
+from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.rendering import make_environment, render_resolved, target_layout
-from lbgen.resolve import (
-    BUILTIN_DEFAULTS,
-    FRONTEND_TIMEOUTS,
-    HEALTH_FIELDS,
-    POOL_TIMEOUTS,
-    SERVER_PARAMS,
-    Layer,
-    Resolved,
-    pick,
-    resolve_spec,
-)
+from lbgen.resolve import BUILTIN_DEFAULTS, Layer, Resolved, pick, resolve_spec
+from lbgen.spec import fields
+from lbgen.spec.fields import Field, Kind, Scope
 from lbgen.spec.load import LoadedSpec, loaded_of
-from lbgen.spec.models import Balance, CheckKind, Spec
+from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, dotted
 from lbgen.units import parse_duration, parse_host_port
 from lbgen.view import build_view
 
-#: Values a probe may switch an enumerated field to, taken from the spec's own types.
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "balance": get_args(Balance),
-    "check": get_args(CheckKind),
-    "log": ("stdout", "none", "syslog"),
-}
-_DURATIONS = {
-    "interval", "fast_interval", "down_interval", "timeout", "slowstart",
-    *POOL_TIMEOUTS, *FRONTEND_TIMEOUTS,
-}  # fmt: skip
-_ADDRESSES = {"address", "bind"}
+_ADDRESSES = {Kind.SERVER_ADDRESS, Kind.BIND_ADDRESS, Kind.BIND_ADDRESSES}
 _TOKEN = re.compile(r"[^\s;]+|;")
 
 
@@ -183,49 +167,51 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _pick_field(row: Field, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path_ | None]:
+    """:func:`~lbgen.resolve.pick` for a registry field, inside its block (``health``)."""
+    if row.block:
+        layers = [Layer(getattr(layer.model, row.block), (*layer.path, row.block))
+                  for layer in layers]  # fmt: skip
+        fallback = getattr(fallback, row.block)
+    return pick(row.name, layers, fallback)
+
+
+def _path(base: Path_, row: Field) -> Path_:
+    return (*base, *row.path.split("."))
+
+
 def _candidates(spec: Spec) -> Iterator[_Candidate]:
-    """Every field that has a value for some object, in spec order."""
+    """Every field that has a value for some object, in spec order (the registry's within an
+    object)."""
     yield from _global_candidates(spec)
     for name, frontend in spec.frontends.items():
         path: Path_ = ("frontends", name)
         section = path
         for index, text in enumerate(frontend.bind):
             yield _Candidate(section, (*path, "bind", index), text, (*path, "bind", index))
-        layers = [Layer(frontend.timeouts, (*path, "timeouts")),
-                  Layer(spec.defaults.timeouts, ("defaults", "timeouts"))]  # fmt: skip
-        for timeout in FRONTEND_TIMEOUTS:
-            value, source = pick(timeout, layers, BUILTIN_DEFAULTS.timeouts)
-            yield _Candidate(section, (*path, "timeouts", timeout), value, source)
+        layers = [Layer(frontend, path), Layer(spec.defaults, ("defaults",))]
+        # What a frontend inherits (its timeouts); its pool and mode are not translations.
+        for row in fields.in_scope(Scope.FRONTEND):
+            if Scope.DEFAULTS in row.scopes:
+                value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
+                yield _Candidate(section, _path(path, row), value, source)
     for name, pool in spec.pools.items():
         path = ("pools", name)
         section = path
         layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
-        for param in ("balance", "retries", "redispatch"):
-            value, source = pick(param, layers, BUILTIN_DEFAULTS)
-            yield _Candidate(section, (*path, param), value, source)
-        health_layers = [Layer(pool.health, (*path, "health")),
-                         Layer(spec.defaults.health, ("defaults", "health"))]  # fmt: skip
-        for name_ in HEALTH_FIELDS:
-            value, source = pick(name_, health_layers, BUILTIN_DEFAULTS.health)
-            yield _Candidate(section, (*path, "health", name_), _plain(value), source)
-        timeout_layers = [Layer(pool.timeouts, (*path, "timeouts")),
-                          Layer(spec.defaults.timeouts, ("defaults", "timeouts"))]  # fmt: skip
-        for timeout in POOL_TIMEOUTS:
-            value, source = pick(timeout, timeout_layers, BUILTIN_DEFAULTS.timeouts)
-            yield _Candidate(section, (*path, "timeouts", timeout), value, source)
-        for param in SERVER_PARAMS:
-            value, source = pick(param, layers, BUILTIN_DEFAULTS)
-            yield _Candidate(section, (*path, param), value, source)
+        for row in fields.in_scope(Scope.POOL):
+            value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
+            yield _Candidate(section, _path(path, row), _plain(value), source)
         for server_name, server in pool.servers.items():
             server_path: Path_ = (*path, "servers", server_name)
             server_section = server_path
             address_path: Path_ = (*server_path, "address")
             yield _Candidate(server_section, address_path, server.address, address_path)
             # Inherited values are explained once, on the pool; a server shows what it overrides.
-            for param in (*SERVER_PARAMS, "backup", "disabled"):
-                if param in server.model_fields_set:
-                    own: Path_ = (*server_path, param)
-                    yield _Candidate(server_section, own, getattr(server, param), own)
+            for row in fields.in_scope(Scope.SERVER):
+                if row.kind is not Kind.SERVER_ADDRESS and row.path in server.model_fields_set:
+                    own: Path_ = (*server_path, row.path)
+                    yield _Candidate(server_section, own, getattr(server, row.path), own)
 
 
 def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
@@ -247,7 +233,7 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
             yield _Candidate(("global",), path, getattr(model, name), source)
 
 
-def _alternatives(name: str, value: Any) -> list[Any]:
+def _alternatives(row: Field, value: Any) -> list[Any]:
     """Other valid values for a field: ``null`` first ("emit nothing"), then a changed value."""
     out: list[Any] = [None]
     if isinstance(value, bool):
@@ -257,17 +243,17 @@ def _alternatives(name: str, value: Any) -> list[Any]:
     elif isinstance(value, list):
         out.append([*value, 299 if 299 not in value else 298])
     elif isinstance(value, str):
-        if name in _CHOICES:
-            out += [choice for choice in _CHOICES[name] if choice != value]
-        elif name in _DURATIONS:
+        if row.choices:  # an enumerated field, or the named log targets
+            out += [choice for choice in row.choices if choice != value]
+        elif row.kind is Kind.DURATION:
             us = parse_duration(value)
             out.append(f"{us * 2}us" if us else "1s")
-        elif name == "weight" and value.endswith("%"):
+        elif row.kind is Kind.WEIGHT and value.endswith("%"):
             percent = int(value[:-1])
             out.append(f"{percent + 1}%" if percent < 100 else f"{percent - 1}%")
-        elif name in _ADDRESSES:
+        elif row.kind in _ADDRESSES:
             out.append(_other_port(value))
-        elif name == "sni":
+        elif row.kind is Kind.DNS_NAME:
             out.append(f"probe-{value}")
         else:  # paths and file names: any other token will do
             out.append(f"{value}-probe")
@@ -553,11 +539,12 @@ def _report(
     origin = dotted(candidate.source) if candidate.source is not None else None
     line = loaded.source.position(candidate.source)[0] if candidate.source is not None else None
     own = _own_diagnostics(diagnostics, {path} | ({origin} if origin else set()))
-    name = str(candidate.path[-1]) if not isinstance(candidate.path[-1], int) else "bind"
+    located = fields.locate(candidate.path)
+    assert located is not None, f"{path} is not a registry field"
     common = {"path": path, "value": candidate.value, "origin": origin, "line": line}
     if candidate.value is None:
         return FieldReport(**common, outcome=Outcome.NULL, diagnostics=tuple(own))
-    effect = prober.effect(candidate.path, _alternatives(name, candidate.value))
+    effect = prober.effect(candidate.path, _alternatives(located[1], candidate.value))
     output = _fragments(prober.base, effect)
     if output:
         outcome = Outcome.WRITTEN

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.spec import fields
+from lbgen.spec.fields import Scope
 from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Defaults, Spec
 from lbgen.spec.source import Path_, SpecSource
@@ -193,14 +195,19 @@ class Resolved:
         return self.source.diagnostic(level, code, path, message, key=key)
 
 
-HEALTH_FIELDS = (
-    "check", "path", "expect", "interval", "fast_interval", "down_interval", "rise", "fall",
-    "timeout", "client_cert", "sni",
+# The field lists, from the registry (lbgen.spec.fields), in its order.
+HEALTH_FIELDS = fields.names(Scope.POOL, "health")
+_HEALTH_DURATIONS = {f.name for f in fields.in_scope(Scope.POOL, "health") if f.unit == "us"}
+#: What a server inherits from its pool: weight, slowstart, maxconn, maxqueue.
+SERVER_PARAMS = tuple(
+    f.name for f in fields.in_scope(Scope.POOL, "") if Scope.SERVER in f.scopes
 )  # fmt: skip
-_HEALTH_DURATIONS = {"interval", "fast_interval", "down_interval", "timeout"}
-SERVER_PARAMS = ("weight", "slowstart", "maxconn", "maxqueue")
-POOL_TIMEOUTS = ("connect", "server", "tunnel", "server_fin", "queue")
-FRONTEND_TIMEOUTS = ("client", "client_fin")
+#: A pool's own settings, not blocks and not inherited by servers: balance, retries, redispatch.
+POOL_SETTINGS = tuple(
+    f.name for f in fields.in_scope(Scope.POOL, "") if Scope.SERVER not in f.scopes
+)  # fmt: skip
+POOL_TIMEOUTS = fields.names(Scope.POOL, "timeouts")
+FRONTEND_TIMEOUTS = fields.names(Scope.FRONTEND, "timeouts")
 
 
 def canonical_json(spec: Spec) -> str:
@@ -247,9 +254,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
     pool = spec.pools[name]
     path: Path_ = ("pools", name)
     pool_layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
-    values, sources = _resolve_block(
-        ("balance", "retries", "redispatch"), pool_layers, BUILTIN_DEFAULTS
-    )
+    values, sources = _resolve_block(POOL_SETTINGS, pool_layers, BUILTIN_DEFAULTS)
     timeouts, timeout_sources = _resolve_block(
         POOL_TIMEOUTS,
         [Layer(pool.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],

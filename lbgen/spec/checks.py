@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
@@ -280,12 +280,53 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     return out
 
 
+#: Health fields each check kind leaves unused besides ``check`` (none: every other one).
+_UNUSED_BY = {"tcp": ("path", "expect", "sni"), "tls": ("path", "expect"), "http": ("sni",)}
+
+
+def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+    """A note on each pool whose check kind makes health fields it sets, or inherits from
+    ``defaults``, useless: every other field with ``check: none``, ``path`` and ``expect`` with a
+    tcp or tls check, ``sni`` with a tcp or http check. No engine uses them, and without the
+    note ``lbgen explain`` could only say they were dropped for no reason."""
+    blocks = [spec.defaults.health, *(pool.health for pool in spec.pools.values())]
+    if not any(block.check in ("none", *_UNUSED_BY) for block in blocks):
+        return []  # the usual case, found without importing the resolver
+    from lbgen.resolve import BUILTIN_DEFAULTS, Layer, pick
+    from lbgen.spec.fields import Scope, in_scope
+
+    out = []
+    for name, pool in spec.pools.items():
+        layers = [Layer(pool.health, ("pools", name, "health")),
+                  Layer(spec.defaults.health, ("defaults", "health"))]  # fmt: skip
+        check = pick("check", layers, BUILTIN_DEFAULTS.health)[0]
+        if check != "none" and check not in _UNUSED_BY:
+            continue
+        unused = []
+        for row in in_scope(Scope.POOL, "health"):
+            if row.name == "check" or (check != "none" and row.name not in _UNUSED_BY[check]):
+                continue
+            value, origin = pick(row.name, layers, BUILTIN_DEFAULTS.health)
+            if origin is not None and value is not None:
+                unused.append(row.path)
+        if unused:
+            note = source.diagnostic(
+                Level.NOTE, "health-unused", ("pools", name),
+                f"health.check is {check}: no engine uses {', '.join(unused)} "
+                "(set here or in defaults)",
+                key=True,
+            )  # fmt: skip
+            out.append(replace(note, fields=tuple(unused)))
+    return out
+
+
 def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """Every cross-field problem of a spec that passed model validation."""
     frontends, pools = _refs_from_spec(spec)
     return [
         *reference_checks(frontends, pools, source, _global_binds(spec)),
         *_weights(spec, source),
+        *_unused_health(spec, source),
         *(vip_checks(spec.vip, _health_bind(spec), source) if spec.vip is not None else []),
     ]
 

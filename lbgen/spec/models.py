@@ -51,6 +51,7 @@ def _grammar_type(rule: Grammar) -> WithJsonSchema:
 
 Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
 CheckKind = Literal["none", "tcp", "tls", "http", "https"]
+FrontendMode = Literal["tcp", "http"]
 
 
 def _check_name(value: Any) -> str:
@@ -378,7 +379,7 @@ class Frontend(Model):
     """Addresses to listen on: host:port, [ipv6]:port or :port (every address)."""
     pool: Name
     """The pool (a key of pools) that receives this frontend's connections."""
-    mode: Literal["tcp", "http"] = "tcp"
+    mode: FrontendMode = "tcp"
     """tcp (http with routes is planned, and rejected for now)."""
     timeouts: FrontendTimeouts = FrontendTimeouts.model_construct()
     """Client-side timeouts; override defaults.timeouts."""
@@ -413,11 +414,12 @@ class LbHealth(Model):
     """The path that answers 200 while the load balancer runs."""
 
 
-_LOG_WORDS = ("stdout", "none", "syslog")  # LOG_TARGET's words: no need to compile it for them
+#: The named log targets (LOG_TARGET's words: no need to compile it for them).
+LOG_WORDS = ("stdout", "none", "syslog")
 
 
 def _check_log(value: Any) -> str:
-    if isinstance(value, str) and (value in _LOG_WORDS or grammar.LOG_TARGET.matches(value)):
+    if isinstance(value, str) and (value in LOG_WORDS or grammar.LOG_TARGET.matches(value)):
         return value
     shown = _shown(value) if isinstance(value, str) else repr(value)
     why = _why(value) if isinstance(value, str) else ""
