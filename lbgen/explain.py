@@ -33,9 +33,10 @@ from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.rendering import make_environment, render_resolved, target_layout
-from lbgen.resolve import BUILTIN_DEFAULTS, Layer, Resolved, pick, resolve_spec
+from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec import fields
 from lbgen.spec.fields import Field, Kind, Scope
+from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, dotted
@@ -168,7 +169,7 @@ def _plain(value: Any) -> Any:
 
 
 def _pick_field(row: Field, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path_ | None]:
-    """:func:`~lbgen.resolve.pick` for a registry field, inside its block (``health``)."""
+    """:func:`~lbgen.spec.layers.pick` for a registry field, inside its block (``health``)."""
     if row.block:
         layers = [Layer(getattr(layer.model, row.block), (*layer.path, row.block))
                   for layer in layers]  # fmt: skip

@@ -42,8 +42,8 @@ from lbgen.effective.model import (
     format_duration,
 )
 from lbgen.engine import get_engine
-from lbgen.resolve import BUILTIN_DEFAULTS
 from lbgen.spec.grammar import LOG_TARGET
+from lbgen.spec.layers import BUILTIN_DEFAULTS
 from lbgen.spec.models import NAME_PATTERN
 from lbgen.units import AddressError, parse_host_port
 

@@ -20,48 +20,14 @@ from pydantic import BaseModel
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec import fields
 from lbgen.spec.fields import Scope
+from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
-from lbgen.spec.models import Defaults, Spec
+from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, SpecSource
 from lbgen.spec.vip import Vip
 from lbgen.units import HostPort, parse_duration, parse_host_port
 
-#: What lbgen uses where a spec says nothing, chosen for kube-apiserver: an https /readyz check,
-#: fast fall detection, watch-safe timeouts, retries with redispatch.
-BUILTIN_DEFAULTS = Defaults.model_validate(
-    {
-        "balance": "roundrobin",
-        "health": {
-            "check": "https", "path": "/readyz", "expect": [200], "interval": "2s",
-            "fast_interval": "1s", "down_interval": "2s", "rise": 2, "fall": 3, "timeout": "3s",
-        },
-        "weight": 100,
-        "retries": 3,
-        "redispatch": True,
-        "timeouts": {
-            "connect": "5s", "client": "1h", "server": "1h", "tunnel": "1h",
-            "client_fin": "10s", "server_fin": "10s",
-        },
-    }
-)  # fmt: skip
-
 Sources = Mapping[str, Path_]
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One block of the spec that may set a field, and where it sits."""
-
-    model: BaseModel
-    path: Path_
-
-
-def pick(name: str, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path_ | None]:
-    """The value of ``name`` from the first layer that sets it, else the built-in default."""
-    for layer in layers:
-        if name in layer.model.model_fields_set:
-            return getattr(layer.model, name), (*layer.path, name)
-    return getattr(fallback, name), None
 
 
 def _us(value: str | None) -> int | None:

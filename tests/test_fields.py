@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from lbgen import resolve
-from lbgen.spec import fields, models
+from lbgen.spec import fields, models, vip
 from lbgen.spec.fields import FIELDS, Kind, Scope
 
 #: Where the walk enters another scope: (model, attribute) -> (scope, path prefix). ``global``
@@ -27,11 +27,12 @@ SCOPE_ENTRIES: dict[tuple[type[BaseModel], str], tuple[Scope, str]] = {
     (models.Spec, "frontends"): (Scope.FRONTEND, ""),
     (models.Spec, "pools"): (Scope.POOL, ""),
     (models.Pool, "servers"): (Scope.SERVER, ""),
+    (models.Spec, "vip"): (Scope.VIP, "vip."),
 }
 
 #: The spec type each kind is declared with in lbgen.spec.models (CHOICE: any Literal).
 KIND_TYPES: dict[Kind, Any] = {
-    Kind.DURATION: models.Duration,
+    Kind.DURATION: (models.Duration, vip.Duration),
     Kind.COUNT: models.Count,
     Kind.AT_LEAST_ONE: models.AtLeastOne,
     Kind.BOOL: bool,
@@ -43,11 +44,17 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.CERT_PATH: models.CertPath,
     Kind.DNS_NAME: models.DnsName,
     Kind.LOG_TARGET: models.LogTarget,
+    Kind.NODE_NAME: vip.NodeName,
+    Kind.INTERFACE: vip.Interface,
+    Kind.AUTH_PASS: vip.AuthPass,
+    Kind.INTEGER: int,
 }
 #: Kinds declared as a non-empty list of one spec type.
 LIST_KINDS: dict[Kind, Any] = {
     Kind.STATUS_CODES: models.StatusCode,
     Kind.BIND_ADDRESSES: models.BindAddress,
+    Kind.VIP_ADDRESSES: vip.VipAddress,
+    Kind.NODE_ADDRESSES: vip.NodeAddress,
 }
 
 
@@ -87,6 +94,8 @@ def walk(model: type[BaseModel], scope: Scope, prefix: str) -> Iterator[tuple[Sc
             yield from walk(child, inner_scope, inner_prefix)
         elif (child := _model(hint)) is not None:
             yield from walk(child, scope, f"{prefix}{name}.")
+        elif get_origin(_bare(hint)) is list and (child := _model(get_args(_bare(hint))[0])):
+            yield from walk(child, scope, f"{prefix}{name}.")  # a list of blocks: vip.nodes
         else:
             yield scope, prefix + name, hint
 
@@ -134,7 +143,12 @@ def test_kind_agrees_with_the_annotation(scope: Scope, path: str, hint: Any) -> 
         assert get_origin(_bare(hint)) is list, f"{path}: {hint} is not a list"
         assert get_args(_bare(hint)) == (LIST_KINDS[row.kind],), f"{path}: {hint}"
     else:
-        assert hint == KIND_TYPES[row.kind], f"{path}: kind {row.kind} but declared {hint}"
+        declared = KIND_TYPES[row.kind]
+        if row.kind is Kind.INTEGER:
+            assert _bare(hint) is int, f"{path}: kind {row.kind} but declared {hint}"
+        else:
+            accepted = declared if isinstance(declared, tuple) else (declared,)
+            assert hint in accepted, f"{path}: kind {row.kind} but declared {hint}"
         assert not row.choices or row.kind is Kind.LOG_TARGET, f"{path}: choices on a non-choice"
     assert (row.unit == "us") == (row.kind is Kind.DURATION), f"{path}: unit {row.unit}"
 

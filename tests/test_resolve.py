@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 import lbgen
-from lbgen.resolve import BUILTIN_DEFAULTS, Resolved, ResolvedPool, resolve_spec, spec_digest
+from lbgen.resolve import Resolved, ResolvedPool, resolve_spec, spec_digest
+from lbgen.spec.layers import BUILTIN_DEFAULTS
 from lbgen.spec.models import Spec
 
 SECOND = 1_000_000

@@ -39,7 +39,7 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
 
 
 def test_builtin_defaults_are_in_the_schema() -> None:
-    from lbgen.resolve import BUILTIN_DEFAULTS
+    from lbgen.spec.layers import BUILTIN_DEFAULTS
 
     defs = spec_schema()["$defs"]
     assert defs["Defaults"]["properties"]["balance"]["default"] == BUILTIN_DEFAULTS.balance

@@ -292,8 +292,8 @@ def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     blocks = [spec.defaults.health, *(pool.health for pool in spec.pools.values())]
     if not any(block.check in ("none", *_UNUSED_BY) for block in blocks):
         return []  # the usual case, found without importing the resolver
-    from lbgen.resolve import BUILTIN_DEFAULTS, Layer, pick
     from lbgen.spec.fields import Scope, in_scope
+    from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 
     out = []
     for name, pool in spec.pools.items():

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from lbgen.spec.models import (
     LOG_WORDS,
@@ -51,6 +51,9 @@ class Scope(StrEnum):
     POOL = "pool"
     SERVER = "server"
     FRONTEND = "frontend"
+    VIP = "vip"
+    """The ``vip`` block of a highly available tier; its paths keep their ``vip.`` prefix, and
+    the fields of each entry of ``vip.nodes`` are spelt ``vip.nodes.name`` ..."""
 
 
 class Kind(StrEnum):
@@ -82,6 +85,18 @@ class Kind(StrEnum):
     DNS_NAME = "dns-name"
     LOG_TARGET = "log-target"
     """One of :attr:`Field.choices` (``stdout``, ``none``, ``syslog``) or ``udp://host:port``."""
+    INTEGER = "integer"
+    """An integer in a range the model states (VRRP priority, router id, track weight)."""
+    VIP_ADDRESSES = "vip-addresses"
+    """One or two virtual IPs (one per family), each an address with an optional prefix."""
+    NODE_ADDRESSES = "node-addresses"
+    """A node's own address, or one of each family."""
+    NODE_NAME = "node-name"
+    """The name of a node of the tier (keepalived's router_id)."""
+    INTERFACE = "interface"
+    """A Linux network interface name."""
+    AUTH_PASS = "auth-pass"
+    """A VRRPv2 password of at most 8 characters."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,8 @@ class Field:
         parts = self.path.split(".")
         if self.scopes[-1] is Scope.GLOBAL:
             model, parts = Spec, ["global_", *parts[1:]]
+        elif self.scopes[-1] is Scope.VIP:
+            model = Spec
         for part in parts[:-1]:
             model = _model_of(model.model_fields[part].annotation)
         description: str | None = field_description(model, parts[-1])
@@ -176,6 +193,22 @@ FIELDS: tuple[Field, ...] = (
     Field("mode", (Scope.FRONTEND,), Kind.CHOICE, choices=get_args(FrontendMode)),
     _duration("timeouts.client", _CLIENT_SIDE),
     _duration("timeouts.client_fin", _CLIENT_SIDE),
+    Field("vip.addresses", (Scope.VIP,), Kind.VIP_ADDRESSES),
+    Field("vip.nodes.name", (Scope.VIP,), Kind.NODE_NAME),
+    Field("vip.nodes.address", (Scope.VIP,), Kind.NODE_ADDRESSES),
+    Field("vip.nodes.priority", (Scope.VIP,), Kind.INTEGER),
+    Field("vip.interface", (Scope.VIP,), Kind.INTERFACE),
+    Field("vip.virtual_router_id", (Scope.VIP,), Kind.INTEGER),
+    _duration("vip.advert_interval", (Scope.VIP,)),
+    Field("vip.version", (Scope.VIP,), Kind.CHOICE, choices=(2, 3)),
+    Field("vip.unicast", (Scope.VIP,), Kind.BOOL),
+    Field("vip.auth_pass", (Scope.VIP,), Kind.AUTH_PASS),
+    Field("vip.preempt", (Scope.VIP,), Kind.BOOL),
+    Field("vip.track.weight", (Scope.VIP,), Kind.INTEGER),
+    _duration("vip.track.interval", (Scope.VIP,)),
+    Field("vip.track.fall", (Scope.VIP,), Kind.INTEGER, unit="checks"),
+    Field("vip.track.rise", (Scope.VIP,), Kind.INTEGER, unit="checks"),
+    _duration("vip.track.timeout", (Scope.VIP,)),
 )
 
 BY_PATH: Mapping[str, Field] = MappingProxyType({f.path: f for f in FIELDS})
@@ -233,6 +266,8 @@ def _model_of(annotation: Any) -> Any:
     for candidate in (annotation, *get_args(annotation)):
         if isinstance(candidate, type):
             return candidate
+        if get_origin(candidate) is list:  # a list of blocks (vip.nodes): its entries' model
+            return _model_of(get_args(candidate)[0])
     raise TypeError(annotation)  # pragma: no cover - the registry test walks every path
 
 
@@ -243,6 +278,7 @@ _SCOPE_MODELS: Mapping[Scope, Any] = {
     Scope.POOL: Pool,
     Scope.SERVER: Server,
     Scope.FRONTEND: Frontend,
+    Scope.VIP: Spec,
 }
 
 __all__ = ["BY_PATH", "FIELDS", "Field", "Kind", "Scope", "field", "in_scope", "locate", "names"]

@@ -27,6 +27,7 @@ from lbgen.spec.source import (
     MAX_DEPTH,
     MAX_INT_DIGITS,
     MAX_VALUES,
+    SCHEMA_KEY,
     SURROGATE,
     Path_,
     SpecSource,
@@ -464,10 +465,6 @@ def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[D
             message = f"{message} (got {kind_of(err.get('input'))})"
         out.append(source.diagnostic(Level.ERROR, code, path, message, key=is_key))
     return sorted(out, key=sort_key)
-
-
-SCHEMA_KEY = "$schema"
-"""A top-level key for editors (the JSON Schema's URL or path); lbgen ignores its value."""
 
 
 def _drop_schema_key(document: dict[Any, Any], source: SpecSource) -> None:

@@ -16,8 +16,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from lbgen.spec import models, vip
-from lbgen.spec.load import SCHEMA_KEY
 from lbgen.spec.models import Spec
+from lbgen.spec.source import SCHEMA_KEY
 
 
 @functools.cache
@@ -68,7 +68,7 @@ class _DocstringSchema(GenerateJsonSchema):
 
 
 def _builtin_defaults() -> dict[str, Any]:
-    from lbgen.resolve import BUILTIN_DEFAULTS
+    from lbgen.spec.layers import BUILTIN_DEFAULTS
 
     return BUILTIN_DEFAULTS.model_dump(mode="json", exclude_none=True)
 

@@ -100,3 +100,7 @@ MAX_INT_DIGITS = 64
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 """A lone surrogate: not a character (it cannot be encoded), refused in keys and values."""
+
+
+SCHEMA_KEY = "$schema"
+"""A top-level key for editors (the JSON Schema's URL or path); lbgen ignores its value."""
