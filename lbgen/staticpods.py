@@ -186,6 +186,9 @@ def render_static_pods(
     resolved = resolve_spec(spec) if isinstance(spec, Spec) else spec
     if resolved.vip is None:
         raise TargetError(f"target {TARGET} needs a vip section in the spec (the tier's nodes)")
+    if node is None:
+        names = ", ".join(n.name for n in resolved.vip.nodes)
+        raise TargetError(f"target {TARGET} renders one node's files: name it with --node ({names})")
     keepalived = render_resolved(resolved, "keepalived", strict=strict, node=node)
     proxied = render_resolved(
         resolved, proxy, layout="full", templates=templates, strict=strict, load_module=load_module
