@@ -188,7 +188,9 @@ def render_static_pods(
         raise TargetError(f"target {TARGET} needs a vip section in the spec (the tier's nodes)")
     if node is None:
         names = ", ".join(n.name for n in resolved.vip.nodes)
-        raise TargetError(f"target {TARGET} renders one node's files: name it with --node ({names})")
+        raise TargetError(
+            f"target {TARGET} renders one node's files: name it with --node ({names})"
+        )
     keepalived = render_resolved(resolved, "keepalived", strict=strict, node=node)
     proxied = render_resolved(
         resolved, proxy, layout="full", templates=templates, strict=strict, load_module=load_module

@@ -35,11 +35,13 @@ FILES = {
     "haproxy": ["haproxy.cfg", "keepalived.conf", "lbgen-haproxy.yaml", "lbgen-keepalived.yaml"],
     "nginx": ["keepalived.conf", "lbgen-keepalived.yaml", "lbgen-nginx.yaml", "nginx.conf"],
 }
-DUAL = EXAMPLE.read_text().replace(
-    "addresses: [192.0.2.100/24]", 'addresses: [192.0.2.100/24, "2001:db8::100"]'
-).replace("address: 192.0.2.11}", 'address: [192.0.2.11, "2001:db8::11"]}').replace(
-    "address: 192.0.2.12}", 'address: [192.0.2.12, "2001:db8::12"]}'
-).replace("address: 192.0.2.13}", 'address: [192.0.2.13, "2001:db8::13"]}')
+DUAL = (
+    EXAMPLE.read_text()
+    .replace("addresses: [192.0.2.100/24]", 'addresses: [192.0.2.100/24, "2001:db8::100"]')
+    .replace("address: 192.0.2.11}", 'address: [192.0.2.11, "2001:db8::11"]}')
+    .replace("address: 192.0.2.12}", 'address: [192.0.2.12, "2001:db8::12"]}')
+    .replace("address: 192.0.2.13}", 'address: [192.0.2.13, "2001:db8::13"]}')
+)
 
 
 def folder(proxy: str = "haproxy", node: str = "lb1", **options: Any) -> RenderedFolder:
@@ -55,6 +57,8 @@ def pod(text: str) -> dict[str, Any]:
 
 # --- a JSON-Schema subset of the Pod API (k8s.io/api/core/v1), for the fields lbgen writes -------
 
+_HOST_PATH = "|DirectoryOrCreate|Directory|FileOrCreate|File|Socket|CharDevice|BlockDevice"
+HOST_PATH_TYPES = _HOST_PATH.split("|")
 _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 _CONTAINER = {
@@ -153,12 +157,7 @@ POD_SCHEMA: dict[str, Any] = {
                                 "additionalProperties": False,
                                 "properties": {
                                     "path": {"type": "string", "pattern": "^/"},
-                                    "type": {
-                                        "enum": [
-                                            "", "DirectoryOrCreate", "Directory", "FileOrCreate",
-                                            "File", "Socket", "CharDevice", "BlockDevice",
-                                        ]
-                                    },  # fmt: skip
+                                    "type": {"enum": HOST_PATH_TYPES},
                                 },
                             },
                         },
@@ -316,6 +315,9 @@ def netns() -> Iterator[str]:
             ["link", "set", "eth1", "up"],
         ):
             subprocess.run(["ip", "-n", name, *args], check=True)
+        # As on a node (README): the proxy binds the VIP also where keepalived does not hold it.
+        nonlocal_bind = ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"]
+        subprocess.run(["ip", "netns", "exec", name, *nonlocal_bind], check=True)
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
@@ -327,9 +329,9 @@ def test_engines_accept_the_folder_configs(netns: str, proxy: str) -> None:
     module = stream_module_for("nginx") if proxy == "nginx" else None
     rendered = folder(proxy, load_module=module)
     name = "haproxy.cfg" if proxy == "haproxy" else "nginx.conf"
-    result = LocalRunner().check(rendered.files[name], proxy, filename=name)
-    assert result.ok, result.output
     runner = LocalRunner(command_prefix=["ip", "netns", "exec", netns])
+    result = runner.check(rendered.files[name], proxy, filename=name)
+    assert result.ok, result.output
     result = runner.check(rendered.files["keepalived.conf"], "keepalived", filename="k.conf")
     assert result.ok, result.output
 
