@@ -57,6 +57,14 @@ class RenderTarget(StrEnum):
     nginx = "nginx"
     nginx_plus = "nginx-plus"
     keepalived = "keepalived"
+    kubeadm_static_pods = "kubeadm-static-pods"
+
+
+class Proxy(StrEnum):
+    """The proxy of ``-t kubeadm-static-pods``."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
 
 
 class Layout(StrEnum):
@@ -361,17 +369,17 @@ def validate(
         found += loaded.diagnostics
         spec = attach(loaded)
         for t in target or []:
-            from lbgen.rendering import TargetError, render  # only when a translation is asked for
+            from lbgen.rendering import TargetError  # only when a translation is asked for
 
             # keepalived renders one config per node of the vip tier: check each of them.
             nodes: list[str | None] = [None]
-            if t is RenderTarget.keepalived:
+            if t in (RenderTarget.keepalived, RenderTarget.kubeadm_static_pods):
                 if spec.vip is None:
-                    fail(Exit.INVALID, f"{path}: target keepalived needs a vip section")
+                    fail(Exit.INVALID, f"{path}: target {t.value} needs a vip section")
                 nodes = [node.name for node in spec.vip.nodes]
             for node in nodes:
                 try:
-                    rendered = render(spec, t.value, strict=strict, node=node)
+                    rendered = _render_any(spec, t, strict=strict, node=node)
                 except SpecError as exc:  # a value the rendering defence refused
                     found += exc.diagnostics
                     continue
@@ -398,7 +406,20 @@ def render_command(
     ] = None,
     node: Annotated[
         str | None,
-        typer.Option(help="keepalived: the node of the spec's vip tier to render for."),
+        typer.Option(
+            help="keepalived, kubeadm-static-pods: the node of the spec's vip tier to render for."
+        ),
+    ] = None,
+    proxy: Annotated[
+        Proxy | None, typer.Option(help="kubeadm-static-pods: the proxy's Pod (default haproxy).")
+    ] = None,
+    proxy_image: Annotated[
+        str | None,
+        typer.Option(help="kubeadm-static-pods: the proxy's image (haproxy:2.8, nginx:1.26)."),
+    ] = None,
+    keepalived_image: Annotated[
+        str | None,
+        typer.Option(help="kubeadm-static-pods: keepalived's image (lbgen-keepalived:bookworm)."),
     ] = None,
     output: Annotated[
         Path | None,
@@ -432,13 +453,32 @@ def render_command(
         str | None, typer.Option(help="nginx --layout full: load_module path for stream.")
     ] = None,
 ) -> None:
-    """Render a spec into an engine config (keepalived: one node's, --node NAME).
+    """Render a spec into an engine config (keepalived: one node's, --node NAME), or into a
+    folder (kubeadm-static-pods: a node's static Pods and the configs they mount).
 
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
     from lbgen.output import WriteStatus, read_existing, write_atomic
     from lbgen.rendering import TargetError, TemplateFailure, render
 
+    pod_options = {"--proxy": proxy, "--proxy-image": proxy_image,
+                   "--keepalived-image": keepalived_image}  # fmt: skip
+    if target is RenderTarget.kubeadm_static_pods:
+        if layout is not None:
+            fail(Exit.INVALID, "target kubeadm-static-pods has no --layout (nginx: always full)")
+        images = {"keepalived": keepalived_image} if keepalived_image else {}
+        chosen = (proxy or Proxy.haproxy).value
+        if proxy_image:
+            images[chosen] = proxy_image
+        _render_folder(
+            spec, node, output, check=check, validate_=validate_, strict=strict,
+            strict_engine=strict_engine, runner=runner, image=image, templates=templates,
+            load_module=load_module, proxy=chosen, images=images,
+        )  # fmt: skip
+        return
+    for flag, value in pod_options.items():
+        if value is not None:
+            fail(Exit.INVALID, f"{flag} is for -t kubeadm-static-pods, not {target.value}")
     if output is not None and str(output) == "-":
         output = None  # -o - : stdout, the one way to write somewhere that is not a file
         if check:
@@ -494,6 +534,95 @@ def render_command(
         fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
     verb = "created" if outcome.status is WriteStatus.CREATED else "written"
     typer.echo(f"{output} {verb}", err=True)
+
+
+def _render_any(spec: Any, target: RenderTarget, *, strict: bool, node: str | None) -> Any:
+    """``validate``'s translation: one file, or a folder target's files (diagnostics alike)."""
+    from lbgen.rendering import TargetError, render
+    from lbgen.staticpods import StaticPodsError, render_static_pods
+
+    if target is RenderTarget.kubeadm_static_pods:
+        try:
+            return render_static_pods(spec, node, strict=strict)
+        except StaticPodsError as exc:
+            raise TargetError(str(exc)) from None
+    return render(spec, target.value, strict=strict, node=node)
+
+
+def _render_folder(
+    spec: str,
+    node: str | None,
+    output: Path | None,
+    *,
+    check: bool,
+    validate_: bool,
+    strict: bool,
+    strict_engine: bool,
+    runner: RunnerName,
+    image: str | None,
+    templates: Path | None,
+    load_module: str | None,
+    proxy: str,
+    images: dict[str, str],
+) -> None:
+    """``render -t kubeadm-static-pods``: the folder's files, checked or written, each atomically
+    and only when every one of them rendered (and, with --validate, passed its engine)."""
+    from lbgen.output import WriteStatus, stale_files, write_folder
+    from lbgen.rendering import TargetError, TemplateFailure
+    from lbgen.staticpods import CONFIG_NAMES, StaticPodsError, render_static_pods
+
+    if output is None or str(output) == "-":
+        fail(Exit.INVALID, "target kubeadm-static-pods writes a folder: give -o FOLDER")
+    if templates is not None and not templates.is_dir():
+        fail(Exit.INVALID, f"--templates {templates}: not a folder")
+    loaded_spec = _load(spec)
+    try:
+        rendered = render_static_pods(
+            loaded_spec, node, proxy=proxy, images=images, templates=templates, strict=strict,
+            load_module=load_module,
+        )  # fmt: skip
+    except (TargetError, TemplateFailure, StaticPodsError) as exc:
+        fail(Exit.INVALID, str(exc))
+    except SpecError as exc:  # a value the rendering defence refused (UnsafeValueError)
+        emit(exc.diagnostics)
+        raise typer.Exit(int(Exit.INVALID)) from None
+    emit(rendered.diagnostics)
+    if not rendered.ok:
+        raise typer.Exit(int(Exit.INVALID))
+    if output.exists() and not output.is_dir():
+        fail(Exit.INVALID, f"cannot use {output}: not a folder (this target writes several files)")
+    try:
+        stale = stale_files(output, rendered.files) if output.is_dir() else None
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
+    if check:
+        if stale is None:
+            fail(Exit.DIFFERENT, f"{output} is out of date (render would create it)")
+        for path in stale:
+            typer.echo(f"lbgen: {path} is out of date (render would change it)", err=True)
+        if stale:
+            raise typer.Exit(int(Exit.DIFFERENT))
+        typer.echo(f"{output} is up to date", err=True)
+        return
+    if stale == []:
+        typer.echo(f"{output} unchanged", err=True)
+        return
+    if validate_:
+        for engine in (proxy, "keepalived"):
+            path = output / CONFIG_NAMES[engine]
+            data = rendered.files[CONFIG_NAMES[engine]].encode("utf-8")
+            result = _engine_check(data, engine, runner, image, strict_engine, str(path))
+            if not result.ok:
+                typer.echo(result.output, err=True)
+                fail(Exit.REJECTED, result.verdict() + "; nothing written")
+    try:
+        outcomes = write_folder(output, rendered.files)
+    except OSError as exc:
+        fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
+    for outcome in outcomes:
+        if outcome.changed:
+            verb = "created" if outcome.status is WriteStatus.CREATED else "written"
+            typer.echo(f"{outcome.path} {verb}", err=True)
 
 
 @app.command("check")

@@ -137,3 +137,26 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def stale_files(folder: Path, files: dict[str, str]) -> list[Path]:
+    """The files of ``folder`` whose bytes differ from ``files`` (name -> text) or are missing,
+    in the order of ``files``: what ``--check`` of a folder target reports. OSError when one
+    cannot be read (a FIFO, a folder where a file belongs)."""
+    return [
+        folder / name
+        for name, text in files.items()
+        if read_existing(folder / name) != text.encode("utf-8")
+    ]
+
+
+def write_folder(folder: Path, files: dict[str, str]) -> list[WriteOutcome]:
+    """Write ``files`` (name -> text) into ``folder``, creating it; each file atomically (see
+    :func:`write_atomic`), in the order given, an unchanged one left alone. Every destination
+    is checked before the first write, so that a FIFO or folder in the way writes nothing."""
+    if folder.exists() and not folder.is_dir():
+        raise OSError(errno.ENOTDIR, "not a folder: this target writes several files", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        destination(folder / name)
+    return [write_atomic(folder / name, text) for name, text in files.items()]

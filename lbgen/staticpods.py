@@ -1,0 +1,269 @@
+"""The ``kubeadm-static-pods`` target: one node's static pod manifests and the configs they mount.
+
+``lbgen render SPEC -t kubeadm-static-pods --node NAME -o FOLDER`` writes four files:
+
+- ``haproxy.cfg`` (or ``nginx.conf``, ``--proxy nginx``): the proxy config, exactly what
+  ``render -t haproxy`` (nginx: ``-t nginx --layout full``) writes;
+- ``keepalived.conf``: the node's config, exactly what ``render -t keepalived --node NAME`` writes;
+- ``lbgen-haproxy.yaml`` (or ``lbgen-nginx.yaml``) and ``lbgen-keepalived.yaml``: the Pods, for
+  ``/etc/kubernetes/manifests``.
+
+Design, and why:
+
+- The Pods mount the host folder :data:`HOST_FOLDER` (``/etc/lbgen``) read-only as a *folder*,
+  never the single files: a file bind mount pins the inode it was mounted with, and every
+  update of a config is an atomic rename (a new inode) that the container would never see.
+- Each Pod carries the SHA-256 of the config it runs as an annotation: a changed config changes
+  the manifest, and the kubelet recreates a static pod whose manifest changed (a comment would
+  not do: the kubelet hashes the decoded Pod).
+- The proxy's liveness probe asks ``global.health`` on the loopback address the node's
+  keepalived checks too (a bind ``:PORT`` is asked on 127.0.0.1), never through the VIP.
+- keepalived's container starts with ``ip addr del VIP dev IFACE`` before ``exec keepalived``: a
+  keepalived killed with SIGKILL leaves the VIP on the interface while another node takes it
+  over. The kubelet restarts the *container* (an initContainer would run only when the whole Pod
+  is created again, not on a container restart), so the command itself removes the stale address.
+- The manifests are data: a Pod built here and written by the YAML emitter (keys sorted, so the
+  output is stable and every value is quoted as YAML needs), with the provenance as comments.
+
+The images are options (:data:`DEFAULT_IMAGES`), not spec fields: which registry a site pulls
+from is the site's business, not the load balancer's description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.resolve import Resolved, resolve_spec
+from lbgen.spec.models import Spec
+from lbgen.spec.vip import health_target
+from lbgen.version import VERSION
+
+TARGET = "kubeadm-static-pods"
+PROXIES = ("haproxy", "nginx")
+HOST_FOLDER = "/etc/lbgen"
+"""Where the configs live on the node; mounted read-only at the same path in the containers."""
+DEFAULT_IMAGES = {
+    "haproxy": "haproxy:2.8",
+    "nginx": "nginx:1.26",
+    "keepalived": "lbgen-keepalived:bookworm",
+}
+"""The official haproxy and nginx images; keepalived has no official image: build
+``examples/static-pods/keepalived.Containerfile`` (Debian's keepalived, with bash and iproute2,
+which the checks and the stale-address cleanup need) and push it where the nodes pull from."""
+CONFIG_NAMES = {"haproxy": "haproxy.cfg", "nginx": "nginx.conf", "keepalived": "keepalived.conf"}
+CONFIG_ANNOTATION = "lbgen.io/config-sha256"
+#: A container image reference: registry/path:tag@digest characters, nothing a shell or YAML
+#: would read differently.
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+
+
+class StaticPodsError(ValueError):
+    """A bad option of this target (unknown proxy, bad image name): one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class RenderedFolder:
+    """The files of a folder target (name -> text, in writing order) and the diagnostics."""
+
+    files: dict[str, str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    target: str = TARGET
+
+    @property
+    def ok(self) -> bool:
+        """False when any diagnostic is an error (then nothing may be written)."""
+        return not any(d.level is Level.ERROR for d in self.diagnostics)
+
+
+def check_image(image: str) -> str:
+    """``image`` when it is a plausible image reference; StaticPodsError otherwise."""
+    if not _IMAGE.fullmatch(image):
+        raise StaticPodsError(
+            f"{image!r} is not an image reference (letters, digits and . _ / : @ -, "
+            "e.g. registry.example/haproxy:2.8)"
+        )
+    return image
+
+
+def _dump(header: list[str], pod: dict[str, Any]) -> str:
+    """The Pod as YAML: keys sorted at every level, block style, the header as comments."""
+    from ruamel.yaml import YAML
+
+    def ordered(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: ordered(value[key]) for key in sorted(value)}
+        if isinstance(value, list):
+            return [ordered(item) for item in value]
+        return value
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 1 << 16  # never fold the command line
+    stream = io.StringIO()
+    yaml.dump(ordered(pod), stream)
+    return "".join(f"# {line}\n" for line in header) + stream.getvalue()
+
+
+def _metadata(name: str, config: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": "kube-system",
+        "labels": {
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/component": "load-balancer",
+            "app.kubernetes.io/managed-by": "lbgen",
+        },
+        "annotations": {CONFIG_ANNOTATION: hashlib.sha256(config.encode()).hexdigest()},
+    }
+
+
+def _pod_spec(container: dict[str, Any]) -> dict[str, Any]:
+    container["volumeMounts"] = [{"name": "lbgen", "mountPath": HOST_FOLDER, "readOnly": True}]
+    return {
+        "hostNetwork": True,
+        "priorityClassName": "system-node-critical",
+        "containers": [container],
+        "volumes": [{"name": "lbgen", "hostPath": {"path": HOST_FOLDER, "type": "Directory"}}],
+    }
+
+
+def proxy_command(proxy: str) -> list[str]:
+    """The proxy in the foreground on the mounted config (any image with it on its PATH)."""
+    config = f"{HOST_FOLDER}/{CONFIG_NAMES[proxy]}"
+    if proxy == "haproxy":
+        return ["haproxy", "-W", "-db", "-f", config]  # master-worker, foreground
+    return ["nginx", "-c", config, "-g", "daemon off;"]
+
+
+def keepalived_script(addresses: list[str], interface: str) -> str:
+    """The ``sh -c`` program: remove every VIP a killed keepalived left, then exec keepalived."""
+    config = f"{HOST_FOLDER}/{CONFIG_NAMES['keepalived']}"
+    steps = []
+    for text in addresses:
+        host, _, prefix = text.partition("/")
+        address = ipaddress.ip_address(host)
+        # keepalived adds an address without a prefix as a host address (/32, /128).
+        cidr = f"{address.compressed}/{prefix or address.max_prefixlen}"
+        steps.append(f"ip addr del {shlex.quote(cidr)} dev {shlex.quote(interface)} 2>/dev/null")
+    run = f"exec keepalived --dont-fork --log-console --vrrp -f {shlex.quote(config)}"
+    return "; ".join([*steps, run])
+
+
+def render_static_pods(
+    spec: Spec | Resolved,
+    node: str | None,
+    *,
+    proxy: str = "haproxy",
+    images: dict[str, str] | None = None,
+    templates: str | Path | None = None,
+    strict: bool = False,
+    load_module: str | None = None,
+) -> RenderedFolder:
+    """The folder of ``node``: the proxy's and keepalived's configs and their static Pods.
+
+    ``proxy``: ``haproxy`` (default) or ``nginx`` (its full layout: one ``nginx.conf``);
+    ``images``: overrides of :data:`DEFAULT_IMAGES` by ``haproxy``/``nginx``/``keepalived``.
+    Raises :class:`~lbgen.rendering.TargetError` for a missing or unknown node or a spec
+    without ``vip``, :class:`StaticPodsError` for a bad proxy or image, and what
+    :func:`lbgen.rendering.render` raises.
+    """
+    from lbgen.rendering import TargetError, render_resolved
+    from lbgen.view import provenance
+
+    if proxy not in PROXIES:
+        raise StaticPodsError(f"unknown proxy {proxy!r}; choose one of {', '.join(PROXIES)}")
+    chosen = {**DEFAULT_IMAGES, **(images or {})}
+    for name in (proxy, "keepalived"):
+        check_image(chosen[name])
+    resolved = resolve_spec(spec) if isinstance(spec, Spec) else spec
+    if resolved.vip is None:
+        raise TargetError(f"target {TARGET} needs a vip section in the spec (the tier's nodes)")
+    if node is None:
+        names = ", ".join(n.name for n in resolved.vip.nodes)
+        raise TargetError(
+            f"target {TARGET} renders one node's files: name it with --node ({names})"
+        )
+    keepalived = render_resolved(resolved, "keepalived", strict=strict, node=node)
+    proxied = render_resolved(
+        resolved, proxy, layout="full", templates=templates, strict=strict, load_module=load_module
+    )
+    found: dict[tuple[Any, ...], Diagnostic] = {}
+    for d in [*keepalived.diagnostics, *proxied.diagnostics]:
+        found.setdefault((d.file, d.line, d.col, d.code, d.path, d.message), d)
+    diagnostics = sorted(found.values(), key=sort_key)
+    files = {CONFIG_NAMES[proxy]: proxied.text, CONFIG_NAMES["keepalived"]: keepalived.text}
+    health = resolved.global_.health_bind
+    host = health_target(str(health)) if health is not None else None
+    if not (keepalived.ok and proxied.ok) or health is None or host is None:
+        # The loader and the keepalived view report a missing or unusable global.health.
+        return RenderedFolder(files={}, diagnostics=diagnostics)
+    header = [
+        *provenance(resolved, VERSION, TARGET, "full"),
+        f"node: {node}, proxy: {proxy}",
+        f"Goes to /etc/kubernetes/manifests; mounts {HOST_FOLDER} (read-only).",
+    ]
+    proxy_pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _metadata(f"lbgen-{proxy}", proxied.text),
+        "spec": _pod_spec(
+            {
+                "name": proxy,
+                "image": chosen[proxy],
+                "command": proxy_command(proxy),
+                "livenessProbe": {
+                    "httpGet": {
+                        "host": host,
+                        "path": resolved.global_.health_path,
+                        "port": health.port,
+                        "scheme": "HTTP",
+                    },
+                    "initialDelaySeconds": 10,
+                    "periodSeconds": 5,
+                    "timeoutSeconds": 2,
+                    "failureThreshold": 3,
+                },
+            }
+        ),
+    }
+    vip = resolved.vip
+    keepalived_pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _metadata("lbgen-keepalived", keepalived.text),
+        "spec": _pod_spec(
+            {
+                "name": "keepalived",
+                "image": chosen["keepalived"],
+                "command": ["/bin/sh", "-c", keepalived_script(vip.addresses, vip.interface)],
+                "securityContext": {
+                    "capabilities": {"add": ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]}
+                },
+            }
+        ),
+    }
+    files[f"lbgen-{proxy}.yaml"] = _dump(header, proxy_pod)
+    files["lbgen-keepalived.yaml"] = _dump(header, keepalived_pod)
+    return RenderedFolder(files=files, diagnostics=diagnostics)
+
+
+__all__ = [
+    "DEFAULT_IMAGES",
+    "HOST_FOLDER",
+    "PROXIES",
+    "TARGET",
+    "RenderedFolder",
+    "StaticPodsError",
+    "check_image",
+    "keepalived_script",
+    "proxy_command",
+    "render_static_pods",
+]
