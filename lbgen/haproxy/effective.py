@@ -14,7 +14,6 @@ check`` of a backend that checks nothing).
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any

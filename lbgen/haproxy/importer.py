@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.effective.model import Backend, Frontend, Origin, normalize_address
+from lbgen.effective.model import Backend, Frontend, Origin
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
 from lbgen.importer import (
