@@ -38,7 +38,10 @@ def _render(tmp_path: Path, spec: str, target: str) -> str:
 
 
 def test_unindented_body_keywords_are_body_lines() -> None:
-    text = "global\n    maxconn 10\nulimit-n 4096\ntune.bufsize 16384\n\nprogram x\ncommand /bin/true\n"
+    text = (
+        "global\n    maxconn 10\nulimit-n 4096\ntune.bufsize 16384\n\nprogram x\n"
+        "command /bin/true\n"
+    )
     tree = parse_haproxy(text)
     assert [n.keyword for n in tree.nodes[0].children] == ["maxconn", "ulimit-n", "tune.bufsize"]
     assert [n.keyword for n in tree.nodes[1].children] == ["command"]
@@ -96,7 +99,10 @@ def test_redundant_overlapping_bind_is_dropped_with_a_warning(tmp_path: Path) ->
 
 
 def test_health_frontend_with_two_binds_is_global_health(tmp_path: Path) -> None:
-    health = "frontend healthz\n  bind 0.0.0.0:8081\n  bind :::8081\n  mode http\n  monitor-uri /healthz\n"
+    health = (
+        "frontend healthz\n  bind 0.0.0.0:8081\n  bind :::8081\n  mode http\n"
+        "  monitor-uri /healthz\n"
+    )
     spec, stderr = _import(
         tmp_path, HEAD + health + "frontend api\n  bind :6443\n  default_backend api\n" + TAIL
     )
