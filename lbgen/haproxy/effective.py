@@ -487,7 +487,7 @@ def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
 
 
 # An address whose port is followed by text that is not a digit (``:::6443;``); not a range.
-_TRAILING_JUNK = re.compile(r"(.*:\d+)([^\d\-].*)")
+_TRAILING_JUNK = re.compile(r"(.*:\d+)([^\d\-:\]][^:]*)")
 
 
 def read_bind_address(text: str) -> tuple[str, str]:
