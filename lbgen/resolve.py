@@ -109,6 +109,9 @@ class Bind:
 
     address: HostPort
     text: str
+    #: The spec says v6only: a ``[::]:port`` bind accepts IPv6 clients only. Otherwise it is
+    #: dual-stack, except that nginx needs ipv6only=on beside an IPv4 wildcard on its port.
+    v6only: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class ResolvedGlobal:
     stats_prometheus: bool
     health_bind: HostPort | None
     health_path: str
+    #: Every ``global.health.bind`` (``health_bind`` is the first).
+    health_binds: tuple[Bind, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,10 +282,7 @@ def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
         [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
-    binds = tuple(
-        Bind(address=parse_host_port(text, allow_empty_host=True), text=text)
-        for text in frontend.bind
-    )
+    binds = tuple(_bind(text, v6only=frontend.v6only) for text in frontend.bind)
     return ResolvedFrontend(
         name=name,
         binds=binds,
@@ -292,15 +294,25 @@ def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
     )
 
 
+def _bind(text: str, *, v6only: bool) -> Bind:
+    address = parse_host_port(text, allow_empty_host=True)
+    return Bind(address, text, v6only=v6only and address.family == "ipv6" and address.is_wildcard)
+
+
 def _resolve_global(spec: Spec) -> ResolvedGlobal:
     g = spec.global_
+    health: tuple[Bind, ...] = ()
+    if g.health is not None:
+        texts = g.health.bind if isinstance(g.health.bind, list) else [g.health.bind]
+        health = tuple(_bind(text, v6only=g.health.v6only) for text in texts)
     return ResolvedGlobal(
         maxconn=g.maxconn,
         log=g.log if g.log is not None else "stdout" if "log" not in g.model_fields_set else None,
         stats_bind=parse_host_port(g.stats.bind, allow_empty_host=True) if g.stats else None,
         stats_prometheus=bool(g.stats and g.stats.prometheus),
-        health_bind=parse_host_port(g.health.bind, allow_empty_host=True) if g.health else None,
+        health_bind=health[0].address if health else None,
         health_path=g.health.path if g.health else "/healthz",
+        health_binds=health,
     )
 
 

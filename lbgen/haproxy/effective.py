@@ -13,6 +13,7 @@ check`` of a backend that checks nothing).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -335,6 +336,13 @@ class _HaproxyReader:
             else:
                 params.extras[word] = (word if value is None else f"{word} {value}", origin)
 
+    def _bind_address(self, node: Node, text: str) -> str:
+        address, ignored = read_bind_address(text)
+        if ignored:
+            self.note(node, "CONF106", f"bind {text}: HAProxy ignores {ignored!r} after the port "
+                      f"and listens on {address}", Level.NOTE)  # fmt: skip
+        return address
+
     def _frontend(self, name: str, section: Node, state: _Proxy, *, listen: bool) -> Frontend:
         binds: list[Bind] = []
         for node in section.find("bind"):
@@ -342,7 +350,8 @@ class _HaproxyReader:
                 continue
             options = tuple(node.args[1:])
             for address in node.args[0].split(","):
-                binds.append(Bind(normalize_address(address), options))
+                address = self._bind_address(node, address)
+                binds.append(Bind(address, _stack_options(address, options)))
         settings, origins = state.settings, state.origins
         timeouts = Timeouts(
             **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
@@ -475,6 +484,27 @@ def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
             continue
         out.append(key if value else f"no {key}")
     return tuple(sorted(out))
+
+
+# An address whose port is followed by text that is not a digit (``:::6443;``); not a range.
+_TRAILING_JUNK = re.compile(r"(.*:\d+)([^\d\-:\]][^:]*)")
+
+
+def read_bind_address(text: str) -> tuple[str, str]:
+    """A bind address as HAProxy reads it, normalized, and the text HAProxy ignores: the port
+    is read as a number, so what follows it (``:::6443;``, a stray nginx habit) is dropped."""
+    match = _TRAILING_JUNK.fullmatch(text)
+    if match is None:
+        return normalize_address(text), ""
+    return normalize_address(match.group(1)), match.group(2)
+
+
+def _stack_options(address: str, options: tuple[str, ...]) -> tuple[str, ...]:
+    """Bind options with ``v4v6`` on a wildcard IPv6 address dropped: on Linux (bindv6only=0)
+    ``bind :::P`` is dual-stack with or without it, so the two spellings are one listener."""
+    if address.startswith("[::]:"):
+        return tuple(o for o in options if o != "v4v6")
+    return options
 
 
 def _extras(
@@ -672,5 +702,6 @@ __all__ = [
     "CHECK_OPTIONS",
     "HAPROXY_PROXY_DEFAULTS",
     "HAPROXY_SERVER_DEFAULTS",
+    "read_bind_address",
     "read_effective",
 ]

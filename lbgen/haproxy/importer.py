@@ -16,9 +16,9 @@ from pydantic_core import PydanticCustomError
 
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.effective.model import Backend, Frontend, Origin, normalize_address
+from lbgen.effective.model import Backend, Frontend, Origin
 from lbgen.haproxy import table
-from lbgen.haproxy.effective import CHECK_OPTIONS
+from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
 from lbgen.importer import (
     LOSSY,
     Draft,
@@ -148,13 +148,13 @@ class _HaproxyImport:
             d.skip(section, f"{section.keyword} {name}", why)
             return
         key = d.safe_name(name, d.frontends, section, "frontend")
-        binds: list[str] = []
-        for node in section.find("bind"):
-            binds += self._binds(node, key)
+        binds, v6only = self._bind_lines(section, ("frontends", key))
         if not binds:
             d.skip(section, f"{section.keyword} {name}", "no bind address the spec can hold")
             return
         fields: dict[str, Any] = {"bind": binds, "pool": pool}
+        if v6only:
+            fields["v6only"] = True
         for t in _FRONTEND_TIMEOUTS:
             fields[t] = duration_text(getattr(frontend.timeouts, t.removeprefix("timeouts.")))
         d.frontends[key] = fields
@@ -169,45 +169,88 @@ class _HaproxyImport:
             if not self._mapped_proxy_line(node, frontend=True, backend=False):
                 d.unmapped(node, where)
 
-    def _binds(self, node: Node, frontend: str) -> list[str]:
+    def _bind_lines(self, section: Node, where: tuple[str, ...]) -> tuple[list[str], bool]:
+        """The spec's bind list of a proxy, and whether its ``[::]:P`` binds are IPv6-only.
+
+        A specific address beside the wildcard of its family on the same port (``*:16444`` and
+        ``127.0.0.1:16444``) is redundant -- the wildcard serves it; HAProxy starts with both
+        (SO_REUSEPORT) but the spec refuses the overlap -- so it is dropped with a warning.
+        """
+        found: list[tuple[str, Node]] = []
+        stacks: set[bool] = set()
+        for node in section.find("bind"):
+            for address in self._binds(node, where):
+                found.append((address, node))
+                if address.startswith("[::]:"):
+                    stacks.add("v6only" in node.args[1:])
+        if len(stacks) > 1:
+            self.d.unmapped(section.find("bind")[0], where, "v6only on some [::] binds only",
+                            "the spec's v6only holds for every [::] bind of a frontend; "
+                            "imported as v6only")  # fmt: skip
+        wildcards = {a for a, _ in found if a.startswith((":", "[::]:"))}
+        out: list[str] = []
+        for address, node in found:
+            port = address.rsplit(":", 1)[1]
+            wildcard = f"[::]:{port}" if address.startswith("[") else f":{port}"
+            if address in out:
+                continue
+            if address != wildcard and wildcard in wildcards:
+                self.d.unmapped(node, where, f"bind {address}",
+                                f"redundant beside bind {wildcard}, which serves it too (the "
+                                "spec refuses overlapping binds); dropped")  # fmt: skip
+                continue
+            out.append(address)
+        return out, True in stacks
+
+    def _binds(self, node: Node, where: tuple[str, ...]) -> list[str]:
         out: list[str] = []
         options = [o for o in node.args[1:]]
         for raw in node.args[0].split(",") if node.args else []:
-            address = normalize_address(raw)
+            address, ignored = read_bind_address(raw)
             if address.startswith("0.0.0.0:"):
                 address = address.removeprefix("0.0.0.0")
             if not valid_address(address, bind=True):
-                self.d.unmapped(node, ("frontends", frontend), f"bind {raw}",
+                self.d.unmapped(node, where, f"bind {raw}",
                                 "not a host:port the spec can hold")  # fmt: skip
                 continue
+            if ignored:
+                self.d.note(where, f"{node.location()}: bind {raw}: HAProxy ignores {ignored!r} "
+                            f"after the port and listens on {address}")  # fmt: skip
             out.append(address)
-        extra = [o for o in options if o != "v6only"]
+        # v4v6 is what the spec's [::]:P means; v6only is the spec's v6only.
+        extra = [o for o in options if o not in ("v6only", "v4v6")]
         if extra:
-            self.d.unmapped(node, ("frontends", frontend), f"bind options {' '.join(extra)}")
+            self.d.unmapped(node, where, f"bind options {' '.join(extra)}")
         return out
 
     def _special(self, section: Node, frontend: Frontend) -> bool:
         """lbgen's own HTTP listeners: a stats page -> ``global.stats``, a ``monitor-uri``
         listener -> ``global.health``."""
         d = self.d
-        binds = section.find("bind")
-        if len(binds) != 1 or not binds[0].args:
+        if not section.find("bind"):
             return False
-        address = normalize_address(binds[0].args[0].split(",")[0])
-        if address.startswith("0.0.0.0:"):
-            address = address.removeprefix("0.0.0.0")
-        if not valid_address(address, bind=True):
+        addresses = [
+            read_bind_address(item)[0].removeprefix("0.0.0.0")
+            for node in section.find("bind")
+            for item in (node.args[0].split(",") if node.args else [""])
+        ]
+        if not all(valid_address(a, bind=True) for a in addresses):
             return False
         words = {n.keyword for n in section.directives()}
         if "stats" in words and "stats" not in d.global_:
             prometheus = any("prometheus-exporter" in n.args for n in section.find("http-request"))
-            d.global_["stats"] = {"bind": address, "prometheus": prometheus}
+            if len(addresses) != 1:
+                return False
+            d.global_["stats"] = {"bind": addresses[0], "prometheus": prometheus}
             self.stats_frontend = section.args[0]
             where: tuple[str, ...] = ("global",)
         elif "monitor-uri" in words and "health" not in d.global_:
             uri = section.last("monitor-uri")
             path = uri.args[0] if uri is not None and uri.args else "/healthz"
-            d.global_["health"] = {"bind": address, "path": path}
+            binds, v6only = self._bind_lines(section, ("global",))
+            d.global_["health"] = {"bind": binds[0] if len(binds) == 1 else binds, "path": path}
+            if v6only:
+                d.global_["health"]["v6only"] = True
             self.health_frontend = section.args[0]
             where = ("global",)
         else:

@@ -15,6 +15,7 @@ parsed the same way and kept as opaque blocks; nothing but blank lines is ever d
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -54,9 +55,11 @@ SECTIONS = frozenset(
 )
 """Every section keyword HAProxy 2.4-3.x knows; the others are opaque blocks."""
 
-# Keywords commonly written without indentation inside a section. An unindented line whose
-# keyword is neither a section nor one of these, in a file that otherwise indents section bodies,
-# is almost always a misspelt section header ("fronted api"), which HAProxy would reject.
+# Keywords commonly written without indentation inside a section. HAProxy ignores indentation:
+# section keywords decide sections. An unindented line is taken for a misspelt section header
+# ("fronted api", which HAProxy would reject) only when its keyword is a near miss of a section
+# keyword and not one of these; ``ulimit-n``, ``fullconn``, ``tune.*`` or ``command`` (in a
+# ``program`` section) at column 1 are body lines, as HAProxy reads them.
 _COMMON_BODY_KEYWORDS = word_set(
     """
     acl bind balance backlog capture compression cookie daemon default-server default_backend
@@ -171,6 +174,12 @@ def split_line(text: str, *, file: str | None = None, line: int | None = None) -
     return _Line(words, comment, comment_col, indented=text[:1] in (" ", "\t"))
 
 
+def _near_section(keyword: str) -> str | None:
+    """The section keyword ``keyword`` looks like a misspelling of, if any."""
+    close = difflib.get_close_matches(keyword, sorted(SECTIONS), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def parse_haproxy(text: str, filename: str = "haproxy.cfg") -> ConfigTree:
     """Parse HAProxy config text into a :class:`ConfigTree` of sections.
 
@@ -253,7 +262,7 @@ def parse_haproxy(text: str, filename: str = "haproxy.cfg") -> ConfigTree:
             continue
         if parsed.indented:
             any_indented = True
-        elif keyword not in _COMMON_BODY_KEYWORDS and not keyword.startswith("."):
+        elif keyword not in _COMMON_BODY_KEYWORDS and _near_section(keyword) is not None:
             unindented.append(node)
         body.append(node)
     close()
@@ -262,7 +271,7 @@ def parse_haproxy(text: str, filename: str = "haproxy.cfg") -> ConfigTree:
             errors.append(
                 ParseError(
                     f"unknown section {node.keyword!r}: a line at column 1 that is not a "
-                    "section keyword (misspelt section header?)",
+                    f"section keyword (misspelt {_near_section(node.keyword)!r}?)",
                     file=filename,
                     line=node.line,
                     col=node.col,

@@ -20,7 +20,7 @@ from typing import Any
 from lbgen.directives import Directive
 from lbgen.haproxy import table
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
-from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.resolve import Bind, Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
 from lbgen.view import Findings, View, warn_log_host_name
@@ -84,10 +84,15 @@ def haproxy_address(address: HostPort) -> str:
     return str(address) if address.host else f":{address.port}"
 
 
-def _bind(address: HostPort) -> str:
-    text = haproxy_address(address)
-    # A wildcard IPv6 socket is dual-stack by default and would collide with 0.0.0.0:port.
-    return f"{text} v6only" if address.family == "ipv6" and address.is_wildcard else text
+def _bind(bind: Bind) -> str:
+    """A bind line's address and stack option: ``[::]:port`` is dual-stack (``v4v6``, said
+    explicitly so a host with net.ipv6.bindv6only=1 does not turn it IPv6-only) unless the spec
+    says v6only. Beside ``bind :port`` it stays dual-stack: HAProxy binds with SO_REUSEPORT, so
+    both sockets listen, as the configs installers write (``0.0.0.0:P`` + ``:::P``) do."""
+    text = haproxy_address(bind.address)
+    if bind.address.family != "ipv6" or not bind.address.is_wildcard:
+        return text
+    return f"{text} v6only" if bind.v6only else f"{text} v4v6"
 
 
 def _render(row: Directive, value: Any) -> str:
@@ -306,7 +311,7 @@ def _frontend(
         )  # fmt: skip
     return HaproxyFrontend(
         name=frontend.name,
-        binds=[_bind(bind.address) for bind in frontend.binds],
+        binds=[_bind(bind) for bind in frontend.binds],
         timeouts=_timeouts(frontend.timeouts, _FRONTEND_TIMEOUTS),
         backend=frontend.pool,
     )
@@ -414,6 +419,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "stats_prometheus": g.stats_prometheus,
         "health_frontend": HEALTH_FRONTEND,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
+        "health_binds": [_bind(bind) for bind in g.health_binds],
         "health_path": g.health_path,
     }
     return View("haproxy/haproxy.cfg.j2", context, findings.sorted())

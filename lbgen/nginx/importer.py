@@ -21,6 +21,7 @@ from lbgen.importer import (
     duration_text,
     most_common,
     server_params,
+    shown,
     spec_name,
     udp_log,
     valid_address,
@@ -123,7 +124,64 @@ class _NginxImport:
             if node.keyword == "error_log":
                 self.error_logs.append(node)  # judged once global.log is known
                 continue
+            if node.keyword == "http" and self._http_health(node):
+                continue
             d.unmapped(node, ("global",))
+
+    def _http_health(self, http: Node) -> bool:
+        """An ``http {}`` server answering a fixed 200 on one path (``location /healthz {
+        return 200; }``, what installers' static pods probe) is ``global.health``; the rest of
+        the block is named, one warning per directive."""
+        d = self.d
+        if "health" in d.global_:
+            return False
+        for server in http.find("server"):
+            found = [
+                loc for loc in server.find("location")
+                if len(loc.args) == 1 and loc.args[0].startswith("/")
+                and any(r.args[:1] == ("200",) for r in loc.find("return"))
+            ]  # fmt: skip
+            if not found or not server.find("listen"):
+                continue
+            binds = self._listens(server, ("global",))
+            if not binds:
+                continue
+            d.global_["health"] = {"bind": binds[0] if len(binds) == 1 else binds,
+                                   "path": found[0].args[0]}  # fmt: skip
+            if self._v6only(server):
+                d.global_["health"]["v6only"] = True
+            d.note(("global",), f"{server.location()}: an http server answering 200 on "
+                   f"{found[0].args[0]} is lbgen's liveness endpoint (lbgen answers it from the "
+                   "stream module, on any path)")  # fmt: skip
+            for node in http.directives():
+                if node is not server:
+                    d.unmapped(node, ("global",), f"http {{ {shown(node)} }}")
+            for node in server.directives():
+                if node.keyword != "listen" and node is not found[0]:
+                    d.unmapped(node, ("global",), f"http server {{ {shown(node)} }}")
+            for node in found[0].directives():
+                if node.keyword != "return":
+                    d.unmapped(
+                        node, ("global",), f"location {found[0].args[0]} {{ {shown(node)} }}"
+                    )
+            return True
+        return False
+
+    def _v6only(self, server: Node) -> bool:
+        """Whether a block's ``[::]:P`` listens are IPv6-only: nginx's default (ipv6only=on),
+        unless ``ipv6only=off``; beside an IPv4 wildcard on the same port the spec's plain
+        ``[::]:P`` says that already."""
+        v4_ports = {
+            normalize_address(n.args[0]).removeprefix("0.0.0.0:")
+            for n in self.d.tree.walk() if n.keyword == "listen" and n.args
+            and normalize_address(n.args[0]).startswith("0.0.0.0:")
+        }  # fmt: skip
+        return any(
+            normalize_address(n.args[0]).startswith("[::]:")
+            and "ipv6only=off" not in n.args[1:]
+            and normalize_address(n.args[0]).removeprefix("[::]:") not in v4_ports
+            for n in server.find("listen") if n.args
+        )  # fmt: skip
 
     def _stream_level(self, stream: list[Node]) -> None:
         d = self.d
@@ -307,12 +365,15 @@ class _NginxImport:
                 d.skip(node, f"server {{listen {frontend.name}}}", "no listen address to keep")
                 continue
             d.frontends[key] = {"bind": binds, "pool": pool}
+            if self._v6only(node):
+                d.frontends[key]["v6only"] = True
             per_pool.setdefault(pool, []).append(frontend)
             blocks.append((node, frontend, key))
         for pool, frontends in per_pool.items():
             self._proxy_settings(pool, frontends, [b for b in blocks if b[1] in frontends])
 
-    def _listens(self, node: Node, frontend: str) -> list[str]:
+    def _listens(self, node: Node, where: str | tuple[str, ...]) -> list[str]:
+        path = ("frontends", where) if isinstance(where, str) else where
         out: list[str] = []
         for listen in node.find("listen"):
             if not listen.args:
@@ -321,12 +382,12 @@ class _NginxImport:
             if address.startswith("0.0.0.0:"):
                 address = address.removeprefix("0.0.0.0")
             if not valid_address(address, bind=True):
-                self.d.unmapped(listen, ("frontends", frontend), why="not a host:port")
+                self.d.unmapped(listen, path, why="not a host:port")
                 continue
             out.append(address)
-            if listen.args[1:]:
-                self.d.unmapped(listen, ("frontends", frontend),
-                                f"listen options {' '.join(listen.args[1:])}")  # fmt: skip
+            extra = [o for o in listen.args[1:] if not o.startswith("ipv6only=")]
+            if extra:
+                self.d.unmapped(listen, path, f"listen options {' '.join(extra)}")
         return out
 
     def _health_listener(self, node: Node, frontend: Frontend) -> bool:

@@ -20,7 +20,7 @@ from lbgen.nginx.table import (
     TABLE,
     FailTimeout,
 )
-from lbgen.resolve import Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.resolve import Bind, Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_nginx_duration
 from lbgen.view import Findings, View, warn_log_host_name
@@ -75,13 +75,30 @@ class NginxServer:
 class NginxHealthListener:
     """The load balancer's own liveness endpoint, answered by the stream ``return`` module."""
 
-    listen: str
+    listens: list[str]
     response: str
 
 
 def nginx_address(address: HostPort) -> str:
     """``[fd00::1]:6443`` stays bracketed; ``:6443`` becomes ``6443`` (every IPv4 address)."""
     return str(address) if address.host else str(address.port)
+
+
+def _listen(bind: Bind, ipv4_wildcard_ports: set[int]) -> str:
+    """A ``listen`` address with its stack: nginx makes ``[::]:port`` IPv6-only by default, so a
+    dual-stack bind says ``ipv6only=off`` -- unless the spec says v6only, or an IPv4 wildcard
+    listens on the same port (nginx does not set SO_REUSEPORT: the two sockets would collide)."""
+    text = nginx_address(bind.address)
+    if bind.address.family != "ipv6" or not bind.address.is_wildcard:
+        return text
+    if bind.v6only or bind.address.port in ipv4_wildcard_ports:
+        return text
+    return f"{text} ipv6only=off"
+
+
+def _ipv4_wildcard_ports(resolved: Resolved) -> set[int]:
+    binds = [b for fe in resolved.frontends for b in fe.binds] + list(resolved.global_.health_binds)
+    return {b.address.port for b in binds if b.address.is_wildcard and b.address.family != "ipv6"}
 
 
 def _ms(us: int | None) -> str | None:
@@ -558,8 +575,11 @@ def _listeners(resolved: Resolved) -> list[tuple[Path_, HostPort]]:
         for frontend in resolved.frontends
         for index, bind in enumerate(frontend.binds)
     ]
-    if resolved.global_.health_bind is not None:
-        out.append((("global", "health", "bind"), resolved.global_.health_bind))
+    health = resolved.global_.health_binds
+    out += [
+        (("global", "health", "bind", *([index] if len(health) > 1 else [])), bind.address)
+        for index, bind in enumerate(health)
+    ]
     return out
 
 
@@ -631,6 +651,7 @@ def build_nginx_view(
             matches.append(match)
         health_checks[pool.name] = health_lines
     servers = []
+    ipv4_ports = _ipv4_wildcard_ports(resolved)
     for frontend in resolved.frontends:
         pool = resolved.pool(frontend.pool)
         # An NGINX Plus health_check lives in a server block but checks the upstream: the first
@@ -639,7 +660,7 @@ def build_nginx_view(
         servers.append(
             NginxServer(
                 name=frontend.name,
-                listens=[nginx_address(bind.address) for bind in frontend.binds],
+                listens=[_listen(bind, ipv4_ports) for bind in frontend.binds],
                 upstream=pool.name,
                 directives=_proxy_directives(frontend, pool, findings, table) + health_lines,
             )
@@ -654,7 +675,7 @@ def build_nginx_view(
     health_listener = None
     if g.health_bind is not None:
         health_listener = NginxHealthListener(
-            listen=nginx_address(g.health_bind),
+            listens=[_listen(bind, ipv4_ports) for bind in g.health_binds],
             response='"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nok\\n"',
         )
         findings.note(

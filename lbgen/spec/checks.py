@@ -77,21 +77,31 @@ def global_binds_from_document(document: dict[str, Any]) -> list[tuple[Path_, st
     raw_global = document.get("global")
     for path in GLOBAL_BINDS:
         block = raw_global.get(path[1]) if isinstance(raw_global, dict) else None
-        text = block.get("bind") if isinstance(block, dict) else None
-        if not isinstance(text, str):
-            continue
-        try:
-            parse_host_port(text, allow_empty_host=True)
-        except AddressError:
-            continue
-        out.append((path, text))
+        raw = block.get("bind") if isinstance(block, dict) else None
+        items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        for index, text in items:
+            if not isinstance(text, str):
+                continue
+            try:
+                parse_host_port(text, allow_empty_host=True)
+            except AddressError:
+                continue
+            out.append((path if index is None else (*path, index), text))
     return out
 
 
 def _global_binds(spec: Spec) -> list[tuple[Path_, str]]:
     g = spec.global_
     blocks = (g.stats, g.health)
-    return [(path, block.bind) for path, block in zip(GLOBAL_BINDS, blocks, strict=True) if block]
+    out: list[tuple[Path_, str]] = []
+    for path, block in zip(GLOBAL_BINDS, blocks, strict=True):
+        if block is None:
+            continue
+        if isinstance(block.bind, list):
+            out += [((*path, index), text) for index, text in enumerate(block.bind)]
+        else:
+            out.append((path, block.bind))
+    return out
 
 
 def _bind_clashes(
@@ -332,4 +342,7 @@ def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 
 
 def _health_bind(spec: Spec) -> str | None:
-    return spec.global_.health.bind if spec.global_.health is not None else None
+    health = spec.global_.health
+    if health is None:
+        return None
+    return health.bind[0] if isinstance(health.bind, list) else health.bind

@@ -376,7 +376,11 @@ class Frontend(Model):
     """A listener that sends its connections to one pool."""
 
     bind: Annotated[list[BindAddress], Field(min_length=1)]
-    """Addresses to listen on: host:port, [ipv6]:port or :port (every address)."""
+    """Addresses to listen on: host:port, [ipv6]:port or :port (every address). ``[::]:port`` is
+    dual-stack (IPv4 clients too) unless ``v6only`` is set or the spec also binds ``:port``."""
+    v6only: bool = False
+    """``[::]:port`` binds of this frontend accept IPv6 clients only (HAProxy ``v6only``, nginx
+    ``ipv6only=on``)."""
     pool: Name
     """The pool (a key of pools) that receives this frontend's connections."""
     mode: FrontendMode = "tcp"
@@ -408,8 +412,11 @@ class Stats(Model):
 class LbHealth(Model):
     """The load balancer's own liveness endpoint."""
 
-    bind: BindAddress
-    """Where the liveness endpoint listens, host:port."""
+    bind: BindAddress | Annotated[list[BindAddress], Field(min_length=1)]
+    """Where the liveness endpoint listens: host:port, or a list of them (``[":8081",
+    "[::]:8081"]``, as installers that bind IPv4 and IPv6 separately write)."""
+    v6only: bool = False
+    """``[::]:port`` binds of the endpoint accept IPv6 clients only."""
     path: HttpPath = "/healthz"
     """The path that answers 200 while the load balancer runs."""
 
