@@ -43,7 +43,9 @@ from lbgen.spec.source import Path_, dotted
 from lbgen.units import parse_duration, parse_host_port
 from lbgen.view import build_view
 
-_ADDRESSES = {Kind.SERVER_ADDRESS, Kind.BIND_ADDRESS, Kind.BIND_ADDRESSES}
+_ADDRESSES = {
+    Kind.SERVER_ADDRESS, Kind.BIND_ADDRESS, Kind.BIND_ADDRESS_OR_LIST, Kind.BIND_ADDRESSES,
+}  # fmt: skip
 _TOKEN = re.compile(r"[^\s;]+|;")
 
 

@@ -62,6 +62,7 @@ class ResolvedHealth:
     timeout: int | None
     client_cert: str | None
     sni: str | None
+    port: int | None
     sources: Sources = field(default_factory=dict, compare=False)
 
 
@@ -282,7 +283,7 @@ def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
         [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
         BUILTIN_DEFAULTS.timeouts,
     )  # fmt: skip
-    binds = tuple(_bind(text, v6only=frontend.v6only) for text in frontend.bind)
+    binds = tuple(_bind(text, v6only=bool(frontend.v6only)) for text in frontend.bind)
     return ResolvedFrontend(
         name=name,
         binds=binds,
@@ -304,7 +305,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
     health: tuple[Bind, ...] = ()
     if g.health is not None:
         texts = g.health.bind if isinstance(g.health.bind, list) else [g.health.bind]
-        health = tuple(_bind(text, v6only=g.health.v6only) for text in texts)
+        health = tuple(_bind(text, v6only=bool(g.health.v6only)) for text in texts)
     return ResolvedGlobal(
         maxconn=g.maxconn,
         log=g.log if g.log is not None else "stdout" if "log" not in g.model_fields_set else None,

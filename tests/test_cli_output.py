@@ -242,7 +242,7 @@ def test_help_shows_words_not_python_types(command: str) -> None:
 def test_help_names_arguments_and_choices() -> None:
     validate = run_lbgen("validate", "-h", cwd=ROOT).stdout
     assert validate.startswith("Usage: python -m lbgen validate [OPTIONS] SPECS...\n")
-    assert "  -t, --target [haproxy|nginx|nginx-plus]\n" in validate
+    assert "  -t, --target [haproxy|nginx|nginx-plus|keepalived|kubeadm-static-pods]\n" in validate
     assert "  SPECS...  Spec files, or - for stdin.\n" in validate
     lint = run_lbgen("lint", "-h", cwd=ROOT).stdout
     assert lint.startswith("Usage: python -m lbgen lint [OPTIONS] [CONFIGS]...\n")
@@ -255,12 +255,18 @@ def test_help_names_arguments_and_choices() -> None:
     ("args", "says"),
     [
         (["render", "spec.yaml", "-t", "apache"],
-         "Error: invalid value 'apache' for -t/--target: choose haproxy, nginx, nginx-plus\n"),
+         "Error: invalid value 'apache' for -t/--target: choose haproxy, nginx, nginx-plus, "
+         "keepalived, "
+         "kubeadm-static-pods\n"),
         (["render", "spec.yaml", "-t", "haproxi"],
-         "Error: invalid value 'haproxi' for -t/--target: choose haproxy, nginx, nginx-plus "
+         "Error: invalid value 'haproxi' for -t/--target: choose haproxy, nginx, nginx-plus, "
+         "keepalived, "
+         "kubeadm-static-pods "
          "(did you mean 'haproxy'?)\n"),
         (["validate", "spec.yaml", "-t", "ngnix"],
-         "Error: invalid value 'ngnix' for -t/--target: choose haproxy, nginx, nginx-plus "
+         "Error: invalid value 'ngnix' for -t/--target: choose haproxy, nginx, nginx-plus, "
+         "keepalived, "
+         "kubeadm-static-pods "
          "(did you mean 'nginx'?)\n"),
         (["render", "spec.yaml", "-t", "nginx", "--layout", "streams"],
          "Error: invalid value 'streams' for --layout: choose full, stream, upstreams "
@@ -268,7 +274,8 @@ def test_help_names_arguments_and_choices() -> None:
         (["lint", "x.cfg", "--fail-on", "never"],
          "Error: invalid value 'never' for --fail-on: choose note, warning, error\n"),
         (["render", "spec.yaml"],
-         "Error: missing -t/--target: choose haproxy, nginx, nginx-plus\n"),
+         "Error: missing -t/--target: choose haproxy, nginx, nginx-plus, keepalived, "
+         "kubeadm-static-pods\n"),
     ],
 )  # fmt: skip
 def test_a_bad_choice_says_what_to_choose(args: list[str], says: str) -> None:

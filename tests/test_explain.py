@@ -62,7 +62,7 @@ def test_haproxy_writes_every_field_of_the_example() -> None:
         40,
     )
     assert master2.output == ("server k8s-master2 … weight 50",)
-    assert e.field("frontends.kubernetes-api.bind[1]").output == ("bind [::]:6443 v6only",)
+    assert e.field("frontends.kubernetes-api.bind[1]").output == ("bind [::]:6443 v4v6",)
 
 
 def test_nginx_says_where_each_dropped_field_went() -> None:

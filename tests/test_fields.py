@@ -48,6 +48,7 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.INTERFACE: vip.Interface,
     Kind.AUTH_PASS: vip.AuthPass,
     Kind.INTEGER: int,
+    Kind.BIND_ADDRESS_OR_LIST: models.BindAddress,
 }
 #: Kinds declared as a non-empty list of one spec type.
 LIST_KINDS: dict[Kind, Any] = {
@@ -146,6 +147,10 @@ def test_kind_agrees_with_the_annotation(scope: Scope, path: str, hint: Any) -> 
         declared = KIND_TYPES[row.kind]
         if row.kind is Kind.INTEGER:
             assert _bare(hint) is int, f"{path}: kind {row.kind} but declared {hint}"
+        elif row.kind is Kind.BIND_ADDRESS_OR_LIST:
+            one, many = get_args(hint)
+            assert one == models.BindAddress, f"{path}: {hint}"
+            assert get_args(_bare(many)) == (models.BindAddress,), f"{path}: {hint}"
         else:
             accepted = declared if isinstance(declared, tuple) else (declared,)
             assert hint in accepted, f"{path}: kind {row.kind} but declared {hint}"

@@ -301,6 +301,7 @@ pools:
       fall: 3
       timeout: 2s
       sni: api.example
+      port: 6444
       client_cert: /etc/lbgen/client.pem
     servers:
       m1: {address: 127.0.0.1:6443, weight: 10, backup: true}

@@ -3,6 +3,7 @@ well-known setups."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +224,7 @@ def test_openshift_haproxy_is_equivalent() -> None:
     assert redo(result, path, "haproxy").equivalent
 
 
-def test_kubespray_nginx_is_equivalent() -> None:
+def test_kubespray_nginx_round_trip() -> None:
     path = CONFIGS / "nginx" / "kubespray-stream.conf"
     result = import_file(path)
     spec = data(result)
@@ -238,10 +239,15 @@ def test_kubespray_nginx_is_equivalent() -> None:
     assert spec["frontends"] == {
         "kube_apiserver": {"bind": ["127.0.0.1:6443"], "pool": "kube_apiserver"}
     }
+    # The http {} server answering 200 on /healthz is the load balancer's liveness endpoint.
+    assert spec["global"]["health"] == {"bind": ":8081", "path": "/healthz"}
     text = messages(result)
-    for directive in ("worker_processes 2", "multi_accept on", "http { … }", "error_log"):
+    for directive in ("worker_processes 2", "multi_accept on", "http { aio threads }", "error_log"):
         assert directive in text
-    assert redo(result, path, "nginx").equivalent
+    # lbgen answers it from the stream module, which diff takes for the same endpoint; the
+    # stub_status page next to it has no spec field, and diff says so.
+    changes = redo(result, path, "nginx").changes
+    assert [(c.kind, c.setting) for c in changes] == [("removed", "location /stub_status")]
 
 
 def test_classic_configs_import_to_the_classic_examples() -> None:
@@ -398,7 +404,24 @@ def test_cli_output_file_and_explicit_engine(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     spec = lbgen.load_spec(out)
+    changes = lbgen.diff(spec, "nginx", path).changes
+    # Only what the spec cannot hold: the health server's stub_status page.
+    assert [(c.kind, c.setting) for c in changes] == [("removed", "location /stub_status")]
+
+
+def test_diff_sees_the_http_health_server_and_its_deletion(tmp_path: Path) -> None:
+    # An http {} server is part of what nginx does: the liveness endpoint a static pod probes
+    # compares with lbgen's stream listener, and a config without it is not equivalent.
+    original = (CONFIGS / "nginx" / "kubespray-stream.conf").read_text()
+    without_status = re.sub(r"\n    location /stub_status \{[^}]*\}", "", original)
+    assert without_status != original
+    path = tmp_path / "lb.conf"
+    path.write_text(without_status)
+    spec = lbgen.load_spec(import_file(path).yaml_text.encode(), filename="imported.yaml")
     assert lbgen.diff(spec, "nginx", path).equivalent
+    path.write_text(re.sub(r"\nhttp \{.*\n\}\n", "\n", without_status, flags=re.S))
+    changes = lbgen.diff(spec, "nginx", path).changes
+    assert [(c.kind, c.scope) for c in changes] == [("added", "server {listen 0.0.0.0:8081}")]
 
 
 def test_cli_wrong_engine_and_unreadable_input(tmp_path: Path) -> None:

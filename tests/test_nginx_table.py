@@ -131,6 +131,7 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "health.fast_interval": ("tcp", "health: {fast_interval: 1s}", ""),
     "health.down_interval": ("tcp", "health: {down_interval: 9s}", ""),
     "health.timeout": ("tcp", "health: {timeout: 2s}", ""),
+    "health.port": ("tcp", "health: {port: 6444}", ""),
     "health.path": ("http", "health: {path: /livez}", ""),
     "health.expect": ("http", "health: {expect: [200]}", ""),
     "health.sni": ("tls", "health: {sni: api.example}", ""),
@@ -204,7 +205,9 @@ def test_plus_expresses_what_its_rows_replace(tmp_path: Path) -> None:
     oss_lost = {row.field for row in TABLE.unsupported()}
     plus_lost = {row.field for row in PLUS_TABLE.unsupported()}
     assert plus_lost < oss_lost
-    expressed = {"health.rise", "health.timeout", "health.path", "health.expect", "slowstart"}
+    expressed = {
+        "health.rise", "health.timeout", "health.path", "health.expect", "health.port", "slowstart",
+    }  # fmt: skip
     for field in expressed:
         assert any(row.expressible for row in PLUS_TABLE.for_field(field)), field
         assert not any(row.expressible for row in TABLE.for_field(field)), field

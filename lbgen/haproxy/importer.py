@@ -434,8 +434,9 @@ class _HaproxyImport:
             attr, spec_key = row.effective or "", row.field or ""
             values = [getattr(s, attr) for s in checked]
             if len(set(values)) > 1:
+                shown = sorted(set(values), key=lambda v: (v is None, v))  # a port may be unset
                 d.warn(checked[0].origins.get(attr, checked[0].origin), attr,
-                       f"{attr}: servers of backend {backend.name} differ ({sorted(set(values))});"
+                       f"{attr}: servers of backend {backend.name} differ ({shown});"
                        " the spec's health settings are per pool")  # fmt: skip
             value = most_common(values)
             if attr in ("fastinter", "downinter"):

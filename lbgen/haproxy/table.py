@@ -204,6 +204,7 @@ FASTINTER = _server("fastinter", "health.fast_interval", "fastinter", DURATION)
 DOWNINTER = _server("downinter", "health.down_interval", "downinter", DURATION)
 RISE = _server("rise", "health.rise", "rise", COUNT, 2)
 FALL = _server("fall", "health.fall", "fall", COUNT, 3)
+PORT = _server("port", "health.port", "check_port", COUNT)
 SLOWSTART = _server("slowstart", "slowstart", "slowstart", DURATION, 0)
 MAXCONN = _server("maxconn", "maxconn", "maxconn", COUNT, 0)
 MAXQUEUE = _server("maxqueue", "maxqueue", "maxqueue", COUNT, 0)
@@ -229,8 +230,8 @@ LBGEN_VERIFY = "none"
 LBGEN_INIT_ADDR = "last,libc,none"
 """The ``init-addr`` lbgen writes for a DNS-named server: start even when it does not resolve."""
 
-TIMING = (INTER, FASTINTER, DOWNINTER, RISE, FALL)
-"""Check timing, on ``default-server`` only when the pool checks its servers."""
+TIMING = (INTER, FASTINTER, DOWNINTER, RISE, FALL, PORT)
+"""Check timing and port, on ``default-server`` only when the pool checks its servers."""
 SERVER_PARAMS = (SLOWSTART, MAXCONN, MAXQUEUE, WEIGHT)
 """Per-server parameters: ``default-server`` holds the pool's, ``server`` what differs."""
 
@@ -241,7 +242,6 @@ _MODELLED_SERVER = (
     _server("sni", None, "sni", WORD),
     _server("ca-file", None, "ca_file", WORD),
     _server("addr", None, "check_addr", WORD),
-    _server("port", None, "check_port", COUNT),
     _server("resolvers", None, "resolvers", WORD),
 )  # fmt: skip
 

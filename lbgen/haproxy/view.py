@@ -21,6 +21,8 @@ from lbgen.directives import Directive
 from lbgen.haproxy import table
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Bind, Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.spec import fields
+from lbgen.spec.fields import Scope
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
 from lbgen.view import Findings, View, warn_log_host_name
@@ -33,7 +35,6 @@ INT_MAX = 2**31 - 1
 GENERATED_FRONTENDS = {"stats_bind": STATS_FRONTEND, "health_bind": HEALTH_FRONTEND}
 
 _STATIC_BALANCE = {"static-rr", "first"}
-_HEALTH_TIMING = ("interval", "fast_interval", "down_interval", "rise", "fall")
 _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
@@ -156,7 +157,8 @@ def _timing_params(pool: ResolvedPool) -> list[str]:
     health = pool.health
     if health.check in (None, "none"):
         return []
-    values = {f"health.{name}": getattr(health, name) for name in _HEALTH_TIMING}
+    values = {row.field: getattr(health, row.field.removeprefix("health.")) for row in table.TIMING
+              if row.field}  # fmt: skip
     return _params(table.TIMING, values)
 
 
@@ -344,7 +346,7 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
         for name, value in pool.server_defaults.items():
             yield name, value, pool.sources.get(f"server_defaults.{name}", pool.path)
         health = pool.health
-        for name in ("check", "path", "expect", *_HEALTH_TIMING, "timeout", "client_cert", "sni"):
+        for name in fields.names(Scope.POOL, "health"):
             where = health.sources.get(name, (*pool.path, "health"))
             yield f"health.{name}", getattr(health, name), where
         for server in pool.servers:

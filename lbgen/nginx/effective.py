@@ -11,7 +11,8 @@ balancing methods and how ``server`` parameters are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -74,6 +75,35 @@ NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
 _STATUS_EXPECT = StatusExpect()
 
 
+_HEALTH_RESPONSE = re.compile(r'"?HTTP/1\.[01] 200[ \\]')
+#: Inside a liveness location, what does not change the answer.
+_QUIET = frozenset({"access_log", "log_not_found", "default_type", "add_header"})
+
+
+def _answers_health(node: Node) -> bool:
+    """A stream ``return`` of a fixed ``HTTP/1.x 200`` response (lbgen's liveness listener)."""
+    return node.keyword == "return" and bool(_HEALTH_RESPONSE.match(" ".join(node.args)))
+
+
+def _health_location(node: Node) -> bool:
+    """An http ``location /path { return 200; }`` (``access_log off`` and the like allowed)."""
+    if node.keyword != "location" or len(node.args) != 1 or not node.args[0].startswith("/"):
+        return False
+    inner = list(node.directives())
+    returns = [n for n in inner if n.keyword == "return"]
+    return (
+        len(returns) == 1 and returns[0].args[:1] == ("200",)
+        and all(n.keyword in _QUIET for n in inner if n is not returns[0])
+    )  # fmt: skip
+
+
+def _health_listener(name: str, binds: Sequence[Bind], block: Node) -> Frontend:
+    """The load balancer's own liveness endpoint: only its listeners matter. A stream
+    ``return`` listener (lbgen's, any path) and an http ``location`` answering 200 (a probe's
+    path) serve a kubelet or keepalived probe alike."""
+    return Frontend(name=name, binds=tuple(binds), mode="health", origin=Origin.of(block))
+
+
 def _nginx_stream_nodes(tree: ConfigTree) -> list[Node]:
     """The statements of the stream context: inside ``stream {}`` blocks when there are any,
     else the top level (the upstreams layout, meant to be included inside ``stream {}``)."""
@@ -127,6 +157,12 @@ class _NginxReader:
                 target = backends.get(frontend.backend or "")
                 if check is not None and target is not None:
                     backends[target.name] = self._plus_health(target, node, check, matches)
+        for http in (n for n in self.tree.directives() if n.keyword == "http"):
+            for node in http.find("server"):
+                frontend = self._http_server(node)
+                if frontend.name in frontends:
+                    self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
+                frontends[frontend.name] = frontend
         return Config(
             engine="nginx",
             frontends=frontends,
@@ -187,6 +223,8 @@ class _NginxReader:
                 extras.append(node)
         binds.sort(key=lambda b: (b.address, b.options))
         name = ",".join(b.address for b in binds) or f"server@{block.line}"
+        if backend is None and len(extras) == 1 and _answers_health(extras[0]):
+            return _health_listener(name, binds, block)
         if backend is None:
             # A block that proxies nowhere (a "return" listener) uses none of the proxy_*
             # settings it inherits from the stream level: they mean nothing there.
@@ -208,6 +246,25 @@ class _NginxReader:
             },
             origin=Origin.of(block),
         )
+
+    def _http_server(self, block: Node) -> Frontend:
+        """An ``http {}`` server: the load balancer's liveness endpoint when one location
+        answers a fixed 200 (what installers' static pods probe), modelled like lbgen's stream
+        listener; otherwise an HTTP listener whose directives all take part in equality, so that
+        a diff never calls a config without it equivalent."""
+        binds = sorted(
+            (Bind(normalize_address(n.args[0]), tuple(sorted(n.args[1:])))
+             for n in block.directives() if n.keyword == "listen" and n.args),
+            key=lambda b: (b.address, b.options),
+        )  # fmt: skip
+        name = ",".join(b.address for b in binds) or f"server@{block.line}"
+        rest = [n for n in block.directives() if n.keyword != "listen"]
+        health = next((n for n in rest if _health_location(n)), None)
+        if health is None:
+            return Frontend(name=name, binds=tuple(binds), mode="http",
+                            extras=_extras(rest), origin=Origin.of(block))  # fmt: skip
+        listener = _health_listener(name, binds, block)
+        return replace(listener, extras=_extras(n for n in rest if n is not health))
 
     def _upstream(self, block: Node) -> Backend:
         zone: str | None = None

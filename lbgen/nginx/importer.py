@@ -28,7 +28,7 @@ from lbgen.importer import (
 )
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.effective import nginx_stream_nodes
-from lbgen.nginx.table import PLUS_TABLE, TABLE, FailTimeout, Method, Tries
+from lbgen.nginx.table import CHECK_PARAMS, PLUS_TABLE, TABLE, FailTimeout, Method, Time, Tries
 from lbgen.nginx.view import error_log_target
 
 _METHOD = Method()
@@ -279,10 +279,13 @@ class _NginxImport:
             if health.method != "GET" or health.expect_raw or health.rules:
                 d.warn(Origin.of(check), "health_check",
                        "match: the spec checks with a GET and a list of status codes")  # fmt: skip
-        server = next(iter(backend.servers.values()))
-        fields["health.interval"] = duration_text(server.inter) if "interval" in params else None
-        fields["health.fall"] = server.fall if "fails" in params else None
-        fields["health.rise"] = server.rise if "passes" in params else None
+        for row in CHECK_PARAMS:  # what the config leaves out stays nginx's default: null
+            assert row.codec is not None and row.field is not None
+            try:
+                value = row.codec.parse(params[row.name]) if row.name in params else None
+            except ValueError:
+                value = None  # the effective model reports the text nginx would refuse
+            fields[row.field] = duration_text(value) if isinstance(row.codec, Time) else value
         timeout = backend.timeouts.check
         fields["health.timeout"] = (
             duration_text(timeout) if self._has_check_timeout(backend) else None

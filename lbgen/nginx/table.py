@@ -285,6 +285,7 @@ _OSS_ONLY_ROWS: tuple[Directive, ...] = (
     _unsupported("health.fast_interval", _OSS_NO_CHECKS),
     _unsupported("health.down_interval", _OSS_NO_CHECKS),
     _unsupported("health.timeout", _OSS_NO_CHECKS),
+    _unsupported("health.port", _OSS_NO_CHECKS),
     *(_unsupported(name, _NEEDS_ACTIVE) for name in CHECK_DETAILS),
     _unsupported("slowstart", "slow start needs NGINX Plus (slow_start=); left out"),
 )
@@ -297,6 +298,7 @@ _PLUS_ROWS: tuple[Directive, ...] = (
               effective="fall"),
     Directive("passes", ("health_check",), "health.rise", codec=Integer(1), default=1,
               effective="rise"),
+    Directive("port", ("health_check",), "health.port", codec=Integer(1), effective="health.port"),
     Directive("match", ("health_check",), "health.path", effective="health.rules"),
     Directive("send", ("match",), "health.path", effective="health.path"),
     Directive("expect", ("match",), "health.expect", codec=StatusExpect(),
@@ -326,6 +328,12 @@ def _plus_rows() -> tuple[Directive, ...]:
 PLUS_TABLE: DirectiveTable = table("nginx-plus", _plus_rows())
 """NGINX Plus: the OSS table, with active health checks and slow start."""
 
+CHECK_PARAMS: tuple[Directive, ...] = tuple(
+    row for row in _PLUS_ROWS if row.contexts == ("health_check",) and row.codec is not None
+)
+"""The ``health_check`` parameters that carry a spec field (``interval=``, ``fails=`` ...), in
+the order the view writes them."""
+
 _DESCRIBED: Mapping[str, str] = {
     "balance": "balancing method",
     "balance_args": "balancing arguments",
@@ -352,6 +360,7 @@ def diff_names(directives: DirectiveTable) -> dict[str, str]:
 __all__ = [
     "BALANCE_METHODS",
     "CHECK_DETAILS",
+    "CHECK_PARAMS",
     "HASHING_BALANCES",
     "METHOD_NAMES",
     "PLUS_TABLE",

@@ -15,6 +15,7 @@ from lbgen.directives import Directive, DirectiveTable
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.table import (
     CHECK_DETAILS,
+    CHECK_PARAMS,
     HASHING_BALANCES,
     PLUS_TABLE,
     TABLE,
@@ -287,13 +288,10 @@ class _PoolTranslation:
         if health.check in (None, "none"):
             return [], None
         params = ["health_check"]
-        for name, value in (
-            ("interval", health.interval),
-            ("fails", health.fall),
-            ("passes", health.rise),
-        ):
+        for row in CHECK_PARAMS:
+            value = getattr(health, (row.field or "").removeprefix("health."))
             if value is not None:
-                params.append(_param(self.table, name, "health_check", value))
+                params.append(_param(self.table, row.name, "health_check", value))
         match = None
         if health.check == "http":
             name = self.match_name

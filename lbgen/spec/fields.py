@@ -76,6 +76,8 @@ class Kind(StrEnum):
     """``host:port``, ``[ipv6]:port`` or ``dns-name:port``."""
     BIND_ADDRESS = "bind-address"
     """``host:port``, ``[ipv6]:port`` or ``:port``."""
+    BIND_ADDRESS_OR_LIST = "bind-address-or-list"
+    """One bind address, or a non-empty list of them (``global.health.bind``)."""
     BIND_ADDRESSES = "bind-addresses"
     """A non-empty list of bind addresses."""
     NAME = "name"
@@ -160,8 +162,9 @@ FIELDS: tuple[Field, ...] = (
     Field("global.log", (Scope.GLOBAL,), Kind.LOG_TARGET, choices=LOG_WORDS),
     Field("global.stats.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS),
     Field("global.stats.prometheus", (Scope.GLOBAL,), Kind.BOOL),
-    Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS),
+    Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
+    Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),
     Field("balance", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(Balance)),
     Field("retries", _DEFAULTS_POOL, Kind.COUNT, unit="attempts"),
     Field("redispatch", _DEFAULTS_POOL, Kind.BOOL),
@@ -176,6 +179,7 @@ FIELDS: tuple[Field, ...] = (
     _duration("health.timeout", _DEFAULTS_POOL),
     Field("health.client_cert", _DEFAULTS_POOL, Kind.CERT_PATH),
     Field("health.sni", _DEFAULTS_POOL, Kind.DNS_NAME),
+    Field("health.port", _DEFAULTS_POOL, Kind.INTEGER),
     _duration("timeouts.connect", _DEFAULTS_POOL),
     _duration("timeouts.server", _DEFAULTS_POOL),
     _duration("timeouts.tunnel", _DEFAULTS_POOL),
@@ -190,6 +194,7 @@ FIELDS: tuple[Field, ...] = (
     Field("disabled", (Scope.SERVER,), Kind.BOOL),
     Field("bind", (Scope.FRONTEND,), Kind.BIND_ADDRESSES),
     Field("pool", (Scope.FRONTEND,), Kind.NAME),
+    Field("v6only", (Scope.FRONTEND,), Kind.BOOL),
     Field("mode", (Scope.FRONTEND,), Kind.CHOICE, choices=get_args(FrontendMode)),
     _duration("timeouts.client", _CLIENT_SIDE),
     _duration("timeouts.client_fin", _CLIENT_SIDE),

@@ -279,6 +279,9 @@ class Health(Model):
     answer /readyz with 401."""
     sni: DnsName | None = None
     """Server name sent in the check's TLS hello."""
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """Check this port instead of the server's traffic port (1-65535), e.g. an API server
+    whose health endpoint listens apart."""
 
 
 class PoolTimeouts(Model):
@@ -378,9 +381,9 @@ class Frontend(Model):
     bind: Annotated[list[BindAddress], Field(min_length=1)]
     """Addresses to listen on: host:port, [ipv6]:port or :port (every address). ``[::]:port`` is
     dual-stack (IPv4 clients too) unless ``v6only`` is set or the spec also binds ``:port``."""
-    v6only: bool = False
-    """``[::]:port`` binds of this frontend accept IPv6 clients only (HAProxy ``v6only``, nginx
-    ``ipv6only=on``)."""
+    v6only: bool | None = None
+    """``true``: ``[::]:port`` binds of this frontend accept IPv6 clients only (HAProxy
+    ``v6only``, nginx ``ipv6only=on``); unset, they are dual-stack."""
     pool: Name
     """The pool (a key of pools) that receives this frontend's connections."""
     mode: FrontendMode = "tcp"
@@ -415,8 +418,8 @@ class LbHealth(Model):
     bind: BindAddress | Annotated[list[BindAddress], Field(min_length=1)]
     """Where the liveness endpoint listens: host:port, or a list of them (``[":8081",
     "[::]:8081"]``, as installers that bind IPv4 and IPv6 separately write)."""
-    v6only: bool = False
-    """``[::]:port`` binds of the endpoint accept IPv6 clients only."""
+    v6only: bool | None = None
+    """``true``: ``[::]:port`` binds of the endpoint accept IPv6 clients only; unset: dual-stack."""
     path: HttpPath = "/healthz"
     """The path that answers 200 while the load balancer runs."""
 

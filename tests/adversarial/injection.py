@@ -28,8 +28,9 @@ BASE: dict[str, Any] = {
     "name": "benign",
     "global": {
         "log": "udp://127.0.0.1:514",
+        # global.health.bind in its list form: the schema walk takes that branch.
         "stats": {"bind": "127.0.0.1:8404"},
-        "health": {"bind": "127.0.0.1:8081", "path": "/healthz"},
+        "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz"},
     },
     "defaults": {
         "slowstart": "10s",
