@@ -98,7 +98,6 @@ class Rule:
     check: Check
 
 
-
 # --- which proxies carry API traffic --------------------------------------------------------
 
 API_SERVER_PORTS = frozenset({6443, 8132})
@@ -156,8 +155,7 @@ def api_path(config: Config) -> ApiPath:
         for f in frontends
         if f.backend in api_backends
         or (
-            f.backend in with_servers
-            and any(_port(b.address) in API_SERVER_PORTS for b in f.binds)
+            f.backend in with_servers and any(_port(b.address) in API_SERVER_PORTS for b in f.binds)
         )
     }
     if not api_backends and not api_frontends:
@@ -210,7 +208,7 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
     for frontend in config.frontends.values():
         if frontend.name not in api.frontends:
             continue  # a stats page, an ingress or another service's proxy
-        backend = config.backends.get(frontend.backend)
+        backend = config.backends.get(frontend.backend or "")
         tunnel = backend.timeouts.tunnel if backend else None
         client = frontend.timeouts.client
         if frontend.mode == "tcp" and tunnel is not None:
@@ -459,8 +457,8 @@ __all__ = [
     "CORE_RULES",
     "LINT_ENGINES",
     "WATCH_SAFE_US",
-    "Finding",
     "ApiPath",
+    "Finding",
     "LintContext",
     "Rule",
     "all_rules",

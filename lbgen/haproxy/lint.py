@@ -242,9 +242,9 @@ def api_in_http_mode(ctx: LintContext) -> Iterator[Finding]:
     api = api_path(config)
     for frontend in config.frontends.values():
         backend = config.backends.get(frontend.backend) if frontend.backend else None
-        on_api_port = any(
-            b.address.rpartition(":")[2] == "6443" for b in frontend.binds
-        ) or (backend is not None and any(s.port == 6443 for s in backend.servers.values()))
+        on_api_port = any(b.address.rpartition(":")[2] == "6443" for b in frontend.binds) or (
+            backend is not None and any(s.port == 6443 for s in backend.servers.values())
+        )
         if not on_api_port or frontend.name not in api.frontends:
             continue
         http = [f"frontend {frontend.name}"] if frontend.mode == "http" else []
