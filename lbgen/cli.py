@@ -897,23 +897,36 @@ def lint(
     fail_on: Annotated[
         FailOn, typer.Option(help="Exit 1 when a finding is at this level or above.")
     ] = FailOn.warning,
+    engine_version: Annotated[
+        str | None,
+        typer.Option(
+            help="Engine version the config runs on (MAJOR.MINOR, e.g. 2.8); default: the "
+            "local binary's, else the newest."
+        ),
+    ] = None,
 ) -> None:
     """Find known footguns in existing haproxy/nginx configs (exit 1: findings, 2: unreadable).
 
     Example: lbgen lint /etc/haproxy/haproxy.cfg --format github
     """
-    from lbgen.lint import exit_code, explain, lint_path
+    from lbgen.lint import exit_code, explain, lint_path, parse_engine_version
 
     if list_rules:
         typer.echo(explain())
         return
     if not configs:
         fail(Exit.INVALID, "lint needs at least one CONFIG (or --list-rules)")
+    version: tuple[int, int] | None = None
+    if engine_version is not None:
+        try:
+            version = parse_engine_version(engine_version)
+        except ValueError as exc:
+            fail(Exit.INVALID, f"--engine-version: {exc}")
     found: list[Diagnostic] = []
     unreadable = False
     for config in configs:
         try:
-            found += lint_path(config, engine.value if engine else None)
+            found += lint_path(config, engine.value if engine else None, version)
         except SpecError as exc:
             found += exc.diagnostics
             unreadable = True

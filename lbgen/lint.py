@@ -22,7 +22,7 @@ from lbgen.confparse import parse_config, read_config_text
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.effective import effective
-from lbgen.effective.model import Config, Origin, format_duration
+from lbgen.effective.model import Backend, Config, Frontend, Origin, format_duration
 from lbgen.engine import ENGINE_NAMES, get_engine
 from lbgen.haproxy.syntax import PROXY_SECTIONS
 
@@ -41,6 +41,8 @@ class LintContext:
     tree: ConfigTree
     config: Config
     engine: str
+    engine_version: tuple[int, int] | None = None
+    """The engine version the config is meant for (``--engine-version``); None: not said."""
 
     def sections(self, *kinds: str) -> Iterator[Node]:
         """HAProxy sections of the given kinds, in file order."""
@@ -96,6 +98,72 @@ class Rule:
     check: Check
 
 
+# --- which proxies carry API traffic --------------------------------------------------------
+
+API_SERVER_PORTS = frozenset({6443, 8132})
+"""Server ports that mark a proxy as on the API path: 6443, kube-apiserver's secure port, and
+8132, konnectivity's, whose tunnels carry ``kubectl exec/logs -f/port-forward`` to the nodes."""
+
+
+def _port(address: str) -> int | None:
+    head, sep, tail = address.rpartition(":")
+    return int(tail) if sep and tail.isdigit() and head else None
+
+
+def _backend_ports(backend: Backend, frontends: Iterable[Frontend]) -> set[int]:
+    """The ports a backend's servers are reached on (a server without a port: the bind's)."""
+    ports: set[int] = set()
+    for server in backend.servers.values():
+        if server.port is not None:
+            ports.add(server.port)
+        else:
+            for frontend in frontends:
+                if frontend.backend == backend.name:
+                    ports |= {p for b in frontend.binds if (p := _port(b.address)) is not None}
+    return ports
+
+
+@dataclass(frozen=True)
+class ApiPath:
+    """The frontends and backends that carry API traffic (see :func:`api_path`)."""
+
+    frontends: frozenset[str]
+    backends: frozenset[str]
+
+
+def api_path(config: Config) -> ApiPath:
+    """Which proxies carry kube-apiserver traffic, decided by what they forward to.
+
+    A backend is on the API path when one of its servers listens on an
+    :data:`API_SERVER_PORTS` port, a frontend when it binds one of those ports or forwards to
+    such a backend. A stats or monitor page (no backend, or a backend without servers) never
+    is. When no proxy forwards to those ports (an API load balancer whose servers use another
+    port), every frontend with servers behind it, and those backends, count: lbgen cannot tell
+    them apart. So an ingress proxy on :80/:443, a join API (k0s :9443) or OpenShift's
+    machine-config server (:22623) next to an API proxy are not API traffic, and the rules
+    about API requests (idle timeouts, PROXY protocol, health checks) leave them alone.
+    """
+    frontends = list(config.frontends.values())
+    with_servers = {name for name, b in config.backends.items() if b.servers}
+    api_backends = {
+        name
+        for name, b in config.backends.items()
+        if b.servers and _backend_ports(b, frontends) & API_SERVER_PORTS
+    }
+    api_frontends = {
+        f.name
+        for f in frontends
+        if f.backend in api_backends
+        or (
+            f.backend in with_servers and any(_port(b.address) in API_SERVER_PORTS for b in f.binds)
+        )
+    }
+    if not api_backends and not api_frontends:
+        api_backends = with_servers
+        api_frontends = {f.name for f in frontends if f.backend in with_servers}
+    return ApiPath(frozenset(api_frontends), frozenset(api_backends))
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
@@ -123,8 +191,11 @@ def server_without_check(ctx: LintContext) -> Iterator[Finding]:
 def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
     """Idle timeouts under 5 minutes cut watches (``kubectl get -w``, controllers' informers)."""
     config = ctx.config
+    api = api_path(config)
     if config.engine == "nginx":
         for frontend in config.frontends.values():
+            if frontend.name not in api.frontends:
+                continue
             idle = frontend.timeouts.idle
             if idle is not None and idle < WATCH_SAFE_US:
                 yield Finding.at_origin(
@@ -135,9 +206,9 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
         return
     # HAProxy: in TCP mode "timeout tunnel" supersedes client/server once connected.
     for frontend in config.frontends.values():
-        if frontend.backend is None:
-            continue  # a monitor or stats frontend: no API traffic passes through it
-        backend = config.backends.get(frontend.backend)
+        if frontend.name not in api.frontends:
+            continue  # a stats page, an ingress or another service's proxy
+        backend = config.backends.get(frontend.backend or "")
         tunnel = backend.timeouts.tunnel if backend else None
         client = frontend.timeouts.client
         if frontend.mode == "tcp" and tunnel is not None:
@@ -149,6 +220,8 @@ def short_idle_timeout(ctx: LintContext) -> Iterator[Finding]:
                 frontend.origin,
             )
     for backend in config.backends.values():
+        if backend.name not in api.backends:
+            continue
         timeouts = backend.timeouts
         if timeouts.tunnel is not None:
             if timeouts.tunnel < WATCH_SAFE_US:
@@ -171,7 +244,10 @@ def proxy_protocol_to_server(ctx: LintContext) -> Iterator[Finding]:
     """kube-apiserver does not speak the PROXY protocol: every connection fails its TLS
     handshake."""
     config = ctx.config
+    api = api_path(config)  # an ingress controller may well expect the PROXY protocol
     for backend in config.backends.values():
+        if backend.name not in api.backends:
+            continue
         for server in backend.servers.values():
             if server.send_proxy:
                 yield Finding.at_origin(
@@ -180,7 +256,7 @@ def proxy_protocol_to_server(ctx: LintContext) -> Iterator[Finding]:
                     server.origin,
                 )
     for frontend in config.frontends.values():
-        if frontend.proxy_protocol:
+        if frontend.proxy_protocol and frontend.name in api.frontends:
             yield Finding.at_origin(
                 frontend.origins.get("proxy_protocol"),
                 f"server {frontend.name}: proxy_protocol on",
@@ -304,10 +380,16 @@ def rules_by_code() -> dict[str, Rule]:
 # --- API ---------------------------------------------------------------------------------------
 
 
-def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
-    """Run every rule for the tree's engine (``nginx-plus`` skips the OSS-only rules)."""
+def lint_tree(
+    tree: ConfigTree, engine: str | None = None, engine_version: tuple[int, int] | None = None
+) -> list[Diagnostic]:
+    """Run every rule for the tree's engine (``nginx-plus`` skips the OSS-only rules).
+
+    ``engine_version``: the (major, minor) the config is meant for; None lets the rules that
+    depend on it ask the local binary (or assume the newest release and say so).
+    """
     flavour = engine or tree.engine
-    ctx = LintContext(tree, effective(tree), flavour)
+    ctx = LintContext(tree, effective(tree), flavour, engine_version)
     out: list[Diagnostic] = []
     seen: set[tuple[str, str | None, int | None, str]] = set()
     for rule in all_rules():
@@ -327,19 +409,34 @@ def lint_tree(tree: ConfigTree, engine: str | None = None) -> list[Diagnostic]:
     return sorted(out, key=sort_key)
 
 
-def lint_text(text: str, filename: str, engine: str | None = None) -> list[Diagnostic]:
+def lint_text(
+    text: str,
+    filename: str,
+    engine: str | None = None,
+    engine_version: tuple[int, int] | None = None,
+) -> list[Diagnostic]:
     """Lint config text. ``engine``: ``haproxy``, ``nginx``, ``nginx-plus`` or None (detected).
 
     Raises :class:`~lbgen.diagnostics.SpecError` when the text cannot be read as a config.
     """
     parse_engine = "nginx" if engine == "nginx-plus" else engine
     tree = parse_config(text, filename, parse_engine)
-    return lint_tree(tree, engine)
+    return lint_tree(tree, engine, engine_version)
 
 
-def lint_path(path: str | Path, engine: str | None = None) -> list[Diagnostic]:
+def lint_path(
+    path: str | Path, engine: str | None = None, engine_version: tuple[int, int] | None = None
+) -> list[Diagnostic]:
     """Lint a config file (nginx includes resolved next to it)."""
-    return lint_text(read_config_text(path), str(path), engine)
+    return lint_text(read_config_text(path), str(path), engine, engine_version)
+
+
+def parse_engine_version(text: str) -> tuple[int, int]:
+    """``"2.6"`` or ``"3.0.5"`` -> ``(2, 6)`` / ``(3, 0)``; ValueError otherwise."""
+    parts = text.strip().split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        raise ValueError(f"not an engine version: {text!r} (expected MAJOR.MINOR, e.g. 2.8)")
+    return int(parts[0]), int(parts[1])
 
 
 def exit_code(diagnostics: Sequence[Diagnostic], fail_on: Level = Level.WARNING) -> int:
@@ -356,17 +453,21 @@ def explain() -> str:
 
 
 __all__ = [
+    "API_SERVER_PORTS",
     "CORE_RULES",
     "LINT_ENGINES",
     "WATCH_SAFE_US",
+    "ApiPath",
     "Finding",
     "LintContext",
     "Rule",
     "all_rules",
+    "api_path",
     "exit_code",
     "explain",
     "lint_path",
     "lint_text",
     "lint_tree",
+    "parse_engine_version",
     "rules_by_code",
 ]

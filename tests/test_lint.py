@@ -21,7 +21,7 @@ LINT_FIXTURES = sorted(LINT.iterdir())
 _NAME = re.compile(r"(?P<code>LB\d{3})-(?P<kind>bad|good)\.(?P<ext>cfg|conf)")
 
 # Rules whose finding means the engine itself refuses the config.
-ENGINE_REJECTS = {"LB100", "LB109", "LB111", "LB112", "LB113"}
+ENGINE_REJECTS = {"LB100", "LB109", "LB111", "LB112", "LB113", "LB120"}
 
 
 def fixture_info(path: Path) -> tuple[str, str, str]:
@@ -294,3 +294,98 @@ def test_lint_cli_reports_the_bare_interval() -> None:
 def test_the_readme_lists_every_rule() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert f"$ lbgen lint --list-rules\n{explain()}\n```" in readme
+
+
+# --- false-positive patterns found on the real-world corpus (issue 10) ------------------------
+
+CORPUS = Path(__file__).parent / "corpus" / "real"
+
+
+def _corpus(name: str) -> list[Diagnostic]:
+    return lint_path(CORPUS / name, engine_version=(2, 6))
+
+
+def test_tcplog_in_the_frontend_replaces_the_inherited_httplog() -> None:
+    """kubespray: defaults say httplog, the TCP frontend says tcplog (haproxy -c: no warning)."""
+    found = _corpus("kubespray-haproxy.cfg")
+    assert not [d for d in found if d.code == "LB114" and "httplog" in d.message]
+    # the http-server-close it inherits is still ignored in mode tcp
+    assert [d.line for d in found if d.code == "LB114"] == [11]
+
+
+def test_httplog_without_tcplog_in_a_tcp_frontend_is_reported() -> None:
+    """k0s docs on Debian's stock defaults: no tcplog, haproxy -c warns 'Falling back'."""
+    (hit,) = [d for d in _corpus("debian-stock-k0s-docs.cfg") if d.code == "LB114"]
+    assert hit.line == 24 and "frontend kubeAPI" in hit.message
+
+
+def test_stats_pages_join_api_and_ingress_are_not_the_api_path() -> None:
+    """k0s lab: a stats listen, a join API on 9443, ingress on 80/443 with send-proxy-v2 to
+    NodePorts: no idle-timeout or PROXY-protocol finding for them; the API and konnectivity
+    proxies keep theirs."""
+    found = _corpus("k8s-lab-k0s-external-lb.cfg")
+    timeouts = {d.message.split(":")[0] for d in found if d.code == "LB106"}
+    assert timeouts == {
+        "frontend k8s_api",
+        "backend k8s_api_backend",
+        "frontend k8s_konnectivity",
+        "backend k8s_konnectivity_backend",
+    }
+    assert "LB108" not in codes(found)
+
+
+def test_machine_config_server_and_ingress_are_not_the_api_path() -> None:
+    """OpenShift UPI: MCS (22623) /healthz check and 1m timeouts, ingress routers: left alone;
+    the API listen on 6443 keeps its idle-timeout finding."""
+    found = _corpus("openshift-install-configs-upi.cfg")
+    timeouts = {d.message.split(":")[0] for d in found if d.code == "LB106"}
+    assert timeouts == {"frontend api-server-6443", "backend api-server-6443"}
+    assert not {"LB103", "LB104"} & codes(found)
+
+
+def test_proxy_protocol_to_apiservers_is_still_an_error() -> None:
+    text = (CORPUS / "k8s-lab-k0s-external-lb.cfg").read_text()
+    text = text.replace(
+        "192.168.122.14:6443 check check-ssl", "192.168.122.14:6443 check send-proxy"
+    )
+    found = lint_text(text, "x.cfg", "haproxy")
+    assert [d.line for d in found if d.code == "LB108"] == [73]
+
+
+def test_api_traffic_in_mode_http_is_an_error() -> None:
+    """An API listen left in the Debian defaults' mode http (no 'mode tcp' line)."""
+    text = (CORPUS / "debian-stock-k3s-docs.cfg").read_text()
+    text = text.replace("    mode tcp\n    option tcplog\n", "    option tcplog\n", 1)
+    hits = [d for d in lint_text(text, "x.cfg", "haproxy") if d.code == "LB119"]
+    assert len(hits) == 1 and hits[0].level is Level.ERROR
+    assert hits[0].message.startswith("frontend k3s-frontend in mode http carries API traffic")
+
+
+def test_removed_keywords_follow_the_engine_version() -> None:
+    text = (LINT / "LB120-bad.cfg").read_text() + "\nlisten x\n    bind 127.0.0.1:1 process 1\n"
+    old = lint_text(text, "x.cfg", "haproxy", engine_version=(2, 4))
+    assert "LB120" not in codes(old)
+    mid = [d for d in lint_text(text, "x.cfg", "haproxy", (2, 6)) if d.code == "LB120"]
+    assert [d.line for d in mid] == [3]  # 'process' on bind lines goes in 2.7
+    assert "HAProxy 2.6 (--engine-version) refuses to start" in mid[0].message
+    new = [d for d in lint_text(text, "x.cfg", "haproxy", (3, 0)) if d.code == "LB120"]
+    assert [d.line for d in new] == [3, 19]
+
+
+def test_removed_keywords_without_a_version_use_the_local_binary() -> None:
+    from lbgen.haproxy.lint import local_haproxy_version
+
+    local = local_haproxy_version()
+    (hit,) = [d for d in lint_path(LINT / "LB120-bad.cfg") if d.code == "LB120"]
+    if local is None:
+        assert "assumed: no --engine-version and no local haproxy" in hit.message
+    else:
+        assert f"HAProxy {local[0]}.{local[1]} (the local haproxy)" in hit.message
+
+
+def test_bare_number_check_interval_is_covered() -> None:
+    """README footgun: 'inter 10' is 10 ms; LB116 says so for server and default-server."""
+    text = (LINT / "LB120-good.cfg").read_text().replace("check\n", "check inter 10\n")
+    text = text.replace("backend apiservers\n", "backend apiservers\n    default-server inter 5\n")
+    hits = {d.message.split(":")[0] for d in lint_text(text, "x.cfg") if d.code == "LB116"}
+    assert hits == {"inter 5 is 5ms, not 5s", "inter 10 is 10ms, not 10s"}

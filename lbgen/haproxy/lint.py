@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 
 from lbgen.confparse.tree import Node
 from lbgen.diagnostics import Level
@@ -10,7 +14,7 @@ from lbgen.effective.model import Backend, Origin, format_duration
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS
 from lbgen.haproxy.syntax import PROXY_SECTIONS
-from lbgen.lint import Finding, LintContext, Rule
+from lbgen.lint import Finding, LintContext, Rule, api_path
 
 HAPROXY = ("haproxy",)
 
@@ -45,8 +49,11 @@ def ssl_hello_check(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _checked_backends(ctx: LintContext, *kinds: str) -> Iterator[Backend]:
+    """API-path backends with these check kinds: another service's check (OpenShift's
+    machine-config server answers /healthz, not /readyz) is not about API servers."""
+    api = api_path(ctx.config)
     for backend in ctx.config.backends.values():
-        if backend.health.check in kinds:
+        if backend.health.check in kinds and backend.name in api.backends:
             yield backend
 
 
@@ -124,6 +131,18 @@ _L7_BALANCE = ("uri", "url_param", "hdr", "random-uri")
 _HTTP_RULES = ("http-request", "http-response", "http-after-response")
 
 
+def _tcplog_wins(origins: Mapping[str, Origin]) -> bool:
+    """Whether an ``option tcplog`` replaces the ``option httplog`` this proxy inherits or
+    sets: both set the log format and the last one HAProxy reads wins (a proxy's own line
+    comes after its defaults section, so later in the file means later or more specific)."""
+    tcplog, httplog = origins.get("option tcplog"), origins.get("option httplog")
+    if tcplog is None:
+        return False
+    if httplog is None or tcplog.file != httplog.file:
+        return True
+    return (tcplog.line or 0) > (httplog.line or 0)
+
+
 def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
     """HTTP-only keywords in a TCP proxy do nothing (HAProxy ignores them, sometimes with a
     warning): the config does not do what it says."""
@@ -146,6 +165,8 @@ def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
         offending: list[tuple[str, Origin | None]] = []
         for text in extras:
             words = text.split()
+            if words == ["option", "httplog"] and _tcplog_wins(origins):
+                continue
             if words[:1] == ["option"] and len(words) > 1 and words[1] in _HTTP_ONLY_OPTIONS:
                 offending.append((f"option {words[1]}", origins.get(f"option {words[1]}")))
             elif words[:1] and words[0] in _HTTP_RULES:
@@ -214,6 +235,108 @@ def haproxy_bare_number_ms(ctx: LintContext) -> Iterator[Finding]:
             yield Finding.at(node, f"{what} {value} is {format_duration(value * 1000)}")
 
 
+def api_in_http_mode(ctx: LintContext) -> Iterator[Finding]:
+    """A proxy in ``mode http`` that binds 6443 or forwards to servers on 6443: kubectl speaks
+    TLS end to end with client certificates, which only a TCP (passthrough) proxy carries."""
+    config = ctx.config
+    api = api_path(config)
+    for frontend in config.frontends.values():
+        backend = config.backends.get(frontend.backend) if frontend.backend else None
+        on_api_port = any(b.address.rpartition(":")[2] == "6443" for b in frontend.binds) or (
+            backend is not None and any(s.port == 6443 for s in backend.servers.values())
+        )
+        if not on_api_port or frontend.name not in api.frontends:
+            continue
+        http = [f"frontend {frontend.name}"] if frontend.mode == "http" else []
+        if backend is not None and backend.mode == "http":
+            http.append(f"backend {backend.name}")
+        if http:
+            where = frontend.origins.get("mode") if frontend.mode == "http" else None
+            if where is None and backend is not None:
+                where = backend.origins.get("mode")
+            yield Finding.at_origin(
+                where, f"{' and '.join(http)} in mode http carries API traffic", frontend.origin
+            )
+
+
+_LATEST = (3, 2)
+"""The newest HAProxy release this table knows; assumed when no version is known."""
+
+_REMOVED: Mapping[str, tuple[tuple[int, int], str]] = {
+    "nbproc": ((2, 5), "threads are used instead (nbthread)"),
+    "tune.chksize": ((2, 5), "tune.bufsize is used instead"),
+    "bind-process": ((2, 7), "threads replace processes; use thread groups"),
+    "tune.ssl.capture-cipherlist-size": ((2, 7), "use tune.ssl.capture-buffer-size"),
+    "monitor-net": ((2, 4), "use 'http-request return status 200 if { src NET }'"),
+    "block": ((2, 1), "use 'http-request deny'"),
+    "redispatch": ((2, 1), "use 'option redispatch'"),
+    "clitimeout": ((2, 1), "use 'timeout client'"),
+    "contimeout": ((2, 1), "use 'timeout connect'"),
+    "srvtimeout": ((2, 1), "use 'timeout server'"),
+    "option forceclose": ((2, 0), "remove it (or 'option httpclose')"),
+    "bind ... process": ((2, 7), "threads replace processes; remove it"),
+}
+"""Keywords HAProxy no longer accepts: (first release that refuses to start, the way out).
+Checked against haproxy 2.6's own messages (``haproxy -c``: "not supported any more since
+HAProxy 2.5", "will be removed in version 2.7")."""
+_REQ_RSP = re.compile(r"^(req|rsp)i?(add|rep|del|allow|deny|pass|tarpit|setbe)$")
+
+
+def _removed_keyword(node: Node) -> str | None:
+    if node.keyword in _REMOVED:
+        return node.keyword
+    if node.keyword == "option" and node.args and f"option {node.args[0]}" in _REMOVED:
+        return f"option {node.args[0]}"
+    if node.keyword == "bind" and "process" in node.args[1:]:
+        return "bind ... process"
+    if _REQ_RSP.match(node.keyword):
+        return node.keyword
+    return None
+
+
+@cache
+def local_haproxy_version() -> tuple[int, int] | None:
+    """The (major, minor) of the ``haproxy`` on PATH, None when there is none."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        return None
+    try:
+        out = subprocess.run(
+            [binary, "-v"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"version (\d+)\.(\d+)", out)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def removed_keyword(ctx: LintContext) -> Iterator[Finding]:
+    """Keywords removed from HAProxy: the version that runs the config refuses to start.
+
+    The version is ``--engine-version``, else the local binary's, else the newest release
+    (the message says which)."""
+    hits: list[tuple[Node, str]] = []
+    for section in ctx.tree.directives():
+        for node in section.directives():
+            if (what := _removed_keyword(node)) is not None:
+                hits.append((node, what))
+    if not hits:
+        return
+    version, source = ctx.engine_version, "--engine-version"
+    if version is None:
+        version, source = local_haproxy_version(), "the local haproxy"
+    if version is None:
+        version, source = _LATEST, "assumed: no --engine-version and no local haproxy"
+    for node, what in hits:
+        since, instead = _REMOVED.get(what, ((2, 1), "use the http-request/http-response rules"))
+        if version >= since:
+            yield Finding.at(
+                node,
+                f"'{what}' was removed in HAProxy {since[0]}.{since[1]}: HAProxy "
+                f"{version[0]}.{version[1]} ({source}) refuses to start; {instead}",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("LB101", "duplicate-check-option", Level.WARNING, HAPROXY,
          "two 'option *-chk' in one section: the last one silently replaces the others",
@@ -247,7 +370,14 @@ RULES: tuple[Rule, ...] = (
     Rule("LB117", "haproxy-bare-number-ms", Level.NOTE, HAPROXY,
          "a bare number is milliseconds in HAProxy (seconds in nginx): the unit says so",
          haproxy_bare_number_ms),
+    Rule("LB119", "api-in-http-mode", Level.ERROR, HAPROXY,
+         "kubectl speaks TLS with client certificates end to end: an API proxy must run in "
+         "mode tcp, or every connection fails",
+         api_in_http_mode),
+    Rule("LB120", "removed-keyword", Level.ERROR, HAPROXY,
+         "a keyword this HAProxy version no longer accepts",
+         removed_keyword),
 )  # fmt: skip
 """HAProxy's own lint rules, in code order."""
 
-__all__ = ["BARE_MS_LIKELY_SECONDS", "RULES"]
+__all__ = ["BARE_MS_LIKELY_SECONDS", "RULES", "local_haproxy_version"]
