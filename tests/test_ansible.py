@@ -551,12 +551,17 @@ def tier_play(ansible: Ansible, folder: Path, *args: str) -> TierPlay:
         }
     ]
     (folder / "tier.yml").write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
+    return run_tier(ansible, folder, "tier.yml", *args)
+
+
+def run_tier(ansible: Ansible, folder: Path, play: str, *args: str) -> TierPlay:
+    """Run ``folder/play`` over the tier's inventory, ``folder/bin`` first on PATH."""
     env = dict(ansible.env, PATH=f"{folder / 'bin'}{os.pathsep}{ansible.env['PATH']}")
     result = Ansible(env, ansible.collections).run(
-        "playbook", "-i", "inventory.ini", "tier.yml", *args, cwd=folder
+        "playbook", "-i", "inventory.ini", play, *args, cwd=folder
     )
     recap = {m["host"]: m for m in HOST_RECAP.finditer(result.stdout)}
-    assert set(recap) == {"lb1", "lb2", "edge3"}, result.stdout
+    assert recap, f"no PLAY RECAP in:\n{result.stdout}"
     return TierPlay(
         result.returncode,
         result.stdout,
@@ -667,3 +672,49 @@ def test_keepalived_node_errors(ansible: Ansible, tmp_path: Path) -> None:
     assert (misplaced.returncode, misplaced.failed) == (2, 1), misplaced.output
     assert "node is for the per-node target keepalived, not haproxy" in misplaced.output
     assert not dest.exists()
+
+
+def test_the_collection_readme_tier_playbook_installs_both_configs_and_notifies(
+    ansible: Ansible, tier: Path
+) -> None:
+    """The collection README's whole-tier playbook, run as written except for what this machine
+    cannot do: ``dest`` under the test folder, no ``become``, handlers as ``debug`` tasks."""
+    from ruamel.yaml import YAML
+
+    readme = (COLLECTION / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Example: the whole tier", 1)[1].split("```yaml\n", 1)[1]
+    (play,) = YAML(typ="safe").load(block.split("```", 1)[0])
+    play.pop("become")
+    for task in play["tasks"]:
+        args = task["lbgen.lbgen.lbgen_render"]
+        args["dest"] = f"{tier}/{{{{ inventory_hostname }}}}/{Path(args['dest']).name}"
+    play["handlers"] = [
+        {"name": h["name"], "ansible.builtin.debug": {"msg": f"handler {h['name']}"}}
+        for h in play["handlers"]
+    ]
+    (tier / "lb").mkdir()
+    (tier / "lb" / "ha-tier.yaml").write_text(HA_TIER.read_text(encoding="utf-8"))
+    (tier / "site.yml").write_text(json.dumps([play], indent=2), encoding="utf-8")
+    (tier / "inventory.ini").write_text(
+        (tier / "inventory.ini").read_text().replace("edge3 lb_node=lb3", "lb3")
+    )
+    hosts = ("lb1", "lb2", "lb3")
+    for host in hosts:
+        (tier / host).mkdir()
+
+    first = run_tier(ansible, tier, "site.yml")
+    assert first.returncode == 0, first.output
+    assert first.changed == dict.fromkeys(hosts, 2), first.output
+    spec = lbgen.load_spec(tier / "lb" / "ha-tier.yaml")
+    for host in hosts:
+        assert (tier / host / "haproxy.cfg").read_text() == lbgen.render(spec, "haproxy").text
+        keepalived = lbgen.render(spec, "keepalived", node=host).text
+        assert (tier / host / "keepalived.conf").read_text() == keepalived
+    for handler in ("Reload haproxy", "Restart keepalived"):
+        assert first.output.count(f'"msg": "handler {handler}"') == 3, first.output
+    assert "handler Reload nginx" not in first.output
+
+    second = run_tier(ansible, tier, "site.yml")
+    assert second.returncode == 0, second.output
+    assert second.changed == dict.fromkeys(hosts, 0), second.output
+    assert "RUNNING HANDLER" not in second.output
