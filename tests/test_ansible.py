@@ -169,6 +169,8 @@ def test_the_installed_collection_is_the_one_used(ansible: Ansible, tmp_path: Pa
     assert result.returncode == 0, result.stdout
     assert str(ansible.collections) in result.stdout
     assert "validate" in result.stdout and "spec_content" in result.stdout
+    assert "lbgen check --engine keepalived %s" in result.stdout  # the keepalived example
+    assert "inventory_hostname" in result.stdout  # node's default
 
 
 def test_first_run_changes_second_run_does_not(ansible: Ansible, work: Path) -> None:

@@ -53,9 +53,9 @@ options:
       - O(target=keepalived) only. The node of the spec's C(vip.nodes) whose C(keepalived.conf)
         is rendered, as C(lbgen render -t keepalived --node NODE).
       - Defaults to the host's C(inventory_hostname) (resolved by the action plugin on the
-        controller): when the inventory names the hosts as C(vip.nodes) does, each host gets
-        its own config without O(node). Set it when the names differ, for example
-        C(node: "{{ lb_node }}") from a host variable.
+        controller). When the inventory names the hosts as C(vip.nodes) does, each host gets
+        its own config without O(node). Set it when the names differ, for example to
+        C({{ lb_node }}), a host variable.
     type: str
   layout:
     description:
