@@ -169,6 +169,8 @@ def test_the_installed_collection_is_the_one_used(ansible: Ansible, tmp_path: Pa
     assert result.returncode == 0, result.stdout
     assert str(ansible.collections) in result.stdout
     assert "validate" in result.stdout and "spec_content" in result.stdout
+    assert "lbgen check --engine keepalived %s" in result.stdout  # the keepalived example
+    assert "inventory_hostname" in result.stdout  # node's default
 
 
 def test_first_run_changes_second_run_does_not(ansible: Ansible, work: Path) -> None:
@@ -463,3 +465,258 @@ def test_without_lbgen_the_task_says_how_to_install_it(ansible: Ansible, work: P
     assert f"{sys.executable} -m pip install /path/to/lbgen" in run.output
     assert "pip install git+" in run.output
     assert "pip install lbgen'" not in run.output
+
+
+# --- keepalived per host: a tier of nodes from the vip section ------------------------------------
+
+HA_TIER = REPO / "examples" / "ha-tier.yaml"
+HOST_RECAP = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+"
+    r"failed=(?P<failed>\d+)",
+    re.M,
+)
+
+
+@dataclass(frozen=True)
+class TierPlay:
+    """One ``ansible-playbook`` run over the tier's hosts: exit code, output, per-host recap."""
+
+    returncode: int
+    output: str
+    changed: dict[str, int]
+    failed: dict[str, int]
+
+
+def documented_keepalived_task() -> dict[str, object]:
+    """The arguments of the module documentation's keepalived example."""
+    for task in module_examples():
+        args = task["lbgen.lbgen.lbgen_render"]
+        assert isinstance(args, dict)
+        if args["target"] == "keepalived":
+            return args
+    raise AssertionError("no keepalived example")
+
+
+@pytest.fixture
+def tier(tmp_path: Path) -> Path:
+    """A play folder with the 3-node example spec as spec.yaml, an inventory of three hosts run
+    locally (lb1 and lb2 named as the spec's vip nodes; ``edge3`` maps to lb3 with a host
+    variable), and an ``lbgen`` command on PATH for ``validate`` (lbgen on the managed host)."""
+    (tmp_path / "spec.yaml").write_text(HA_TIER.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "inventory.ini").write_text(
+        textwrap.dedent(
+            f"""\
+            [loadbalancers]
+            lb1
+            lb2
+            edge3 lb_node=lb3
+
+            [loadbalancers:vars]
+            ansible_connection=local
+            ansible_python_interpreter={sys.executable}
+            """
+        ),
+        encoding="utf-8",
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "lbgen").write_text(f'#!/bin/sh\nexec {sys.executable} -m lbgen "$@"\n')
+    (bin_dir / "lbgen").chmod(0o755)
+    return tmp_path
+
+
+def tier_play(ansible: Ansible, folder: Path, *args: str) -> TierPlay:
+    """Render every host's keepalived.conf into ``folder/HOST/keepalived.conf`` with the
+    documented task (its ``validate``), ``node`` from ``lb_node`` where the host has one."""
+    documented = documented_keepalived_task()
+    assert "node" not in documented  # the example relies on the inventory_hostname default
+    task = {
+        **documented,
+        "spec": "spec.yaml",
+        "dest": f"{folder}/{{{{ inventory_hostname }}}}/keepalived.conf",
+        "node": "{{ lb_node | default(omit) }}",
+    }
+    play = [
+        {
+            "hosts": "loadbalancers",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "directory per host",
+                    "ansible.builtin.file": {
+                        "path": f"{folder}/{{{{ inventory_hostname }}}}",
+                        "state": "directory",
+                    },
+                },
+                {"name": "keepalived.conf of this host", "lbgen.lbgen.lbgen_render": task},
+            ],
+        }
+    ]
+    (folder / "tier.yml").write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
+    return run_tier(ansible, folder, "tier.yml", *args)
+
+
+def run_tier(ansible: Ansible, folder: Path, play: str, *args: str) -> TierPlay:
+    """Run ``folder/play`` over the tier's inventory, ``folder/bin`` first on PATH."""
+    env = dict(ansible.env, PATH=f"{folder / 'bin'}{os.pathsep}{ansible.env['PATH']}")
+    result = Ansible(env, ansible.collections).run(
+        "playbook", "-i", "inventory.ini", play, *args, cwd=folder
+    )
+    recap = {m["host"]: m for m in HOST_RECAP.finditer(result.stdout)}
+    assert recap, f"no PLAY RECAP in:\n{result.stdout}"
+    return TierPlay(
+        result.returncode,
+        result.stdout,
+        {host: int(m["changed"]) for host, m in recap.items()},
+        {host: int(m["failed"]) for host, m in recap.items()},
+    )
+
+
+NODE_OF = {"lb1": "lb1", "lb2": "lb2", "edge3": "lb3"}
+
+
+def keepalived_files(folder: Path) -> dict[str, Path]:
+    """Each host's installed keepalived.conf."""
+    return {host: folder / host / "keepalived.conf" for host in NODE_OF}
+
+
+def test_keepalived_renders_each_hosts_own_node_and_a_second_run_changes_nothing(
+    ansible: Ansible, tier: Path
+) -> None:
+    first = tier_play(ansible, tier)
+    assert first.returncode == 0, first.output
+    # changed=2 per host: the folder, then the config (validated by keepalived -t on the way).
+    assert first.changed == {"lb1": 2, "lb2": 2, "edge3": 2}, first.output
+    spec = lbgen.load_spec(tier / "spec.yaml")
+    files = keepalived_files(tier)
+    for host, node in NODE_OF.items():
+        text = files[host].read_text(encoding="utf-8")
+        assert text == lbgen.render(spec, "keepalived", node=node).text
+        assert f"# node: {node}\n" in text and f"router_id {node}\n" in text
+    assert files["lb1"].stat().st_mode & 0o777 == 0o640  # the documented mode
+    priorities = {
+        host: re.findall(r"^\s+priority (\d+)$", files[host].read_text(encoding="utf-8"), re.M)
+        for host in NODE_OF
+    }
+    assert len({tuple(p) for p in priorities.values()}) == 3, priorities  # three distinct nodes
+    stamps = {host: path.stat().st_mtime_ns for host, path in files.items()}
+
+    second = tier_play(ansible, tier)
+    assert second.returncode == 0, second.output
+    assert second.changed == {"lb1": 0, "lb2": 0, "edge3": 0}, second.output
+    assert {host: path.stat().st_mtime_ns for host, path in files.items()} == stamps
+
+
+def set_router_id(spec: Path, old: int, new: int) -> None:
+    """Edit vip.virtual_router_id of the tier spec."""
+    text = spec.read_text(encoding="utf-8")
+    assert f"virtual_router_id: {old}\n" in text
+    spec.write_text(text.replace(f"virtual_router_id: {old}\n", f"virtual_router_id: {new}\n"))
+
+
+def test_keepalived_check_mode_writes_nothing_and_diff_shows_the_change(
+    ansible: Ansible, tier: Path
+) -> None:
+    files = keepalived_files(tier)
+    would_create = tier_play(ansible, tier, "--check")
+    assert would_create.returncode == 0, would_create.output
+    assert would_create.changed == {"lb1": 2, "lb2": 2, "edge3": 2}, would_create.output
+    assert not any(path.exists() for path in files.values())
+
+    assert tier_play(ansible, tier).returncode == 0
+    before = {host: (digest(p), p.stat().st_mtime_ns) for host, p in files.items()}
+    set_router_id(tier / "spec.yaml", 51, 52)
+    would_change = tier_play(ansible, tier, "--check", "--diff")
+    assert would_change.returncode == 0, would_change.output
+    assert would_change.changed == {"lb1": 1, "lb2": 1, "edge3": 1}, would_change.output
+    lines = would_change.output.splitlines()
+    assert lines.count("-    virtual_router_id 51") == 3, would_change.output
+    assert lines.count("+    virtual_router_id 52") == 3, would_change.output
+    for node in NODE_OF.values():
+        assert f"+++ after: lbgen render spec.yaml -t keepalived --node {node}" in lines
+    assert {host: (digest(p), p.stat().st_mtime_ns) for host, p in files.items()} == before
+
+
+def test_keepalived_validate_failure_leaves_every_hosts_config_untouched(
+    ansible: Ansible, tier: Path
+) -> None:
+    files = keepalived_files(tier)
+    assert tier_play(ansible, tier).returncode == 0
+    before = {host: (digest(p), p.stat().st_mtime_ns) for host, p in files.items()}
+    # A valid spec whose config keepalived refuses here: the interface does not exist.
+    spec = tier / "spec.yaml"
+    spec.write_text(spec.read_text().replace("interface: eth0\n", "interface: lbgen-none0\n"))
+    assert (
+        "interface lbgen-none0\n"
+        in lbgen.render(lbgen.load_spec(spec), "keepalived", node="lb1").text
+    )
+
+    run = tier_play(ansible, tier)
+    assert run.returncode == 2, run.output
+    assert run.failed == {"lb1": 1, "lb2": 1, "edge3": 1}, run.output
+    assert run.output.count('"msg": "failed to validate"') == 3, run.output
+    assert "Non-existent interface specified in configuration" in run.output
+    assert "keepalived (local) rejected the config" in run.output
+    assert {host: (digest(p), p.stat().st_mtime_ns) for host, p in files.items()} == before
+
+
+def test_keepalived_node_errors(ansible: Ansible, tmp_path: Path) -> None:
+    """A host that is no vip node fails with the nodes and the default named; ``node`` with
+    a proxy target is refused; nothing is written."""
+    (tmp_path / "spec.yaml").write_text(HA_TIER.read_text(encoding="utf-8"), encoding="utf-8")
+    dest = tmp_path / "keepalived.conf"
+    unknown = playbook(ansible, tmp_path, render_task(dest, target="keepalived"))
+    assert (unknown.returncode, unknown.failed) == (2, 1), unknown.output
+    assert "no node 'localhost' in vip.nodes (lb1, lb2, lb3)" in unknown.output
+    assert "node defaults to inventory_hostname, 'localhost'" in unknown.output
+
+    misplaced = playbook(ansible, tmp_path, render_task(dest, node="lb1"))
+    assert (misplaced.returncode, misplaced.failed) == (2, 1), misplaced.output
+    assert "node is for the per-node target keepalived, not haproxy" in misplaced.output
+    assert not dest.exists()
+
+
+def test_the_collection_readme_tier_playbook_installs_both_configs_and_notifies(
+    ansible: Ansible, tier: Path
+) -> None:
+    """The collection README's whole-tier playbook, run as written except for what this machine
+    cannot do: ``dest`` under the test folder, no ``become``, handlers as ``debug`` tasks."""
+    from ruamel.yaml import YAML
+
+    readme = (COLLECTION / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Example: the whole tier", 1)[1].split("```yaml\n", 1)[1]
+    (play,) = YAML(typ="safe").load(block.split("```", 1)[0])
+    play.pop("become")
+    for task in play["tasks"]:
+        args = task["lbgen.lbgen.lbgen_render"]
+        args["dest"] = f"{tier}/{{{{ inventory_hostname }}}}/{Path(args['dest']).name}"
+    play["handlers"] = [
+        {"name": h["name"], "ansible.builtin.debug": {"msg": f"handler {h['name']}"}}
+        for h in play["handlers"]
+    ]
+    (tier / "lb").mkdir()
+    (tier / "lb" / "ha-tier.yaml").write_text(HA_TIER.read_text(encoding="utf-8"))
+    (tier / "site.yml").write_text(json.dumps([play], indent=2), encoding="utf-8")
+    (tier / "inventory.ini").write_text(
+        (tier / "inventory.ini").read_text().replace("edge3 lb_node=lb3", "lb3")
+    )
+    hosts = ("lb1", "lb2", "lb3")
+    for host in hosts:
+        (tier / host).mkdir()
+
+    first = run_tier(ansible, tier, "site.yml")
+    assert first.returncode == 0, first.output
+    assert first.changed == dict.fromkeys(hosts, 2), first.output
+    spec = lbgen.load_spec(tier / "lb" / "ha-tier.yaml")
+    for host in hosts:
+        assert (tier / host / "haproxy.cfg").read_text() == lbgen.render(spec, "haproxy").text
+        keepalived = lbgen.render(spec, "keepalived", node=host).text
+        assert (tier / host / "keepalived.conf").read_text() == keepalived
+    for handler in ("Reload haproxy", "Restart keepalived"):
+        assert first.output.count(f'"msg": "handler {handler}"') == 3, first.output
+    assert "handler Reload nginx" not in first.output
+
+    second = run_tier(ansible, tier, "site.yml")
+    assert second.returncode == 0, second.output
+    assert second.changed == dict.fromkeys(hosts, 0), second.output
+    assert "RUNNING HANDLER" not in second.output

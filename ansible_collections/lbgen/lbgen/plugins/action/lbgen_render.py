@@ -24,11 +24,19 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
+#: Targets that render one config per node of the spec's ``vip`` tier (``node`` applies).
+NODE_TARGETS = ("keepalived",)
+
 #: Arguments that are lbgen's own; everything else listed in COPY_ARGS goes to copy unchanged.
 LBGEN_ARGS: dict[str, dict[str, Any]] = {
     "spec": {"type": "str"},
     "spec_content": {"type": "raw"},
-    "target": {"type": "str", "required": True, "choices": ["haproxy", "nginx", "nginx-plus"]},
+    "target": {
+        "type": "str",
+        "required": True,
+        "choices": ["haproxy", "nginx", "nginx-plus", *NODE_TARGETS],
+    },
+    "node": {"type": "str"},
     "layout": {"type": "str", "choices": ["full", "stream", "upstreams"]},
     "strict": {"type": "bool", "default": False},
     "load_module": {"type": "str"},
@@ -80,12 +88,29 @@ class ActionModule(ActionBase):
             required_one_of=[("spec", "spec_content")],
         )
         try:
+            args["node"] = self._node(args, task_vars)
             rendered, notes = self._render(args)
             return self._install(args, rendered, notes, task_vars)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
     # -- rendering (controller side) ------------------------------------------------------------
+
+    @staticmethod
+    def _node(args: dict[str, Any], task_vars: dict[str, Any]) -> str | None:
+        """The vip node a per-node target renders for: ``node``, else the host's
+        ``inventory_hostname``. Resolved here, in the action plugin, because it runs on the
+        controller with the host's variables: a playbook needs no ``node:`` line when its
+        inventory names the hosts as the spec's ``vip.nodes`` do."""
+        if args["target"] not in NODE_TARGETS:
+            if args["node"] is not None:
+                raise AnsibleActionFail(
+                    f"lbgen: node is for the per-node target keepalived, not {args['target']}"
+                )
+            return None
+        if args["node"] is not None:
+            return str(args["node"])
+        return str(task_vars["inventory_hostname"])
 
     def _render(self, args: dict[str, Any]) -> tuple[Any, list[Any]]:
         try:
@@ -109,12 +134,15 @@ class ActionModule(ActionBase):
             else:
                 source = to_bytes(content, errors="surrogate_or_strict")
             filename = "spec_content"
+        spec: Any = None
         try:
             spec = lbgen.load_spec(source, filename=filename)
             # allow_errors: the errors are reported below, as the task's failure message.
             options: dict[str, Any] = {"strict": args["strict"], "allow_errors": True}
             if args["load_module"] is not None:
                 options["load_module"] = args["load_module"]
+            if args["node"] is not None:
+                options["node"] = args["node"]
             if args["templates"] is not None:
                 options["templates"] = self._find_needle("templates", args["templates"])
             rendered = lbgen.render(spec, args["target"], layout=args["layout"], **options)
@@ -122,8 +150,16 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 "lbgen: the spec is not valid\n" + format_text(exc.diagnostics)
             ) from None
-        except ValueError as exc:  # an unknown layout for the target (TargetError)
-            raise AnsibleActionFail(f"lbgen: {exc}") from None
+        except ValueError as exc:  # an unknown layout, or vip node, for the target (TargetError)
+            hint = ""
+            vip = spec.vip if spec is not None else None
+            defaulted = args["node"] is not None and self._task.args.get("node") is None
+            if defaulted and vip is not None and args["node"] not in {n.name for n in vip.nodes}:
+                hint = (
+                    f" (node defaults to inventory_hostname, {args['node']!r}; name the host's"
+                    " vip node with node:)"
+                )
+            raise AnsibleActionFail(f"lbgen: {exc}{hint}") from None
         if not rendered.ok:
             errors = [d for d in rendered.diagnostics if d.level is Level.ERROR]
             raise AnsibleActionFail(
@@ -182,8 +218,9 @@ class ActionModule(ActionBase):
         diffs = result.get("diff")
         for diff in diffs if isinstance(diffs, list) else [diffs] if diffs else []:
             if isinstance(diff, dict) and diff.get("after_header") == source:
+                node = f" --node {args['node']}" if args["node"] is not None else ""
                 diff["after_header"] = (
-                    f"lbgen render {args['spec'] or 'spec_content'} -t {args['target']}"
+                    f"lbgen render {args['spec'] or 'spec_content'} -t {args['target']}{node}"
                 )
         warnings = [format_text([d]) for d in diagnostics if d.level is Level.WARNING]
         if warnings:
@@ -191,6 +228,7 @@ class ActionModule(ActionBase):
         result["lbgen"] = {
             "target": rendered.target,
             "layout": rendered.layout,
+            "node": args["node"],
             "diagnostics": [format_text([d]) for d in diagnostics],
         }
         return result

@@ -10,9 +10,10 @@ module: lbgen_render
 short_description: Render an lbgen load-balancer spec and install the config on the host
 description:
   - Renders an lbgen spec (one declarative description of a
-    load balancer in front of Kubernetes API servers) into an C(haproxy.cfg) or an nginx
-    C(stream {}) config B(on the controller), and installs the result at O(dest) on the managed
-    host through M(ansible.builtin.copy).
+    load balancer in front of Kubernetes API servers) into an C(haproxy.cfg), an nginx
+    C(stream {}) config or, for a tier of load-balancer nodes sharing a virtual IP (the spec's
+    C(vip) section), one node's C(keepalived.conf), B(on the controller), and installs the
+    result at O(dest) on the managed host through M(ansible.builtin.copy).
   - Managed hosts need nothing but the engine; lbgen must be installed for the Python that runs
     Ansible on the controller.
   - Because the file is installed by M(ansible.builtin.copy), C(changed), check mode, diff mode,
@@ -41,10 +42,21 @@ options:
         in each message names the field.
     type: raw
   target:
-    description: The engine to render for.
+    description:
+      - The engine to render for. C(keepalived) renders the config of one node of the spec's
+        C(vip) tier, the one named by O(node).
     type: str
     required: true
-    choices: [haproxy, nginx, nginx-plus]
+    choices: [haproxy, nginx, nginx-plus, keepalived]
+  node:
+    description:
+      - O(target=keepalived) only. The node of the spec's C(vip.nodes) whose C(keepalived.conf)
+        is rendered, as C(lbgen render -t keepalived --node NODE).
+      - Defaults to the host's C(inventory_hostname) (resolved by the action plugin on the
+        controller). When the inventory names the hosts as C(vip.nodes) does, each host gets
+        its own config without O(node). Set it when the names differ, for example to
+        C({{ lb_node }}), a host variable.
+    type: str
   layout:
     description:
       - C(full) (a complete config), C(stream) (an nginx C(stream {}) block, the nginx default)
@@ -86,6 +98,12 @@ options:
       - nginx, O(layout=stream) (a C(stream {}) block the host's C(nginx.conf) includes at its
         top level) is no whole config, so C(nginx -t -c %s) cannot check it; wrap it in one,
         loading the host's modules (Debian) - see the second example.
+      - keepalived, C(lbgen check --engine keepalived %s), which runs the host's
+        C(keepalived -t -f) on the file (keepalived 2.2.7, Debian 12, kills itself during
+        C(-t) when scripts run as a non-root C(script_user); lbgen checks a copy naming root
+        there, same lines). It needs lbgen on the managed host. keepalived checks the config
+        for the machine it runs on (an O(node)'s C(interface) must exist there), so this is
+        the right place for the check.
     type: str
   backup:
     description: Keep a timestamped copy of O(dest) when it changes. As in M(ansible.builtin.copy).
@@ -171,6 +189,15 @@ EXAMPLES = r"""
     validate: nginx -t -c %s
   notify: Reload nginx
 
+- name: This host's keepalived.conf (node defaults to inventory_hostname), checked by keepalived
+  lbgen.lbgen.lbgen_render:
+    spec: lb/ha-tier.yaml
+    target: keepalived
+    dest: /etc/keepalived/keepalived.conf
+    validate: lbgen check --engine keepalived %s
+    mode: "0640"
+  notify: Restart keepalived
+
 - name: Write the config only when the host has none yet
   lbgen.lbgen.lbgen_render:
     spec: lb/prod-k8s-api.yaml
@@ -198,6 +225,9 @@ lbgen:
       type: str
     layout:
       description: The layout rendered.
+      type: str
+    node:
+      description: The vip node rendered for (O(target=keepalived)), else null.
       type: str
     diagnostics:
       description: Every warning and note of the translation, as C(file:line:col) lines.
