@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
 from lbgen.resolve import Resolved, resolve_spec
@@ -112,6 +111,8 @@ def make_environment(override: str | Path | None = None) -> jinja2.Environment:
     """
     if not override:
         return _packaged_environment()
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # only overrides need the sandbox
+
     paths = [str(override), str(packaged_templates())]
     return ImmutableSandboxedEnvironment(**_options(paths))
 
@@ -232,7 +233,6 @@ def render_resolved(
 ) -> Rendered:
     """Render an already resolved spec; see :func:`render`."""
     from lbgen import __version__
-    from lbgen.targets.nginx import load_module_problem
 
     layout = target_layout(target, layout)
     if any(d.level is Level.ERROR for d in resolved.load_diagnostics):
@@ -242,6 +242,8 @@ def render_resolved(
         return Rendered(text="", diagnostics=diagnostics, target=target, layout=layout)
     options: dict[str, Any] = {}
     if load_module is not None:
+        from lbgen.targets.nginx import load_module_problem  # not imported for haproxy
+
         problem = load_module_problem(load_module)
         if problem is not None:
             raise TargetError(problem)

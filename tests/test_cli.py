@@ -526,6 +526,20 @@ def test_validate_leaves_the_resolver_and_the_renderer_alone() -> None:
     assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.view", "yaml"} & loaded
 
 
+def test_haproxy_render_leaves_nginx_and_the_sandbox_alone(tmp_path: Path) -> None:
+    # The nginx view is only needed for --load-module or an nginx target, Jinja's sandbox only
+    # for --templates overrides: an haproxy render with the built-in templates imports neither.
+    loaded = _modules_after(["render", str(EXAMPLE), "-t", "haproxy"])
+    assert "lbgen.rendering" in loaded
+    assert not {m for m in loaded if m.startswith("lbgen") and "nginx" in m}
+    assert "jinja2.sandbox" not in loaded
+    # An override template still gets the sandbox.
+    (tmp_path / "haproxy").mkdir()
+    (tmp_path / "haproxy" / "haproxy.cfg.j2").write_text("global\n", encoding="utf-8")
+    args = ["render", str(EXAMPLE), "-t", "haproxy", "--templates", str(tmp_path)]
+    assert "jinja2.sandbox" in _modules_after(args)
+
+
 def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:
     # A user who names the plugins to disable (not all of them) keeps pydantic's discovery.
     loaded = _modules_after(["validate", str(EXAMPLE)], {"PYDANTIC_DISABLE_PLUGINS": "some"})
