@@ -1,6 +1,6 @@
 """Measure how fast lbgen starts and renders; prints its figures, asserts nothing.
 
-    .venv/bin/python benchmarks/startup.py [--runs N]
+    .venv/bin/python benchmarks/startup.py [--runs N] [--instructions]
 
 Figures: median wall time of `lbgen validate` and `lbgen render` on the bundled example (new
 process each run, as CI and Ansible call it), each next to the bare import of lbgen's
@@ -10,6 +10,11 @@ machine). Two floors show what no lbgen code can go below: the modules a command
 dependencies beyond their bare import (`pydantic.main`: any model, and typer's own parameter
 coercion; `validate` does without Jinja). Then in-process render time for a large generated
 spec (50 pools x 20 servers), and which heavy modules each command imported.
+
+``--instructions`` also counts the instructions each command executes, once, under valgrind's
+callgrind (``PYTHONHASHSEED=0``): a ratio that does not move with the machine's load, as times
+on a shared machine do (a few percent between runs of the same build), at the price of about a
+minute.
 
 Every process may write and use compiled bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from
 the children's environment) and each command runs once before the measured runs, so lbgen is
@@ -65,6 +70,22 @@ def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float,
     }
 
 
+def instructions(argv: list[str]) -> int | None:
+    """Instructions ``argv`` executes (user space, all of it), or None without valgrind."""
+    import re
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return None
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True, text=True, cwd=ROOT,
+        env={**child_environment(), "PYTHONHASHSEED": "0"},
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    return int(found.group(1)) if found else None
+
+
 def imported(args: list[str]) -> list[str]:
     probe = (
         "import sys, runpy\n"
@@ -94,7 +115,9 @@ def large_spec(pools: int, servers: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--instructions", action="store_true", help="also count instructions")
+    options = parser.parse_args()
+    runs = options.runs
     lbgen = [sys.executable, "-m", "lbgen"]
     commands = {
         "bare dependency import": BARE,
@@ -114,6 +137,14 @@ def main() -> None:
             f"{label:34} {wall * 1000:7.1f} ms: {wall / bare_wall:.2f}x; "
             f"CPU {cpu * 1000:6.1f} ms: {cpu / bare_cpu:.2f}x"
         )
+    if options.instructions:
+        counts = {label: instructions(argv) for label, argv in commands.items()}
+        bare = counts["bare dependency import"]
+        if bare is None:
+            print("instructions: valgrind is not installed")
+        for label, count in counts.items() if bare else ():
+            if count is not None:
+                print(f"{label:34} {count / 1e6:7.0f} M instructions: {count / bare:.2f}x")
 
     sys.path.insert(0, str(ROOT))
     import lbgen as lib
