@@ -281,3 +281,24 @@ class Blackhole:
 
 def _nft(script: str) -> None:
     subprocess.run(["nft", "-f", "-"], input=script.encode(), check=True, timeout=10)
+
+
+# --- the engine's own CPU time -----------------------------------------------------------------
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (s) spent so far by ``pid``'s threads and its descendants' (HAProxy's master and
+    worker, nginx's master and workers), from ``/proc/PID/task/TID/schedstat``: nanoseconds,
+    where ``/proc/PID/stat`` counts clock ticks (10 ms, too coarse for a few seconds of load).
+    A process that ends meanwhile is skipped."""
+    total_ns, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for tid in os.listdir(f"/proc/{current}/task"):
+                task = f"/proc/{current}/task/{tid}"
+                total_ns += int(Path(f"{task}/schedstat").read_text().split()[0])
+                todo += [int(child) for child in Path(f"{task}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total_ns / 1e9

@@ -1,13 +1,25 @@
 """Measure how fast lbgen starts and renders; prints its figures, asserts nothing.
 
-    .venv/bin/python benchmarks/startup.py [--runs N]
+    .venv/bin/python benchmarks/startup.py [--runs N] [--instructions]
 
 Figures: median wall time of `lbgen validate` and `lbgen render` on the bundled example (new
 process each run, as CI and Ansible call it), each next to the bare import of lbgen's
-dependencies (`python -c "import jinja2, pydantic, ruamel.yaml, typer"`) measured alternately in
-the same loop, and the ratio (of wall time, and of CPU time: steadier on a shared machine);
-in-process render time for a large generated spec (50 pools x 20 servers), and which heavy
-modules each command imported.
+dependencies (`python -c "import jinja2, pydantic, ruamel.yaml, typer"`), all measured
+alternately in the same loop, and the ratio (of wall time, and of CPU time: steadier on a shared
+machine). Two floors show what no lbgen code can go below: the modules a command needs from its
+dependencies beyond their bare import (`pydantic.main`: any model, and typer's own parameter
+coercion; `validate` does without Jinja). Then in-process render time for a large generated
+spec (50 pools x 20 servers), and which heavy modules each command imported.
+
+``--instructions`` also counts the instructions each command executes, once, under valgrind's
+callgrind (``PYTHONHASHSEED=0``): a ratio that does not move with the machine's load, as times
+on a shared machine do (a few percent between runs of the same build), at the price of about a
+minute.
+
+Every process may write and use compiled bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from
+the children's environment) and each command runs once before the measured runs, so lbgen is
+measured as installed from a wheel, its modules compiled like those of its dependencies, and
+with its template cache filled.
 """
 
 from __future__ import annotations
@@ -22,31 +34,56 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
-HEAVY = ("docker", "crossplane", "rich", "jinja2", "pydantic")
-
+HEAVY = ("docker", "crossplane", "rich", "jinja2", "pydantic.main")
 
 BARE = [sys.executable, "-c", "import jinja2, pydantic, ruamel.yaml, typer"]
+#: What `lbgen validate` cannot avoid importing: typer's coercion and any model need pydantic.main.
+FLOOR_VALIDATE = [sys.executable, "-c", "import typer._adapters, ruamel.yaml, pydantic.main"]
+#: The same for `lbgen render`, which also needs Jinja.
+FLOOR_RENDER = [sys.executable, "-c", "import typer._adapters, ruamel.yaml, pydantic.main, jinja2"]
 
 
-def ratio(command: list[str], runs: int) -> tuple[float, float, float, float]:
-    """Median wall and CPU (user + system) time of ``command`` and of the bare dependency
-    import, alternating runs. CPU time is the steadier figure on a machine shared with other
+def child_environment() -> dict[str, str]:
+    """This environment, but letting Python write and read ``.pyc`` files as an install does."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU (user + system) time of each command, all alternating in one loop
+    after one warm-up run each. CPU time is the steadier figure on a machine shared with other
     work: waiting for a core does not count in it."""
-    wall: dict[str, list[float]] = {"ours": [], "bare": []}
-    cpu: dict[str, list[float]] = {"ours": [], "bare": []}
-    for _ in range(runs):
-        for argv, key in ((command, "ours"), (BARE, "bare")):
+    env = child_environment()
+    wall: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
+    for round_ in range(runs + 1):
+        for label, argv in commands.items():
             start = time.perf_counter()
             child = subprocess.Popen(
-                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env
             )
             _, _, usage = os.wait4(child.pid, 0)
-            wall[key].append(time.perf_counter() - start)
-            cpu[key].append(usage.ru_utime + usage.ru_stime)
-    return (
-        statistics.median(wall["ours"]), statistics.median(wall["bare"]),
-        statistics.median(cpu["ours"]), statistics.median(cpu["bare"]),
+            if round_:  # round 0 writes the bytecode and the template cache: not counted
+                wall[label].append(time.perf_counter() - start)
+                cpu[label].append(usage.ru_utime + usage.ru_stime)
+    return {
+        label: (statistics.median(wall[label]), statistics.median(cpu[label])) for label in commands
+    }
+
+
+def instructions(argv: list[str]) -> int | None:
+    """Instructions ``argv`` executes (user space, all of it), or None without valgrind."""
+    import re
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return None
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True, text=True, cwd=ROOT,
+        env={**child_environment(), "PYTHONHASHSEED": "0"},
     )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    return int(found.group(1)) if found else None
 
 
 def imported(args: list[str]) -> list[str]:
@@ -57,7 +94,10 @@ def imported(args: list[str]) -> list[str]:
         "except SystemExit:\n    pass\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+        env=child_environment(),
+    )  # fmt: skip
     return out.stderr.strip().splitlines()[-1].split() if out.stderr.strip() else []
 
 
@@ -75,20 +115,36 @@ def large_spec(pools: int, servers: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--instructions", action="store_true", help="also count instructions")
+    options = parser.parse_args()
+    runs = options.runs
     lbgen = [sys.executable, "-m", "lbgen"]
     commands = {
+        "bare dependency import": BARE,
         "lbgen --version": [*lbgen, "--version"],
         "lbgen validate example": [*lbgen, "validate", str(EXAMPLE)],
         "lbgen render example -t haproxy": [*lbgen, "render", str(EXAMPLE), "-t", "haproxy"],
+        "floor of validate (no lbgen code)": FLOOR_VALIDATE,
+        "floor of render (no lbgen code)": FLOOR_RENDER,
     }
-    for label, command in commands.items():
-        ours, bare, ours_cpu, bare_cpu = ratio(command, runs)
+    figures = measure(commands, runs)
+    bare_wall, bare_cpu = figures["bare dependency import"]
+    print(
+        f"medians of {runs} alternating runs each, after one warm-up run; ratios to the bare import"
+    )
+    for label, (wall, cpu) in figures.items():
         print(
-            f"{label:34} {ours * 1000:7.1f} ms, bare dependency import {bare * 1000:7.1f} ms: "
-            f"{ours / bare:.2f}x; CPU {ours_cpu * 1000:6.1f} / {bare_cpu * 1000:6.1f} ms: "
-            f"{ours_cpu / bare_cpu:.2f}x (medians of {runs} alternating runs)"
+            f"{label:34} {wall * 1000:7.1f} ms: {wall / bare_wall:.2f}x; "
+            f"CPU {cpu * 1000:6.1f} ms: {cpu / bare_cpu:.2f}x"
         )
+    if options.instructions:
+        counts = {label: instructions(argv) for label, argv in commands.items()}
+        bare = counts["bare dependency import"]
+        if bare is None:
+            print("instructions: valgrind is not installed")
+        for label, count in counts.items() if bare else ():
+            if count is not None:
+                print(f"{label:34} {count / 1e6:7.0f} M instructions: {count / bare:.2f}x")
 
     sys.path.insert(0, str(ROOT))
     import lbgen as lib

@@ -527,6 +527,51 @@ def test_validate_leaves_the_resolver_and_the_renderer_alone() -> None:
     assert not {"lbgen.resolve", "lbgen.rendering", "lbgen.view", "yaml"} & loaded
 
 
+def test_haproxy_render_leaves_nginx_and_the_sandbox_alone(tmp_path: Path) -> None:
+    # The nginx view is only needed for --load-module or an nginx target, Jinja's sandbox only
+    # for --templates overrides: an haproxy render with the built-in templates imports neither.
+    loaded = _modules_after(["render", str(EXAMPLE), "-t", "haproxy"])
+    assert "lbgen.rendering" in loaded
+    assert not {m for m in loaded if m.startswith("lbgen") and "nginx" in m}
+    assert "jinja2.sandbox" not in loaded
+    # An override template still gets the sandbox.
+    (tmp_path / "haproxy").mkdir()
+    (tmp_path / "haproxy" / "haproxy.cfg.j2").write_text("global\n", encoding="utf-8")
+    args = ["render", str(EXAMPLE), "-t", "haproxy", "--templates", str(tmp_path)]
+    assert "jinja2.sandbox" in _modules_after(args)
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "lint"])
+def test_garbage_collector_rests_only_during_start_up(command: str) -> None:
+    # main() stops the cyclic collector while the command starts (its objects live until the
+    # process ends); by the time the input is read it runs again, start-up's objects frozen out
+    # of its walks, and a caller in the same process gets it back when main() returns.
+    args = {
+        "validate": ["validate", str(EXAMPLE)],
+        "render": ["render", str(EXAMPLE), "-t", "haproxy"],
+        "lint": ["lint", str(ROOT / "tests" / "cases" / "balance-first" / "haproxy.cfg")],
+    }[command]
+    probe = (
+        "import gc, sys\n"
+        "import lbgen.inputs as inputs\n"
+        "seen = []\n"
+        "real = inputs.read_input\n"
+        "def read_input(*a, **k):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "    return real(*a, **k)\n"
+        "inputs.read_input = read_input\n"
+        "from lbgen.cli import main\n"
+        f"sys.argv = ['lbgen', *{args!r}]\n"
+        "try:\n    main()\n"
+        "except SystemExit:\n    pass\n"
+        "print(seen, gc.isenabled(), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[(True, True)] True", result.stderr
+
+
 def test_plugin_discovery_runs_when_plugins_are_enabled() -> None:
     # A user who names the plugins to disable (not all of them) keeps pydantic's discovery.
     loaded = _modules_after(["validate", str(EXAMPLE)], {"PYDANTIC_DISABLE_PLUGINS": "some"})
