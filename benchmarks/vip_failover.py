@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.netns import Design, Tier
+from tests.integration.netns import RECOMMENDED, Design, Tier
 
 DESIGNS = (
     # The configs people copy: VRRPv2, 1 s adverts, a polled check with weight -20.
@@ -52,7 +52,7 @@ DESIGNS = (
     Design("v3-fall-1", version=3, advert=0.2, interval=1, fall=1, weight=-20),
     # Resign at once: a dead proxy (no answer at all) sends the node to FAULT, which sends a
     # priority-0 advert; an unready one (503: no API server) only lowers its priority.
-    Design("v3-resign", version=3, advert=0.2, interval=1, fall=2, weight=-20, liveness=True),
+    RECOMMENDED,
     # For comparison: the health check itself without weight, so any failure means FAULT.
     Design("fault", version=2, advert=1.0, interval=1, fall=2, weight=0),
 )

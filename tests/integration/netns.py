@@ -386,6 +386,15 @@ class Design:
     preempt: bool = True
 
 
+#: What the failover benchmark found best (benchmarks/vip_failover.py): VRRPv3 adverts every 200 ms
+#: (master-down interval 3 x 0.2 s + skew), the health check weighted -20 (a tier whose nodes all
+#: see no ready API server keeps its VIP where it is), and a weightless liveness check: a node
+#: whose proxy does not answer at all goes to FAULT and resigns at once with a priority-0 advert.
+RECOMMENDED = Design(
+    "v3-resign", version=3, advert=0.2, interval=1, fall=2, weight=-20, liveness=True
+)
+
+
 def keepalived_conf(
     design: Design,
     *,
