@@ -16,7 +16,9 @@ the node holding the VIP (lb1, the preferred node, after it has taken the VIP ba
 - cut-link: the holder's switch port goes down (back up afterwards);
 - crash-keepalived: SIGKILL every keepalived process: the VIP stays on the dead node's
   interface; keepalived is restarted after ``--stale`` seconds (what a systemd unit's
-  ``Restart=`` or the kubelet does), which removes the stale address.
+  ``Restart=`` or the kubelet does), which removes the stale address;
+- apis-down: every API server stops for 8 s, so every node's health check fails together:
+  does the tier keep its VIP on one node, lose it (FAULT everywhere) or flap?
 
 Figures per trial: *takeover* (event → the VIP sampled on another node), *first ok* (event →
 the end of the first successful request through the new holder), *failed* requests (of which
@@ -56,7 +58,9 @@ DESIGNS = (
     # For comparison: the health check itself without weight, so any failure means FAULT.
     Design("fault", version=2, advert=1.0, interval=1, fall=2, weight=0),
 )
-EVENTS = ("kill-proxy", "stop-keepalived", "cut-link", "crash-keepalived")
+EVENTS = ("kill-proxy", "stop-keepalived", "cut-link", "crash-keepalived", "apis-down")
+#: apis-down: every API server stops for this long; every node's health check fails together.
+APIS_DOWN_S = 8.0
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Trial:
     double_s: float = 0.0
     stale_served: int = 0
     stale_cleared: float | None = None
+    no_holder_s: float = 0.0
+    holder_changes: int = 0
 
 
 @dataclass
@@ -126,6 +132,8 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         tier.lab.cut_link(old)
     elif event == "crash-keepalived":
         tier.crash_keepalived(old)
+    elif event == "apis-down":
+        return _apis_down(tier, result, t0)
     else:
         raise ValueError(event)
 
@@ -139,11 +147,10 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
             t for t, h in list(tier.sampler.samples) if t >= t0 and any(x != old for x in h)
         )
         result.takeover = taken - t0
-        result.new = next(h for h in tier.sampler.holders_at(taken) if h != old)
 
     def first_ok() -> float | None:
         # Its end: a request started before the takeover may wait in the client's ARP queue.
-        ends = [r.end for r in list(tier.replies) if r.start >= t0 and r.peer == result.new]
+        ends = [r.end for r in list(tier.replies) if r.start >= t0 and r.peer not in ("", old)]
         return min(ends) if ends else None
 
     _wait(lambda: first_ok() is not None, timeout=30)
@@ -152,6 +159,9 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         result.first_ok = ok_at - t0
     window_end = (ok_at or time.monotonic()) + 1.0
     time.sleep(max(0.0, window_end - time.monotonic()))
+    # The new holder once the election settled (two backups may both claim it for a moment).
+    latest = tier.sampler.holders_at(time.monotonic())
+    result.new = "+".join(h for h in latest if h != old) or "nobody"
     if event == "crash-keepalived":
         time.sleep(max(0.0, t0 + stale - time.monotonic()))
         restart = time.monotonic()
@@ -176,6 +186,25 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         tier.start_keepalived(old)
     elif event == "cut-link":
         tier.lab.cut_link(old, up=True)
+    return result
+
+
+def _apis_down(tier: Tier, result: Trial, t0: float) -> Trial:
+    """Every API server down: does the tier keep one VIP holder, or go dark, or flap?"""
+    assert tier.sampler is not None
+    tier.stop_apis()
+    time.sleep(max(0.0, t0 + APIS_DOWN_S - time.monotonic()))
+    window = [(t, h) for t, h in list(tier.sampler.samples) if t >= t0]
+    previous = tier.sampler.holders_at(t0)
+    for index, (t, holders) in enumerate(window):
+        if holders != previous:
+            result.holder_changes += 1
+            previous = holders
+        if not holders and index + 1 < len(window):
+            result.no_holder_s += window[index + 1][0] - t
+    result.double_s = tier.sampler.double_holding(t0, time.monotonic())[1]
+    result.new = "+".join(previous) or "nobody"
+    tier.start_apis()
     return result
 
 
@@ -208,6 +237,11 @@ def _describe(t: Trial) -> str:
         f"watch breaks {t.watch_breaks}",
         f"two holders {t.double_s:.2f}s",
     ]
+    if t.event == "apis-down":
+        return (
+            f"after {APIS_DOWN_S:g}s the VIP is on {t.new}, {t.holder_changes} holder changes, "
+            f"no holder for {t.no_holder_s:.2f}s, two holders {t.double_s:.2f}s"
+        )
     if t.event == "crash-keepalived":
         parts.append(f"served by the dead node {t.stale_served}")
         parts.append(f"stale VIP gone {_s(t.stale_cleared)} after restart")
@@ -241,6 +275,15 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
             trials = [t for t in run.trials if t.event == event]
             if not trials:
                 continue
+            if event == "apis-down":
+                lines.append(
+                    f"| {run.design.name} | {event} | VIP at the end: "
+                    f"{', '.join(sorted({t.new for t in trials}))}; holder changes "
+                    f"≤ {max(t.holder_changes for t in trials)}; no holder ≤ "
+                    f"{max(t.no_holder_s for t in trials):.2f} s | | | | "
+                    f"{max(t.double_s for t in trials):.2f} |"
+                )
+                continue
             failed = [t.failed for t in trials]
             in_flight = [t.in_flight for t in trials]
             extra = ""
@@ -271,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         "--stale", type=float, default=5.0, help="crash-keepalived: restart after this many s"
     )
     args = parser.parse_args(argv)
+    # SIGTERM (and SIGINT, ignored in a background job) end the run through the labs' cleanup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     wanted = args.designs.split(",")
     designs = [d for d in DESIGNS if d.name in wanted]
     events = tuple(e for e in args.events.split(",") if e in EVENTS)

@@ -520,6 +520,17 @@ class Tier:
         self.keepalived: dict[str, subprocess.Popen[Any]] = {}
         self.sampler: AddressSampler | None = None
         self._clients: subprocess.Popen[str] | None = None
+        self._api_args: list[str] = []
+        self.apis: subprocess.Popen[str] | None = None
+
+    def start_apis(self) -> None:
+        """(Re)start the three fake API servers a, b, c in the ``api`` namespace."""
+        self.apis = self._python("api", self._api_args, ready=True)
+
+    def stop_apis(self) -> None:
+        """Stop every API server at once (SIGTERM: listeners closed, connections reset)."""
+        if self.apis is not None:
+            self.lab.stop(self.apis)
 
     def __enter__(self) -> Tier:
         try:
@@ -551,8 +562,9 @@ class Tier:
         ca.issue_cert(VIP).private_key_and_cert_chain_pem.write_to_path(str(self.dir / "api.pem"))
         api = self.address("api")
         servers = [(name, f"{api}:{6441 + i}") for i, name in enumerate("abc")]
-        self._python("api", ["serve", "--cert", str(self.dir / "api.pem"),
-                             *[f"--listen={n}={t}" for n, t in servers]], ready=True)  # fmt: skip
+        self._api_args = ["serve", "--cert", str(self.dir / "api.pem"),
+                          *[f"--listen={n}={t}" for n, t in servers]]  # fmt: skip
+        self.start_apis()
         for index, role in enumerate(self.lbs):
             address = self.address(role)
             self.lab.sysctl(role, "net.ipv4.ip_nonlocal_bind", "1")
