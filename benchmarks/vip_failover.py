@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.netns import RECOMMENDED, Design, Tier
+from tests.integration.netns import CLIENT_TIMEOUT, RECOMMENDED, Design, Tier
 
 DESIGNS = (
     # The configs people copy: VRRPv2, 1 s adverts, a polled check with weight -20.
@@ -54,10 +54,14 @@ DESIGNS = (
     Design("v3-fall-1", version=3, advert=0.2, interval=1, fall=1, weight=-20),
     # Resign at once: a dead proxy (no answer at all) sends the node to FAULT, which sends a
     # priority-0 advert; an unready one (503: no API server) only lowers its priority.
+    Design("v3-resign", version=3, advert=0.2, interval=1, fall=2, weight=-20, liveness=True),
+    # ... and SYNs to the VIP that find no listener dropped, not refused: retried by TCP.
     RECOMMENDED,
     # For comparison: the health check itself without weight, so any failure means FAULT.
     Design("fault", version=2, advert=1.0, interval=1, fall=2, weight=0),
 )
+#: A successful request that took longer than this waited for a retransmitted SYN.
+DELAYED_S = 0.5
 EVENTS = ("kill-proxy", "stop-keepalived", "cut-link", "crash-keepalived", "apis-down")
 #: apis-down: every API server stops for this long; every node's health check fails together.
 APIS_DOWN_S = 8.0
@@ -80,6 +84,19 @@ class Trial:
     stale_cleared: float | None = None
     no_holder_s: float = 0.0
     holder_changes: int = 0
+    delayed: int = 0
+    t0: float = 0.0
+    window_end: float = 0.0
+
+
+def _account(tier: Tier, result: Trial) -> None:
+    """Count the trial's failed and delayed requests (once every request has ended)."""
+    replies = [r for r in list(tier.replies) if r.end >= result.t0 and r.start < result.window_end]
+    failed = [r for r in replies if r.error]
+    result.failed = len(failed)
+    result.in_flight = sum(1 for r in failed if r.start < result.t0)
+    # Succeeded, but only after a lost SYN was retransmitted (or an ARP queue drained).
+    result.delayed = sum(1 for r in replies if not r.error and r.end - r.start > DELAYED_S)
 
 
 @dataclass
@@ -138,8 +155,8 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         raise ValueError(event)
 
     def moved() -> bool:
-        holders = tier.sampler.holders_at(time.monotonic()) if tier.sampler else ()
-        return any(h != old for h in holders)
+        samples = list(tier.sampler.samples) if tier.sampler else []
+        return any(t >= t0 and any(h != old for h in holders) for t, holders in samples[-40:])
 
     if _wait(moved, timeout=30) is not None:
         # From the samples, not from this poll: the time the sampler first saw another holder.
@@ -169,10 +186,10 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         cleared = _wait(lambda: old not in tier.holders(), timeout=30, step=0.0)
         result.stale_cleared = None if cleared is None else cleared - restart
         window_end = time.monotonic()
-    failed = [r for r in list(tier.replies) if r.error and r.end >= t0 and r.start < window_end]
-    result.failed = len(failed)
-    result.in_flight = sum(1 for r in failed if r.start < t0)
-    result.watch_breaks = sum(1 for t, _ in list(tier.watch_breaks) if t0 <= t < window_end)
+    result.t0, result.window_end = t0, window_end  # failures are counted by _account()
+    # A watch notices a silent (not reset) connection after 3 s without an event.
+    late = window_end + 3.5
+    result.watch_breaks = sum(1 for t, _ in list(tier.watch_breaks) if t0 <= t < late)
     result.double_s = tier.sampler.double_holding(t0, window_end)[1]
     if result.takeover is not None:
         result.stale_served = sum(
@@ -216,10 +233,15 @@ def run_design(design: Design, events: tuple[str, ...], trials: int, stale: floa
             assert tier.sampler is not None
             started = time.monotonic()
             for event in events:
-                for number in range(trials):
-                    result = trial(tier, event, stale=stale)
-                    run.trials.append(result)
-                    print(f"  {design.name} {event} #{number + 1}: {_describe(result)}", flush=True)
+                for _ in range(trials):
+                    run.trials.append(trial(tier, event, stale=stale))
+                    print(".", end="", flush=True)
+            time.sleep(CLIENT_TIMEOUT + 1.0)  # every request of the last trial has ended
+            print()
+            for number, result in enumerate(run.trials):
+                _account(tier, result)
+                print(f"  {design.name} {result.event} #{number % trials + 1}: "
+                      f"{_describe(result)}", flush=True)  # fmt: skip
             run.double_moments, run.double_s = tier.sampler.double_holding(started)
             run.samples = len(tier.sampler.samples)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
@@ -234,6 +256,7 @@ def _describe(t: Trial) -> str:
         f"takeover {_s(t.takeover)}",
         f"first ok {_s(t.first_ok)}",
         f"failed {t.failed} ({t.in_flight} in flight)",
+        f"delayed {t.delayed}",
         f"watch breaks {t.watch_breaks}",
         f"two holders {t.double_s:.2f}s",
     ]
@@ -267,8 +290,9 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
     """The markdown table: design x event, median / worst over the trials."""
     lines = [
         "| design | event | first ok s (med / worst) | takeover s (med / worst) "
-        "| failed (in flight) med / worst | watch breaks | two holders s (worst) |",
-        "|---|---|---|---|---|---|---|",
+        "| failed (in flight) med / worst | delayed > 0.5 s med / worst | watch breaks "
+        "| two holders s (worst) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         for event in events:
@@ -280,7 +304,7 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
                     f"| {run.design.name} | {event} | VIP at the end: "
                     f"{', '.join(sorted({t.new for t in trials}))}; holder changes "
                     f"≤ {max(t.holder_changes for t in trials)}; no holder ≤ "
-                    f"{max(t.no_holder_s for t in trials):.2f} s | | | | "
+                    f"{max(t.no_holder_s for t in trials):.2f} s | | | | | "
                     f"{max(t.double_s for t in trials):.2f} |"
                 )
                 continue
@@ -298,6 +322,8 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
                 f"| {_median_worst([t.takeover for t in trials])} "
                 f"| {statistics.median(failed):g} ({statistics.median(in_flight):g}) / "
                 f"{max(failed)} ({max(in_flight)}) "
+                f"| {statistics.median(t.delayed for t in trials):g} / "
+                f"{max(t.delayed for t in trials)} "
                 f"| {sum(t.watch_breaks for t in trials)} "
                 f"| {max(t.double_s for t in trials):.2f}{extra} |"
             )

@@ -372,7 +372,10 @@ class Design:
     lowers the node's priority by ``-weight``, or, with ``weight`` 0, sends the node to FAULT
     (it resigns with a priority-0 advert). ``liveness`` adds ``chk_alive``: weight 0 (FAULT),
     fall 1, failing only when the proxy does not answer at all (connection refused or timed
-    out; an HTTP 503 from a proxy without ready servers still counts as alive).
+    out; an HTTP 503 from a proxy without ready servers still counts as alive). ``hold_syns``
+    adds an nft rule on each node (:func:`hold_syns_rules`): a SYN to VIP:port that finds no
+    listening socket is dropped, not refused, so the client's TCP retransmits it (after 1 s, then
+    3 s) and, once the VIP has moved, reaches the new holder instead of failing.
     """
 
     name: str
@@ -384,14 +387,41 @@ class Design:
     weight: int = -20
     liveness: bool = False
     preempt: bool = True
+    hold_syns: bool = False
+
+
+def hold_syns_rules(vip: str, port: int) -> str:
+    """nft rules for a node: new connections to ``vip:port`` with no listener are dropped.
+
+    The kernel would answer them with a reset (the client's request fails at once); dropped, the
+    client's SYN is retransmitted and lands on whichever node holds the VIP by then. ``socket``
+    finds the listening (or established) socket; without one neither ``accept`` matches.
+    """
+    return f"""table ip lbgen_vip {{
+    chain input {{
+        type filter hook input priority filter; policy accept;
+        ip daddr {vip} tcp dport {port} socket transparent 0 accept
+        ip daddr {vip} tcp dport {port} socket transparent 1 accept
+        ip daddr {vip} tcp dport {port} drop
+    }}
+}}
+"""
 
 
 #: What the failover benchmark found best (benchmarks/vip_failover.py): VRRPv3 adverts every 200 ms
 #: (master-down interval 3 x 0.2 s + skew), the health check weighted -20 (a tier whose nodes all
-#: see no ready API server keeps its VIP where it is), and a weightless liveness check: a node
-#: whose proxy does not answer at all goes to FAULT and resigns at once with a priority-0 advert.
+#: see no ready API server keeps its VIP where it is), a weightless liveness check (a node whose
+#: proxy does not answer at all goes to FAULT and resigns at once with a priority-0 advert), and
+#: new connections to the VIP without a listener dropped, not refused (TCP retries them).
 RECOMMENDED = Design(
-    "v3-resign", version=3, advert=0.2, interval=1, fall=2, weight=-20, liveness=True
+    "v3-resign-hold",
+    version=3,
+    advert=0.2,
+    interval=1,
+    fall=2,
+    weight=-20,
+    liveness=True,
+    hold_syns=True,
 )
 
 
@@ -483,6 +513,7 @@ frontend health
 
 
 HEALTH_PORT = 8404
+CLIENT_TIMEOUT = 10.0
 VIP = str(SUBNET[100])
 API_PORT = 6443
 PRIORITIES = (110, 105, 100)
@@ -589,6 +620,10 @@ class Tier:
                 priority=PRIORITIES[index], vip=VIP, check_script=str(check),
                 alive_script=str(alive),
             ))  # fmt: skip
+            if self.design.hold_syns:
+                rules = self.dir / f"{role}-hold-syns.nft"
+                rules.write_text(hold_syns_rules(VIP, API_PORT))
+                self.lab.run(role, ["nft", "-f", str(rules)])
             self.start_haproxy(role)
             self.start_keepalived(role)
         self.sampler = AddressSampler(self.lab, self.lbs, VIP).start()
@@ -648,10 +683,14 @@ class Tier:
         self.keepalived[role].wait(5)
 
     def start_clients(self) -> None:
-        """The client namespace's traffic: 4 clients at 10 requests/s each and 2 long watches."""
+        """The client namespace's traffic: 4 clients at 10 requests/s each and 2 long watches.
+
+        A request gives up after 10 s, like client-go's TLS handshake timeout (its dial timeout
+        is 30 s): a SYN the network lost is retransmitted within that time, a reset is not.
+        """
         self._clients = self._python(
             "client", ["clients", "--vip", VIP, "--port", str(API_PORT),
-                       "--ca", str(self.dir / "ca.pem")],
+                       "--ca", str(self.dir / "ca.pem"), "--timeout", str(CLIENT_TIMEOUT)],
         )  # fmt: skip
         threading.Thread(target=self._read_clients, args=(self._clients,), daemon=True).start()
 
