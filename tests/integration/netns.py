@@ -676,10 +676,16 @@ class Tier:
         return pids
 
     def crash_keepalived(self, role: str) -> None:
-        """SIGKILL every keepalived process of a node: no goodbye advert, the VIP stays put."""
-        for pid in self.keepalived_pids(role):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        """SIGKILL every keepalived process of a node: no goodbye advert, the VIP stays put.
+
+        All are stopped first: a parent killed before its VRRP child would let the child see
+        its parent die and shut down cleanly (a priority-0 advert), which is no crash.
+        """
+        pids = self.keepalived_pids(role)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         self.keepalived[role].wait(5)
 
     def start_clients(self) -> None:
