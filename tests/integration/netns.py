@@ -376,6 +376,9 @@ class Design:
     adds an nft rule on each node (:func:`hold_syns_rules`): a SYN to VIP:port that finds no
     listening socket is dropped, not refused, so the client's TCP retransmits it (after 1 s, then
     3 s) and, once the VIP has moved, reaches the new holder instead of failing.
+    ``preempt_delay``: a backup seeing a lower-priority master waits this much longer before it
+    takes over (a resignation, priority 0, is not delayed): when every node's check fails within
+    that time, as when no API server is ready, the VIP stays where it is instead of flapping.
     """
 
     name: str
@@ -388,6 +391,7 @@ class Design:
     liveness: bool = False
     preempt: bool = True
     hold_syns: bool = False
+    preempt_delay: float = 0.0
 
 
 def hold_syns_rules(vip: str, port: int) -> str:
@@ -441,6 +445,8 @@ def keepalived_conf(
     advert = f"{design.advert:g}"
     peer_lines = "\n".join(f"        {peer}" for peer in peers)
     preempt = "" if design.preempt else "    nopreempt\n"
+    if design.preempt_delay:
+        preempt += f"    preempt_delay {design.preempt_delay:g}\n"
     alive_block = alive_ref = ""
     if design.liveness:
         alive_block = (
