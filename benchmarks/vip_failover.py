@@ -56,17 +56,10 @@ DESIGNS = (
     # priority-0 advert; an unready one (503: no API server) only lowers its priority.
     Design("v3-resign", version=3, advert=0.2, interval=1, fall=2, weight=-20, liveness=True),
     # ... and SYNs to the VIP that find no listener dropped, not refused: retried by TCP.
-    RECOMMENDED,
+    Design("v3-resign-hold", version=3, advert=0.2, liveness=True, hold_syns=True),
     # ... and a backup waits 1 s more before it preempts a master that lost priority: nodes whose
     # checks all fail within that time (no API server ready) keep the VIP where it is.
-    Design(
-        "v3-resign-hold-pd",
-        version=3,
-        advert=0.2,
-        liveness=True,
-        hold_syns=True,
-        preempt_delay=1.0,
-    ),
+    RECOMMENDED,
     # For comparison: the health check itself without weight, so any failure means FAULT.
     Design("fault", version=2, advert=1.0, interval=1, fall=2, weight=0),
 )

@@ -414,11 +414,12 @@ def hold_syns_rules(vip: str, port: int) -> str:
 
 #: What the failover benchmark found best (benchmarks/vip_failover.py): VRRPv3 adverts every 200 ms
 #: (master-down interval 3 x 0.2 s + skew), the health check weighted -20 (a tier whose nodes all
-#: see no ready API server keeps its VIP where it is), a weightless liveness check (a node whose
-#: proxy does not answer at all goes to FAULT and resigns at once with a priority-0 advert), and
-#: new connections to the VIP without a listener dropped, not refused (TCP retries them).
+#: see no ready API server keeps its VIP), a weightless liveness check (a node whose proxy does not
+#: answer at all goes to FAULT and resigns at once with a priority-0 advert), new connections to
+#: the VIP without a listener dropped, not refused (TCP retries them), and preempt_delay 1 (the
+#: nodes' checks run at different phases: without it the VIP may flap when all fail together).
 RECOMMENDED = Design(
-    "v3-resign-hold",
+    "v3-resign-hold-pd",
     version=3,
     advert=0.2,
     interval=1,
@@ -426,6 +427,7 @@ RECOMMENDED = Design(
     weight=-20,
     liveness=True,
     hold_syns=True,
+    preempt_delay=1.0,
 )
 
 
