@@ -21,16 +21,30 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lbgen.directives import DirectiveTable
 
-#: Every target ``render`` writes, in the order the CLI lists them.
-ENGINE_NAMES = ("haproxy", "nginx", "nginx-plus", "keepalived")
 
-#: Where each engine's ``Engine`` value lives: ``module:attribute``.
-_LOCATIONS: Mapping[str, str] = {
-    "haproxy": "lbgen.haproxy:ENGINE",
-    "nginx": "lbgen.nginx:ENGINE",
-    "nginx-plus": "lbgen.nginx:PLUS_ENGINE",
-    "keepalived": "lbgen.keepalived:ENGINE",
+@dataclass(frozen=True)
+class Entry:
+    """What the command line and the operations know of an engine before importing it."""
+
+    location: str
+    """Where its :class:`Engine` value lives: ``module:attribute``."""
+    layouts: tuple[str, ...]
+    """What ``render --layout`` may write, the default first."""
+    per_node: bool = False
+    """Rendered once per node of the spec's ``vip`` tier (``render --node NAME``)."""
+
+
+#: Every engine, in the order the command line lists them: the one list of engines, their
+#: layouts and whether they render per node. Kept here, not read from the engine packages, so
+#: that the command line can offer the choices without importing an engine.
+ENTRIES: Mapping[str, Entry] = {
+    "haproxy": Entry("lbgen.haproxy:ENGINE", ("full",)),
+    "nginx": Entry("lbgen.nginx:ENGINE", ("stream", "full", "upstreams")),
+    "nginx-plus": Entry("lbgen.nginx:PLUS_ENGINE", ("stream", "full", "upstreams")),
+    "keepalived": Entry("lbgen.keepalived:ENGINE", ("full",), per_node=True),
 }
+ENGINE_NAMES = tuple(ENTRIES)
+"""Every target ``render`` writes."""
 
 
 class UnknownEngine(ValueError):
@@ -79,15 +93,15 @@ class Engine:
 def get_engine(name: str) -> Engine:
     """The engine named ``name`` (one of :data:`ENGINE_NAMES`)."""
     try:
-        module_name, attribute = _LOCATIONS[name].split(":")
+        module_name, attribute = ENTRIES[name].location.split(":")
     except KeyError:
         raise UnknownEngine(
             f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}"
         ) from None
     engine = getattr(importlib.import_module(module_name), attribute)
     if not isinstance(engine, Engine):  # pragma: no cover - a packaging mistake
-        raise TypeError(f"{_LOCATIONS[name]} is not an Engine")
+        raise TypeError(f"{ENTRIES[name].location} is not an Engine")
     return engine
 
 
-__all__ = ["ENGINE_NAMES", "Engine", "UnknownEngine", "get_engine"]
+__all__ = ["ENGINE_NAMES", "ENTRIES", "Engine", "Entry", "UnknownEngine", "get_engine"]

@@ -23,10 +23,10 @@ from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.effective import effective
 from lbgen.effective.model import Backend, Config, Frontend, Origin, format_duration
-from lbgen.engine import ENGINE_NAMES, get_engine
+from lbgen.engine import ENGINE_NAMES, ENTRIES, get_engine
 from lbgen.haproxy.syntax import PROXY_SECTIONS
 
-LINT_ENGINES = ("haproxy", "nginx", "nginx-plus")
+LINT_ENGINES = tuple(name for name, entry in ENTRIES.items() if not entry.per_node)
 """``nginx-plus`` lints an nginx config without the rules about NGINX Plus-only features."""
 
 WATCH_SAFE_US = 5 * 60 * 1_000_000

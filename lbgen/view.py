@@ -12,21 +12,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
-from lbgen.engine import get_engine
+from lbgen.engine import ENTRIES, get_engine
 from lbgen.names import DIGEST_FIELD
 from lbgen.resolve import Resolved
 from lbgen.spec.source import Path_
 
-TARGETS = ("haproxy", "nginx", "nginx-plus")
-LAYOUTS: dict[str, tuple[str, ...]] = {
-    "haproxy": ("full",),
-    "nginx": ("full", "stream", "upstreams"),
-    "nginx-plus": ("full", "stream", "upstreams"),
-}
-DEFAULT_LAYOUT = {"haproxy": "full", "nginx": "stream", "nginx-plus": "stream"}
+TARGETS = tuple(name for name, entry in ENTRIES.items() if not entry.per_node)
+"""What a whole spec renders to (``render -t``)."""
+LAYOUTS: dict[str, tuple[str, ...]] = {name: ENTRIES[name].layouts for name in TARGETS}
+DEFAULT_LAYOUT = {name: layouts[0] for name, layouts in LAYOUTS.items()}
 #: Targets rendered once per node of the spec's ``vip`` tier (``render --node NAME``), with their
 #: layouts; kept out of TARGETS/LAYOUTS, which list what a whole spec renders to.
-NODE_TARGETS: dict[str, tuple[str, ...]] = {"keepalived": ("full",)}
+NODE_TARGETS: dict[str, tuple[str, ...]] = {
+    name: entry.layouts for name, entry in ENTRIES.items() if entry.per_node
+}
 
 
 @dataclass

@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _engine() -> Engine:
-    from lbgen.engine import Engine
+    from lbgen.engine import ENTRIES, Engine
     from lbgen.haproxy import effective, importer, lint, table, view
 
     return Engine(
         name="haproxy",
         program="haproxy",
         syntax="haproxy",
-        layouts=("full",),
+        layouts=ENTRIES["haproxy"].layouts,
         table=table.TABLE,
         build_view=view.build_haproxy_view,
         read_effective=effective.read_effective,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lbgen.engine import Engine
+from lbgen.engine import ENTRIES, Engine
 from lbgen.keepalived import command
 from lbgen.keepalived.table import TABLE
 from lbgen.keepalived.view import build_keepalived_view
@@ -21,7 +21,7 @@ ENGINE = Engine(
     name="keepalived",
     program=command.PROGRAM,
     syntax="keepalived",
-    layouts=("full",),
+    layouts=ENTRIES["keepalived"].layouts,
     table=TABLE,
     build_view=build_keepalived_view,
     read_effective=read_effective,

@@ -18,9 +18,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from lbgen.engine import Engine
+from lbgen.engine import ENTRIES, Engine
 
-LAYOUTS = ("stream", "full", "upstreams")
+LAYOUTS = ENTRIES["nginx"].layouts
 """What ``render --layout`` writes for nginx; ``stream`` (a bare ``stream {}`` block) by default."""
 
 
