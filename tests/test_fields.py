@@ -32,7 +32,7 @@ SCOPE_ENTRIES: dict[tuple[type[BaseModel], str], tuple[Scope, str]] = {
 
 #: The spec type each kind is declared with in lbgen.spec.models (CHOICE: any Literal).
 KIND_TYPES: dict[Kind, Any] = {
-    Kind.DURATION: (models.Duration, vip.Duration),
+    Kind.DURATION: models.Duration,
     Kind.COUNT: models.Count,
     Kind.AT_LEAST_ONE: models.AtLeastOne,
     Kind.BOOL: bool,

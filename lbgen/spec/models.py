@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lbgen.spec import grammar
-from lbgen.spec.grammar import Grammar
+from lbgen.spec.types import Duration, grammar_schema, shown_value, why_unusable
 from lbgen.spec.vip import Vip
 from lbgen.units import AddressError, parse_host_port
 
@@ -32,21 +32,6 @@ from lbgen.units import AddressError, parse_host_port
 # the JSON Schema pattern; the checks below only add a more helpful message before it.
 NAME_PATTERN = grammar.NAME.pattern
 PERCENT_PATTERN = grammar.PERCENT.pattern
-
-
-def _shown(value: str) -> str:
-    """``repr`` of a rejected value, cut short: a 1 MB value makes no better error message."""
-    return repr(value) if len(value) <= 80 else repr(value[:60]) + f"... ({len(value)} characters)"
-
-
-def _why(value: str) -> str:
-    """``"; it holds a line break"``-style reason, or "" when every character is usable."""
-    reason = grammar.unusable_character(value)
-    return f"; {reason}" if reason else ""
-
-
-def _grammar_type(rule: Grammar) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "pattern": rule.pattern})
 
 
 Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
@@ -62,27 +47,7 @@ def _check_name(value: Any) -> str:
             "name",
             "{value} is not a valid name: use 1-63 of A-Z a-z 0-9 _ . - starting with a letter "
             "or digit (anything else can inject config lines){why}",
-            {"value": _shown(value), "why": _why(value)},
-        )
-    return value
-
-
-def _check_duration(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise PydanticCustomError("type", 'a duration must be a string like "10s"')
-    if isinstance(value, int | float):
-        raise PydanticCustomError(
-            "duration",
-            '{value} has no unit: write e.g. "{value}s" or "{value}ms" '
-            "(HAProxy reads bare numbers as ms, nginx as seconds)",
-            {"value": value},
-        )
-    if not grammar.DURATION.matches(value):
-        raise PydanticCustomError(
-            "duration",
-            "{value} is not a duration: 1-18 digits 0-9 and one unit of us ms s m h d, "
-            'e.g. "500ms"{why}',
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
 
@@ -100,8 +65,8 @@ def _check_weight(value: Any) -> int | str:
         return value
     raise PydanticCustomError(
         "weight", "must be an integer 0..256 or a percentage like \"10%\" (got {value}){why}",
-        {"value": _shown(value) if isinstance(value, str) else repr(value),
-         "why": _why(value) if isinstance(value, str) else ""},
+        {"value": shown_value(value) if isinstance(value, str) else repr(value),
+         "why": why_unusable(value) if isinstance(value, str) else ""},
     )  # fmt: skip
 
 
@@ -114,7 +79,7 @@ def check_cert_path(value: Any) -> str:
             "value",
             "{value} is not a usable file name: 1-1024 of A-Z a-z 0-9 _ . , / @ : + = ~ - "
             "(no whitespace, quotes, '#', ';', '{', '}', '$' or '\\'){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
 
@@ -126,7 +91,7 @@ def _check_server_address(value: Any) -> str:
         parse_host_port(value, allow_empty_host=False)
     except AddressError as exc:
         raise PydanticCustomError(
-            "address", "{value}: {why}", {"value": _shown(value), "why": str(exc)}
+            "address", "{value}: {why}", {"value": shown_value(value), "why": str(exc)}
         ) from None
     return value
 
@@ -144,7 +109,7 @@ def _check_bind_address(value: Any) -> str:
         parse_host_port(value, allow_empty_host=True)
     except AddressError as exc:
         raise PydanticCustomError(
-            "address", "{value}: {why}", {"value": _shown(value), "why": str(exc)}
+            "address", "{value}: {why}", {"value": shown_value(value), "why": str(exc)}
         ) from None
     return value
 
@@ -154,8 +119,10 @@ def check_dns_name(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", "a DNS name must be a string")
     if not grammar.DNS_NAME.matches(value):
-        raise PydanticCustomError("value", "{value} is not a DNS name{why}",
-                                  {"value": _shown(value), "why": _why(value)})  # fmt: skip
+        raise PydanticCustomError(
+            "value", "{value} is not a DNS name{why}",
+            {"value": shown_value(value), "why": why_unusable(value)},
+        )  # fmt: skip
     return value
 
 
@@ -165,24 +132,19 @@ def check_http_path(value: Any) -> str:
         raise PydanticCustomError("type", "a path must be a string")
     if not value.startswith("/"):
         raise PydanticCustomError("value", "a path must start with '/' (got {value})",
-                                  {"value": _shown(value)})  # fmt: skip
+                                  {"value": shown_value(value)})  # fmt: skip
     if not grammar.HTTP_PATH.matches(value):
         raise PydanticCustomError(
             "value",
             "{value} is not a usable path: at most 1024 of A-Z a-z 0-9 / . _ ~ ! & ( ) * + , = : "
             "@ ? - and %XX escapes (no whitespace, quotes, '#', ';', '{', '}', '$' or '\\'){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
 
 
 Name = Annotated[
-    str, PlainValidator(_check_name, json_schema_input_type=str), _grammar_type(grammar.NAME)
-]
-Duration = Annotated[
-    str,
-    PlainValidator(_check_duration, json_schema_input_type=str),
-    _grammar_type(grammar.DURATION),
+    str, PlainValidator(_check_name, json_schema_input_type=str), grammar_schema(grammar.NAME)
 ]
 Weight = Annotated[
     int | str,
@@ -221,17 +183,17 @@ BindAddress = Annotated[
 CertPath = Annotated[
     str,
     PlainValidator(check_cert_path, json_schema_input_type=str),
-    _grammar_type(grammar.CERT_PATH),
+    grammar_schema(grammar.CERT_PATH),
 ]
 HttpPath = Annotated[
     str,
     PlainValidator(check_http_path, json_schema_input_type=str),
-    _grammar_type(grammar.HTTP_PATH),
+    grammar_schema(grammar.HTTP_PATH),
 ]
 DnsName = Annotated[
     str,
     PlainValidator(check_dns_name, json_schema_input_type=str),
-    _grammar_type(grammar.DNS_NAME),
+    grammar_schema(grammar.DNS_NAME),
 ]
 Count = Annotated[int, Field(ge=0)]
 AtLeastOne = Annotated[int, Field(ge=1)]
@@ -431,8 +393,8 @@ LOG_WORDS = ("stdout", "none", "syslog")
 def _check_log(value: Any) -> str:
     if isinstance(value, str) and (value in LOG_WORDS or grammar.LOG_TARGET.matches(value)):
         return value
-    shown = _shown(value) if isinstance(value, str) else repr(value)
-    why = _why(value) if isinstance(value, str) else ""
+    shown = shown_value(value) if isinstance(value, str) else repr(value)
+    why = why_unusable(value) if isinstance(value, str) else ""
     if isinstance(value, str) and value.startswith("udp://") and not why:
         try:
             parse_host_port(value.removeprefix("udp://"), allow_empty_host=False)
@@ -445,7 +407,7 @@ def _check_log(value: Any) -> str:
 
 
 LogTarget = Annotated[
-    str, PlainValidator(_check_log, json_schema_input_type=str), _grammar_type(grammar.LOG_TARGET)
+    str, PlainValidator(_check_log, json_schema_input_type=str), grammar_schema(grammar.LOG_TARGET)
 ]
 
 

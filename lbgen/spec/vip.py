@@ -10,8 +10,8 @@ their spread, a VIP against the node addresses, ``global.health``) are :func:`vi
 :func:`lbgen.spec.checks.cross_checks` runs with the other cross-field checks.
 
 This module does not import :mod:`lbgen.spec.models` (models imports it for ``Spec.vip``, and
-the package has no import cycles), so it holds its own few small validators, built on the same
-grammars (:mod:`lbgen.spec.grammar`).
+the package has no import cycles): what both use (the duration type, the wording of a refused
+value) is in :mod:`lbgen.spec.types`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec import grammar
 from lbgen.spec.source import SpecSource
+from lbgen.spec.types import Duration, grammar_schema, shown_value, why_unusable
 from lbgen.units import parse_duration, parse_host_port
 
 #: Priorities lbgen derives from the order of the nodes when none is given: the first node gets
@@ -56,16 +57,6 @@ VIP_ADDRESS = grammar.Grammar(
 )
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
-
-
-def _why(value: object) -> str:
-    reason = grammar.unusable_character(value) if isinstance(value, str) else None
-    return f"; {reason}" if reason else ""
-
-
 def _check_node_name(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", "a node name must be a string")
@@ -74,7 +65,7 @@ def _check_node_name(value: Any) -> str:
             "name",
             "{value} is not a valid node name: use 1-63 of A-Z a-z 0-9 _ . - starting with a "
             "letter or digit (it becomes keepalived's router_id){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
 
@@ -86,7 +77,7 @@ def _check_ip(value: Any) -> str:
     if not (grammar.IPV4.matches(value) or grammar.IPV6.matches(value)):
         raise PydanticCustomError(
             "address", "{value} is not an IPv4 or IPv6 address (no port, no prefix){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )  # fmt: skip
     return value
 
@@ -106,13 +97,13 @@ def _check_vip(value: Any) -> str:
             "address",
             "{value} is not a virtual address: an IPv4 or IPv6 address, optionally with a prefix "
             "length (192.0.2.10/24){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
     address = ipaddress.ip_address(host)
     if address.is_unspecified or address.is_loopback or address.is_multicast:
         raise PydanticCustomError(
             "address", "{value} cannot be a virtual address (unspecified, loopback or multicast)",
-            {"value": _shown(value)},
+            {"value": shown_value(value)},
         )  # fmt: skip
     return value
 
@@ -125,21 +116,8 @@ def _check_interface(value: Any) -> str:
             "interface",
             "{value} is not a Linux interface name: 1-15 characters, no '/', no whitespace, "
             "not '.' or '..' (and here only A-Z a-z 0-9 _ . : @ + = -){why}",
-            {"value": _shown(value), "why": _why(value)},
+            {"value": shown_value(value), "why": why_unusable(value)},
         )
-    return value
-
-
-def _check_duration(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise PydanticCustomError("duration", 'a duration must be a string like "200ms"')
-    if not grammar.DURATION.matches(value):
-        raise PydanticCustomError(
-            "duration",
-            '{value} is not a duration: 1-18 digits 0-9 and one unit of us ms s m h d, e.g. '
-            '"200ms"{why}',
-            {"value": _shown(value), "why": _why(value)},
-        )  # fmt: skip
     return value
 
 
@@ -158,7 +136,7 @@ def _check_auth_pass(value: Any) -> str:
             "vip-auth-pass",
             "auth_pass may hold 1-8 of A-Z a-z 0-9 _ . , : @ + = ~ % ^ * ( ) - (no space, quote, "
             "'#' or '!', which keepalived reads as a comment){why}",
-            {"why": _why(value)},
+            {"why": why_unusable(value)},
         )  # fmt: skip
     return value
 
@@ -166,12 +144,8 @@ def _check_auth_pass(value: Any) -> str:
 AUTH_PASS = grammar.Grammar("[A-Za-z0-9_.,:@+=~%^*()-]{1,8}")
 
 
-def _grammar_type(rule: grammar.Grammar) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "pattern": rule.pattern})
-
-
 NodeName = Annotated[
-    str, PlainValidator(_check_node_name, json_schema_input_type=str), _grammar_type(grammar.NAME)
+    str, PlainValidator(_check_node_name, json_schema_input_type=str), grammar_schema(grammar.NAME)
 ]
 NodeAddress = Annotated[
     str,
@@ -196,14 +170,10 @@ VipAddress = Annotated[
     ),
 ]
 Interface = Annotated[
-    str, PlainValidator(_check_interface, json_schema_input_type=str), _grammar_type(_INTERFACE)
+    str, PlainValidator(_check_interface, json_schema_input_type=str), grammar_schema(_INTERFACE)
 ]
-Duration = Annotated[
-    str, PlainValidator(_check_duration, json_schema_input_type=str),
-    _grammar_type(grammar.DURATION),
-]  # fmt: skip
 AuthPass = Annotated[
-    str, PlainValidator(_check_auth_pass, json_schema_input_type=str), _grammar_type(AUTH_PASS)
+    str, PlainValidator(_check_auth_pass, json_schema_input_type=str), grammar_schema(AUTH_PASS)
 ]
 
 
