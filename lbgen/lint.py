@@ -333,8 +333,11 @@ def _comment_col(raw: str) -> int | None:
 
 def config_problems(ctx: LintContext) -> Iterator[Finding]:
     """Problems found while building the effective model (unknown ``from`` defaults, values
-    that are not durations or integers)."""
+    that are not durations or integers). Its notes (how the engine reads an odd spelling) are
+    not problems: ``import`` and ``diff`` show them."""
     for diag in ctx.config.diagnostics:
+        if diag.level is Level.NOTE:
+            continue
         yield Finding(f"[{diag.code}] {diag.message}", diag.file, diag.line, diag.col)
 
 
