@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -111,10 +110,6 @@ def test_lab_cleanup_on_failure() -> None:
     assert not alive(pids[0])
 
 
-@pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("keepalived", "haproxy", "curl", "nft")),
-    reason="needs keepalived, haproxy, curl and nft (scripts/bench-vip installs them)",
-)
 def test_vip_moves_when_the_holders_proxy_dies() -> None:
     """Recommended design, two nodes: SIGKILL haproxy on the holder; the VIP moves, one holder."""
     with Tier(RECOMMENDED, lbs=2) as tier:
