@@ -119,6 +119,14 @@ BAD = {
         GOOD_VIP + "  track: {interval: 500ms}\n",
         {("vip-track-interval", 15, 21)},
     ),
+    "preempt delay not whole seconds": (
+        GOOD_VIP + "  preempt_delay: 1500ms\n",
+        {("vip-preempt-delay", 15, 18)},
+    ),
+    "preempt delay over keepalived's range": (
+        GOOD_VIP + "  preempt_delay: 17m\n",
+        {("vip-preempt-delay", 15, 18)},
+    ),
 }
 
 
@@ -183,6 +191,18 @@ def test_preempt_false_renders_nopreempt_in_state_backup() -> None:
         load_spec(spec_with(GOOD_VIP + "  preempt: false\n").encode()), "keepalived", node="lb2"
     ).text
     assert "    state BACKUP\n" in text and "    nopreempt\n" in text
+    assert "preempt_delay" not in text  # nothing to delay
+
+
+def test_preempt_delay_holds_the_vip_while_checks_fail_unevenly() -> None:
+    # The namespace benchmark's design: 1s keeps a tier whose checks all fail at slightly
+    # different moments from moving the VIP back and forth; 0s is keepalived's own default.
+    default = render(load_spec(spec_with(GOOD_VIP).encode()), "keepalived", node="lb1").text
+    assert "    preempt_delay 1\n" in default
+    none = render(
+        load_spec(spec_with(GOOD_VIP + "  preempt_delay: 0s\n").encode()), "keepalived", node="lb1"
+    ).text
+    assert "preempt_delay" not in none
 
 
 def test_dual_stack_multicast_vrrpv2_variants() -> None:

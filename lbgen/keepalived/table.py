@@ -77,6 +77,7 @@ TABLE = table(
         Directive("router_id", GLOBAL, field="vip.nodes.name", codec=WORD),
         Directive("auth_pass", ("authentication",), field="vip.auth_pass", codec=WORD),
         Directive("nopreempt", INSTANCE, field="vip.preempt"),
+        Directive("preempt_delay", INSTANCE, field="vip.preempt_delay", codec=SECONDS, default=0),
         Directive("weight", SCRIPT, field="vip.track.weight", codec=INT, default=0),
         Directive("interval", SCRIPT, field="vip.track.interval", codec=SECONDS, default=1_000_000),
         Directive("fall", SCRIPT, field="vip.track.fall", codec=INT, default=1),

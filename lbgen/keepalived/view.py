@@ -181,6 +181,12 @@ def build_keepalived_view(resolved: Resolved, layout: str = "full", **options: A
         "virtual_router_id": vip.virtual_router_id,
         "advert": codec_of("vip.advert_interval").render(parse_duration(vip.advert_interval)),
         "preempt": vip.preempt,
+        # nopreempt leaves nothing to delay; 0s is keepalived's own default: neither is written.
+        "preempt_delay": (
+            codec_of("vip.preempt_delay").render(delay)
+            if vip.preempt and (delay := parse_duration(vip.preempt_delay))
+            else None
+        ),
         "auth_pass": vip.auth_pass,
     }
     return View(TEMPLATE, context, diagnostics)

@@ -209,6 +209,7 @@ FIELDS: tuple[Field, ...] = (
     Field("vip.unicast", (Scope.VIP,), Kind.BOOL),
     Field("vip.auth_pass", (Scope.VIP,), Kind.AUTH_PASS),
     Field("vip.preempt", (Scope.VIP,), Kind.BOOL),
+    _duration("vip.preempt_delay", (Scope.VIP,)),
     Field("vip.track.weight", (Scope.VIP,), Kind.INTEGER),
     _duration("vip.track.interval", (Scope.VIP,)),
     Field("vip.track.fall", (Scope.VIP,), Kind.INTEGER, unit="checks"),

@@ -245,6 +245,11 @@ class Vip(VipModel):
     preempt: bool = True
     """A node with a higher priority takes the VIP back when it returns; false: the VIP stays
     where it is (every instance is rendered state BACKUP, which nopreempt requires)."""
+    preempt_delay: Duration = "1s"
+    """How long a node waits before it takes the VIP back from a lower-priority master
+    (keepalived ``preempt_delay``, whole seconds 0s-1000s): when every node's health check fails
+    at slightly different moments, the VIP stays where it is instead of moving back and forth.
+    0s: take it at once."""
     track: VipTrack = VipTrack.model_construct()
     """The health check of each node's own proxy (global.health), and its weight."""
 
@@ -377,6 +382,11 @@ def vip_checks(vip: Vip, health_bind: str | None, source: SpecSource) -> list[Di
             error("vip-track-interval", ("track", name),
                   "keepalived runs scripts with whole-second timers: write 1s to 3600s "
                   f"(got {getattr(vip.track, name)})")  # fmt: skip
+    delay = parse_duration(vip.preempt_delay)
+    if delay % 1_000_000 or delay > 1000 * 1_000_000:
+        error("vip-preempt-delay", ("preempt_delay",),
+              "keepalived's preempt_delay is whole seconds, 0s to 1000s "
+              f"(got {vip.preempt_delay})")  # fmt: skip
     out += _priority_checks(vip, source)
     return out
 

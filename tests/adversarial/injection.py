@@ -69,7 +69,7 @@ BASE: dict[str, Any] = {
     },
     "vip": {
         "addresses": ["192.0.2.100/24"], "interface": "eth0", "virtual_router_id": 51,
-        "advert_interval": "1s", "version": 2, "auth_pass": "s3cret",
+        "advert_interval": "1s", "version": 2, "auth_pass": "s3cret", "preempt_delay": "1s",
         "nodes": [{"name": "lb1", "address": ["192.0.2.11"]},
                   {"name": "lb2", "address": ["192.0.2.12"]}],
         "track": {"interval": "1s", "timeout": "1s"},
