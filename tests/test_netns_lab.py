@@ -114,7 +114,9 @@ def test_vip_moves_when_the_holders_proxy_dies() -> None:
     """Recommended design, two nodes: SIGKILL haproxy on the holder; the VIP moves, one holder."""
     with Tier(RECOMMENDED, lbs=2) as tier:
         assert tier.sampler is not None
-        assert tier.wait_holder(timeout=60) == "lb1"  # the higher priority wins the election
+        # lb2 may win the first election when its keepalived starts first; lb1, the higher
+        # priority, then takes the VIP (after preempt_delay) and keeps it.
+        assert tier.wait_holder(role="lb1", timeout=60) == "lb1"
         version = json.loads(tier.kubectl_version())  # kubectl --server https://VIP:6443
         assert version["peer"] == tier.address("lb1"), version
         assert VIP not in host_addresses()
