@@ -13,6 +13,7 @@ core never depends on an engine.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,9 @@ class Engine:
     import_into: Callable[..., Any] | None = None
     """``(tree, draft) -> None``: fills an import draft (:mod:`lbgen.importer`) from a parsed
     config of this syntax."""
-    lint_rules: tuple[Any, ...] = ()
-    """The lint rules (:class:`lbgen.lint.Rule`) that apply to this engine's configs."""
+    lint_rules_at: str | None = None
+    """``module:attribute`` of the lint rules (:class:`lbgen.lint.Rule`) that apply to this
+    engine's configs, imported on first use (:attr:`lint_rules`): rendering needs none."""
     diff_names: Mapping[str, str] = field(default_factory=dict)
     """Effective-model attribute -> the directive a diff names (``inter``, ``fail_timeout``)."""
     pair_configs: Callable[..., Any] | None = None
@@ -85,9 +87,33 @@ class Engine:
     names them itself (HAProxy)."""
 
     @property
+    def lint_rules(self) -> tuple[Any, ...]:
+        """The lint rules that apply to this engine's configs."""
+        rules: tuple[Any, ...] = () if self.lint_rules_at is None else _load(self.lint_rules_at)
+        return rules
+
+    @property
     def default_layout(self) -> str:
         """The layout ``render`` writes when none is asked for."""
         return self.layouts[0]
+
+
+@functools.cache
+def _load(location: str) -> Any:
+    module_name, attribute = location.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def lazy(location: str) -> Callable[..., Any]:
+    """A function that imports ``module:attribute`` on its first call and calls it, so that
+    what only some operations need (reading a config back, importing it) is not imported by the
+    others: a render imports neither the reader nor the importer."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return _load(location)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = location.rpartition(":")[2]
+    return call
 
 
 def get_engine(name: str) -> Engine:
@@ -104,4 +130,4 @@ def get_engine(name: str) -> Engine:
     return engine
 
 
-__all__ = ["ENGINE_NAMES", "ENTRIES", "Engine", "Entry", "UnknownEngine", "get_engine"]
+__all__ = ["ENGINE_NAMES", "ENTRIES", "Engine", "Entry", "UnknownEngine", "get_engine", "lazy"]

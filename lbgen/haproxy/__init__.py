@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _engine() -> Engine:
-    from lbgen.engine import ENTRIES, Engine
-    from lbgen.haproxy import effective, importer, lint, table, view
+    from lbgen.engine import ENTRIES, Engine, lazy
+    from lbgen.haproxy import table, view
 
     return Engine(
         name="haproxy",
@@ -39,9 +39,9 @@ def _engine() -> Engine:
         layouts=ENTRIES["haproxy"].layouts,
         table=table.TABLE,
         build_view=view.build_haproxy_view,
-        read_effective=effective.read_effective,
-        import_into=importer.import_into,
-        lint_rules=lint.RULES,
+        read_effective=lazy("lbgen.haproxy.effective:read_effective"),
+        import_into=lazy("lbgen.haproxy.importer:import_into"),
+        lint_rules_at="lbgen.haproxy.lint:RULES",
         diff_names=table.DIFF_NAMES,
     )
 

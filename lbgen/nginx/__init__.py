@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from lbgen.engine import ENTRIES, Engine
+from lbgen.engine import ENTRIES, Engine, lazy
 
 LAYOUTS = ENTRIES["nginx"].layouts
 """What ``render --layout`` writes for nginx; ``stream`` (a bare ``stream {}`` block) by default."""
@@ -35,26 +35,26 @@ def _build_view(plus: bool) -> Any:
 
 @functools.cache
 def _engines() -> dict[str, Engine]:
-    from lbgen.nginx import effective, importer, lint, table
+    from lbgen.nginx import table
 
     common: dict[str, Any] = {
         "program": "nginx",
         "syntax": "nginx",
         "layouts": LAYOUTS,
-        "read_effective": effective.read_effective,
-        "import_into": importer.import_into,
-        "pair_configs": effective.pair_configs,
+        "read_effective": lazy("lbgen.nginx.effective:read_effective"),
+        "import_into": lazy("lbgen.nginx.importer:import_into"),
+        "pair_configs": lazy("lbgen.nginx.effective:pair_configs"),
         # One reader for both: a diff names what it reads the same way for either.
         "diff_names": table.diff_names(table.PLUS_TABLE),
     }
     return {
         "ENGINE": Engine(
             name="nginx", table=table.TABLE, build_view=_build_view(False),
-            lint_rules=lint.RULES, **common,
+            lint_rules_at="lbgen.nginx.lint:RULES", **common,
         ),
         "PLUS_ENGINE": Engine(
             name="nginx-plus", table=table.PLUS_TABLE, build_view=_build_view(True),
-            lint_rules=lint.PLUS_RULES, **common,
+            lint_rules_at="lbgen.nginx.lint:PLUS_RULES", **common,
         ),
     }  # fmt: skip
 
