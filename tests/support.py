@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,3 +18,31 @@ def run_lbgen(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
         [sys.executable, "-m", "lbgen", *args],
         capture_output=True, text=True, input=stdin, cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def node_namespace(tag: str, *, nonlocal_bind: bool = False) -> Iterator[str]:
+    """A network namespace standing in for a load-balancer node: lo up, and eth0 (one end of a
+    veth pair whose other end stays inside) holding 192.0.2.11/24 and 2001:db8::11/64.
+
+    ``nonlocal_bind``: as on a node of the tier (README), a proxy may bind the VIP while
+    keepalived does not hold it. Deleted, with everything in it, on exit.
+    """
+    name = f"lbgen-{tag}-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for args in (
+            ["link", "set", "lo", "up"],
+            ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
+            ["addr", "add", "192.0.2.11/24", "dev", "eth0"],
+            ["addr", "add", "2001:db8::11/64", "dev", "eth0", "nodad"],
+            ["link", "set", "eth0", "up"],
+            ["link", "set", "eth1", "up"],
+        ):
+            subprocess.run(["ip", "-n", name, *args], check=True)
+        if nonlocal_bind:
+            sysctl = ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"]
+            subprocess.run(["ip", "netns", "exec", name, *sysctl], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

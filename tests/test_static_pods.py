@@ -27,7 +27,7 @@ from lbgen.rendering import TargetError
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load_spec
 from lbgen.staticpods import DEFAULT_IMAGES, HOST_FOLDER, RenderedFolder, render_static_pods
-from tests.support import run_lbgen
+from tests.support import node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -303,24 +303,8 @@ def netns() -> Iterator[str]:
     """A network namespace with lo up and eth0 (a veth end) holding a node address."""
     if os.geteuid() != 0:
         pytest.fail("the keepalived checks need root (network namespaces)")
-    name = f"lbgen-pods-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for args in (
-            ["link", "set", "lo", "up"],
-            ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
-            ["addr", "add", "192.0.2.11/24", "dev", "eth0"],
-            ["addr", "add", "2001:db8::11/64", "dev", "eth0", "nodad"],
-            ["link", "set", "eth0", "up"],
-            ["link", "set", "eth1", "up"],
-        ):
-            subprocess.run(["ip", "-n", name, *args], check=True)
-        # As on a node (README): the proxy binds the VIP also where keepalived does not hold it.
-        nonlocal_bind = ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"]
-        subprocess.run(["ip", "netns", "exec", name, *nonlocal_bind], check=True)
+    with node_namespace("pods", nonlocal_bind=True) as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.mark.parametrize("proxy", ["haproxy", "nginx"])

@@ -23,7 +23,7 @@ from lbgen.keepalived.view import unsafe_in_config
 from lbgen.rendering import TargetError, render
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load, load_spec
-from tests.support import run_lbgen
+from tests.support import node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -273,21 +273,8 @@ def netns() -> Iterator[str]:
     """A network namespace with lo up and a veth pair whose end is eth0 (192.0.2.11/24)."""
     if os.geteuid() != 0:
         pytest.fail("the keepalived checks need root (network namespaces)")
-    name = f"lbgen-vip-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for args in (
-            ["link", "set", "lo", "up"],
-            ["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
-            ["addr", "add", "192.0.2.11/24", "dev", "eth0"],
-            ["addr", "add", "2001:db8::11/64", "dev", "eth0", "nodad"],
-            ["link", "set", "eth0", "up"],
-            ["link", "set", "eth1", "up"],
-        ):
-            subprocess.run(["ip", "-n", name, *args], check=True)
+    with node_namespace("vip") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def keepalived_check(netns: str, text: str) -> tuple[bool, str]:
