@@ -62,3 +62,15 @@ def test_render_raises_with_every_diagnostic_unless_errors_are_allowed() -> None
     assert not rendered.ok and rendered.diagnostics == raised.value.diagnostics
     assert raised.value.rendered == rendered
     assert lbgen.render(spec, "haproxy").ok  # HAProxy has `balance first`: no error there
+
+
+def test_specs_compare_by_their_settings_not_by_where_they_were_loaded_from(tmp_path: Path) -> None:
+    """Two loads of one spec are equal (pydantic's own comparison recursed forever through the
+    loader's record); a changed setting makes them differ, whatever the file."""
+    text = LOCAL.read_text(encoding="utf-8")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(text, encoding="utf-8")
+    assert lbgen.load_spec(LOCAL) == lbgen.load_spec(copy)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text.replace("name: local-demo", "name: renamed"), encoding="utf-8")
+    assert lbgen.load_spec(LOCAL) != lbgen.load_spec(changed)

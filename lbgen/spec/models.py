@@ -446,3 +446,13 @@ class Spec(Model):
 
     # Set by the loader: the file name, key/value positions and load warnings (a LoadedSpec).
     _loaded: Any = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Two specs are equal when their settings are: where each was loaded from is not part of
+        # the spec, and the loader's record points back at the spec (pydantic's own __eq__, which
+        # compares private attributes too, would recurse through it forever).
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every other model here
