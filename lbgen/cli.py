@@ -51,6 +51,15 @@ class Target(StrEnum):
     nginx_plus = "nginx-plus"
 
 
+class EngineTarget(StrEnum):
+    """What ``explain`` and ``diff`` take: every engine (keepalived with ``--node``)."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+    nginx_plus = "nginx-plus"
+    keepalived = "keepalived"
+
+
 class RenderTarget(StrEnum):
     """What ``render`` and ``validate`` write: the engine targets, and keepalived per node."""
 
@@ -747,22 +756,27 @@ def render_all(
 @app.command("explain")
 def explain_command(
     spec: SpecArg,
-    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to explain for.")],
+    target: Annotated[EngineTarget, typer.Option("--target", "-t", help="Engine to explain for.")],
     layout: Annotated[
         Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    node: Annotated[
+        str | None, typer.Option(help="keepalived: the node of the spec's vip tier to explain.")
+    ] = None,
 ) -> None:
     """Show, per spec field, what it became in the engine's config or why it was dropped.
 
-    Example: lbgen explain cluster.yaml -t nginx
+    Example: lbgen explain cluster.yaml -t nginx; lbgen explain tier.yaml -t keepalived --node lb1
     """
     from lbgen.explain import explain, format_explanation, format_json
     from lbgen.rendering import TargetError
 
     loaded_spec = _load(spec)
     try:
-        explanation = explain(loaded_spec, target.value, layout=layout.value if layout else None)
+        explanation = explain(
+            loaded_spec, target.value, layout=layout.value if layout else None, node=node
+        )
     except TargetError as exc:
         fail(Exit.INVALID, str(exc))
     text = format_json(explanation) + "\n" if as_json else format_explanation(explanation)
