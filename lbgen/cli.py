@@ -51,6 +51,15 @@ class Target(StrEnum):
     nginx_plus = "nginx-plus"
 
 
+class EngineTarget(StrEnum):
+    """What ``explain`` and ``diff`` take: every engine (keepalived with ``--node``)."""
+
+    haproxy = "haproxy"
+    nginx = "nginx"
+    nginx_plus = "nginx-plus"
+    keepalived = "keepalived"
+
+
 class RenderTarget(StrEnum):
     """What ``render`` and ``validate`` write: the engine targets, and keepalived per node."""
 
@@ -747,22 +756,27 @@ def render_all(
 @app.command("explain")
 def explain_command(
     spec: SpecArg,
-    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to explain for.")],
+    target: Annotated[EngineTarget, typer.Option("--target", "-t", help="Engine to explain for.")],
     layout: Annotated[
         Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    node: Annotated[
+        str | None, typer.Option(help="keepalived: the node of the spec's vip tier to explain.")
+    ] = None,
 ) -> None:
     """Show, per spec field, what it became in the engine's config or why it was dropped.
 
-    Example: lbgen explain cluster.yaml -t nginx
+    Example: lbgen explain cluster.yaml -t nginx; lbgen explain tier.yaml -t keepalived --node lb1
     """
     from lbgen.explain import explain, format_explanation, format_json
     from lbgen.rendering import TargetError
 
     loaded_spec = _load(spec)
     try:
-        explanation = explain(loaded_spec, target.value, layout=layout.value if layout else None)
+        explanation = explain(
+            loaded_spec, target.value, layout=layout.value if layout else None, node=node
+        )
     except TargetError as exc:
         fail(Exit.INVALID, str(exc))
     text = format_json(explanation) + "\n" if as_json else format_explanation(explanation)
@@ -808,7 +822,7 @@ def _read_config(config: str) -> str:
 @app.command("diff")
 def diff_command(
     spec: SpecArg,
-    target: Annotated[Target, typer.Option("--target", "-t", help="Engine to render for.")],
+    target: Annotated[EngineTarget, typer.Option("--target", "-t", help="Engine to render for.")],
     against: Annotated[
         str, typer.Option("--against", help="The existing config to compare with (- for stdin).")
     ],
@@ -816,13 +830,17 @@ def diff_command(
         Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
+    node: Annotated[
+        str | None, typer.Option(help="keepalived: the node of the spec's vip tier to compare.")
+    ] = None,
 ) -> None:
     """Compare what SPEC renders with an existing config, setting by setting (exit 1: differs).
 
     Layout, comments, order and spellings (10s / 10000 / 10000ms) do not count; what the engine
     would do differently does, shown as "config value → spec value (file:line)".
 
-    Example: lbgen diff cluster.yaml -t haproxy --against /etc/haproxy/haproxy.cfg
+    Example: lbgen diff cluster.yaml -t haproxy --against /etc/haproxy/haproxy.cfg;
+    lbgen diff tier.yaml -t keepalived --node lb1 --against /etc/keepalived/keepalived.conf
     """
     from lbgen.compare import diff_config
     from lbgen.rendering import TargetError
@@ -832,8 +850,9 @@ def diff_command(
     name = "<stdin>" if against == "-" else against
     try:
         result = diff_config(
-            loaded_spec, target.value, text, name, layout=layout.value if layout else None
-        )
+            loaded_spec, target.value, text, name, layout=layout.value if layout else None,
+            node=node,
+        )  # fmt: skip
     except SpecError as exc:
         emit(exc.diagnostics)
         raise typer.Exit(int(Exit.INVALID)) from None
@@ -873,11 +892,19 @@ def import_command(
 
     Example: lbgen import /etc/haproxy/haproxy.cfg -o cluster.yaml
     """
+    from lbgen.confparse.detect import is_keepalived
     from lbgen.importer import import_config
     from lbgen.output import write_atomic
 
     text = _read_config(config)
     name = "<stdin>" if config == "-" else config
+    if from_ is None and is_keepalived(text):
+        fail(
+            Exit.INVALID,
+            f"{name}: a keepalived.conf cannot be imported: it holds the VIP tier but none of "
+            "the proxy a spec describes; write the spec's vip section by hand and compare with "
+            "lbgen diff SPEC -t keepalived --node NAME --against it",
+        )
     try:
         result = import_config(text, name, from_.value if from_ else None)
     except SpecError as exc:

@@ -170,19 +170,39 @@ def diff_config(
     existing_text: str,
     filename: str,
     layout: str | None = None,
+    node: str | None = None,
 ) -> DiffResult:
-    """Compare what ``spec`` renders for ``target`` with the config text ``existing_text``.
+    """Compare what ``spec`` renders for ``target`` with the config text ``existing_text``
+    (for the per-node target keepalived: ``node``'s config).
 
     Raises :class:`~lbgen.diagnostics.SpecError` when the spec cannot be rendered for the
     target (translation errors) or the existing config cannot be read (parse errors, invalid
-    values), and :class:`lbgen.rendering.TargetError` for an unknown target or layout.
+    values), and :class:`lbgen.rendering.TargetError` for an unknown target or layout, or a
+    missing or unknown ``node``.
     """
     from lbgen.confparse import detect_engine, parse_config
+    from lbgen.confparse.detect import is_keepalived
 
-    rendered = render(spec, target, layout=layout)
+    rendered = render(spec, target, layout=layout, node=node)
     if not rendered.ok:
         raise SpecError(rendered.diagnostics)
+    own = get_engine(target)
+    keepalived = is_keepalived(existing_text)
+    if own.parse is not None and own.diff_changes is not None:
+        if not keepalived:
+            raise SpecError([Diagnostic(
+                Level.ERROR, "diff-engine",
+                f"this does not look like a {target} config (no global_defs, vrrp_script or "
+                "vrrp_instance block)", file=filename,
+            )])  # fmt: skip
+        return _diff_own_syntax(spec, own, rendered, existing_text, filename)
     engine = _engine(target)
+    if keepalived:
+        raise SpecError([Diagnostic(
+            Level.ERROR, "diff-engine",
+            f"this looks like a keepalived config, but target {target} renders {engine}; "
+            "compare it with -t keepalived --node NAME", file=filename,
+        )])  # fmt: skip
     found = detect_engine(existing_text, filename)
     if found is not None and found != engine:
         # Parsing one engine's syntax with the other's parser only gives confusing errors.
@@ -225,7 +245,27 @@ def diff_config(
     )
 
 
-def _drift(spec: Spec, config: Config, filename: str) -> Change | None:
+def _diff_own_syntax(
+    spec: Spec, engine: Any, rendered: Rendered, existing_text: str, filename: str
+) -> DiffResult:
+    """The diff of an engine that reads and names its own model (keepalived): both texts
+    through its parser and reader, the differences named by the engine."""
+    ours = engine.read_effective(engine.parse(rendered.text, "<rendered>"))
+    theirs = engine.read_effective(engine.parse(existing_text, filename))
+    loaded = getattr(spec, "_loaded", None)
+    label = getattr(getattr(loaded, "source", None), "filename", None) or spec.name or "spec"
+    return DiffResult(
+        changes=tuple(engine.diff_changes(theirs, ours)),
+        drift=_drift(spec, theirs, filename),
+        rendered=rendered,
+        existing_text=existing_text,
+        filename=filename,
+        spec_label=str(label),
+        diagnostics=tuple(d for d in rendered.diagnostics if d.level is not Level.ERROR),
+    )
+
+
+def _drift(spec: Spec, config: Any, filename: str) -> Change | None:
     found = config.header_fields().get(DIGEST_FIELD)
     ours = spec_digest(spec)
     if found is None or found == ours:
@@ -241,7 +281,7 @@ def _drift(spec: Spec, config: Config, filename: str) -> Change | None:
     )
 
 
-def _header_line(config: Config, key: str) -> int | None:
+def _header_line(config: Any, key: str) -> int | None:
     for number, line in enumerate(config.header, start=1):
         if line.strip().startswith(f"{key}:"):
             return number

@@ -86,6 +86,14 @@ class Engine:
     frontends after the spec's (``labels``: model key -> spec frontend name). None: the config
     names them itself (HAProxy)."""
 
+    parse: Callable[..., Any] | None = None
+    """``(text, filename) -> ConfigTree``: reads a syntax :mod:`lbgen.confparse` does not know
+    (keepalived); None: ``confparse.parse_config`` reads it."""
+    diff_changes: Callable[..., Any] | None = None
+    """``(existing, rendered) -> [compare.Change]``: names the differences of an effective model
+    that is not :class:`lbgen.effective.model.Config` (keepalived's VRRP model); None: the
+    proxies' model, named by :mod:`lbgen.compare` with :attr:`diff_names`."""
+
     @property
     def lint_rules(self) -> tuple[Any, ...]:
         """The lint rules that apply to this engine's configs."""

@@ -21,6 +21,7 @@ An explicit ``null`` is reported as ``null`` (nothing written by definition).
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -40,12 +41,14 @@ from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
 from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, dotted
+from lbgen.spec.vip import priorities
 from lbgen.units import parse_duration, parse_host_port
 from lbgen.view import build_view
 
 _ADDRESSES = {
     Kind.SERVER_ADDRESS, Kind.BIND_ADDRESS, Kind.BIND_ADDRESS_OR_LIST, Kind.BIND_ADDRESSES,
 }  # fmt: skip
+_IPS = {Kind.VIP_ADDRESSES, Kind.NODE_ADDRESSES}
 _TOKEN = re.compile(r"[^\s;]+|;")
 
 
@@ -183,9 +186,13 @@ def _path(base: Path_, row: Field) -> Path_:
     return (*base, *row.path.split("."))
 
 
-def _candidates(spec: Spec) -> Iterator[_Candidate]:
+def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
     """Every field that has a value for some object, in spec order (the registry's within an
-    object)."""
+    object). With ``node`` (the per-node target keepalived): the ``vip`` fields that reach that
+    node's config and the health endpoint its checks poll, nothing of the proxy's."""
+    if node is not None:
+        yield from _vip_candidates(spec, node)
+        return
     yield from _global_candidates(spec)
     for name, frontend in spec.frontends.items():
         path: Path_ = ("frontends", name)
@@ -217,6 +224,46 @@ def _candidates(spec: Spec) -> Iterator[_Candidate]:
                     yield _Candidate(server_section, own, getattr(server, row.path), own)
 
 
+def _vip_candidates(spec: Spec, node: str) -> Iterator[_Candidate]:
+    """The health endpoint and the ``vip`` fields, at their model paths (``vip.track.fall``,
+    ``vip.nodes[1].address``). Of the other nodes only their addresses (this node's peers) reach
+    this node's config; their names and priorities are explained with their own node."""
+    health = spec.global_.health
+    if health is not None:
+        for name in type(health).model_fields:
+            path: Path_ = ("global", "health", name)
+            source = path if name in health.model_fields_set else None
+            yield _Candidate(("global",), path, getattr(health, name), source)
+    vip = spec.vip
+    if vip is None:
+        return
+    rows = [row.path.split(".")[1:] for row in fields.in_scope(Scope.VIP)]
+    for parts in rows:
+        if parts[0] == "nodes":
+            continue
+        model: BaseModel = vip
+        for part in parts[:-1]:
+            model = getattr(model, part)
+        full: Path_ = ("vip", *parts)
+        value = getattr(model, parts[-1])
+        set_here = parts[-1] in model.model_fields_set and (
+            len(parts) == 1 or parts[0] in vip.model_fields_set
+        )
+        yield _Candidate(("vip",), full, _plain(value), full if set_here else None)
+    derived = priorities(vip)
+    for index, entry in enumerate(vip.nodes):
+        where: Path_ = ("vip", "nodes", index)
+        for parts in rows:
+            if parts[0] != "nodes" or (parts[1] != "address" and entry.name != node):
+                continue
+            value = getattr(entry, parts[1])
+            if parts[1] == "priority" and value is None:
+                value = derived[index]  # from the order of the nodes (the source stays None)
+            own = (*where, parts[1])
+            set_here = parts[1] in entry.model_fields_set
+            yield _Candidate(where, own, _plain(value), own if set_here else None)
+
+
 def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
     g = spec.global_
     if "maxconn" in g.model_fields_set:
@@ -243,6 +290,8 @@ def _alternatives(row: Field, value: Any) -> list[Any]:
         out.append(not value)
     elif isinstance(value, int):
         out += [value + 1, value - 1]
+    elif isinstance(value, list) and row.kind in _IPS:
+        out.append([_other_ip(value[0]), *value[1:]])
     elif isinstance(value, list):
         out.append([*value, 299 if 299 not in value else 298])
     elif isinstance(value, str):
@@ -256,11 +305,25 @@ def _alternatives(row: Field, value: Any) -> list[Any]:
             out.append(f"{percent + 1}%" if percent < 100 else f"{percent - 1}%")
         elif row.kind in _ADDRESSES:
             out.append(_other_port(value))
+        elif row.kind in _IPS:
+            out.append(_other_ip(value))
+        elif row.kind is Kind.AUTH_PASS:
+            out.append("probe" if value != "probe" else "probe2")
+        elif row.kind is Kind.INTERFACE:
+            out.append("probe0" if value != "probe0" else "probe1")
         elif row.kind is Kind.DNS_NAME:
             out.append(f"probe-{value}")
         else:  # paths and file names: any other token will do
             out.append(f"{value}-probe")
     return out
+
+
+def _other_ip(text: str) -> str:
+    """Another address of the same family (and prefix length): the next one, or the previous."""
+    host, slash, prefix = text.partition("/")
+    address = ipaddress.ip_address(host)
+    other = address + 1 if int(address) & 0xFF != 0xFE else address - 1
+    return other.compressed + slash + prefix
 
 
 def _other_port(text: str) -> str:
@@ -314,14 +377,17 @@ class _Prober:
         self.options = options
         self.loaded = loaded_of(spec)
         self.data = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        self.priorities = priorities(spec.vip) if spec.vip is not None else []
         # One Jinja environment for every probe: the templates compile once.
         self.environment = make_environment()
         self.base, self.base_errors = self._render(resolve_spec(spec, self.loaded))
 
-    def _render(self, resolved: Resolved) -> tuple[list[str], set[tuple[str, str]]]:
+    def _render(
+        self, resolved: Resolved, options: dict[str, Any] | None = None
+    ) -> tuple[list[str], set[tuple[str, str]]]:
         """The lines (without the provenance header, whose digest changes with every probe)
         and the translation's errors as (code, path)."""
-        view = build_view(resolved, self.target, self.layout, **self.options)
+        view = build_view(resolved, self.target, self.layout, **(options or self.options))
         template = self.environment.get_template(view.template)
         lines = template.render({**view.context, "header": []}).splitlines()
         return lines, {(d.code, d.path) for d in view.diagnostics if d.level is Level.ERROR}
@@ -329,13 +395,22 @@ class _Prober:
     def probe(self, path: Path_, value: Any) -> list[str] | None:
         """The rendered lines with ``path`` set to ``value``; None when that is not a valid spec."""
         data = copy.deepcopy(self.data)
+        options = self.options
         try:
+            renamed = path[:2] == ("vip", "nodes") and path[3:] == ("name",)
+            if renamed and data["vip"]["nodes"][path[2]]["name"] == options.get("node"):
+                # Renaming the rendered node renders that node under its new name.
+                options = {**options, "node": value}
+            if path[:2] == ("vip", "nodes") and path[3:] == ("priority",):
+                # Priorities are set on every node or none: the derived ones fill the others.
+                for entry, derived in zip(data["vip"]["nodes"], self.priorities, strict=True):
+                    entry.setdefault("priority", derived)
             _set(data, path, value)
             spec = Spec.model_validate(data)
             # Cross-field checks are skipped on purpose: a probe may break "all weights are
             # percentages" and still say what a weight becomes.
             loaded = LoadedSpec(spec=spec, source=self.loaded.source, diagnostics=[])
-            lines, errors = self._render(resolve_spec(spec, loaded))
+            lines, errors = self._render(resolve_spec(spec, loaded), options)
         except Exception:  # a value a view cannot render tells nothing: skip it
             return None
         # A value this engine rejects (balance random beside a backup server in nginx) would
@@ -502,23 +577,32 @@ def _why_dropped(
 
 
 def explain(
-    spec: Spec, target: str, *, layout: str | None = None, load_module: str | None = None
+    spec: Spec,
+    target: str,
+    *,
+    layout: str | None = None,
+    load_module: str | None = None,
+    node: str | None = None,
 ) -> Explanation:
-    """Explain, field by field, what rendering ``spec`` for ``target`` does with it.
+    """Explain, field by field, what rendering ``spec`` for ``target`` does with it; for the
+    per-node target keepalived, the ``vip`` fields in ``node``'s config.
 
-    Raises :class:`~lbgen.rendering.TargetError` for an unknown target or layout.
+    Raises :class:`~lbgen.rendering.TargetError` for an unknown target or layout, and for a
+    missing or unknown ``node`` of keepalived (or a ``node`` for another target).
     """
     layout = target_layout(target, layout)
     options: dict[str, Any] = {} if load_module is None else {"load_module": load_module}
+    if node is not None:
+        options["node"] = node
     loaded = loaded_of(spec)
     rendered = render_resolved(
-        resolve_spec(spec, loaded), target, layout=layout, load_module=load_module
+        resolve_spec(spec, loaded), target, layout=layout, load_module=load_module, node=node
     )
     diagnostics = tuple(rendered.diagnostics)
     prober = _Prober(spec, target, layout, options)
     claimed: set[Diagnostic] = set()
     sections: dict[str, list[FieldReport]] = {}
-    for candidate in _candidates(spec):
+    for candidate in _candidates(spec, node):
         if candidate.value is None and candidate.source is None:
             continue  # unset everywhere, no built-in default: nothing to explain
         report = _report(candidate, prober, diagnostics, loaded)
@@ -590,7 +674,10 @@ def format_explanation(explanation: Explanation) -> str:
     ``->`` what the field became, ``=`` nothing written because that is the engine's own
     behaviour, ``x`` dropped; diagnostics follow as ``level [code] message``.
     """
-    engine = {"haproxy": "HAProxy", "nginx": "nginx", "nginx-plus": "NGINX Plus"}
+    engine = {
+        "haproxy": "HAProxy", "nginx": "nginx", "nginx-plus": "NGINX Plus",
+        "keepalived": "keepalived",
+    }  # fmt: skip
     out = [
         f"{explanation.file}: spec {explanation.name or '(unnamed)'} for {explanation.target} "
         f"(layout {explanation.layout})",
@@ -601,6 +688,8 @@ def format_explanation(explanation: Explanation) -> str:
         for report in section.fields:
             counts[report.outcome] += 1
             where = "built-in default"
+            if report.path.startswith("vip.nodes[") and report.path.endswith(".priority"):
+                where = "from the order of vip.nodes"
             if report.origin is not None:
                 where = f"line {report.line}"
                 relative = report.origin != report.path

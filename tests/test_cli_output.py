@@ -324,4 +324,9 @@ def test_shell_completion() -> None:
     )  # fmt: skip
     assert script.stdout.rstrip().endswith("complete -o default -F _lbgen_completion lbgen")
     assert complete("lbgen ren") == ["render", "render-all"]
-    assert complete("lbgen explain spec.yaml -t ") == ["haproxy", "nginx", "nginx-plus"]
+    assert complete("lbgen explain spec.yaml -t ") == [
+        "haproxy",
+        "nginx",
+        "nginx-plus",
+        "keepalived",
+    ]

@@ -270,3 +270,64 @@ def test_dropped_defaults_note_names_its_fields_and_explain_uses_them() -> None:
         (),
         ("timeouts.client_fin", "timeouts.server_fin"),
     }
+
+
+# --- keepalived: the vip fields of one node's config ------------------------------------------
+
+TIER = ROOT / "examples" / "ha-tier.yaml"
+
+
+def test_keepalived_explains_each_vip_field_of_one_node() -> None:
+    """Against the README's keepalived mapping table: each vip field, for node lb2 of the example
+    (priority 105 from the order), becomes the directive the table names."""
+    explanation = explain(lbgen.load_spec(TIER), "keepalived", node="lb2")
+    expected = {
+        "vip.addresses": "192.0.2.100/24 dev eth0",
+        "vip.interface": "interface eth0",
+        "vip.virtual_router_id": "virtual_router_id 51",
+        "vip.advert_interval": "advert_int 0.2",
+        "vip.version": "vrrp_version 3",
+        "vip.unicast": "unicast_src_ip 192.0.2.12",
+        "vip.preempt_delay": "preempt_delay 1",
+        "vip.track.weight": "weight -20",
+        "vip.track.fall": "fall 2",
+        "vip.track.rise": "rise 2",
+        "vip.nodes[1].name": "router_id lb2",
+        "vip.nodes[1].priority": "priority 105",
+        "vip.nodes[1].address": "unicast_src_ip 192.0.2.12",
+        "vip.nodes[0].address": "192.0.2.11",
+        "vip.nodes[2].address": "192.0.2.13",
+    }
+    for path, fragment in expected.items():
+        report = explanation.field(path)
+        assert report.outcome is Outcome.WRITTEN, (path, report)
+        assert fragment in report.output, (path, report.output)
+    assert explanation.field("vip.virtual_router_id").line == 31
+    # Of the other nodes only the addresses (this node's peers) reach lb2's config.
+    with pytest.raises(KeyError):
+        explanation.field("vip.nodes[0].name")
+    assert not any(r.outcome is Outcome.DROPPED for r in explanation.fields())
+    text = format_explanation(explanation)
+    assert "priority = 105  (from the order of vip.nodes)" in text
+
+
+def test_keepalived_preempt_true_is_the_engine_default(tmp_path: Path) -> None:
+    """preempt: true writes no nopreempt (keepalived preempts by itself), only preempt_delay."""
+    text = TIER.read_text(encoding="utf-8").replace(
+        "  virtual_router_id: 51\n", "  virtual_router_id: 51\n  preempt_delay: 0s\n"
+    )
+    report = explain(lbgen.load_spec(spec_file(tmp_path, text)), "keepalived", node="lb1").field(
+        "vip.preempt"
+    )
+    assert report.outcome is Outcome.ENGINE_DEFAULT, report
+
+
+def test_keepalived_explain_through_the_cli() -> None:
+    result = run_lbgen("explain", str(TIER), "-t", "keepalived", "--node", "lb1")
+    assert result.returncode == 0, result.stderr
+    assert "  virtual_router_id = 51  (line 31)\n      -> virtual_router_id 51\n" in result.stdout
+    result = run_lbgen("explain", str(TIER), "-t", "keepalived")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("name it with --node (lb1, lb2, lb3)"), result.stderr
+    result = run_lbgen("explain", str(TIER), "-t", "keepalived", "--node", "lb9")
+    assert result.returncode == 2 and "no node 'lb9' in vip.nodes" in result.stderr

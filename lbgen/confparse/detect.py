@@ -45,6 +45,18 @@ def strip_comment(line: str) -> str:
     return line.rstrip()
 
 
+_KEEPALIVED_BLOCK = re.compile(
+    r"^\s*(global_defs|vrrp_script\s+\S+|vrrp_instance\s+\S+|vrrp_sync_group\s+\S+)\s*(\{|$)"
+)
+
+
+def is_keepalived(text: str) -> bool:
+    """True when ``text`` has a block only keepalived.conf has (``global_defs``,
+    ``vrrp_instance``, ``vrrp_script``, ``vrrp_sync_group``): import and the proxies' diff
+    refuse it by name instead of reading it as nginx's brace syntax."""
+    return any(_KEEPALIVED_BLOCK.match(strip_comment(line)) for line in text.splitlines())
+
+
 def detect_engine(text: str, filename: str | None = None) -> str | None:
     """``"haproxy"``, ``"nginx"``, or None when neither the text nor the name gives a hint."""
     haproxy = nginx = 0

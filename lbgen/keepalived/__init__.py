@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from lbgen.engine import ENTRIES, Engine
+from lbgen.engine import ENTRIES, Engine, lazy
 from lbgen.keepalived import command
 from lbgen.keepalived.table import TABLE
 from lbgen.keepalived.view import build_keepalived_view
-
-
-def read_effective(tree: Any) -> Any:
-    """Not available: lbgen does not read keepalived configs back (no diff, no import)."""
-    raise NotImplementedError(
-        "lbgen cannot read keepalived configs back yet: diff and import are for haproxy and nginx"
-    )
-
 
 ENGINE = Engine(
     name="keepalived",
@@ -24,7 +14,9 @@ ENGINE = Engine(
     layouts=ENTRIES["keepalived"].layouts,
     table=TABLE,
     build_view=build_keepalived_view,
-    read_effective=read_effective,
+    read_effective=lazy("lbgen.keepalived.effective:read_effective"),
+    parse=lazy("lbgen.keepalived.syntax:parse_keepalived"),
+    diff_changes=lazy("lbgen.keepalived.effective:changes"),
 )
 
 __all__ = ["ENGINE"]

@@ -23,8 +23,10 @@ import re
 PROGRAM = "keepalived"
 """The binary."""
 
-OFFICIAL_IMAGE = "debian:bookworm-slim"
-"""keepalived has no official image: the Docker runner needs ``--image`` with keepalived in it."""
+OFFICIAL_IMAGE = ""
+"""None: keepalived has no official image. The Docker runner takes ``--image`` or
+``LBGEN_KEEPALIVED_IMAGE`` (e.g. the project's ``lbgen-engine:bookworm``, which carries
+keepalived) and otherwise says so in one line instead of pulling an image without keepalived."""
 
 RELOAD_SIGNAL = "SIGHUP"
 """What makes keepalived read its config again."""

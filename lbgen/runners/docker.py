@@ -51,9 +51,20 @@ LABEL = "org.lbgen.runner"
 
 
 def default_image(engine: str) -> str:
-    """The image for ``engine``: ``LBGEN_HAPROXY_IMAGE``/``LBGEN_NGINX_IMAGE`` or the official."""
-    configured = os.environ.get(f"LBGEN_{engine.upper()}_IMAGE", "").strip()
-    return configured or command_line(engine).OFFICIAL_IMAGE
+    """The image for ``engine``: ``LBGEN_HAPROXY_IMAGE``/``LBGEN_NGINX_IMAGE``/
+    ``LBGEN_KEEPALIVED_IMAGE`` or the official one; EngineUnavailable when there is none
+    (keepalived)."""
+    variable = f"LBGEN_{engine.upper().replace('-', '_')}_IMAGE"
+    configured = os.environ.get(variable, "").strip()
+    if configured:
+        return configured
+    official = command_line(engine).OFFICIAL_IMAGE
+    if not official:
+        raise EngineUnavailable(
+            f"{engine} has no official image: pass --image IMAGE (one with {engine} in it, e.g. "
+            f"lbgen-engine:bookworm from python -m tests.integration.images) or set {variable}"
+        )
+    return official
 
 
 def _one_line(exc: BaseException) -> str:

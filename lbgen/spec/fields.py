@@ -255,6 +255,8 @@ def locate(path: Sequence[str | int]) -> tuple[Scope, Field] | None:
         scope, rest = Scope.GLOBAL, parts
     elif head == "defaults":
         scope, rest = Scope.DEFAULTS, parts[1:]
+    elif head == "vip":  # vip paths keep their prefix; a node's index is not part of the name
+        scope, rest = Scope.VIP, parts
     elif head in _MAPS and len(parts) >= 2:
         scope, rest = _MAPS[head], parts[2:]
         if scope is Scope.POOL and rest[:1] == ["servers"]:

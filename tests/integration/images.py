@@ -2,7 +2,8 @@
 
 Which images run the tests comes from ``LBGEN_HAPROXY_IMAGES`` / ``LBGEN_NGINX_IMAGES`` (comma
 separated). Unset, both default to our own ``lbgen-engine:bookworm`` and ``lbgen-engine:trixie``:
-one image per Debian release carrying haproxy, nginx and nginx's stream module. An image that is
+one image per Debian release carrying haproxy, nginx and nginx's stream module, keepalived and
+nftables. An image that is
 missing is pulled when it is not one of ours; one of ours is built with ``debootstrap
 --variant=minbase`` and ``docker import``. The root filesystem tarball is cached under
 ``~/.cache/lbgen/rootfs/`` so a second build (say, after the Docker data was wiped) skips
@@ -35,8 +36,10 @@ from .dockerd import CACHE_DIR
 OUR_REPOSITORY = "lbgen-engine"
 DEFAULT_SUITES = ("bookworm", "trixie")
 #: What each engine image carries; the stream module is a separate package in Debian. python3
-#: runs the fake API servers of the compose demo (so its test needs no other image).
-PACKAGES = ("haproxy", "nginx", "libnginx-mod-stream", "python3")
+#: runs the fake API servers of the compose demo (so its test needs no other image). keepalived
+#: (no official image exists) makes ``lbgen check --engine keepalived --runner docker`` work with
+#: ours; nftables loads the VIP tier's rules in a container.
+PACKAGES = ("haproxy", "nginx", "libnginx-mod-stream", "python3", "keepalived", "nftables")
 #: Changes whenever PACKAGES does: an image of ours with another key is stale and rebuilt.
 PACKAGES_KEY = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
 PACKAGES_LABEL = "org.lbgen.packages"
