@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lbgen.confparse import parse_config, read_config_text
+from lbgen.confparse.detect import is_keepalived
 from lbgen.confparse.tree import ConfigTree, Node
-from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
 from lbgen.effective import effective
 from lbgen.effective.model import Backend, Config, Frontend, Origin, format_duration
 from lbgen.engine import ENGINE_NAMES, ENTRIES, get_engine
@@ -422,6 +423,15 @@ def lint_text(
 
     Raises :class:`~lbgen.diagnostics.SpecError` when the text cannot be read as a config.
     """
+    if engine is None and is_keepalived(text):
+        # Read as nginx's brace syntax it would come out as a list of misplaced directives.
+        raise SpecError([Diagnostic(
+            Level.ERROR, "lint-keepalived",
+            "a keepalived.conf: lint has rules for haproxy and nginx only; check it with lbgen "
+            "check --engine keepalived and compare it with lbgen diff SPEC -t keepalived --node "
+            "NAME --against it",
+            file=filename,
+        )])  # fmt: skip
     parse_engine = "nginx" if engine == "nginx-plus" else engine
     tree = parse_config(text, filename, parse_engine)
     return lint_tree(tree, engine, engine_version)

@@ -193,3 +193,16 @@ def test_cli_exit_codes_and_refusals(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "a keepalived.conf cannot be imported" in result.stderr
+
+
+def test_lint_refuses_a_keepalived_conf_by_name(tmp_path: Path) -> None:
+    """lint has no keepalived rules: one line naming what to use instead, exit 2 (read as nginx
+    it used to come out as a list of misplaced-directive errors)."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(rendered(), encoding="utf-8")
+    result = run_lbgen("lint", str(conf))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "lint-keepalived" in lines[0] and "-t keepalived" in lines[0], lines[0]
+    assert "LB1" not in lines[0]
