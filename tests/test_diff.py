@@ -114,19 +114,28 @@ def test_haproxy_server_only_in_the_spec_and_changed_check(tmp_path: Path) -> No
         f"backend kubernetes-api: health check http → tcp ({config}:41)",
         f"backend kubernetes-api: check method GET → unset ({config}:41)",
         f"backend kubernetes-api: check path /healthz → unset ({config}:41)",
+        f"backend kubernetes-api: check version HTTP/1.0 → unset ({config}:41)",
         f"backend kubernetes-api: server k8s-master2: added (192.168.2.2:6443) ({config}:39)",
     ]
 
 
 def test_logging_options_are_named_where_they_are_set(tmp_path: Path) -> None:
-    swap = ("option                  tcplog", "option                  httplog")
+    # (httplog would not do here: in a tcp frontend HAProxy falls back to tcplog.)
+    swap = ("option                  tcplog", "option                  dontlog-normal")
     config = edited(tmp_path, CLASSIC / "haproxy.cfg", swap)
     code, out, _ = diff(str(CLASSIC_HAPROXY_SPEC), "-t", "haproxy", "--against", str(config))
     assert code == 1
     assert out.splitlines() == [
-        f"frontend kubernetes-api: option httplog: removed ({config}:18)",
+        f"frontend kubernetes-api: option dontlog-normal: removed ({config}:18)",
         f"frontend kubernetes-api: option tcplog: added ({config}:32)",
     ]
+
+
+def test_httplog_in_a_tcp_frontend_is_tcplog(tmp_path: Path) -> None:
+    swap = ("option                  tcplog", "option                  httplog")
+    config = edited(tmp_path, CLASSIC / "haproxy.cfg", swap)
+    code, out, _ = diff(str(CLASSIC_HAPROXY_SPEC), "-t", "haproxy", "--against", str(config))
+    assert (code, out.strip()) == (0, "equivalent")
 
 
 def test_nginx_weight_timeout_and_server_changes(tmp_path: Path) -> None:

@@ -250,6 +250,10 @@ class Frontend:
     extras: tuple[str, ...] = ()
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
+    role: str | None = field(default=None, compare=False)
+    """What the frontend is for when it is not a proxy to a pool: ``stats`` (the load
+    balancer's stats page), ``health`` (its liveness endpoint). A diff matches these by role,
+    not by name (:func:`lbgen.effective.differ.pair_roles`)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 from lbgen.confparse.tree import ConfigTree, Node, word_set
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.directives import Directive
+from lbgen.effective.differ import pair_roles
 from lbgen.effective.model import (
     FRONTEND_TIMEOUTS,
     Backend,
@@ -157,6 +158,9 @@ class _HaproxyReader:
     def __init__(self, tree: ConfigTree) -> None:
         self.tree = tree
         self.diagnostics: list[Diagnostic] = []
+        # Whether the global section has log targets so far: ``log global`` copies the ones
+        # HAProxy has read when it meets the line.
+        self.global_logs = False
 
     def note(self, node: Node, code: str, message: str, level: Level = Level.WARNING) -> None:
         self.diagnostics.append(
@@ -173,6 +177,8 @@ class _HaproxyReader:
             kind = section.keyword
             if kind == "global":
                 for node in section.directives():
+                    if node.keyword == "log":
+                        self.global_logs = True
                     if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
                         globals_[node.keyword] = " ".join(node.args)
                 continue
@@ -203,8 +209,13 @@ class _HaproxyReader:
             if name is None:
                 self.note(section, "CONF102", f"{kind} without a name", Level.ERROR)
                 continue
+            role = _role(section)
             if kind in ("frontend", "listen"):
                 frontends[name] = self._frontend(name, section, state, listen=kind == "listen")
+            if kind == "listen" and role is not None and not section.find("server"):
+                # A stats page or liveness endpoint answers itself: the listen section's
+                # backend half has no server to send anything to and does nothing.
+                continue
             if kind in ("backend", "listen"):
                 backends[name] = self._backend(name, section, state, globals_)
         return Config(
@@ -253,7 +264,14 @@ class _HaproxyReader:
             elif opt in CHECK_OPTIONS:
                 state.checks = [c for c in state.checks if c[0] != opt]
             else:
+                if not negated and f"option {opt}" in table.LOG_FORMAT_OPTIONS:
+                    for other in table.LOG_FORMAT_OPTIONS:  # one log format: the last wins
+                        state.settings.pop(other, None)
                 state.set(f"option {opt}", not negated, node)
+            return
+        if negated and key == "log":
+            # "no log" drops the log targets the proxy inherited.
+            state.extras = [n for n in state.extras if n.keyword != "log"]
             return
         if negated:
             state.extras.append(node)
@@ -352,12 +370,13 @@ class _HaproxyReader:
             for address in node.args[0].split(","):
                 address = self._bind_address(node, address)
                 binds.append(Bind(address, _stack_options(address, options)))
-        settings, origins = state.settings, state.origins
+        origins = state.origins
+        settings, kept = self._in_effect(state)
         timeouts = Timeouts(
             **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         )
         default_backend = settings.get("default_backend")
-        if listen:
+        if listen and (_role(section) is None or section.find("server")):
             default_backend = default_backend or name
         first_bind = section.first("bind")
         out_origins: dict[str, Origin | None] = {
@@ -369,7 +388,7 @@ class _HaproxyReader:
             **{f"timeouts.{f}": origins.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         }
         extras = _extras(
-            [n for n in state.extras if n.keyword not in _BACKEND_ONLY],
+            [n for n in kept if n.keyword not in _BACKEND_ONLY],
             _option_words(settings, side="frontend"),
             out_origins,
         )
@@ -383,12 +402,33 @@ class _HaproxyReader:
             extras=extras,
             origins={k: v for k, v in out_origins.items() if v is not None},
             origin=Origin.of(section),
+            role=_role(section),
         )
+
+    def _in_effect(self, state: _Proxy) -> tuple[dict[str, Any], list[Node]]:
+        """The proxy's settings and unmodelled lines without those HAProxy ignores in it
+        (:data:`lbgen.haproxy.table.IGNORED`): HTTP-only ones in a tcp proxy, log options
+        where no log target is in effect; with the fallbacks HAProxy applies instead."""
+        http = state.settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]) == "http"
+        logs = [n for n in state.extras if n.keyword == "log"]
+        logging = any(n.args[:1] != ("global",) or self.global_logs for n in logs)
+        settings, extras = dict(state.settings), list(state.extras)
+        for row in table.IGNORED:
+            if (row.when == "tcp" and http) or (row.when == "no-log" and logging):
+                continue
+            if row.keyword in settings:
+                value = settings.pop(row.keyword)
+                if row.fallback is not None and value:
+                    settings[row.fallback] = True
+            words = tuple(row.keyword.split())
+            extras = [n for n in extras if n.words()[: len(words)] != words]
+        return settings, extras
 
     def _backend(
         self, name: str, section: Node, state: _Proxy, globals_: Mapping[str, str]
     ) -> Backend:
-        settings, origins = state.settings, state.origins
+        origins = state.origins
+        settings, kept = self._in_effect(state)
         servers: dict[str, Server] = {}
         ssl_rule = _connect_ssl_rule(state)
         for node in section.find("server"):
@@ -434,7 +474,7 @@ class _HaproxyReader:
         if state.checks:
             out_origins["health.check"] = state.checks[-1][2]
         extras = _extras(
-            [n for n in state.extras if n.keyword not in _FRONTEND_ONLY],
+            [n for n in kept if n.keyword not in _FRONTEND_ONLY],
             _option_words(settings, side="backend"),
             out_origins,
         )
@@ -470,6 +510,15 @@ _BACKEND_OPTIONS = word_set(
     accept-invalid-http-response http-pretend-keepalive independent-streams spop-check
     """
 )
+
+
+def _role(section: Node) -> str | None:
+    """The role of a frontend/listen section by its own lines (:data:`table.ROLES`): ``stats``,
+    ``health`` or None."""
+    for role, keywords in table.ROLES.items():
+        if any(section.find(keyword) for keyword in keywords):
+            return role
+    return None
 
 
 def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
@@ -655,6 +704,8 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
             expect, expect_raw = _expect_codes(words[1:])
         else:
             rules.append(" ".join(words))
+    if kind == "http" and version is None:
+        version = table.HTTP_CHECK_VERSION  # what HAProxy sends when no version is given
     ssl = connect_ssl or all(s.check_ssl or (s.ssl and s.check_port is None) for s in checked)
     if kind == "http" and ssl:
         kind = "https"
@@ -698,10 +749,19 @@ def read_effective(tree: ConfigTree) -> Config:
     return _HaproxyReader(tree).read()
 
 
+def pair_configs(
+    existing: Config, rendered: Config, resolved: Any = None
+) -> tuple[Config, dict[str, str]]:
+    """Before a diff: the existing config's stats page and liveness endpoint keyed like the
+    rendered ones (matched by role, whatever their names); HAProxy names the rest itself."""
+    return pair_roles(existing, rendered), {}
+
+
 __all__ = [
     "CHECK_OPTIONS",
     "HAPROXY_PROXY_DEFAULTS",
     "HAPROXY_SERVER_DEFAULTS",
+    "pair_configs",
     "read_bind_address",
     "read_effective",
 ]
