@@ -392,3 +392,16 @@ def test_frontends_matched_by_role_still_compare_their_contents() -> None:
     found = differences(pair_roles(theirs, ours), ours)
     assert [d.path[:2] for d in found] == [("frontends", "lbgen-stats")]
     assert "stats uri /" in found[0].old and "stats uri /stats" in found[0].new
+
+
+def test_an_ssl_server_checks_over_tls_unless_its_checks_go_elsewhere() -> None:
+    def server(words: str) -> object:
+        text = f"defaults\n    mode tcp\nbackend b\n    server s 1.1.1.1:6443 {words}\n"
+        return hap(text).backends["b"].servers["s"]
+
+    assert server("check ssl verify none") == server("check ssl check-ssl verify none")
+    assert server("check ssl verify none port 8080") != server(
+        "check ssl check-ssl verify none port 8080"
+    )
+    # verify means nothing on a server that speaks no TLS at all
+    assert server("check verify none") == server("check")

@@ -152,6 +152,17 @@ class _Proxy:
         self.origins[key] = Origin.of(node)
 
 
+@dataclass
+class _InEffect:
+    """A proxy's settings and unmodelled lines split into what HAProxy acts on and what it
+    ignores there (kept for lint, which reports settings that do nothing)."""
+
+    settings: dict[str, Any]
+    nodes: list[Node]
+    ignored_settings: dict[str, Any] = field(default_factory=dict)
+    ignored_nodes: list[Node] = field(default_factory=list)
+
+
 class _HaproxyReader:
     """Builds a :class:`Config` from an HAProxy tree."""
 
@@ -371,7 +382,8 @@ class _HaproxyReader:
                 address = self._bind_address(node, address)
                 binds.append(Bind(address, _stack_options(address, options)))
         origins = state.origins
-        settings, kept = self._in_effect(state)
+        in_effect = self._in_effect(state)
+        settings = in_effect.settings
         timeouts = Timeouts(
             **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         )
@@ -388,8 +400,13 @@ class _HaproxyReader:
             **{f"timeouts.{f}": origins.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         }
         extras = _extras(
-            [n for n in kept if n.keyword not in _BACKEND_ONLY],
+            [n for n in in_effect.nodes if n.keyword not in _BACKEND_ONLY],
             _option_words(settings, side="frontend"),
+            out_origins,
+        )
+        ignored = _extras(
+            [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
+            _option_words(in_effect.ignored_settings, side="frontend"),
             out_origins,
         )
         return Frontend(
@@ -403,32 +420,36 @@ class _HaproxyReader:
             origins={k: v for k, v in out_origins.items() if v is not None},
             origin=Origin.of(section),
             role=_role(section),
+            ignored=ignored,
         )
 
-    def _in_effect(self, state: _Proxy) -> tuple[dict[str, Any], list[Node]]:
+    def _in_effect(self, state: _Proxy) -> _InEffect:
         """The proxy's settings and unmodelled lines without those HAProxy ignores in it
         (:data:`lbgen.haproxy.table.IGNORED`): HTTP-only ones in a tcp proxy, log options
         where no log target is in effect; with the fallbacks HAProxy applies instead."""
         http = state.settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]) == "http"
         logs = [n for n in state.extras if n.keyword == "log"]
         logging = any(n.args[:1] != ("global",) or self.global_logs for n in logs)
-        settings, extras = dict(state.settings), list(state.extras)
+        out = _InEffect(dict(state.settings), list(state.extras))
         for row in table.IGNORED:
             if (row.when == "tcp" and http) or (row.when == "no-log" and logging):
                 continue
-            if row.keyword in settings:
-                value = settings.pop(row.keyword)
+            if row.keyword in out.settings:
+                value = out.settings.pop(row.keyword)
+                out.ignored_settings.setdefault(row.keyword, value)
                 if row.fallback is not None and value:
-                    settings[row.fallback] = True
+                    out.settings[row.fallback] = True
             words = tuple(row.keyword.split())
-            extras = [n for n in extras if n.words()[: len(words)] != words]
-        return settings, extras
+            out.ignored_nodes += [n for n in out.nodes if n.words()[: len(words)] == words]
+            out.nodes = [n for n in out.nodes if n.words()[: len(words)] != words]
+        return out
 
     def _backend(
         self, name: str, section: Node, state: _Proxy, globals_: Mapping[str, str]
     ) -> Backend:
         origins = state.origins
-        settings, kept = self._in_effect(state)
+        in_effect = self._in_effect(state)
+        settings = in_effect.settings
         servers: dict[str, Server] = {}
         ssl_rule = _connect_ssl_rule(state)
         for node in section.find("server"):
@@ -474,8 +495,13 @@ class _HaproxyReader:
         if state.checks:
             out_origins["health.check"] = state.checks[-1][2]
         extras = _extras(
-            [n for n in kept if n.keyword not in _FRONTEND_ONLY],
+            [n for n in in_effect.nodes if n.keyword not in _FRONTEND_ONLY],
             _option_words(settings, side="backend"),
+            out_origins,
+        )
+        ignored = _extras(
+            [n for n in in_effect.ignored_nodes if n.keyword not in _FRONTEND_ONLY],
+            _option_words(in_effect.ignored_settings, side="backend"),
             out_origins,
         )
         return Backend(
@@ -491,6 +517,7 @@ class _HaproxyReader:
             extras=extras,
             server_order=tuple(servers),
             check_options=tuple((opt, origin) for opt, _, origin in state.checks),
+            ignored=ignored,
             origins={k: v for k, v in out_origins.items() if v is not None},
             origin=Origin.of(section),
         )
@@ -615,6 +642,12 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         # configs differing only there compare equal.
         for key in ("inter", "fastinter", "downinter", "rise", "fall"):
             values.pop(key, None)
+    if values.get("ssl") and "check_ssl" not in values and values.get("check_port") is None:
+        # An "ssl" server's checks speak TLS too unless they go to another port (the rule
+        # _haproxy_health applies): "ssl" and "ssl check-ssl" are one server.
+        values["check_ssl"] = True
+        if "ssl" in origins:
+            origins["check_ssl"] = origins["ssl"]
     if values.get("ssl") or values.get("check_ssl"):
         if values.get("verify") is None:
             values["verify"] = globals_.get("ssl-server-verify", "required")
