@@ -430,3 +430,21 @@ def test_binary_config_in_a_real_process(tmp_path: Path) -> None:
 def test_library_raises_spec_error_for_unreadable_configs(tmp_path: Path) -> None:
     with pytest.raises(SpecError):
         lbgen.diff(lbgen.load_spec(CLASSIC_HAPROXY_SPEC), "haproxy", tmp_path / "missing.cfg")
+
+
+def test_a_stats_listener_is_compared_with_lbgen_stats_by_role(tmp_path: Path) -> None:
+    config = ROOT / "tests" / "corpus" / "real" / "debian-stock-k0s-docs.cfg"
+    spec = tmp_path / "k0s.yaml"
+    done = run_lbgen("import", str(config), "--from", "haproxy", "-o", str(spec))
+    assert done.returncode == 0, done.stderr
+    code, out, _ = diff(str(spec), "-t", "haproxy", "--against", str(config))
+    assert code == 1
+    lines = [line.split(" (")[0] for line in out.splitlines()]
+    # the config's "listen stats" and lbgen's frontend lbgen-stats are one stats page on :9000
+    assert not [line for line in lines if line.endswith(("removed", "added"))
+                and line.startswith(("frontend stats", "backend stats", "frontend lbgen-stats:"))
+                and line.count(":") == 1]  # fmt: skip
+    assert "frontend lbgen-stats: stats uri /: removed" in lines
+    assert "frontend lbgen-stats: stats uri /stats: added" in lines
+    # the k0s proxies are tcp: their inherited errorfile/httplog lines mean nothing
+    assert not [line for line in lines if line.startswith(("frontend kubeAPI", "backend kubeAPI"))]
