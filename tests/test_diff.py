@@ -114,19 +114,28 @@ def test_haproxy_server_only_in_the_spec_and_changed_check(tmp_path: Path) -> No
         f"backend kubernetes-api: health check http → tcp ({config}:41)",
         f"backend kubernetes-api: check method GET → unset ({config}:41)",
         f"backend kubernetes-api: check path /healthz → unset ({config}:41)",
+        f"backend kubernetes-api: check version HTTP/1.0 → unset ({config}:41)",
         f"backend kubernetes-api: server k8s-master2: added (192.168.2.2:6443) ({config}:39)",
     ]
 
 
 def test_logging_options_are_named_where_they_are_set(tmp_path: Path) -> None:
-    swap = ("option                  tcplog", "option                  httplog")
+    # (httplog would not do here: in a tcp frontend HAProxy falls back to tcplog.)
+    swap = ("option                  tcplog", "option                  dontlog-normal")
     config = edited(tmp_path, CLASSIC / "haproxy.cfg", swap)
     code, out, _ = diff(str(CLASSIC_HAPROXY_SPEC), "-t", "haproxy", "--against", str(config))
     assert code == 1
     assert out.splitlines() == [
-        f"frontend kubernetes-api: option httplog: removed ({config}:18)",
+        f"frontend kubernetes-api: option dontlog-normal: removed ({config}:18)",
         f"frontend kubernetes-api: option tcplog: added ({config}:32)",
     ]
+
+
+def test_httplog_in_a_tcp_frontend_is_tcplog(tmp_path: Path) -> None:
+    swap = ("option                  tcplog", "option                  httplog")
+    config = edited(tmp_path, CLASSIC / "haproxy.cfg", swap)
+    code, out, _ = diff(str(CLASSIC_HAPROXY_SPEC), "-t", "haproxy", "--against", str(config))
+    assert (code, out.strip()) == (0, "equivalent")
 
 
 def test_nginx_weight_timeout_and_server_changes(tmp_path: Path) -> None:
@@ -421,3 +430,21 @@ def test_binary_config_in_a_real_process(tmp_path: Path) -> None:
 def test_library_raises_spec_error_for_unreadable_configs(tmp_path: Path) -> None:
     with pytest.raises(SpecError):
         lbgen.diff(lbgen.load_spec(CLASSIC_HAPROXY_SPEC), "haproxy", tmp_path / "missing.cfg")
+
+
+def test_a_stats_listener_is_compared_with_lbgen_stats_by_role(tmp_path: Path) -> None:
+    config = ROOT / "tests" / "corpus" / "real" / "debian-stock-k0s-docs.cfg"
+    spec = tmp_path / "k0s.yaml"
+    done = run_lbgen("import", str(config), "--from", "haproxy", "-o", str(spec))
+    assert done.returncode == 0, done.stderr
+    code, out, _ = diff(str(spec), "-t", "haproxy", "--against", str(config))
+    assert code == 1
+    lines = [line.split(" (")[0] for line in out.splitlines()]
+    # the config's "listen stats" and lbgen's frontend lbgen-stats are one stats page on :9000
+    assert not [line for line in lines if line.endswith(("removed", "added"))
+                and line.startswith(("frontend stats", "backend stats", "frontend lbgen-stats:"))
+                and line.count(":") == 1]  # fmt: skip
+    assert "frontend lbgen-stats: stats uri /: removed" in lines
+    assert "frontend lbgen-stats: stats uri /stats: added" in lines
+    # the k0s proxies are tcp: their inherited errorfile/httplog lines mean nothing
+    assert not [line for line in lines if line.startswith(("frontend kubeAPI", "backend kubeAPI"))]

@@ -252,7 +252,9 @@ def test_listen_is_a_frontend_and_a_backend() -> None:
 
 def test_options_only_count_on_the_side_haproxy_honours_them() -> None:
     config = hap(
-        BASE + "    option tcplog\n    option persist\nfrontend f\n    bind :1\nbackend b\n"
+        BASE
+        + "    log 127.0.0.1:514 local0\n"  # a log target: without one tcplog means nothing
+        + "    option tcplog\n    option persist\nfrontend f\n    bind :1\nbackend b\n"
     )
     assert "option tcplog" in config.frontends["f"].extras
     assert "option persist" not in config.frontends["f"].extras
@@ -273,7 +275,7 @@ def test_classic_kubeadm_example_runs_only_its_ssl_hello_check() -> None:
 def test_kubeadm_style_http_check_connect_ssl_is_https() -> None:
     config = effective_file(str(FIXTURES / "haproxy" / "kubeadm-style.cfg"))
     assert config.backends["apiserverbackend"].health == Health(
-        check="https", method="GET", path="/healthz", expect=(200,)
+        check="https", method="GET", path="/healthz", version="HTTP/1.0", expect=(200,)
     )
 
 
@@ -281,7 +283,9 @@ def test_kubespray_style_values_after_inheritance() -> None:
     config = effective_file(str(FIXTURES / "haproxy" / "kubespray-localhost.cfg"))
     backend = config.backends["kube_api_backend"]
     assert backend.balance == "leastconn"
-    assert backend.health == Health(check="https", method="GET", path="/healthz", expect=(200,))
+    assert backend.health == Health(
+        check="https", method="GET", path="/healthz", version="HTTP/1.0", expect=(200,)
+    )
     assert backend.retries == 5 and backend.redispatch is True
     node1 = backend.servers["node1"]
     assert (node1.inter, node1.fastinter, node1.downinter) == (15 * S, 15 * S, 15 * S)
@@ -294,7 +298,9 @@ def test_kubespray_style_values_after_inheritance() -> None:
 def test_openshift_style_values_after_inheritance() -> None:
     config = effective_file(str(FIXTURES / "haproxy" / "openshift-style.cfg"))
     api = config.backends["api"]
-    assert api.health == Health(check="https", method="GET", path="/readyz", expect=(200,))
+    assert api.health == Health(
+        check="https", method="GET", path="/readyz", version="HTTP/1.0", expect=(200,)
+    )
     assert api.timeouts.tunnel == 3_600 * S
     assert config.frontends["api"].timeouts.client_fin == 10 * S
     master = api.servers["master0"]
@@ -308,7 +314,10 @@ def test_openshift_style_values_after_inheritance() -> None:
     [
         ("    option tcp-check\n    tcp-check connect ssl\n", Health(check="tls")),
         ("", Health(check="tcp")),
-        ("    option httpchk\n", Health(check="http", method="OPTIONS", path="/")),
+        (
+            "    option httpchk\n",
+            Health(check="http", method="OPTIONS", path="/", version="HTTP/1.0"),
+        ),
         (
             "    option httpchk HEAD /livez HTTP/1.1\n    http-check expect rstatus ^(200|401)$\n",
             Health(
@@ -317,11 +326,13 @@ def test_openshift_style_values_after_inheritance() -> None:
         ),
         (
             "    option httpchk\n    http-check expect status 200,204\n",
-            Health(check="http", method="OPTIONS", path="/", expect=(200, 204)),
+            Health(check="http", method="OPTIONS", path="/", version="HTTP/1.0", expect=(200, 204)),
         ),
         (
             "    option httpchk\n    http-check expect string ok\n",
-            Health(check="http", method="OPTIONS", path="/", expect_raw="string ok"),
+            Health(
+                check="http", method="OPTIONS", path="/", version="HTTP/1.0", expect_raw="string ok"
+            ),
         ),
         # tcp-check rules without "option tcp-check" do nothing
         ("    tcp-check connect ssl\n", Health(check="tcp")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 from lbgen.effective.model import Config, Origin
@@ -25,6 +25,29 @@ def differences(old: Config, new: Config) -> list[Difference]:
     """Every modelled field that differs, in a stable order; empty when the configs are
     equivalent. Entities present on one side only are one difference with the whole entity."""
     return list(_compare(old, new, ()))
+
+
+def pair_roles(existing: Config, rendered: Config) -> Config:
+    """``existing`` with each frontend that has a role (:attr:`Frontend.role`: the stats page,
+    the liveness endpoint) keyed and named like the rendered frontend of the same role, when
+    each side has exactly one of that role: they are the same listener whatever they are
+    called, so a diff compares their contents instead of reporting one removed, one added."""
+    renames: dict[str, str] = {}
+    roles = {f.role for f in existing.frontends.values() if f.role is not None}
+    for role in sorted(roles):
+        ours = [k for k, f in existing.frontends.items() if f.role == role]
+        theirs = [k for k, f in rendered.frontends.items() if f.role == role]
+        if len(ours) == 1 and len(theirs) == 1 and theirs[0] not in existing.frontends:
+            renames[ours[0]] = theirs[0]
+    if not renames:
+        return existing
+    frontends = {
+        renames.get(key, key): (
+            replace(frontend, name=renames[key]) if key in renames else frontend
+        )
+        for key, frontend in existing.frontends.items()
+    }
+    return replace(existing, frontends=frontends)
 
 
 def _compare(old: Any, new: Any, path: tuple[str, ...]) -> Iterator[Difference]:
@@ -67,4 +90,4 @@ def _field_origin(entity: Any, name: str) -> Origin | None:
     return _origin_of(entity)
 
 
-__all__ = ["Difference", "differences"]
+__all__ = ["Difference", "differences", "pair_roles"]

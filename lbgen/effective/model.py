@@ -250,6 +250,14 @@ class Frontend:
     extras: tuple[str, ...] = ()
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)
+    ignored: tuple[str, ...] = field(default=(), compare=False)
+    """Lines and options the config gives this proxy that the engine ignores here (HTTP-only
+    settings in a tcp proxy, log options without a log target), spelled like ``extras``: no
+    part of what it does, kept for lint."""
+    role: str | None = field(default=None, compare=False)
+    """What the frontend is for when it is not a proxy to a pool: ``stats`` (the load
+    balancer's stats page), ``health`` (its liveness endpoint). A diff matches these by role,
+    not by name (:func:`lbgen.effective.differ.pair_roles`)."""
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,8 @@ class Backend:
     extras: tuple[str, ...] = ()
     server_order: tuple[str, ...] = field(default=(), compare=False)
     check_options: tuple[tuple[str, Origin], ...] = field(default=(), compare=False, repr=False)
+    ignored: tuple[str, ...] = field(default=(), compare=False)
+    """As :attr:`Frontend.ignored`."""
     """Every ``option *-chk`` met in the inheritance chain, in order (the last one wins)."""
     zone: str | None = field(default=None, compare=False)
     """nginx ``zone`` (name and size): shared memory for the workers' run-time state, not part of

@@ -41,6 +41,7 @@ def _engine() -> Engine:
         build_view=view.build_haproxy_view,
         read_effective=lazy("lbgen.haproxy.effective:read_effective"),
         import_into=lazy("lbgen.haproxy.importer:import_into"),
+        pair_configs=lazy("lbgen.haproxy.effective:pair_configs"),
         lint_rules_at="lbgen.haproxy.lint:RULES",
         diff_names=table.DIFF_NAMES,
     )

@@ -21,6 +21,7 @@ from typing import Any
 from lbgen.confparse.tree import ConfigTree, Node, word_set
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.directives import Directive
+from lbgen.effective.differ import pair_roles
 from lbgen.effective.model import (
     FRONTEND_TIMEOUTS,
     Backend,
@@ -151,12 +152,26 @@ class _Proxy:
         self.origins[key] = Origin.of(node)
 
 
+@dataclass
+class _InEffect:
+    """A proxy's settings and unmodelled lines split into what HAProxy acts on and what it
+    ignores there (kept for lint, which reports settings that do nothing)."""
+
+    settings: dict[str, Any]
+    nodes: list[Node]
+    ignored_settings: dict[str, Any] = field(default_factory=dict)
+    ignored_nodes: list[Node] = field(default_factory=list)
+
+
 class _HaproxyReader:
     """Builds a :class:`Config` from an HAProxy tree."""
 
     def __init__(self, tree: ConfigTree) -> None:
         self.tree = tree
         self.diagnostics: list[Diagnostic] = []
+        # Whether the global section has log targets so far: ``log global`` copies the ones
+        # HAProxy has read when it meets the line.
+        self.global_logs = False
 
     def note(self, node: Node, code: str, message: str, level: Level = Level.WARNING) -> None:
         self.diagnostics.append(
@@ -173,6 +188,8 @@ class _HaproxyReader:
             kind = section.keyword
             if kind == "global":
                 for node in section.directives():
+                    if node.keyword == "log":
+                        self.global_logs = True
                     if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
                         globals_[node.keyword] = " ".join(node.args)
                 continue
@@ -203,8 +220,13 @@ class _HaproxyReader:
             if name is None:
                 self.note(section, "CONF102", f"{kind} without a name", Level.ERROR)
                 continue
+            role = _role(section)
             if kind in ("frontend", "listen"):
                 frontends[name] = self._frontend(name, section, state, listen=kind == "listen")
+            if kind == "listen" and role is not None and not section.find("server"):
+                # A stats page or liveness endpoint answers itself: the listen section's
+                # backend half has no server to send anything to and does nothing.
+                continue
             if kind in ("backend", "listen"):
                 backends[name] = self._backend(name, section, state, globals_)
         return Config(
@@ -253,7 +275,14 @@ class _HaproxyReader:
             elif opt in CHECK_OPTIONS:
                 state.checks = [c for c in state.checks if c[0] != opt]
             else:
+                if not negated and f"option {opt}" in table.LOG_FORMAT_OPTIONS:
+                    for other in table.LOG_FORMAT_OPTIONS:  # one log format: the last wins
+                        state.settings.pop(other, None)
                 state.set(f"option {opt}", not negated, node)
+            return
+        if negated and key == "log":
+            # "no log" drops the log targets the proxy inherited.
+            state.extras = [n for n in state.extras if n.keyword != "log"]
             return
         if negated:
             state.extras.append(node)
@@ -352,12 +381,14 @@ class _HaproxyReader:
             for address in node.args[0].split(","):
                 address = self._bind_address(node, address)
                 binds.append(Bind(address, _stack_options(address, options)))
-        settings, origins = state.settings, state.origins
+        origins = state.origins
+        in_effect = self._in_effect(state)
+        settings = in_effect.settings
         timeouts = Timeouts(
             **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         )
         default_backend = settings.get("default_backend")
-        if listen:
+        if listen and (_role(section) is None or section.find("server")):
             default_backend = default_backend or name
         first_bind = section.first("bind")
         out_origins: dict[str, Origin | None] = {
@@ -369,8 +400,13 @@ class _HaproxyReader:
             **{f"timeouts.{f}": origins.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         }
         extras = _extras(
-            [n for n in state.extras if n.keyword not in _BACKEND_ONLY],
+            [n for n in in_effect.nodes if n.keyword not in _BACKEND_ONLY],
             _option_words(settings, side="frontend"),
+            out_origins,
+        )
+        ignored = _extras(
+            [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
+            _option_words(in_effect.ignored_settings, side="frontend"),
             out_origins,
         )
         return Frontend(
@@ -383,12 +419,37 @@ class _HaproxyReader:
             extras=extras,
             origins={k: v for k, v in out_origins.items() if v is not None},
             origin=Origin.of(section),
+            role=_role(section),
+            ignored=ignored,
         )
+
+    def _in_effect(self, state: _Proxy) -> _InEffect:
+        """The proxy's settings and unmodelled lines without those HAProxy ignores in it
+        (:data:`lbgen.haproxy.table.IGNORED`): HTTP-only ones in a tcp proxy, log options
+        where no log target is in effect; with the fallbacks HAProxy applies instead."""
+        http = state.settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]) == "http"
+        logs = [n for n in state.extras if n.keyword == "log"]
+        logging = any(n.args[:1] != ("global",) or self.global_logs for n in logs)
+        out = _InEffect(dict(state.settings), list(state.extras))
+        for row in table.IGNORED:
+            if (row.when == "tcp" and http) or (row.when == "no-log" and logging):
+                continue
+            if row.keyword in out.settings:
+                value = out.settings.pop(row.keyword)
+                out.ignored_settings.setdefault(row.keyword, value)
+                if row.fallback is not None and value:
+                    out.settings[row.fallback] = True
+            words = tuple(row.keyword.split())
+            out.ignored_nodes += [n for n in out.nodes if n.words()[: len(words)] == words]
+            out.nodes = [n for n in out.nodes if n.words()[: len(words)] != words]
+        return out
 
     def _backend(
         self, name: str, section: Node, state: _Proxy, globals_: Mapping[str, str]
     ) -> Backend:
-        settings, origins = state.settings, state.origins
+        origins = state.origins
+        in_effect = self._in_effect(state)
+        settings = in_effect.settings
         servers: dict[str, Server] = {}
         ssl_rule = _connect_ssl_rule(state)
         for node in section.find("server"):
@@ -434,8 +495,13 @@ class _HaproxyReader:
         if state.checks:
             out_origins["health.check"] = state.checks[-1][2]
         extras = _extras(
-            [n for n in state.extras if n.keyword not in _FRONTEND_ONLY],
+            [n for n in in_effect.nodes if n.keyword not in _FRONTEND_ONLY],
             _option_words(settings, side="backend"),
+            out_origins,
+        )
+        ignored = _extras(
+            [n for n in in_effect.ignored_nodes if n.keyword not in _FRONTEND_ONLY],
+            _option_words(in_effect.ignored_settings, side="backend"),
             out_origins,
         )
         return Backend(
@@ -451,6 +517,7 @@ class _HaproxyReader:
             extras=extras,
             server_order=tuple(servers),
             check_options=tuple((opt, origin) for opt, _, origin in state.checks),
+            ignored=ignored,
             origins={k: v for k, v in out_origins.items() if v is not None},
             origin=Origin.of(section),
         )
@@ -470,6 +537,15 @@ _BACKEND_OPTIONS = word_set(
     accept-invalid-http-response http-pretend-keepalive independent-streams spop-check
     """
 )
+
+
+def _role(section: Node) -> str | None:
+    """The role of a frontend/listen section by its own lines (:data:`table.ROLES`): ``stats``,
+    ``health`` or None."""
+    for role, keywords in table.ROLES.items():
+        if any(section.find(keyword) for keyword in keywords):
+            return role
+    return None
 
 
 def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
@@ -566,6 +642,12 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         # configs differing only there compare equal.
         for key in ("inter", "fastinter", "downinter", "rise", "fall"):
             values.pop(key, None)
+    if values.get("ssl") and "check_ssl" not in values and values.get("check_port") is None:
+        # An "ssl" server's checks speak TLS too unless they go to another port (the rule
+        # _haproxy_health applies): "ssl" and "ssl check-ssl" are one server.
+        values["check_ssl"] = True
+        if "ssl" in origins:
+            origins["check_ssl"] = origins["ssl"]
     if values.get("ssl") or values.get("check_ssl"):
         if values.get("verify") is None:
             values["verify"] = globals_.get("ssl-server-verify", "required")
@@ -655,6 +737,8 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
             expect, expect_raw = _expect_codes(words[1:])
         else:
             rules.append(" ".join(words))
+    if kind == "http" and version is None:
+        version = table.HTTP_CHECK_VERSION  # what HAProxy sends when no version is given
     ssl = connect_ssl or all(s.check_ssl or (s.ssl and s.check_port is None) for s in checked)
     if kind == "http" and ssl:
         kind = "https"
@@ -698,10 +782,19 @@ def read_effective(tree: ConfigTree) -> Config:
     return _HaproxyReader(tree).read()
 
 
+def pair_configs(
+    existing: Config, rendered: Config, resolved: Any = None
+) -> tuple[Config, dict[str, str]]:
+    """Before a diff: the existing config's stats page and liveness endpoint keyed like the
+    rendered ones (matched by role, whatever their names); HAProxy names the rest itself."""
+    return pair_roles(existing, rendered), {}
+
+
 __all__ = [
     "CHECK_OPTIONS",
     "HAPROXY_PROXY_DEFAULTS",
     "HAPROXY_SERVER_DEFAULTS",
+    "pair_configs",
     "read_bind_address",
     "read_effective",
 ]

@@ -152,12 +152,12 @@ def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
     config = ctx.config
     entities: list[tuple[str, Iterable[str], Mapping[str, Origin], Backend | None]] = []
     entities += [
-        (f"frontend {f.name}", f.extras, f.origins, None)
+        (f"frontend {f.name}", (*f.extras, *f.ignored), f.origins, None)
         for f in config.frontends.values()
         if f.mode == "tcp"
     ]
     entities += [
-        (f"backend {b.name}", b.extras, b.origins, b)
+        (f"backend {b.name}", (*b.extras, *b.ignored), b.origins, b)
         for b in config.backends.values()
         if b.mode == "tcp"
     ]

@@ -295,6 +295,9 @@ REDISPATCH = Directive("option redispatch", _BACKEND, "redispatch", default=Fals
 HTTP_EXPECT = Directive("http-check expect", _BACKEND, "health.expect", codec=EXPECT,
                         effective="health.expect")  # fmt: skip
 HTTPCHK = Directive("option httpchk", _BACKEND, "health.check", effective="health.check")
+HTTP_CHECK_VERSION = "HTTP/1.0"
+"""The HTTP version of a check request when neither ``option httpchk`` nor ``http-check send``
+gives one (the configuration manual's default for both)."""
 TCP_CHECK = Directive("option tcp-check", _BACKEND, "health.check")
 BIND = Directive("bind", ("frontend", "listen"), "bind", codec=WORD, effective="binds")
 DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
@@ -315,6 +318,53 @@ TABLE: DirectiveTable = table(
     ),
 )  # fmt: skip
 """Every row, server options first."""
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A proxy setting HAProxy accepts but does not act on in some situation, so that it is no
+    part of what the proxy does there (and no difference in a diff).
+
+    ``keyword`` is the setting as the reader keys it: the words a line starts with
+    (``errorfile``, ``timeout http-request``) or an option (``option forwardfor``, also when
+    negated). ``when``: ``tcp`` -- the proxy is not in ``mode http``; ``no-log`` -- no log
+    target is in effect for the proxy (no ``log`` line, or ``log global`` without global ones).
+    ``fallback``: what HAProxy uses instead (``option httplog`` in a tcp frontend is
+    ``option tcplog``). ``warning``: the start of what ``haproxy -c`` prints about it, when it
+    says anything (tests/test_haproxy_semantics.py holds each row to the engine's behaviour).
+    """
+
+    keyword: str
+    when: str
+    fallback: str | None = None
+    warning: str | None = None
+
+
+IGNORED: tuple[Ignored, ...] = (
+    # HTTP-only settings: a tcp proxy forwards bytes, it never parses a request or answers one.
+    Ignored("errorfile", "tcp"),
+    Ignored("timeout http-request", "tcp"),
+    Ignored("timeout http-keep-alive", "tcp"),
+    Ignored("option http-server-close", "tcp"),
+    Ignored("option forwardfor", "tcp", warning="'option forwardfor' ignored for"),
+    Ignored("option httplog", "tcp", fallback="option tcplog",
+            warning="'option httplog' not usable with"),
+    # Log settings without a log target: nothing is logged, whatever the format.
+    Ignored("option dontlognull", "no-log"),
+    Ignored("option tcplog", "no-log"),
+    Ignored("option httplog", "no-log"),
+    Ignored("option httpslog", "no-log"),
+    Ignored("log-format", "no-log"),
+)  # fmt: skip
+"""What HAProxy ignores where; the tcp rows apply before the no-log rows (a tcp frontend's
+``option httplog`` becomes ``option tcplog``, which no log target then makes moot)."""
+
+LOG_FORMAT_OPTIONS = ("option tcplog", "option httplog", "option httpslog")
+"""Options that each choose a proxy's one log format: the last one in effect wins."""
+
+ROLES: Mapping[str, tuple[str, ...]] = {"stats": ("stats",), "health": ("monitor-uri",)}
+"""A frontend's role -> the keywords that give a frontend or listen section that role: the
+load balancer's own stats page, its liveness endpoint. Diffs match these frontends by role."""
 
 
 def server_option(word: str) -> Directive | None:
@@ -350,12 +400,17 @@ __all__ = [
     "BACKEND_TIMEOUTS",
     "DIFF_NAMES",
     "FRONTEND_TIMEOUTS",
+    "HTTP_CHECK_VERSION",
+    "IGNORED",
+    "LOG_FORMAT_OPTIONS",
     "PROXY_DEFAULTS",
+    "ROLES",
     "SERVER",
     "SERVER_DEFAULTS",
     "SERVER_PARAMS",
     "TABLE",
     "TIMING",
+    "Ignored",
     "parse_haproxy_time",
     "server_option",
 ]

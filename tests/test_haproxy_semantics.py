@@ -1,0 +1,407 @@
+"""What HAProxy does, held against the real engine: the settings the effective model treats as
+ignored (``lbgen.haproxy.table.IGNORED``), the engine defaults it fills in, and the stats/health
+frontends a diff matches by role.
+
+The ignore list cannot drift from the engine: every ``tcp`` row is proved on HAProxy itself,
+either by the warning ``haproxy -c`` prints (and does not print in ``mode http``), or, where the
+engine says nothing, by running it on loopback: the proxy in ``mode tcp`` behaves the same with
+and without the setting, while in ``mode http`` the same probe tells the two apart.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from lbgen.effective import effective
+from lbgen.effective.differ import differences, pair_roles
+from lbgen.effective.model import Config
+from lbgen.haproxy import table
+from lbgen.haproxy.syntax import parse_haproxy
+
+HAPROXY = shutil.which("haproxy")
+needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
+
+TCP_ROWS = [row for row in table.IGNORED if row.when == "tcp"]
+
+
+def hap(text: str) -> Config:
+    return effective(parse_haproxy(text, "t.cfg"))
+
+
+# --- the real engine: a tiny HTTP server and an HAProxy in front of it -------------------------
+
+
+@dataclass
+class Upstream:
+    """A keep-alive HTTP/1.1 server on loopback: answers every request ``ok``, counts the
+    connections it accepts and keeps the request lines it reads."""
+
+    port: int = 0
+    connections: int = 0
+    request_lines: list[str] = field(default_factory=list)
+    _sock: socket.socket | None = None
+
+    def start(self) -> None:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, _, buffer = buffer.partition(b"\r\n\r\n")
+                    self.request_lines.append(head.split(b"\r\n")[0].decode())
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(config: str, tmp_path: Path, port: int) -> Iterator[None]:
+    """HAProxy in the foreground with ``config``, until it accepts on ``port``."""
+    path = tmp_path / f"haproxy-{port}.cfg"
+    path.write_text(config)
+    assert HAPROXY is not None
+    process = subprocess.Popen(
+        [HAPROXY, "-db", "-f", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.communicate()[0].decode()
+                time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def read_responses(conn: socket.socket, wanted: int) -> bytes:
+    """What arrives until ``wanted`` ``ok`` bodies, the connection's close, or 5 s of silence."""
+    conn.settimeout(5)
+    data = b""
+    while data.count(b"\r\n\r\nok") < wanted:
+        try:
+            chunk = conn.recv(4096)
+        except (TimeoutError, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+IDLE = 1.0
+"""Seconds a probe stays idle: well beyond the 200 ms the probed timeouts are set to."""
+
+
+def probe_error_page(port: int, upstream: Upstream) -> object:
+    """A request to a backend without servers: what comes back (an error page, or nothing)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(REQUEST)
+        return read_responses(conn, 1)
+
+
+def probe_late_request(port: int, upstream: Upstream) -> object:
+    """Idle, then one request: the status line that comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        time.sleep(IDLE)
+        conn.sendall(REQUEST)
+        return read_responses(conn, 1).split(b"\r\n")[0]
+
+
+def probe_second_request(port: int, upstream: Upstream) -> object:
+    """A request, idle, a second request on the same connection: how many answers arrive."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(REQUEST)
+        first = read_responses(conn, 1)
+        time.sleep(IDLE)
+        try:
+            conn.sendall(REQUEST)
+        except OSError:
+            return first.count(b"\r\n\r\nok")
+        return first.count(b"\r\n\r\nok") + read_responses(conn, 1).count(b"\r\n\r\nok")
+
+
+def probe_server_connections(port: int, upstream: Upstream) -> object:
+    """Two requests on one client connection: how many connections the server accepted."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(REQUEST)
+        read_responses(conn, 1)
+        conn.sendall(REQUEST)
+        read_responses(conn, 1)
+    return upstream.connections
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to show one setting's effect: the line(s) to add, whether the backend has a server."""
+
+    lines: str
+    run: Callable[[int, Upstream], object]
+    with_server: bool = True
+
+
+# One probe per tcp row HAProxy does not warn about (the others are proved by the warning).
+PROBES: dict[str, Probe] = {
+    "errorfile": Probe("errorfile 503 {errors}/503.http", probe_error_page, with_server=False),
+    "timeout http-request": Probe("timeout http-request 200ms", probe_late_request),
+    "timeout http-keep-alive": Probe("timeout http-keep-alive 200ms", probe_second_request),
+    "option http-server-close": Probe("option http-server-close", probe_server_connections),
+}
+
+
+def config_for(mode: str, port: int, upstream: Upstream, lines: str, *, with_server: bool) -> str:
+    server = f"    server s 127.0.0.1:{upstream.port}\n" if with_server else ""
+    return (
+        "global\n    maxconn 100\n"
+        f"defaults\n    mode {mode}\n    timeout connect 2s\n    timeout client 10s\n"
+        f"    timeout server 10s\n    {lines}\n"
+        f"frontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+        f"backend b\n{server}"
+    )
+
+
+def behaviour(mode: str, lines: str, probe: Probe, tmp_path: Path) -> object:
+    upstream = Upstream()
+    upstream.start()
+    port = free_port()
+    try:
+        text = config_for(mode, port, upstream, lines, with_server=probe.with_server)
+        with running(text, tmp_path, port):
+            return probe.run(port, upstream)
+    finally:
+        upstream.stop()
+
+
+@needs_haproxy
+@pytest.mark.parametrize("row", TCP_ROWS, ids=lambda r: r.keyword)
+def test_haproxy_ignores_the_setting_in_a_tcp_proxy(row: table.Ignored, tmp_path: Path) -> None:
+    if row.warning is not None:
+        assert row.keyword not in PROBES
+        for mode, warned in (("tcp", True), ("http", False)):
+            text = (
+                f"defaults\n    mode {mode}\n    timeout connect 1s\n    timeout client 1s\n"
+                f"    timeout server 1s\n    {row.keyword}\n"
+                "frontend f\n    bind 127.0.0.1:1\n    default_backend b\n"
+                "backend b\n    server s 127.0.0.1:2\n"
+            )
+            path = tmp_path / f"{mode}.cfg"
+            path.write_text(text)
+            assert HAPROXY is not None
+            done = subprocess.run(
+                [HAPROXY, "-c", "-f", str(path)], capture_output=True, text=True, check=False
+            )
+            assert done.returncode == 0, done.stderr
+            assert (row.warning in done.stdout + done.stderr) is warned, done.stderr
+        return
+    assert row.keyword in PROBES, f"{row.keyword}: no warning and no probe proves it is ignored"
+    probe = PROBES[row.keyword]
+    errors = tmp_path / "errors"
+    errors.mkdir()
+    (errors / "503.http").write_bytes(
+        b"HTTP/1.0 503 Custom\r\nContent-Type: text/plain\r\n\r\ncustom error page\n"
+    )
+    lines = probe.lines.format(errors=errors)
+    without = "option dontlognull"  # a line that changes nothing here, to keep the layout
+    # The probe tells the setting apart where HAProxy honours it...
+    assert behaviour("http", lines, probe, tmp_path) != behaviour("http", without, probe, tmp_path)
+    # ...and cannot where the model says HAProxy ignores it.
+    assert behaviour("tcp", lines, probe, tmp_path) == behaviour("tcp", without, probe, tmp_path)
+
+
+@needs_haproxy
+@pytest.mark.parametrize(
+    ("lines", "explicit"),
+    [
+        ("option httpchk GET /probe", "option httpchk GET /probe HTTP/1.0"),
+        (
+            "option httpchk\n    http-check send meth GET uri /probe",
+            "option httpchk\n    http-check send meth GET uri /probe ver HTTP/1.0",
+        ),
+    ],
+)
+def test_an_http_check_without_a_version_is_http_1_0(
+    lines: str, explicit: str, tmp_path: Path
+) -> None:
+    upstream = Upstream()
+    upstream.start()
+    port = free_port()
+    text = (
+        "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n"
+        f"    timeout server 10s\nfrontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+        f"backend b\n    {lines}\n    server s 127.0.0.1:{upstream.port} check inter 100ms\n"
+    )
+    try:
+        with running(text, tmp_path, port):
+            for _ in range(100):
+                if upstream.request_lines:
+                    break
+                time.sleep(0.05)
+    finally:
+        upstream.stop()
+    assert upstream.request_lines[0] == f"GET /probe {table.HTTP_CHECK_VERSION}"
+    health = hap(text).backends["b"].health
+    assert health.version == table.HTTP_CHECK_VERSION
+    assert health == hap(text.replace(lines, explicit)).backends["b"].health
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+LOGGED = "global\n    log 127.0.0.1:514 local0\n"
+HTTPISH = """\
+    option httplog
+    option forwardfor
+    option http-server-close
+    timeout http-request 10s
+    timeout http-keep-alive 10s
+    errorfile 503 /etc/haproxy/errors/503.http
+"""
+
+
+def proxies(mode: str, defaults: str = "", frontend: str = "", head: str = LOGGED) -> str:
+    return (
+        f"{head}defaults\n    log global\n    mode {mode}\n    timeout connect 5s\n"
+        f"    timeout client 1m\n    timeout server 1m\n{defaults}"
+        f"frontend f\n    bind :6443\n{frontend}    default_backend b\n"
+        "backend b\n    server s 1.1.1.1:6443 check\n"
+        "listen l\n    bind :7000\n    server s 1.1.1.1:6443\n"
+    )
+
+
+def test_http_only_settings_mean_nothing_in_tcp_proxies() -> None:
+    plain = hap(proxies("tcp", "    option tcplog\n"))
+    assert hap(proxies("tcp", HTTPISH)) == plain
+    # a frontend's own tcplog overrides the httplog it inherits: still the same
+    assert hap(proxies("tcp", HTTPISH, frontend="    option tcplog\n")) == plain
+    assert "option tcplog" in plain.frontends["f"].extras
+
+
+def test_http_only_settings_count_in_http_proxies() -> None:
+    found = {d.path[:2] for d in differences(hap(proxies("http")), hap(proxies("http", HTTPISH)))}
+    assert {("frontends", "f"), ("backends", "b"), ("frontends", "l"), ("backends", "l")} <= found
+    extras = hap(proxies("http", HTTPISH)).frontends["f"].extras
+    assert "option httplog" in extras and "timeout http-request 10s" in extras
+
+
+LOGS = "    option dontlognull\n    option tcplog\n    log-format %ci\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "",  # no global log: "log global" logs nowhere
+        "global\n    daemon\n",
+    ],
+)
+def test_log_options_without_a_log_target_mean_nothing(head: str) -> None:
+    assert hap(proxies("tcp", LOGS, head=head)) == hap(proxies("tcp", head=head))
+
+
+def test_no_log_drops_the_inherited_log_target() -> None:
+    muted = "    no log\n"
+    assert (
+        hap(proxies("tcp", LOGS, frontend=muted)).frontends["f"]
+        == (hap(proxies("tcp", frontend=muted)).frontends["f"])
+    )
+
+
+def test_log_options_with_a_log_target_count() -> None:
+    assert hap(proxies("tcp", LOGS)) != hap(proxies("tcp"))
+    direct = "    log 10.0.0.1:514 local0\n"
+    assert hap(proxies("tcp", LOGS + direct, head="")) != hap(proxies("tcp", direct, head=""))
+
+
+def test_the_last_log_format_option_wins() -> None:
+    later = hap(proxies("http", "    option tcplog\n", frontend="    option httplog\n"))
+    only = hap(proxies("http", frontend="    option httplog\n"))
+    assert later.frontends["f"] == only.frontends["f"]
+    assert "option tcplog" not in later.frontends["f"].extras
+
+
+STATS = "listen {name}\n    bind :9000\n    mode http\n    stats enable\n    stats uri {uri}\n"
+HEALTH = "frontend {name}\n    bind :8081\n    mode http\n    monitor-uri {uri}\n"
+BODY = "defaults\n    mode tcp\n    timeout client 30s\n    timeout connect 1s\n"
+
+
+def test_stats_and_health_frontends_are_matched_by_role() -> None:
+    theirs = hap(
+        BODY + STATS.format(name="stats", uri="/") + HEALTH.format(name="healthz", uri="/healthz")
+    )
+    ours = hap(
+        BODY
+        + STATS.format(name="lbgen-stats", uri="/")
+        + HEALTH.format(name="lbgen-health", uri="/healthz")
+    )
+    assert theirs.frontends["stats"].role == "stats"
+    assert theirs.frontends["healthz"].role == "health"
+    # a listen section that only serves its stats page has no backend half to compare
+    assert "stats" not in theirs.backends and theirs.frontends["stats"].backend is None
+    assert differences(theirs, ours)  # by name: one removed, one added
+    assert differences(pair_roles(theirs, ours), ours) == []
+
+
+def test_frontends_matched_by_role_still_compare_their_contents() -> None:
+    theirs = hap(BODY + STATS.format(name="stats", uri="/"))
+    ours = hap(BODY + STATS.format(name="lbgen-stats", uri="/stats"))
+    found = differences(pair_roles(theirs, ours), ours)
+    assert [d.path[:2] for d in found] == [("frontends", "lbgen-stats")]
+    assert "stats uri /" in found[0].old and "stats uri /stats" in found[0].new
+
+
+def test_an_ssl_server_checks_over_tls_unless_its_checks_go_elsewhere() -> None:
+    def server(words: str) -> object:
+        text = f"defaults\n    mode tcp\nbackend b\n    server s 1.1.1.1:6443 {words}\n"
+        return hap(text).backends["b"].servers["s"]
+
+    assert server("check ssl verify none") == server("check ssl check-ssl verify none")
+    assert server("check ssl verify none port 8080") != server(
+        "check ssl check-ssl verify none port 8080"
+    )
+    # verify means nothing on a server that speaks no TLS at all
+    assert server("check verify none") == server("check")
