@@ -69,11 +69,12 @@ class Proxy(StrEnum):
 
 
 class Layout(StrEnum):
-    """nginx layouts (haproxy is always ``full``)."""
+    """nginx layouts (haproxy is always ``full``); keepalived: ``full`` or ``nft``."""
 
     full = "full"
     stream = "stream"
     upstreams = "upstreams"
+    nft = "nft"
 
 
 class Engine(StrEnum):
@@ -421,7 +422,11 @@ def render_command(
     spec: SpecArg,
     target: Annotated[RenderTarget, typer.Option("--target", "-t", help="Engine to render for.")],
     layout: Annotated[
-        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+        Layout | None,
+        typer.Option(
+            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
+            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
+        ),
     ] = None,
     node: Annotated[
         str | None,
@@ -505,6 +510,8 @@ def render_command(
             fail(Exit.INVALID, "--check needs --output FILE to compare with, not -")
     if check and output is None:
         fail(Exit.INVALID, "--check needs --output FILE to compare with")
+    if validate_ and layout is Layout.nft:
+        fail(Exit.INVALID, "--validate runs keepalived, not nft: check the rule with nft -c -f")
     if templates is not None and not templates.is_dir():
         fail(Exit.INVALID, f"--templates {templates}: not a folder")
     loaded_spec = _load(spec)
@@ -749,7 +756,11 @@ def explain_command(
     spec: SpecArg,
     target: Annotated[Target, typer.Option("--target", "-t", help="Engine to explain for.")],
     layout: Annotated[
-        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+        Layout | None,
+        typer.Option(
+            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
+            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
@@ -813,7 +824,11 @@ def diff_command(
         str, typer.Option("--against", help="The existing config to compare with (- for stdin).")
     ],
     layout: Annotated[
-        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+        Layout | None,
+        typer.Option(
+            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
+            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
+        ),
     ] = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
 ) -> None:
