@@ -756,11 +756,7 @@ def explain_command(
     spec: SpecArg,
     target: Annotated[Target, typer.Option("--target", "-t", help="Engine to explain for.")],
     layout: Annotated[
-        Layout | None,
-        typer.Option(
-            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
-            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
-        ),
+        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
@@ -824,11 +820,7 @@ def diff_command(
         str, typer.Option("--against", help="The existing config to compare with (- for stdin).")
     ],
     layout: Annotated[
-        Layout | None,
-        typer.Option(
-            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
-            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
-        ),
+        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
     ] = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = DiffFormat.text,
 ) -> None:
