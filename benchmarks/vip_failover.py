@@ -24,12 +24,15 @@ Figures per trial: *takeover* (event → the VIP sampled on another node), *firs
 the end of the first successful request through the new holder), *failed* requests (of which
 *in flight*: started before the event), watches broken, and the time two nodes held the VIP at
 once. Prints
-a markdown table design x event with median and worst. Asserts nothing.
+a markdown table design x event with median and worst. Asserts nothing. The designs
+``lbgen-haproxy`` and ``lbgen-nginx`` write no keepalived config by hand: each node runs the
+static-pod folder lbgen renders from one spec (tests/integration/netns.py ``RenderedTier``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import platform
 import signal
@@ -43,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.netns import CLIENT_TIMEOUT, RECOMMENDED, Design, Tier
+from tests.integration.netns import CLIENT_TIMEOUT, RECOMMENDED, Design, RenderedTier, Tier
 
 DESIGNS = (
     # The configs people copy: VRRPv2, 1 s adverts, a polled check with weight -20.
@@ -62,7 +65,14 @@ DESIGNS = (
     RECOMMENDED,
     # For comparison: the health check itself without weight, so any failure means FAULT.
     Design("fault", version=2, advert=1.0, interval=1, fall=2, weight=0),
+    # No hand-written config: what lbgen renders (static-pod folder: proxy config, keepalived.conf,
+    # nft rule) run with the Pods' own commands (tests/integration/netns.py RenderedTier).
+    # (the fields printed are the design lbgen renders: RECOMMENDED's).
+    dataclasses.replace(RECOMMENDED, name="lbgen-haproxy"),
+    dataclasses.replace(RECOMMENDED, name="lbgen-nginx"),
 )
+#: The designs whose nodes run lbgen's rendered configs, and with which proxy.
+RENDERED = {"lbgen-haproxy": "haproxy", "lbgen-nginx": "nginx"}
 #: A successful request that took longer than this waited for a retransmitted SYN.
 DELAYED_S = 0.5
 EVENTS = ("kill-proxy", "stop-keepalived", "cut-link", "crash-keepalived", "apis-down")
@@ -144,7 +154,10 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
     _settle(tier, old)
     result = Trial(event, old)
     t0 = time.monotonic()
-    if event == "kill-proxy":
+    if event == "kill-proxy" and isinstance(tier, RenderedTier):
+        tier.kill_proxy(old)  # haproxy -W and nginx: a master and workers
+        t0 = tier.killed_at
+    elif event == "kill-proxy":
         tier.haproxy[old].kill()
     elif event == "stop-keepalived":
         tier.keepalived[old].send_signal(signal.SIGTERM)  # reaped when restarted
@@ -232,7 +245,9 @@ def run_design(design: Design, events: tuple[str, ...], trials: int, stale: floa
     """One lab for one design; every event ``trials`` times."""
     run = Run(design)
     try:
-        with Tier(design) as tier:
+        proxy = RENDERED.get(design.name)
+        lab = Tier(design) if proxy is None else RenderedTier(proxy, lbs=3)
+        with lab as tier:
             assert tier.sampler is not None
             started = time.monotonic()
             for event in events:

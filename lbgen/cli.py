@@ -78,11 +78,12 @@ class Proxy(StrEnum):
 
 
 class Layout(StrEnum):
-    """nginx layouts (haproxy is always ``full``)."""
+    """nginx layouts (haproxy is always ``full``); keepalived: ``full`` or ``nft``."""
 
     full = "full"
     stream = "stream"
     upstreams = "upstreams"
+    nft = "nft"
 
 
 class Engine(StrEnum):
@@ -430,7 +431,11 @@ def render_command(
     spec: SpecArg,
     target: Annotated[RenderTarget, typer.Option("--target", "-t", help="Engine to render for.")],
     layout: Annotated[
-        Layout | None, typer.Option(help="nginx: full, stream (default) or upstreams.")
+        Layout | None,
+        typer.Option(
+            help="nginx: full, stream (default) or upstreams. keepalived: full (default) or "
+            "nft (the rule that holds SYNs to the VIP while no proxy listens)."
+        ),
     ] = None,
     node: Annotated[
         str | None,
@@ -514,6 +519,8 @@ def render_command(
             fail(Exit.INVALID, "--check needs --output FILE to compare with, not -")
     if check and output is None:
         fail(Exit.INVALID, "--check needs --output FILE to compare with")
+    if validate_ and layout is Layout.nft:
+        fail(Exit.INVALID, "--validate runs keepalived, not nft: check the rule with nft -c -f")
     if templates is not None and not templates.is_dir():
         fail(Exit.INVALID, f"--templates {templates}: not a folder")
     loaded_spec = _load(spec)

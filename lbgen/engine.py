@@ -42,7 +42,7 @@ ENTRIES: Mapping[str, Entry] = {
     "haproxy": Entry("lbgen.haproxy:ENGINE", ("full",)),
     "nginx": Entry("lbgen.nginx:ENGINE", ("stream", "full", "upstreams")),
     "nginx-plus": Entry("lbgen.nginx:PLUS_ENGINE", ("stream", "full", "upstreams")),
-    "keepalived": Entry("lbgen.keepalived:ENGINE", ("full",), per_node=True),
+    "keepalived": Entry("lbgen.keepalived:ENGINE", ("full", "nft"), per_node=True),
 }
 ENGINE_NAMES = tuple(ENTRIES)
 """Every target ``render`` writes."""

@@ -218,7 +218,10 @@ def target_layout(target: str, layout: str | None) -> str:
     if target in NODE_TARGETS:
         layout = layout or NODE_TARGETS[target][0]
         if layout not in NODE_TARGETS[target]:
-            raise TargetError(f"target {target} has no layout {layout!r}; it has only full")
+            raise TargetError(
+                f"target {target} has no layout {layout!r}; "
+                f"choose one of {', '.join(NODE_TARGETS[target])}"
+            )
         return layout
     if target not in TARGETS:
         raise TargetError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")

@@ -18,7 +18,10 @@ Design, and why:
   not do: the kubelet hashes the decoded Pod).
 - The proxy's liveness probe asks ``global.health`` on the loopback address the node's
   keepalived checks too (a bind ``:PORT`` is asked on 127.0.0.1), never through the VIP.
-- keepalived's container starts with ``ip addr del VIP dev IFACE`` before ``exec keepalived``: a
+- keepalived's container starts by loading ``lbgen-vip.nft`` (``render -t keepalived --layout
+  nft``: SYNs to the VIP's ports that find no listening proxy are dropped, not refused, so TCP
+  retries them on the new holder; a failure is logged, keepalived starts anyway), then
+  ``ip addr del VIP dev IFACE`` before ``exec keepalived``: a
   keepalived killed with SIGKILL leaves the VIP on the interface while another node takes it
   over. The kubelet restarts the *container* (an initContainer would run only when the whole Pod
   is created again, not on a container restart), so the command itself removes the stale address.
@@ -59,6 +62,8 @@ DEFAULT_IMAGES = {
 ``examples/static-pods/keepalived.Containerfile`` (Debian's keepalived, with bash and iproute2,
 which the checks and the stale-address cleanup need) and push it where the nodes pull from."""
 CONFIG_NAMES = {"haproxy": "haproxy.cfg", "nginx": "nginx.conf", "keepalived": "keepalived.conf"}
+NFT_NAME = "lbgen-vip.nft"
+"""The nft rule (``render -t keepalived --layout nft``) keepalived's container loads at start."""
 CONFIG_ANNOTATION = "lbgen.io/config-sha256"
 #: A container image reference: registry/path:tag@digest characters, nothing a shell or YAML
 #: would read differently.
@@ -144,9 +149,18 @@ def proxy_command(proxy: str) -> list[str]:
 
 
 def keepalived_script(addresses: list[str], interface: str) -> str:
-    """The ``sh -c`` program: remove every VIP a killed keepalived left, then exec keepalived."""
+    """The ``sh -c`` program: load the nft rule, remove every VIP a killed keepalived left,
+    then exec keepalived.
+
+    The rule only turns refusals into retries: a node whose kernel or image cannot load it
+    still serves the VIP, so a failure is logged and keepalived starts anyway.
+    """
     config = f"{HOST_FOLDER}/{CONFIG_NAMES['keepalived']}"
-    steps = []
+    rules = shlex.quote(f"{HOST_FOLDER}/{NFT_NAME}")
+    steps = [
+        f"nft -f {rules} || echo 'lbgen: nft -f {HOST_FOLDER}/{NFT_NAME} failed: new "
+        "connections to the VIP are refused, not held, while no proxy listens' >&2"
+    ]
     for text in addresses:
         host, _, prefix = text.partition("/")
         address = ipaddress.ip_address(host)
@@ -192,17 +206,22 @@ def render_static_pods(
             f"target {TARGET} renders one node's files: name it with --node ({names})"
         )
     keepalived = render_resolved(resolved, "keepalived", strict=strict, node=node)
+    nft = render_resolved(resolved, "keepalived", layout="nft", strict=strict, node=node)
     proxied = render_resolved(
         resolved, proxy, layout="full", templates=templates, strict=strict, load_module=load_module
     )
     found: dict[tuple[Any, ...], Diagnostic] = {}
-    for d in [*keepalived.diagnostics, *proxied.diagnostics]:
+    for d in [*keepalived.diagnostics, *nft.diagnostics, *proxied.diagnostics]:
         found.setdefault((d.file, d.line, d.col, d.code, d.path, d.message), d)
     diagnostics = sorted(found.values(), key=sort_key)
-    files = {CONFIG_NAMES[proxy]: proxied.text, CONFIG_NAMES["keepalived"]: keepalived.text}
+    files = {
+        CONFIG_NAMES[proxy]: proxied.text,
+        CONFIG_NAMES["keepalived"]: keepalived.text,
+        NFT_NAME: nft.text,
+    }
     health = resolved.global_.health_bind
     host = health_target(str(health)) if health is not None else None
-    if not (keepalived.ok and proxied.ok) or health is None or host is None:
+    if not (keepalived.ok and nft.ok and proxied.ok) or health is None or host is None:
         # The loader and the keepalived view report a missing or unusable global.health.
         return RenderedFolder(files={}, diagnostics=diagnostics)
     header = [
@@ -238,7 +257,8 @@ def render_static_pods(
     keepalived_pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _metadata("lbgen-keepalived", keepalived.text),
+        # Both files it reads at start: a changed rule recreates the Pod too.
+        "metadata": _metadata("lbgen-keepalived", keepalived.text + nft.text),
         "spec": _pod_spec(
             {
                 "name": "keepalived",
@@ -258,6 +278,7 @@ def render_static_pods(
 __all__ = [
     "DEFAULT_IMAGES",
     "HOST_FOLDER",
+    "NFT_NAME",
     "PROXIES",
     "TARGET",
     "RenderedFolder",

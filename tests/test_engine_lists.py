@@ -25,7 +25,8 @@ def test_the_command_line_offers_the_registry_choices() -> None:
     assert [t.value for t in cli.Target] == list(TARGETS)
     assert [t.value for t in cli.EngineTarget] == list(ENTRIES)
     assert [t.value for t in cli.RenderTarget] == [*TARGETS, *NODE_TARGETS, "kubeadm-static-pods"]
-    assert {layout.value for layout in cli.Layout} == {x for ls in LAYOUTS.values() for x in ls}
+    every = [*LAYOUTS.values(), *NODE_TARGETS.values()]
+    assert {layout.value for layout in cli.Layout} == {x for ls in every for x in ls}
     assert (
         {e.value for e in cli.Engine} == {get_engine(n).program for n in ENTRIES} == set(COMMANDS)
     )

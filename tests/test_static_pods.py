@@ -32,8 +32,20 @@ from tests.support import node_namespace, run_lbgen
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
 FILES = {
-    "haproxy": ["haproxy.cfg", "keepalived.conf", "lbgen-haproxy.yaml", "lbgen-keepalived.yaml"],
-    "nginx": ["keepalived.conf", "lbgen-keepalived.yaml", "lbgen-nginx.yaml", "nginx.conf"],
+    "haproxy": [
+        "haproxy.cfg",
+        "keepalived.conf",
+        "lbgen-haproxy.yaml",
+        "lbgen-keepalived.yaml",
+        "lbgen-vip.nft",
+    ],
+    "nginx": [
+        "keepalived.conf",
+        "lbgen-keepalived.yaml",
+        "lbgen-nginx.yaml",
+        "lbgen-vip.nft",
+        "nginx.conf",
+    ],
 }
 DUAL = (
     EXAMPLE.read_text()
@@ -188,7 +200,9 @@ def test_cli_writes_the_folder_deterministically(tmp_path: Path, proxy: str) -> 
     assert first["keepalived.conf"] == single.stdout.encode()
     layout = ["--layout", "full"] if proxy == "nginx" else []
     config = run_lbgen("render", str(EXAMPLE), "-t", proxy, *layout)
-    assert first[FILES[proxy][0 if proxy == "haproxy" else 3]] == config.stdout.encode()
+    assert first["haproxy.cfg" if proxy == "haproxy" else "nginx.conf"] == config.stdout.encode()
+    nft = run_lbgen("render", str(EXAMPLE), "-t", "keepalived", "--layout", "nft", "--node", "lb2")
+    assert first["lbgen-vip.nft"] == nft.stdout.encode()
     for name in first:
         if name.endswith(".yaml"):
             text = first[name].decode()
@@ -279,7 +293,8 @@ def test_probe_mounts_capabilities_and_images() -> None:
         "NET_ADMIN", "NET_BROADCAST", "NET_RAW"
     ]  # fmt: skip
     assert container["command"][:2] == ["/bin/sh", "-c"]
-    assert container["command"][2].startswith("ip addr del 192.0.2.100/24 dev eth0 2>/dev/null; ")
+    assert container["command"][2].startswith(f"nft -f {HOST_FOLDER}/lbgen-vip.nft || echo ")
+    assert "; ip addr del 192.0.2.100/24 dev eth0 2>/dev/null; " in container["command"][2]
     assert container["command"][2].endswith(f"-f {HOST_FOLDER}/keepalived.conf")
 
 
@@ -333,6 +348,10 @@ def test_keepalived_command_removes_a_stale_vip_before_keepalived_starts(
     stub = tmp_path / "keepalived"
     stub.write_text("#!/bin/sh\nip -o addr show dev eth0\n")
     stub.chmod(0o755)
+    # The rule file lives in /etc/lbgen on a node; tests/test_vip_nft.py loads it for real.
+    nft = tmp_path / "nft"
+    nft.write_text('#!/bin/sh\necho nft "$@"\n')
+    nft.chmod(0o755)
     ns = ["ip", "-n", netns]
     subprocess.run([*ns, "addr", "add", "192.0.2.100/24", "dev", "eth0"], check=True)
     subprocess.run([*ns, "addr", "add", "2001:db8::100/128", "dev", "eth0", "nodad"], check=True)

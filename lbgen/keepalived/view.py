@@ -35,12 +35,24 @@ from lbgen.units import parse_duration
 from lbgen.view import View
 
 TEMPLATE = "keepalived/keepalived.conf.j2"
+NFT_TEMPLATE = "keepalived/vip.nft.j2"
+NFT_TABLE = "lbgen_vip"
+"""The nft table of ``--layout nft``: loading the file replaces this table and touches no other."""
 SCRIPT_USER = "nobody"
 """Who runs the checks: no privilege needed to open a TCP connection to the loopback."""
 BASH = "/bin/bash"
 READY_SCRIPT = "lbgen_ready"
 ALIVE_SCRIPT = "lbgen_alive"
 INSTANCE_NAMES = {"ipv4": "lbgen_ipv4", "ipv6": "lbgen_ipv6"}
+
+
+@dataclass(frozen=True)
+class HoldRule:
+    """One nft rule of ``--layout nft``: SYNs to ``address`` on ``ports`` with no socket wait."""
+
+    family: str  # the nft payload protocol: ip or ip6
+    address: str
+    ports: str  # "6443" or "6443, 8443": the inside of an nft anonymous set
 
 
 class NodeError(ValueError):
@@ -79,9 +91,13 @@ def check_command(host: str, port: int, path: str, timeout_s: int, *, ready: boo
     ``ready``: the answer must be HTTP 200; else any HTTP answer will do (the proxy is alive).
     """
     verdict = "[[ $status == 200 ]]" if ready else "[[ $proto == HTTP/* ]]"
+    # nginx's health endpoint (a stream ``return``) answers and closes without reading the
+    # request: writing it then raises SIGPIPE, which kills bash (9 checks in 10 failed against
+    # nginx in the namespace lab). So SIGPIPE is ignored and the write may fail; the verdict
+    # is the answer read back. A refused connection leaves no fd 3: the read fails.
     program = (
-        f"exec 3<>/dev/tcp/{host}/{port} && "
-        f'printf \\"GET %s HTTP/1.0\\\\r\\\\n\\\\r\\\\n\\" \\"{path}\\" >&3 && '
+        f'trap \\"\\" PIPE; exec 3<>/dev/tcp/{host}/{port} && '
+        f'printf \\"GET %s HTTP/1.0\\\\r\\\\n\\\\r\\\\n\\" \\"{path}\\" >&3; '
         f"read -r -t {timeout_s} proto status rest <&3 && {verdict}"
     )
     return f"\"{BASH} -c '{program}'\""
@@ -115,6 +131,8 @@ def build_keepalived_view(resolved: Resolved, layout: str = "full", **options: A
     if vip is None:
         raise NodeError("target keepalived needs a vip section in the spec (the tier's nodes)")
     index, node = _node(vip, options.get("node"))
+    if layout == "nft":
+        return _nft_view(resolved, vip, node)
     health = resolved.global_.health_bind
     diagnostics: list[Diagnostic] = []
     if health is None:  # the loader refuses this (vip-needs-health); a spec built in code may not
@@ -192,6 +210,59 @@ def build_keepalived_view(resolved: Resolved, layout: str = "full", **options: A
     return View(TEMPLATE, context, diagnostics)
 
 
+def vip_ports(resolved: Resolved, address: str) -> tuple[int, ...]:
+    """The ports the frontends listen on at the VIP ``address`` (``ADDR`` or ``ADDR/PREFIX``):
+    binds on that very address and wildcard binds (``:PORT``, ``0.0.0.0`` for IPv4; ``[::]``
+    for IPv6 and, unless v6only, for IPv4 too: a dual-stack socket); host names are not matched."""
+    wanted = ipaddress.ip_address(address.partition("/")[0])
+    fam = "ipv6" if wanted.version == 6 else "ipv4"
+    ports: set[int] = set()
+    for frontend in resolved.frontends:
+        for bind in frontend.binds:
+            hp = bind.address
+            if hp.family == "dns":
+                continue
+            host = hp.canonical_host
+            if host == "0.0.0.0":
+                covers = fam == "ipv4"  # haproxy's and nginx's ":PORT" listen on IPv4 only
+            elif host == "::":
+                covers = fam == "ipv6" or not bind.v6only
+            else:
+                covers = ipaddress.ip_address(host) == wanted
+            if covers:
+                ports.add(hp.port)
+    return tuple(sorted(ports))
+
+
+def _nft_view(resolved: Resolved, vip: Vip, node: VipNode) -> View:
+    """``--layout nft``: the rule that holds new connections to the VIP while no proxy listens.
+
+    Without it, a SYN that reaches a node whose proxy just died (the VIP is still there until
+    keepalived resigns) is answered with a reset and the client's request fails; dropped, the
+    client's TCP retransmits it and it lands on whichever node holds the VIP by then.
+    """
+    rules = []
+    diagnostics: list[Diagnostic] = []
+    for position, text in enumerate(vip.addresses):
+        address = ipaddress.ip_address(text.partition("/")[0])
+        ports = vip_ports(resolved, text)
+        if not ports:
+            diagnostics.append(resolved.diagnostic(
+                Level.WARNING, "vip-no-frontend", ("vip", "addresses", position),
+                f"no frontend listens on {address.compressed} (a bind on it or a wildcard): "
+                "the nft rule has nothing to hold for it"))  # fmt: skip
+            continue
+        rules.append(
+            HoldRule(
+                family="ip6" if address.version == 6 else "ip",
+                address=address.compressed,
+                ports=", ".join(str(port) for port in ports),
+            )
+        )
+    context = {"node": node.name, "table": NFT_TABLE, "rules": tuple(rules)}
+    return View(NFT_TEMPLATE, context, diagnostics)
+
+
 # --- the last line of defence: what may be printed into keepalived.conf ---------------------------
 
 _PRINTABLE = re.compile("[ -~]*")
@@ -223,4 +294,12 @@ def unsafe_in_config(text: str) -> str | None:
     return None
 
 
-__all__ = ["NodeError", "build_keepalived_view", "check_command", "unsafe_in_config"]
+__all__ = [
+    "NFT_TABLE",
+    "HoldRule",
+    "NodeError",
+    "build_keepalived_view",
+    "check_command",
+    "unsafe_in_config",
+    "vip_ports",
+]

@@ -605,33 +605,8 @@ class Tier:
                           *[f"--listen={n}={t}" for n, t in servers]]  # fmt: skip
         self.start_apis()
         for index, role in enumerate(self.lbs):
-            address = self.address(role)
             self.lab.sysctl(role, "net.ipv4.ip_nonlocal_bind", "1")
-            cfg = self.dir / f"{role}-haproxy.cfg"
-            cfg.write_text(haproxy_cfg(address=address, vip=VIP, port=API_PORT, servers=servers))
-            check = self.dir / f"{role}-check"
-            check.write_text(
-                "#!/bin/sh\n"
-                f"exec curl -fsS -o /dev/null --max-time 1 http://{address}:{HEALTH_PORT}/healthz\n"
-            )
-            check.chmod(0o755)
-            alive = self.dir / f"{role}-alive"
-            alive.write_text(  # any HTTP answer, even 503, means the proxy is alive
-                "#!/bin/sh\n"
-                f"exec curl -sS -o /dev/null --max-time 1 http://{address}:{HEALTH_PORT}/healthz\n"
-            )
-            alive.chmod(0o755)
-            peers = [self.address(r) for r in self.lbs if r != role]
-            conf = self.dir / f"{role}-keepalived.conf"
-            conf.write_text(keepalived_conf(
-                self.design, node=role, address=address, peers=peers,
-                priority=PRIORITIES[index], vip=VIP, check_script=str(check),
-                alive_script=str(alive),
-            ))  # fmt: skip
-            if self.design.hold_syns:
-                rules = self.dir / f"{role}-hold-syns.nft"
-                rules.write_text(hold_syns_rules(VIP, API_PORT))
-                self.lab.run(role, ["nft", "-f", str(rules)])
+            self.configure(role, index, servers)
             self.start_haproxy(role)
             self.start_keepalived(role)
         self.sampler = AddressSampler(self.lab, self.lbs, VIP).start()
@@ -639,6 +614,35 @@ class Tier:
         if clients:
             self.start_clients()
         return self
+
+    def configure(self, role: str, index: int, servers: Sequence[tuple[str, str]]) -> None:
+        """Write node ``role``'s hand-written haproxy.cfg and keepalived.conf (the design's)."""
+        address = self.address(role)
+        cfg = self.dir / f"{role}-haproxy.cfg"
+        cfg.write_text(haproxy_cfg(address=address, vip=VIP, port=API_PORT, servers=servers))
+        check = self.dir / f"{role}-check"
+        check.write_text(
+            "#!/bin/sh\n"
+            f"exec curl -fsS -o /dev/null --max-time 1 http://{address}:{HEALTH_PORT}/healthz\n"
+        )
+        check.chmod(0o755)
+        alive = self.dir / f"{role}-alive"
+        alive.write_text(  # any HTTP answer, even 503, means the proxy is alive
+            "#!/bin/sh\n"
+            f"exec curl -sS -o /dev/null --max-time 1 http://{address}:{HEALTH_PORT}/healthz\n"
+        )
+        alive.chmod(0o755)
+        peers = [self.address(r) for r in self.lbs if r != role]
+        conf = self.dir / f"{role}-keepalived.conf"
+        conf.write_text(keepalived_conf(
+            self.design, node=role, address=address, peers=peers,
+            priority=PRIORITIES[index], vip=VIP, check_script=str(check),
+            alive_script=str(alive),
+        ))  # fmt: skip
+        if self.design.hold_syns:
+            rules = self.dir / f"{role}-hold-syns.nft"
+            rules.write_text(hold_syns_rules(VIP, API_PORT))
+            self.lab.run(role, ["nft", "-f", str(rules)])
 
     def _python(self, role: str, args: list[str], *, ready: bool = False) -> subprocess.Popen[str]:
         root = str(Path(__file__).resolve().parents[2])
@@ -759,6 +763,137 @@ class Tier:
             for path in sorted(self.dir.glob("**/"), reverse=True):
                 with contextlib.suppress(OSError):
                     path.rmdir()
+
+
+class RenderedTier(Tier):
+    """A :class:`Tier` whose nodes run what lbgen renders, not the hand-written configs.
+
+    One spec (:meth:`spec`: the lab's nodes, addresses, interface and VIP; the fake API servers
+    as the pool; ``global.health`` on ``:8404``) is rendered per node by
+    ``render_static_pods`` -- the proxy config (haproxy, or nginx's full layout), the node's
+    keepalived.conf and its nft rule -- and each node runs exactly what its static Pods would:
+    the proxy's command and keepalived's start command (which loads the nft rule and removes a
+    stale VIP before it execs keepalived), with ``/etc/lbgen`` replaced by the node's folder
+    here. keepalived is found through a wrapper on ``PATH`` that only adds the lab's pid files
+    (``-D -p -r``): several keepalived daemons share this machine's ``/run``.
+    ``self.haproxy`` holds each node's proxy process, haproxy or nginx.
+    """
+
+    def __init__(self, proxy: str = "haproxy", *, lbs: int = 2, preempt: bool = True) -> None:
+        super().__init__(RECOMMENDED, lbs=lbs)
+        self.proxy = proxy
+        self.preempt = preempt
+        self.commands: dict[str, dict[str, list[str]]] = {}
+        self.killed_at = 0.0
+        """When :meth:`kill_proxy` last sent its signals (finding the PIDs takes a moment)."""
+
+    def spec(self, servers: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """The lab's tier as an lbgen spec (a dict; JSON is YAML)."""
+        return {
+            "version": 1,
+            "name": "netns-lab-tier",
+            "global": {"health": {"bind": f":{HEALTH_PORT}", "path": "/healthz"}},
+            "defaults": {
+                "health": {
+                    "check": "https",
+                    "path": "/readyz",
+                    "expect": [200],
+                    "interval": "1s",
+                    "rise": 2,
+                    "fall": 2,
+                    "timeout": "1s",
+                },
+                "timeouts": {"connect": "1s", "client": "60s", "server": "60s"},
+            },
+            "frontends": {
+                "kubernetes-api": {"bind": [f"{VIP}:{API_PORT}"], "pool": "control-plane"}
+            },
+            "pools": {"control-plane": {"servers": dict(servers)}},
+            "vip": {
+                "addresses": [f"{VIP}/{SUBNET.prefixlen}"],
+                "interface": IFACE,
+                "virtual_router_id": 51,
+                "preempt": self.preempt,
+                "nodes": [{"name": r, "address": self.address(r)} for r in self.lbs],
+            },
+        }
+
+    def configure(self, role: str, index: int, servers: Sequence[tuple[str, str]]) -> None:
+        """Render node ``role``'s static-pod folder from :meth:`spec` into ``DIR/role/``."""
+        from ruamel.yaml import YAML
+
+        from lbgen.nginx.command import stream_module_for
+        from lbgen.spec.load import load_spec
+        from lbgen.staticpods import HOST_FOLDER, render_static_pods
+
+        text = json.dumps(self.spec(servers), indent=2)
+        (self.dir / "spec.yaml").write_text(text)
+        module = stream_module_for("nginx") if self.proxy == "nginx" else None
+        rendered = render_static_pods(
+            load_spec(text.encode()), role, proxy=self.proxy, load_module=module
+        )
+        if not rendered.ok:
+            raise LabError(f"lbgen could not render {role}: {rendered.diagnostics}")
+        folder = self.dir / role
+        (folder / "bin").mkdir(parents=True)
+        for name, content in rendered.files.items():
+            (folder / name).write_text(content)
+        commands = {}
+        for name in (f"lbgen-{self.proxy}.yaml", "lbgen-keepalived.yaml"):
+            pod = YAML(typ="safe").load(rendered.files[name])
+            argv = [
+                a.replace(HOST_FOLDER, str(folder)) for a in pod["spec"]["containers"][0]["command"]
+            ]
+            commands[name.removeprefix("lbgen-").removesuffix(".yaml")] = argv
+        if self.proxy == "nginx":  # the lab's nginx daemons must not share /run/nginx.pid
+            commands["nginx"] = [a.replace("daemon off;", f"daemon off; pid {folder}/nginx.pid;")
+                                 for a in commands["nginx"]]  # fmt: skip
+        self.commands[role] = commands
+        wrapper = folder / "bin" / "keepalived"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec /usr/sbin/keepalived "$@" -D -p {folder}/keepalived.pid '
+            f"-r {folder}/vrrp.pid\n"
+        )
+        wrapper.chmod(0o755)
+
+    def start_haproxy(self, role: str) -> None:
+        """(Re)start the node's proxy with its static Pod's command."""
+        log = open(self.dir / f"{role}-{self.proxy}.log", "ab")  # noqa: SIM115
+        self.haproxy[role] = self.lab.popen(role, self.commands[role][self.proxy],
+                                            stdout=log, stderr=log)  # fmt: skip
+
+    def start_keepalived(self, role: str) -> None:
+        """(Re)start keepalived with its static Pod's command (nft rule, stale VIP removed)."""
+        log = open(self.dir / f"{role}-keepalived.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "PATH": f"{self.dir / role / 'bin'}:{os.environ.get('PATH', '')}"}
+        self.keepalived[role] = self.lab.popen(role, self.commands[role]["keepalived"],
+                                               stdout=log, stderr=log, env=env)  # fmt: skip
+
+    def kill_proxy(self, role: str) -> None:
+        """SIGKILL every proxy process of a node (nginx: master and workers; all stopped first,
+        so no master sees a worker die and starts another)."""
+        pids = []
+        for pid in self.lab.pids(self.lab.netns(role)):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == self.proxy:
+                    pids.append(pid)
+        self.killed_at = time.monotonic()
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+        self.haproxy[role].wait(5)
+
+    def kubectl(self, path: str = "/version") -> str:
+        """``kubectl get --raw PATH`` from the client namespace through the VIP."""
+        home = self.dir / "kube-home"
+        home.mkdir(exist_ok=True)
+        return self.lab.run("client", [
+            "env", f"HOME={home}", f"KUBECONFIG={home}/none",
+            "kubectl", "--server", f"https://{VIP}:{API_PORT}",
+            "--certificate-authority", str(self.dir / "ca.pem"), "--token=lbgen-lab",
+            "--request-timeout=10s", "get", "--raw", path,
+        ], timeout=60)  # fmt: skip
 
 
 # --- fake API servers and clients, run inside a namespace ---------------------------------------
