@@ -491,7 +491,9 @@ def _log_shorthand(value: Any) -> Any:
     return {"target": value} if isinstance(value, str) else value
 
 
-LogItem = Annotated[LogEntry, BeforeValidator(_log_shorthand, json_schema_input_type=LogTarget)]
+LogItem = Annotated[
+    LogEntry, BeforeValidator(_log_shorthand, json_schema_input_type=LogEntry | LogTarget)
+]
 def _log_shape(value: Any) -> str:
     # Tags in parentheses: no spec key is spelt so, and the loader drops them from error paths.
     if isinstance(value, list):
