@@ -342,7 +342,9 @@ def _resolve_logs(log: Any) -> tuple[ResolvedLog, ...]:
             entry = LogEntry(target=entry)
         if entry.target == "none":
             continue
-        fmt = entry.format if entry.format is not None else "raw" if entry.target == "stdout" else None
+        fmt = entry.format
+        if fmt is None and entry.target == "stdout":
+            fmt = "raw"  # what lbgen has always written for stdout
         out.append(ResolvedLog(entry.target, entry.facility or "local0", entry.level,
                                entry.min_level, fmt))  # fmt: skip
     return tuple(out)

@@ -454,7 +454,6 @@ LogTarget = Annotated[
 ]
 
 
-
 LogFacility = Literal[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
     "auth2", "ftp", "ntp", "audit", "alert", "cron2",
@@ -494,6 +493,8 @@ def _log_shorthand(value: Any) -> Any:
 LogItem = Annotated[
     LogEntry, BeforeValidator(_log_shorthand, json_schema_input_type=LogEntry | LogTarget)
 ]
+
+
 def _log_shape(value: Any) -> str:
     # Tags in parentheses: no spec key is spelt so, and the loader drops them from error paths.
     if isinstance(value, list):
