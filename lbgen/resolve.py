@@ -132,11 +132,13 @@ class ResolvedFrontend:
 class ResolvedLog:
     """One log target: where, the syslog facility, the level range and the header format.
 
-    ``format`` None is the engine's own (HAProxy: rfc3164); ``stdout`` without one is ``raw``.
+    ``facility`` None is the engine's own (HAProxy needs one: lbgen writes local0; nginx:
+    local7); ``format`` None is the engine's own (HAProxy: rfc3164); ``stdout`` without one is
+    ``raw``.
     """
 
     target: str
-    facility: str = "local0"
+    facility: str | None = None
     level: str | None = None
     min_level: str | None = None
     format: str | None = None
@@ -345,7 +347,7 @@ def _resolve_logs(log: Any) -> tuple[ResolvedLog, ...]:
         fmt = entry.format
         if fmt is None and entry.target == "stdout":
             fmt = "raw"  # what lbgen has always written for stdout
-        out.append(ResolvedLog(entry.target, entry.facility or "local0", entry.level,
+        out.append(ResolvedLog(entry.target, entry.facility, entry.level,
                                entry.min_level, fmt))  # fmt: skip
     return tuple(out)
 

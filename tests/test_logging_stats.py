@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lbgen.importer import import_config
+from tests.corpus_engines import STREAM_MODULE
 from tests.support import run_lbgen
 
 HAPROXY = shutil.which("haproxy")
@@ -97,3 +98,48 @@ def test_min_level_without_level_is_refused(tmp_path: Path) -> None:
     assert f"{spec}:5:68: error [value] global.log[1].min_level: min_level needs level" in (
         result.stderr
     )
+
+
+NGINX_SPEC = """\
+version: 1
+global:
+  log:
+    - {target: "udp://127.0.0.1:514", facility: cron2, level: warning, format: rfc5424}
+    - stdout
+frontends:
+  api: {bind: ["127.0.0.1:6443"], pool: cp}
+pools:
+  cp: {servers: {m1: "127.0.0.1:7001"}}
+"""
+
+
+def test_nginx_writes_the_facility_and_level_and_warns_for_the_rest(tmp_path: Path) -> None:
+    spec = tmp_path / "lb.yaml"
+    spec.write_text(NGINX_SPEC)
+    out = tmp_path / "nginx.conf"
+    result = run_lbgen("render", str(spec), "-t", "nginx", "--layout", "full", "--validate",
+                       "--load-module", STREAM_MODULE,
+                       "-o", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    # HAProxy's cron2 is facility 15, which nginx calls cron; warning is nginx's warn.
+    assert "error_log syslog:server=127.0.0.1:514,facility=cron warn;\n" in text
+    assert "access_log syslog:server=127.0.0.1:514,facility=cron lbgen;\n" in text
+    warning = [line for line in result.stderr.splitlines() if "nginx-unsupported" in line]
+    assert len(warning) == 1 and warning[0].startswith(f"{spec}:4:5: warning"), result.stderr
+    for lost in ("stdout (lbgen writes nginx one log target", "level warning for the access log",
+                 "format rfc5424"):  # fmt: skip
+        assert lost in warning[0], warning[0]
+
+
+def test_nginx_import_reads_the_facility_back() -> None:
+    config = (
+        "stream {\n  access_log syslog:server=10.0.0.9:514,facility=intern;\n"
+        "  upstream cp { server 10.0.0.1:6443; }\n"
+        "  server { listen 6443; proxy_pass cp; }\n}\n"
+    )
+    result = import_config(config, "nginx.conf", "nginx")
+    assert "target: udp://10.0.0.9:514\n    facility: syslog\n" in result.yaml_text, (
+        result.yaml_text
+    )
+    assert not [d for d in result.diagnostics if "access_log" in d.message]

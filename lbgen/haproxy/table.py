@@ -203,7 +203,7 @@ class LogLine:
         words = [target]
         if entry.format is not None:
             words += ["format", entry.format]
-        words.append(entry.facility)
+        words.append(entry.facility or "local0")  # HAProxy needs one; the spec's default
         words += [level for level in (entry.level, entry.min_level) if level is not None]
         return " ".join(words)
 

@@ -469,7 +469,8 @@ class LogEntry(Model):
     target: LogTarget
     """Where: stdout, none, syslog (/dev/log) or "udp://host:port"."""
     facility: LogFacility | None = None
-    """The syslog facility of the messages; unset: local0."""
+    """The syslog facility of the messages (HAProxy's names); unset: local0 (nginx: its own
+    default, local7)."""
     level: LogLevel | None = None
     """The least severe level sent (HAProxy's max level); unset: every level."""
     min_level: LogLevel | None = None
@@ -499,7 +500,8 @@ def _log_shape(value: Any) -> str:
     # Tags in parentheses: no spec key is spelt so, and the loader drops them from error paths.
     if isinstance(value, list):
         return "(list)"
-    return "(entry)" if isinstance(value, dict) else "(target)"
+    # A LogEntry too: serialising a loaded spec (its digest) asks with the model.
+    return "(entry)" if isinstance(value, dict | LogEntry) else "(target)"
 
 
 LogTargets = Annotated[
