@@ -102,7 +102,11 @@ def test_parse_inverts_render(row: Directive, data: st.DataObject) -> None:
         (haproxy_table.INTER, "1m", 60_000_000),
         (haproxy_table.HTTP_EXPECT, "status 204,200", (200, 204)),
         (haproxy_table.HTTP_EXPECT, "rstatus ^(204|200)$", (200, 204)),
-        (haproxy_table.GLOBAL_LOG, "udp@10.0.0.1 local0", ResolvedLog("udp://10.0.0.1:514", "local0")),
+        (
+            haproxy_table.GLOBAL_LOG,
+            "udp@10.0.0.1 local0",
+            ResolvedLog("udp://10.0.0.1:514", "local0"),
+        ),
         (
             haproxy_table.GLOBAL_LOG,
             "/dev/log format rfc5424 local1 notice alert",
