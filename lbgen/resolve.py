@@ -154,6 +154,7 @@ class ResolvedStats:
     auth: tuple[str, ...] = ()
     admin: bool = False
     hide_version: bool = False
+    monitor_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,7 @@ def _resolve_stats(stats: Stats | None) -> ResolvedStats:
         auth=tuple(stats.auth or ()),
         admin=bool(stats.admin),
         hide_version=bool(stats.hide_version),
+        monitor_uri=stats.monitor_uri,
     )
 
 

@@ -30,6 +30,7 @@ global:
     auth: ["admin:s3cret", "ops:pw"]
     admin: true
     hide_version: true
+    monitor_uri: /healthz
 defaults:
   log_format: none
   dontlognull: false
@@ -55,7 +56,8 @@ def test_log_entries_and_stats_fields_are_rendered(tmp_path: Path) -> None:
     assert "    log 127.0.0.1:514 format rfc5424 local1 notice alert\n" in text
     assert "option tcplog" not in text and "option dontlognull" not in text
     for line in ("stats uri /haproxy_stats", "stats refresh 30s", "stats auth admin:s3cret",
-                 "stats auth ops:pw", "stats admin if TRUE", "stats hide-version"):  # fmt: skip
+                 "stats auth ops:pw", "stats admin if TRUE", "stats hide-version",
+                 "monitor-uri /healthz"):  # fmt: skip
         assert f"    {line}\n" in text, line
 
 

@@ -332,6 +332,9 @@ class _HaproxyImport:
                 held = False
             if held:
                 self.stats_read.add(node.line)
+        monitor = section.last("monitor-uri")
+        if monitor is not None and len(monitor.args) == 1 and HTTP_PATH.matches(monitor.args[0]):
+            stats["monitor_uri"] = monitor.args[0]
         if uri != "/stats":
             stats["uri"] = uri
         if refresh != "10s":

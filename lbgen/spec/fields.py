@@ -172,6 +172,7 @@ FIELDS: tuple[Field, ...] = (
     Field("global.stats.auth", (Scope.GLOBAL,), Kind.STATS_AUTHS),
     Field("global.stats.admin", (Scope.GLOBAL,), Kind.BOOL),
     Field("global.stats.hide_version", (Scope.GLOBAL,), Kind.BOOL),
+    Field("global.stats.monitor_uri", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),

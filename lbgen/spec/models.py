@@ -415,6 +415,10 @@ class Stats(Model):
     can see it (HAProxy ``stats admin if TRUE``); protect it with ``auth``."""
     hide_version: bool | None = None
     """``true``: the page does not show HAProxy's version (``stats hide-version``)."""
+    monitor_uri: HttpPath | None = None
+    """A liveness path the stats page's listener answers with 200 too (HAProxy
+    ``monitor-uri`` beside the stats page, as some installers write it); see also
+    ``global.health`` for a listener of its own."""
 
 
 class LbHealth(Model):
