@@ -145,3 +145,16 @@ def test_nginx_import_reads_the_facility_back() -> None:
         result.yaml_text
     )
     assert not [d for d in result.diagnostics if "access_log" in d.message]
+
+
+def test_admin_without_auth_is_warned(tmp_path: Path) -> None:
+    spec = tmp_path / "lb.yaml"
+    spec.write_text(SPEC.replace('    auth: ["admin:s3cret", "ops:pw"]\n', ""))
+    result = run_lbgen("render", str(spec), "-t", "haproxy", "-o", str(tmp_path / "h.cfg"))
+    assert result.returncode == 0, result.stderr
+    assert f"{spec}:11:12: warning [stats-admin-open] global.stats.admin:" in result.stderr, (
+        result.stderr
+    )
+    spec.write_text(SPEC)
+    result = run_lbgen("render", str(spec), "-t", "haproxy", "-o", str(tmp_path / "h.cfg"))
+    assert "stats-admin-open" not in result.stderr

@@ -406,6 +406,12 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
     warn_log_host_name(resolved, findings, "HAProxy")
     warn_unsupported(resolved, findings)
     _check_count(g.maxconn, ("global", "maxconn"), "global.maxconn", findings)
+    if g.stats_bind is not None and g.stats.admin and not g.stats.auth:
+        findings.warning(
+            "stats-admin-open", ("global", "stats", "admin"),
+            "the stats page's admin controls are on without stats.auth: anyone who reaches "
+            f"{haproxy_address(g.stats_bind)} can drain or disable servers",
+        )  # fmt: skip
     reserved = {
         section: f"global.{key.removesuffix('_bind')}"
         for key, section in GENERATED_FRONTENDS.items()
