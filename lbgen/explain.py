@@ -656,7 +656,10 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
+        return "[" + ", ".join(map(_show, value)) + "]"
+    if isinstance(value, BaseModel):  # a global.log entry: its set fields, as written
+        fields = value.model_dump(exclude_none=True)
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in fields.items()) + "}"
     return str(value)
 
 

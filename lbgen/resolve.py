@@ -22,7 +22,7 @@ from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
-from lbgen.spec.models import Spec
+from lbgen.spec.models import LogEntry, Spec, Stats
 from lbgen.spec.source import Path_, SpecSource
 from lbgen.spec.vip import Vip
 from lbgen.units import HostPort, parse_duration, parse_host_port
@@ -129,17 +129,54 @@ class ResolvedFrontend:
 
 
 @dataclass(frozen=True)
+class ResolvedLog:
+    """One log target: where, the syslog facility, the level range and the header format.
+
+    ``facility`` None is the engine's own (HAProxy needs one: lbgen writes local0; nginx:
+    local7); ``format`` None is the engine's own (HAProxy: rfc3164); ``stdout`` without one is
+    ``raw``.
+    """
+
+    target: str
+    facility: str | None = None
+    level: str | None = None
+    min_level: str | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedStats:
+    """The stats page's settings beyond its address (``global.stats``)."""
+
+    uri: str = "/stats"
+    refresh: int | None = 10_000_000
+    """Microseconds; None: no ``stats refresh``."""
+    auth: tuple[str, ...] = ()
+    admin: bool = False
+    hide_version: bool = False
+    monitor_uri: str | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedGlobal:
     """Process-level settings."""
 
     maxconn: int | None
     log: str | None
+    """The first log target (``none`` or None: no logging)."""
     stats_bind: HostPort | None
     stats_prometheus: bool
     health_bind: HostPort | None
     health_path: str
     #: Every ``global.health.bind`` (``health_bind`` is the first).
     health_binds: tuple[Bind, ...] = ()
+    #: Every log target with its facility, levels and format (``none`` left out).
+    logs: tuple[ResolvedLog, ...] = ()
+    stats: ResolvedStats = ResolvedStats()
+    #: ``defaults.log_format``: ``tcplog`` (HAProxy ``option tcplog``) or ``none``.
+    log_format: str = "tcplog"
+    #: ``defaults.dontlognull``.
+    dontlognull: bool = True
 
 
 @dataclass(frozen=True)
@@ -300,15 +337,53 @@ def _bind(text: str, *, v6only: bool) -> Bind:
     return Bind(address, text, v6only=v6only and address.family == "ipv6" and address.is_wildcard)
 
 
+def _resolve_logs(log: Any) -> tuple[ResolvedLog, ...]:
+    entries = log if isinstance(log, list) else [log]
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = LogEntry(target=entry)
+        if entry.target == "none":
+            continue
+        fmt = entry.format
+        if fmt is None and entry.target == "stdout":
+            fmt = "raw"  # what lbgen has always written for stdout
+        out.append(ResolvedLog(entry.target, entry.facility, entry.level,
+                               entry.min_level, fmt))  # fmt: skip
+    return tuple(out)
+
+
+def _resolve_stats(stats: Stats | None) -> ResolvedStats:
+    if stats is None:
+        return ResolvedStats()
+    refresh = ResolvedStats.refresh
+    if "refresh" in stats.model_fields_set:
+        refresh = _us(stats.refresh)
+    return ResolvedStats(
+        uri=stats.uri or "/stats",
+        refresh=refresh,
+        auth=tuple(stats.auth or ()),
+        admin=bool(stats.admin),
+        hide_version=bool(stats.hide_version),
+        monitor_uri=stats.monitor_uri,
+    )
+
+
 def _resolve_global(spec: Spec) -> ResolvedGlobal:
     g = spec.global_
     health: tuple[Bind, ...] = ()
     if g.health is not None:
         texts = g.health.bind if isinstance(g.health.bind, list) else [g.health.bind]
         health = tuple(_bind(text, v6only=bool(g.health.v6only)) for text in texts)
+    log = g.log if g.log is not None else "stdout" if "log" not in g.model_fields_set else None
+    logs = _resolve_logs(log) if log is not None else ()
     return ResolvedGlobal(
         maxconn=g.maxconn,
-        log=g.log if g.log is not None else "stdout" if "log" not in g.model_fields_set else None,
+        log=logs[0].target if logs else None if log is None else "none",
+        logs=logs,
+        stats=_resolve_stats(g.stats),
+        log_format=spec.defaults.log_format or "tcplog",
+        dontlognull=spec.defaults.dontlognull is not False,
         stats_bind=parse_host_port(g.stats.bind, allow_empty_host=True) if g.stats else None,
         stats_prometheus=bool(g.stats and g.stats.prometheus),
         health_bind=health[0].address if health else None,

@@ -437,6 +437,10 @@ def test_a_stats_listener_is_compared_with_lbgen_stats_by_role(tmp_path: Path) -
     spec = tmp_path / "k0s.yaml"
     done = run_lbgen("import", str(config), "--from", "haproxy", "-o", str(spec))
     assert done.returncode == 0, done.stderr
+    text = spec.read_text(encoding="utf-8")
+    assert "    uri: /\n" in text  # the page's own uri, imported
+    # the two pages are matched by role, and then compared setting by setting
+    spec.write_text(text.replace("    uri: /\n", "    uri: /stats\n"), encoding="utf-8")
     code, out, _ = diff(str(spec), "-t", "haproxy", "--against", str(config))
     assert code == 1
     lines = [line.split(" (")[0] for line in out.splitlines()]

@@ -44,6 +44,7 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.CERT_PATH: models.CertPath,
     Kind.DNS_NAME: models.DnsName,
     Kind.LOG_TARGET: models.LogTarget,
+    Kind.LOG_TARGETS: models.LogTargets,
     Kind.NODE_NAME: vip.NodeName,
     Kind.INTERFACE: vip.Interface,
     Kind.AUTH_PASS: vip.AuthPass,
@@ -56,6 +57,7 @@ LIST_KINDS: dict[Kind, Any] = {
     Kind.BIND_ADDRESSES: models.BindAddress,
     Kind.VIP_ADDRESSES: vip.VipAddress,
     Kind.NODE_ADDRESSES: vip.NodeAddress,
+    Kind.STATS_AUTHS: models.StatsAuth,
 }
 
 
@@ -154,7 +156,7 @@ def test_kind_agrees_with_the_annotation(scope: Scope, path: str, hint: Any) -> 
         else:
             accepted = declared if isinstance(declared, tuple) else (declared,)
             assert hint in accepted, f"{path}: kind {row.kind} but declared {hint}"
-        assert not row.choices or row.kind is Kind.LOG_TARGET, f"{path}: choices on a non-choice"
+        assert not row.choices or row.kind is Kind.LOG_TARGETS, f"{path}: choices on a non-choice"
     assert (row.unit == "us") == (row.kind is Kind.DURATION), f"{path}: unit {row.unit}"
 
 

@@ -23,10 +23,10 @@ from lbgen.engine import get_engine
 from lbgen.haproxy import table as haproxy_table
 from lbgen.haproxy.effective import read_effective
 from lbgen.haproxy.syntax import parse_haproxy
-from lbgen.haproxy.table import TABLE, Count, Duration, Expect, LogTarget, Word
+from lbgen.haproxy.table import TABLE, Count, Duration, Expect, LogLine, LogTarget, Word
 from lbgen.haproxy.view import field_values, warn_unsupported
 from lbgen.importer import UNMAPPED, import_config
-from lbgen.resolve import resolve_spec
+from lbgen.resolve import ResolvedLog, resolve_spec
 from lbgen.spec.grammar import LOG_TARGET
 from lbgen.view import Findings
 
@@ -63,6 +63,14 @@ _STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
         ),
     ),
 }
+_LEVEL = st.sampled_from(["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"])
+_STRATEGIES[LogLine] = st.builds(
+    lambda target, facility, levels, fmt: ResolvedLog(target, facility, *levels, fmt),
+    _STRATEGIES[LogTarget],
+    st.sampled_from(["local0", "local7", "daemon", "kern"]),
+    st.one_of(st.just((None, None)), st.tuples(_LEVEL, st.none()), st.tuples(_LEVEL, _LEVEL)),
+    st.sampled_from([None, "raw", "rfc5424", "short"]),
+)
 CODEC_ROWS = [row for row in TABLE if row.codec is not None]
 
 
@@ -94,7 +102,16 @@ def test_parse_inverts_render(row: Directive, data: st.DataObject) -> None:
         (haproxy_table.INTER, "1m", 60_000_000),
         (haproxy_table.HTTP_EXPECT, "status 204,200", (200, 204)),
         (haproxy_table.HTTP_EXPECT, "rstatus ^(204|200)$", (200, 204)),
-        (haproxy_table.GLOBAL_LOG, "udp@10.0.0.1 local0", "udp://10.0.0.1:514"),
+        (
+            haproxy_table.GLOBAL_LOG,
+            "udp@10.0.0.1 local0",
+            ResolvedLog("udp://10.0.0.1:514", "local0"),
+        ),
+        (
+            haproxy_table.GLOBAL_LOG,
+            "/dev/log format rfc5424 local1 notice alert",
+            ResolvedLog("syslog", "local1", "notice", "alert", "rfc5424"),
+        ),
     ],
 )
 def test_parse_reads_other_spellings(row: Directive, text: str, value: Any) -> None:
@@ -109,6 +126,8 @@ def test_parse_reads_other_spellings(row: Directive, text: str, value: Any) -> N
         (haproxy_table.WEIGHT, "ten"),
         (haproxy_table.HTTP_EXPECT, "string ok"),
         (haproxy_table.GLOBAL_LOG, "ring@buffer"),
+        (haproxy_table.GLOBAL_LOG, "/dev/log len 1024 local0"),
+        (haproxy_table.GLOBAL_LOG, "/dev/log local0 loud"),
     ],
 )
 def test_parse_refuses_what_is_no_value_of_the_row(row: Directive, text: str) -> None:

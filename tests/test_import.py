@@ -289,7 +289,9 @@ def test_shared_values_are_hoisted_and_exceptions_kept() -> None:
     assert external["health"] == {"check": "tcp"}
     assert internal["servers"]["m3"] == {"address": "10.0.1.3:6443", "weight": 50}
     assert "weight" not in internal and "maxconn" not in internal
-    assert spec["global"]["stats"] == {"bind": "127.0.0.1:9000", "prometheus": False}
+    # No "stats refresh" in the config: the page does not reload (the spec's default is 10s).
+    assert spec["global"]["stats"] == {"bind": "127.0.0.1:9000", "prometheus": False,
+                                       "refresh": None}  # fmt: skip
     assert spec["global"]["log"] == "syslog"
     text = messages(result)
     assert "frontend web: mode http" in text

@@ -187,11 +187,16 @@ class _HaproxyReader:
         for section in self.tree.directives():
             kind = section.keyword
             if kind == "global":
+                logs: list[str] = []
                 for node in section.directives():
                     if node.keyword == "log":
                         self.global_logs = True
                     if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
                         globals_[node.keyword] = " ".join(node.args)
+                    elif node.keyword == "log":
+                        logs.append(_log_line(node.args))
+                if logs:
+                    globals_["log"] = "; ".join(logs)
                 continue
             if kind not in ("defaults", "frontend", "backend", "listen"):
                 continue
@@ -546,6 +551,16 @@ def _role(section: Node) -> str | None:
         if any(section.find(keyword) for keyword in keywords):
             return role
     return None
+
+
+def _log_line(args: tuple[str, ...]) -> str:
+    """A global ``log`` line's arguments in one spelling (``127.0.0.1 local0`` and
+    ``127.0.0.1:514 local0`` are one target); a line no spec entry says stays as written."""
+    text = " ".join(args)
+    try:
+        return str(table.LOG_LINE.render(table.LOG_LINE.parse(text)))
+    except ValueError:
+        return text
 
 
 def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from lbgen.importer import (
     valid_address,
 )
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
+from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
 from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
@@ -58,6 +59,9 @@ class _HaproxyImport:
         self.pool_names: dict[str, str] = {}
         self.stats_frontend: str | None = None
         self.health_frontend: str | None = None
+        self.imported: list[Frontend] = []
+        self.stats_read: set[int | None] = set()
+        """Lines of ``stats`` directives that a ``global.stats`` field holds."""
 
     def run(self) -> None:
         d = self.d
@@ -76,28 +80,40 @@ class _HaproxyImport:
             elif section.keyword not in ("global", "frontend", "backend", "listen"):
                 d.skip(section, f"section {shown(section).removesuffix(' { … }')}",
                        "the spec has no such section")  # fmt: skip
+        self._logging()
         d.hoist()
+
+    def _logging(self) -> None:
+        """``defaults.log_format`` and ``defaults.dontlognull`` from the imported frontends'
+        options (the spec's default, tcplog and dontlognull, is written as nothing)."""
+        extras = [set(frontend.extras) for frontend in self.imported]
+        if not extras:
+            return
+        if self.d.global_.get("log") and not any("option tcplog" in e for e in extras):
+            self.d.defaults["log_format"] = "none"
+        if not any("option dontlognull" in e for e in extras):
+            self.d.defaults["dontlognull"] = False
 
     # -- global ---------------------------------------------------------------------------------
 
     def _global(self, sections: list[Node]) -> None:
         d = self.d
-        log: str | None = None
-        logged = False
+        logs: list[Any] = []
         for section in sections:
             if section.keyword != "global":
                 continue
             for node in section.directives():
-                if node.keyword == "log" and not logged:
-                    logged = True
-                    log = _haproxy_log(node.args)
-                    if log is None:
-                        d.unmapped(node, ("global",), why="no spec log target says this")
+                if node.keyword == "log":
+                    entry = _haproxy_log(node.args)
+                    if entry is None:
+                        d.unmapped(node, ("global",), why="no spec log entry says this")
+                    else:
+                        logs.append(entry)
                 elif node.keyword == "maxconn" and node.args and node.args[0].isdigit():
                     d.global_["maxconn"] = int(node.args[0])
                 else:
                     d.unmapped(node, ("global",))
-        d.global_["log"] = log
+        d.global_["log"] = None if not logs else logs[0] if len(logs) == 1 else logs
 
     def _defaults_lines(self, section: Node) -> None:
         """Directives of a defaults section: what the proxies inherit is read from the model;
@@ -158,6 +174,7 @@ class _HaproxyImport:
         for t in _FRONTEND_TIMEOUTS:
             fields[t] = duration_text(getattr(frontend.timeouts, t.removeprefix("timeouts.")))
         d.frontends[key] = fields
+        self.imported.append(frontend)
         where = ("frontends", key)
         for node in section.directives():
             if node.keyword in ("bind", "server"):
@@ -244,6 +261,7 @@ class _HaproxyImport:
             d.global_["stats"] = {"bind": addresses[0], "prometheus": prometheus}
             self.stats_frontend = section.args[0]
             where: tuple[str, ...] = ("global",)
+            self._stats_lines(section, d.global_["stats"])
         elif "monitor-uri" in words and "health" not in d.global_:
             uri = section.last("monitor-uri")
             path = uri.args[0] if uri is not None and uri.args else "/healthz"
@@ -255,8 +273,10 @@ class _HaproxyImport:
             where = ("global",)
         else:
             return False
-        expected = {"bind", "mode", "stats", "monitor-uri", "timeout", "http-request"}
+        expected = {"bind", "mode", "monitor-uri", "timeout", "http-request"}
         for node in section.directives():
+            if node.keyword == "stats" and node.line in self.stats_read:
+                continue
             if node.keyword not in expected and (node.keyword, *node.args[:1]) not in _LOGGING:
                 d.unmapped(node, where, why="lbgen writes its own listener without it")
         role, ours = (
@@ -284,6 +304,43 @@ class _HaproxyImport:
             )
         )  # fmt: skip
         return True
+
+    def _stats_lines(self, section: Node, stats: dict[str, Any]) -> None:
+        """``stats`` lines of a stats page -> ``global.stats`` fields; the lines no field
+        holds stay out of ``stats_read`` (and are named as unmapped)."""
+        uri = "/haproxy?stats"  # HAProxy's own when no "stats uri" says otherwise
+        refresh: str | None = None
+        auth: list[str] = []
+        for node in section.find("stats"):
+            args = node.args
+            held = True
+            if args == ("enable",):
+                pass
+            elif args[:1] == ("uri",) and len(args) == 2 and HTTP_PATH.matches(args[1]):
+                uri = args[1]
+            elif args[:1] == ("refresh",) and len(args) == 2:
+                us = table.parse_haproxy_time(args[1])
+                held = us is not None
+                refresh = duration_text(us)
+            elif args[:1] == ("auth",) and len(args) == 2 and STATS_AUTH.matches(args[1]):
+                auth.append(args[1])
+            elif args in (("admin", "if", "TRUE"), ("admin", "if", "{", "always_true", "}")):
+                stats["admin"] = True
+            elif args == ("hide-version",):
+                stats["hide_version"] = True
+            else:
+                held = False
+            if held:
+                self.stats_read.add(node.line)
+        monitor = section.last("monitor-uri")
+        if monitor is not None and len(monitor.args) == 1 and HTTP_PATH.matches(monitor.args[0]):
+            stats["monitor_uri"] = monitor.args[0]
+        if uri != "/stats":
+            stats["uri"] = uri
+        if refresh != "10s":
+            stats["refresh"] = refresh
+        if auth:
+            stats["auth"] = auth
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -452,12 +509,25 @@ class _HaproxyImport:
         fields["health.timeout"] = duration_text(backend.timeouts.check)
 
 
-def _haproxy_log(args: Sequence[str]) -> str | None:
-    """The spec's log target for an HAProxy ``log`` line, or None when it has none."""
+def _haproxy_log(args: Sequence[str]) -> str | dict[str, str] | None:
+    """The spec's log entry for an HAProxy ``log`` line (a bare target when the rest is the
+    spec's default), or None when it has none."""
     try:
-        return table.LOG.parse(" ".join(args))
+        entry = table.LOG_LINE.parse(" ".join(args))
     except ValueError:
         return None
+    # The spec's stdout means format raw; HAProxy's own default format is rfc3164.
+    default_format = "raw" if entry.target == "stdout" else None
+    fmt = entry.format or ("rfc3164" if entry.target == "stdout" else None)
+    fields = {
+        "facility": entry.facility if entry.facility != "local0" else None,
+        "level": entry.level,
+        "min_level": entry.min_level,
+        "format": fmt if fmt != default_format else None,
+    }
+    if not any(fields.values()):
+        return entry.target
+    return {"target": entry.target, **{k: v for k, v in fields.items() if v is not None}}
 
 
 def import_into(tree: ConfigTree, draft: Draft) -> None:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from lbgen.confparse.tree import word_set
 from lbgen.directives import Directive, DirectiveTable, table
 from lbgen.effective.model import parse_int
+from lbgen.resolve import ResolvedLog
 from lbgen.spec.grammar import LOG_TARGET
+from lbgen.spec.models import LogFacility, LogFormat, LogLevel
 from lbgen.units import format_haproxy_duration
 
 _MS = 1_000
@@ -177,11 +179,60 @@ class LogTarget:
         return candidate
 
 
+_FACILITIES = frozenset(get_args(LogFacility))
+_LEVELS = frozenset(get_args(LogLevel))
+_FORMATS = frozenset(get_args(LogFormat))
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One entry of ``global.log`` (a :class:`ResolvedLog`) <-> a global ``log`` line's
+    arguments: ``<target> [format <format>] <facility> [<level> [<min level>]]``."""
+
+    code: str = "CONF104"
+    problem: str = "no spec log entry says this"
+
+    def render(self, value: Any) -> str:
+        """``ResolvedLog("stdout", format="raw")`` -> ``stdout format raw local0``."""
+        entry: ResolvedLog = value
+        target = {"stdout": "stdout", "syslog": "/dev/log"}.get(entry.target)
+        if target is None:
+            if not entry.target.startswith("udp://"):
+                raise ValueError(f"{entry.target!r}: not a log target HAProxy is given")
+            target = entry.target.removeprefix("udp://")
+        words = [target]
+        if entry.format is not None:
+            words += ["format", entry.format]
+        words.append(entry.facility or "local0")  # HAProxy needs one; the spec's default
+        words += [level for level in (entry.level, entry.min_level) if level is not None]
+        return " ".join(words)
+
+    def parse(self, text: str) -> ResolvedLog:
+        """The log entry a ``log`` line's arguments say (ValueError: none does)."""
+        words = text.split()
+        if not words:
+            raise ValueError(f"{text!r}: {self.problem}")
+        target = LOG.parse(words[0])
+        rest = words[1:]
+        fmt = None
+        if rest[:1] == ["format"]:
+            if len(rest) < 2 or rest[1] not in _FORMATS:
+                raise ValueError(f"{text!r}: {self.problem}")
+            fmt, rest = rest[1], rest[2:]
+        if not rest or rest[0] not in _FACILITIES or len(rest) > 3:
+            raise ValueError(f"{text!r}: {self.problem}")
+        if any(level not in _LEVELS for level in rest[1:]):
+            raise ValueError(f"{text!r}: {self.problem}")
+        levels = [*rest[1:], None, None]
+        return ResolvedLog(target, rest[0], levels[0], levels[1], fmt)
+
+
 DURATION = Duration()
 COUNT = Count()
 WORD = Word()
 EXPECT = Expect()
 LOG = LogTarget()
+LOG_LINE = LogLine()
 
 # --- rows --------------------------------------------------------------------------------------
 
@@ -304,7 +355,7 @@ DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
                             effective="backend")  # fmt: skip
 PROXY_MAXCONN = Directive("maxconn", _FRONTEND, None, codec=COUNT, effective="maxconn")
 GLOBAL_MAXCONN = Directive("maxconn", ("global",), "global.maxconn", codec=COUNT)
-GLOBAL_LOG = Directive("log", ("global",), "global.log", codec=LOG)
+GLOBAL_LOG = Directive("log", ("global",), "global.log", codec=LOG_LINE)
 
 TABLE: DirectiveTable = table(
     "haproxy",

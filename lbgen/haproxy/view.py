@@ -319,8 +319,8 @@ def _frontend(
     )
 
 
-def _log_target(log: str | None) -> str | None:
-    return None if log in (None, "none") else _render(table.GLOBAL_LOG, log)
+def _log_lines(resolved: Resolved) -> list[str]:
+    return [_render(table.GLOBAL_LOG, entry) for entry in resolved.global_.logs]
 
 
 def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
@@ -406,19 +406,31 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
     warn_log_host_name(resolved, findings, "HAProxy")
     warn_unsupported(resolved, findings)
     _check_count(g.maxconn, ("global", "maxconn"), "global.maxconn", findings)
+    if g.stats_bind is not None and g.stats.admin and not g.stats.auth:
+        findings.warning(
+            "stats-admin-open", ("global", "stats", "admin"),
+            "the stats page's admin controls are on without stats.auth: anyone who reaches "
+            f"{haproxy_address(g.stats_bind)} can drain or disable servers",
+        )  # fmt: skip
     reserved = {
         section: f"global.{key.removesuffix('_bind')}"
         for key, section in GENERATED_FRONTENDS.items()
         if getattr(g, key) is not None
     }
     context = {
-        "log": _log_target(g.log),
+        "logs": _log_lines(resolved),
+        "tcplog": g.log_format == "tcplog",
+        "dontlognull": g.dontlognull,
         "maxconn": g.maxconn,
         "frontends": [_frontend(fe, findings, reserved) for fe in resolved.frontends],
         "backends": [_backend(pool, findings) for pool in resolved.pools],
         "stats_frontend": STATS_FRONTEND,
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,
+        "stats": g.stats,
+        "stats_refresh": format_haproxy_duration(g.stats.refresh)
+        if g.stats.refresh is not None
+        else None,
         "health_frontend": HEALTH_FRONTEND,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_binds": [_bind(bind) for bind in g.health_binds],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.effective.model import Backend, Frontend, Origin, normalize_address
@@ -29,7 +29,9 @@ from lbgen.importer import (
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.effective import nginx_stream_nodes
 from lbgen.nginx.table import CHECK_PARAMS, PLUS_TABLE, TABLE, FailTimeout, Method, Time, Tries
-from lbgen.nginx.view import error_log_target
+from lbgen.nginx.view import NGINX_FACILITIES, error_log_target
+from lbgen.resolve import ResolvedLog
+from lbgen.spec.models import LogFacility
 
 _METHOD = Method()
 _TRIES = Tries()
@@ -85,7 +87,8 @@ class _NginxImport:
         self._stream_level(stream)
         for node in self.error_logs:
             # lbgen writes error_log itself from global.log: only that one is not a loss.
-            if node.args != (error_log_target(d.global_.get("log")),):
+            written = error_log_target(_resolved_log(d.global_.get("log")))
+            if written is None or node.args != tuple(written.split()):
                 d.unmapped(node, ("global",))
         for node in stream:
             if node.keyword == "upstream" and node.args:
@@ -185,7 +188,7 @@ class _NginxImport:
 
     def _stream_level(self, stream: list[Node]) -> None:
         d = self.d
-        log: str | None = None
+        log: str | dict[str, str] | None = None
         for node in stream:
             key = node.keyword
             if key in ("upstream", "server") or key in _PROXY_KEYWORDS:
@@ -452,17 +455,46 @@ class _NginxImport:
                 d.unmapped(inner, ("frontends", key))
 
 
-def _nginx_log(target: str) -> str | None:
+_SPEC_FACILITIES = {nginx: spec for spec, nginx in NGINX_FACILITIES.items()}
+_NGINX_FACILITY_NAMES = frozenset(get_args(LogFacility)) - set(NGINX_FACILITIES) | set(
+    _SPEC_FACILITIES
+)
+
+
+def _nginx_log(target: str) -> str | dict[str, str] | None:
+    """The spec's log entry for an ``access_log`` destination (a bare target without a
+    facility), or None when none says it (a file, a tag, another severity)."""
     if target == "off":
         return "none"
     if target in ("/dev/stdout", "stdout"):
         return "stdout"
-    if target == "syslog:server=unix:/dev/log":
-        return "syslog"
-    if target.startswith("syslog:server="):
-        server = target.removeprefix("syslog:server=").split(",")[0]
-        return udp_log(server if ":" in server.rsplit("]", 1)[-1] else server + ":514")
-    return None
+    if not target.startswith("syslog:"):
+        return None
+    server, *params = target.removeprefix("syslog:").split(",")
+    if not server.startswith("server="):
+        return None
+    server = server.removeprefix("server=")
+    facility: str | None = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name == "facility" and value in _NGINX_FACILITY_NAMES:
+            facility = _SPEC_FACILITIES.get(value, value)
+        elif param != "severity=info":  # nginx's own severity of access log lines
+            return None
+    if server == "unix:/dev/log":
+        spec_target: str | None = "syslog"
+    else:
+        spec_target = udp_log(server if ":" in server.rsplit("]", 1)[-1] else server + ":514")
+    if spec_target is None or facility is None:
+        return spec_target
+    return {"target": spec_target, "facility": facility}
+
+
+def _resolved_log(log: Any) -> ResolvedLog | None:
+    """The imported ``global.log`` value as the entry the view writes ``error_log`` from."""
+    if isinstance(log, dict):
+        return ResolvedLog(log["target"], log.get("facility"))
+    return ResolvedLog(log) if isinstance(log, str) else None
 
 
 def _stream_children(tree: ConfigTree) -> list[Node]:

@@ -21,10 +21,19 @@ from lbgen.nginx.table import (
     TABLE,
     FailTimeout,
 )
-from lbgen.resolve import Bind, Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
+from lbgen.resolve import (
+    Bind,
+    Resolved,
+    ResolvedFrontend,
+    ResolvedLog,
+    ResolvedPool,
+    ResolvedServer,
+)
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_nginx_duration
 from lbgen.view import Findings, View, warn_log_host_name
+
+_UNSUPPORTED = "nginx-unsupported"
 
 #: nginx parses numbers and times into a signed 64-bit integer (NGX_MAX_INT_T_VALUE); a bigger
 #: one is "invalid" and nginx refuses to start.
@@ -477,26 +486,69 @@ def _proxy_directives(
     return directives
 
 
-def access_log_target(log: str | None) -> str | None:
-    """The ``access_log`` destination for a spec log target (None: no access log line)."""
-    if log is None:
+#: HAProxy's facility names (the spec's) -> nginx's for the same syslog facility number.
+NGINX_FACILITIES = {"syslog": "intern", "cron": "clock", "auth2": "authpriv", "cron2": "cron"}
+#: HAProxy's level names (the spec's) -> nginx's error_log levels.
+_NGINX_LEVELS = {"warning": "warn", "err": "error"}
+
+
+def _log_entry(log: ResolvedLog | str | None) -> ResolvedLog | None:
+    return ResolvedLog(log) if isinstance(log, str) else log
+
+
+def _syslog_params(entry: ResolvedLog) -> str:
+    if entry.facility is None or not entry.target.startswith(("syslog", "udp://")):
+        return ""
+    return ",facility=" + NGINX_FACILITIES.get(entry.facility, entry.facility)
+
+
+def access_log_target(log: ResolvedLog | str | None) -> str | None:
+    """The ``access_log`` destination for a spec log entry (None: no access log line)."""
+    entry = _log_entry(log)
+    if entry is None:
         return None
-    if log == "none":
+    if entry.target == "none":
         return "off"
-    if log == "stdout":
+    if entry.target == "stdout":
         return "/dev/stdout"
-    if log == "syslog":
-        return "syslog:server=unix:/dev/log"
-    return "syslog:server=" + log.removeprefix("udp://")
+    if entry.target == "syslog":
+        return "syslog:server=unix:/dev/log" + _syslog_params(entry)
+    return "syslog:server=" + entry.target.removeprefix("udp://") + _syslog_params(entry)
 
 
-def error_log_target(log: str | None) -> str | None:
-    """The ``error_log`` lbgen's nginx full layout writes for a spec log target."""
-    if log in (None, "none"):
+def error_log_target(log: ResolvedLog | str | None) -> str | None:
+    """The ``error_log`` arguments lbgen's nginx full layout writes for a spec log entry: the
+    destination, then the entry's level (nginx's spelling) when it has one."""
+    entry = _log_entry(log)
+    if entry is None or entry.target == "none":
         return None
-    if log == "stdout":
-        return "stderr"
-    return access_log_target(log)
+    where = "stderr" if entry.target == "stdout" else access_log_target(entry)
+    if entry.level is None:
+        return where
+    return f"{where} {_NGINX_LEVELS.get(entry.level, entry.level)}"
+
+
+def _warn_log(resolved: Resolved, findings: Findings, layout: str) -> None:
+    """What of ``global.log`` nginx does not write: one warning at ``global.log``."""
+    logs = resolved.global_.logs
+    lost = [f"{extra.target} (lbgen writes nginx one log target, the first)" for extra in logs[1:]]
+    entry = logs[0] if logs else None
+    if entry is not None and entry.facility is not None and entry.target == "stdout":
+        lost.append(f"facility {entry.facility} (nginx writes stdout lines without one)")
+    if entry is not None and entry.level is not None:
+        if layout != "full":
+            lost.append(f"level {entry.level} (the access log has no level filter; error_log, "
+                        "which has, is written in --layout full only)")  # fmt: skip
+        else:
+            lost.append(f"level {entry.level} for the access log (it has no level filter: "
+                        "every connection is logged; error_log keeps the level)")  # fmt: skip
+    if entry is not None and entry.min_level is not None:
+        lost.append(f"min_level {entry.min_level} (nginx has no upper level limit)")
+    plain = "raw" if entry is not None and entry.target == "stdout" else "rfc3164"
+    if entry is not None and entry.format not in (None, plain):
+        lost.append(f"format {entry.format} (nginx writes {plain} lines there)")
+    if lost:
+        findings.warning(_UNSUPPORTED, ("global", "log"), f"left out: {'; '.join(lost)}")
 
 
 _LOAD_MODULE_FORBIDDEN = re.compile(r"[\s;{}#'\"\\$\x00-\x1f\x7f]")
@@ -692,11 +744,13 @@ def build_nginx_view(
                 f"global.maxconn becomes worker_connections only in --layout full; with layout "
                 f"{layout} set it in your nginx.conf's events block",
             )  # fmt: skip
-    access_log = access_log_target(g.log)
+    first_log = g.logs[0] if g.logs else g.log
+    _warn_log(resolved, findings, layout)
+    access_log = access_log_target(first_log)
     context: dict[str, Any] = {
         "load_module": load_module,
         "worker_connections": worker_connections,
-        "error_log": error_log_target(g.log),
+        "error_log": error_log_target(first_log),
         "log_format_name": LOG_FORMAT,
         "log_format": _LOG_FORMAT if access_log not in (None, "off") else None,
         "access_log": access_log,

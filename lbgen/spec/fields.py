@@ -87,6 +87,11 @@ class Kind(StrEnum):
     DNS_NAME = "dns-name"
     LOG_TARGET = "log-target"
     """One of :attr:`Field.choices` (``stdout``, ``none``, ``syslog``) or ``udp://host:port``."""
+    LOG_TARGETS = "log-targets"
+    """A log target, a mapping with ``target``, ``facility``, ``level``, ``min_level`` and
+    ``format``, or a non-empty list of either (``global.log``)."""
+    STATS_AUTHS = "stats-auths"
+    """A non-empty list of ``user:password`` pairs."""
     INTEGER = "integer"
     """An integer in a range the model states (VRRP priority, router id, track weight)."""
     VIP_ADDRESSES = "vip-addresses"
@@ -159,9 +164,15 @@ FIELDS: tuple[Field, ...] = (
     Field("version", (Scope.SPEC,), Kind.CHOICE, choices=(1,)),
     Field("name", (Scope.SPEC,), Kind.NAME),
     Field("global.maxconn", (Scope.GLOBAL,), Kind.COUNT, unit="connections"),
-    Field("global.log", (Scope.GLOBAL,), Kind.LOG_TARGET, choices=LOG_WORDS),
+    Field("global.log", (Scope.GLOBAL,), Kind.LOG_TARGETS, choices=LOG_WORDS),
     Field("global.stats.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS),
     Field("global.stats.prometheus", (Scope.GLOBAL,), Kind.BOOL),
+    Field("global.stats.uri", (Scope.GLOBAL,), Kind.HTTP_PATH),
+    _duration("global.stats.refresh", (Scope.GLOBAL,)),
+    Field("global.stats.auth", (Scope.GLOBAL,), Kind.STATS_AUTHS),
+    Field("global.stats.admin", (Scope.GLOBAL,), Kind.BOOL),
+    Field("global.stats.hide_version", (Scope.GLOBAL,), Kind.BOOL),
+    Field("global.stats.monitor_uri", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),
@@ -198,6 +209,8 @@ FIELDS: tuple[Field, ...] = (
     Field("mode", (Scope.FRONTEND,), Kind.CHOICE, choices=get_args(FrontendMode)),
     _duration("timeouts.client", _CLIENT_SIDE),
     _duration("timeouts.client_fin", _CLIENT_SIDE),
+    Field("log_format", (Scope.DEFAULTS,), Kind.CHOICE, choices=("tcplog", "none")),
+    Field("dontlognull", (Scope.DEFAULTS,), Kind.BOOL),
     Field("vip.addresses", (Scope.VIP,), Kind.VIP_ADDRESSES),
     Field("vip.nodes.name", (Scope.VIP,), Kind.NODE_NAME),
     Field("vip.nodes.address", (Scope.VIP,), Kind.NODE_ADDRESSES),

@@ -329,6 +329,8 @@ def _model_path(loc: tuple[str | int, ...]) -> tuple[Path_, bool]:
         if part == "[key]":
             is_key = True
             continue
+        if isinstance(part, str) and part.startswith("("):
+            continue  # a union's tag (lbgen.spec.models.LogTargets), not a spec key
         if part == "global_":
             part = "global"
         path.append(part)

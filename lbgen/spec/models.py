@@ -15,9 +15,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainValidator,
     PrivateAttr,
+    Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -306,6 +309,12 @@ class Defaults(PoolParams):
 
     timeouts: Timeouts = Timeouts.model_construct()
     """Timeouts inherited by every pool (server side) and frontend (client side)."""
+    log_format: Literal["tcplog", "none"] | None = None
+    """What a connection's log line says: tcplog (HAProxy ``option tcplog``: timers, bytes,
+    states) or none (HAProxy's minimal default line); unset: tcplog. Only with a log target."""
+    dontlognull: bool | None = None
+    """``false``: log connections that sent no data too (port probes, health checkers);
+    unset or ``true``: HAProxy ``option dontlognull`` leaves them out."""
 
 
 class Server(ServerParams):
@@ -365,13 +374,51 @@ class Frontend(Model):
         return value
 
 
+def _check_stats_auth(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", 'must be a string "user:password"')
+    if not grammar.STATS_AUTH.matches(value):
+        raise PydanticCustomError(
+            "value",
+            '{value} is not "user:password": a user of 1-64 of A-Z a-z 0-9 _ . @ + -, a password '
+            "of 1-256 of A-Z a-z 0-9 _ . , / @ : + = ~ ! % ^ * ( ) ? - (no whitespace, quotes or "
+            "'#'){why}",
+            {"value": shown_value(value), "why": why_unusable(value)},
+        )
+    return value
+
+
+StatsAuth = Annotated[
+    str,
+    PlainValidator(_check_stats_auth, json_schema_input_type=str),
+    grammar_schema(grammar.STATS_AUTH),
+]
+
+
 class Stats(Model):
     """HAProxy's stats page (and Prometheus /metrics)."""
 
     bind: BindAddress
-    """Where the stats page listens (/stats), host:port."""
+    """Where the stats page listens, host:port."""
     prometheus: bool = False
     """Also serve Prometheus metrics at /metrics."""
+    uri: HttpPath | None = None
+    """The path of the stats page (HAProxy ``stats uri``); unset: /stats."""
+    refresh: Duration | None = None
+    """How often the page reloads itself (HAProxy ``stats refresh``); unset: 10s; ``null``:
+    no reloading."""
+    auth: Annotated[list[StatsAuth], Field(min_length=1)] | None = None
+    """"user:password" pairs allowed to see the page (HTTP basic auth, HAProxy ``stats
+    auth``); written into the config as given."""
+    admin: bool | None = None
+    """``true``: the page's admin controls (drain, disable servers) are on for everyone who
+    can see it (HAProxy ``stats admin if TRUE``); protect it with ``auth``."""
+    hide_version: bool | None = None
+    """``true``: the page does not show HAProxy's version (``stats hide-version``)."""
+    monitor_uri: HttpPath | None = None
+    """A liveness path the stats page's listener answers with 200 too (HAProxy
+    ``monitor-uri`` beside the stats page, as some installers write it); see also
+    ``global.health`` for a listener of its own."""
 
 
 class LbHealth(Model):
@@ -411,13 +458,74 @@ LogTarget = Annotated[
 ]
 
 
+LogFacility = Literal[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+]  # fmt: skip
+LogLevel = Literal["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+LogFormat = Literal["local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw"]
+
+
+class LogEntry(Model):
+    """One log target with its syslog facility, levels and format."""
+
+    target: LogTarget
+    """Where: stdout, none, syslog (/dev/log) or "udp://host:port"."""
+    facility: LogFacility | None = None
+    """The syslog facility of the messages (HAProxy's names); unset: local0 (nginx: its own
+    default, local7)."""
+    level: LogLevel | None = None
+    """The least severe level sent (HAProxy's max level); unset: every level."""
+    min_level: LogLevel | None = None
+    """The most severe level sent (HAProxy's min level); needs ``level``."""
+    format: LogFormat | None = None
+    """The syslog header format (HAProxy ``format``); unset: raw on stdout, rfc3164
+    elsewhere."""
+
+    @field_validator("min_level")
+    @classmethod
+    def _min_needs_max(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("level") is None:
+            raise PydanticCustomError("value", "min_level needs level (the least severe level)")
+        return value
+
+
+def _log_shorthand(value: Any) -> Any:
+    return {"target": value} if isinstance(value, str) else value
+
+
+LogItem = Annotated[
+    LogEntry, BeforeValidator(_log_shorthand, json_schema_input_type=LogEntry | LogTarget)
+]
+
+
+def _log_shape(value: Any) -> str:
+    # Tags in parentheses: no spec key is spelt so, and the loader drops them from error paths.
+    if isinstance(value, list):
+        return "(list)"
+    # A LogEntry too: serialising a loaded spec (its digest) asks with the model.
+    return "(entry)" if isinstance(value, dict | LogEntry) else "(target)"
+
+
+LogTargets = Annotated[
+    Annotated[LogTarget, Tag("(target)")]
+    | Annotated[LogEntry, Tag("(entry)")]
+    | Annotated[list[LogItem], Field(min_length=1), Tag("(list)")],
+    Discriminator(_log_shape),
+]
+"""``global.log``: a target, a target with its facility/levels/format, or a list of them."""
+
+
 class Global(Model):
     """Engine process settings."""
 
     maxconn: Count | None = None
     """Most connections the engine process accepts at once."""
-    log: LogTarget | None = None
-    """Where the engine logs: stdout, none, syslog (/dev/log) or "udp://host:port"."""
+    log: LogTargets | None = None
+    """Where the engine logs: stdout, none, syslog (/dev/log) or "udp://host:port"; or a
+    mapping with ``target``, ``facility``, ``level``, ``min_level`` and ``format``; or a
+    list of either (one log line each)."""
     stats: Stats | None = None
     """HAProxy's stats page (and Prometheus /metrics)."""
     health: LbHealth | None = None

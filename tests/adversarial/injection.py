@@ -27,15 +27,19 @@ BASE: dict[str, Any] = {
     "version": 1,
     "name": "benign",
     "global": {
-        "log": "udp://127.0.0.1:514",
+        # global.log in its list form: the schema walk takes the entry branch through it.
+        "log": [{"target": "udp://127.0.0.1:514", "facility": "local1",
+                 "level": "info", "min_level": "emerg", "format": "rfc5424"}],
         # global.health.bind in its list form: the schema walk takes that branch.
-        "stats": {"bind": "127.0.0.1:8404"},
+        "stats": {"bind": "127.0.0.1:8404", "uri": "/stats", "auth": ["admin:pw"],
+                  "refresh": "10s", "monitor_uri": "/healthz"},
         "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz"},
     },
     "defaults": {
         "slowstart": "10s",
         "weight": 100,
         "balance": "roundrobin",
+        "log_format": "tcplog",
         "health": {
             "check": "https", "path": "/readyz", "interval": "5s", "fast_interval": "1s",
             "down_interval": "7s", "timeout": "3s", "client_cert": CERT, "sni": "api.example",
@@ -108,6 +112,8 @@ def _walk(node: dict[str, Any], defs: dict[str, Any], path: Path_, base: Any) ->
     if _accepts_string(node):
         yield Place(path)
     for name, child in node.get("properties", {}).items():
+        if base is not None and not isinstance(base, dict):
+            break  # the base spec takes another alternative here (global.log's list form)
         yield from _walk(child, defs, (*path, name), (base or {}).get(name))
     patterns = node.get("patternProperties", {})
     for child in patterns.values():
