@@ -49,6 +49,7 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.AUTH_PASS: vip.AuthPass,
     Kind.INTEGER: int,
     Kind.BIND_ADDRESS_OR_LIST: models.BindAddress,
+    Kind.EXTRA_SECTIONS: models.ExtraSections,
 }
 #: Kinds declared as a non-empty list of one spec type.
 LIST_KINDS: dict[Kind, Any] = {
@@ -56,6 +57,7 @@ LIST_KINDS: dict[Kind, Any] = {
     Kind.BIND_ADDRESSES: models.BindAddress,
     Kind.VIP_ADDRESSES: vip.VipAddress,
     Kind.NODE_ADDRESSES: vip.NodeAddress,
+    Kind.EXTRA: models.ExtraItem,
 }
 
 
