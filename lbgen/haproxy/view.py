@@ -28,7 +28,7 @@ from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
-from lbgen.view import Findings, View, warn_log_host_name
+from lbgen.view import Findings, Verbatim, View, warn_log_host_name
 
 #: HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms is a
 #: "timer overflow" error, and rise/fall above it are refused ("has to be > 0"); maxconn, maxqueue
@@ -234,7 +234,7 @@ def _extra(
                 "sections go in global.extra.haproxy_sections",
             )  # fmt: skip
             continue
-        out.append(extras.normalise(item))
+        out.append(Verbatim(extras.normalise(item)))
     return out
 
 
@@ -255,7 +255,7 @@ def _extra_sections(resolved: Resolved, findings: Findings) -> list[tuple[str, l
                 key=True,
             )  # fmt: skip
             continue
-        out.append((extras.normalise(header), _extra(where, lines, findings)))
+        out.append((Verbatim(extras.normalise(header)), _extra(where, lines, findings)))
     return out
 
 
