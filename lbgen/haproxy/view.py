@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen import extra as extras
-from lbgen.directives import Directive
 from lbgen.confparse.tree import ParseError
+from lbgen.directives import Directive
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import SECTIONS, split_line
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND

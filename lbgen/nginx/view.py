@@ -663,6 +663,8 @@ def extra_statements(
         where = "the main context" if not ctx else " ".join(ctx)
         if not problems and len(nodes) != 1:
             problems = [f"{len(nodes)} statements: write one per item"]
+        if not problems and not _written_back(nodes[0], ctx):
+            problems = ["it does not read back as the same one statement"]
         if problems:
             findings.error(
                 "extra-nginx", (*owner, index),
@@ -671,6 +673,26 @@ def extra_statements(
             continue
         out.append(Verbatim(one_line(nodes[0])))
     return out
+
+
+_DIRECTIVE_NAME = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _written_back(node: Any, ctx: tuple[str, ...]) -> bool:
+    """True when every statement of ``node`` has a directive's name and its one-line form reads
+    back as the same statement (crossplane takes a stray ``;`` or ``{`` for a name)."""
+    from lbgen.nginx.syntax import one_line, parse_fragment
+
+    def names_ok(n: Any) -> bool:
+        return bool(_DIRECTIVE_NAME.fullmatch(n.keyword)) and all(
+            names_ok(c) for c in n.children if not c.is_comment
+        )
+
+    def shape(n: Any) -> Any:
+        return (n.keyword, n.args, [shape(c) for c in n.children if not c.is_comment])
+
+    again, problems = parse_fragment(one_line(node), ctx)
+    return names_ok(node) and not problems and [shape(n) for n in again] == [shape(node)]
 
 
 def _server_extra(server: ResolvedServer, findings: Findings) -> list[str]:

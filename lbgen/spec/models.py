@@ -211,7 +211,7 @@ def _check_extra_item(value: Any) -> str:
         )  # fmt: skip
     if not value.strip():
         raise PydanticCustomError("extra", "an extra directive must not be empty")
-    if len(value) > 4096:
+    if not grammar.EXTRA_DIRECTIVE.matches(value):
         raise PydanticCustomError("extra", "an extra directive is at most 4096 characters")
     return value
 
@@ -219,7 +219,7 @@ def _check_extra_item(value: Any) -> str:
 ExtraItem = Annotated[
     str,
     PlainValidator(_check_extra_item, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "pattern": "^[ -~]*[!-~][ -~]*$", "maxLength": 4096}),
+    grammar_schema(grammar.EXTRA_DIRECTIVE),
 ]
 ExtraList = Annotated[list[ExtraItem], Field(min_length=1)]
 ExtraSections = Annotated[dict[ExtraItem, ExtraList], Field(min_length=1)]

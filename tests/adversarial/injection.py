@@ -108,6 +108,10 @@ def _walk(node: dict[str, Any], defs: dict[str, Any], path: Path_, base: Any) ->
     if _accepts_string(node):
         yield Place(path)
     for name, child in node.get("properties", {}).items():
+        if name == "extra":
+            # Verbatim directives: structure is their point, so the value-injection oracle does
+            # not apply; tests/adversarial/test_extra.py holds them to one statement each.
+            continue
         yield from _walk(child, defs, (*path, name), (base or {}).get(name))
     patterns = node.get("patternProperties", {})
     for child in patterns.values():
