@@ -261,6 +261,8 @@ class _Namer:
         group, key = path[0], path[1] if len(path) > 1 else ""
         if group == "globals":
             return "global"
+        if group == "sections":
+            return key
         if group == "frontends":
             if self.engine == "haproxy":
                 return f"frontend {key}"
@@ -469,7 +471,7 @@ def _ordered(changes: list[Change], existing: Config, rendered: Config) -> list[
 
     def position(change: Change) -> tuple[int, int, int]:
         path = change.path
-        group = {"header": 0, "globals": 1, "frontends": 2, "backends": 3}.get(
+        group = {"header": 0, "globals": 1, "sections": 1, "frontends": 2, "backends": 3}.get(
             path[0] if path else "", 4
         )
         entity = rank.get(tuple(path[:2]), len(rank))

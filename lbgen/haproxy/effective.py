@@ -30,6 +30,7 @@ from lbgen.effective.model import (
     Health,
     Origin,
     Server,
+    Section,
     Timeouts,
     canonical_host,
     normalize_address,
@@ -169,14 +170,22 @@ class _HaproxyReader:
         frontends: dict[str, Frontend] = {}
         backends: dict[str, Backend] = {}
         globals_: dict[str, str] = {}
+        sections: dict[str, Section] = {}
         for section in self.tree.directives():
             kind = section.keyword
             if kind == "global":
+                unmodelled = []
                 for node in section.directives():
-                    if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
+                    if node.keyword in _GLOBAL_SETTINGS:
                         globals_[node.keyword] = " ".join(node.args)
+                    elif node.keyword not in _GLOBAL_READ_ELSEWHERE:
+                        unmodelled.append(node)
+                if unmodelled:
+                    sections["global"] = _section("global", unmodelled, section)
                 continue
             if kind not in ("defaults", "frontend", "backend", "listen"):
+                name = " ".join(section.words())
+                sections[name] = _section(name, list(section.directives()), section)
                 continue
             name, parent_name = self._names(section)
             parent = current
@@ -212,6 +221,7 @@ class _HaproxyReader:
             frontends=frontends,
             backends=backends,
             globals=globals_,
+            sections=sections,
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
             diagnostics=tuple(self.diagnostics),
@@ -691,6 +701,19 @@ def _parsed(row: Directive, text: str) -> Any:
         return row.codec.parse(text)
     except ValueError:
         return None
+
+
+#: Process settings the model compares by name (``Config.globals``).
+_GLOBAL_SETTINGS = ("maxconn", "ssl-server-verify", "nbthread")
+#: Process directives read by another part of lbgen (the log target: the spec's ``global.log``).
+_GLOBAL_READ_ELSEWHERE = frozenset({"log"})
+
+
+def _section(name: str, nodes: Sequence[Node], section: Node) -> Section:
+    """The unmodelled directives ``nodes`` of a section, as words (multiset, sorted)."""
+    texts = [" ".join(node.words()) for node in nodes]
+    origins = {f"extras:{t}": Origin.of(n) for t, n in zip(texts, nodes, strict=True)}
+    return Section(name, tuple(sorted(texts)), origins, Origin.of(section))
 
 
 def read_effective(tree: ConfigTree) -> Config:
