@@ -321,7 +321,6 @@ class Config:
 
 
 __all__ = [
-    "Section",
     "FRONTEND_TIMEOUTS",
     "Backend",
     "Bind",
@@ -329,6 +328,7 @@ __all__ = [
     "Frontend",
     "Health",
     "Origin",
+    "Section",
     "Server",
     "Timeouts",
     "canonical_host",
