@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any
@@ -164,6 +165,10 @@ def _engine(target: str) -> str:
     return "haproxy" if target == "haproxy" else "nginx"
 
 
+#: An ``events {`` block at the start of a line: a whole nginx.conf (the full layout).
+_FULL_NGINX = re.compile(r"^\s*events\s*\{", re.MULTILINE)
+
+
 def diff_config(
     spec: Spec,
     target: str,
@@ -179,10 +184,14 @@ def diff_config(
     """
     from lbgen.confparse import detect_engine, parse_config
 
+    engine = _engine(target)
+    if layout is None and engine == "nginx" and _FULL_NGINX.search(existing_text):
+        # A whole nginx.conf is compared with the full layout: its main context (and the
+        # spec's global.extra.nginx written there) is then on both sides.
+        layout = "full"
     rendered = render(spec, target, layout=layout)
     if not rendered.ok:
         raise SpecError(rendered.diagnostics)
-    engine = _engine(target)
     found = detect_engine(existing_text, filename)
     if found is not None and found != engine:
         # Parsing one engine's syntax with the other's parser only gives confusing errors.

@@ -683,16 +683,16 @@ def _written_back(node: Any, ctx: tuple[str, ...]) -> bool:
     back as the same statement (crossplane takes a stray ``;`` or ``{`` for a name)."""
     from lbgen.nginx.syntax import one_line, parse_fragment
 
-    def names_ok(n: Any) -> bool:
-        return bool(_DIRECTIVE_NAME.fullmatch(n.keyword)) and all(
-            names_ok(c) for c in n.children if not c.is_comment
-        )
+    def names_ok(n: Any, top: bool) -> bool:
+        # Inside a block a statement may be other than a directive (``types``: a MIME type).
+        named = _DIRECTIVE_NAME.fullmatch(n.keyword) if top else n.keyword not in ";{}"
+        return bool(named) and all(names_ok(c, False) for c in n.children if not c.is_comment)
 
     def shape(n: Any) -> Any:
         return (n.keyword, n.args, [shape(c) for c in n.children if not c.is_comment])
 
     again, problems = parse_fragment(one_line(node), ctx)
-    return names_ok(node) and not problems and [shape(n) for n in again] == [shape(node)]
+    return names_ok(node, True) and not problems and [shape(n) for n in again] == [shape(node)]
 
 
 def _server_extra(server: ResolvedServer, findings: Findings) -> list[str]:
