@@ -297,6 +297,11 @@ class _Namer:
         scope = self.scope(path)
         entity, found = _lookup(existing, path[:entity_len])
         rest = path[entity_len:]
+        if not rest and path[0] == "sections":  # unmodelled directives: one change each
+            old = getattr(diff.old, "extras", ())
+            new = getattr(diff.new, "extras", ())
+            each = Difference((*path, "extras"), old, new, diff.origin)
+            return self._listed(each, scope, diff.old or diff.new, "extras", each.path)
         if not rest:  # a whole frontend/backend/server/global only on one side
             kind = "removed" if diff.new is None else "added"
             where = _origin_of(entity) if found else _origin_of(_lookup(existing, path[:-2])[0])

@@ -48,8 +48,11 @@ from lbgen.spec.models import NAME_PATTERN
 from lbgen.units import AddressError, parse_host_port
 
 UNMAPPED = "import-unmapped"
-"""A directive (or server parameter) the spec has no field for: kept verbatim in the matching
-``extra`` list when it can be one item, else left out and named in a comment."""
+"""A directive (or server parameter) the spec has no field for and no ``extra`` item can hold:
+left out, named in a comment."""
+KEPT = "import-extra"
+"""A directive (or server parameter, or whole section) the spec has no field for, kept verbatim
+in the matching ``extra`` list: nothing is lost, but lint and explain cannot reason about it."""
 SKIPPED = "import-skipped"
 """A whole section the spec cannot hold (an HTTP frontend, a backend without servers)."""
 LOSSY = "import-lossy"
@@ -221,9 +224,9 @@ class Draft:
         shown_text = one_line(text)
         self.diagnostics.append(
             Diagnostic(
-                Level.WARNING, UNMAPPED,
+                Level.NOTE, KEPT,
                 f"{shown_text}: no spec field; kept verbatim in {path} (lint and explain cannot "
-                "reason about it: a spec field is better where one exists)",
+                "reason about it)",
                 file=node.file, line=node.line, col=node.col,
             )
         )  # fmt: skip
@@ -551,6 +554,7 @@ def _self_check(draft: Draft, yaml_text: str, text: str, filename: str) -> None:
 
 
 __all__ = [
+    "KEPT",
     "LOSSY",
     "NOTHING",
     "SKIPPED",

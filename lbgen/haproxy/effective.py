@@ -705,8 +705,12 @@ def _parsed(row: Directive, text: str) -> Any:
 
 #: Process settings the model compares by name (``Config.globals``).
 _GLOBAL_SETTINGS = ("maxconn", "ssl-server-verify", "nbthread")
-#: Process directives read by another part of lbgen (the log target: the spec's ``global.log``).
-_GLOBAL_READ_ELSEWHERE = frozenset({"log"})
+#: Process directives not compared: the log target (the spec's ``global.log``) and how the
+#: process is run (daemon or not, its user, pid file, chroot), which the service manager or the
+#: container decides rather than the load balancing.
+_GLOBAL_READ_ELSEWHERE = frozenset(
+    {"log", "daemon", "master-worker", "pidfile", "chroot", "user", "group", "uid", "gid"}
+)
 
 
 def _section(name: str, nodes: Sequence[Node], section: Node) -> Section:

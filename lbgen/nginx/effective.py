@@ -416,6 +416,8 @@ class _NginxReader:
 #: Main-context statements the model reads or lbgen writes from spec fields; the rest are
 #: extras (``global.extra.nginx`` and its sections).
 _MAIN_READ = frozenset({"stream", "events", "error_log", "load_module"})
+#: How the process is run (the service manager or container decides): not compared.
+_MAIN_PROCESS = frozenset({"user", "pid", "daemon", "master_process"})
 #: Stream-level statements the model reads; the rest are extras (``defaults.extra.nginx``).
 _STREAM_READ = frozenset({"upstream", "server", "match", "access_log", "log_format"})
 
@@ -439,7 +441,7 @@ def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
     if any(n.keyword == "stream" for n in top) or any(n.keyword == "events" for n in top):
         main = []
         for node in top:
-            if node.keyword in _MAIN_READ:
+            if node.keyword in _MAIN_READ or node.keyword in _MAIN_PROCESS:
                 continue
             if node.keyword == "worker_processes" and node.args == ("auto",):
                 continue  # what lbgen writes
