@@ -184,8 +184,8 @@ class _HaproxyReader:
                     sections["global"] = _section("global", unmodelled, section)
                 continue
             if kind not in ("defaults", "frontend", "backend", "listen"):
-                name = " ".join(section.words())
-                sections[name] = _section(name, list(section.directives()), section)
+                header = " ".join(section.words())
+                sections[header] = _section(header, list(section.directives()), section)
                 continue
             name, parent_name = self._names(section)
             parent = current

@@ -273,9 +273,9 @@ class _NginxImport:
                 passive = word in _PASSIVE_WORDS
                 if word not in _SERVER_WORDS or (passive and self.checks):
                     why = "the spec's NGINX Plus check is active" if passive else "no spec field"
-                    where = ("pools", pool, "servers", key)
-                    if passive or not d.keep(node, where, param, "nginx"):
-                        d.unmapped(node, where, param, why)
+                    at = ("pools", pool, "servers", key)
+                    if passive or not d.keep(node, at, param, "nginx"):
+                        d.unmapped(node, at, param, why)
         return names
 
     def _active_health(self, backend: Backend, pool: str) -> None:
