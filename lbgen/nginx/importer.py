@@ -135,7 +135,7 @@ class _NginxImport:
                 continue
             if node.children and node.keyword != "include":
                 header = " ".join(quote_arg(w) for w in node.words())
-                lines = [one_line(c) for c in node.directives()]
+                lines = [one_line(c) for c in _statements(node)]
                 if not d.keep_section(node, header, lines, "nginx"):
                     d.unmapped(node, ("global",))
                 continue
@@ -166,7 +166,7 @@ class _NginxImport:
             d.note(("global",), f"{server.location()}: an http server answering 200 on "
                    f"{found[0].args[0]} is lbgen's liveness endpoint (lbgen answers it from the "
                    "stream module, on any path)")  # fmt: skip
-            rest = [node for node in http.directives() if node is not server]
+            rest = [node for node in _statements(http) if node is not server]
             lines = [one_line(node) for node in rest]
             if rest and not d.keep_section(http, "http", lines, "nginx"):
                 for node in rest:
@@ -467,6 +467,12 @@ class _NginxImport:
                 if inner.keyword in ("health_check", "health_check_timeout") and self.checks:
                     continue  # read by the upstream's health
                 self._keep(inner, ("frontends", key))
+
+
+def _statements(block: Node) -> list[Node]:
+    """A block's statements as written: an ``include`` stays one statement (its files are on
+    the machine that runs nginx), unlike :meth:`Node.directives`, which reads them in."""
+    return [child for child in block.children if not child.is_comment]
 
 
 def _nginx_log(target: str) -> str | None:

@@ -842,6 +842,8 @@ def build_nginx_view(
         "servers": servers,
         "health_listener": health_listener,
         "main_extra": main_extra,
+        # An extra worker_processes replaces lbgen's "auto" (nginx refuses a duplicate).
+        "own_worker_processes": not any(d.startswith("worker_processes ") for d in main_extra),
         "extra_sections": extra_sections,
         "stream_extra": stream_extra,
     }
