@@ -108,7 +108,10 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
     text = value if isinstance(value, str) else str(value)
     if isinstance(value, Verbatim):
         if not text.isascii() or not text.isprintable():
-            raise UnsafeValueError("?", context.name or "?", text, "holds a line break", None)
+            raise UnsafeValueError(
+                _engine_of_template(context.name)[0], context.name or "?", text,
+                "is not printable ASCII on one line", None,
+            )  # fmt: skip
         return value
     for engine in _engine_of_template(context.name):
         reason = _unsafe(engine, text)

@@ -113,3 +113,19 @@ def test_extras_for_the_other_engine_warn_once_per_list_and_strict_fails() -> No
     assert "tcp_nodelay" not in rendered.text
     strict = lbgen.render(spec, "haproxy", strict=True, allow_errors=True)
     assert not strict.ok
+
+
+def test_the_render_guard_passes_checked_statements_but_never_a_line_break() -> None:
+    import pytest
+
+    from lbgen.rendering import UnsafeValueError, make_environment
+    from lbgen.view import Verbatim
+
+    template = make_environment().from_string("{{ v }}")
+    # Syntax characters of a statement the engine's parser has checked pass as they are...
+    assert template.render(v=Verbatim("server { listen 80; }")) == "server { listen 80; }"
+    # ...the same text as a plain value does not, and a line break never does.
+    with pytest.raises(UnsafeValueError):
+        template.render(v="server { listen 80; }")
+    with pytest.raises(UnsafeValueError):
+        template.render(v=Verbatim("maxconn 1\nbackend evil"))
