@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any
@@ -164,6 +165,10 @@ def _engine(target: str) -> str:
     return "haproxy" if target == "haproxy" else "nginx"
 
 
+#: An ``events {`` block at the start of a line: a whole nginx.conf (the full layout).
+_FULL_NGINX = re.compile(r"^\s*events\s*\{", re.MULTILINE)
+
+
 def diff_config(
     spec: Spec,
     target: str,
@@ -183,12 +188,12 @@ def diff_config(
     from lbgen.confparse import detect_engine, parse_config
     from lbgen.confparse.detect import is_keepalived
 
-    rendered = render(spec, target, layout=layout, node=node)
-    if not rendered.ok:
-        raise SpecError(rendered.diagnostics)
     own = get_engine(target)
     keepalived = is_keepalived(existing_text)
     if own.parse is not None and own.diff_changes is not None:
+        rendered = render(spec, target, layout=layout, node=node)
+        if not rendered.ok:
+            raise SpecError(rendered.diagnostics)
         if not keepalived:
             raise SpecError([Diagnostic(
                 Level.ERROR, "diff-engine",
@@ -203,6 +208,13 @@ def diff_config(
             f"this looks like a keepalived config, but target {target} renders {engine}; "
             "compare it with -t keepalived --node NAME", file=filename,
         )])  # fmt: skip
+    if layout is None and engine == "nginx" and _FULL_NGINX.search(existing_text):
+        # A whole nginx.conf is compared with the full layout: its main context (and the
+        # spec's global.extra.nginx written there) is then on both sides.
+        layout = "full"
+    rendered = render(spec, target, layout=layout, node=node)
+    if not rendered.ok:
+        raise SpecError(rendered.diagnostics)
     found = detect_engine(existing_text, filename)
     if found is not None and found != engine:
         # Parsing one engine's syntax with the other's parser only gives confusing errors.
@@ -301,6 +313,8 @@ class _Namer:
         group, key = path[0], path[1] if len(path) > 1 else ""
         if group == "globals":
             return "global"
+        if group == "sections":
+            return key
         if group == "frontends":
             if self.engine == "haproxy":
                 return f"frontend {key}"
@@ -326,6 +340,11 @@ class _Namer:
         scope = self.scope(path)
         entity, found = _lookup(existing, path[:entity_len])
         rest = path[entity_len:]
+        if not rest and path[0] == "sections":  # unmodelled directives: one change each
+            old = getattr(diff.old, "extras", ())
+            new = getattr(diff.new, "extras", ())
+            each = Difference((*path, "extras"), old, new, diff.origin)
+            return self._listed(each, scope, diff.old or diff.new, "extras", each.path)
         if not rest:  # a whole frontend/backend/server/global only on one side
             kind = "removed" if diff.new is None else "added"
             where = _origin_of(entity) if found else _origin_of(_lookup(existing, path[:-2])[0])
@@ -509,7 +528,7 @@ def _ordered(changes: list[Change], existing: Config, rendered: Config) -> list[
 
     def position(change: Change) -> tuple[int, int, int]:
         path = change.path
-        group = {"header": 0, "globals": 1, "frontends": 2, "backends": 3}.get(
+        group = {"header": 0, "globals": 1, "sections": 1, "frontends": 2, "backends": 3}.get(
             path[0] if path else "", 4
         )
         entity = rank.get(tuple(path[:2]), len(rank))

@@ -50,6 +50,8 @@ _ADDRESSES = {
 }  # fmt: skip
 _IPS = {Kind.VIP_ADDRESSES, Kind.NODE_ADDRESSES}
 _TOKEN = re.compile(r"[^\s;]+|;")
+#: The escape hatch's kinds: each ``extra`` block is explained where it is set, never inherited.
+_EXTRA_KINDS = {Kind.EXTRA, Kind.EXTRA_SECTIONS}
 
 
 class Outcome(StrEnum):
@@ -186,6 +188,16 @@ def _path(base: Path_, row: Field) -> Path_:
     return (*base, *row.path.split("."))
 
 
+def _extra_candidates(section: Path_, path: Path_, extra: BaseModel) -> Iterator[_Candidate]:
+    """The lists of one ``extra`` block that are set: verbatim directives go where they are
+    written (or nowhere, for another engine), so each is probed on its own."""
+    for name in type(extra).model_fields:
+        value = getattr(extra, name)
+        if value is not None:
+            where: Path_ = (*path, "extra", name)
+            yield _Candidate(section, where, _plain(value), where)
+
+
 def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
     """Every field that has a value for some object, in spec order (the registry's within an
     object). With ``node`` (the per-node target keepalived): the ``vip`` fields that reach that
@@ -194,6 +206,7 @@ def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
         yield from _vip_candidates(spec, node)
         return
     yield from _global_candidates(spec)
+    yield from _extra_candidates(("defaults",), ("defaults",), spec.defaults.extra)
     for name, frontend in spec.frontends.items():
         path: Path_ = ("frontends", name)
         section = path
@@ -202,16 +215,19 @@ def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
         layers = [Layer(frontend, path), Layer(spec.defaults, ("defaults",))]
         # What a frontend inherits (its timeouts); its pool and mode are not translations.
         for row in fields.in_scope(Scope.FRONTEND):
-            if Scope.DEFAULTS in row.scopes:
+            if Scope.DEFAULTS in row.scopes and row.kind not in _EXTRA_KINDS:
                 value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
                 yield _Candidate(section, _path(path, row), value, source)
+        yield from _extra_candidates(section, path, frontend.extra)
     for name, pool in spec.pools.items():
         path = ("pools", name)
         section = path
         layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
         for row in fields.in_scope(Scope.POOL):
-            value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
-            yield _Candidate(section, _path(path, row), _plain(value), source)
+            if row.kind not in _EXTRA_KINDS:
+                value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
+                yield _Candidate(section, _path(path, row), _plain(value), source)
+        yield from _extra_candidates(section, path, pool.extra)
         for server_name, server in pool.servers.items():
             server_path: Path_ = (*path, "servers", server_name)
             server_section = server_path
@@ -222,6 +238,7 @@ def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
                 if row.kind is not Kind.SERVER_ADDRESS and row.path in server.model_fields_set:
                     own: Path_ = (*server_path, row.path)
                     yield _Candidate(server_section, own, getattr(server, row.path), own)
+            yield from _extra_candidates(server_section, server_path, server.extra)
 
 
 def _vip_candidates(spec: Spec, node: str) -> Iterator[_Candidate]:
@@ -281,11 +298,14 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
             path: Path_ = ("global", block, name)
             source = path if name in model.model_fields_set else None
             yield _Candidate(("global",), path, getattr(model, name), source)
+    yield from _extra_candidates(("global",), ("global",), g.extra)
 
 
 def _alternatives(row: Field, value: Any) -> list[Any]:
     """Other valid values for a field: ``null`` first ("emit nothing"), then a changed value."""
     out: list[Any] = [None]
+    if row.kind in _EXTRA_KINDS:
+        return out  # without its directives, the section shows what they wrote
     if isinstance(value, bool):
         out.append(not value)
     elif isinstance(value, int):

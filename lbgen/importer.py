@@ -42,13 +42,17 @@ from lbgen.effective.model import (
     format_duration,
 )
 from lbgen.engine import get_engine
-from lbgen.spec.grammar import LOG_TARGET
+from lbgen.spec.grammar import EXTRA_DIRECTIVE, LOG_TARGET
 from lbgen.spec.layers import BUILTIN_DEFAULTS
 from lbgen.spec.models import NAME_PATTERN
 from lbgen.units import AddressError, parse_host_port
 
 UNMAPPED = "import-unmapped"
-"""A directive (or server parameter) the spec has no field for: left out, named in a comment."""
+"""A directive (or server parameter) the spec has no field for and no ``extra`` item can hold:
+left out, named in a comment."""
+KEPT = "import-extra"
+"""A directive (or server parameter, or whole section) the spec has no field for, kept verbatim
+in the matching ``extra`` list: nothing is lost, but lint and explain cannot reason about it."""
 SKIPPED = "import-skipped"
 """A whole section the spec cannot hold (an HTTP frontend, a backend without servers)."""
 LOSSY = "import-lossy"
@@ -177,6 +181,58 @@ class Draft:
         self.warned.add((node.line, text_shown))
         self.warned.add((node.line, text_shown.split(" ", 1)[0]))
 
+    def keep(self, node: Node, where: tuple[str, ...], text: str, engine: str) -> bool:
+        """A directive (or server parameter) without a spec field, kept verbatim: ``text`` goes
+        in the ``extra`` list for ``engine`` of the spec block at ``where`` (``("global",)``,
+        ``("frontends", name)``, ``("pools", pool, "servers", name)`` ...). False, and nothing
+        kept, when ``text`` cannot be an extra item or ``where`` is no block of the draft (the
+        caller then names it with :meth:`unmapped`)."""
+        fields = self._block(where)
+        if fields is None or not EXTRA_DIRECTIVE.matches(text):
+            return False
+        fields.setdefault(f"extra.{engine}", []).append(text)
+        self._kept(node, text, f"{'.'.join(where)}.extra.{engine}")
+        return True
+
+    def keep_section(self, node: Node, header: str, lines: list[str], engine: str) -> bool:
+        """A whole section the spec does not model, kept in ``global.extra.<engine>_sections``;
+        False when the header or a line cannot be an extra item."""
+        if not all(EXTRA_DIRECTIVE.matches(t) for t in (header, *lines)) or not lines:
+            return False
+        sections = self.global_.setdefault(f"extra.{engine}_sections", _Sections())
+        if header in sections:
+            return False
+        sections[header] = lines
+        self._kept(node, header, f"global.extra.{engine}_sections")
+        self.skipped.add(node.line)
+        return True
+
+    def _block(self, where: tuple[str, ...]) -> dict[str, Any] | None:
+        if where == ("global",):
+            return self.global_
+        if where == ("defaults",):
+            return self.defaults
+        if len(where) == 2 and where[0] == "frontends":
+            return self.frontends.get(where[1])
+        if len(where) == 2 and where[0] == "pools":
+            return self.pools.get(where[1])
+        if len(where) == 4 and where[0] == "pools" and where[2] == "servers":
+            return self.servers.get(where[1], {}).get(where[3])
+        return None
+
+    def _kept(self, node: Node, text: str, path: str) -> None:
+        shown_text = one_line(text)
+        self.diagnostics.append(
+            Diagnostic(
+                Level.NOTE, KEPT,
+                f"{shown_text}: no spec field; kept verbatim in {path} (lint and explain cannot "
+                "reason about it)",
+                file=node.file, line=node.line, col=node.col,
+            )
+        )  # fmt: skip
+        self.warned.add((node.line, shown_text))
+        self.warned.add((node.line, shown_text.split(" ", 1)[0]))
+
     def skip(self, node: Node, what: str, why: str) -> None:
         """A whole section the spec cannot hold."""
         self.comments.setdefault((), []).append(f"{node.location()}: {what} left out ({why})")
@@ -238,6 +294,8 @@ class Draft:
             (self.frontends, {k for f in self.frontends.values() for k in f if "." in k}),
         ):
             for key in sorted(keys, key=_field_rank):
+                if key.startswith("extra."):
+                    continue  # verbatim directives belong to their section, not inherited
                 values = [entity.get(key, _MISSING) for entity in group.values()]
                 if group and all(v is not _MISSING and v == values[0] for v in values):
                     self.defaults[key] = values[0]
@@ -339,10 +397,21 @@ def _nest(flat: Mapping[str, Any]) -> CommentedMap:
         for part in parts[:-1]:
             target = target.setdefault(part, CommentedMap())
         target[parts[-1]] = _yaml_value(value)
+        if parts[0] == "extra" and isinstance(value, list):
+            target[parts[-1]] = CommentedSeq(value)  # one directive a line: block style
     return out
 
 
+class _Sections(dict[str, list[str]]):
+    """``extra.<engine>_sections``: header -> lines; headers are not dotted paths."""
+
+
 def _yaml_value(value: Any) -> Any:
+    if isinstance(value, _Sections):
+        out = CommentedMap()
+        for header, lines in value.items():
+            out[header] = CommentedSeq(lines)  # one directive a line: block style
+        return out
     if isinstance(value, list):
         seq = CommentedSeq([_yaml_value(v) for v in value])
         seq.fa.set_flow_style()
@@ -485,6 +554,7 @@ def _self_check(draft: Draft, yaml_text: str, text: str, filename: str) -> None:
 
 
 __all__ = [
+    "KEPT",
     "LOSSY",
     "NOTHING",
     "SKIPPED",

@@ -27,7 +27,15 @@ from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, so
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.version import VERSION
-from lbgen.view import DEFAULT_LAYOUT, LAYOUTS, NODE_TARGETS, TARGETS, build_view, provenance
+from lbgen.view import (
+    DEFAULT_LAYOUT,
+    LAYOUTS,
+    NODE_TARGETS,
+    TARGETS,
+    Verbatim,
+    build_view,
+    provenance,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,13 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
     if type(value) is int:  # digits and a minus sign: safe in every engine's syntax
         return value
     text = value if isinstance(value, str) else str(value)
+    if isinstance(value, Verbatim):
+        if not text.isascii() or not text.isprintable():
+            raise UnsafeValueError(
+                _engine_of_template(context.name)[0], context.name or "?", text,
+                "is not printable ASCII on one line", None,
+            )  # fmt: skip
+        return value
     for engine in _engine_of_template(context.name):
         reason = _unsafe(engine, text)
         if reason:

@@ -22,7 +22,7 @@ from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
-from lbgen.spec.models import LogEntry, Spec, Stats
+from lbgen.spec.models import Extra, GlobalExtra, LogEntry, Spec, Stats
 from lbgen.spec.source import Path_, SpecSource
 from lbgen.spec.vip import Vip
 from lbgen.units import HostPort, parse_duration, parse_host_port
@@ -80,6 +80,8 @@ class ResolvedServer:
     disabled: bool
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
+    extra: Extra = field(default_factory=Extra.model_construct)
+    """The escape hatch: verbatim parameters per engine (not inherited)."""
 
     @property
     def is_dns(self) -> bool:
@@ -102,6 +104,7 @@ class ResolvedPool:
     server_defaults: Mapping[str, int | None]
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
+    extra: Extra = field(default_factory=Extra.model_construct)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class ResolvedFrontend:
     timeouts: Mapping[str, int | None]
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
+    extra: Extra = field(default_factory=Extra.model_construct)
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,7 @@ class ResolvedGlobal:
     log_format: str = "tcplog"
     #: ``defaults.dontlognull``.
     dontlognull: bool = True
+    extra: GlobalExtra = field(default_factory=GlobalExtra.model_construct)
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,8 @@ class Resolved:
     load_diagnostics: tuple[Diagnostic, ...]
     vip: Vip | None = None
     """The tier's ``vip`` section as written (its defaults are the model's own)."""
+    defaults_extra: Extra = field(default_factory=Extra.model_construct)
+    """``defaults.extra``: verbatim directives for the engine's defaults (not inherited here)."""
 
     def pool(self, name: str) -> ResolvedPool:
         """The pool called ``name``."""
@@ -291,6 +298,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
                 disabled=bool(server.disabled),
                 path=server_path,
                 sources=server_sources,
+                extra=server.extra,
             )
         )
     return ResolvedPool(
@@ -309,6 +317,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         },
         path=path,
         sources=sources,
+        extra=pool.extra,
     )
 
 
@@ -329,6 +338,7 @@ def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
         timeouts={k: _us(v) for k, v in timeouts.items()},
         path=path,
         sources={f"timeouts.{k}": v for k, v in sources.items()},
+        extra=frontend.extra,
     )
 
 
@@ -389,6 +399,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         health_bind=health[0].address if health else None,
         health_path=g.health.path if g.health else "/healthz",
         health_binds=health,
+        extra=g.extra,
     )
 
 
@@ -404,4 +415,5 @@ def resolve_spec(spec: Spec, loaded: LoadedSpec | None = None) -> Resolved:
         source=loaded.source,
         load_diagnostics=tuple(loaded.diagnostics),
         vip=spec.vip,
+        defaults_extra=spec.defaults.extra,
     )

@@ -28,6 +28,14 @@ NODE_TARGETS: dict[str, tuple[str, ...]] = {
 }
 
 
+class Verbatim(str):
+    """Text the engine's parser has checked to be whole statements (the spec's ``extra``): the
+    render guard lets its syntax characters through, and refuses only what is not printable
+    ASCII (a line break would start a statement nobody checked)."""
+
+    __slots__ = ()
+
+
 @dataclass
 class View:
     """What a template needs, and what the translation had to say."""

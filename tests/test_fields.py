@@ -50,6 +50,7 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.AUTH_PASS: vip.AuthPass,
     Kind.INTEGER: int,
     Kind.BIND_ADDRESS_OR_LIST: models.BindAddress,
+    Kind.EXTRA_SECTIONS: models.ExtraSections,
 }
 #: Kinds declared as a non-empty list of one spec type.
 LIST_KINDS: dict[Kind, Any] = {
@@ -58,6 +59,7 @@ LIST_KINDS: dict[Kind, Any] = {
     Kind.VIP_ADDRESSES: vip.VipAddress,
     Kind.NODE_ADDRESSES: vip.NodeAddress,
     Kind.STATS_AUTHS: models.StatsAuth,
+    Kind.EXTRA: models.ExtraItem,
 }
 
 

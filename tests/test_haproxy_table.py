@@ -25,7 +25,7 @@ from lbgen.haproxy.effective import read_effective
 from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.haproxy.table import TABLE, Count, Duration, Expect, LogLine, LogTarget, Word
 from lbgen.haproxy.view import field_values, warn_unsupported
-from lbgen.importer import UNMAPPED, import_config
+from lbgen.importer import KEPT, import_config
 from lbgen.resolve import ResolvedLog, resolve_spec
 from lbgen.spec.grammar import LOG_TARGET
 from lbgen.view import Findings
@@ -379,14 +379,15 @@ backend cp
 
 def test_an_unmodelled_keyword_keeps_its_value_in_reader_and_importer() -> None:
     """``id`` takes a value (a row with a codec, no field): neither direction reads ``7`` as a
-    flag, and the import names ``id 7`` as the one thing the spec cannot hold."""
+    flag, and the import keeps ``id 7`` whole as one extra item of the server."""
     config = read_effective(parse_haproxy(SERVER_WORDS_CONFIG, "w.cfg"))
     server = config.backends["cp"].servers["m1"]
     assert server.extras == ("agent-check", "id 7")
     assert (server.inter, server.weight) == (3_000_000, 10)
     result = import_config(SERVER_WORDS_CONFIG, "w.cfg")
-    unmapped = sorted(d.message.split(":")[0] for d in result.diagnostics if d.code == UNMAPPED)
-    assert unmapped == ["agent-check", "agent-check", "id 7", "id 8"]
+    kept = sorted(d.message.split(":")[0] for d in result.diagnostics if d.code == KEPT)
+    assert kept == ["agent-check", "agent-check", "id 7", "id 8"]
+    assert "- id 7\n" in result.yaml_text
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,15 @@ import lbgen
 from lbgen.cli import app
 from lbgen.compare import DiffResult, diff_config
 from lbgen.diagnostics import Diagnostic, Level, SpecError
-from lbgen.importer import LOSSY, SKIPPED, UNMAPPED, ImportResult, import_config, import_file
+from lbgen.importer import (
+    KEPT,
+    LOSSY,
+    SKIPPED,
+    UNMAPPED,
+    ImportResult,
+    import_config,
+    import_file,
+)
 from tests.engine_check import engine_check
 from tests.support import run_lbgen
 
@@ -86,8 +94,8 @@ def test_round_trip(case: str, target: str, layout: str) -> None:
     first = lbgen.render(spec, target, layout=layout).text
     engine = "haproxy" if target == "haproxy" else "nginx"
     imported = import_config(first, f"{case}.{target}", engine)
-    # A rendering holds nothing the spec cannot say: no warning at all.
-    assert imported.diagnostics == []
+    # A rendering holds nothing the spec cannot say: no warning at all (extras are notes).
+    assert [d for d in imported.diagnostics if d.code != KEPT] == []
     again = lbgen.load_spec(imported.yaml_text.encode(), filename="imported.yaml")
     result = diff_config(again, target, first, f"{case}.{target}", layout=layout)
     assert result.changes == (), result.text()
@@ -127,7 +135,7 @@ def test_plus_round_trips_exist() -> None:
 def test_round_trip_nginx_plus(case: str) -> None:
     first = lbgen.render(lbgen.load_spec(CASES / case / "spec.yaml"), "nginx-plus").text
     imported = import_config(first, f"{case}.nginx-plus", "nginx")
-    assert imported.diagnostics == []
+    assert [d for d in imported.diagnostics if d.code != KEPT] == []
     again = lbgen.load_spec(imported.yaml_text.encode(), filename="imported.yaml")
     result = diff_config(again, "nginx-plus", first, case)
     assert result.changes == (), result.text()
@@ -168,15 +176,14 @@ def test_kubespray_haproxy() -> None:
     }
     assert list(spec["pools"]["kube_api_backend"]["servers"]) == ["node1", "node2", "node3"]
     text = messages(result)
-    for directive in ("option httplog", "option http-server-close", "timeout http-request 5m",
-                      "timeout http-keep-alive 30s", "maxconn 4000"):  # fmt: skip
-        assert f"{directive}: no spec field" in text
-        assert f"{path}:" in result.yaml_text and f": {directive}  (no spec field)" in (
-            result.yaml_text
-        )
+    kept = ["option httplog", "option http-server-close", "timeout http-request 5m",
+            "timeout http-keep-alive 30s", "maxconn 4000"]  # fmt: skip
+    for directive in kept:
+        assert f"{directive}: no spec field; kept verbatim in defaults.extra.haproxy" in text
+    # Kept verbatim, in the config's order, where HAProxy read them: the defaults section.
+    assert spec["defaults"]["extra"] == {"haproxy": kept}
     # What still differs is exactly what the warnings name.
     changes = redo(result, path, "haproxy").changes
-    assert changes
     assert {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics)
     replaced = (
         "frontend healthz: becomes global.health; lbgen renders its own frontend lbgen-health"
@@ -196,10 +203,13 @@ def test_kubeadm_haproxy() -> None:
     }  # fmt: skip
     assert (defaults["weight"], defaults["retries"]) == (None, 1)
     assert "interval: null" in result.yaml_text
-    # The HTTP-only settings of its defaults (http-server-close, httplog, timeout
-    # http-request/http-keep-alive) mean nothing to its two tcp proxies: no difference.
-    changes = redo(result, path, "haproxy").changes
-    assert [c.text() for c in changes] == []
+    # The HTTP-mode settings of its defaults have no spec field: kept verbatim, so the
+    # imported spec renders them again and nothing differs.
+    assert set(defaults["extra"]["haproxy"]) == {
+        "option http-server-close", "option httplog", "timeout http-keep-alive 10s",
+        "timeout http-request 10s",
+    }  # fmt: skip
+    assert redo(result, path, "haproxy").changes == ()
 
 
 def test_openshift_haproxy_is_equivalent() -> None:
@@ -240,8 +250,10 @@ def test_kubespray_nginx_round_trip() -> None:
     # The http {} server answering 200 on /healthz is the load balancer's liveness endpoint.
     assert spec["global"]["health"] == {"bind": ":8081", "path": "/healthz"}
     text = messages(result)
-    for directive in ("worker_processes 2", "multi_accept on", "http { aio threads }", "error_log"):
+    for directive in ("worker_processes 2", "multi_accept on", "error_log"):
         assert directive in text
+    # The rest of the http {} block is kept verbatim, beside lbgen's own liveness endpoint.
+    assert "aio threads;" in spec["global"]["extra"]["nginx_sections"]["http"]
     # lbgen answers it from the stream module, which diff takes for the same endpoint; the
     # stub_status page next to it has no spec field, and diff says so.
     changes = redo(result, path, "nginx").changes
@@ -288,6 +300,8 @@ def test_shared_values_are_hoisted_and_exceptions_kept() -> None:
     assert internal["health"] == {"check": "https", "path": "/readyz", "expect": [200]}
     assert external["health"] == {"check": "tcp"}
     assert internal["servers"]["m3"] == {"address": "10.0.1.3:6443", "weight": 50}
+    m3 = spec["pools"]["external-api"]["servers"]["m3"]
+    assert m3["extra"] == {"haproxy": ["send-proxy-v2"]}
     assert "weight" not in internal and "maxconn" not in internal
     # No "stats refresh" in the config: the page does not reload (the spec's default is 10s).
     assert spec["global"]["stats"] == {"bind": "127.0.0.1:9000", "prometheus": False,
@@ -299,7 +313,7 @@ def test_shared_values_are_hoisted_and_exceptions_kept() -> None:
     assert "send-proxy-v2: no spec field" in text
     assert "nbthread 4: no spec field" in text
     # The comment sits with the server it belongs to.
-    assert f"      # {path}:56: send-proxy-v2  (no spec field)\n      m3:" in result.yaml_text
+    assert "send-proxy-v2: no spec field; kept verbatim in pools.external-api.servers.m3" in text
     changes = redo(result, path, "haproxy").changes
     assert {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics)
 
@@ -312,6 +326,8 @@ def test_nginx_full_config() -> None:
         "maxconn": 4096,
         "log": "udp://10.0.0.5:514",
         "health": {"bind": "127.0.0.1:8081", "path": "/healthz"},
+        # Not what lbgen writes for that log target: kept, beside lbgen's own error_log.
+        "extra": {"nginx": ["error_log stderr;"]},
     }
     defaults = spec["defaults"]
     assert defaults["health"]["fall"] == 2 and defaults["health"]["interval"] == "5s"
@@ -339,7 +355,8 @@ def test_comments_cannot_inject_yaml(tmp_path: Path) -> None:
     result = import_file(config)
     loaded = data(result)
     assert "maxconn" not in loaded["global"]
-    assert "setenv X a\\nglobal: {maxconn: 1}\\r\\n- x  (no spec field)" in result.yaml_text
+    # Kept verbatim as HAProxy reads it (escapes quoted again), one YAML string.
+    assert loaded["global"]["extra"]["haproxy"] == ['setenv X "a\\nglobal: {maxconn: 1}\\r\\n- x"']
 
 
 def test_mixed_checks_and_odd_values_are_warned(tmp_path: Path) -> None:
@@ -393,7 +410,7 @@ def test_cli_writes_yaml_to_stdout_and_warnings_to_stderr() -> None:
     result = runner.invoke(app, ["import", str(path)])
     assert result.exit_code == 0
     assert result.stdout.startswith(f"# Imported by lbgen from {path} (haproxy).\n")
-    assert f"{path}:4:5: warning [import-unmapped] daemon: no spec field" in result.stderr
+    assert f"{path}:4:5: note [import-extra] daemon: no spec field; kept verbatim" in result.stderr
     lbgen.load_spec(result.stdout.encode(), filename="stdout.yaml")
 
 
@@ -421,7 +438,11 @@ def test_diff_sees_the_http_health_server_and_its_deletion(tmp_path: Path) -> No
     assert lbgen.diff(spec, "nginx", path).equivalent
     path.write_text(re.sub(r"\nhttp \{.*\n\}\n", "\n", without_status, flags=re.S))
     changes = lbgen.diff(spec, "nginx", path).changes
-    assert [(c.kind, c.scope) for c in changes] == [("added", "server {listen 0.0.0.0:8081}")]
+    # The listener, and the rest of the http {} block the import kept verbatim.
+    assert ("added", "server {listen 0.0.0.0:8081}") in [(c.kind, c.scope) for c in changes]
+    assert {(c.kind, c.scope) for c in changes} == {
+        ("added", "server {listen 0.0.0.0:8081}"), ("added", "http")
+    }  # fmt: skip
 
 
 def test_cli_wrong_engine_and_unreadable_input(tmp_path: Path) -> None:
@@ -690,11 +711,11 @@ def test_defaults_server_words_and_http_backends_are_named(tmp_path: Path) -> No
     )
     result = import_file(config)
     found = {(d.line, d.code, d.message.split(":")[0]) for d in result.diagnostics}
-    assert (3, UNMAPPED, "agent-check") in found
+    assert (3, KEPT, "agent-check") in found  # on each server the default-server line reaches
+    assert data(result)["pools"]["b"]["servers"]["s"]["extra"] == {"haproxy": ["agent-check"]}
     assert (9, SKIPPED, "backend web") in found
     # The server's agent-check comes from the default-server line: named there, not again.
     assert not [d for d in result.diagnostics if d.line == 8]
+    # Kept on the server, it renders again: no difference left.
     changes = redo(result, config, "haproxy").changes
-    assert [c.text() for c in changes if "agent-check" in c.setting] == [
-        f"backend b: server s: agent-check: removed ({config}:3)"
-    ]
+    assert [c.text() for c in changes if "agent-check" in c.setting] == []

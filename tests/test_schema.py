@@ -223,3 +223,56 @@ def test_schema_patterns_mean_the_same_in_ecma_262() -> None:
             wrong = [s for s, got, want in zip(strings, flagged, expected, strict=True)
                      if got != want]  # fmt: skip
             assert not wrong, (rule.pattern, wrong[:5])
+
+
+def test_schema_and_loader_agree_on_extra_directives() -> None:
+    """The ``extra`` lists (left out of the injection walk: their items are whole directives)
+    at every level, with every payload and edge string: schema and models agree."""
+    import copy
+
+    from pydantic import ValidationError
+
+    from lbgen.spec.models import Spec
+    from tests.adversarial import injection as inj
+
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    base: dict[str, Any] = {
+        "version": 1,
+        "frontends": {"api": {"bind": [":6443"], "pool": "cp"}},
+        "pools": {"cp": {"servers": {"m1": {"address": "127.0.0.1:7001"}}}},
+    }
+    values = [p.value for p in inj.payloads_for("maxconn 10")] + EDGES + ["x" * 4097, " "]
+
+    def places(value: str) -> list[dict[str, Any]]:
+        docs = []
+        for where in ("global", "defaults", "frontend", "pool", "server", "section"):
+            doc: Any = copy.deepcopy(base)
+            block = {"haproxy": [value]}
+            if where == "global":
+                doc["global"] = {"extra": block}
+            elif where == "section":
+                doc["global"] = {"extra": {"haproxy_sections": {value: ["x"]}}}
+            elif where == "defaults":
+                doc["defaults"] = {"extra": block}
+            elif where == "frontend":
+                doc["frontends"]["api"]["extra"] = block
+            elif where == "pool":
+                doc["pools"]["cp"]["extra"] = block
+            else:
+                doc["pools"]["cp"]["servers"]["m1"]["extra"] = block
+            docs.append(doc)
+        return docs
+
+    disagreements, accepted = [], 0
+    for value in values:
+        for doc in places(value):
+            try:
+                Spec.model_validate(doc)
+                loader = True
+            except ValidationError:
+                loader = False
+            accepted += loader
+            if validator.is_valid(doc) != loader:
+                disagreements.append(f"{value[:60]!r}: loader {loader}")
+    assert accepted > 100, accepted  # both sides of the grammar were exercised
+    assert not disagreements, "\n".join(disagreements[:20])

@@ -288,6 +288,19 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class Section:
+    """Directives the model has no field for outside frontends and backends: the unmodelled
+    process directives (``global``; nginx's main context is ``main``) and whole sections the
+    model does not read (``resolvers docker``, nginx ``http``). ``extras`` are the directives as
+    words joined by one space (nginx blocks on one line), sorted: compared as a multiset."""
+
+    name: str
+    extras: tuple[str, ...] = ()
+    origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective model of one config file."""
 
@@ -296,6 +309,9 @@ class Config:
     backends: Mapping[str, Backend] = field(default_factory=dict)
     globals: Mapping[str, str] = field(default_factory=dict)
     """Process settings that change behaviour (``maxconn``, ``ssl-server-verify``), as text."""
+    sections: Mapping[str, Section] = field(default_factory=dict)
+    """Unmodelled directives of the process and of sections the model does not read, by
+    section (``global``, ``resolvers docker``): what the spec's ``extra`` lists write."""
     file: str = field(default="", compare=False)
     header: tuple[str, ...] = field(default=(), compare=False)
     """Leading comment lines of the main file (provenance headers)."""
@@ -322,6 +338,7 @@ __all__ = [
     "Frontend",
     "Health",
     "Origin",
+    "Section",
     "Server",
     "Timeouts",
     "canonical_host",

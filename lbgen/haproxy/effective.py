@@ -30,6 +30,7 @@ from lbgen.effective.model import (
     Frontend,
     Health,
     Origin,
+    Section,
     Server,
     Timeouts,
     canonical_host,
@@ -184,21 +185,28 @@ class _HaproxyReader:
         frontends: dict[str, Frontend] = {}
         backends: dict[str, Backend] = {}
         globals_: dict[str, str] = {}
+        sections: dict[str, Section] = {}
         for section in self.tree.directives():
             kind = section.keyword
             if kind == "global":
                 logs: list[str] = []
+                unmodelled = []
                 for node in section.directives():
-                    if node.keyword == "log":
-                        self.global_logs = True
-                    if node.keyword in ("maxconn", "ssl-server-verify", "nbthread"):
+                    if node.keyword in _GLOBAL_SETTINGS:
                         globals_[node.keyword] = " ".join(node.args)
                     elif node.keyword == "log":
+                        self.global_logs = True
                         logs.append(_log_line(node.args))
+                    elif node.keyword not in _GLOBAL_READ_ELSEWHERE:
+                        unmodelled.append(node)
                 if logs:
                     globals_["log"] = "; ".join(logs)
+                if unmodelled:
+                    sections["global"] = _section("global", unmodelled, section)
                 continue
             if kind not in ("defaults", "frontend", "backend", "listen"):
+                header = " ".join(section.words())
+                sections[header] = _section(header, list(section.directives()), section)
                 continue
             name, parent_name = self._names(section)
             parent = current
@@ -239,6 +247,7 @@ class _HaproxyReader:
             frontends=frontends,
             backends=backends,
             globals=globals_,
+            sections=sections,
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
             diagnostics=tuple(self.diagnostics),
@@ -790,6 +799,23 @@ def _parsed(row: Directive, text: str) -> Any:
         return row.codec.parse(text)
     except ValueError:
         return None
+
+
+#: Process settings the model compares by name (``Config.globals``).
+_GLOBAL_SETTINGS = ("maxconn", "ssl-server-verify", "nbthread")
+#: Process directives not compared as unmodelled lines: the log targets (compared as
+#: ``globals["log"]``) and how the process is run (daemon or not, its user, pid file, chroot),
+#: which the service manager or the container decides rather than the load balancing.
+_GLOBAL_READ_ELSEWHERE = frozenset(
+    {"log", "daemon", "master-worker", "pidfile", "chroot", "user", "group", "uid", "gid"}
+)
+
+
+def _section(name: str, nodes: Sequence[Node], section: Node) -> Section:
+    """The unmodelled directives ``nodes`` of a section, as words (multiset, sorted)."""
+    texts = [" ".join(node.words()) for node in nodes]
+    origins = {f"extras:{t}": Origin.of(n) for t, n in zip(texts, nodes, strict=True)}
+    return Section(name, tuple(sorted(texts)), origins, Origin.of(section))
 
 
 def read_effective(tree: ConfigTree) -> Config:

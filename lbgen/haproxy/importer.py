@@ -19,6 +19,7 @@ from lbgen.diagnostics import Diagnostic, Level
 from lbgen.effective.model import Backend, Frontend, Origin
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
+from lbgen.haproxy.syntax import quote_word
 from lbgen.importer import (
     LOSSY,
     Draft,
@@ -78,8 +79,11 @@ class _HaproxyImport:
             if section.keyword == "defaults":
                 self._defaults_lines(section)
             elif section.keyword not in ("global", "frontend", "backend", "listen"):
-                d.skip(section, f"section {shown(section).removesuffix(' { … }')}",
-                       "the spec has no such section")  # fmt: skip
+                header = " ".join(quote_word(w) for w in section.words())
+                lines = [_verbatim(n) for n in section.directives()]
+                if not d.keep_section(section, header, lines, "haproxy"):
+                    d.skip(section, f"section {shown(section).removesuffix(' { … }')}",
+                           "the spec has no such section")  # fmt: skip
         self._logging()
         d.hoist()
 
@@ -106,13 +110,13 @@ class _HaproxyImport:
                 if node.keyword == "log":
                     entry = _haproxy_log(node.args)
                     if entry is None:
-                        d.unmapped(node, ("global",), why="no spec log entry says this")
+                        self._keep(node, ("global",), why="no spec log entry says this")
                     else:
                         logs.append(entry)
                 elif node.keyword == "maxconn" and node.args and node.args[0].isdigit():
                     d.global_["maxconn"] = int(node.args[0])
                 else:
-                    d.unmapped(node, ("global",))
+                    self._keep(node, ("global",))
         d.global_["log"] = None if not logs else logs[0] if len(logs) == 1 else logs
 
     def _defaults_lines(self, section: Node) -> None:
@@ -120,7 +124,7 @@ class _HaproxyImport:
         here only the ones without a spec field are named."""
         for node in section.directives():
             if not self._mapped_proxy_line(node, frontend=True, backend=True):
-                self.d.unmapped(node, ("defaults",))
+                self._keep(node, ("defaults",))
             elif node.keyword == "default-server":
                 self._server_words(node, node.args, ("defaults",))
 
@@ -139,6 +143,12 @@ class _HaproxyImport:
         if key == "no" and args[:2] == ("option", "redispatch"):
             return True
         return key in _HAPROXY_PROXY_KEYWORDS
+
+    def _keep(self, node: Node, where: tuple[str, ...], why: str = "no spec field") -> None:
+        """A directive without a spec field: into ``where``'s ``extra.haproxy`` list, or named
+        in a comment when it cannot be an extra item."""
+        if not self.d.keep(node, where, _verbatim(node), "haproxy"):
+            self.d.unmapped(node, where, why=why)
 
     # -- frontends ------------------------------------------------------------------------------
 
@@ -184,7 +194,7 @@ class _HaproxyImport:
             ):
                 continue
             if not self._mapped_proxy_line(node, frontend=True, backend=False):
-                d.unmapped(node, where)
+                self._keep(node, where)
 
     def _bind_lines(self, section: Node, where: tuple[str, ...]) -> tuple[list[str], bool]:
         """The spec's bind list of a proxy, and whether its ``[::]:P`` binds are IPv6-only.
@@ -387,7 +397,7 @@ class _HaproxyImport:
             frontend_side = section.keyword == "listen"
             if not self._mapped_proxy_line(node, frontend=frontend_side, backend=True):
                 if section.keyword == "backend":
-                    d.unmapped(node, where)
+                    self._keep(node, where)
             elif node.keyword == "default-server":
                 self._server_words(node, node.args, where)
 
@@ -455,7 +465,21 @@ class _HaproxyImport:
             ):
                 continue
             text = word if value is None else f"{word} {value}"
-            self.d.unmapped(node, where, text)
+            verbatim = " ".join(quote_word(w) for w in text.split(" "))
+            if where[2:3] == ("servers",):
+                kept = self.d.keep(node, where, verbatim, "haproxy")
+            elif where[:1] in (("pools",), ("defaults",)):
+                # A default-server line: the parameter goes on each server it applies to (a
+                # defaults section's: every pool's; the self-check names what that changes).
+                pools = [where[1]] if where[0] == "pools" else list(self.d.servers)
+                targets = [("pools", p, "servers", s) for p in pools for s in self.d.servers[p]]
+                kept = bool(targets) and all(
+                    self.d.keep(node, target, verbatim, "haproxy") for target in targets
+                )
+            else:
+                kept = False
+            if not kept:
+                self.d.unmapped(node, where, text)
 
     def _health(self, section: Node, backend: Backend, pool: str) -> None:
         d = self.d
@@ -507,6 +531,11 @@ class _HaproxyImport:
                 value = None
             fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
         fields["health.timeout"] = duration_text(backend.timeouts.check)
+
+
+def _verbatim(node: Node) -> str:
+    """A directive as an extra item: its words, quoted so that HAProxy reads them back."""
+    return " ".join(quote_word(word) for word in node.words())
 
 
 def _haproxy_log(args: Sequence[str]) -> str | dict[str, str] | None:

@@ -17,15 +17,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lbgen import extra as extras
+from lbgen.confparse.tree import ParseError
 from lbgen.directives import Directive
 from lbgen.haproxy import table
+from lbgen.haproxy.syntax import SECTIONS, split_line
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.resolve import Bind, Resolved, ResolvedFrontend, ResolvedPool, ResolvedServer
 from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
-from lbgen.view import Findings, View, warn_log_host_name
+from lbgen.view import Findings, Verbatim, View, warn_log_host_name
 
 #: HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms is a
 #: "timer overflow" error, and rise/fall above it are refused ("has to be > 0"); maxconn, maxqueue
@@ -68,6 +71,7 @@ class HaproxyBackend:
     timeouts: list[Setting]
     default_server: str
     servers: list[HaproxyServer]
+    extra: list[str]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class HaproxyFrontend:
     binds: list[str]
     timeouts: list[Setting]
     backend: str
+    extra: list[str]
 
 
 def haproxy_address(address: HostPort) -> str:
@@ -188,7 +193,70 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
             "address changes; when it does not resolve, HAProxy starts with this server "
             "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
         )  # fmt: skip
+    params += _extra(
+        (*server.path, "extra", "haproxy"), server.extra.haproxy, findings, server_line=True
+    )
     return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
+
+
+#: Sections the spec models: an extra section may not open one of these.
+_MODELLED_SECTIONS = frozenset({"global", "defaults"})
+
+
+def _words(item: str, where: Path_, findings: Findings) -> list[str] | None:
+    """The words HAProxy splits ``item`` into, or None (and an error) when it cannot."""
+    try:
+        words = [word for word, _ in split_line(item).words]
+    except ParseError as exc:
+        findings.error("extra-haproxy", where, f"{item!r}: {exc.message}")
+        return None
+    if not words:
+        findings.error("extra-haproxy", where, f"{item!r} holds no directive (only a comment)")
+        return None
+    return words
+
+
+def _extra(
+    owner: Path_, items: list[str] | None, findings: Findings, *, server_line: bool = False
+) -> list[str]:
+    """The ``haproxy`` extras of one section (or a server's extra keywords), normalised, after
+    checking that each is one line of words HAProxy can split that opens no section."""
+    out: list[str] = []
+    for index, item in enumerate(items or ()):
+        where: Path_ = (*owner, index)
+        words = _words(item, where, findings)
+        if words is None:
+            continue
+        if not server_line and words[0] in SECTIONS:
+            findings.error(
+                "extra-haproxy", where,
+                f"{item!r} opens a section ({words[0]}): one directive per item; whole "
+                "sections go in global.extra.haproxy_sections",
+            )  # fmt: skip
+            continue
+        out.append(Verbatim(extras.normalise(item)))
+    return out
+
+
+def _extra_sections(resolved: Resolved, findings: Findings) -> list[tuple[str, list[str]]]:
+    """``global.extra.haproxy_sections``: whole sections, header and lines, in spec order."""
+    out: list[tuple[str, list[str]]] = []
+    for header, lines in (resolved.global_.extra.haproxy_sections or {}).items():
+        where: Path_ = ("global", "extra", "haproxy_sections", header)
+        words = _words(header, where, findings)
+        if words is None:
+            continue
+        if words[0] not in SECTIONS or words[0] in _MODELLED_SECTIONS:
+            findings.error(
+                "extra-haproxy", where,
+                f"{header!r} is not the header of a section lbgen leaves to extras: start with "
+                "resolvers, userlist, peers, program, ring, cache, mailers, http-errors, "
+                "frontend, backend or listen",
+                key=True,
+            )  # fmt: skip
+            continue
+        out.append((Verbatim(extras.normalise(header)), _extra(where, lines, findings)))
+    return out
 
 
 def _check_duration(us: int | None, where: Path_, what: str, findings: Findings) -> None:
@@ -275,6 +343,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
         timeouts=timeouts,
         default_server=" ".join(default_server),
         servers=[_server(pool, server, findings) for server in pool.servers],
+        extra=_extra((*pool.path, "extra", "haproxy"), pool.extra.haproxy, findings),
     )
 
 
@@ -316,6 +385,7 @@ def _frontend(
         binds=[_bind(bind) for bind in frontend.binds],
         timeouts=_timeouts(frontend.timeouts, _FRONTEND_TIMEOUTS),
         backend=frontend.pool,
+        extra=_extra((*frontend.path, "extra", "haproxy"), frontend.extra.haproxy, findings),
     )
 
 
@@ -405,6 +475,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")
     warn_unsupported(resolved, findings)
+    extras.warn_other_engines(resolved, findings, "haproxy")
     _check_count(g.maxconn, ("global", "maxconn"), "global.maxconn", findings)
     if g.stats_bind is not None and g.stats.admin and not g.stats.auth:
         findings.warning(
@@ -435,5 +506,10 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_binds": [_bind(bind) for bind in g.health_binds],
         "health_path": g.health_path,
+        "global_extra": _extra(("global", "extra", "haproxy"), g.extra.haproxy, findings),
+        "defaults_extra": _extra(
+            ("defaults", "extra", "haproxy"), resolved.defaults_extra.haproxy, findings
+        ),
+        "extra_sections": _extra_sections(resolved, findings),
     }
     return View("haproxy/haproxy.cfg.j2", context, findings.sorted())

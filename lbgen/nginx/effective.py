@@ -26,6 +26,7 @@ from lbgen.effective.model import (
     Frontend,
     Health,
     Origin,
+    Section,
     Server,
     Timeouts,
     canonical_host,
@@ -167,6 +168,7 @@ class _NginxReader:
             engine="nginx",
             frontends=frontends,
             backends=backends,
+            sections=_sections(self.tree, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
             diagnostics=tuple(self.diagnostics),
@@ -409,6 +411,51 @@ class _NginxReader:
             origin=origin,
             **values,
         )
+
+
+#: Main-context statements the model reads or lbgen writes from spec fields; the rest are
+#: extras (``global.extra.nginx`` and its sections).
+_MAIN_READ = frozenset({"stream", "events", "error_log", "load_module"})
+#: How the process is run (the service manager or container decides): not compared.
+_MAIN_PROCESS = frozenset({"user", "pid", "daemon", "master_process"})
+#: Stream-level statements the model reads; the rest are extras (``defaults.extra.nginx``).
+_STREAM_READ = frozenset({"upstream", "server", "match", "access_log", "log_format"})
+
+
+def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
+    """What lies outside the modelled blocks: unmodelled directives of the main context
+    (``main``) and of the stream level (``stream``), and the statements of other top-level
+    blocks (``http``: its server blocks are frontends of the model, the rest is here)."""
+    from lbgen.nginx.syntax import one_line
+
+    out: dict[str, Section] = {}
+
+    def add(name: str, nodes: list[Node], origin: Node | None) -> None:
+        if nodes:
+            texts = [one_line(n) for n in nodes]
+            origins = {f"extras:{t}": Origin.of(n) for t, n in zip(texts, nodes, strict=True)}
+            where = Origin.of(origin) if origin is not None else Origin.of(nodes[0])
+            out[name] = Section(name, tuple(sorted(texts)), origins, where)
+
+    top = list(tree.directives())
+    if any(n.keyword == "stream" for n in top) or any(n.keyword == "events" for n in top):
+        main = []
+        for node in top:
+            if node.keyword in _MAIN_READ or node.keyword in _MAIN_PROCESS:
+                continue
+            if node.keyword == "worker_processes" and node.args == ("auto",):
+                continue  # what lbgen writes
+            if node.children and node.keyword != "include":
+                inner = [c for c in node.directives() if node.keyword != "http"
+                         or not (c.keyword == "server" and not c.args)]  # fmt: skip
+                add(" ".join(node.words()), inner, node)
+            else:
+                main.append(node)
+        add("main", main, None)
+    stream_level = [n for n in stream if n.keyword not in _STREAM_READ
+                    and n.keyword not in _PROXY_ROWS]  # fmt: skip
+    add("stream", stream_level, None)
+    return out
 
 
 def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:

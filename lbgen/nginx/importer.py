@@ -28,6 +28,7 @@ from lbgen.importer import (
 )
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.effective import nginx_stream_nodes
+from lbgen.nginx.syntax import one_line, quote_arg
 from lbgen.nginx.table import CHECK_PARAMS, PLUS_TABLE, TABLE, FailTimeout, Method, Time, Tries
 from lbgen.nginx.view import NGINX_FACILITIES, error_log_target
 from lbgen.resolve import ResolvedLog
@@ -89,12 +90,18 @@ class _NginxImport:
             # lbgen writes error_log itself from global.log: only that one is not a loss.
             written = error_log_target(_resolved_log(d.global_.get("log")))
             if written is None or node.args != tuple(written.split()):
-                d.unmapped(node, ("global",))
+                self._keep(node, ("global",))
         for node in stream:
             if node.keyword == "upstream" and node.args:
                 self._upstream(node)
         self._server_blocks(stream)
         d.hoist()
+
+    def _keep(self, node: Node, where: tuple[str, ...], why: str = "no spec field") -> None:
+        """A statement without a spec field: into ``where``'s ``extra.nginx`` list (on one
+        line), or named in a comment when it cannot be an extra item."""
+        if not self.d.keep(node, where, one_line(node), "nginx"):
+            self.d.unmapped(node, where, why=why)
 
     # -- outside the upstreams ------------------------------------------------------------------
 
@@ -129,7 +136,13 @@ class _NginxImport:
                 continue
             if node.keyword == "http" and self._http_health(node):
                 continue
-            d.unmapped(node, ("global",))
+            if node.children and node.keyword != "include":
+                header = " ".join(quote_arg(w) for w in node.words())
+                lines = [one_line(c) for c in _statements(node)]
+                if not d.keep_section(node, header, lines, "nginx"):
+                    d.unmapped(node, ("global",))
+                continue
+            self._keep(node, ("global",))
 
     def _http_health(self, http: Node) -> bool:
         """An ``http {}`` server answering a fixed 200 on one path (``location /healthz {
@@ -156,8 +169,10 @@ class _NginxImport:
             d.note(("global",), f"{server.location()}: an http server answering 200 on "
                    f"{found[0].args[0]} is lbgen's liveness endpoint (lbgen answers it from the "
                    "stream module, on any path)")  # fmt: skip
-            for node in http.directives():
-                if node is not server:
+            rest = [node for node in _statements(http) if node is not server]
+            lines = [one_line(node) for node in rest]
+            if rest and not d.keep_section(http, "http", lines, "nginx"):
+                for node in rest:
                     d.unmapped(node, ("global",), f"http {{ {shown(node)} }}")
             for node in server.directives():
                 if node.keyword != "listen" and node is not found[0]:
@@ -196,13 +211,13 @@ class _NginxImport:
             if key == "access_log" and node.args:
                 log = _nginx_log(node.args[0])
                 if log is None:
-                    d.unmapped(node, ("global",), why="no spec log target says this")
+                    self._keep(node, ("defaults",), why="no spec log target says this")
                 continue
             if key == "log_format" and node.args[:1] == (LOG_FORMAT,):
                 continue
             if key == "match" and self.checks:
                 continue  # read with the health_check that names it
-            d.unmapped(node, ("global",))
+            self._keep(node, ("defaults",))
         d.global_["log"] = log
 
     # -- upstreams ------------------------------------------------------------------------------
@@ -228,7 +243,7 @@ class _NginxImport:
             elif node.keyword == "zone":
                 continue  # shared state of the workers: lbgen decides, the diff ignores it
             else:
-                d.unmapped(node, where)
+                self._keep(node, where)
         names = self._servers(block, backend, key)
         if self.checks:
             self._active_health(backend, key)
@@ -261,7 +276,9 @@ class _NginxImport:
                 passive = word in _PASSIVE_WORDS
                 if word not in _SERVER_WORDS or (passive and self.checks):
                     why = "the spec's NGINX Plus check is active" if passive else "no spec field"
-                    d.unmapped(node, ("pools", pool, "servers", key), param, why)
+                    at = ("pools", pool, "servers", key)
+                    if passive or not d.keep(node, at, param, "nginx"):
+                        d.unmapped(node, at, param, why)
         return names
 
     def _active_health(self, backend: Backend, pool: str) -> None:
@@ -452,7 +469,13 @@ class _NginxImport:
                     continue
                 if inner.keyword in ("health_check", "health_check_timeout") and self.checks:
                     continue  # read by the upstream's health
-                d.unmapped(inner, ("frontends", key))
+                self._keep(inner, ("frontends", key))
+
+
+def _statements(block: Node) -> list[Node]:
+    """A block's statements as written: an ``include`` stays one statement (its files are on
+    the machine that runs nginx), unlike :meth:`Node.directives`, which reads them in."""
+    return [child for child in block.children if not child.is_comment]
 
 
 _SPEC_FACILITIES = {nginx: spec for spec, nginx in NGINX_FACILITIES.items()}

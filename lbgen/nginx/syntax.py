@@ -225,6 +225,38 @@ class _Reader:
         return tuple(nodes)
 
 
+#: Blocks besides those the canonical writer knows, so that an empty one stays a block.
+_OTHER_BLOCKS = frozenset({"location", "if", "types", "limit_except", "match", "mail"})
+
+
+class _FragmentReader(_Reader):
+    """Reads a fragment (an extra directive of a spec): includes are named, never followed,
+    since the files they name are on the machine that runs nginx, not the one that renders."""
+
+    def _include(
+        self, pattern: str, filename: str, line: int, stack: tuple[str, ...], ctx: Context
+    ) -> tuple[Node, ...]:
+        return ()
+
+
+def parse_fragment(text: str, ctx: Context) -> tuple[tuple[Node, ...], list[str]]:
+    """The statements of ``text`` read in the context ``ctx`` (``("stream", "upstream")``), and
+    the problems crossplane (syntax, arguments, context) finds in them, as messages."""
+    reader = _FragmentReader("extra.conf")
+    nodes = reader.parse_text(text, "extra.conf", (), ctx)
+    return tuple(n for n in nodes if not n.is_comment), [e.message for e in reader.errors]
+
+
+def one_line(node: Node) -> str:
+    """A statement on one line, as lbgen writes an extra: ``a b;`` or ``a b { c; d { e; } }``."""
+    head = " ".join([node.keyword, *(quote_arg(a) for a in node.args)])
+    block = bool(node.children) or _is_block(node) or node.keyword in _OTHER_BLOCKS
+    if node.keyword == INCLUDE or not block:
+        return f"{head};"
+    inner = " ".join(one_line(child) for child in node.children if not child.is_comment)
+    return f"{head} {{ {inner} }}" if inner else f"{head} {{ }}"
+
+
 def _with(node: Node, *, comment: str) -> Node:
     return Node(
         node.keyword,

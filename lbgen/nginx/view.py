@@ -8,9 +8,10 @@ makes it an error). Built-in defaults that get dropped are summed up in one note
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from lbgen import extra as extras
 from lbgen.directives import Directive, DirectiveTable
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.table import (
@@ -31,7 +32,13 @@ from lbgen.resolve import (
 )
 from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_nginx_duration
-from lbgen.view import Findings, View, warn_log_host_name
+from lbgen.view import Findings, Verbatim, View, warn_log_host_name
+
+# crossplane's contexts of the blocks extras go in (lbgen.nginx.syntax.Context).
+_MAIN: tuple[str, ...] = ()
+_STREAM = ("stream",)
+_UPSTREAM = ("stream", "upstream")
+_SERVER = ("stream", "server")
 
 _UNSUPPORTED = "nginx-unsupported"
 
@@ -60,6 +67,8 @@ class NginxUpstream:
     method: str | None
     zone: str | None
     servers: list[str]
+    extra: list[str] = field(default_factory=list)
+    """Whole statements (``fullconn 1;``), after the servers."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class NginxServer:
     listens: list[str]
     upstream: str
     directives: list[str]  # without the ";": the template ends each one
+    extra: list[str] = field(default_factory=list)
+    """Whole statements, ``;`` or block included, after the modelled directives."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +394,7 @@ class _PoolTranslation:
             params.append(self._flag("backup"))
         if down:
             params.append(self._flag("down"))
+        params += _server_extra(server, self.findings)
         if server.is_dns and not self.plus:
             self.findings.warning(
                 "nginx-dns-at-start", (*server.path, "address"),
@@ -410,7 +422,10 @@ class _PoolTranslation:
         # failure state (max_fails); without it each worker balances on its own view.
         zone = _render(self.table, "zone", "upstream", (self.pool.name, zone_size_kib(self.pool)))
         self.check_ranges()
-        return NginxUpstream(self.pool.name, method, zone, servers), match, health_lines
+        extra = extra_statements(
+            (*self.pool.path, "extra", "nginx"), self.pool.extra.nginx, _UPSTREAM, self.findings
+        )
+        return NginxUpstream(self.pool.name, method, zone, servers, extra), match, health_lines
 
 
 def _check_time(us: int, where: Path_, what: str, findings: Findings) -> None:
@@ -683,6 +698,120 @@ def _upstream_name_clashes(resolved: Resolved, findings: Findings) -> None:
             )  # fmt: skip
 
 
+def extra_statements(
+    owner: Path_, items: list[str] | None, ctx: tuple[str, ...], findings: Findings
+) -> list[str]:
+    """The ``nginx`` extras of one block as one-line statements, each read by crossplane in the
+    block's context ``ctx``; an item that is not exactly one valid statement there is an error.
+    The ``;`` of a simple directive is optional in the spec."""
+    from lbgen.nginx.syntax import one_line, parse_fragment
+
+    out: list[str] = []
+    for index, item in enumerate(items or ()):
+        text = item.strip()
+        if not text.endswith((";", "}")):
+            text += ";"
+        nodes, problems = parse_fragment(text, ctx)
+        where = "the main context" if not ctx else " ".join(ctx)
+        if not problems and len(nodes) != 1:
+            problems = [f"{len(nodes)} statements: write one per item"]
+        if not problems and not _written_back(nodes[0], ctx):
+            problems = ["it does not read back as the same one statement"]
+        if problems:
+            findings.error(
+                "extra-nginx", (*owner, index),
+                f"{item!r} is not one valid nginx directive in {where}: {problems[0]}",
+            )  # fmt: skip
+            continue
+        out.append(Verbatim(one_line(nodes[0])))
+    return out
+
+
+_DIRECTIVE_NAME = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _written_back(node: Any, ctx: tuple[str, ...]) -> bool:
+    """True when every statement of ``node`` has a directive's name and its one-line form reads
+    back as the same statement (crossplane takes a stray ``;`` or ``{`` for a name)."""
+    from lbgen.nginx.syntax import one_line, parse_fragment
+
+    def names_ok(n: Any, top: bool) -> bool:
+        # Inside a block a statement may be other than a directive (``types``: a MIME type).
+        named = _DIRECTIVE_NAME.fullmatch(n.keyword) if top else n.keyword not in ";{}"
+        return bool(named) and all(names_ok(c, False) for c in n.children if not c.is_comment)
+
+    def shape(n: Any) -> Any:
+        return (n.keyword, n.args, [shape(c) for c in n.children if not c.is_comment])
+
+    again, problems = parse_fragment(one_line(node), ctx)
+    return names_ok(node, True) and not problems and [shape(n) for n in again] == [shape(node)]
+
+
+def _server_extra(server: ResolvedServer, findings: Findings) -> list[str]:
+    """A server's extra parameters (``max_conns=10``): words without ``;``, ``{`` or ``}``."""
+    out: list[str] = []
+    for index, item in enumerate(server.extra.nginx or ()):
+        text = extras.normalise(item.strip().removesuffix(";"))
+        if any(char in text for char in ';{}"#'):
+            findings.error(
+                "extra-nginx", (*server.path, "extra", "nginx", index),
+                f"{item!r} is not a server parameter: words without ';', '{{', '}}', quotes "
+                "or '#'",
+            )  # fmt: skip
+            continue
+        out.append(text)
+    return out
+
+
+def _extra_sections(resolved: Resolved, findings: Findings) -> list[tuple[str, list[str]]]:
+    """``global.extra.nginx_sections``: top-level blocks (``http``) and their statements."""
+    from lbgen.nginx.syntax import parse_fragment
+
+    out: list[tuple[str, list[str]]] = []
+    for header, items in (resolved.global_.extra.nginx_sections or {}).items():
+        where: Path_ = ("global", "extra", "nginx_sections", header)
+        nodes, problems = parse_fragment(f"{header} {{ }}", _MAIN)
+        if problems or len(nodes) != 1:
+            findings.error(
+                "extra-nginx", where,
+                f"{header!r} is not the header of an nginx top-level block (e.g. http): "
+                f"{problems[0] if problems else 'one block header'}",
+                key=True,
+            )  # fmt: skip
+            continue
+        if nodes[0].keyword in ("stream", "events"):
+            findings.error(
+                "extra-nginx", where,
+                f"lbgen writes the {nodes[0].keyword} block itself: put its extras in "
+                f"{'defaults.extra.nginx' if nodes[0].keyword == 'stream' else 'global.extra'}",
+                key=True,
+            )  # fmt: skip
+            continue
+        ctx = (nodes[0].keyword,)
+        out.append(
+            (Verbatim(extras.normalise(header)), extra_statements(where, items, ctx, findings))
+        )
+    return out
+
+
+def _main_extras(
+    resolved: Resolved, findings: Findings, layout: str
+) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """``global.extra.nginx`` and its sections: only the full layout has a main context."""
+    g = resolved.global_.extra
+    if layout != "full":
+        for name in ("nginx", "nginx_sections"):
+            if getattr(g, name):
+                findings.warning(
+                    "nginx-extra-layout", ("global", "extra", name),
+                    f"global.extra.{name} goes in nginx's main context, which only --layout "
+                    f"full writes; with layout {layout} put it in your nginx.conf",
+                )  # fmt: skip
+        return [], []
+    main = extra_statements(("global", "extra", "nginx"), g.nginx, _MAIN, findings)
+    return main, _extra_sections(resolved, findings)
+
+
 def build_nginx_view(
     resolved: Resolved, *, plus: bool, layout: str, load_module: str | None = None
 ) -> View:
@@ -713,6 +842,9 @@ def build_nginx_view(
                 listens=[_listen(bind, ipv4_ports) for bind in frontend.binds],
                 upstream=pool.name,
                 directives=_proxy_directives(frontend, pool, findings, table) + health_lines,
+                extra=extra_statements(
+                    (*frontend.path, "extra", "nginx"), frontend.extra.nginx, _SERVER, findings
+                ),
             )
         )
     g = resolved.global_
@@ -747,6 +879,11 @@ def build_nginx_view(
     first_log = g.logs[0] if g.logs else g.log
     _warn_log(resolved, findings, layout)
     access_log = access_log_target(first_log)
+    extras.warn_other_engines(resolved, findings, "nginx-plus" if plus else "nginx")
+    main_extra, extra_sections = _main_extras(resolved, findings, layout)
+    stream_extra = extra_statements(
+        ("defaults", "extra", "nginx"), resolved.defaults_extra.nginx, _STREAM, findings
+    )
     context: dict[str, Any] = {
         "load_module": load_module,
         "worker_connections": worker_connections,
@@ -758,5 +895,10 @@ def build_nginx_view(
         "matches": matches,
         "servers": servers,
         "health_listener": health_listener,
+        "main_extra": main_extra,
+        # An extra worker_processes replaces lbgen's "auto" (nginx refuses a duplicate).
+        "own_worker_processes": not any(d.startswith("worker_processes ") for d in main_extra),
+        "extra_sections": extra_sections,
+        "stream_extra": stream_extra,
     }
     return View(f"nginx/{layout}.conf.j2", context, findings.sorted())

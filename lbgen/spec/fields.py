@@ -104,6 +104,10 @@ class Kind(StrEnum):
     """A Linux network interface name."""
     AUTH_PASS = "auth-pass"
     """A VRRPv2 password of at most 8 characters."""
+    EXTRA = "extra"
+    """Verbatim engine directives, one per item (the escape hatch, :mod:`lbgen.extra`)."""
+    EXTRA_SECTIONS = "extra-sections"
+    """Whole verbatim engine sections: header -> its directives."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ _DEFAULTS_POOL = (Scope.DEFAULTS, Scope.POOL)
 _INHERITED_BY_SERVERS = (Scope.DEFAULTS, Scope.POOL, Scope.SERVER)
 _CLIENT_SIDE = (Scope.DEFAULTS, Scope.FRONTEND)
 _US = "us"
+_EXTRA_SCOPES = (Scope.DEFAULTS, Scope.POOL, Scope.SERVER, Scope.FRONTEND)
 
 
 def _duration(path: str, scopes: tuple[Scope, ...]) -> Field:
@@ -176,6 +181,10 @@ FIELDS: tuple[Field, ...] = (
     Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),
+    Field("global.extra.haproxy", (Scope.GLOBAL,), Kind.EXTRA),
+    Field("global.extra.nginx", (Scope.GLOBAL,), Kind.EXTRA),
+    Field("global.extra.haproxy_sections", (Scope.GLOBAL,), Kind.EXTRA_SECTIONS),
+    Field("global.extra.nginx_sections", (Scope.GLOBAL,), Kind.EXTRA_SECTIONS),
     Field("balance", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(Balance)),
     Field("retries", _DEFAULTS_POOL, Kind.COUNT, unit="attempts"),
     Field("redispatch", _DEFAULTS_POOL, Kind.BOOL),
@@ -207,6 +216,8 @@ FIELDS: tuple[Field, ...] = (
     Field("pool", (Scope.FRONTEND,), Kind.NAME),
     Field("v6only", (Scope.FRONTEND,), Kind.BOOL),
     Field("mode", (Scope.FRONTEND,), Kind.CHOICE, choices=get_args(FrontendMode)),
+    Field("extra.haproxy", _EXTRA_SCOPES, Kind.EXTRA),
+    Field("extra.nginx", _EXTRA_SCOPES, Kind.EXTRA),
     _duration("timeouts.client", _CLIENT_SIDE),
     _duration("timeouts.client_fin", _CLIENT_SIDE),
     Field("log_format", (Scope.DEFAULTS,), Kind.CHOICE, choices=("tcplog", "none")),

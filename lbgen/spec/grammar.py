@@ -86,6 +86,9 @@ HTTP_PATH = Grammar("/(?:[A-Za-z0-9._~!&()*+,=:@/?-]|%[0-9A-Fa-f]{2}){0,1023}")
 CERT_PATH = Grammar("[A-Za-z0-9_.,/@:+=~-]{1,1024}")
 # HAProxy "stats auth user:password": unquoted in the config, so no space, quote or comment.
 STATS_AUTH = Grammar("[A-Za-z0-9_.@+-]{1,64}:[A-Za-z0-9_.,/@:+=~!%^*()?-]{1,256}")
+# One verbatim engine directive (the spec's ``extra``): printable ASCII, not only spaces, on one
+# line. The engine's own parser checks its structure when it is rendered.
+EXTRA_DIRECTIVE = Grammar("(?=[ -~]{1,4096}$(?!\n))[ -~]*[!-~][ -~]*")
 
 _CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab",
                   "\x00": "a NUL", "\x1b": "an ESC", "\x7f": "a DEL", "\x85": "a NEL (U+0085)",

@@ -203,6 +203,31 @@ AtLeastOne = Annotated[int, Field(ge=1)]
 StatusCode = Annotated[int, Field(ge=100, le=599)]
 
 
+def _check_extra_item(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "an extra directive must be a string")
+    reason = grammar.unusable_character(value)
+    if reason:
+        raise PydanticCustomError(
+            "extra", "{value} cannot be an extra directive: {why} (one directive per item)",
+            {"value": shown_value(value), "why": reason},
+        )  # fmt: skip
+    if not value.strip():
+        raise PydanticCustomError("extra", "an extra directive must not be empty")
+    if not grammar.EXTRA_DIRECTIVE.matches(value):
+        raise PydanticCustomError("extra", "an extra directive is at most 4096 characters")
+    return value
+
+
+ExtraItem = Annotated[
+    str,
+    PlainValidator(_check_extra_item, json_schema_input_type=str),
+    grammar_schema(grammar.EXTRA_DIRECTIVE),
+]
+ExtraList = Annotated[list[ExtraItem], Field(min_length=1)]
+ExtraSections = Annotated[dict[ExtraItem, ExtraList], Field(min_length=1)]
+
+
 class Model(BaseModel):
     """Base for every spec block: unknown keys are errors, no silent type coercion."""
 
@@ -215,6 +240,32 @@ class Model(BaseModel):
     # instead of one per model at import. (The defaults below are model_construct()ed: an
     # instance built at import would build its model's validator there and then.)
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+
+
+class Extra(Model):
+    """The escape hatch: verbatim directives for what the spec does not model, per engine.
+
+    Rendered after the section's modelled directives, in order; never read by lint or explain.
+    A list for another engine than the target is not rendered and gives a warning."""
+
+    haproxy: ExtraList | None = None
+    """HAProxy lines added verbatim to this section, one directive per item (on a server:
+    its keyword arguments, e.g. "resolvers docker")."""
+    nginx: ExtraList | None = None
+    """nginx (and NGINX Plus) directives added to this block, one per item; a trailing ";" is
+    optional and a block may be written on one line (on a server: its parameters, e.g.
+    "max_conns=10")."""
+
+
+class GlobalExtra(Extra):
+    """The escape hatch of the ``global`` block: process directives and whole extra sections."""
+
+    haproxy_sections: ExtraSections | None = None
+    """Whole HAProxy sections the spec does not model, by header ("resolvers docker",
+    "userlist admins", "peers lb", "program x"), each a list of its lines."""
+    nginx_sections: ExtraSections | None = None
+    """Extra nginx top-level blocks by header ("http"), each a list of the directives inside it
+    (a server block written on one line: "server { listen 80; return 204; }")."""
 
 
 class Health(Model):
@@ -315,6 +366,9 @@ class Defaults(PoolParams):
     dontlognull: bool | None = None
     """``false``: log connections that sent no data too (port probes, health checkers);
     unset or ``true``: HAProxy ``option dontlognull`` leaves them out."""
+    extra: Extra = Extra.model_construct()
+    """Verbatim directives for the engine's defaults (HAProxy ``defaults``, nginx ``stream {}``);
+    not inherited field by field: the engine applies them as it applies its own."""
 
 
 class Server(ServerParams):
@@ -326,6 +380,8 @@ class Server(ServerParams):
     """Receives traffic only when no non-backup server is up."""
     disabled: bool | None = None
     """Kept in the config but sent no traffic (maintenance)."""
+    extra: Extra = Extra.model_construct()
+    """Verbatim parameters appended to this server's line, per engine."""
 
 
 def _server_shorthand(value: Any) -> Any:
@@ -344,6 +400,8 @@ class Pool(PoolParams):
     """The API servers by name: "host:port" or a mapping with an address."""
     timeouts: PoolTimeouts = PoolTimeouts.model_construct()
     """Server-side timeouts; override defaults.timeouts."""
+    extra: Extra = Extra.model_construct()
+    """Verbatim directives for this pool's block (HAProxy ``backend``, nginx ``upstream``)."""
 
 
 class Frontend(Model):
@@ -361,6 +419,8 @@ class Frontend(Model):
     """tcp (http with routes is planned, and rejected for now)."""
     timeouts: FrontendTimeouts = FrontendTimeouts.model_construct()
     """Client-side timeouts; override defaults.timeouts."""
+    extra: Extra = Extra.model_construct()
+    """Verbatim directives for this listener (HAProxy ``frontend``, nginx stream ``server {}``)."""
 
     @field_validator("mode")
     @classmethod
@@ -530,6 +590,8 @@ class Global(Model):
     """HAProxy's stats page (and Prometheus /metrics)."""
     health: LbHealth | None = None
     """The load balancer's own liveness endpoint."""
+    extra: GlobalExtra = GlobalExtra.model_construct()
+    """Verbatim process directives and whole extra sections, per engine (the escape hatch)."""
 
 
 class Spec(Model):

@@ -114,6 +114,10 @@ def _walk(node: dict[str, Any], defs: dict[str, Any], path: Path_, base: Any) ->
     for name, child in node.get("properties", {}).items():
         if base is not None and not isinstance(base, dict):
             break  # the base spec takes another alternative here (global.log's list form)
+        if name == "extra":
+            # Verbatim directives: structure is their point, so the value-injection oracle does
+            # not apply; tests/adversarial/test_extra.py holds them to one statement each.
+            continue
         yield from _walk(child, defs, (*path, name), (base or {}).get(name))
     patterns = node.get("patternProperties", {})
     for child in patterns.values():
