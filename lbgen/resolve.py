@@ -237,17 +237,34 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS
     )
     sources.update({f"server_defaults.{k}": v for k, v in pool_server_sources.items()})
+    server_defaults = {
+        "weight": _weight(pool_server_params["weight"]),
+        "slowstart": _us(pool_server_params["slowstart"]),
+        "maxconn": pool_server_params["maxconn"],
+        "maxqueue": pool_server_params["maxqueue"],
+    }
     servers = []
     for server_name, server in pool.servers.items():
         server_path: Path_ = (*path, "servers", server_name)
-        layers = [Layer(server, server_path), *pool_layers]
-        params, server_sources = _resolve_block(SERVER_PARAMS, layers, BUILTIN_DEFAULTS)
+        # A server's layers are itself, then the pool's: a field the server does not set is the
+        # pool's, resolved (and converted) once above instead of once per server.
+        params = dict(server_defaults)
+        server_sources = dict(pool_server_sources)
+        own = server.model_fields_set
+        for param in SERVER_PARAMS:
+            if param in own:
+                value = getattr(server, param)
+                params[param] = (
+                    _weight(value) if param == "weight"
+                    else _us(value) if param == "slowstart" else value
+                )  # fmt: skip
+                server_sources[param] = (*server_path, param)
         servers.append(
             ResolvedServer(
                 name=server_name,
                 address=parse_host_port(server.address, allow_empty_host=False),
-                weight=_weight(params["weight"]),
-                slowstart=_us(params["slowstart"]),
+                weight=params["weight"],
+                slowstart=params["slowstart"],
                 maxconn=params["maxconn"],
                 maxqueue=params["maxqueue"],
                 backup=bool(server.backup),
@@ -264,12 +281,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         redispatch=values["redispatch"],
         timeouts={k: _us(v) for k, v in timeouts.items()},
         servers=tuple(servers),
-        server_defaults={
-            "weight": _weight(pool_server_params["weight"]),
-            "slowstart": _us(pool_server_params["slowstart"]),
-            "maxconn": pool_server_params["maxconn"],
-            "maxqueue": pool_server_params["maxqueue"],
-        },
+        server_defaults=server_defaults,
         path=path,
         sources=sources,
     )
