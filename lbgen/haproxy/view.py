@@ -166,14 +166,17 @@ def _server_params(values: Mapping[str, Any]) -> list[str]:
     return _params(table.SERVER_PARAMS, dict(values))
 
 
-def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> HaproxyServer:
+def _server(
+    pool: ResolvedPool, server: ResolvedServer, findings: Findings, check: list[str]
+) -> HaproxyServer:
+    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each."""
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
     }  # fmt: skip
     # Only what differs from default-server: the pool's values are stated once.
     differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
-    params = _check_params(pool) + _server_params(differing)
+    params = check + _params(table.SERVER_PARAMS, differing)
     if server.backup:
         params.append(table.BACKUP.name)
     if server.disabled:
@@ -224,12 +227,13 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
         else:
             _check_count(value, where, name, findings)
     for server in pool.servers:
-        _check_duration(
-            server.slowstart, server.sources.get("slowstart", server.path), "slowstart", findings
-        )
-        for name in ("maxconn", "maxqueue"):
-            where = server.sources.get(name, server.path)
-            _check_count(getattr(server, name), where, name, findings)
+        # Where a value came from is looked up only for a value to check (most are None).
+        if server.slowstart is not None:
+            where = server.sources.get("slowstart", server.path)
+            _check_duration(server.slowstart, where, "slowstart", findings)
+        for name, value in (("maxconn", server.maxconn), ("maxqueue", server.maxqueue)):
+            if value is not None:
+                _check_count(value, server.sources.get(name, server.path), name, findings)
     health = pool.health
     if health.check in (None, "none"):
         return
@@ -266,6 +270,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
         row = table.CHECK_TIMEOUT
         timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
     default_server = _timing_params(pool) + _server_params(pool.server_defaults)
+    check = _check_params(pool)
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
@@ -274,7 +279,7 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
         redispatch=pool.redispatch,
         timeouts=timeouts,
         default_server=" ".join(default_server),
-        servers=[_server(pool, server, findings) for server in pool.servers],
+        servers=[_server(pool, server, findings, check) for server in pool.servers],
     )
 
 
@@ -328,6 +333,8 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
     (``global.maxconn``, a frontend's ``timeouts.client``, a pool's ``health.interval``, a
     server's ``weight``): ``where`` is the spec path that set it, else its owner's."""
     g = resolved.global_
+    health_names = fields.names(Scope.POOL, "health")
+    server_names = ("backup", "disabled", *server_param_names())
     for name in ("maxconn", "log"):
         yield f"global.{name}", getattr(g, name), ("global", name)
     for frontend in resolved.frontends:
@@ -346,11 +353,11 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
         for name, value in pool.server_defaults.items():
             yield name, value, pool.sources.get(f"server_defaults.{name}", pool.path)
         health = pool.health
-        for name in fields.names(Scope.POOL, "health"):
+        for name in health_names:
             where = health.sources.get(name, (*pool.path, "health"))
             yield f"health.{name}", getattr(health, name), where
         for server in pool.servers:
-            for name in ("backup", "disabled", *server_param_names()):
+            for name in server_names:
                 yield name, getattr(server, name), server.sources.get(name, server.path)
 
 
@@ -364,6 +371,8 @@ def warn_unsupported(
 ) -> None:
     """One warning per set field that HAProxy cannot express: the text of its table row."""
     by_field = {row.field: row for row in (table.TABLE.unsupported() if rows is None else rows)}
+    if not by_field:
+        return  # nothing to warn about: skip walking every field of every server
     for name, value, where in field_values(resolved):
         row = by_field.get(name)
         if row is not None and value is not None and value is not False:
