@@ -75,6 +75,7 @@ class UnsafeValueError(SpecError):
         return UnsafeValueError(self.engine, self.template, self.value, self.reason, file)
 
 
+@functools.lru_cache(maxsize=256)
 def _engine_of_template(name: str | None) -> tuple[str, ...]:
     folder = (name or "").partition("/")[0]
     return (folder,) if folder in ("haproxy", "nginx", "keepalived") else ("haproxy", "nginx")
@@ -97,7 +98,7 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
     """Jinja ``finalize``: every printed value is checked for the engine of its template."""
     if type(value) is int:  # digits and a minus sign: safe in every engine's syntax
         return value
-    text = value if isinstance(value, str) else str(value)
+    text = value if type(value) is str else str(value)
     for engine in _engine_of_template(context.name):
         reason = _unsafe(engine, text)
         if reason:
