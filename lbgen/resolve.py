@@ -10,7 +10,6 @@ point its warnings at the line the user wrote, or knows the value is a built-in 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,8 +187,9 @@ def canonical_json(spec: Spec) -> str:
     Only fields the file set are included (an explicit ``null`` stays), so comments, layout and
     quoting do not change the hash but every meaningful edit does.
     """
-    data = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # pydantic-core writes the same text as json.dumps(model_dump(mode="json"), compact,
+    # ensure_ascii=False) -- the golden outputs' digests pin it -- at a third of the cost.
+    return spec.model_dump_json(by_alias=True, exclude_unset=True)
 
 
 def spec_digest(spec: Spec) -> str:
