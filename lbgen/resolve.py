@@ -248,17 +248,20 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         server_path: Path_ = (*path, "servers", server_name)
         # A server's layers are itself, then the pool's: a field the server does not set is the
         # pool's, resolved (and converted) once above instead of once per server.
-        params = dict(server_defaults)
-        server_sources = dict(pool_server_sources)
-        own = server.model_fields_set
-        for param in SERVER_PARAMS:
-            if param in own:
-                value = getattr(server, param)
-                params[param] = (
-                    _weight(value) if param == "weight"
-                    else _us(value) if param == "slowstart" else value
-                )  # fmt: skip
-                server_sources[param] = (*server_path, param)
+        params: Mapping[str, Any] = server_defaults
+        server_sources: Sources = pool_server_sources  # shared (read-only) when nothing is set
+        own = server.__pydantic_fields_set__
+        if not own.isdisjoint(SERVER_PARAMS):
+            set_params, set_sources = dict(server_defaults), dict(pool_server_sources)
+            for param in SERVER_PARAMS:
+                if param in own:
+                    value = getattr(server, param)
+                    set_params[param] = (
+                        _weight(value) if param == "weight"
+                        else _us(value) if param == "slowstart" else value
+                    )  # fmt: skip
+                    set_sources[param] = (*server_path, param)
+            params, server_sources = set_params, set_sources
         servers.append(
             ResolvedServer(
                 name=server_name,

@@ -178,9 +178,12 @@ def _server(
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
     }  # fmt: skip
-    # Only what differs from default-server: the pool's values are stated once.
-    differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
-    params = check + _params(table.SERVER_PARAMS, differing)
+    if own == pool.server_defaults:  # the common case: nothing differs from default-server
+        params = list(check)
+    else:
+        # Only what differs from default-server: the pool's values are stated once.
+        differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
+        params = check + _params(table.SERVER_PARAMS, differing)
     if server.backup:
         params.append(table.BACKUP.name)
     if server.disabled:
