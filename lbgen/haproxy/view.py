@@ -261,7 +261,26 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
         _check_count(getattr(health, name), where, f"health.{name}", findings)
 
 
-def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
+#: What a backend writes from its health, timeouts and server defaults alone: timeout settings,
+#: check lines, default-server text, the check parameters of each server line.
+_Shared = tuple[list[Setting], list[str], str, list[str]]
+
+
+def _shared_parts(pool: ResolvedPool) -> _Shared:
+    health = pool.health
+    timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
+    if health.check not in (None, "none") and health.timeout is not None:
+        row = table.CHECK_TIMEOUT
+        timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
+    default_server = _timing_params(pool) + _server_params(pool.server_defaults)
+    return timeouts, _check_lines(pool), " ".join(default_server), _check_params(pool)
+
+
+def _backend(
+    pool: ResolvedPool, findings: Findings, memo: dict[tuple[int, ...], _Shared] | None = None
+) -> HaproxyBackend:
+    """One backend; ``memo`` keeps the parts pools sharing their resolved blocks write alike
+    (resolve shares one object per block among pools that set nothing of it)."""
     _check_pool_ranges(pool, findings)
     if pool.balance in _STATIC_BALANCE:
         for server in pool.servers:
@@ -273,21 +292,22 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
                     "(static weights cannot ramp up)",
                 )  # fmt: skip
     _missing_timeouts(pool, ("connect", "server"), findings)
-    health = pool.health
-    timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
-    if health.check not in (None, "none") and health.timeout is not None:
-        row = table.CHECK_TIMEOUT
-        timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
-    default_server = _timing_params(pool) + _server_params(pool.server_defaults)
-    check = _check_params(pool)
+    # Keyed by identity: the objects live as long as ``pool`` does, through the whole view.
+    key = (id(pool.health), id(pool.timeouts), id(pool.server_defaults))
+    parts = None if memo is None else memo.get(key)
+    if parts is None:
+        parts = _shared_parts(pool)
+        if memo is not None:
+            memo[key] = parts
+    timeouts, check_lines, default_server, check = parts
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
-        check=_check_lines(pool),
+        check=list(check_lines),
         retries=pool.retries,
         redispatch=pool.redispatch,
-        timeouts=timeouts,
-        default_server=" ".join(default_server),
+        timeouts=list(timeouts),
+        default_server=default_server,
         servers=[_server(pool, server, findings, check) for server in pool.servers],
     )
 
@@ -427,6 +447,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
     HAProxy takes no render options: ``options`` (nginx's ``load_module``) are ignored.
     """
     findings = Findings(resolved)
+    memo: dict[tuple[int, ...], _Shared] = {}
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")
     warn_unsupported(resolved, findings)
@@ -440,7 +461,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "log": _log_target(g.log),
         "maxconn": g.maxconn,
         "frontends": [_frontend(fe, findings, reserved) for fe in resolved.frontends],
-        "backends": [_backend(pool, findings) for pool in resolved.pools],
+        "backends": [_backend(pool, findings, memo) for pool in resolved.pools],
         "stats_frontend": STATS_FRONTEND,
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,
