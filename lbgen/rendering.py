@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
+from lbgen.gcpause import paused_gc
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.version import VERSION
@@ -308,7 +309,8 @@ def render(
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"render() needs a Spec from lbgen.load_spec(), not {type(spec).__name__}")
-    return render_resolved(
-        resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
-        load_module=load_module, node=node,
-    )  # fmt: skip
+    with paused_gc():  # resolving and the view make many small objects and few cycles
+        return render_resolved(
+            resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
+            load_module=load_module, node=node,
+        )  # fmt: skip

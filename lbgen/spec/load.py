@@ -491,6 +491,13 @@ class LoadedSpec:
 
 def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSpec:
     """Load and check a spec; raise SpecError with every problem found."""
+    from lbgen.gcpause import paused_gc
+
+    with paused_gc():  # a large spec's models are many small objects, few cycles
+        return _load(source, filename)
+
+
+def _load(source: str | Path | bytes, filename: str | None) -> LoadedSpec:
     from lbgen.spec.checks import cross_checks
 
     data, name = read_source(source, filename)
