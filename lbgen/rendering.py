@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
+from lbgen.gcpause import paused_gc
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.version import VERSION
@@ -83,6 +84,7 @@ class UnsafeValueError(SpecError):
         return UnsafeValueError(self.engine, self.template, self.value, self.reason, file)
 
 
+@functools.lru_cache(maxsize=256)
 def _engine_of_template(name: str | None) -> tuple[str, ...]:
     folder = (name or "").partition("/")[0]
     return (folder,) if folder in ("haproxy", "nginx", "keepalived") else ("haproxy", "nginx")
@@ -105,7 +107,7 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
     """Jinja ``finalize``: every printed value is checked for the engine of its template."""
     if type(value) is int:  # digits and a minus sign: safe in every engine's syntax
         return value
-    text = value if isinstance(value, str) else str(value)
+    text = value if type(value) is str else str(value)
     if isinstance(value, Verbatim):
         if not text.isascii() or not text.isprintable():
             raise UnsafeValueError(
@@ -325,7 +327,8 @@ def render(
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"render() needs a Spec from lbgen.load_spec(), not {type(spec).__name__}")
-    return render_resolved(
-        resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
-        load_module=load_module, node=node,
-    )  # fmt: skip
+    with paused_gc():  # resolving and the view make many small objects and few cycles
+        return render_resolved(
+            resolve_spec(spec), target, layout=layout, templates=templates, strict=strict,
+            load_module=load_module, node=node,
+        )  # fmt: skip

@@ -30,6 +30,7 @@ def parse_duration(text: str) -> int:
     return int(text[: -len(unit)]) * _UNITS_US[unit]
 
 
+@functools.lru_cache(maxsize=1024)  # a config writes the same few durations over and over
 def _format(us: int, units: tuple[str, ...]) -> str:
     if us == 0:
         return "0" + units[-1]

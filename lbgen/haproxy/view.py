@@ -13,6 +13,7 @@ Choices that matter to operators:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,9 @@ class HaproxyServer:
     name: str
     address: str
     params: str
+    #: ``name address params``: what the template prints after ``server`` (one value per line
+    #: instead of three: a large backend's rendering is mostly these lines).
+    line: str
 
 
 @dataclass(frozen=True)
@@ -171,14 +175,20 @@ def _server_params(values: Mapping[str, Any]) -> list[str]:
     return _params(table.SERVER_PARAMS, dict(values))
 
 
-def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> HaproxyServer:
+def _server(
+    pool: ResolvedPool, server: ResolvedServer, findings: Findings, check: list[str]
+) -> HaproxyServer:
+    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each."""
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
     }  # fmt: skip
-    # Only what differs from default-server: the pool's values are stated once.
-    differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
-    params = _check_params(pool) + _server_params(differing)
+    if own == pool.server_defaults:  # the common case: nothing differs from default-server
+        params = list(check)
+    else:
+        # Only what differs from default-server: the pool's values are stated once.
+        differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
+        params = check + _params(table.SERVER_PARAMS, differing)
     if server.backup:
         params.append(table.BACKUP.name)
     if server.disabled:
@@ -196,7 +206,9 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
     params += _extra(
         (*server.path, "extra", "haproxy"), server.extra.haproxy, findings, server_line=True
     )
-    return HaproxyServer(server.name, haproxy_address(server.address), " ".join(params))
+    address, text = haproxy_address(server.address), " ".join(params)
+    line = f"{server.name} {address} {text}" if text else f"{server.name} {address}"
+    return HaproxyServer(server.name, address, text, line)
 
 
 #: Sections the spec models: an extra section may not open one of these.
@@ -292,12 +304,13 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
         else:
             _check_count(value, where, name, findings)
     for server in pool.servers:
-        _check_duration(
-            server.slowstart, server.sources.get("slowstart", server.path), "slowstart", findings
-        )
-        for name in ("maxconn", "maxqueue"):
-            where = server.sources.get(name, server.path)
-            _check_count(getattr(server, name), where, name, findings)
+        # Where a value came from is looked up only for a value to check (most are None).
+        if server.slowstart is not None:
+            where = server.sources.get("slowstart", server.path)
+            _check_duration(server.slowstart, where, "slowstart", findings)
+        for name, value in (("maxconn", server.maxconn), ("maxqueue", server.maxqueue)):
+            if value is not None:
+                _check_count(value, server.sources.get(name, server.path), name, findings)
     health = pool.health
     if health.check in (None, "none"):
         return
@@ -316,7 +329,26 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
         _check_count(getattr(health, name), where, f"health.{name}", findings)
 
 
-def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
+#: What a backend writes from its health, timeouts and server defaults alone: timeout settings,
+#: check lines, default-server text, the check parameters of each server line.
+_Shared = tuple[list[Setting], list[str], str, list[str]]
+
+
+def _shared_parts(pool: ResolvedPool) -> _Shared:
+    health = pool.health
+    timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
+    if health.check not in (None, "none") and health.timeout is not None:
+        row = table.CHECK_TIMEOUT
+        timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
+    default_server = _timing_params(pool) + _server_params(pool.server_defaults)
+    return timeouts, _check_lines(pool), " ".join(default_server), _check_params(pool)
+
+
+def _backend(
+    pool: ResolvedPool, findings: Findings, memo: dict[tuple[int, ...], _Shared] | None = None
+) -> HaproxyBackend:
+    """One backend; ``memo`` keeps the parts pools sharing their resolved blocks write alike
+    (resolve shares one object per block among pools that set nothing of it)."""
     _check_pool_ranges(pool, findings)
     if pool.balance in _STATIC_BALANCE:
         for server in pool.servers:
@@ -328,21 +360,23 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
                     "(static weights cannot ramp up)",
                 )  # fmt: skip
     _missing_timeouts(pool, ("connect", "server"), findings)
-    health = pool.health
-    timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
-    if health.check not in (None, "none") and health.timeout is not None:
-        row = table.CHECK_TIMEOUT
-        timeouts.append(Setting(row.name.removeprefix("timeout "), _render(row, health.timeout)))
-    default_server = _timing_params(pool) + _server_params(pool.server_defaults)
+    # Keyed by identity: the objects live as long as ``pool`` does, through the whole view.
+    key = (id(pool.health), id(pool.timeouts), id(pool.server_defaults))
+    parts = None if memo is None else memo.get(key)
+    if parts is None:
+        parts = _shared_parts(pool)
+        if memo is not None:
+            memo[key] = parts
+    timeouts, check_lines, default_server, check = parts
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
-        check=_check_lines(pool),
+        check=list(check_lines),
         retries=pool.retries,
         redispatch=pool.redispatch,
-        timeouts=timeouts,
-        default_server=" ".join(default_server),
-        servers=[_server(pool, server, findings) for server in pool.servers],
+        timeouts=list(timeouts),
+        default_server=default_server,
+        servers=[_server(pool, server, findings, check) for server in pool.servers],
         extra=_extra((*pool.path, "extra", "haproxy"), pool.extra.haproxy, findings),
     )
 
@@ -398,6 +432,8 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
     (``global.maxconn``, a frontend's ``timeouts.client``, a pool's ``health.interval``, a
     server's ``weight``): ``where`` is the spec path that set it, else its owner's."""
     g = resolved.global_
+    health_names = fields.names(Scope.POOL, "health")
+    server_names = ("backup", "disabled", *server_param_names())
     for name in ("maxconn", "log"):
         yield f"global.{name}", getattr(g, name), ("global", name)
     for frontend in resolved.frontends:
@@ -416,11 +452,11 @@ def field_values(resolved: Resolved) -> Iterator[tuple[str, Any, Path_]]:
         for name, value in pool.server_defaults.items():
             yield name, value, pool.sources.get(f"server_defaults.{name}", pool.path)
         health = pool.health
-        for name in fields.names(Scope.POOL, "health"):
+        for name in health_names:
             where = health.sources.get(name, (*pool.path, "health"))
             yield f"health.{name}", getattr(health, name), where
         for server in pool.servers:
-            for name in ("backup", "disabled", *server_param_names()):
+            for name in server_names:
                 yield name, getattr(server, name), server.sources.get(name, server.path)
 
 
@@ -434,6 +470,8 @@ def warn_unsupported(
 ) -> None:
     """One warning per set field that HAProxy cannot express: the text of its table row."""
     by_field = {row.field: row for row in (table.TABLE.unsupported() if rows is None else rows)}
+    if not by_field:
+        return  # nothing to warn about: skip walking every field of every server
     for name, value, where in field_values(resolved):
         row = by_field.get(name)
         if row is not None and value is not None and value is not False:
@@ -452,13 +490,20 @@ _SYNTAX = {
 }
 
 
+#: The first character :func:`unsafe_in_config` objects to: not printable ASCII, or in ``_SYNTAX``.
+_UNSAFE_CHAR = re.compile(r"[^ -~]|[#\"'\\{}]")
+
+
 def unsafe_in_config(text: str) -> str | None:
     """Why ``text``, printed into haproxy.cfg, could change its structure; None when it cannot.
 
     The last line of defence behind validation: a line break starts a new statement, and the
     characters in ``_SYNTAX`` change how HAProxy splits a line into words.
     """
-    for char in text:
+    found = _UNSAFE_CHAR.search(text)  # one C scan; the loop below only words the reason
+    if found is None:
+        return None
+    for char in found.group():
         if not " " <= char <= "~":
             return f"holds {char!r}, which is not printable ASCII (a line break starts a new line)"
         if char in _SYNTAX:
@@ -472,6 +517,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
     HAProxy takes no render options: ``options`` (nginx's ``load_module``) are ignored.
     """
     findings = Findings(resolved)
+    memo: dict[tuple[int, ...], _Shared] = {}
     g = resolved.global_
     warn_log_host_name(resolved, findings, "HAProxy")
     warn_unsupported(resolved, findings)
@@ -494,7 +540,7 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "dontlognull": g.dontlognull,
         "maxconn": g.maxconn,
         "frontends": [_frontend(fe, findings, reserved) for fe in resolved.frontends],
-        "backends": [_backend(pool, findings) for pool in resolved.pools],
+        "backends": [_backend(pool, findings, memo) for pool in resolved.pools],
         "stats_frontend": STATS_FRONTEND,
         "stats_bind": haproxy_address(g.stats_bind) if g.stats_bind else None,
         "stats_prometheus": g.stats_prometheus,

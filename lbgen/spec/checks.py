@@ -118,7 +118,9 @@ def _bind_clashes(
         for index, text in frontend.binds
     ]
     listeners += global_binds
-    seen: dict[tuple[str, int], str] = {}
+    # The owner of each listener, as (path, text): its name is written only for a clash.
+    seen: dict[tuple[str, int], tuple[Path_, str]] = {}
+    by_port: dict[int, list[tuple[str, tuple[Path_, str]]]] = {}  # seen, by port, in order
     out: list[Diagnostic] = []
     for path, text, address in _expand_names(listeners, source, out):
         key = _bind_key(address)
@@ -126,19 +128,21 @@ def _bind_clashes(
         clash = seen.get(key)
         if clash is None and address.is_wildcard:
             clash = next(
-                (owner for k, owner in seen.items()
-                 if k[1] == address.port and k[0].startswith(family + ":")), None,
+                (owner for k, owner in by_port.get(address.port, ())
+                 if k.startswith(family + ":")), None,
             )  # fmt: skip
         if clash is None and not address.is_wildcard:
             clash = seen.get((f"{family}:*", address.port))
         if clash is not None:
+            owner = f"{dotted(clash[0])} ({clash[1]})"
             out.append(
                 source.diagnostic(
-                    Level.ERROR, "bind-duplicate", path, f"{text} is already bound by {clash}"
+                    Level.ERROR, "bind-duplicate", path, f"{text} is already bound by {owner}"
                 )
             )
         else:
-            seen[key] = f"{dotted(path)} ({text})"
+            seen[key] = (path, text)
+            by_port.setdefault(key[1], []).append((key[0], (path, text)))
     return out
 
 
@@ -181,8 +185,9 @@ def _pool_references(
 ) -> list[Diagnostic]:
     out = []
     used = {frontend.pool for frontend in frontends}
+    known_pools = set(pools)  # a set: a list made this quadratic in the number of frontends
     for frontend in frontends:
-        if frontend.pool is not None and frontend.pool not in pools:
+        if frontend.pool is not None and frontend.pool not in known_pools:
             known = ", ".join(pools) or "none"
             guess = did_you_mean(frontend.pool, pools)
             hint = f"; did you mean {guess!r}?" if guess else ""
@@ -194,7 +199,7 @@ def _pool_references(
             )  # fmt: skip
     # A frontend whose pool is misspelt or unreadable most likely means one of the "unused"
     # pools: warning about them too would report one mistake twice.
-    if any(frontend.pool is None or frontend.pool not in pools for frontend in frontends):
+    if any(frontend.pool is None or frontend.pool not in known_pools for frontend in frontends):
         return out
     for name in pools:
         if name not in used:

@@ -45,7 +45,7 @@ class Layer:
 def pick(name: str, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path_ | None]:
     """The value of ``name`` from the first layer that sets it, else the built-in default."""
     for layer in layers:
-        if name in layer.model.model_fields_set:
+        if name in layer.model.__pydantic_fields_set__:  # the property costs a call per field
             return getattr(layer.model, name), (*layer.path, name)
     return getattr(fallback, name), None
 

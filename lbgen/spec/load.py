@@ -493,9 +493,16 @@ class LoadedSpec:
 
 def load(source: str | Path | bytes, *, filename: str | None = None) -> LoadedSpec:
     """Load and check a spec; raise SpecError with every problem found."""
-    from lbgen.spec.checks import cross_checks
+    from lbgen.gcpause import paused_gc
 
     data, name = read_source(source, filename)
+    with paused_gc():  # a large spec's models are many small objects, few cycles
+        return _load(data, name)
+
+
+def _load(data: bytes, name: str) -> LoadedSpec:
+    from lbgen.spec.checks import cross_checks
+
     text = _decode(data, name)
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
