@@ -395,7 +395,9 @@ def _resolve_logs(log: Any) -> tuple[ResolvedLog, ...]:
     out = []
     for entry in entries:
         if isinstance(entry, str):
-            entry = LogEntry(target=entry)
+            # The spec was validated when it was loaded: a bare target is only reshaped here
+            # (the render guard stays the last defence for a spec built past validation).
+            entry = LogEntry.model_construct(target=entry)
         if entry.target == "none":
             continue
         fmt = entry.format
