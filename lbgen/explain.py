@@ -295,6 +295,9 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
         if model is None:
             continue
         for name in type(model).model_fields:
+            if name == "extra":
+                yield from _extra_candidates(("global",), ("global", block), model.extra)
+                continue
             path: Path_ = ("global", block, name)
             source = path if name in model.model_fields_set else None
             yield _Candidate(("global",), path, getattr(model, name), source)
