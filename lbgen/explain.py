@@ -248,6 +248,8 @@ def _vip_candidates(spec: Spec, node: str) -> Iterator[_Candidate]:
     health = spec.global_.health
     if health is not None:
         for name in type(health).model_fields:
+            if name == "extra":
+                continue  # lines of the proxy's own endpoint: nothing of keepalived's
             path: Path_ = ("global", "health", name)
             source = path if name in health.model_fields_set else None
             yield _Candidate(("global",), path, getattr(health, name), source)
@@ -295,6 +297,9 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
         if model is None:
             continue
         for name in type(model).model_fields:
+            if name == "extra":
+                yield from _extra_candidates(("global",), ("global", block), model.extra)
+                continue
             path: Path_ = ("global", block, name)
             source = path if name in model.model_fields_set else None
             yield _Candidate(("global",), path, getattr(model, name), source)

@@ -47,7 +47,8 @@ class ExtraBlock:
     """The spec path of the ``extra`` block (``("pools", "cp", "extra")``)."""
     extra: Extra
     kind: str
-    """``global``, ``defaults``, ``frontend``, ``pool`` or ``server``."""
+    """``global``, ``health`` (``global.health``), ``defaults``, ``frontend``, ``pool`` or
+    ``server``."""
 
     def items(self, key: str) -> tuple[str, ...]:
         """The directives for the engine key ``key``, in spec order."""
@@ -64,6 +65,8 @@ class ExtraBlock:
 def blocks(resolved: Resolved) -> Iterator[ExtraBlock]:
     """Every ``extra`` block of the spec, in file order of the spec's sections."""
     yield ExtraBlock(("global", "extra"), resolved.global_.extra, "global")
+    if resolved.global_.health_bind is not None:
+        yield ExtraBlock(("global", "health", "extra"), resolved.global_.health_extra, "health")
     yield ExtraBlock(("defaults", "extra"), resolved.defaults_extra, "defaults")
     for frontend in resolved.frontends:
         yield ExtraBlock((*frontend.path, "extra"), frontend.extra, "frontend")

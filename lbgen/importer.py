@@ -210,6 +210,9 @@ class Draft:
     def _block(self, where: tuple[str, ...]) -> dict[str, Any] | None:
         if where == ("global",):
             return self.global_
+        if where == ("global", "health"):
+            health = self.global_.get("health")
+            return health if isinstance(health, dict) else None
         if where == ("defaults",):
             return self.defaults
         if len(where) == 2 and where[0] == "frontends":

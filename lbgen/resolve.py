@@ -181,6 +181,8 @@ class ResolvedGlobal:
     #: ``defaults.dontlognull``.
     dontlognull: bool = True
     extra: GlobalExtra = field(default_factory=GlobalExtra.model_construct)
+    #: ``global.health.extra``: verbatim directives inside the liveness endpoint's listener.
+    health_extra: Extra = field(default_factory=Extra.model_construct)
 
 
 @dataclass(frozen=True)
@@ -445,6 +447,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         health_path=g.health.path if g.health else "/healthz",
         health_binds=health,
         extra=g.extra,
+        health_extra=g.health.extra if g.health else Extra.model_construct(),
     )
 
 

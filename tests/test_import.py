@@ -247,17 +247,18 @@ def test_kubespray_nginx_round_trip() -> None:
     assert spec["frontends"] == {
         "kube_apiserver": {"bind": ["127.0.0.1:6443"], "pool": "kube_apiserver"}
     }
-    # The http {} server answering 200 on /healthz is the load balancer's liveness endpoint.
-    assert spec["global"]["health"] == {"bind": ":8081", "path": "/healthz"}
+    # The http {} server answering 200 on /healthz is the load balancer's liveness endpoint;
+    # its stub_status page stays in it (global.health.extra: lbgen then writes an http server).
+    assert spec["global"]["health"] == {
+        "bind": ":8081", "path": "/healthz",
+        "extra": {"nginx": ["location /stub_status { stub_status on; access_log off; }"]},
+    }  # fmt: skip
     text = messages(result)
     for directive in ("worker_processes 2", "multi_accept on", "error_log"):
         assert directive in text
     # The rest of the http {} block is kept verbatim, beside lbgen's own liveness endpoint.
     assert "aio threads;" in spec["global"]["extra"]["nginx_sections"]["http"]
-    # lbgen answers it from the stream module, which diff takes for the same endpoint; the
-    # stub_status page next to it has no spec field, and diff says so.
-    changes = redo(result, path, "nginx").changes
-    assert [(c.kind, c.setting) for c in changes] == [("removed", "location /stub_status")]
+    assert redo(result, path, "nginx").equivalent
 
 
 def test_classic_configs_import_to_the_classic_examples() -> None:
@@ -421,9 +422,8 @@ def test_cli_output_file_and_explicit_engine(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     spec = lbgen.load_spec(out)
-    changes = lbgen.diff(spec, "nginx", path).changes
-    # Only what the spec cannot hold: the health server's stub_status page.
-    assert [(c.kind, c.setting) for c in changes] == [("removed", "location /stub_status")]
+    # The health server's stub_status page is kept in global.health.extra.nginx.
+    assert lbgen.diff(spec, "nginx", path).equivalent
 
 
 def test_diff_sees_the_http_health_server_and_its_deletion(tmp_path: Path) -> None:

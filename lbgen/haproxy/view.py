@@ -551,6 +551,9 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "health_frontend": HEALTH_FRONTEND,
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_binds": [_bind(bind) for bind in g.health_binds],
+        "health_extra": _extra(
+            ("global", "health", "extra", "haproxy"), g.health_extra.haproxy, findings
+        ),
         "health_path": g.health_path,
         "global_extra": _extra(("global", "extra", "haproxy"), g.extra.haproxy, findings),
         "defaults_extra": _extra(

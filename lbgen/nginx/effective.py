@@ -264,9 +264,9 @@ class _NginxReader:
         health = next((n for n in rest if _health_location(n)), None)
         if health is None:
             return Frontend(name=name, binds=tuple(binds), mode="http",
-                            extras=_extras(rest), origin=Origin.of(block))  # fmt: skip
+                            extras=_statements(rest), origin=Origin.of(block))  # fmt: skip
         listener = _health_listener(name, binds, block)
-        return replace(listener, extras=_extras(n for n in rest if n is not health))
+        return replace(listener, extras=_statements(n for n in rest if n is not health))
 
     def _upstream(self, block: Node) -> Backend:
         zone: str | None = None
@@ -456,6 +456,14 @@ def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
                     and n.keyword not in _PROXY_ROWS]  # fmt: skip
     add("stream", stream_level, None)
     return out
+
+
+def _statements(nodes: Iterable[Node]) -> tuple[str, ...]:
+    """An http server's other statements as one-line text, blocks with their bodies (a changed
+    ``location`` is a difference), sorted."""
+    from lbgen.nginx.syntax import one_line
+
+    return tuple(sorted({one_line(node) for node in nodes}))
 
 
 def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:

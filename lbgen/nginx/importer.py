@@ -159,6 +159,13 @@ class _NginxImport:
             ]  # fmt: skip
             if not found or not server.find("listen"):
                 continue
+            if server.file != http.file or found[0].file != server.file:
+                # Its include stays in the http section and brings it in again: lbgen's own
+                # endpoint beside it would listen twice. The file keeps serving it.
+                d.note(("global",), f"{found[0].location()}: an http server answering 200 on "
+                       f"{found[0].args[0]} from an included file stays there (its include "
+                       "is kept), not global.health")  # fmt: skip
+                continue
             binds = self._listens(server, ("global",))
             if not binds:
                 continue
@@ -174,11 +181,18 @@ class _NginxImport:
             if rest and not d.keep_section(http, "http", lines, "nginx"):
                 for node in rest:
                     d.unmapped(node, ("global",), f"http {{ {shown(node)} }}")
-            for node in server.directives():
-                if node.keyword != "listen" and node is not found[0]:
+            for node in _statements(server):
+                # The server's other statements stay in it: global.health.extra.nginx makes
+                # lbgen write the endpoint as an http server holding them.
+                if node.keyword == "listen" or node is found[0]:
+                    continue
+                if not d.keep(node, ("global", "health"), one_line(node), "nginx"):
                     d.unmapped(node, ("global",), f"http server {{ {shown(node)} }}")
+            http_server = "extra.nginx" in d.global_["health"]
             for node in found[0].directives():
-                if node.keyword != "return":
+                # lbgen's http health server writes "access_log off" in its location itself.
+                quiet = http_server and node.keyword == "access_log" and node.args == ("off",)
+                if node.keyword != "return" and not quiet:
                     d.unmapped(
                         node, ("global",), f"location {found[0].args[0]} {{ {shown(node)} }}"
                     )

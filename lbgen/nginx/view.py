@@ -39,6 +39,7 @@ _MAIN: tuple[str, ...] = ()
 _STREAM = ("stream",)
 _UPSTREAM = ("stream", "upstream")
 _SERVER = ("stream", "server")
+_HTTP_SERVER = ("http", "server")
 
 _UNSUPPORTED = "nginx-unsupported"
 
@@ -94,10 +95,15 @@ class NginxServer:
 
 @dataclass(frozen=True)
 class NginxHealthListener:
-    """The load balancer's own liveness endpoint, answered by the stream ``return`` module."""
+    """The load balancer's own liveness endpoint: a stream ``return`` listener (any path), or,
+    with ``global.health.extra.nginx``, an ``http {}`` server answering on ``path`` beside the
+    extras (``http``)."""
 
     listens: list[str]
     response: str
+    http: bool = False
+    path: str = "/healthz"
+    extra: list[str] = field(default_factory=list)
 
 
 def nginx_address(address: HostPort) -> str:
@@ -812,6 +818,41 @@ def _main_extras(
     return main, _extra_sections(resolved, findings)
 
 
+def _health_listener(
+    resolved: Resolved, findings: Findings, layout: str, ipv4_ports: set[int]
+) -> NginxHealthListener | None:
+    """``global.health``: lbgen's stream listener, or an http server when the endpoint has
+    nginx extras (what installers write: ``location /healthz`` beside ``/stub_status``)."""
+    g = resolved.global_
+    if g.health_bind is None:
+        return None
+    listens = [_listen(bind, ipv4_ports) for bind in g.health_binds]
+    items = g.health_extra.nginx
+    if items and layout == "full":
+        where: Path_ = ("global", "health", "extra", "nginx")
+        extra = extra_statements(where, items, _HTTP_SERVER, findings)
+        findings.note(
+            "nginx-health-http", ("global", "health"),
+            f"nginx answers 200 on {g.health_path} from an http server that holds "
+            "global.health.extra.nginx",
+        )  # fmt: skip
+        return NginxHealthListener(listens, '"ok\\n"', True, g.health_path, extra)
+    if items:
+        findings.warning(
+            "nginx-extra-layout", ("global", "health", "extra", "nginx"),
+            f"global.health.extra.nginx goes in an http server, which only --layout full "
+            f"writes; with layout {layout} the endpoint is a stream listener without it",
+        )  # fmt: skip
+    findings.note(
+        "nginx-health-any-path", ("global", "health"),
+        "nginx answers every request on the health listener with 200 (the stream module "
+        "cannot look at the path)",
+    )  # fmt: skip
+    return NginxHealthListener(
+        listens, '"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nok\\n"'
+    )
+
+
 def build_nginx_view(
     resolved: Resolved, *, plus: bool, layout: str, load_module: str | None = None
 ) -> View:
@@ -854,17 +895,7 @@ def build_nginx_view(
             "nginx-no-stats", ("global", "stats"),
             "nginx stream has no stats page (stub_status lives in the http module); left out",
         )  # fmt: skip
-    health_listener = None
-    if g.health_bind is not None:
-        health_listener = NginxHealthListener(
-            listens=[_listen(bind, ipv4_ports) for bind in g.health_binds],
-            response='"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nok\\n"',
-        )
-        findings.note(
-            "nginx-health-any-path", ("global", "health"),
-            "nginx answers every request on the health listener with 200 (the stream module "
-            "cannot look at the path)",
-        )  # fmt: skip
+    health_listener = _health_listener(resolved, findings, layout, ipv4_ports)
     worker_connections = None
     if g.maxconn is not None:
         if layout == "full":
@@ -899,6 +930,9 @@ def build_nginx_view(
         # An extra worker_processes replaces lbgen's "auto" (nginx refuses a duplicate).
         "own_worker_processes": not any(d.startswith("worker_processes ") for d in main_extra),
         "extra_sections": extra_sections,
+        # An http health server goes in the spec's http section, or in an http block of its own.
+        "http_health": health_listener if health_listener and health_listener.http else None,
+        "http_health_own_block": not any(header == "http" for header, _ in extra_sections),
         "stream_extra": stream_extra,
     }
     return View(f"nginx/{layout}.conf.j2", context, findings.sorted())

@@ -491,6 +491,10 @@ class LbHealth(Model):
     """``true``: ``[::]:port`` binds of the endpoint accept IPv6 clients only; unset: dual-stack."""
     path: HttpPath = "/healthz"
     """The path that answers 200 while the load balancer runs."""
+    extra: Extra = Extra.model_construct()
+    """Verbatim directives inside the endpoint's own listener, per engine (the escape hatch):
+    HAProxy lines in its health frontend; nginx statements in an ``http {}`` server, which the
+    endpoint then is (``location /stub_status { stub_status on; }``, full layout only)."""
 
 
 #: The named log targets (LOG_TARGET's words: no need to compile it for them).
