@@ -269,7 +269,7 @@ def test_help_names_arguments_and_choices() -> None:
          "kubeadm-static-pods "
          "(did you mean 'nginx'?)\n"),
         (["render", "spec.yaml", "-t", "nginx", "--layout", "streams"],
-         "Error: invalid value 'streams' for --layout: choose full, stream, upstreams "
+         "Error: invalid value 'streams' for --layout: choose full, stream, upstreams, nft "
          "(did you mean 'stream'?)\n"),
         (["lint", "x.cfg", "--fail-on", "never"],
          "Error: invalid value 'never' for --fail-on: choose note, warning, error\n"),
