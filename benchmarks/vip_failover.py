@@ -110,6 +110,8 @@ class Trial:
     no_holder_s: float = 0.0
     holder_changes: int = 0
     held_s: float = 0.0
+    checks_failed: int = 0
+    nodes: int = 0
     delayed: int = 0
     t0: float = 0.0
     window_end: float = 0.0
@@ -239,6 +241,7 @@ def _apis_down(tier: Tier, result: Trial, t0: float) -> Trial:
     """Every API server down (or unready): does the tier keep one VIP holder, go dark, or flap?"""
     assert tier.sampler is not None
     unready = result.event == "apis-unready"
+    logs = {role: _log_size(tier, role) for role in tier.lbs}
     if unready:
         tier.set_apis_ready(False)
     else:
@@ -257,11 +260,36 @@ def _apis_down(tier: Tier, result: Trial, t0: float) -> Trial:
             result.no_holder_s += window[index + 1][0] - t
     result.double_s = tier.sampler.double_holding(t0, end)[1]
     result.new = "+".join(previous) or "nobody"
+    result.nodes = len(tier.lbs)
+    result.checks_failed = sum(
+        1 for role in tier.lbs if _ready_check_failed(tier, role, logs[role])
+    )
     if unready:
         tier.set_apis_ready(True)
     else:
         tier.start_apis()
     return result
+
+
+#: The health check's vrrp_script: lbgen renders ``lbgen_ready``, the hand-written designs
+#: ``chk_proxy``; keepalived logs ``VRRP_Script(NAME) failed`` when it fails.
+READY_SCRIPTS = ("lbgen_ready", "chk_proxy")
+
+
+def _log_size(tier: Tier, role: str) -> int:
+    path = tier.dir / f"{role}-keepalived.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def _ready_check_failed(tier: Tier, role: str, since: int) -> bool:
+    """Did ``role``'s keepalived log its health check failing since offset ``since``?"""
+    path = tier.dir / f"{role}-keepalived.log"
+    if not path.exists():
+        return False
+    with path.open(errors="replace") as log:
+        log.seek(since)
+        text = log.read()
+    return any(f"VRRP_Script({name}) failed" in text for name in READY_SCRIPTS)
 
 
 def run_design(design: Design, events: tuple[str, ...], trials: int, stale: float) -> Run:
@@ -304,7 +332,8 @@ def _describe(t: Trial) -> str:
     if t.event in ALL_APIS:
         return (
             f"after {APIS_DOWN_S:g}s the VIP is on {t.new}, held by {t.old} for "
-            f"{t.held_s:.2f}s, {t.holder_changes} holder changes, no holder for "
+            f"{t.held_s:.2f}s, health check failed on {t.checks_failed} of {t.nodes} nodes, "
+            f"{t.holder_changes} holder changes, no holder for "
             f"{t.no_holder_s:.2f}s, two holders {t.double_s:.2f}s"
         )
     if t.event == "crash-keepalived":
@@ -345,7 +374,10 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
                 lines.append(
                     f"| {run.design.name} | {event} | VIP at the end: "
                     f"{', '.join(sorted({t.new for t in trials}))}; held without a break "
-                    f"≥ {min(t.held_s for t in trials):.2f} s of {APIS_DOWN_S:g}; holder changes "
+                    f"≥ {min(t.held_s for t in trials):.2f} s of {APIS_DOWN_S:g}; health check "
+                    f"failed on {min(t.checks_failed for t in trials)} to "
+                    f"{max(t.checks_failed for t in trials)} of {max(t.nodes for t in trials)} "
+                    f"nodes; holder changes "
                     f"≤ {max(t.holder_changes for t in trials)}; no holder ≤ "
                     f"{max(t.no_holder_s for t in trials):.2f} s | | | | | "
                     f"{max(t.double_s for t in trials):.2f} |"
