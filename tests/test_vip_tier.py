@@ -157,8 +157,11 @@ def settle(tier: RenderedTier, event: Event, *, preempt: bool | None, since: int
 def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> None:
     with RenderedTier(proxy, lbs=2, preempt=preempt) as tier:
         assert tier.sampler is not None
-        # Both nodes up: lb1 (highest priority) holds the VIP (lb2 may win the first election).
-        holder = tier.wait_holder(role="lb1", timeout=TIMEOUT)
+        # Both nodes up: lb1 (highest priority) holds the VIP (lb2 may win the first election;
+        # with preempt lb1 then takes it back, with nopreempt whoever won keeps it: a loaded
+        # machine can start lb1's keepalived late enough for lb2 to win).
+        holder = tier.wait_holder(role="lb1" if preempt else None, timeout=TIMEOUT)
+        print(f"\n[vip-tier] {proxy}: both nodes up: VIP on {holder} (preempt {preempt})", end="")
         assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(holder)
         assert tier.kubectl("/readyz").strip() == "ok"
         for role in tier.lbs:  # the static Pod's start command loaded lbgen's rule
@@ -286,6 +289,7 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
     tier.set_apis_ready(False)
     time.sleep(UNREADY_S / 2)  # past fall 2 x interval 1 s: the checks have had their say
     answers = {role: tier.health_answer(role) for role in tier.lbs}
+    checks = {role: ready_check(tier, role) for role in tier.lbs}
     time.sleep(max(0.0, t0 + UNREADY_S - time.monotonic()))
     t1 = time.monotonic()
     window = [(t, h) for t, h in list(tier.sampler.samples) if t0 <= t <= t1]
@@ -304,13 +308,15 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
     failed = sorted({r.error for r in replies if r.error})
     print(
         f"[vip-tier] {proxy}: all API servers unready (/readyz 500, ports open) for "
-        f"{UNREADY_S:g}s: health endpoints answered {answers}; lbgen_ready failed in keepalived: "
-        f"{ready_failed}; VIP held by {holder} for {lost - t0:.2f}s of {t1 - t0:.2f}s, "
+        f"{UNREADY_S:g}s: health endpoints answered {answers}; each node's rendered lbgen_ready "
+        f"script run by hand: {checks}; failed in keepalived's log: {ready_failed}; VIP held "
+        f"by {holder} for {lost - t0:.2f}s of {t1 - t0:.2f}s, "
         f"{changes} holder changes in {len(window)} samples; requests meanwhile: "
         f"{sum(1 for r in replies if not r.error)} ok, {sum(1 for r in replies if r.error)} "
         f"failed {tuple(failed)}"
     )
-    if set(answers.values()) == {"200"}:  # what each engine's endpoint means, said plainly
+    # What each engine's endpoint means, said plainly.
+    if set(checks.values()) == {"passes"} and "200" in answers.values():
         why = {
             "nginx": "nginx OSS has no active health checks; lbgen's health server (a stream "
             "return) answers 200 whatever the API servers say",
@@ -321,7 +327,7 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
             f"[vip-tier] {proxy}: {why}, on every node alike (still 'every node sees the "
             "same'): no check fails and the VIP has no reason to move"
         )
-    assert len(set(answers.values())) == 1, f"the nodes' health endpoints disagree: {answers}"
+    assert len(set(checks.values())) == 1, f"the nodes' ready checks disagree: {checks}"
     assert all(h == (holder,) for _, h in window), (
         f"the VIP left {holder} or had two holders while no API server was ready: "
         f"{[(round(t - t0, 2), h) for t, h in window if h != (holder,)]}"
@@ -342,6 +348,18 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
         f"[vip-tier] {proxy}: API servers ready again: first request through the VIP "
         f"({holder}) after {min(ok) - ready_at:.2f}s; VIP still on {holder}"
     )
+
+
+def ready_check(tier: RenderedTier, role: str) -> str:
+    """Run node ``role``'s rendered ``lbgen_ready`` script in its namespace, as keepalived does."""
+    conf = (tier.dir / role / "keepalived.conf").read_text()
+    block = conf.split("vrrp_script lbgen_ready {", 1)[1]
+    script = next(line.split("script ", 1)[1] for line in block.splitlines() if "script " in line)
+    done = subprocess.run(
+        ["ip", "netns", "exec", tier.lab.netns(role), *keepalived_argv(script)],
+        capture_output=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return "passes" if done.returncode == 0 else f"fails (exit {done.returncode})"
 
 
 def keepalived_argv(script: str) -> list[str]:

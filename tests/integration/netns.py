@@ -588,17 +588,24 @@ class Tier:
         if line != want:
             raise LabError(f"the API servers did not confirm {want!r} (got {line!r})")
 
-    def health_answer(self, role: str) -> str:
-        """What a node's own health endpoint answers now: the HTTP status, or curl's error."""
-        done = subprocess.run(
-            ["ip", "netns", "exec", self.lab.netns(role), "curl", "-sS", "-o", "/dev/null",
-             "-w", "%{http_code}", "--max-time", "2",
-             f"http://{self.address(role)}:{HEALTH_PORT}/healthz"],
-            capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        if done.returncode != 0:
-            return f"no answer ({done.stderr.strip() or done.returncode})"
-        return done.stdout.strip()
+    def health_answer(self, role: str, attempts: int = 5) -> str:
+        """What a node's own health endpoint answers now: the HTTP status, or curl's error.
+
+        Tried up to ``attempts`` times: nginx's health server (a stream ``return``) answers and
+        closes without reading the request, so curl sometimes meets a reset instead.
+        """
+        error = ""
+        for _ in range(attempts):
+            done = subprocess.run(
+                ["ip", "netns", "exec", self.lab.netns(role), "curl", "-sS", "-o", "/dev/null",
+                 "-w", "%{http_code}", "--max-time", "2",
+                 f"http://{self.address(role)}:{HEALTH_PORT}/healthz"],
+                capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return done.stdout.strip()
+            error = done.stderr.strip() or str(done.returncode)
+        return f"no answer ({error})"
 
     def __enter__(self) -> Tier:
         try:
