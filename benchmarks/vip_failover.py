@@ -19,6 +19,8 @@ the node holding the VIP (lb1, the preferred node, after it has taken the VIP ba
   ``Restart=`` or the kubelet does), which removes the stale address;
 - apis-down: every API server stops for 8 s, so every node's health check fails together:
   does the tier keep its VIP on one node, lose it (FAULT everywhere) or flap?
+- apis-unready: every API server stays up (ports open) but answers ``/readyz`` with 500 for
+  8 s, what kube-apiserver does while etcd is gone; the same question.
 
 Figures per trial: *takeover* (event → the VIP sampled on another node), *first ok* (event →
 the end of the first successful request through the new holder), *failed* requests (of which
@@ -75,9 +77,19 @@ DESIGNS = (
 RENDERED = {"lbgen-haproxy": "haproxy", "lbgen-nginx": "nginx"}
 #: A successful request that took longer than this waited for a retransmitted SYN.
 DELAYED_S = 0.5
-EVENTS = ("kill-proxy", "stop-keepalived", "cut-link", "crash-keepalived", "apis-down")
-#: apis-down: every API server stops for this long; every node's health check fails together.
+EVENTS = (
+    "kill-proxy",
+    "stop-keepalived",
+    "cut-link",
+    "crash-keepalived",
+    "apis-down",
+    "apis-unready",
+)
+#: apis-down / apis-unready: every API server stops (or is unready) for this long; every node's
+#: health check sees the same.
 APIS_DOWN_S = 8.0
+#: The events where no node fails: every API server does, the same for every node.
+ALL_APIS = ("apis-down", "apis-unready")
 
 
 @dataclass
@@ -97,6 +109,9 @@ class Trial:
     stale_cleared: float | None = None
     no_holder_s: float = 0.0
     holder_changes: int = 0
+    held_s: float = 0.0
+    checks_failed: int = 0
+    nodes: int = 0
     delayed: int = 0
     t0: float = 0.0
     window_end: float = 0.0
@@ -165,7 +180,7 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
         tier.lab.cut_link(old)
     elif event == "crash-keepalived":
         tier.crash_keepalived(old)
-    elif event == "apis-down":
+    elif event in ALL_APIS:
         return _apis_down(tier, result, t0)
     else:
         raise ValueError(event)
@@ -223,22 +238,58 @@ def trial(tier: Tier, event: str, *, stale: float) -> Trial:
 
 
 def _apis_down(tier: Tier, result: Trial, t0: float) -> Trial:
-    """Every API server down: does the tier keep one VIP holder, or go dark, or flap?"""
+    """Every API server down (or unready): does the tier keep one VIP holder, go dark, or flap?"""
     assert tier.sampler is not None
-    tier.stop_apis()
+    unready = result.event == "apis-unready"
+    logs = {role: _log_size(tier, role) for role in tier.lbs}
+    if unready:
+        tier.set_apis_ready(False)
+    else:
+        tier.stop_apis()
     time.sleep(max(0.0, t0 + APIS_DOWN_S - time.monotonic()))
-    window = [(t, h) for t, h in list(tier.sampler.samples) if t >= t0]
-    previous = tier.sampler.holders_at(t0)
+    end = time.monotonic()
+    window = [(t, h) for t, h in list(tier.sampler.samples) if t0 <= t <= end]
+    first = previous = tier.sampler.holders_at(t0)
+    # How long the holder of the event's start kept the VIP alone, without a break.
+    result.held_s = next((t for t, h in window if h != first), end) - t0 if first else 0.0
     for index, (t, holders) in enumerate(window):
         if holders != previous:
             result.holder_changes += 1
             previous = holders
         if not holders and index + 1 < len(window):
             result.no_holder_s += window[index + 1][0] - t
-    result.double_s = tier.sampler.double_holding(t0, time.monotonic())[1]
+    result.double_s = tier.sampler.double_holding(t0, end)[1]
     result.new = "+".join(previous) or "nobody"
-    tier.start_apis()
+    result.nodes = len(tier.lbs)
+    result.checks_failed = sum(
+        1 for role in tier.lbs if _ready_check_failed(tier, role, logs[role])
+    )
+    if unready:
+        tier.set_apis_ready(True)
+    else:
+        tier.start_apis()
     return result
+
+
+#: The health check's vrrp_script: lbgen renders ``lbgen_ready``, the hand-written designs
+#: ``chk_proxy``; keepalived logs ``VRRP_Script(NAME) failed`` when it fails.
+READY_SCRIPTS = ("lbgen_ready", "chk_proxy")
+
+
+def _log_size(tier: Tier, role: str) -> int:
+    path = tier.dir / f"{role}-keepalived.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def _ready_check_failed(tier: Tier, role: str, since: int) -> bool:
+    """Did ``role``'s keepalived log its health check failing since offset ``since``?"""
+    path = tier.dir / f"{role}-keepalived.log"
+    if not path.exists():
+        return False
+    with path.open(errors="replace") as log:
+        log.seek(since)
+        text = log.read()
+    return any(f"VRRP_Script({name}) failed" in text for name in READY_SCRIPTS)
 
 
 def run_design(design: Design, events: tuple[str, ...], trials: int, stale: float) -> Run:
@@ -278,10 +329,12 @@ def _describe(t: Trial) -> str:
         f"watch breaks {t.watch_breaks}",
         f"two holders {t.double_s:.2f}s",
     ]
-    if t.event == "apis-down":
+    if t.event in ALL_APIS:
         return (
-            f"after {APIS_DOWN_S:g}s the VIP is on {t.new}, {t.holder_changes} holder changes, "
-            f"no holder for {t.no_holder_s:.2f}s, two holders {t.double_s:.2f}s"
+            f"after {APIS_DOWN_S:g}s the VIP is on {t.new}, held by {t.old} for "
+            f"{t.held_s:.2f}s, health check failed on {t.checks_failed} of {t.nodes} nodes, "
+            f"{t.holder_changes} holder changes, no holder for "
+            f"{t.no_holder_s:.2f}s, two holders {t.double_s:.2f}s"
         )
     if t.event == "crash-keepalived":
         parts.append(f"served by the dead node {t.stale_served}")
@@ -317,10 +370,14 @@ def table(runs: list[Run], events: tuple[str, ...]) -> str:
             trials = [t for t in run.trials if t.event == event]
             if not trials:
                 continue
-            if event == "apis-down":
+            if event in ALL_APIS:
                 lines.append(
                     f"| {run.design.name} | {event} | VIP at the end: "
-                    f"{', '.join(sorted({t.new for t in trials}))}; holder changes "
+                    f"{', '.join(sorted({t.new for t in trials}))}; held without a break "
+                    f"≥ {min(t.held_s for t in trials):.2f} s of {APIS_DOWN_S:g}; health check "
+                    f"failed on {min(t.checks_failed for t in trials)} to "
+                    f"{max(t.checks_failed for t in trials)} of {max(t.nodes for t in trials)} "
+                    f"nodes; holder changes "
                     f"≤ {max(t.holder_changes for t in trials)}; no holder ≤ "
                     f"{max(t.no_holder_s for t in trials):.2f} s | | | | | "
                     f"{max(t.double_s for t in trials):.2f} |"

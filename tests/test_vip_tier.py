@@ -10,8 +10,11 @@ in the client namespace: 4 requesting 10 times a second, 2 long watches, and kub
 Through each run, in order, on whichever node holds the VIP: the proxy SIGKILLed, keepalived
 stopped (SIGTERM), the link cut, keepalived crashed (SIGKILL); each time the node is brought
 back and the VIP settles as ``vip.preempt`` says (haproxy runs with ``preempt: true``, nginx
-with ``false``). Printed per event: time to the first successful request through the new
-holder, requests failed (started after the event / in flight at it), time with two holders.
+with ``false``). Then every API server turns unready for 8 s (ports open, ``/readyz`` 500):
+every node sees the same, so the VIP must stay on its holder (no holder change, never two
+holders), and requests succeed through it once the servers are ready again. Printed per
+event: time to the first successful request through the new holder, requests failed (started
+after the event / in flight at it), time with two holders.
 Asserted: the VIP moves, never two holders among the nodes that can see each other (a crashed
 keepalived and a cut link are measured, not asserted), after the proxy kill no request started
 after the kill fails (the nft rule holds it), and the restarted keepalived's start command
@@ -154,8 +157,11 @@ def settle(tier: RenderedTier, event: Event, *, preempt: bool | None, since: int
 def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> None:
     with RenderedTier(proxy, lbs=2, preempt=preempt) as tier:
         assert tier.sampler is not None
-        # Both nodes up: lb1 (highest priority) holds the VIP (lb2 may win the first election).
-        holder = tier.wait_holder(role="lb1", timeout=TIMEOUT)
+        # Both nodes up: lb1 (highest priority) holds the VIP (lb2 may win the first election;
+        # with preempt lb1 then takes it back, with nopreempt whoever won keeps it: a loaded
+        # machine can start lb1's keepalived late enough for lb2 to win).
+        holder = tier.wait_holder(role="lb1" if preempt else None, timeout=TIMEOUT)
+        print(f"\n[vip-tier] {proxy}: both nodes up: VIP on {holder} (preempt {preempt})", end="")
         assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(holder)
         assert tier.kubectl("/readyz").strip() == "ok"
         for role in tier.lbs:  # the static Pod's start command loaded lbgen's rule
@@ -257,6 +263,103 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
             f"holders (handovers), {len(runs)} in a row"
         )
         assert not runs, runs
+
+        # 5. Every API server turns unready (ports open, /readyz 500) for longer than several
+        # check periods and preempt_delay: every node sees the same, so the VIP stays put.
+        all_unready(tier, proxy)
+
+
+#: Step 5: how long every API server stays unready (check interval 1 s, fall 2, preempt_delay 1).
+UNREADY_S = 8.0
+
+
+def all_unready(tier: RenderedTier, proxy: str) -> None:
+    """No API server ready, every node sees the same: one holder throughout, then requests again.
+
+    Printed: what each node's health endpoint answered meanwhile (lbgen's nginx OSS health
+    server is a stream ``return``: 200 whatever the pool; haproxy's answers as lbgen renders
+    it), whether keepalived saw its ready check fail, how long the holder kept the VIP and how
+    many holder changes the 50 ms samples show, what the clients saw, and how soon after the API
+    servers are ready again a request succeeds through the VIP.
+    """
+    assert tier.sampler is not None
+    holder = tier.wait_holder(timeout=TIMEOUT)
+    logs = {role: log_size(tier, role) for role in tier.lbs}
+    t0 = time.monotonic()
+    tier.set_apis_ready(False)
+    time.sleep(UNREADY_S / 2)  # past fall 2 x interval 1 s: the checks have had their say
+    answers = {role: tier.health_answer(role) for role in tier.lbs}
+    checks = {role: ready_check(tier, role) for role in tier.lbs}
+    time.sleep(max(0.0, t0 + UNREADY_S - time.monotonic()))
+    t1 = time.monotonic()
+    window = [(t, h) for t, h in list(tier.sampler.samples) if t0 <= t <= t1]
+    moments = [(t0, (holder,)), *window]
+    changes = sum(1 for (_, a), (_, b) in itertools.pairwise(moments) if a != b)
+    lost = next((t for t, h in window if h != (holder,)), t1)
+    ready_failed = {}
+    for role in tier.lbs:
+        with (tier.dir / f"{role}-keepalived.log").open() as log:
+            log.seek(logs[role])
+            text = log.read()
+        ready_failed[role] = any(
+            "lbgen_ready" in line and "fail" in line.lower() for line in text.splitlines()
+        )
+    replies = [r for r in list(tier.replies) if t0 <= r.start and r.end <= t1]
+    failed = sorted({r.error for r in replies if r.error})
+    print(
+        f"[vip-tier] {proxy}: all API servers unready (/readyz 500, ports open) for "
+        f"{UNREADY_S:g}s: health endpoints answered {answers}; each node's rendered lbgen_ready "
+        f"script run by hand: {checks}; failed in keepalived's log: {ready_failed}; VIP held "
+        f"by {holder} for {lost - t0:.2f}s of {t1 - t0:.2f}s, "
+        f"{changes} holder changes in {len(window)} samples; requests meanwhile: "
+        f"{sum(1 for r in replies if not r.error)} ok, {sum(1 for r in replies if r.error)} "
+        f"failed {tuple(failed)}"
+    )
+    # What each engine's endpoint means, said plainly.
+    if set(checks.values()) == {"passes"} and "200" in answers.values():
+        why = {
+            "nginx": "nginx OSS has no active health checks; lbgen's health server (a stream "
+            "return) answers 200 whatever the API servers say",
+            "haproxy": "lbgen's haproxy health endpoint (monitor-uri) answers 200 while haproxy "
+            "runs, even with every server DOWN",
+        }[proxy]
+        print(
+            f"[vip-tier] {proxy}: {why}, on every node alike (still 'every node sees the "
+            "same'): no check fails and the VIP has no reason to move"
+        )
+    assert len(set(checks.values())) == 1, f"the nodes' ready checks disagree: {checks}"
+    assert all(h == (holder,) for _, h in window), (
+        f"the VIP left {holder} or had two holders while no API server was ready: "
+        f"{[(round(t - t0, 2), h) for t, h in window if h != (holder,)]}"
+    )
+    assert changes == 0
+    tier.set_apis_ready(True)
+    ready_at = time.monotonic()
+    deadline = ready_at + TIMEOUT
+    ok: list[float] = []
+    while time.monotonic() < deadline and not ok:
+        ok = [r.end for r in list(tier.replies) if r.start >= ready_at and not r.error]
+        time.sleep(0.05)
+    assert ok, f"no request through the VIP succeeded within {TIMEOUT}s of the APIs' return"
+    assert tier.kubectl("/readyz").strip() == "ok"
+    assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(holder)
+    assert tier.holders() == (holder,)
+    print(
+        f"[vip-tier] {proxy}: API servers ready again: first request through the VIP "
+        f"({holder}) after {min(ok) - ready_at:.2f}s; VIP still on {holder}"
+    )
+
+
+def ready_check(tier: RenderedTier, role: str) -> str:
+    """Run node ``role``'s rendered ``lbgen_ready`` script in its namespace, as keepalived does."""
+    conf = (tier.dir / role / "keepalived.conf").read_text()
+    block = conf.split("vrrp_script lbgen_ready {", 1)[1]
+    script = next(line.split("script ", 1)[1] for line in block.splitlines() if "script " in line)
+    done = subprocess.run(
+        ["ip", "netns", "exec", tier.lab.netns(role), *keepalived_argv(script)],
+        capture_output=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return "passes" if done.returncode == 0 else f"fails (exit {done.returncode})"
 
 
 def keepalived_argv(script: str) -> list[str]:

@@ -31,6 +31,7 @@ import ipaddress
 import json
 import os
 import secrets
+import select
 import signal
 import socket
 import ssl
@@ -571,6 +572,41 @@ class Tier:
         if self.apis is not None:
             self.lab.stop(self.apis)
 
+    def set_apis_ready(self, ready: bool, timeout: float = 10.0) -> None:
+        """Make every API server ready or not at once; their ports stay open.
+
+        Not ready: ``/readyz``, ``/livez`` and ``/healthz`` answer 500 with kube-apiserver's
+        ``[-]etcd failed`` body, every other path as before. The ``serve`` process is told by
+        signal (SIGUSR1 not ready, SIGUSR2 ready) and confirms on its stdout.
+        """
+        if self.apis is None or self.apis.stdout is None:
+            raise LabError("the API servers are not running")
+        self.apis.send_signal(signal.SIGUSR2 if ready else signal.SIGUSR1)
+        want = "ready" if ready else "unready"
+        readable, _, _ = select.select([self.apis.stdout], [], [], timeout)
+        line = self.apis.stdout.readline().strip() if readable else ""
+        if line != want:
+            raise LabError(f"the API servers did not confirm {want!r} (got {line!r})")
+
+    def health_answer(self, role: str, attempts: int = 5) -> str:
+        """What a node's own health endpoint answers now: the HTTP status, or curl's error.
+
+        Tried up to ``attempts`` times: nginx's health server (a stream ``return``) answers and
+        closes without reading the request, so curl sometimes meets a reset instead.
+        """
+        error = ""
+        for _ in range(attempts):
+            done = subprocess.run(
+                ["ip", "netns", "exec", self.lab.netns(role), "curl", "-sS", "-o", "/dev/null",
+                 "-w", "%{http_code}", "--max-time", "2",
+                 f"http://{self.address(role)}:{HEALTH_PORT}/healthz"],
+                capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return done.stdout.strip()
+            error = done.stderr.strip() or str(done.returncode)
+        return f"no answer ({error})"
+
     def __enter__(self) -> Tier:
         try:
             return self.start()
@@ -925,6 +961,15 @@ def _serve(args: argparse.Namespace) -> int:
         servers.append(PeerReportingServer(name, context, host=host, port=int(port)).start())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def readiness(signum: int, _frame: object) -> None:
+        ready = signum == signal.SIGUSR2
+        for server in servers:
+            server.set_ready(ready)
+        print("ready" if ready else "unready", flush=True)  # Tier.set_apis_ready waits for it
+
+    signal.signal(signal.SIGUSR1, readiness)
+    signal.signal(signal.SIGUSR2, readiness)
     print("ready", flush=True)
     while not stop.wait(0.5):
         pass
@@ -1016,7 +1061,8 @@ def _clients(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``serve``: fake API servers (``--listen name=host:port`` ...); ``clients``: traffic to a VIP.
+    """``serve``: fake API servers (``--listen name=host:port`` ...; SIGUSR1 makes them all not
+    ready, SIGUSR2 ready again, each confirmed by a line on stdout); ``clients``: traffic to a VIP.
 
     The clients print one JSON line per request (``k=req``: start, end, peer LB address, error)
     and per watch open/break; times are ``time.monotonic()``, the same clock as the caller's.
