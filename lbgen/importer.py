@@ -92,14 +92,9 @@ def import_config(text: str, filename: str, engine: str | None = None) -> Import
     if errors:
         raise SpecError(errors)
     draft = Draft(tree, config)
-    if tree.engine == "haproxy":
-        import_into = get_engine(tree.engine).import_into
-        assert import_into is not None
-        import_into(tree, draft)
-    else:
-        import_into = get_engine(tree.engine).import_into
-        assert import_into is not None, f"{tree.engine} cannot import"
-        import_into(tree, draft)
+    import_into = get_engine(tree.engine).import_into
+    assert import_into is not None, f"{tree.engine} cannot import"
+    import_into(tree, draft)
     if not draft.frontends or not draft.pools:
         draft.diagnostics.append(
             Diagnostic(
