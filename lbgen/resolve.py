@@ -159,6 +159,8 @@ class ResolvedStats:
     admin: bool = False
     hide_version: bool = False
     monitor_uri: str | None = None
+    timeout: int | None = None
+    """Microseconds; None: the engine view's own (HAProxy: 30s)."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class ResolvedGlobal:
     #: ``defaults.dontlognull``.
     dontlognull: bool = True
     extra: GlobalExtra = field(default_factory=GlobalExtra.model_construct)
+    #: ``global.health.timeout`` in microseconds; None: the engine view's own (HAProxy: 5s).
+    health_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -376,6 +380,7 @@ def _resolve_stats(stats: Stats | None) -> ResolvedStats:
         admin=bool(stats.admin),
         hide_version=bool(stats.hide_version),
         monitor_uri=stats.monitor_uri,
+        timeout=_us(stats.timeout),
     )
 
 
@@ -400,6 +405,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         health_path=g.health.path if g.health else "/healthz",
         health_binds=health,
         extra=g.extra,
+        health_timeout=_us(g.health.timeout) if g.health else None,
     )
 
 

@@ -141,6 +141,12 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "timeouts.server_fin": ("tcp", "timeouts: {server_fin: 3s}", ""),
     "timeouts.queue": ("tcp", "timeouts: {queue: 3s}", ""),
     "timeouts.client_fin": ("tcp", "", "timeouts: {client_fin: 3s}"),
+    "global.health.timeout": ("tcp", "", ""),
+}
+
+#: The ``global:`` block of a field set there (the YAML under ``global``).
+_GLOBAL_SETTINGS: dict[str, str] = {
+    "global.health.timeout": 'health: {bind: "127.0.0.1:8081", timeout: 50s}',
 }
 
 
@@ -149,6 +155,7 @@ def _spec_setting(tmp_path: Path, field: str) -> Path:
     shutil.copy(CASES / "check-https-client-cert" / "client.pem", tmp_path / "client.pem")
     lines = [
         "version: 1",
+        *(["global:", f"  {_GLOBAL_SETTINGS[field]}"] if field in _GLOBAL_SETTINGS else []),
         "defaults:",
         f"  health: {{check: {check}}}",
         "frontends:",

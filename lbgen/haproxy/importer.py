@@ -283,6 +283,7 @@ class _HaproxyImport:
             where = ("global",)
         else:
             return False
+        self._own_timeout(section, frontend)
         expected = {"bind", "mode", "monitor-uri", "timeout", "http-request"}
         for node in section.directives():
             if node.keyword == "stats" and node.line in self.stats_read:
@@ -314,6 +315,19 @@ class _HaproxyImport:
             )
         )  # fmt: skip
         return True
+
+    def _own_timeout(self, section: Node, frontend: Frontend) -> None:
+        """The client timeout in effect on a stats page or liveness endpoint (its own or its
+        defaults') -> ``global.stats.timeout`` / ``global.health.timeout`` where it differs
+        from what lbgen writes without one."""
+        key, row = (
+            ("stats", table.STATS_TIMEOUT)
+            if self.stats_frontend == section.args[0]
+            else ("health", table.HEALTH_TIMEOUT)
+        )
+        client = frontend.timeouts.client
+        if client is not None and client != row.default:
+            self.d.global_[key]["timeout"] = duration_text(client)
 
     def _stats_lines(self, section: Node, stats: dict[str, Any]) -> None:
         """``stats`` lines of a stats page -> ``global.stats`` fields; the lines no field

@@ -333,6 +333,13 @@ _TIMEOUT_ROWS = (
 )  # fmt: skip
 """``timeout`` keywords in the order the view writes them (frontend ones, then backend ones)."""
 FRONTEND_TIMEOUTS = _TIMEOUT_ROWS[:2]
+# lbgen's own stats page and liveness endpoint: ``timeout client`` of their frontends, with
+# lbgen's values when the spec gives none (HAProxy's "timeout client" row above reads them back;
+# these rows are the view's, not the table's: one row per keyword and context).
+STATS_TIMEOUT = Directive("timeout client", ("frontend",), "global.stats.timeout",
+                          codec=DURATION, default=30 * _S)  # fmt: skip
+HEALTH_TIMEOUT = Directive("timeout client", ("frontend",), "global.health.timeout",
+                           codec=DURATION, default=5 * _S)  # fmt: skip
 BACKEND_TIMEOUTS = _TIMEOUT_ROWS[2:7]
 CHECK_TIMEOUT = _TIMEOUT_ROWS[7]
 

@@ -269,6 +269,13 @@ def _check_duration(us: int | None, where: Path_, what: str, findings: Findings)
         )  # fmt: skip
 
 
+def _own_timeout(row: Directive, us: int | None, findings: Findings) -> str:
+    """``timeout client`` of lbgen's stats or health frontend: the spec's, else lbgen's own."""
+    assert row.field is not None
+    _check_duration(us, tuple(row.field.split(".")), row.field, findings)
+    return _render(row, row.default if us is None else us)
+
+
 def _check_count(value: int | None, where: Path_, what: str, findings: Findings) -> None:
     if value is not None and value > INT_MAX:
         findings.error(
@@ -502,7 +509,9 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "stats_refresh": format_haproxy_duration(g.stats.refresh)
         if g.stats.refresh is not None
         else None,
+        "stats_timeout": _own_timeout(table.STATS_TIMEOUT, g.stats.timeout, findings),
         "health_frontend": HEALTH_FRONTEND,
+        "health_timeout": _own_timeout(table.HEALTH_TIMEOUT, g.health_timeout, findings),
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_binds": [_bind(bind) for bind in g.health_binds],
         "health_path": g.health_path,

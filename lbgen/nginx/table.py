@@ -278,6 +278,10 @@ _COMMON_ROWS: tuple[Directive, ...] = (
     _unsupported("timeouts.client_fin", _NO_STREAM_TIMEOUT),
     _unsupported("timeouts.server_fin", _NO_STREAM_TIMEOUT),
     _unsupported("timeouts.queue", _NO_STREAM_TIMEOUT),
+    # The health listener is a stream server that returns its answer at once and closes: it
+    # never waits for a client, so a client timeout has nothing to bound.
+    _unsupported("global.health.timeout", "nginx's liveness listener answers at once without "
+                 "waiting for the client (stream return), so {field} has no equivalent; left out"),
 )  # fmt: skip
 
 _OSS_ONLY_ROWS: tuple[Directive, ...] = (

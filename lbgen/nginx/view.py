@@ -860,6 +860,10 @@ def build_nginx_view(
             listens=[_listen(bind, ipv4_ports) for bind in g.health_binds],
             response='"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nok\\n"',
         )
+        if g.health_timeout is not None:
+            for row in _lost_rows(table, "global.health."):
+                findings.warning(row.code or "nginx-unsupported", ("global", "health", "timeout"),
+                                 row.unsupported or "")  # fmt: skip
         findings.note(
             "nginx-health-any-path", ("global", "health"),
             "nginx answers every request on the health listener with 200 (the stream module "

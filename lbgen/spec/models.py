@@ -479,6 +479,9 @@ class Stats(Model):
     """A liveness path the stats page's listener answers with 200 too (HAProxy
     ``monitor-uri`` beside the stats page, as some installers write it); see also
     ``global.health`` for a listener of its own."""
+    timeout: Duration | None = None
+    """Idle timeout of a client of the stats page (HAProxy ``timeout client`` of its
+    frontend); unset: 30s."""
 
 
 class LbHealth(Model):
@@ -491,6 +494,9 @@ class LbHealth(Model):
     """``true``: ``[::]:port`` binds of the endpoint accept IPv6 clients only; unset: dual-stack."""
     path: HttpPath = "/healthz"
     """The path that answers 200 while the load balancer runs."""
+    timeout: Duration | None = None
+    """Idle timeout of a client of the liveness endpoint (HAProxy ``timeout client`` of its
+    frontend); unset: 5s."""
 
 
 #: The named log targets (LOG_TARGET's words: no need to compile it for them).
