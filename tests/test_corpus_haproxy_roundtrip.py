@@ -6,6 +6,7 @@ real config and the imported spec, rendered again, is equivalent to it under ``l
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from ruamel.yaml import YAML
 
 import lbgen
 from lbgen.compare import diff_config
+from lbgen.effective import effective
+from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.importer import ImportResult, import_config, import_file
+from tests.test_haproxy_semantics import running
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "corpus" / "real"
@@ -80,3 +84,51 @@ def test_own_listener_timeouts_render_and_default_to_lbgen_values(tmp_path: Path
     assert (back["stats"]["timeout"], back["health"]["timeout"]) == ("1h", "50s")
     warned = lbgen.render(lbgen.load_spec(spec.encode()), "nginx").diagnostics
     assert any(d.path == "global.health.timeout" for d in warned)
+
+
+# --- 2. "stats uri" (and every other stats keyword of a proxy) turns the page on -------------
+
+_PAGE = (
+    "defaults\n    mode http\n    timeout client 5s\n    timeout connect 5s\n"
+    "    timeout server 5s\n"
+    "listen stats\n    bind 127.0.0.1:{port}\n{lines}"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("line", ["stats uri /haproxy_stats", "stats auth admin:admin"])
+def test_a_stats_line_without_stats_enable_serves_the_page(tmp_path: Path, line: str) -> None:
+    """The real engine serves the page without ``stats enable``, and the effective model says
+    so: the section equals the one that writes ``stats enable`` too."""
+    if HAPROXY is None:
+        pytest.skip("haproxy is not installed")
+    port = _free_port()
+    config = _PAGE.format(port=port, lines=f"    {line}\n")
+    uri = "/haproxy_stats" if "uri" in line else "/haproxy?stats"
+    with running(config, tmp_path, port), socket.create_connection(("127.0.0.1", port), 5) as c:
+        c.sendall(f"GET {uri} HTTP/1.0\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\r\n".encode())
+        c.settimeout(5)
+        answer = b""
+        while chunk := c.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert b"Statistics Report" in answer
+    plain = effective(parse_haproxy(config, "a.cfg")).frontends["stats"]
+    enabled = config.replace(f"    {line}\n", f"    stats enable\n    {line}\n")
+    assert plain == effective(parse_haproxy(enabled, "b.cfg")).frontends["stats"]
+    assert "stats enable" in plain.extras
+
+
+def test_a_frontend_without_stats_lines_gets_no_stats_enable() -> None:
+    config = _PAGE.format(port=9000, lines="    monitor-uri /healthz\n")
+    assert "stats enable" not in effective(parse_haproxy(config, "a.cfg")).frontends["stats"].extras
+
+
+def test_k8s_ha_autoinstall_stats_page_round_trips() -> None:
+    path = REAL / "k8s-ha-autoinstall-haproxy.cfg"
+    assert _changes(import_file(path), path) == []

@@ -418,6 +418,7 @@ class _HaproxyReader:
             _option_words(settings, side="frontend"),
             out_origins,
         )
+        extras = _implied_stats_enable(extras, out_origins)
         ignored = _extras(
             [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
             _option_words(in_effect.ignored_settings, side="frontend"),
@@ -627,6 +628,37 @@ def _extras(
         else:
             unordered.add(text)
     return (*sorted(unordered), *ordered)
+
+
+_STATS_ENABLING = frozenset(
+    word_set(
+        """
+        enable uri realm auth refresh scope hide-version show-desc show-legends show-modules
+        show-node admin http-request
+        """
+    )
+)
+"""``stats`` keywords of a proxy that each turn its stats page on: the manual says of each
+"Enable statistics ..." (``stats uri``: "Enable statistics and define the URI prefix to access
+them"), and HAProxy's parser sets the page up for every one of them, ``stats enable`` or not."""
+
+
+def _implied_stats_enable(
+    extras: tuple[str, ...], origins: dict[str, Origin | None]
+) -> tuple[str, ...]:
+    """``extras`` with the ``stats enable`` that a proxy's other ``stats`` lines imply (so a
+    page written without it equals one written with it)."""
+    enabling = [
+        text for text in extras if text.split()[:1] == ["stats"] and
+        text.split()[1:2] and text.split()[1] in _STATS_ENABLING
+    ]  # fmt: skip
+    if not enabling or "stats enable" in extras:
+        return extras
+    origins.setdefault("extras:stats enable", origins.get(f"extras:{enabling[0]}"))
+    # _extras' order: the order-insensitive lines sorted, then the rule lists as written.
+    unordered = [t for t in extras if t.split()[0] not in _ORDERED]
+    ordered = [t for t in extras if t.split()[0] in _ORDERED]
+    return (*sorted([*unordered, "stats enable"]), *ordered)
 
 
 def _active_rules(state: _Proxy) -> list[Node]:
