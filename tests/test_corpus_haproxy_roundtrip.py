@@ -132,3 +132,48 @@ def test_a_frontend_without_stats_lines_gets_no_stats_enable() -> None:
 def test_k8s_ha_autoinstall_stats_page_round_trips() -> None:
     path = REAL / "k8s-ha-autoinstall-haproxy.cfg"
     assert _changes(import_file(path), path) == []
+
+
+# --- 3. option ssl-hello-chk -------------------------------------------------------------------
+
+_SSL_HELLO_SPEC = """\
+version: 1
+frontends:
+  api: {bind: ["127.0.0.1:6443"], pool: cp}
+pools:
+  cp:
+    health: {check: ssl-hello}
+    servers: {m1: "127.0.0.1:7001", m2: "127.0.0.1:7002"}
+"""
+
+
+def test_ssl_hello_chk_imports_as_itself() -> None:
+    path = REAL / "kubeadm-ha-considerations.cfg"
+    result = import_file(path)
+    assert _data(result)["defaults"]["health"]["check"] == "ssl-hello"
+    assert not [d for d in result.diagnostics if "ssl-hello" in d.message]
+    assert _changes(result, path) == []
+
+
+def test_ssl_hello_renders_for_haproxy_and_is_lossy_on_nginx(tmp_path: Path) -> None:
+    spec = lbgen.load_spec(_SSL_HELLO_SPEC.encode())
+    out = lbgen.render(spec, "haproxy")
+    assert "    option ssl-hello-chk\n" in out.text
+    assert "    server m1 127.0.0.1:7001 check\n" in out.text  # no check-ssl, no verify
+    assert [d.code for d in out.diagnostics] == ["haproxy-ssl-hello"]
+    _haproxy_accepts(out.text, tmp_path)
+    assert "check: ssl-hello" in import_config(out.text, "lb.cfg", "haproxy").yaml_text
+    for target in ("nginx", "nginx-plus"):
+        found = [d.message for d in lbgen.render(spec, target).diagnostics]
+        assert any("ssl-hello" in m for m in found), (target, found)
+
+
+def test_ssl_hello_notes_the_fields_it_does_not_use() -> None:
+    text = _SSL_HELLO_SPEC.replace(
+        "{check: ssl-hello}", "{check: ssl-hello, sni: api.example, client_cert: c.pem}"
+    )
+    rendered = lbgen.render(lbgen.load_spec(text.encode()), "haproxy")
+    unused = [d for d in rendered.diagnostics if d.code == "health-unused"]
+    assert [d.fields for d in unused] == [("health.client_cert", "health.sni")]
+    assert "sni" not in rendered.text.split("backend cp", 1)[1]
+    assert "crt" not in rendered.text.split("backend cp", 1)[1]

@@ -35,7 +35,10 @@ from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
 from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
-_SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
+_SPEC_CHECKS = {
+    "none": "none", "tcp": "tcp", "tls": "tls", "ssl-hello": "ssl-hello", "http": "http",
+    "https": "https",
+}  # fmt: skip
 _POOL_TIMEOUTS = tuple(row.effective or "" for row in table.BACKEND_TIMEOUTS)
 _FRONTEND_TIMEOUTS = tuple(row.effective or "" for row in table.FRONTEND_TIMEOUTS)
 _LOGGING = frozenset({("log", "global"), ("option", "tcplog"), ("option", "dontlognull")})
@@ -508,11 +511,14 @@ class _HaproxyImport:
                    "the spec checks every server of a pool or none")  # fmt: skip
         kind = _SPEC_CHECKS.get(health.check)
         if kind is None:
-            replacement = "tls" if health.check == "ssl-hello" else "tcp"
-            d.warn(origin, "health",
-                   f"option {health.check}-chk check: the spec has no such check; imported as "
-                   f"{replacement}")  # fmt: skip
-            kind = replacement
+            option = next((o for o, k in CHECK_OPTIONS.items() if k == health.check),
+                          health.check)  # fmt: skip
+            d.warn(
+                origin,
+                "health",
+                f"option {option} check: the spec has no such check; imported as tcp",
+            )
+            kind = "tcp"
         fields["health.check"] = kind
         if kind == "none":
             return

@@ -357,6 +357,8 @@ HTTP_CHECK_VERSION = "HTTP/1.0"
 """The HTTP version of a check request when neither ``option httpchk`` nor ``http-check send``
 gives one (the configuration manual's default for both)."""
 TCP_CHECK = Directive("option tcp-check", _BACKEND, "health.check")
+SSL_HELLO_CHK = Directive("option ssl-hello-chk", _BACKEND, "health.check")
+"""``health.check: ssl-hello``: an SSLv3/TLS hello on a plain connection, any TLS answer passes."""
 BIND = Directive("bind", ("frontend", "listen"), "bind", codec=WORD, effective="binds")
 DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
                             effective="backend")  # fmt: skip
@@ -371,7 +373,7 @@ TABLE: DirectiveTable = table(
         *(_server(name, None, None, WORD) for name in _UNMODELLED_SERVER_VALUES),
         _server("agent-check", None, None),
         *_TIMEOUT_ROWS,
-        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, HTTPCHK, BIND,
+        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, SSL_HELLO_CHK, HTTPCHK, BIND,
         DEFAULT_BACKEND, PROXY_MAXCONN, GLOBAL_MAXCONN, GLOBAL_LOG,
     ),
 )  # fmt: skip

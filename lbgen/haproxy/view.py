@@ -2,9 +2,10 @@
 
 Choices that matter to operators:
 - Health checks are always one mechanism per backend: ``option httpchk`` with ``http-check``
-  rules for http/https, ``option tcp-check`` with ``tcp-check connect ssl`` for tls. Never
-  ``option ssl-hello-chk`` (it passes on a TLS alert) and never two ``option *-chk`` (the last
-  silently wins: the bug in the old kubeadm example).
+  rules for http/https, ``option tcp-check`` with ``tcp-check connect ssl`` for tls;
+  ``option ssl-hello-chk`` (it passes on a TLS alert) only for a spec that says ``ssl-hello``
+  (an imported config that used it). Never two ``option *-chk`` (the last silently wins: the
+  bug in the old kubeadm example).
 - Server parameters shared by the pool go on ``default-server``; a server line carries only what
   differs, so the effective value of every field is visible in one place.
 - DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve, and
@@ -124,6 +125,8 @@ def _check_lines(pool: ResolvedPool) -> list[str]:
         if health.expect:
             lines.append(f"{table.HTTP_EXPECT.name} {_render(table.HTTP_EXPECT, health.expect)}")
         return lines
+    if health.check == "ssl-hello":
+        return [table.SSL_HELLO_CHK.name]
     if health.check == "tls":
         # An explicit "tcp-check connect" ignores the server's check-sni: name it on the rule.
         sni = f" sni {health.sni}" if health.sni else ""
@@ -336,6 +339,12 @@ def _backend(pool: ResolvedPool, findings: Findings) -> HaproxyBackend:
                 )  # fmt: skip
     _missing_timeouts(pool, ("connect", "server"), findings)
     health = pool.health
+    if health.check == "ssl-hello":
+        findings.note(
+            "haproxy-ssl-hello", health.sources.get("check", (*pool.path, "health")),
+            "option ssl-hello-chk passes on any TLS answer, even an alert: check tls "
+            "completes the handshake",
+        )  # fmt: skip
     timeouts = _timeouts(pool.timeouts, _BACKEND_TIMEOUTS)
     if health.check not in (None, "none") and health.timeout is not None:
         row = table.CHECK_TIMEOUT

@@ -259,7 +259,7 @@ class _PoolTranslation:
         health = self.pool.health
         src = health.sources
         if self.plus:
-            if health.check in ("https", "tls"):
+            if health.check in ("https", "tls", "ssl-hello"):
                 self.lossy(
                     src.get("check"),
                     f"health.check {health.check}",
@@ -277,7 +277,7 @@ class _PoolTranslation:
                             f"health.{name} is only used by an http check in NGINX Plus",
                         )
             return
-        if health.check in ("http", "https", "tls"):
+        if health.check in ("http", "https", "tls", "ssl-hello"):
             self.lossy(
                 src.get("check"), f"health.check {health.check}",
                 f"nginx OSS has no active health checks: passive checking (a server is skipped "

@@ -38,7 +38,7 @@ PERCENT_PATTERN = grammar.PERCENT.pattern
 
 
 Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
-CheckKind = Literal["none", "tcp", "tls", "http", "https"]
+CheckKind = Literal["none", "tcp", "tls", "ssl-hello", "http", "https"]
 FrontendMode = Literal["tcp", "http"]
 
 
@@ -272,8 +272,9 @@ class Health(Model):
     """How the engine decides that a server is up."""
 
     check: CheckKind | None = None
-    """How a server is checked: none, tcp (connect), tls (handshake), http or https (GET
-    path, status in expect)."""
+    """How a server is checked: none, tcp (connect), tls (handshake), ssl-hello (HAProxy
+    ``option ssl-hello-chk``: a TLS hello and any TLS answer, even an alert, passes; kept for
+    configs that use it, prefer tls), http or https (GET path, status in expect)."""
     path: HttpPath | None = None
     """The HTTP path an http/https check requests, e.g. /readyz."""
     expect: Annotated[list[StatusCode], Field(min_length=1)] | None = None
