@@ -63,6 +63,7 @@ class ResolvedHealth:
     client_cert: str | None
     sni: str | None
     port: int | None
+    expect_body: str | None = None
     sources: Sources = field(default_factory=dict, compare=False)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from lbgen.compare import diff_config
 from lbgen.effective import effective
 from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.importer import ImportResult, import_config, import_file
-from tests.test_haproxy_semantics import running
+from tests.test_haproxy_semantics import Upstream, running
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "corpus" / "real"
@@ -177,3 +178,82 @@ def test_ssl_hello_notes_the_fields_it_does_not_use() -> None:
     assert [d.fields for d in unused] == [("health.client_cert", "health.sni")]
     assert "sni" not in rendered.text.split("backend cp", 1)[1]
     assert "crt" not in rendered.text.split("backend cp", 1)[1]
+
+
+# --- 4. http-check expect string ---------------------------------------------------------------
+
+_BODY_SPEC = """\
+version: 1
+frontends:
+  api: {{bind: ["127.0.0.1:{port}"], pool: cp}}
+pools:
+  cp:
+    health: {{check: http, path: /readyz, interval: 100ms, rise: 1, fall: 1{extra}}}
+    servers: {{m1: "127.0.0.1:{upstream}"}}
+"""
+
+
+def test_expect_string_imports_as_expect_body() -> None:
+    path = REAL / "openshift-install-configs-upi.cfg"
+    result = import_file(path)
+    health = _data(result)["pools"]["api-server-6443"]["health"]
+    assert (health["expect"], health["expect_body"]) == (None, "ok")
+    assert not [c for c in _changes(result, path) if "expect" in c]
+
+
+def _server_state(sock_path: Path) -> str:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(sock_path))
+        sock.sendall(b"show stat\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    rows = [line.split(",") for line in data.decode().splitlines() if line.startswith("cp,m1,")]
+    return rows[0][17]  # the "status" column
+
+
+@pytest.mark.parametrize(("body", "state"), [("ok", "UP"), ("nope", "DOWN")])
+def test_haproxy_runs_the_status_and_the_string_rule(tmp_path: Path, body: str, state: str) -> None:
+    """Both rules run on the answer (200 with body "ok"): the string one decides."""
+    if HAPROXY is None:
+        pytest.skip("haproxy is not installed")
+    upstream = Upstream()
+    upstream.start()
+    try:
+        port = _free_port()
+        spec = _BODY_SPEC.format(port=port, upstream=upstream.port, extra=f", expect_body: {body}")
+        text = lbgen.render(lbgen.load_spec(spec.encode()), "haproxy").text
+        assert f"    http-check expect status 200\n    http-check expect string {body}\n" in text
+        sock_path = tmp_path / "stats.sock"
+        text = text.replace("global\n", f"global\n    stats socket {sock_path}\n", 1)
+        seen = ""
+        with running(text, tmp_path, port):
+            for _ in range(100):  # generous: checks run every 100 ms
+                seen = _server_state(sock_path)
+                if seen in ("UP", "DOWN") and seen == state:
+                    break
+                time.sleep(0.1)
+        assert seen == state
+    finally:
+        upstream.stop()
+
+
+def test_expect_body_on_nginx(tmp_path: Path) -> None:
+    spec = lbgen.load_spec(
+        _BODY_SPEC.format(
+            port=6443, upstream=7001, extra=", expect: null, expect_body: ok"
+        ).encode()
+    )
+    plus = lbgen.render(spec, "nginx-plus")
+    assert '    expect ~ "ok";\n' in plus.text
+    assert not [d for d in plus.diagnostics if d.path.endswith("expect_body")]
+    oss = lbgen.render(spec, "nginx").diagnostics
+    assert [d.path for d in oss if d.path.endswith("expect_body")] == [
+        "pools.cp.health.expect_body"
+    ]
+    both = _BODY_SPEC.format(port=6443, upstream=7001, extra=", expect_body: ok")
+    lost = lbgen.render(lbgen.load_spec(both.encode()), "nginx-plus").diagnostics
+    assert [d.path for d in lost if d.path.endswith("expect_body")] == [
+        "pools.cp.health.expect_body"
+    ]

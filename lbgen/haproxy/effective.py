@@ -744,6 +744,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
     rules: list[str] = []
     expect: tuple[int, ...] | None = None
     expect_raw: str | None = None
+    expect_body: str | None = None
     connect_ssl = False
     sni: str | None = None
     port: int | None = None
@@ -789,6 +790,11 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
                     del rest[at : at + 2]
             if rest:
                 rules.append("send " + " ".join(rest))
+        elif (
+            verb == "expect" and kind == "http" and expect_body is None
+            and words[1:2] == ["string"] and len(words) == 3
+        ):  # fmt: skip
+            expect_body = words[2]
         elif verb == "expect" and kind == "http" and expect is None and expect_raw is None:
             expect, expect_raw = _expect_codes(words[1:])
         else:
@@ -809,6 +815,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
         version=version,
         expect=expect,
         expect_raw=expect_raw,
+        expect_body=expect_body,
         sni=sni or (snis.pop() if len(snis) == 1 else None),
         client_cert=certs.pop() if len(certs) == 1 else None,
         port=port,

@@ -32,7 +32,12 @@ from lbgen.importer import (
 )
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
-from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
+from lbgen.spec.models import (
+    check_cert_path,
+    check_dns_name,
+    check_expect_body,
+    check_http_path,
+)
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
 _SPEC_CHECKS = {
@@ -525,6 +530,10 @@ class _HaproxyImport:
         if kind in ("http", "https"):
             fields["health.path"] = self._checked(health.path, check_http_path, origin, "path")
             fields["health.expect"] = list(health.expect) if health.expect else None
+            if health.expect_body is not None:
+                fields["health.expect_body"] = self._checked(
+                    health.expect_body, check_expect_body, origin, "expect string"
+                )
         if health.sni is not None:
             fields["health.sni"] = self._checked(health.sni, check_dns_name, origin, "sni")
         if health.client_cert is not None:

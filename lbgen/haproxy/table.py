@@ -352,6 +352,10 @@ REDISPATCH = Directive("option redispatch", _BACKEND, "redispatch", default=Fals
                        effective="redispatch")  # fmt: skip
 HTTP_EXPECT = Directive("http-check expect", _BACKEND, "health.expect", codec=EXPECT,
                         effective="health.expect")  # fmt: skip
+HTTP_EXPECT_BODY = Directive("http-check expect string", _BACKEND, "health.expect_body",
+                             codec=WORD, effective="health.expect_body")  # fmt: skip
+"""A string the check's answer must contain: a rule of its own, besides the status one (HAProxy
+2.2+ runs every ``http-check expect`` rule on the answer)."""
 HTTPCHK = Directive("option httpchk", _BACKEND, "health.check", effective="health.check")
 HTTP_CHECK_VERSION = "HTTP/1.0"
 """The HTTP version of a check request when neither ``option httpchk`` nor ``http-check send``
@@ -373,7 +377,8 @@ TABLE: DirectiveTable = table(
         *(_server(name, None, None, WORD) for name in _UNMODELLED_SERVER_VALUES),
         _server("agent-check", None, None),
         *_TIMEOUT_ROWS,
-        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, SSL_HELLO_CHK, HTTPCHK, BIND,
+        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, HTTP_EXPECT_BODY, TCP_CHECK,
+        SSL_HELLO_CHK, HTTPCHK, BIND,
         DEFAULT_BACKEND, PROXY_MAXCONN, GLOBAL_MAXCONN, GLOBAL_LOG,
     ),
 )  # fmt: skip

@@ -124,6 +124,9 @@ def _check_lines(pool: ResolvedPool) -> list[str]:
         lines = [table.HTTPCHK.name, send]
         if health.expect:
             lines.append(f"{table.HTTP_EXPECT.name} {_render(table.HTTP_EXPECT, health.expect)}")
+        if health.expect_body:
+            row = table.HTTP_EXPECT_BODY
+            lines.append(f"{row.name} {_render(row, health.expect_body)}")
         return lines
     if health.check == "ssl-hello":
         return [table.SSL_HELLO_CHK.name]

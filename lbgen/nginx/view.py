@@ -316,12 +316,22 @@ class _PoolTranslation:
         if health.check == "http":
             name = self.match_name
             params.append(f"match={name}")
+            expect = None
+            if health.expect:
+                expect = f'~ "{_render(self.table, "expect", "match", health.expect)}"'
+                if health.expect_body:
+                    self.lossy(
+                        health.sources.get("expect_body"), "health.expect_body",
+                        "an NGINX Plus match block has one expect: the status codes are "
+                        "checked, the expected string is left out",
+                    )  # fmt: skip
+            elif health.expect_body:
+                # The grammar leaves no regular-expression character: a search for the string.
+                expect = f'~ "{_render(self.table, "expect ~", "match", health.expect_body)}"'
             match = NginxMatch(
                 name=name,
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
-                expect=f'~ "{_render(self.table, "expect", "match", health.expect)}"'
-                if health.expect
-                else None,
+                expect=expect,
             )
         lines = [" ".join(params)]
         if health.timeout is not None:

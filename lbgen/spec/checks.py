@@ -292,10 +292,10 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 
 #: Health fields each check kind leaves unused besides ``check`` (none: every other one).
 _UNUSED_BY = {
-    "tcp": ("path", "expect", "sni"),
-    "tls": ("path", "expect"),
+    "tcp": ("path", "expect", "expect_body", "sni"),
+    "tls": ("path", "expect", "expect_body"),
     # HAProxy's ssl-hello-chk sends a fixed hello on a plain connection: no SNI, no certificate.
-    "ssl-hello": ("path", "expect", "sni", "client_cert"),
+    "ssl-hello": ("path", "expect", "expect_body", "sni", "client_cert"),
     "http": ("sni",),
 }
 

@@ -84,6 +84,8 @@ class Kind(StrEnum):
     """A name: 1-63 of A-Z a-z 0-9 _ . - (a key of ``pools`` for ``frontend.pool``)."""
     HTTP_PATH = "http-path"
     CERT_PATH = "cert-path"
+    EXPECT_BODY = "expect-body"
+    """A string a check's answer must contain (no space, quote or regex character)."""
     DNS_NAME = "dns-name"
     LOG_TARGET = "log-target"
     """One of :attr:`Field.choices` (``stdout``, ``none``, ``syslog``) or ``udp://host:port``."""
@@ -193,6 +195,7 @@ FIELDS: tuple[Field, ...] = (
     Field("health.check", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(CheckKind)),
     Field("health.path", _DEFAULTS_POOL, Kind.HTTP_PATH),
     Field("health.expect", _DEFAULTS_POOL, Kind.STATUS_CODES),
+    Field("health.expect_body", _DEFAULTS_POOL, Kind.EXPECT_BODY),
     _duration("health.interval", _DEFAULTS_POOL),
     _duration("health.fast_interval", _DEFAULTS_POOL),
     _duration("health.down_interval", _DEFAULTS_POOL),

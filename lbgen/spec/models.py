@@ -87,6 +87,21 @@ def check_cert_path(value: Any) -> str:
     return value
 
 
+def check_expect_body(value: Any) -> str:
+    """A string a check's answer must contain, as the spec accepts it (the importer checks
+    values with it too)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "must be a string")
+    if not grammar.EXPECT_BODY.matches(value):
+        raise PydanticCustomError(
+            "value",
+            "{value} is not a usable expected string: 1-256 of A-Z a-z 0-9 _ , : / = @ ~ ! - "
+            "(no whitespace, quotes, '#', ';', '$', '\\' or regular-expression characters){why}",
+            {"value": shown_value(value), "why": why_unusable(value)},
+        )
+    return value
+
+
 def _check_server_address(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", 'an address must be a string "host:port"')
@@ -193,6 +208,11 @@ HttpPath = Annotated[
     PlainValidator(check_http_path, json_schema_input_type=str),
     grammar_schema(grammar.HTTP_PATH),
 ]
+ExpectBody = Annotated[
+    str,
+    PlainValidator(check_expect_body, json_schema_input_type=str),
+    grammar_schema(grammar.EXPECT_BODY),
+]
 DnsName = Annotated[
     str,
     PlainValidator(check_dns_name, json_schema_input_type=str),
@@ -279,6 +299,10 @@ class Health(Model):
     """The HTTP path an http/https check requests, e.g. /readyz."""
     expect: Annotated[list[StatusCode], Field(min_length=1)] | None = None
     """HTTP status codes (100-599) that count as healthy."""
+    expect_body: ExpectBody | None = None
+    """A string the answer of an http/https check must contain (HAProxy ``http-check expect
+    string``, e.g. ``ok`` from /readyz); checked besides ``expect``: set ``expect: null`` to
+    accept any status."""
     interval: Duration | None = None
     """Time between checks of a server that is up (HAProxy inter), with a unit: 5s."""
     fast_interval: Duration | None = None

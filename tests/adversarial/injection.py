@@ -43,6 +43,7 @@ BASE: dict[str, Any] = {
         "health": {
             "check": "https", "path": "/readyz", "interval": "5s", "fast_interval": "1s",
             "down_interval": "7s", "timeout": "3s", "client_cert": CERT, "sni": "api.example",
+            "expect_body": "ok",
         },
         "timeouts": {
             "connect": "5s", "client": "1h", "server": "1h", "tunnel": "1h", "client_fin": "10s",
@@ -61,7 +62,7 @@ BASE: dict[str, Any] = {
             "health": {
                 "check": "https", "path": "/livez", "interval": "5s", "fast_interval": "1s",
                 "down_interval": "7s", "timeout": "3s", "client_cert": CERT,
-                "sni": "cp.example",
+                "sni": "cp.example", "expect_body": "ok",
             },
             "timeouts": {"connect": "5s", "server": "1h", "tunnel": "1h", "server_fin": "10s",
                          "queue": "30s"},
