@@ -106,6 +106,8 @@ class ResolvedPool:
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
     extra: Extra = field(default_factory=Extra.model_construct)
+    #: ``start_unresolved``: unset is true (lbgen's default).
+    start_unresolved: bool = True
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,7 @@ def _resolve_pool(spec: Spec, name: str) -> ResolvedPool:
         health=_resolve_health(spec, name),
         retries=values["retries"],
         redispatch=values["redispatch"],
+        start_unresolved=values["start_unresolved"] is not False,
         timeouts={k: _us(v) for k, v in timeouts.items()},
         servers=tuple(servers),
         server_defaults={

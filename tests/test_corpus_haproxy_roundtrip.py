@@ -257,3 +257,50 @@ def test_expect_body_on_nginx(tmp_path: Path) -> None:
     assert [d.path for d in lost if d.path.endswith("expect_body")] == [
         "pools.cp.health.expect_body"
     ]
+
+
+# --- 5. init-addr: start_unresolved ------------------------------------------------------------
+
+_DNS_SPEC = """\
+version: 1
+defaults: {{health: {{check: tcp}}{extra}}}
+frontends:
+  api: {{bind: ["127.0.0.1:16443"], pool: cp}}
+pools:
+  cp:
+    servers: {{m1: "m1.lbgen-test.invalid:6443"}}
+"""
+
+
+def _starts_without_dns(text: str, tmp_path: Path) -> bool:
+    """``haproxy -c`` in a network namespace of its own, where no name resolves."""
+    if HAPROXY is None or shutil.which("unshare") is None:
+        pytest.skip("haproxy or unshare is missing")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text)
+    check = subprocess.run(
+        ["unshare", "-n", HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True
+    )
+    if "unshare" in check.stderr and check.returncode != 0 and "haproxy" not in check.stderr:
+        pytest.skip(f"cannot make a network namespace: {check.stderr.strip()}")
+    return check.returncode == 0
+
+
+@pytest.mark.parametrize(("extra", "starts"), [("", True), (", start_unresolved: false", False)])
+def test_start_unresolved_decides_whether_haproxy_starts(
+    tmp_path: Path, extra: str, starts: bool
+) -> None:
+    spec = lbgen.load_spec(_DNS_SPEC.format(extra=extra).encode())
+    text = lbgen.render(spec, "haproxy").text
+    assert ("init-addr last,libc,none" in text) is starts
+    assert _starts_without_dns(text, tmp_path) is starts
+    # and import reads the choice back from the config
+    back = _data(import_config(text, "lb.cfg", "haproxy"))
+    assert back["defaults"].get("start_unresolved") is (None if starts else False)
+
+
+def test_a_config_without_init_addr_imports_start_unresolved_false() -> None:
+    path = REAL / "openshift-install-configs-upi.cfg"
+    result = import_file(path)
+    assert _data(result)["defaults"]["start_unresolved"] is False
+    assert _changes(result, path) == []

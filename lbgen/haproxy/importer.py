@@ -38,6 +38,7 @@ from lbgen.spec.models import (
     check_expect_body,
     check_http_path,
 )
+from lbgen.units import is_dns_name
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
 _SPEC_CHECKS = {
@@ -410,6 +411,7 @@ class _HaproxyImport:
         self._health(section, backend, key)
         fields["retries"] = backend.retries if "retries" in backend.origins else None
         fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
+        fields["start_unresolved"] = _start_unresolved(backend)
         for t in _POOL_TIMEOUTS:
             fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
         server_params(d, key, backend.servers, names)
@@ -560,6 +562,16 @@ class _HaproxyImport:
                 value = None
             fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
         fields["health.timeout"] = duration_text(backend.timeouts.check)
+
+
+def _start_unresolved(backend: Backend) -> bool | None:
+    """``start_unresolved: false`` for a backend whose DNS-named servers all lack ``init-addr``
+    (HAProxy's own ``last,libc``: it refuses to start while a name does not resolve); None
+    (lbgen's default, ``init-addr last,libc,none``) otherwise."""
+    named = [s for s in backend.servers.values() if is_dns_name(s.address)]
+    if named and all(server.init_addr is None for server in named):
+        return False
+    return None
 
 
 def _verbatim(node: Node) -> str:

@@ -189,7 +189,7 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
         params.append(table.BACKUP.name)
     if server.disabled:
         params.append(table.DISABLED.name)
-    if server.is_dns:
+    if server.is_dns and pool.start_unresolved:
         params += [table.INIT_ADDR.name, _render(table.INIT_ADDR, table.LBGEN_INIT_ADDR)]
         # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
         # when that fails, but the server then has no address until the next reload.
@@ -198,6 +198,13 @@ def _server(pool: ResolvedPool, server: ResolvedServer, findings: Findings) -> H
             f"HAProxy resolves {server.address.host} once at start and does not follow its "
             "address changes; when it does not resolve, HAProxy starts with this server "
             "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
+        )  # fmt: skip
+    elif server.is_dns:
+        findings.warning(
+            "haproxy-dns-at-start", (*server.path, "address"),
+            f"HAProxy resolves {server.address.host} once at start and does not follow its "
+            "address changes; with start_unresolved false it refuses to start while the name "
+            "does not resolve",
         )  # fmt: skip
     params += _extra(
         (*server.path, "extra", "haproxy"), server.extra.haproxy, findings, server_line=True

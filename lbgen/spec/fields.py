@@ -192,6 +192,7 @@ FIELDS: tuple[Field, ...] = (
     Field("balance", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(Balance)),
     Field("retries", _DEFAULTS_POOL, Kind.COUNT, unit="attempts"),
     Field("redispatch", _DEFAULTS_POOL, Kind.BOOL),
+    Field("start_unresolved", _DEFAULTS_POOL, Kind.BOOL),
     Field("health.check", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(CheckKind)),
     Field("health.path", _DEFAULTS_POOL, Kind.HTTP_PATH),
     Field("health.expect", _DEFAULTS_POOL, Kind.STATUS_CODES),

@@ -378,6 +378,10 @@ class PoolParams(ServerParams):
     """Connection attempts to a server before giving up on it."""
     redispatch: bool | None = None
     """Retry a failed connection on another server."""
+    start_unresolved: bool | None = None
+    """``true`` (unset): HAProxy starts when a server's DNS name does not resolve (``init-addr
+    last,libc,none``: the server waits, disabled, for the next reload); ``false``: HAProxy's own
+    behaviour, it refuses to start until every name resolves (nginx always does)."""
 
 
 class Defaults(PoolParams):
