@@ -8,8 +8,9 @@ Choices that matter to operators:
   bug in the old kubeadm example).
 - Server parameters shared by the pool go on ``default-server``; a server line carries only what
   differs, so the effective value of every field is visible in one place.
-- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve, and
-  a warning: HAProxy resolves them once, at start.
+- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve
+  (unless the pool says ``start_unresolved: false``), and a warning: HAProxy resolves them once,
+  at start.
 """
 
 from __future__ import annotations
