@@ -53,6 +53,7 @@ _HEALTH_NAMES: Mapping[str, str] = {
     "health.version": "check version",
     "health.expect": "check expect status",
     "health.expect_raw": "check expect",
+    "health.expect_body": "check expect string",
     "health.sni": "check sni",
     "health.client_cert": "check client certificate",
     "health.port": "check port",

@@ -369,11 +369,12 @@ class Draft:
 
 _MISSING: Any = object()
 _FIELD_ORDER = (
-    "bind", "pool", "balance", "health.check", "health.path", "health.expect", "health.interval",
-    "health.fast_interval", "health.down_interval", "health.rise", "health.fall",
-    "health.timeout", "health.client_cert", "health.sni", "slowstart", "maxconn", "maxqueue",
-    "weight", "retries", "redispatch", "timeouts.connect", "timeouts.client", "timeouts.server",
-    "timeouts.tunnel", "timeouts.client_fin", "timeouts.server_fin", "timeouts.queue",
+    "bind", "pool", "balance", "health.check", "health.path", "health.expect",
+    "health.expect_body", "health.interval", "health.fast_interval", "health.down_interval",
+    "health.rise", "health.fall", "health.timeout", "health.client_cert", "health.sni",
+    "slowstart", "maxconn", "maxqueue", "weight", "retries", "redispatch", "start_unresolved",
+    "timeouts.connect", "timeouts.client", "timeouts.server", "timeouts.tunnel",
+    "timeouts.client_fin", "timeouts.server_fin", "timeouts.queue",
 )  # fmt: skip
 
 

@@ -62,6 +62,7 @@ class ResolvedHealth:
     client_cert: str | None
     sni: str | None
     port: int | None
+    expect_body: str | None = None
     sources: Sources = field(default_factory=dict, compare=False)
 
 
@@ -104,6 +105,8 @@ class ResolvedPool:
     path: Path_
     sources: Sources = field(default_factory=dict, compare=False)
     extra: Extra = field(default_factory=Extra.model_construct)
+    #: ``start_unresolved``: unset is true (lbgen's default).
+    start_unresolved: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class ResolvedStats:
     admin: bool = False
     hide_version: bool = False
     monitor_uri: str | None = None
+    timeout: int | None = None
+    """Microseconds; None: the engine view's own (HAProxy: 30s)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,8 @@ class ResolvedGlobal:
     extra: GlobalExtra = field(default_factory=GlobalExtra.model_construct)
     #: ``global.health.extra``: verbatim directives inside the liveness endpoint's listener.
     health_extra: Extra = field(default_factory=Extra.model_construct)
+    #: ``global.health.timeout`` in microseconds; None: the engine view's own (HAProxy: 5s).
+    health_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -357,6 +364,7 @@ def _resolve_pool(spec: Spec, name: str, shared: dict[str, Any] | None = None) -
         health=_resolve_health(spec, name, shared),
         retries=values["retries"],
         redispatch=values["redispatch"],
+        start_unresolved=values["start_unresolved"] is not False,
         timeouts=pool_timeouts,
         servers=tuple(servers),
         server_defaults=server_defaults,
@@ -423,6 +431,7 @@ def _resolve_stats(stats: Stats | None) -> ResolvedStats:
         admin=bool(stats.admin),
         hide_version=bool(stats.hide_version),
         monitor_uri=stats.monitor_uri,
+        timeout=_us(stats.timeout),
     )
 
 
@@ -448,6 +457,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         health_binds=health,
         extra=g.extra,
         health_extra=g.health.extra if g.health else Extra.model_construct(),
+        health_timeout=_us(g.health.timeout) if g.health else None,
     )
 
 

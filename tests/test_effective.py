@@ -330,8 +330,16 @@ def test_openshift_style_values_after_inheritance() -> None:
         ),
         (
             "    option httpchk\n    http-check expect string ok\n",
+            Health(check="http", method="OPTIONS", path="/", version="HTTP/1.0", expect_body="ok"),
+        ),
+        (
+            "    option httpchk\n    http-check expect rstring ^ok\n",
             Health(
-                check="http", method="OPTIONS", path="/", version="HTTP/1.0", expect_raw="string ok"
+                check="http",
+                method="OPTIONS",
+                path="/",
+                version="HTTP/1.0",
+                expect_raw="rstring ^ok",
             ),
         ),
         # tcp-check rules without "option tcp-check" do nothing

@@ -42,6 +42,7 @@ KIND_TYPES: dict[Kind, Any] = {
     Kind.NAME: models.Name,
     Kind.HTTP_PATH: models.HttpPath,
     Kind.CERT_PATH: models.CertPath,
+    Kind.EXPECT_BODY: models.ExpectBody,
     Kind.DNS_NAME: models.DnsName,
     Kind.LOG_TARGET: models.LogTarget,
     Kind.LOG_TARGETS: models.LogTargets,

@@ -178,6 +178,7 @@ def _samples(pem: Path) -> dict[str, str]:
         "init-addr": "last,libc,none", "sni": "str(api.example)", "addr": "127.0.0.1",
         "port": "8443", "resolvers": "dns", "mode": "tcp", "balance": "roundrobin",
         "default_backend": "be", "log": "stdout format raw local0",
+        "http-check expect string": "ok",
     }  # fmt: skip
 
 
@@ -277,6 +278,8 @@ def test_every_attribute_the_reader_fills_has_a_row(tmp_path: Path) -> None:
         filled |= set(backend.origins)
         if backend.health.expect is not None:  # read from http-check expect, no origin kept
             filled.add("health.expect")
+        if backend.health.expect_body is not None:  # likewise (http-check expect string)
+            filled.add("health.expect_body")
         for server in backend.servers.values():
             filled |= set(server.origins)
     for frontend in config.frontends.values():
@@ -313,6 +316,7 @@ pools:
       check: https
       path: /readyz
       expect: [200, 204]
+      expect_body: ok
       interval: 2s
       fast_interval: 1s
       down_interval: 5s

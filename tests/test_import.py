@@ -172,7 +172,8 @@ def test_kubespray_haproxy() -> None:
     assert spec["global"] == {
         "maxconn": 4000,
         "log": "udp://127.0.0.1:514",
-        "health": {"bind": "127.0.0.1:8081", "path": "/healthz"},
+        # the liveness endpoint inherits its defaults' client timeout: kept, not lbgen's 5s
+        "health": {"bind": "127.0.0.1:8081", "path": "/healthz", "timeout": "30s"},
     }
     assert list(spec["pools"]["kube_api_backend"]["servers"]) == ["node1", "node2", "node3"]
     text = messages(result)
@@ -305,8 +306,9 @@ def test_shared_values_are_hoisted_and_exceptions_kept() -> None:
     assert m3["extra"] == {"haproxy": ["send-proxy-v2"]}
     assert "weight" not in internal and "maxconn" not in internal
     # No "stats refresh" in the config: the page does not reload (the spec's default is 10s).
+    # Its client timeout is its defaults' (30m), not lbgen's 30s.
     assert spec["global"]["stats"] == {"bind": "127.0.0.1:9000", "prometheus": False,
-                                       "refresh": None}  # fmt: skip
+                                       "refresh": None, "timeout": "30m"}  # fmt: skip
     assert spec["global"]["log"] == "syslog"
     text = messages(result)
     assert "frontend web: mode http" in text
@@ -365,7 +367,7 @@ def test_mixed_checks_and_odd_values_are_warned(tmp_path: Path) -> None:
     config.write_text(
         "defaults\n  mode tcp\n"
         "frontend f\n  bind :1\n  default_backend b\n"
-        "backend b\n  balance uri\n  option ssl-hello-chk\n"
+        "backend b\n  balance uri\n  option mysql-check\n"
         "  server s1 10.0.0.1:1 check inter 2s\n  server s2 10.0.0.2:1 check inter 4s\n"
         "  server s3 10.0.0.3:1\n"
     )
@@ -373,9 +375,9 @@ def test_mixed_checks_and_odd_values_are_warned(tmp_path: Path) -> None:
     text = messages(result)
     assert "balance uri: the spec's balance cannot say this" in text
     assert "servers without check (s3)" in text
-    assert "option ssl-hello-chk check: the spec has no such check; imported as tls" in text
+    assert "option mysql-check check: the spec has no such check; imported as tcp" in text
     assert "inter: servers of backend b differ" in text
-    assert data(result)["defaults"]["health"]["check"] == "tls"
+    assert data(result)["defaults"]["health"]["check"] == "tcp"
 
 
 # --- bad input -----------------------------------------------------------------------------------

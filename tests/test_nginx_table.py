@@ -26,6 +26,7 @@ from lbgen.nginx.table import (
     BALANCE_METHODS,
     PLUS_TABLE,
     TABLE,
+    BodyExpect,
     FailTimeout,
     Integer,
     Method,
@@ -35,6 +36,7 @@ from lbgen.nginx.table import (
     Tries,
     Zone,
 )
+from lbgen.spec.grammar import EXPECT_BODY
 from tests.engine_check import engine_check
 
 CASES = Path(__file__).parent / "cases"
@@ -66,6 +68,7 @@ _STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     StatusExpect: st.lists(st.integers(100, 599), min_size=1, unique=True).map(
         lambda codes: tuple(sorted(codes))
     ),
+    BodyExpect: st.from_regex(EXPECT_BODY.pattern, fullmatch=True),
     Zone: st.tuples(
         st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,30}", fullmatch=True), st.integers(1, 2**40)
     ),
@@ -134,6 +137,8 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "health.port": ("tcp", "health: {port: 6444}", ""),
     "health.path": ("http", "health: {path: /livez}", ""),
     "health.expect": ("http", "health: {expect: [200]}", ""),
+    # alone (expect: null): an NGINX Plus match block has one expect
+    "health.expect_body": ("http", "health: {expect: null, expect_body: ok}", ""),
     "health.sni": ("tls", "health: {sni: api.example}", ""),
     "health.client_cert": ("tls", "health: {client_cert: client.pem}", ""),
     "maxqueue": ("tcp", "maxqueue: 7", ""),
@@ -141,6 +146,12 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
     "timeouts.server_fin": ("tcp", "timeouts: {server_fin: 3s}", ""),
     "timeouts.queue": ("tcp", "timeouts: {queue: 3s}", ""),
     "timeouts.client_fin": ("tcp", "", "timeouts: {client_fin: 3s}"),
+    "global.health.timeout": ("tcp", "", ""),
+}
+
+#: The ``global:`` block of a field set there (the YAML under ``global``).
+_GLOBAL_SETTINGS: dict[str, str] = {
+    "global.health.timeout": 'health: {bind: "127.0.0.1:8081", timeout: 50s}',
 }
 
 
@@ -149,6 +160,7 @@ def _spec_setting(tmp_path: Path, field: str) -> Path:
     shutil.copy(CASES / "check-https-client-cert" / "client.pem", tmp_path / "client.pem")
     lines = [
         "version: 1",
+        *(["global:", f"  {_GLOBAL_SETTINGS[field]}"] if field in _GLOBAL_SETTINGS else []),
         "defaults:",
         f"  health: {{check: {check}}}",
         "frontends:",
@@ -206,7 +218,8 @@ def test_plus_expresses_what_its_rows_replace(tmp_path: Path) -> None:
     plus_lost = {row.field for row in PLUS_TABLE.unsupported()}
     assert plus_lost < oss_lost
     expressed = {
-        "health.rise", "health.timeout", "health.path", "health.expect", "health.port", "slowstart",
+        "health.rise", "health.timeout", "health.path", "health.expect", "health.expect_body",
+        "health.port", "slowstart",
     }  # fmt: skip
     for field in expressed:
         assert any(row.expressible for row in PLUS_TABLE.for_field(field)), field

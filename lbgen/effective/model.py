@@ -166,6 +166,9 @@ class Health:
     version: str | None = None
     expect: tuple[int, ...] | None = None
     expect_raw: str | None = None
+    expect_body: str | None = None
+    """A string the answer must contain (HAProxy ``http-check expect string``, NGINX Plus
+    ``expect ~`` of a plain string)."""
     sni: str | None = None
     client_cert: str | None = None
     port: int | None = None

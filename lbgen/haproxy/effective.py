@@ -418,6 +418,7 @@ class _HaproxyReader:
             _option_words(settings, side="frontend"),
             out_origins,
         )
+        extras = _implied_stats_enable(extras, out_origins)
         ignored = _extras(
             [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
             _option_words(in_effect.ignored_settings, side="frontend"),
@@ -629,6 +630,37 @@ def _extras(
     return (*sorted(unordered), *ordered)
 
 
+_STATS_ENABLING = frozenset(
+    word_set(
+        """
+        enable uri realm auth refresh scope hide-version show-desc show-legends show-modules
+        show-node admin http-request
+        """
+    )
+)
+"""``stats`` keywords of a proxy that each turn its stats page on: the manual says of each
+"Enable statistics ..." (``stats uri``: "Enable statistics and define the URI prefix to access
+them"), and HAProxy's parser sets the page up for every one of them, ``stats enable`` or not."""
+
+
+def _implied_stats_enable(
+    extras: tuple[str, ...], origins: dict[str, Origin | None]
+) -> tuple[str, ...]:
+    """``extras`` with the ``stats enable`` that a proxy's other ``stats`` lines imply (so a
+    page written without it equals one written with it)."""
+    enabling = [
+        text for text in extras if text.split()[:1] == ["stats"] and
+        text.split()[1:2] and text.split()[1] in _STATS_ENABLING
+    ]  # fmt: skip
+    if not enabling or "stats enable" in extras:
+        return extras
+    origins.setdefault("extras:stats enable", origins.get(f"extras:{enabling[0]}"))
+    # _extras' order: the order-insensitive lines sorted, then the rule lists as written.
+    unordered = [t for t in extras if t.split()[0] not in _ORDERED]
+    ordered = [t for t in extras if t.split()[0] in _ORDERED]
+    return (*sorted([*unordered, "stats enable"]), *ordered)
+
+
 def _active_rules(state: _Proxy) -> list[Node]:
     """The check rules HAProxy runs: ``http-check`` under ``option httpchk``, ``tcp-check``
     under ``option tcp-check`` (the last check option wins), none otherwise."""
@@ -712,6 +744,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
     rules: list[str] = []
     expect: tuple[int, ...] | None = None
     expect_raw: str | None = None
+    expect_body: str | None = None
     connect_ssl = False
     sni: str | None = None
     port: int | None = None
@@ -757,6 +790,11 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
                     del rest[at : at + 2]
             if rest:
                 rules.append("send " + " ".join(rest))
+        elif (
+            verb == "expect" and kind == "http" and expect_body is None
+            and words[1:2] == ["string"] and len(words) == 3
+        ):  # fmt: skip
+            expect_body = words[2]
         elif verb == "expect" and kind == "http" and expect is None and expect_raw is None:
             expect, expect_raw = _expect_codes(words[1:])
         else:
@@ -777,6 +815,7 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
         version=version,
         expect=expect,
         expect_raw=expect_raw,
+        expect_body=expect_body,
         sni=sni or (snis.pop() if len(snis) == 1 else None),
         client_cert=certs.pop() if len(certs) == 1 else None,
         port=port,

@@ -32,10 +32,19 @@ from lbgen.importer import (
 )
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
-from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
+from lbgen.spec.models import (
+    check_cert_path,
+    check_dns_name,
+    check_expect_body,
+    check_http_path,
+)
+from lbgen.units import is_dns_name
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
-_SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
+_SPEC_CHECKS = {
+    "none": "none", "tcp": "tcp", "tls": "tls", "ssl-hello": "ssl-hello", "http": "http",
+    "https": "https",
+}  # fmt: skip
 _POOL_TIMEOUTS = tuple(row.effective or "" for row in table.BACKEND_TIMEOUTS)
 _FRONTEND_TIMEOUTS = tuple(row.effective or "" for row in table.FRONTEND_TIMEOUTS)
 _LOGGING = frozenset({("log", "global"), ("option", "tcplog"), ("option", "dontlognull")})
@@ -283,6 +292,7 @@ class _HaproxyImport:
             where = ("global",)
         else:
             return False
+        self._own_timeout(section, frontend)
         expected = {"bind", "mode", "monitor-uri", "timeout", "http-request"}
         for node in section.directives():
             if node.keyword == "stats" and node.line in self.stats_read:
@@ -314,6 +324,19 @@ class _HaproxyImport:
             )
         )  # fmt: skip
         return True
+
+    def _own_timeout(self, section: Node, frontend: Frontend) -> None:
+        """The client timeout in effect on a stats page or liveness endpoint (its own or its
+        defaults') -> ``global.stats.timeout`` / ``global.health.timeout`` where it differs
+        from what lbgen writes without one."""
+        key, row = (
+            ("stats", table.STATS_TIMEOUT)
+            if self.stats_frontend == section.args[0]
+            else ("health", table.HEALTH_TIMEOUT)
+        )
+        client = frontend.timeouts.client
+        if client is not None and client != row.default:
+            self.d.global_[key]["timeout"] = duration_text(client)
 
     def _stats_lines(self, section: Node, stats: dict[str, Any]) -> None:
         """``stats`` lines of a stats page -> ``global.stats`` fields; the lines no field
@@ -388,6 +411,7 @@ class _HaproxyImport:
         self._health(section, backend, key)
         fields["retries"] = backend.retries if "retries" in backend.origins else None
         fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
+        fields["start_unresolved"] = _start_unresolved(backend)
         for t in _POOL_TIMEOUTS:
             fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
         server_params(d, key, backend.servers, names)
@@ -494,17 +518,24 @@ class _HaproxyImport:
                    "the spec checks every server of a pool or none")  # fmt: skip
         kind = _SPEC_CHECKS.get(health.check)
         if kind is None:
-            replacement = "tls" if health.check == "ssl-hello" else "tcp"
-            d.warn(origin, "health",
-                   f"option {health.check}-chk check: the spec has no such check; imported as "
-                   f"{replacement}")  # fmt: skip
-            kind = replacement
+            option = next((o for o, k in CHECK_OPTIONS.items() if k == health.check),
+                          health.check)  # fmt: skip
+            d.warn(
+                origin,
+                "health",
+                f"option {option} check: the spec has no such check; imported as tcp",
+            )
+            kind = "tcp"
         fields["health.check"] = kind
         if kind == "none":
             return
         if kind in ("http", "https"):
             fields["health.path"] = self._checked(health.path, check_http_path, origin, "path")
             fields["health.expect"] = list(health.expect) if health.expect else None
+            if health.expect_body is not None:
+                fields["health.expect_body"] = self._checked(
+                    health.expect_body, check_expect_body, origin, "expect string"
+                )
         if health.sni is not None:
             fields["health.sni"] = self._checked(health.sni, check_dns_name, origin, "sni")
         if health.client_cert is not None:
@@ -531,6 +562,16 @@ class _HaproxyImport:
                 value = None
             fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
         fields["health.timeout"] = duration_text(backend.timeouts.check)
+
+
+def _start_unresolved(backend: Backend) -> bool | None:
+    """``start_unresolved: false`` for a backend whose DNS-named servers all lack ``init-addr``
+    (HAProxy's own ``last,libc``: it refuses to start while a name does not resolve); None
+    (lbgen's default, ``init-addr last,libc,none``) otherwise."""
+    named = [s for s in backend.servers.values() if is_dns_name(s.address)]
+    if named and all(server.init_addr is None for server in named):
+        return False
+    return None
 
 
 def _verbatim(node: Node) -> str:

@@ -61,7 +61,7 @@ def httpchk_without_expect(ctx: LintContext) -> Iterator[Finding]:
     """An HTTP check with no ``http-check expect``: any 2xx or 3xx counts as healthy."""
     for backend in _checked_backends(ctx, "http", "https"):
         health = backend.health
-        if health.expect is None and health.expect_raw is None:
+        if health.expect is None and health.expect_raw is None and health.expect_body is None:
             yield Finding.at_origin(
                 backend.origins.get("health.check"),
                 f"backend {backend.name}: option httpchk without http-check expect",

@@ -333,6 +333,13 @@ _TIMEOUT_ROWS = (
 )  # fmt: skip
 """``timeout`` keywords in the order the view writes them (frontend ones, then backend ones)."""
 FRONTEND_TIMEOUTS = _TIMEOUT_ROWS[:2]
+# lbgen's own stats page and liveness endpoint: ``timeout client`` of their frontends, with
+# lbgen's values when the spec gives none (HAProxy's "timeout client" row above reads them back;
+# these rows are the view's, not the table's: one row per keyword and context).
+STATS_TIMEOUT = Directive("timeout client", ("frontend",), "global.stats.timeout",
+                          codec=DURATION, default=30 * _S)  # fmt: skip
+HEALTH_TIMEOUT = Directive("timeout client", ("frontend",), "global.health.timeout",
+                           codec=DURATION, default=5 * _S)  # fmt: skip
 BACKEND_TIMEOUTS = _TIMEOUT_ROWS[2:7]
 CHECK_TIMEOUT = _TIMEOUT_ROWS[7]
 
@@ -345,11 +352,17 @@ REDISPATCH = Directive("option redispatch", _BACKEND, "redispatch", default=Fals
                        effective="redispatch")  # fmt: skip
 HTTP_EXPECT = Directive("http-check expect", _BACKEND, "health.expect", codec=EXPECT,
                         effective="health.expect")  # fmt: skip
+HTTP_EXPECT_BODY = Directive("http-check expect string", _BACKEND, "health.expect_body",
+                             codec=WORD, effective="health.expect_body")  # fmt: skip
+"""A string the check's answer must contain: a rule of its own, besides the status one (HAProxy
+2.2+ runs every ``http-check expect`` rule on the answer)."""
 HTTPCHK = Directive("option httpchk", _BACKEND, "health.check", effective="health.check")
 HTTP_CHECK_VERSION = "HTTP/1.0"
 """The HTTP version of a check request when neither ``option httpchk`` nor ``http-check send``
 gives one (the configuration manual's default for both)."""
 TCP_CHECK = Directive("option tcp-check", _BACKEND, "health.check")
+SSL_HELLO_CHK = Directive("option ssl-hello-chk", _BACKEND, "health.check")
+"""``health.check: ssl-hello``: an SSLv3/TLS hello on a plain connection, any TLS answer passes."""
 BIND = Directive("bind", ("frontend", "listen"), "bind", codec=WORD, effective="binds")
 DEFAULT_BACKEND = Directive("default_backend", _FRONTEND, "pool", codec=WORD,
                             effective="backend")  # fmt: skip
@@ -364,7 +377,8 @@ TABLE: DirectiveTable = table(
         *(_server(name, None, None, WORD) for name in _UNMODELLED_SERVER_VALUES),
         _server("agent-check", None, None),
         *_TIMEOUT_ROWS,
-        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, TCP_CHECK, HTTPCHK, BIND,
+        MODE, BALANCE, RETRIES, REDISPATCH, HTTP_EXPECT, HTTP_EXPECT_BODY, TCP_CHECK,
+        SSL_HELLO_CHK, HTTPCHK, BIND,
         DEFAULT_BACKEND, PROXY_MAXCONN, GLOBAL_MAXCONN, GLOBAL_LOG,
     ),
 )  # fmt: skip

@@ -2,13 +2,15 @@
 
 Choices that matter to operators:
 - Health checks are always one mechanism per backend: ``option httpchk`` with ``http-check``
-  rules for http/https, ``option tcp-check`` with ``tcp-check connect ssl`` for tls. Never
-  ``option ssl-hello-chk`` (it passes on a TLS alert) and never two ``option *-chk`` (the last
-  silently wins: the bug in the old kubeadm example).
+  rules for http/https, ``option tcp-check`` with ``tcp-check connect ssl`` for tls;
+  ``option ssl-hello-chk`` (it passes on a TLS alert) only for a spec that says ``ssl-hello``
+  (an imported config that used it). Never two ``option *-chk`` (the last silently wins: the
+  bug in the old kubeadm example).
 - Server parameters shared by the pool go on ``default-server``; a server line carries only what
   differs, so the effective value of every field is visible in one place.
-- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve, and
-  a warning: HAProxy resolves them once, at start.
+- DNS-named servers get ``init-addr last,libc,none`` so HAProxy starts before names resolve
+  (unless the pool says ``start_unresolved: false``), and a warning: HAProxy resolves them once,
+  at start.
 """
 
 from __future__ import annotations
@@ -127,7 +129,12 @@ def _check_lines(pool: ResolvedPool) -> list[str]:
         lines = [table.HTTPCHK.name, send]
         if health.expect:
             lines.append(f"{table.HTTP_EXPECT.name} {_render(table.HTTP_EXPECT, health.expect)}")
+        if health.expect_body:
+            row = table.HTTP_EXPECT_BODY
+            lines.append(f"{row.name} {_render(row, health.expect_body)}")
         return lines
+    if health.check == "ssl-hello":
+        return [table.SSL_HELLO_CHK.name]
     if health.check == "tls":
         # An explicit "tcp-check connect" ignores the server's check-sni: name it on the rule.
         sni = f" sni {health.sni}" if health.sni else ""
@@ -193,7 +200,7 @@ def _server(
         params.append(table.BACKUP.name)
     if server.disabled:
         params.append(table.DISABLED.name)
-    if server.is_dns:
+    if server.is_dns and pool.start_unresolved:
         params += [table.INIT_ADDR.name, _render(table.INIT_ADDR, table.LBGEN_INIT_ADDR)]
         # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
         # when that fails, but the server then has no address until the next reload.
@@ -202,6 +209,13 @@ def _server(
             f"HAProxy resolves {server.address.host} once at start and does not follow its "
             "address changes; when it does not resolve, HAProxy starts with this server "
             "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
+        )  # fmt: skip
+    elif server.is_dns:
+        findings.warning(
+            "haproxy-dns-at-start", (*server.path, "address"),
+            f"HAProxy resolves {server.address.host} once at start and does not follow its "
+            "address changes; with start_unresolved false it refuses to start while the name "
+            "does not resolve",
         )  # fmt: skip
     params += _extra(
         (*server.path, "extra", "haproxy"), server.extra.haproxy, findings, server_line=True
@@ -279,6 +293,13 @@ def _check_duration(us: int | None, where: Path_, what: str, findings: Findings)
             f"{what} {format_haproxy_duration(us)} is too long for HAProxy, which refuses to "
             f"start with a timer above {INT_MAX} ms (~24.8 days)",
         )  # fmt: skip
+
+
+def _own_timeout(row: Directive, us: int | None, findings: Findings) -> str:
+    """``timeout client`` of lbgen's stats or health frontend: the spec's, else lbgen's own."""
+    assert row.field is not None
+    _check_duration(us, tuple(row.field.split(".")), row.field, findings)
+    return _render(row, row.default if us is None else us)
 
 
 def _check_count(value: int | None, where: Path_, what: str, findings: Findings) -> None:
@@ -360,6 +381,13 @@ def _backend(
                     "(static weights cannot ramp up)",
                 )  # fmt: skip
     _missing_timeouts(pool, ("connect", "server"), findings)
+    health = pool.health
+    if health.check == "ssl-hello":
+        findings.note(
+            "haproxy-ssl-hello", health.sources.get("check", (*pool.path, "health")),
+            "option ssl-hello-chk passes on any TLS answer, even an alert: check tls "
+            "completes the handshake",
+        )  # fmt: skip
     # Keyed by identity: the objects live as long as ``pool`` does, through the whole view.
     key = (id(pool.health), id(pool.timeouts), id(pool.server_defaults))
     parts = None if memo is None else memo.get(key)
@@ -548,7 +576,9 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
         "stats_refresh": format_haproxy_duration(g.stats.refresh)
         if g.stats.refresh is not None
         else None,
+        "stats_timeout": _own_timeout(table.STATS_TIMEOUT, g.stats.timeout, findings),
         "health_frontend": HEALTH_FRONTEND,
+        "health_timeout": _own_timeout(table.HEALTH_TIMEOUT, g.health_timeout, findings),
         "health_bind": haproxy_address(g.health_bind) if g.health_bind else None,
         "health_binds": [_bind(bind) for bind in g.health_binds],
         "health_extra": _extra(

@@ -37,6 +37,7 @@ from lbgen.effective.model import (
 from lbgen.nginx.table import (
     METHOD_NAMES,
     PLUS_TABLE,
+    BodyExpect,
     Integer,
     Method,
     OnOff,
@@ -74,6 +75,7 @@ NGINX_PROXY_DEFAULTS: Mapping[str, Any] = {
 }
 """nginx's own values for a stream ``server {}`` without the ``proxy_*`` directive."""
 _STATUS_EXPECT = StatusExpect()
+_BODY_EXPECT = BodyExpect()
 
 
 _HEALTH_RESPONSE = re.compile(r'"?HTTP/1\.[01] 200[ \\]')
@@ -355,14 +357,21 @@ class _NginxReader:
                 version = request[2] if len(request) > 2 else None
         codes: tuple[int, ...] | None = None
         raw: str | None = None
+        body: str | None = None
         if expect is not None:
             if expect.args and expect.args[0] == "~":
                 try:
                     codes = _STATUS_EXPECT.parse(expect.args[-1])
                 except ValueError:
                     codes = None
-            if codes is None:
+            if codes is None and expect.args[:1] == ("~",):
+                try:
+                    body = _BODY_EXPECT.parse(expect.args[-1])
+                except ValueError:
+                    body = None
+            if codes is None and body is None:
                 raw = " ".join(expect.args)
+
         rules = tuple(" ".join(n.words()) for n in match.directives() if n not in (send, expect))
         return replace(
             health,
@@ -372,6 +381,7 @@ class _NginxReader:
             version=version,
             expect=codes,
             expect_raw=raw,
+            expect_body=body,
             rules=rules,
         )
 

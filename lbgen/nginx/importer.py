@@ -310,6 +310,8 @@ class _NginxImport:
         if health.check == "http":
             fields["health.path"] = health.path
             fields["health.expect"] = list(health.expect) if health.expect else None
+            if health.expect_body is not None:
+                fields["health.expect_body"] = health.expect_body
             if health.method != "GET" or health.expect_raw or health.rules:
                 d.warn(Origin.of(check), "health_check",
                        "match: the spec checks with a GET and a list of status codes")  # fmt: skip

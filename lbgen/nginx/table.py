@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbgen.directives import Directive, DirectiveTable, table
+from lbgen.spec.grammar import EXPECT_BODY
 from lbgen.units import ceil_seconds, format_nginx_duration
 
 _MS = 1_000
@@ -203,6 +204,22 @@ class StatusExpect:
 
 
 @dataclass(frozen=True)
+class BodyExpect:
+    """The regular expression of an NGINX Plus ``match`` block's ``expect ~`` that searches the
+    answer for the spec's ``health.expect_body`` (its grammar has no regex character)."""
+
+    def render(self, value: Any) -> str:
+        """``ok`` -> ``ok`` (the argument after ``~``)."""
+        return str(value)
+
+    def parse(self, text: str) -> str:
+        """The string such a regex searches for; a regex with metacharacters is a ValueError."""
+        if not EXPECT_BODY.matches(text):
+            raise ValueError(f"not a plain string to search for: {text!r}")
+        return text
+
+
+@dataclass(frozen=True)
 class Zone:
     """``zone NAME SIZE``: the upstream's shared memory (name and KiB)."""
 
@@ -228,7 +245,9 @@ _ONE_INTERVAL = "NGINX Plus health_check has one interval; {field} has no equiva
 _NO_STREAM_TIMEOUT = "nginx stream has no {field}; left out"
 _UNSUPPORTED = "nginx-unsupported"
 
-CHECK_DETAILS = ("health.path", "health.expect", "health.sni", "health.client_cert")
+CHECK_DETAILS = (
+    "health.path", "health.expect", "health.expect_body", "health.sni", "health.client_cert",
+)  # fmt: skip
 """Fields that only qualify a check: the view names them only where the spec writes them (the
 check's own warning covers their built-in defaults)."""
 
@@ -278,6 +297,10 @@ _COMMON_ROWS: tuple[Directive, ...] = (
     _unsupported("timeouts.client_fin", _NO_STREAM_TIMEOUT),
     _unsupported("timeouts.server_fin", _NO_STREAM_TIMEOUT),
     _unsupported("timeouts.queue", _NO_STREAM_TIMEOUT),
+    # The health listener is a stream server that returns its answer at once and closes: it
+    # never waits for a client, so a client timeout has nothing to bound.
+    _unsupported("global.health.timeout", "nginx's liveness listener answers at once without "
+                 "waiting for the client (stream return), so {field} has no equivalent; left out"),
 )  # fmt: skip
 
 _OSS_ONLY_ROWS: tuple[Directive, ...] = (
@@ -303,6 +326,9 @@ _PLUS_ROWS: tuple[Directive, ...] = (
     Directive("send", ("match",), "health.path", effective="health.path"),
     Directive("expect", ("match",), "health.expect", codec=StatusExpect(),
               effective="health.expect"),
+    # The same "expect ~" directive when the spec expects a string instead of status codes.
+    Directive("expect ~", ("match",), "health.expect_body", codec=BodyExpect(),
+              effective="health.expect_body"),
     Directive("health_check_timeout", ("server",), "health.timeout", codec=Time(),
               default=5 * _S, effective="timeouts.check"),
     Directive("slow_start", _SERVER_PARAM, "slowstart", codec=Time(), default=0,

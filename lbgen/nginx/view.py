@@ -265,7 +265,7 @@ class _PoolTranslation:
         health = self.pool.health
         src = health.sources
         if self.plus:
-            if health.check in ("https", "tls"):
+            if health.check in ("https", "tls", "ssl-hello"):
                 self.lossy(
                     src.get("check"),
                     f"health.check {health.check}",
@@ -283,7 +283,7 @@ class _PoolTranslation:
                             f"health.{name} is only used by an http check in NGINX Plus",
                         )
             return
-        if health.check in ("http", "https", "tls"):
+        if health.check in ("http", "https", "tls", "ssl-hello"):
             self.lossy(
                 src.get("check"), f"health.check {health.check}",
                 f"nginx OSS has no active health checks: passive checking (a server is skipped "
@@ -322,12 +322,22 @@ class _PoolTranslation:
         if health.check == "http":
             name = self.match_name
             params.append(f"match={name}")
+            expect = None
+            if health.expect:
+                expect = f'~ "{_render(self.table, "expect", "match", health.expect)}"'
+                if health.expect_body:
+                    self.lossy(
+                        health.sources.get("expect_body"), "health.expect_body",
+                        "an NGINX Plus match block has one expect: the status codes are "
+                        "checked, the expected string is left out",
+                    )  # fmt: skip
+            elif health.expect_body:
+                # The grammar leaves no regular-expression character: a search for the string.
+                expect = f'~ "{_render(self.table, "expect ~", "match", health.expect_body)}"'
             match = NginxMatch(
                 name=name,
                 send=f'"GET {health.path or "/"} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"',
-                expect=f'~ "{_render(self.table, "expect", "match", health.expect)}"'
-                if health.expect
-                else None,
+                expect=expect,
             )
         lines = [" ".join(params)]
         if health.timeout is not None:
@@ -819,13 +829,21 @@ def _main_extras(
 
 
 def _health_listener(
-    resolved: Resolved, findings: Findings, layout: str, ipv4_ports: set[int]
+    resolved: Resolved,
+    findings: Findings,
+    layout: str,
+    ipv4_ports: set[int],
+    table: DirectiveTable,
 ) -> NginxHealthListener | None:
     """``global.health``: lbgen's stream listener, or an http server when the endpoint has
     nginx extras (what installers write: ``location /healthz`` beside ``/stub_status``)."""
     g = resolved.global_
     if g.health_bind is None:
         return None
+    if g.health_timeout is not None:
+        for row in _lost_rows(table, "global.health."):
+            findings.warning(row.code or "nginx-unsupported", ("global", "health", "timeout"),
+                             row.unsupported or "")  # fmt: skip
     listens = [_listen(bind, ipv4_ports) for bind in g.health_binds]
     items = g.health_extra.nginx
     if items and layout == "full":
@@ -895,7 +913,7 @@ def build_nginx_view(
             "nginx-no-stats", ("global", "stats"),
             "nginx stream has no stats page (stub_status lives in the http module); left out",
         )  # fmt: skip
-    health_listener = _health_listener(resolved, findings, layout, ipv4_ports)
+    health_listener = _health_listener(resolved, findings, layout, ipv4_ports, table)
     worker_connections = None
     if g.maxconn is not None:
         if layout == "full":

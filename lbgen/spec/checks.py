@@ -296,7 +296,13 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 
 
 #: Health fields each check kind leaves unused besides ``check`` (none: every other one).
-_UNUSED_BY = {"tcp": ("path", "expect", "sni"), "tls": ("path", "expect"), "http": ("sni",)}
+_UNUSED_BY = {
+    "tcp": ("path", "expect", "expect_body", "sni"),
+    "tls": ("path", "expect", "expect_body"),
+    # HAProxy's ssl-hello-chk sends a fixed hello on a plain connection: no SNI, no certificate.
+    "ssl-hello": ("path", "expect", "expect_body", "sni", "client_cert"),
+    "http": ("sni",),
+}
 
 
 def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:

@@ -84,6 +84,8 @@ class Kind(StrEnum):
     """A name: 1-63 of A-Z a-z 0-9 _ . - (a key of ``pools`` for ``frontend.pool``)."""
     HTTP_PATH = "http-path"
     CERT_PATH = "cert-path"
+    EXPECT_BODY = "expect-body"
+    """A string a check's answer must contain (no space, quote or regex character)."""
     DNS_NAME = "dns-name"
     LOG_TARGET = "log-target"
     """One of :attr:`Field.choices` (``stdout``, ``none``, ``syslog``) or ``udp://host:port``."""
@@ -178,11 +180,13 @@ FIELDS: tuple[Field, ...] = (
     Field("global.stats.admin", (Scope.GLOBAL,), Kind.BOOL),
     Field("global.stats.hide_version", (Scope.GLOBAL,), Kind.BOOL),
     Field("global.stats.monitor_uri", (Scope.GLOBAL,), Kind.HTTP_PATH),
+    _duration("global.stats.timeout", (Scope.GLOBAL,)),
     Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),
     Field("global.health.extra.haproxy", (Scope.GLOBAL,), Kind.EXTRA),
     Field("global.health.extra.nginx", (Scope.GLOBAL,), Kind.EXTRA),
+    _duration("global.health.timeout", (Scope.GLOBAL,)),
     Field("global.extra.haproxy", (Scope.GLOBAL,), Kind.EXTRA),
     Field("global.extra.nginx", (Scope.GLOBAL,), Kind.EXTRA),
     Field("global.extra.haproxy_sections", (Scope.GLOBAL,), Kind.EXTRA_SECTIONS),
@@ -190,9 +194,11 @@ FIELDS: tuple[Field, ...] = (
     Field("balance", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(Balance)),
     Field("retries", _DEFAULTS_POOL, Kind.COUNT, unit="attempts"),
     Field("redispatch", _DEFAULTS_POOL, Kind.BOOL),
+    Field("start_unresolved", _DEFAULTS_POOL, Kind.BOOL),
     Field("health.check", _DEFAULTS_POOL, Kind.CHOICE, choices=get_args(CheckKind)),
     Field("health.path", _DEFAULTS_POOL, Kind.HTTP_PATH),
     Field("health.expect", _DEFAULTS_POOL, Kind.STATUS_CODES),
+    Field("health.expect_body", _DEFAULTS_POOL, Kind.EXPECT_BODY),
     _duration("health.interval", _DEFAULTS_POOL),
     _duration("health.fast_interval", _DEFAULTS_POOL),
     _duration("health.down_interval", _DEFAULTS_POOL),

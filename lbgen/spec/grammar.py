@@ -86,6 +86,11 @@ HTTP_PATH = Grammar("/(?:[A-Za-z0-9._~!&()*+,=:@/?-]|%[0-9A-Fa-f]{2}){0,1023}")
 CERT_PATH = Grammar("[A-Za-z0-9_.,/@:+=~-]{1,1024}")
 # HAProxy "stats auth user:password": unquoted in the config, so no space, quote or comment.
 STATS_AUTH = Grammar("[A-Za-z0-9_.@+-]{1,64}:[A-Za-z0-9_.,/@:+=~!%^*()?-]{1,256}")
+# A string a check's answer must contain (HAProxy "http-check expect string", NGINX Plus
+# "expect ~"): unquoted in HAProxy, a regular expression in nginx, so no space, quote, comment,
+# statement end or variable, and no regular-expression metacharacter (a regex of it is a search
+# for the string itself).
+EXPECT_BODY = Grammar("[A-Za-z0-9_,:/=@~!-]{1,256}")
 # One verbatim engine directive (the spec's ``extra``): printable ASCII, not only spaces, on one
 # line. The engine's own parser checks its structure when it is rendered.
 EXTRA_DIRECTIVE = Grammar("(?=[ -~]{1,4096}$(?!\n))[ -~]*[!-~][ -~]*")

@@ -38,7 +38,7 @@ PERCENT_PATTERN = grammar.PERCENT.pattern
 
 
 Balance = Literal["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
-CheckKind = Literal["none", "tcp", "tls", "http", "https"]
+CheckKind = Literal["none", "tcp", "tls", "ssl-hello", "http", "https"]
 FrontendMode = Literal["tcp", "http"]
 
 
@@ -82,6 +82,21 @@ def check_cert_path(value: Any) -> str:
             "value",
             "{value} is not a usable file name: 1-1024 of A-Z a-z 0-9 _ . , / @ : + = ~ - "
             "(no whitespace, quotes, '#', ';', '{', '}', '$' or '\\'){why}",
+            {"value": shown_value(value), "why": why_unusable(value)},
+        )
+    return value
+
+
+def check_expect_body(value: Any) -> str:
+    """A string a check's answer must contain, as the spec accepts it (the importer checks
+    values with it too)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("type", "must be a string")
+    if not grammar.EXPECT_BODY.matches(value):
+        raise PydanticCustomError(
+            "value",
+            "{value} is not a usable expected string: 1-256 of A-Z a-z 0-9 _ , : / = @ ~ ! - "
+            "(no whitespace, quotes, '#', ';', '$', '\\' or regular-expression characters){why}",
             {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
@@ -193,6 +208,11 @@ HttpPath = Annotated[
     PlainValidator(check_http_path, json_schema_input_type=str),
     grammar_schema(grammar.HTTP_PATH),
 ]
+ExpectBody = Annotated[
+    str,
+    PlainValidator(check_expect_body, json_schema_input_type=str),
+    grammar_schema(grammar.EXPECT_BODY),
+]
 DnsName = Annotated[
     str,
     PlainValidator(check_dns_name, json_schema_input_type=str),
@@ -272,12 +292,17 @@ class Health(Model):
     """How the engine decides that a server is up."""
 
     check: CheckKind | None = None
-    """How a server is checked: none, tcp (connect), tls (handshake), http or https (GET
-    path, status in expect)."""
+    """How a server is checked: none, tcp (connect), tls (handshake), ssl-hello (HAProxy
+    ``option ssl-hello-chk``: a TLS hello and any TLS answer, even an alert, passes; kept for
+    configs that use it, prefer tls), http or https (GET path, status in expect)."""
     path: HttpPath | None = None
     """The HTTP path an http/https check requests, e.g. /readyz."""
     expect: Annotated[list[StatusCode], Field(min_length=1)] | None = None
     """HTTP status codes (100-599) that count as healthy."""
+    expect_body: ExpectBody | None = None
+    """A string the answer of an http/https check must contain (HAProxy ``http-check expect
+    string``, e.g. ``ok`` from /readyz); checked besides ``expect``: set ``expect: null`` to
+    accept any status."""
     interval: Duration | None = None
     """Time between checks of a server that is up (HAProxy inter), with a unit: 5s."""
     fast_interval: Duration | None = None
@@ -353,6 +378,10 @@ class PoolParams(ServerParams):
     """Connection attempts to a server before giving up on it."""
     redispatch: bool | None = None
     """Retry a failed connection on another server."""
+    start_unresolved: bool | None = None
+    """``true`` (unset): HAProxy starts when a server's DNS name does not resolve (``init-addr
+    last,libc,none``: the server waits, disabled, for the next reload); ``false``: HAProxy's own
+    behaviour, it refuses to start until every name resolves (nginx always does)."""
 
 
 class Defaults(PoolParams):
@@ -479,6 +508,9 @@ class Stats(Model):
     """A liveness path the stats page's listener answers with 200 too (HAProxy
     ``monitor-uri`` beside the stats page, as some installers write it); see also
     ``global.health`` for a listener of its own."""
+    timeout: Duration | None = None
+    """Idle timeout of a client of the stats page (HAProxy ``timeout client`` of its
+    frontend); unset: 30s."""
 
 
 class LbHealth(Model):
@@ -495,6 +527,9 @@ class LbHealth(Model):
     """Verbatim directives inside the endpoint's own listener, per engine (the escape hatch):
     HAProxy lines in its health frontend; nginx statements in an ``http {}`` server, which the
     endpoint then is (``location /stub_status { stub_status on; }``, full layout only)."""
+    timeout: Duration | None = None
+    """Idle timeout of a client of the liveness endpoint (HAProxy ``timeout client`` of its
+    frontend); unset: 5s."""
 
 
 #: The named log targets (LOG_TARGET's words: no need to compile it for them).

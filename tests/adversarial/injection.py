@@ -32,8 +32,8 @@ BASE: dict[str, Any] = {
                  "level": "info", "min_level": "emerg", "format": "rfc5424"}],
         # global.health.bind in its list form: the schema walk takes that branch.
         "stats": {"bind": "127.0.0.1:8404", "uri": "/stats", "auth": ["admin:pw"],
-                  "refresh": "10s", "monitor_uri": "/healthz"},
-        "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz"},
+                  "refresh": "10s", "monitor_uri": "/healthz", "timeout": "30s"},
+        "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz", "timeout": "5s"},
     },
     "defaults": {
         "slowstart": "10s",
@@ -43,6 +43,7 @@ BASE: dict[str, Any] = {
         "health": {
             "check": "https", "path": "/readyz", "interval": "5s", "fast_interval": "1s",
             "down_interval": "7s", "timeout": "3s", "client_cert": CERT, "sni": "api.example",
+            "expect_body": "ok",
         },
         "timeouts": {
             "connect": "5s", "client": "1h", "server": "1h", "tunnel": "1h", "client_fin": "10s",
@@ -61,7 +62,7 @@ BASE: dict[str, Any] = {
             "health": {
                 "check": "https", "path": "/livez", "interval": "5s", "fast_interval": "1s",
                 "down_interval": "7s", "timeout": "3s", "client_cert": CERT,
-                "sni": "cp.example",
+                "sni": "cp.example", "expect_body": "ok",
             },
             "timeouts": {"connect": "5s", "server": "1h", "tunnel": "1h", "server_fin": "10s",
                          "queue": "30s"},

@@ -98,7 +98,8 @@ def _optional(
 def health(draw: st.DrawFn, wild: bool) -> dict[str, Any]:
     """A ``health`` block with any subset of its fields."""
     out: dict[str, Any] = {}
-    _optional(draw, st.sampled_from(["none", "tcp", "tls", "http", "https"]), "check", out)
+    kinds = ["none", "tcp", "tls", "ssl-hello", "http", "https"]
+    _optional(draw, st.sampled_from(kinds), "check", out)
     _optional(draw, st.sampled_from(["/readyz", "/livez", "/", "/healthz?verbose"]), "path", out)
     _optional(draw, st.lists(st.integers(100, 599), min_size=1, max_size=3), "expect", out)
     for name in ("interval", "fast_interval", "down_interval", "timeout"):
