@@ -304,30 +304,3 @@ def test_a_config_without_init_addr_imports_start_unresolved_false() -> None:
     result = import_file(path)
     assert _data(result)["defaults"]["start_unresolved"] is False
     assert _changes(result, path) == []
-
-
-# --- the whole HAProxy side of the corpus ------------------------------------------------------
-
-#: HAProxy configs of the corpus whose import does not diff equivalent, and why.
-EXCEPTIONS = {
-    "linuxwt-ha-dualstack.cfg": "bind 127.0.0.1:16444 beside *:16444: the spec refuses "
-    "overlapping binds, import drops the redundant one with a warning",
-}
-HAPROXY_CORPUS = sorted(
-    p for p in REAL.iterdir() if p.suffix == ".cfg" and not p.name.startswith("SOURCES")
-)
-
-
-def test_the_haproxy_corpus_round_trips() -> None:
-    """Every HAProxy config of the corpus imports to a spec ``diff`` calls equivalent, but the
-    listed exceptions (which do differ: the list cannot go stale). Prints the figure."""
-    differing = {}
-    for path in HAPROXY_CORPUS:
-        changes = _changes(import_file(path), path)
-        if changes:
-            differing[path.name] = changes
-    print(
-        f"\nHAProxy corpus round trip: {len(HAPROXY_CORPUS) - len(differing)}/"
-        f"{len(HAPROXY_CORPUS)} equivalent; differing: {differing}"
-    )
-    assert set(differing) == set(EXCEPTIONS), differing
