@@ -176,7 +176,9 @@ class Draft:
         self.warned.add((node.line, text_shown))
         self.warned.add((node.line, text_shown.split(" ", 1)[0]))
 
-    def keep(self, node: Node, where: tuple[str, ...], text: str, engine: str) -> bool:
+    def keep(
+        self, node: Node, where: tuple[str, ...], text: str, engine: str, why: str = "no spec field"
+    ) -> bool:
         """A directive (or server parameter) without a spec field, kept verbatim: ``text`` goes
         in the ``extra`` list for ``engine`` of the spec block at ``where`` (``("global",)``,
         ``("frontends", name)``, ``("pools", pool, "servers", name)`` ...). False, and nothing
@@ -186,7 +188,7 @@ class Draft:
         if fields is None or not EXTRA_DIRECTIVE.matches(text):
             return False
         fields.setdefault(f"extra.{engine}", []).append(text)
-        self._kept(node, text, f"{'.'.join(where)}.extra.{engine}")
+        self._kept(node, text, f"{'.'.join(where)}.extra.{engine}", why)
         return True
 
     def keep_section(self, node: Node, header: str, lines: list[str], engine: str) -> bool:
@@ -218,13 +220,13 @@ class Draft:
             return self.servers.get(where[1], {}).get(where[3])
         return None
 
-    def _kept(self, node: Node, text: str, path: str) -> None:
+    def _kept(self, node: Node, text: str, path: str, why: str = "no spec field") -> None:
         shown_text = one_line(text)
         self.diagnostics.append(
             Diagnostic(
                 Level.NOTE, KEPT,
-                f"{shown_text}: no spec field; kept verbatim in {path} (lint and explain cannot "
-                "reason about it)",
+                f"{shown_text}: {why}; kept verbatim in {path} (lint and explain cannot reason "
+                "about it)",
                 file=node.file, line=node.line, col=node.col,
             )
         )  # fmt: skip

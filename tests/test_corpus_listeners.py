@@ -191,11 +191,8 @@ def test_no_listener_lost_on_the_corpus(figures: Callable[[str], None]) -> None:
     measured = [r for r in rows if r.rendered is not None]
     assert len(measured) >= len(rows) // 2, "most files must import for the oracle to mean much"
     lost = {r.name: sorted(r.lost) for r in measured if r.lost}
-    expected = {
-        # (k8sclass-terraform-nginx.conf's http {} reverse proxy on :80 is kept since the escape
-        # hatch, global.extra.nginx_sections, exists.)
-        # Redundant beside bind *:16444, which serves 127.0.0.1 too: the spec refuses
-        # overlapping binds, so import drops it with a warning (issue 10 item 6).
-        "linuxwt-ha-dualstack.cfg": ["127.0.0.1:16444"],
-    }
+    # Nothing is lost: k8sclass-terraform-nginx.conf's http {} reverse proxy on :80 is kept in
+    # global.extra.nginx_sections, linuxwt's 127.0.0.1:16444 beside *:16444 (a bind the spec
+    # refuses as overlapping) as a verbatim line of its frontend.
+    expected: dict[str, list[str]] = {}
     assert lost == expected, f"listeners lost by import + render: {lost}"

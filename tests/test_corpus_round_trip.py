@@ -20,11 +20,7 @@ from lbgen.importer import import_config
 from tests.corpus_engines import FILES, engine_of
 
 #: Corpus files whose import is not equivalent to the original, with the reason.
-EXCEPTIONS: dict[str, str] = {
-    "linuxwt-ha-dualstack.cfg": "bind 127.0.0.1:16444 beside *:16444 on one frontend: the spec "
-    "refuses overlapping binds, so import drops the redundant one with a warning (the wildcard "
-    "already accepts those connections) and diff names it",
-}
+EXCEPTIONS: dict[str, str] = {}
 
 _RESULTS: dict[str, list[str]] = {}
 

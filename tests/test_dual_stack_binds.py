@@ -87,7 +87,10 @@ def test_ipv4_and_ipv6_wildcards_on_one_port(tmp_path: Path) -> None:
     assert "ipv6only=off" not in nginx
 
 
-def test_redundant_overlapping_bind_is_dropped_with_a_warning(tmp_path: Path) -> None:
+def test_redundant_overlapping_bind_is_no_spec_bind_but_keeps_listening(tmp_path: Path) -> None:
+    """The spec refuses a bind beside the wildcard of its port; HAProxy listens on both, so the
+    line stays verbatim in the frontend's extra (no socket lost) and is named in a note. Shared
+    with another address on one line it cannot be kept alone: dropped with a warning."""
     spec, stderr = _import(
         tmp_path,
         HEAD
@@ -95,7 +98,18 @@ def test_redundant_overlapping_bind_is_dropped_with_a_warning(tmp_path: Path) ->
         + TAIL,
     )
     assert 'bind: [":16444"]' in spec
+    assert "- bind 127.0.0.1:16444" in spec
     assert "bind 127.0.0.1:16444: redundant beside bind :16444" in stderr
+    assert "kept verbatim in frontends.api.extra.haproxy" in stderr
+    spec, stderr = _import(
+        tmp_path,
+        HEAD
+        + "frontend api\n  bind *:16444\n  bind 127.0.0.1:16444,127.0.0.2:16444\n"
+        + "  default_backend api\n"
+        + TAIL,
+    )
+    assert "- bind 127.0.0.1" not in spec
+    assert "bind 127.0.0.1:16444: redundant beside bind :16444" in stderr and "dropped" in stderr
 
 
 def test_health_frontend_with_two_binds_is_global_health(tmp_path: Path) -> None:

@@ -183,7 +183,7 @@ class _HaproxyImport:
             d.skip(section, f"{section.keyword} {name}", why)
             return
         key = d.safe_name(name, d.frontends, section, "frontend")
-        binds, v6only = self._bind_lines(section, ("frontends", key))
+        binds, v6only, redundant = self._bind_lines(section, ("frontends", key))
         if not binds:
             d.skip(section, f"{section.keyword} {name}", "no bind address the spec can hold")
             return
@@ -195,6 +195,7 @@ class _HaproxyImport:
         d.frontends[key] = fields
         self.imported.append(frontend)
         where = ("frontends", key)
+        self._keep_redundant_binds(redundant, where)
         for node in section.directives():
             if node.keyword in ("bind", "server"):
                 continue
@@ -205,12 +206,17 @@ class _HaproxyImport:
             if not self._mapped_proxy_line(node, frontend=True, backend=False):
                 self._keep(node, where)
 
-    def _bind_lines(self, section: Node, where: tuple[str, ...]) -> tuple[list[str], bool]:
-        """The spec's bind list of a proxy, and whether its ``[::]:P`` binds are IPv6-only.
+    def _bind_lines(
+        self, section: Node, where: tuple[str, ...]
+    ) -> tuple[list[str], bool, list[tuple[Node, str, str]]]:
+        """The spec's bind list of a proxy, whether its ``[::]:P`` binds are IPv6-only, and the
+        redundant binds (with the address and the wildcard beside which each is redundant).
 
         A specific address beside the wildcard of its family on the same port (``*:16444`` and
         ``127.0.0.1:16444``) is redundant -- the wildcard serves it; HAProxy starts with both
-        (SO_REUSEPORT) but the spec refuses the overlap -- so it is dropped with a warning.
+        (SO_REUSEPORT) but the spec refuses the overlap -- so it is no spec bind: its line is
+        kept verbatim in the frontend's ``extra`` (dropped with a warning when it shares its
+        line with other addresses).
         """
         found: list[tuple[str, Node]] = []
         stacks: set[bool] = set()
@@ -225,18 +231,31 @@ class _HaproxyImport:
                             "imported as v6only")  # fmt: skip
         wildcards = {a for a, _ in found if a.startswith((":", "[::]:"))}
         out: list[str] = []
+        redundant: list[tuple[Node, str, str]] = []
         for address, node in found:
             port = address.rsplit(":", 1)[1]
             wildcard = f"[::]:{port}" if address.startswith("[") else f":{port}"
             if address in out:
                 continue
             if address != wildcard and wildcard in wildcards:
+                redundant.append((node, address, wildcard))
+                continue
+            out.append(address)
+        return out, True in stacks, redundant
+
+    def _keep_redundant_binds(
+        self, redundant: list[tuple[Node, str, str]], where: tuple[str, ...]
+    ) -> None:
+        """Binds the spec cannot hold beside their wildcard. HAProxy does listen on them: a bind
+        line of its own stays a verbatim line of the frontend, so no listening socket is lost;
+        one that shares its line with other addresses is dropped with a warning."""
+        for node, address, wildcard in redundant:
+            single = bool(node.args) and "," not in node.args[0]
+            why = f"redundant beside bind {wildcard} (the spec refuses overlapping binds)"
+            if not (single and self.d.keep(node, where, _verbatim(node), "haproxy", why)):
                 self.d.unmapped(node, where, f"bind {address}",
                                 f"redundant beside bind {wildcard}, which serves it too (the "
                                 "spec refuses overlapping binds); dropped")  # fmt: skip
-                continue
-            out.append(address)
-        return out, True in stacks
 
     def _binds(self, node: Node, where: tuple[str, ...]) -> list[str]:
         out: list[str] = []
@@ -284,10 +303,11 @@ class _HaproxyImport:
         elif "monitor-uri" in words and "health" not in d.global_:
             uri = section.last("monitor-uri")
             path = uri.args[0] if uri is not None and uri.args else "/healthz"
-            binds, v6only = self._bind_lines(section, ("global",))
+            binds, v6only, redundant = self._bind_lines(section, ("global",))
             d.global_["health"] = {"bind": binds[0] if len(binds) == 1 else binds, "path": path}
             if v6only:
                 d.global_["health"]["v6only"] = True
+            self._keep_redundant_binds(redundant, ("global", "health"))
             self.health_frontend = section.args[0]
             where = ("global",)
         else:
