@@ -171,6 +171,8 @@ class ResolvedGlobal:
     stats_prometheus: bool
     health_bind: HostPort | None
     health_path: str
+    #: ``global.health.ready_path`` (None: no readiness path, or no ``global.health``).
+    health_ready_path: str | None = None
     #: Every ``global.health.bind`` (``health_bind`` is the first).
     health_binds: tuple[Bind, ...] = ()
     #: Every log target with its facility, levels and format (``none`` left out).
@@ -445,6 +447,7 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         stats_prometheus=bool(g.stats and g.stats.prometheus),
         health_bind=health[0].address if health else None,
         health_path=g.health.path if g.health else "/healthz",
+        health_ready_path=g.health.ready_path if g.health else None,
         health_binds=health,
         extra=g.extra,
         health_extra=g.health.extra if g.health else Extra.model_construct(),

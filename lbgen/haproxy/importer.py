@@ -32,7 +32,7 @@ from lbgen.importer import (
 )
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
-from lbgen.spec.models import check_cert_path, check_dns_name, check_http_path
+from lbgen.spec.models import LbHealth, check_cert_path, check_dns_name, check_http_path
 
 _SPEC_BALANCE = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
 _SPEC_CHECKS = {"none": "none", "tcp": "tcp", "tls": "tls", "http": "http", "https": "https"}
@@ -279,6 +279,9 @@ class _HaproxyImport:
             d.global_["health"] = {"bind": binds[0] if len(binds) == 1 else binds, "path": path}
             if v6only:
                 d.global_["health"]["v6only"] = True
+            # No readiness rules: null, or rendering the spec would add the default /readyz.
+            if frontend.ready_path != LbHealth.model_fields["ready_path"].default:
+                d.global_["health"]["ready_path"] = frontend.ready_path
             self.health_frontend = section.args[0]
             where = ("global",)
         else:
