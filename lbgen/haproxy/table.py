@@ -450,7 +450,6 @@ def read_ready_rule(args: tuple[str, ...]) -> tuple[str, str | None] | None:
     return match["path"], match["pool"]
 
 
-
 def server_option(word: str) -> Directive | None:
     """The row of server keyword ``word`` (None for a keyword lbgen does not know)."""
     return TABLE.named(word, "server")
@@ -488,6 +487,7 @@ __all__ = [
     "IGNORED",
     "LOG_FORMAT_OPTIONS",
     "PROXY_DEFAULTS",
+    "READY_RULE",
     "ROLES",
     "SERVER",
     "SERVER_DEFAULTS",
@@ -496,7 +496,6 @@ __all__ = [
     "TIMING",
     "Ignored",
     "parse_haproxy_time",
-    "READY_RULE",
     "read_ready_rule",
     "ready_rules",
     "server_option",
