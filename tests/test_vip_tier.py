@@ -12,7 +12,9 @@ stopped (SIGTERM), the link cut, keepalived crashed (SIGKILL); each time the nod
 back and the VIP settles as ``vip.preempt`` says (haproxy runs with ``preempt: true``, nginx
 with ``false``). Then every API server turns unready for 8 s (ports open, ``/readyz`` 500):
 every node sees the same, so the VIP must stay on its holder (no holder change, never two
-holders), and requests succeed through it once the servers are ready again. Printed per
+holders), and requests succeed through it once the servers are ready again. haproxy then: the
+holder alone loses its API servers (an nft drop rule in its namespace): its readiness path
+answers 503 while the other node's answers 200, and the VIP leaves it. Printed per
 event: time to the first successful request through the new holder, requests failed (started
 after the event / in flight at it), time with two holders.
 Asserted: the VIP moves, never two holders among the nodes that can see each other (a crashed
