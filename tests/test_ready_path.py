@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ import lbgen
 from lbgen.haproxy import effective as haproxy_effective
 from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.runners.local import LocalEngine
+from tests.support import run_lbgen
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed")
 
@@ -192,3 +194,31 @@ def test_without_a_ready_path_the_frontend_has_no_rules_and_reads_back_none() ->
     (health,) = [f for f in model.frontends.values() if f.role == "health"]
     assert (health.ready_path, health.ready_pools) == ("/readyz", ("cp",))
     assert not [line for line in health.extras if line.startswith("http-request")]
+
+
+def test_import_and_diff_read_the_readiness_rules(tmp_path: Path) -> None:
+    """``import`` keeps a readiness path of its own and sets null without one; ``diff`` names
+    a health frontend that lacks the rules the spec renders."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        _spec(18081, {"cp": {"m1": "127.0.0.1:6443"}}, set()).replace(
+            '"127.0.0.1:18081"}', '"127.0.0.1:18081", ready_path: /ready}'
+        )
+    )
+    config = tmp_path / "haproxy.cfg"
+    assert run_lbgen("render", str(spec), "-t", "haproxy", "-o", str(config)).returncode == 0
+    imported = run_lbgen("import", str(config))
+    assert imported.returncode == 0, imported.stderr
+    assert "    ready_path: /ready\n" in imported.stdout
+    bare = tmp_path / "bare.cfg"
+    bare.write_text(
+        "".join(line for line in config.read_text().splitlines(True) if "http-request" not in line)
+    )
+    imported = run_lbgen("import", str(bare))
+    assert "    ready_path: null\n" in imported.stdout
+    diff = run_lbgen("diff", str(spec), "-t", "haproxy", "--against", str(bare))
+    assert diff.returncode == 1, diff.stdout + diff.stderr
+    assert "ready-path unset → /ready" in diff.stdout
+    assert "ready-pools none → cp" in diff.stdout
+    same = run_lbgen("diff", str(spec), "-t", "haproxy", "--against", str(config))
+    assert same.returncode == 0, same.stdout
