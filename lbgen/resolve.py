@@ -176,6 +176,10 @@ class ResolvedGlobal:
     stats_prometheus: bool
     health_bind: HostPort | None
     health_path: str
+    #: ``global.health.ready_path`` (None: no readiness path, or no ``global.health``).
+    health_ready_path: str | None = None
+    #: The spec sets ``global.health.ready_path`` itself (an engine that cannot answer it warns).
+    health_ready_path_set: bool = False
     #: Every ``global.health.bind`` (``health_bind`` is the first).
     health_binds: tuple[Bind, ...] = ()
     #: Every log target with its facility, levels and format (``none`` left out).
@@ -454,6 +458,8 @@ def _resolve_global(spec: Spec) -> ResolvedGlobal:
         stats_prometheus=bool(g.stats and g.stats.prometheus),
         health_bind=health[0].address if health else None,
         health_path=g.health.path if g.health else "/healthz",
+        health_ready_path=g.health.ready_path if g.health else None,
+        health_ready_path_set=bool(g.health and "ready_path" in g.health.model_fields_set),
         health_binds=health,
         extra=g.extra,
         health_extra=g.health.extra if g.health else Extra.model_construct(),

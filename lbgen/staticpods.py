@@ -17,7 +17,12 @@ Design, and why:
   the manifest, and the kubelet recreates a static pod whose manifest changed (a comment would
   not do: the kubelet hashes the decoded Pod).
 - The proxy's liveness probe asks ``global.health`` on the loopback address the node's
-  keepalived checks too (a bind ``:PORT`` is asked on 127.0.0.1), never through the VIP.
+  keepalived checks too (a bind ``:PORT`` is asked on 127.0.0.1), never through the VIP. It asks
+  the liveness ``path``, never ``ready_path``: readiness fails while the API servers are down
+  (``kubeadm init``), and a failing liveness probe would restart the proxy in a loop. There is
+  no readinessProbe either: nothing reads a static proxy Pod's Ready condition (no Service
+  selects it; keepalived polls the readiness path itself), so it would only show the proxy
+  NotReady whenever the API servers are.
 - keepalived's container starts by loading ``lbgen-vip.nft`` (``render -t keepalived --layout
   nft``: SYNs to the VIP's ports that find no listening proxy are dropped, not refused, so TCP
   retries them on the new holder; a failure is logged, keepalived starts anyway), then

@@ -204,7 +204,7 @@ def test_cli_text_and_json() -> None:
     assert lines[at + 2].startswith("      ! warning [nginx-unsupported] nginx OSS has no active")
     assert "  balance = leastconn  (line 37)" in lines
     assert "      -> least_conn;" in lines
-    assert lines[-1].startswith("37 fields: ")
+    assert lines[-1].startswith("38 fields: ")
 
     as_json = run_lbgen("explain", "examples/kubernetes-api.yaml", "-t", "haproxy", "--json")
     assert as_json.returncode == 0, as_json.stderr

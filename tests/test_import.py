@@ -173,7 +173,12 @@ def test_kubespray_haproxy() -> None:
         "maxconn": 4000,
         "log": "udp://127.0.0.1:514",
         # the liveness endpoint inherits its defaults' client timeout: kept, not lbgen's 5s
-        "health": {"bind": "127.0.0.1:8081", "path": "/healthz", "timeout": "30s"},
+        "health": {
+            "bind": "127.0.0.1:8081",
+            "path": "/healthz",
+            "timeout": "30s",
+            "ready_path": None,
+        },
     }
     assert list(spec["pools"]["kube_api_backend"]["servers"]) == ["node1", "node2", "node3"]
     text = messages(result)
@@ -251,7 +256,7 @@ def test_kubespray_nginx_round_trip() -> None:
     # The http {} server answering 200 on /healthz is the load balancer's liveness endpoint;
     # its stub_status page stays in it (global.health.extra: lbgen then writes an http server).
     assert spec["global"]["health"] == {
-        "bind": ":8081", "path": "/healthz",
+        "bind": ":8081", "path": "/healthz", "ready_path": None,
         "extra": {"nginx": ["location /stub_status { stub_status on; access_log off; }"]},
     }  # fmt: skip
     text = messages(result)

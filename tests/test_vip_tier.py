@@ -12,7 +12,9 @@ stopped (SIGTERM), the link cut, keepalived crashed (SIGKILL); each time the nod
 back and the VIP settles as ``vip.preempt`` says (haproxy runs with ``preempt: true``, nginx
 with ``false``). Then every API server turns unready for 8 s (ports open, ``/readyz`` 500):
 every node sees the same, so the VIP must stay on its holder (no holder change, never two
-holders), and requests succeed through it once the servers are ready again. Printed per
+holders), and requests succeed through it once the servers are ready again. haproxy then: the
+holder alone loses its API servers (an nft drop rule in its namespace): its readiness path
+answers 503 while the other node's answers 200, and the VIP leaves it. Printed per
 event: time to the first successful request through the new holder, requests failed (started
 after the event / in flight at it), time with two holders.
 Asserted: the VIP moves, never two holders among the nodes that can see each other (a crashed
@@ -268,6 +270,61 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
         # check periods and preempt_delay: every node sees the same, so the VIP stays put.
         all_unready(tier, proxy)
 
+        # 6. Only the holder loses its API servers (its packets to them dropped) while the
+        # others still reach theirs: its readiness path answers 503, lbgen_ready fails and the
+        # VIP leaves it. nginx cannot know (no active checks; its readiness answers as liveness).
+        if proxy == "haproxy":
+            one_node_cut_from_apis(tier, proxy, preempt=preempt)
+
+
+#: The nft table step 6 adds in one node (dropped: the node's packets to the API servers).
+CUT_TABLE = "lbgen_test_cut"
+
+
+def one_node_cut_from_apis(tier: RenderedTier, proxy: str, *, preempt: bool) -> None:
+    """The holder alone cannot reach any API server: the VIP moves to a node that can.
+
+    Printed: how long after the drop rule the VIP left the holder (haproxy's checks must mark
+    every server DOWN, then lbgen_ready must fail ``fall`` times), the nodes' /readyz and
+    /healthz answers meanwhile, and where the VIP goes once the rule is gone.
+    """
+    assert tier.sampler is not None
+    holder = tier.wait_holder(role="lb1" if preempt else None, timeout=TIMEOUT)
+    apis = tier.lab.addresses("api")
+    rules = [
+        f"add table inet {CUT_TABLE}",
+        f"add chain inet {CUT_TABLE} out {{ type filter hook output priority 0; }}",
+        *(f"add rule inet {CUT_TABLE} out ip daddr {a.split('/')[0]} drop" for a in apis
+          if ":" not in a),
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    for rule in rules:
+        tier.lab.run(holder, ["nft", *shlex.split(rule)])
+    try:
+        new = others_hold(tier, holder)
+        moved = time.monotonic() - t0
+        readiness = {role: tier.health_answer(role, path="/readyz") for role in tier.lbs}
+        liveness = {role: tier.health_answer(role) for role in tier.lbs}
+        checks = {role: ready_check(tier, role) for role in tier.lbs}
+        until = time.monotonic()
+        two = tier.sampler.double_holding(t0, until)[1]
+        print(
+            f"[vip-tier] {proxy}: {holder} alone cut from the API servers: VIP moved to {new} "
+            f"{moved:.2f}s after the drop rule; /readyz {readiness}, /healthz {liveness}; "
+            f"lbgen_ready by hand {checks}; two holders {two:.2f}s"
+        )
+        assert readiness[holder] == "503" and readiness[new] == "200", readiness
+        assert set(liveness.values()) == {"200"}, liveness
+        assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(new)
+    finally:
+        tier.lab.run(holder, ["nft", "delete", "table", "inet", CUT_TABLE])
+    back = time.monotonic()
+    settled = tier.wait_holder(role=holder if preempt else None, timeout=TIMEOUT)
+    print(
+        f"[vip-tier] {proxy}: rule removed: VIP on {settled} after "
+        f"{time.monotonic() - back:.2f}s (preempt {preempt})"
+    )
+
 
 #: Step 5: how long every API server stays unready (check interval 1 s, fall 2, preempt_delay 1).
 UNREADY_S = 8.0
@@ -289,6 +346,7 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
     tier.set_apis_ready(False)
     time.sleep(UNREADY_S / 2)  # past fall 2 x interval 1 s: the checks have had their say
     answers = {role: tier.health_answer(role) for role in tier.lbs}
+    readiness = {role: tier.health_answer(role, path="/readyz") for role in tier.lbs}
     checks = {role: ready_check(tier, role) for role in tier.lbs}
     time.sleep(max(0.0, t0 + UNREADY_S - time.monotonic()))
     t1 = time.monotonic()
@@ -308,7 +366,8 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
     failed = sorted({r.error for r in replies if r.error})
     print(
         f"[vip-tier] {proxy}: all API servers unready (/readyz 500, ports open) for "
-        f"{UNREADY_S:g}s: health endpoints answered {answers}; each node's rendered lbgen_ready "
+        f"{UNREADY_S:g}s: health endpoints answered /healthz {answers}, /readyz {readiness}; "
+        "each node's rendered lbgen_ready "
         f"script run by hand: {checks}; failed in keepalived's log: {ready_failed}; VIP held "
         f"by {holder} for {lost - t0:.2f}s of {t1 - t0:.2f}s, "
         f"{changes} holder changes in {len(window)} samples; requests meanwhile: "
@@ -326,6 +385,12 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
         print(
             f"[vip-tier] {proxy}: {why}, on every node alike (still 'every node sees the "
             "same'): no check fails and the VIP has no reason to move"
+        )
+    elif all(check.startswith("fails") for check in checks.values()):
+        print(
+            f"[vip-tier] {proxy}: every node's lbgen_ready failed together (/readyz 503: no "
+            "usable server in the pool): every priority dropped by the same weight, so the VIP "
+            "stayed where it was"
         )
     assert len(set(checks.values())) == 1, f"the nodes' ready checks disagree: {checks}"
     assert all(h == (holder,) for _, h in window), (

@@ -250,6 +250,11 @@ class Frontend:
     proxy_protocol: bool | None = None
     next_upstream: bool | None = None
     next_upstream_tries: int | None = None
+    ready_path: str | None = None
+    """The liveness endpoint's readiness path (HAProxy: the ``http-request return`` rules
+    ``global.health.ready_path`` writes), None when it has none."""
+    ready_pools: tuple[str, ...] = ()
+    """The backends whose having no usable server makes ``ready_path`` answer 503."""
     extras: tuple[str, ...] = ()
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
     origin: Origin | None = field(default=None, compare=False, repr=False)

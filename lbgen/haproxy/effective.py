@@ -413,11 +413,21 @@ class _HaproxyReader:
             "maxconn": origins.get("maxconn"),
             **{f"timeouts.{f}": origins.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         }
+        role = _role(section)
+        ready_path, ready_pools, ready_nodes = (
+            _ready_rules(in_effect.nodes) if role == "health" else (None, (), [])
+        )
+        if ready_nodes:
+            out_origins["ready_path"] = Origin.of(ready_nodes[-1])
+            out_origins["ready_pools"] = Origin.of(ready_nodes[0])
         extras = _extras(
-            [n for n in in_effect.nodes if n.keyword not in _BACKEND_ONLY],
+            [
+                n for n in in_effect.nodes
+                if n.keyword not in _BACKEND_ONLY and not any(n is r for r in ready_nodes)
+            ],
             _option_words(settings, side="frontend"),
             out_origins,
-        )
+        )  # fmt: skip
         extras = _implied_stats_enable(extras, out_origins)
         ignored = _extras(
             [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
@@ -433,8 +443,10 @@ class _HaproxyReader:
             maxconn=settings.get("maxconn"),
             extras=extras,
             origins={k: v for k, v in out_origins.items() if v is not None},
+            ready_path=ready_path,
+            ready_pools=ready_pools,
             origin=Origin.of(section),
-            role=_role(section),
+            role=role,
             ignored=ignored,
         )
 
@@ -552,6 +564,21 @@ _BACKEND_OPTIONS = word_set(
     accept-invalid-http-response http-pretend-keepalive independent-streams spop-check
     """
 )
+
+
+def _ready_rules(nodes: Iterable[Node]) -> tuple[str | None, tuple[str, ...], list[Node]]:
+    """The readiness path of a health frontend (:func:`table.ready_rules`): the path of the
+    first ``return status 200 if { path P }`` rule, the pools of the 503 rules for ``P`` before
+    it, and those rules' nodes (the rest stays unmodelled)."""
+    rules = [
+        (node, rule) for node in nodes if node.keyword == table.READY_RULE
+        for rule in [table.read_ready_rule(node.args)] if rule is not None
+    ]  # fmt: skip
+    for index, (node, (path, pool)) in enumerate(rules):
+        if pool is None:
+            before = [(n, p) for n, (q, p) in rules[:index] if q == path and p is not None]
+            return path, tuple(p for _, p in before), [*(n for n, _ in before), node]
+    return None, (), []
 
 
 def _role(section: Node) -> str | None:

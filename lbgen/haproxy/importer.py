@@ -33,6 +33,7 @@ from lbgen.importer import (
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
 from lbgen.spec.grammar import HTTP_PATH, STATS_AUTH
 from lbgen.spec.models import (
+    LbHealth,
     check_cert_path,
     check_dns_name,
     check_expect_body,
@@ -308,6 +309,9 @@ class _HaproxyImport:
             if v6only:
                 d.global_["health"]["v6only"] = True
             self._keep_redundant_binds(redundant, ("global", "health"))
+            # No readiness rules: null, or rendering the spec would add the default /readyz.
+            if frontend.ready_path != LbHealth.model_fields["ready_path"].default:
+                d.global_["health"]["ready_path"] = frontend.ready_path
             self.health_frontend = section.args[0]
             where = ("global",)
         else:

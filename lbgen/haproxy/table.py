@@ -431,6 +431,38 @@ ROLES: Mapping[str, tuple[str, ...]] = {"stats": ("stats",), "health": ("monitor
 """A frontend's role -> the keywords that give a frontend or listen section that role: the
 load balancer's own stats page, its liveness endpoint. Diffs match these frontends by role."""
 
+# --- the readiness path of the health frontend ------------------------------------------------
+
+READY_RULE = "http-request"
+"""The keyword of the readiness rules in the health frontend. ``monitor-uri`` (the liveness
+path) is intercepted before any ``http-request`` rule and answers 200 whatever the servers do;
+the readiness path is ``http-request return`` rules (HAProxy >= 2.2): one 503 per pool, when
+``nbsrv(pool)`` -- the pool's usable servers: its active ones that are UP, else its backups --
+is below 1, then a 200."""
+
+_READY = re.compile(
+    r"return status (?P<status>200|503) if \{ path (?P<path>\S+) \}"
+    r"(?: \{ nbsrv\((?P<pool>[^()\s]+)\) lt 1 \})?"
+)
+
+
+def ready_rules(path: str, pools: tuple[str, ...]) -> list[str]:
+    """The ``http-request`` arguments that answer ``path``: 503 while one of ``pools`` has no
+    usable server, else 200."""
+    return [
+        *(f"return status 503 if {{ path {path} }} {{ nbsrv({pool}) lt 1 }}" for pool in pools),
+        f"return status 200 if {{ path {path} }}",
+    ]
+
+
+def read_ready_rule(args: tuple[str, ...]) -> tuple[str, str | None] | None:
+    """``(path, pool)`` of one rule :func:`ready_rules` writes (``pool`` None for the 200),
+    read from an ``http-request`` line's arguments; None for any other rule."""
+    match = _READY.fullmatch(" ".join(args))
+    if match is None or (match["status"] == "503") != (match["pool"] is not None):
+        return None
+    return match["path"], match["pool"]
+
 
 def server_option(word: str) -> Directive | None:
     """The row of server keyword ``word`` (None for a keyword lbgen does not know)."""
@@ -469,6 +501,7 @@ __all__ = [
     "IGNORED",
     "LOG_FORMAT_OPTIONS",
     "PROXY_DEFAULTS",
+    "READY_RULE",
     "ROLES",
     "SERVER",
     "SERVER_DEFAULTS",
@@ -477,5 +510,7 @@ __all__ = [
     "TIMING",
     "Ignored",
     "parse_haproxy_time",
+    "read_ready_rule",
+    "ready_rules",
     "server_option",
 ]

@@ -585,6 +585,17 @@ def build_haproxy_view(resolved: Resolved, layout: str = "full", **options: Any)
             ("global", "health", "extra", "haproxy"), g.health_extra.haproxy, findings
         ),
         "health_path": g.health_path,
+        # The readiness path: 503 while a pool some frontend sends to has no usable server.
+        # Its braces are lbgen's own; the path and the pool names are grammar-checked words.
+        "health_ready": [
+            Verbatim(rule)
+            for rule in table.ready_rules(
+                g.health_ready_path, tuple(dict.fromkeys(fe.pool for fe in resolved.frontends))
+            )
+        ]
+        if g.health_ready_path is not None
+        else [],
+        "ready_rule": table.READY_RULE,
         "global_extra": _extra(("global", "extra", "haproxy"), g.extra.haproxy, findings),
         "defaults_extra": _extra(
             ("defaults", "extra", "haproxy"), resolved.defaults_extra.haproxy, findings

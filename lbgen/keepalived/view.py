@@ -6,11 +6,12 @@ What it renders (the design measured in network namespaces, see the README):
   and ``script_user nobody`` (the checks need no privilege; ``nobody`` exists everywhere, where
   keepalived's default ``keepalived_script`` user must be created first);
 - two ``vrrp_script``s that poll the node's *own* proxy at ``global.health`` (loopback, never the
-  VIP): ``lbgen_ready`` wants HTTP 200 and lowers the priority by ``track.weight`` after
-  ``track.fall`` failures, so the VIP moves to a node whose proxy is fine, while a tier whose
-  nodes all fail together keeps it; ``lbgen_alive`` is weightless with fall 1 and fails only when
-  the proxy does not answer at all: the node goes to FAULT and resigns at once (a priority-0
-  advert) instead of waiting for the backups' master-down timer;
+  VIP): ``lbgen_ready`` wants HTTP 200 on the readiness path (``ready_path``, else ``path``) and
+  lowers the priority by ``track.weight`` after ``track.fall`` failures, so the VIP moves to a
+  node whose proxy is fine, while a tier whose nodes all fail together keeps it; ``lbgen_alive``
+  (the liveness ``path``) is weightless with fall 1 and fails only when the proxy does not answer
+  at all: the node goes to FAULT and resigns at once (a priority-0 advert) instead of waiting for
+  the backups' master-down timer;
 - one ``vrrp_instance`` per VIP family, always ``state BACKUP`` (the election decides; and
   ``nopreempt`` requires it), unicast to the other nodes unless ``unicast: false``.
 
@@ -158,9 +159,12 @@ def build_keepalived_view(resolved: Resolved, layout: str = "full", **options: A
         "timeout": seconds.render(parse_duration(track.timeout)),
     }
     path = resolved.global_.health_path
+    # Readiness (HAProxy: 503 while a pool has no usable server) moves the VIP; liveness only
+    # sends the node to FAULT. Without a readiness path both poll the liveness path.
+    ready_path = resolved.global_.health_ready_path or path
     scripts = (
         KeepalivedScript(
-            READY_SCRIPT, check_command(host, health.port, path, timeout_s, ready=True),
+            READY_SCRIPT, check_command(host, health.port, ready_path, timeout_s, ready=True),
             fall=track.fall, rise=track.rise, weight=track.weight, **common,
         ),
         KeepalivedScript(

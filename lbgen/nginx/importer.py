@@ -169,8 +169,9 @@ class _NginxImport:
             binds = self._listens(server, ("global",))
             if not binds:
                 continue
+            # ready_path null: lbgen's http server would add a location for /readyz.
             d.global_["health"] = {"bind": binds[0] if len(binds) == 1 else binds,
-                                   "path": found[0].args[0]}  # fmt: skip
+                                   "path": found[0].args[0], "ready_path": None}  # fmt: skip
             if self._v6only(server):
                 d.global_["health"]["v6only"] = True
             d.note(("global",), f"{server.location()}: an http server answering 200 on "

@@ -104,6 +104,8 @@ class NginxHealthListener:
     http: bool = False
     path: str = "/healthz"
     extra: list[str] = field(default_factory=list)
+    ready_path: str | None = None
+    """``global.health.ready_path`` of the http server: answered like ``path``."""
 
 
 def nginx_address(address: HostPort) -> str:
@@ -844,6 +846,13 @@ def _health_listener(
         for row in _lost_rows(table, "global.health."):
             findings.warning(row.code or "nginx-unsupported", ("global", "health", "timeout"),
                              row.unsupported or "")  # fmt: skip
+    if g.health_ready_path is not None and g.health_ready_path_set:
+        findings.warning(
+            "nginx-unsupported", ("global", "health", "ready_path"),
+            "nginx's health listener cannot say whether a pool has a usable server (OSS has "
+            "no active checks; NGINX Plus shows peer states only in its API): "
+            f"{g.health_ready_path} answers 200 like {g.health_path}",
+        )  # fmt: skip
     listens = [_listen(bind, ipv4_ports) for bind in g.health_binds]
     items = g.health_extra.nginx
     if items and layout == "full":
@@ -854,7 +863,8 @@ def _health_listener(
             f"nginx answers 200 on {g.health_path} from an http server that holds "
             "global.health.extra.nginx",
         )  # fmt: skip
-        return NginxHealthListener(listens, '"ok\\n"', True, g.health_path, extra)
+        ready = g.health_ready_path if g.health_ready_path != g.health_path else None
+        return NginxHealthListener(listens, '"ok\\n"', True, g.health_path, extra, ready)
     if items:
         findings.warning(
             "nginx-extra-layout", ("global", "health", "extra", "nginx"),

@@ -183,6 +183,7 @@ FIELDS: tuple[Field, ...] = (
     _duration("global.stats.timeout", (Scope.GLOBAL,)),
     Field("global.health.bind", (Scope.GLOBAL,), Kind.BIND_ADDRESS_OR_LIST),
     Field("global.health.path", (Scope.GLOBAL,), Kind.HTTP_PATH),
+    Field("global.health.ready_path", (Scope.GLOBAL,), Kind.HTTP_PATH),
     Field("global.health.v6only", (Scope.GLOBAL,), Kind.BOOL),
     Field("global.health.extra.haproxy", (Scope.GLOBAL,), Kind.EXTRA),
     Field("global.health.extra.nginx", (Scope.GLOBAL,), Kind.EXTRA),

@@ -522,7 +522,12 @@ class LbHealth(Model):
     v6only: bool | None = None
     """``true``: ``[::]:port`` binds of the endpoint accept IPv6 clients only; unset: dual-stack."""
     path: HttpPath = "/healthz"
-    """The path that answers 200 while the load balancer runs."""
+    """The liveness path: answers 200 while the load balancer runs (what a kubelet liveness
+    probe asks; it never fails because the API servers are down)."""
+    ready_path: HttpPath | None = "/readyz"
+    """The readiness path: HAProxy answers 200 while every pool a frontend sends to has a
+    usable server and 503 otherwise (the ``vip`` tier's ``lbgen_ready`` check polls it);
+    nginx, which cannot know, answers it like ``path``. ``null``: no readiness path."""
     extra: Extra = Extra.model_construct()
     """Verbatim directives inside the endpoint's own listener, per engine (the escape hatch):
     HAProxy lines in its health frontend; nginx statements in an ``http {}`` server, which the

@@ -33,7 +33,8 @@ BASE: dict[str, Any] = {
         # global.health.bind in its list form: the schema walk takes that branch.
         "stats": {"bind": "127.0.0.1:8404", "uri": "/stats", "auth": ["admin:pw"],
                   "refresh": "10s", "monitor_uri": "/healthz", "timeout": "30s"},
-        "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz", "timeout": "5s"},
+        "health": {"bind": ["127.0.0.1:8081"], "path": "/healthz", "timeout": "5s",
+                   "ready_path": "/readyz"},
     },
     "defaults": {
         "slowstart": "10s",

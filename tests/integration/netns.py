@@ -588,7 +588,7 @@ class Tier:
         if line != want:
             raise LabError(f"the API servers did not confirm {want!r} (got {line!r})")
 
-    def health_answer(self, role: str, attempts: int = 5) -> str:
+    def health_answer(self, role: str, attempts: int = 5, path: str = "/healthz") -> str:
         """What a node's own health endpoint answers now: the HTTP status, or curl's error.
 
         Tried up to ``attempts`` times: nginx's health server (a stream ``return``) answers and
@@ -599,7 +599,7 @@ class Tier:
             done = subprocess.run(
                 ["ip", "netns", "exec", self.lab.netns(role), "curl", "-sS", "-o", "/dev/null",
                  "-w", "%{http_code}", "--max-time", "2",
-                 f"http://{self.address(role)}:{HEALTH_PORT}/healthz"],
+                 f"http://{self.address(role)}:{HEALTH_PORT}{path}"],
                 capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
             )  # fmt: skip
             if done.returncode == 0:
