@@ -22,6 +22,14 @@ _HAPROXY_UNITS = ("d", "h", "m", "s", "ms", "us")
 _NGINX_UNITS = ("d", "h", "m", "s", "ms")
 
 
+def parse_int(text: str) -> int | None:
+    """The integer ``text`` spells, or None."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def parse_duration(text: str) -> int:
     """``"1h"`` -> microseconds. Raises ValueError unless the text is digits plus one unit."""
     if not grammar.DURATION.matches(text):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from lbgen.confparse.tree import Node
 from lbgen.diagnostics import Diagnostic
+from lbgen.units import parse_int
 
 # --- values ------------------------------------------------------------------------------------
 
@@ -63,14 +64,6 @@ def format_duration(us: int | None) -> str:
         if us % size == 0:
             return f"{us // size}{unit}"
     raise AssertionError("the smallest unit divides everything")  # pragma: no cover
-
-
-def parse_int(text: str) -> int | None:
-    """The integer ``text`` spells, or None."""
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def normalize_address(text: str) -> str:

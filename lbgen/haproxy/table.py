@@ -21,11 +21,10 @@ from typing import Any, get_args
 
 from lbgen.confparse.tree import word_set
 from lbgen.directives import Directive, DirectiveTable, table
-from lbgen.effective.model import parse_int
 from lbgen.resolve import ResolvedLog
 from lbgen.spec.grammar import LOG_TARGET
 from lbgen.spec.models import LogFacility, LogFormat, LogLevel
-from lbgen.units import format_haproxy_duration
+from lbgen.units import format_haproxy_duration, parse_int
 
 _MS = 1_000
 _S = 1_000 * _MS
