@@ -271,6 +271,13 @@ def render_resolved(
     if load_module is not None:
         from lbgen.nginx.view import load_module_problem  # not imported for haproxy
 
+        if target not in ("nginx", "nginx-plus") or layout != "full":
+            # Only a whole nginx.conf has a main context to load a module in: anywhere else the
+            # option would be dropped without a word.
+            raise TargetError(
+                f"--load-module goes into nginx's --layout full (nginx.conf); target {target} "
+                f"layout {layout} has no place for it"
+            )
         problem = load_module_problem(load_module)
         if problem is not None:
             raise TargetError(problem)

@@ -750,3 +750,23 @@ def test_no_template_cache_in_a_folder_others_can_write(
     for folder in shared.iterdir():
         folder.chmod(0o777)
     assert rendering._bytecode_cache(options) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "layout"), [("haproxy", "full"), ("nginx", "stream"), ("nginx-plus", "upstreams")]
+)
+def test_load_module_where_no_nginx_conf_is_written_is_refused(
+    tmp_path: Path, target: str, layout: str
+) -> None:
+    """--load-module only has a place in nginx's full layout; elsewhere it used to be dropped
+    without a word. One line, exit 2, nothing written."""
+    out = tmp_path / "out.conf"
+    result = run_lbgen(
+        "render", str(EXAMPLE), "-t", target, "--layout", layout,
+        "--load-module", DEBIAN_STREAM_MODULE, "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"--load-module goes into nginx's --layout full (nginx.conf); target {target}" in (
+        result.stderr
+    )
+    assert not out.exists()
