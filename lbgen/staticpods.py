@@ -67,6 +67,19 @@ DEFAULT_IMAGES = {
 ``examples/static-pods/keepalived.Containerfile`` (Debian's keepalived, with bash and iproute2,
 which the checks and the stale-address cleanup need) and push it where the nodes pull from."""
 CONFIG_NAMES = {"haproxy": "haproxy.cfg", "nginx": "nginx.conf", "keepalived": "keepalived.conf"}
+
+
+def other_proxy_files(proxy: str) -> list[str]:
+    """The files a folder rendered with another ``--proxy`` holds and this one does not: left
+    there, the kubelet would run both proxies' Pods on the same ports."""
+    return [
+        name
+        for other in ("haproxy", "nginx")
+        if other != proxy
+        for name in (f"lbgen-{other}.yaml", CONFIG_NAMES[other])
+    ]
+
+
 NFT_NAME = "lbgen-vip.nft"
 """The nft rule (``render -t keepalived --layout nft``) keepalived's container loads at start."""
 CONFIG_ANNOTATION = "lbgen.io/config-sha256"

@@ -397,6 +397,40 @@ def test_check_names_the_changed_file(tmp_path: Path) -> None:
     assert {n for n in after if after[n] != before[n]} == {"keepalived.conf"}
 
 
+def test_switching_the_proxy_removes_the_other_proxys_files(tmp_path: Path) -> None:
+    """haproxy's Pod and config left beside nginx's would have the kubelet run both proxies on
+    the same ports: --check names them, a render removes them; a file of that name that lbgen
+    did not write is the operator's and stays."""
+    args = [
+        "render",
+        str(EXAMPLE),
+        "-t",
+        "kubeadm-static-pods",
+        "--node",
+        "lb1",
+        "-o",
+        str(tmp_path),
+    ]
+    assert run_lbgen(*args).returncode == 0
+    assert {"lbgen-haproxy.yaml", "haproxy.cfg"} <= {p.name for p in tmp_path.iterdir()}
+    check = run_lbgen(*args, "--proxy", "nginx", "--check")
+    assert check.returncode == 1
+    assert f"lbgen: {tmp_path / 'haproxy.cfg'} is the other proxy's (render would remove it)" in (
+        check.stderr
+    )
+    done = run_lbgen(*args, "--proxy", "nginx")
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "lbgen-haproxy.yaml" not in names and "haproxy.cfg" not in names
+    assert {"lbgen-nginx.yaml", "nginx.conf"} <= names
+    assert run_lbgen(*args, "--proxy", "nginx", "--check").returncode == 0
+    # Back to haproxy, with a hand-written nginx.conf in the folder: that one is kept.
+    (tmp_path / "nginx.conf").write_text("# the operator's own\n")
+    assert run_lbgen(*args).returncode == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "lbgen-nginx.yaml" not in names and "nginx.conf" in names
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
