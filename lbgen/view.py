@@ -72,6 +72,15 @@ class Findings:
         )
         self._items.setdefault((d.file, d.line, d.col, code, d.path), d)
 
+    def first_written(self, *paths: Path_) -> Path_ | None:
+        """The first of ``paths`` the spec file spells out (a value set on the pool, else in
+        defaults ...), for a finding about a value that may come from either; None when the
+        user wrote none of them (a built-in default)."""
+        for path in paths:
+            if self._resolved.source.written(path):
+                return path
+        return None
+
     def flush_dropped(
         self, code: str, owner: Path_, dropped: Iterable[tuple[str, str]], engine: str
     ) -> None:

@@ -175,3 +175,37 @@ def test_the_lint_allow_list_names_real_outputs() -> None:
     for case, output, _ in LINT_ALLOWED:
         assert (case, output) in GOLDEN_OUTPUTS, (case, output)
     assert len(GOLDEN_OUTPUTS) > 100  # every case has its five outputs (fewer when refused)
+
+
+# Three user-set values nginx has no place for, found by explaining generated specs: each was
+# reported as dropped without a word.
+REDUNDANT_FOR_NGINX = """\
+version: 1
+defaults: {maxconn: 50}
+frontends:
+  api: {bind: [":6443"], pool: p}
+pools:
+  p:
+    retries: 0
+    redispatch: false
+    weight: 5
+    servers:
+      a: {address: "127.0.0.1:6001", weight: 2, maxconn: 10}
+      b: {address: "127.0.0.1:6002", weight: 0, disabled: true, maxconn: 20}
+"""
+
+
+@pytest.mark.parametrize("target", ["nginx", "nginx-plus"])
+def test_values_that_reach_nothing_in_nginx_say_why(target: str) -> None:
+    e = explain(lbgen.load_spec(REDUNDANT_FOR_NGINX.encode()), target)
+    expected = {
+        "pools.p.redispatch": "nginx-redispatch-moot",  # retries 0: no second attempt at all
+        "pools.p.weight": "nginx-pool-value-unused",  # every server sets its own weight
+        "pools.p.maxconn": "nginx-pool-value-unused",  # ... and its own maxconn (from defaults)
+        "pools.p.servers.b.disabled": "nginx-disabled-moot",  # weight 0 is 'down' already
+    }
+    for path, code in expected.items():
+        report = e.field(path)
+        assert report.outcome is Outcome.DROPPED, path
+        assert code in [d.code for d in report.diagnostics], (path, report.diagnostics)
+    assert not silent_drops(e)

@@ -194,13 +194,16 @@ class _PoolTranslation:
         self.fail_timeout = FailTimeout()
         self.dropped: list[tuple[str, str]] = []  # (field, as shown) for flush_dropped
 
-    def lossy(self, source: Path_ | None, name: str, message: str) -> None:
-        """A value nginx cannot express: warn where the user set it, else note it once."""
+    def lossy(
+        self, source: Path_ | None, name: str, message: str, *, shown: str | None = None
+    ) -> None:
+        """A value nginx cannot express: warn where the user set it, else note it once.
+        ``name`` is the field; ``shown`` how the note names it (default: the field)."""
         if source is not None:
             suffix = "" if "instead" in message else "; left out"
             self.findings.warning("nginx-unsupported", source, message + suffix)
         else:
-            self.dropped.append((name, name))
+            self.dropped.append((name, shown or name))
 
     def lost(self, source: Path_ | None, row: Directive) -> None:
         """A field of ``row`` (one nginx cannot express) is set: its warning where the user set
@@ -270,9 +273,10 @@ class _PoolTranslation:
             if health.check in ("https", "tls", "ssl-hello"):
                 self.lossy(
                     src.get("check"),
-                    f"health.check {health.check}",
+                    "health.check",
                     f"NGINX Plus stream checks speak TLS only when traffic is re-encrypted; "
                     f"a TCP connect check is used instead of {health.check}",
+                    shown=f"health.check {health.check}",
                 )
             self.lost_health()
             if health.check not in ("http",):
@@ -287,10 +291,11 @@ class _PoolTranslation:
             return
         if health.check in ("http", "https", "tls", "ssl-hello"):
             self.lossy(
-                src.get("check"), f"health.check {health.check}",
+                src.get("check"), "health.check",
                 f"nginx OSS has no active health checks: passive checking (a server is skipped "
                 f"after max_fails failed connections within fail_timeout) is used instead of "
                 f"the {health.check} check",
+                shown=f"health.check {health.check}",
             )  # fmt: skip
         self.lost_health()
 
@@ -389,6 +394,11 @@ class _PoolTranslation:
                 "nginx-weight-zero", server.sources.get("weight", server.path),
                 "nginx requires weight >= 1: a weight-0 server is marked 'down' instead",
             )  # fmt: skip
+            if server.disabled:
+                self.findings.note(
+                    "nginx-disabled-moot", (*server.path, "disabled"),
+                    "the server is already 'down' for its weight 0: disabled adds nothing",
+                )  # fmt: skip
             down = True
         elif server.weight is not None:
             params.append(_param(self.table, "weight", "upstream server", server.weight))
@@ -421,6 +431,23 @@ class _PoolTranslation:
             )  # fmt: skip
         return " ".join(params)
 
+    def unreached_server_defaults(self) -> None:
+        """A server parameter the pool (or defaults) sets but every server sets for itself:
+        nginx has no per-upstream default to write it in, so it reaches nothing."""
+        pool = self.pool
+        for name, value in pool.server_defaults.items():
+            if value is None or not pool.servers:
+                continue
+            if all(s.sources.get(name) == (*s.path, name) for s in pool.servers):
+                where = self.findings.first_written((*pool.path, name), ("defaults", name))
+                if where is None:  # a built-in default: nothing the user wrote is lost
+                    continue
+                self.findings.note(
+                    "nginx-pool-value-unused", where,
+                    f"every server of pool {pool.name} sets its own {name}: nginx has no "
+                    "per-upstream default to write this one in",
+                )  # fmt: skip
+
     def _flag(self, name: str) -> str:
         row = self.table.named(name, "upstream server")
         assert row is not None and row.codec is None
@@ -432,6 +459,7 @@ class _PoolTranslation:
         # NGINX Plus gets an active health_check instead of passive max_fails accounting.
         passive = [] if self.plus else self.passive_check()
         servers = [self.server_line(server, passive) for server in self.pool.servers]
+        self.unreached_server_defaults()
         health_lines, match = self.plus_health_check() if self.plus else ([], None)
         self.findings.flush_dropped(
             "nginx-defaults-dropped", self.pool.path, self.dropped, self.engine
@@ -510,6 +538,12 @@ def _proxy_directives(
             "nginx-unsupported", pool.sources["redispatch"],
             "nginx retries a failed connect on the next server (proxy_next_upstream) and cannot "
             "retry the same one: retries go to other servers instead",
+        )  # fmt: skip
+    if pool.retries == 0 and pool.redispatch is False and "redispatch" in pool.sources:
+        findings.note(
+            "nginx-redispatch-moot", pool.sources["redispatch"],
+            "with retries 0 nginx makes no second attempt (proxy_next_upstream off): "
+            "redispatch false needs nothing more",
         )  # fmt: skip
     if pool.retries is not None:
         # retries 0 turns retrying off; nginx's own tries count includes the first attempt.

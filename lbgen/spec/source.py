@@ -44,6 +44,12 @@ class SpecSource:
         self.keys.update(found.keys)
         self.values.update(found.values)
 
+    def written(self, path: Path_) -> bool:
+        """True when the file spells out a value at exactly ``path``."""
+        if self.recover is not None:
+            self._recover()
+        return tuple(path) in self.values
+
     def position(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column of ``path``; the nearest existing ancestor when it is not in the file."""
         if self.recover is not None:
