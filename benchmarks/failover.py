@@ -46,6 +46,7 @@ from configs import CONFIGS, LbConfig, checks_to
 from harness import (
     CHECK_ADDRESS,
     Blackhole,
+    PrivateDocker,
     SynCounter,
     Tls,
     Traffic,
@@ -75,6 +76,8 @@ class Result:
     """Every figure measured for one config on one engine."""
 
     config: LbConfig
+    #: Where the engine ran: "" for the local binary, else the Docker image's tag (bookworm).
+    build: str = ""
     checks_per_s: float | None = None
     readyz_out: list[float | None] = field(default_factory=list)
     readyz_window: float = 0.0
@@ -104,8 +107,11 @@ class Result:
 class Run:
     """One load balancer with one config in front of servers a, b, c, under traffic."""
 
-    def __init__(self, config: LbConfig, args: argparse.Namespace, tls: Tls) -> None:
+    def __init__(
+        self, config: LbConfig, args: argparse.Namespace, tls: Tls, image: str | None = None
+    ) -> None:
         self.config = config
+        self.image = image
         self.args = args
         self.tls = tls
         self.netns = not args.no_netns
@@ -114,7 +120,7 @@ class Run:
         }
         self.ports = {name: server.port for name, server in self.servers.items()}
         self.listen = free_port()
-        self.result = Result(config)
+        self.result = Result(config, build=image.rsplit(":", 1)[-1] if image else "")
         self.syn = SynCounter().start() if self.netns else None
         self.engine: RunningEngine | None = None
         self.traffic: Traffic | None = None
@@ -129,9 +135,8 @@ class Run:
         return text
 
     def start(self) -> None:
-        image = self.args.image if self.args.runner == "docker" else None
         self.engine = start_engine(
-            self.text(), self.config.engine, runner=self.args.runner, image=image
+            self.text(), self.config.engine, runner=self.args.runner, image=self.image
         )
         self.engine.wait_listening("127.0.0.1", self.listen)
         time.sleep(1.0)  # first checks
@@ -370,7 +375,7 @@ def distribution(values: list[float | None], window: float) -> str:
 
 COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
     ("config", lambda r: r.config.name),
-    ("engine", lambda r: r.config.engine),
+    ("engine", lambda r: f"{r.config.engine} ({r.build})" if r.build else r.config.engine),
     ("checks/s per server", lambda r: "n/a" if r.checks_per_s is None else f"{r.checks_per_s:.2f}"),
     ("/readyz 500: last conn (s)", lambda r: distribution(r.readyz_out, r.readyz_window)),
     ("ready again: first conn / ramp (s)",
@@ -397,10 +402,15 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def label(result: Result) -> str:
+    """``classic/haproxy``, ``classic/haproxy@trixie`` for a Docker build."""
+    return result.config.id + (f"@{result.build}" if result.build else "")
+
+
 def kill_window_note(results: list[Result]) -> str:
     """How long each event was watched (what "last attempt" is bounded by)."""
     parts = [
-        f"{r.config.id}: kill {r.kill_window:.0f}s, blackhole {r.blackhole_window:.0f}s"
+        f"{label(r)}: kill {r.kill_window:.0f}s, blackhole {r.blackhole_window:.0f}s"
         for r in results
         if r.kill_window
     ]
@@ -439,7 +449,7 @@ def picture(results: list[Result], path: Path, bin_seconds: float = 1.0) -> None
             ax.text(x, 1.02, mark.label, fontsize=6, rotation=20, va="bottom")
         ax.set_xlim(0, end)
         ax.set_ylim(0, 1)
-        ax.set_ylabel(result.config.id, fontsize=7, rotation=0, ha="right", va="center")
+        ax.set_ylabel(label(result), fontsize=7, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(loc="upper right", fontsize=6, ncol=4, bbox_to_anchor=(1.0, 1.45))
     axes[-1, 0].set_xlabel("seconds since the load balancer took traffic (share of requests)")
@@ -502,13 +512,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--image",
         default="lbgen-engine:bookworm",
-        help="engine image for --runner docker (tests/integration/images.py)",
+        help="engine images for --runner docker, comma-separated, each run in turn "
+        "(tests/integration/images.py builds lbgen-engine:bookworm and :trixie)",
+    )
+    parser.add_argument(
+        "--docker-root",
+        type=Path,
+        default=Path.home() / ".cache" / "lbgen" / "bench-docker",
+        help="--runner docker: data root of the benchmark's own dockerd (keeps its images)",
     )
     parser.add_argument(
         "--no-netns",
         action="store_true",
-        help="stay in this network namespace: no blackhole, no SYN counter "
-        "(implied by --runner docker: containers use the host's network)",
+        help="stay in this network namespace: no blackhole, no SYN counter; with --runner "
+        "docker, use the Docker engine DOCKER_HOST names instead of a dockerd of its own",
     )
     parser.add_argument("--png", type=Path, default=HERE / "failover.png")
     parser.add_argument("--seed", type=int, default=12)
@@ -517,8 +534,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.trials = min(args.trials, 3)
         args.max_window = min(args.max_window, 25.0)
         args.drain_window, args.ramp_window, args.check_window = 6.0, 4.0, 6.0
-    if args.runner == "docker":
-        args.no_netns = True
     return args
 
 
@@ -528,13 +543,31 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
     if not args.no_netns:
         enter_private_netns()
+    images: list[str | None] = [None]
+    dockerd: PrivateDocker | None = None
     if args.runner == "docker":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         import docker
 
         from tests.integration.images import ensure_images
 
-        ensure_images(docker.from_env(), [args.image])
+        images = list(args.image.split(","))
+        if args.no_netns:
+            client = docker.from_env(timeout=300)
+        else:
+            # Host-network containers of a dockerd started in this namespace share it.
+            dockerd = PrivateDocker(args.docker_root).start()
+            client = dockerd.client
+        for image, spent in ensure_images(client, [i for i in images if i]).items():
+            print(f"{image}: ready ({spent:.0f}s)", flush=True)
+    try:
+        return run_all(args, images)
+    finally:
+        if dockerd is not None:
+            dockerd.stop()
+
+
+def run_all(args: argparse.Namespace, images: list[str | None]) -> int:
+    """Every config on every engine (and image); print the table; write the picture."""
     engines = args.engines.split(",")
     names = args.configs.split(",")
     events = set(args.events.split(","))
@@ -542,12 +575,12 @@ def main(argv: list[str] | None = None) -> int:
     tls = Tls()
     results: list[Result] = []
     started = time.monotonic()
-    for config in configs:
+    for config, image in [(c, i) for i in images for c in configs]:
         if args.runner == "local" and LocalRunner.binary(config.engine) is None:
             print(f"skip {config.id}: no {config.engine} binary", flush=True)
             continue
-        print(f"--- {config.id} ({config.source})", flush=True)
-        run = Run(config, args, tls)
+        print(f"--- {config.id}{'@' + image if image else ''} ({config.source})", flush=True)
+        run = Run(config, args, tls, image)
         try:
             run.start()
             run.check_load(args.check_window)
