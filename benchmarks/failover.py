@@ -1,6 +1,7 @@
 """Failover of lbgen's built-in defaults next to the configs people copy, with the real engines.
 
     sudo .venv/bin/python benchmarks/failover.py [--trials 20] [--engines haproxy,nginx]
+                         [--runner docker --image lbgen-engine:bookworm,lbgen-engine:trixie]
     scripts/bench-failover [ARGS]              (installs what it needs first)
 
 For each config (lbgen's defaults rendered through the library; the classic seed-style config,
@@ -24,6 +25,13 @@ Connection attempts are counted by a SYN counter on lo; HAProxy's checks are sen
 (``addr``, configs.checks_to) so that they are told apart from traffic. It all runs in a network
 namespace of its own (root needed); the namespace ends with the process. Prints a markdown table
 and writes a PNG of each server's share of traffic over time. Asserts nothing.
+
+``--runner docker --image lbgen-engine:bookworm,lbgen-engine:trixie`` runs the engines of each
+image instead (built from Debian by tests/integration/images.py when missing): the benchmark
+starts a dockerd of its own inside its namespace (``--bridge=none --iptables=false``, a socket and
+data root of its own, see harness.PrivateDocker), so the host-network containers share the
+namespace and every figure is measured as with the local binaries; the daemon is stopped at the
+end. ``--no-netns`` uses the Docker engine ``DOCKER_HOST`` names instead, without the blackhole.
 """
 
 from __future__ import annotations
