@@ -90,6 +90,8 @@ class Result:
     readyz_out: list[float | None] = field(default_factory=list)
     readyz_window: float = 0.0
     readyz_back: float | None = None
+    #: How long the way back was watched (for "not back in N s").
+    back_window: float = 0.0
     ramp: float | None = None
     kill_last: float | None = None
     kill_window: float = 0.0
@@ -271,6 +273,7 @@ class Run:
         assert self.traffic is not None
         self.wait_serving(name, timeout=min(40.0, self.args.max_window))
         time.sleep(self.args.ramp_window)
+        self.result.back_window = time.monotonic() - since
         first = self.traffic.served_by(name, since)
         if not first:
             return
@@ -381,14 +384,21 @@ def distribution(values: list[float | None], window: float) -> str:
     return f"med {statistics.median(done):.1f} / p90 {p90:.1f} / max {done[-1]:.1f} (n={len(done)})"
 
 
+def ready_again(result: Result) -> str:
+    """``1.9 / 1.0``; ``not back in 48 s`` (slowstart, slow rise); ``n/a`` if never out."""
+    if not any(v is not None for v in result.readyz_out):
+        return "n/a (never out)"
+    if result.readyz_back is None:
+        return f"not back in {result.back_window:.0f} s"
+    return f"{seconds(result.readyz_back)} / {seconds(result.ramp)}"
+
+
 COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
     ("config", lambda r: r.config.name),
     ("engine", lambda r: f"{r.config.engine} ({r.build})" if r.build else r.config.engine),
     ("checks/s per server", lambda r: "n/a" if r.checks_per_s is None else f"{r.checks_per_s:.2f}"),
     ("/readyz 500: last conn (s)", lambda r: distribution(r.readyz_out, r.readyz_window)),
-    ("ready again: first conn / ramp (s)",
-     lambda r: f"{seconds(r.readyz_back)} / {seconds(r.ramp)}"
-     if any(v is not None for v in r.readyz_out) else "n/a (never out)"),
+    ("ready again: first conn / ramp (s)", ready_again),
     ("kill: last attempt (s) / failed reqs",
      lambda r: f"{seconds(r.kill_last)} / {r.kill_failed}" if r.kill_window else "n/a"),
     ("blackhole: last attempt (s) / failed reqs / slowest (s)",
