@@ -367,3 +367,8 @@ class PrivateDocker:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+        # dockerd bind-mounts its network namespace here and leaves it mounted when it exits:
+        # unmount it, or the benchmark's namespace would outlive the benchmark.
+        pinned = self.exec_root / "netns" / "default"
+        if os.path.ismount(pinned):
+            subprocess.run(["umount", str(pinned)], check=False, timeout=10)
