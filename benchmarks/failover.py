@@ -545,9 +545,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stay in this network namespace: no blackhole, no SYN counter; with --runner "
         "docker, use the Docker engine DOCKER_HOST names instead of a dockerd of its own",
     )
-    parser.add_argument("--png", type=Path, default=HERE / "failover.png")
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="the picture (default benchmarks/failover.png; failover-docker.png with Docker)",
+    )
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)  # fmt: skip
+    if args.png is None:
+        args.png = HERE / ("failover-docker.png" if args.runner == "docker" else "failover.png")
     if args.quick:
         args.trials = min(args.trials, 3)
         args.max_window = min(args.max_window, 25.0)
