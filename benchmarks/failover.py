@@ -1,6 +1,7 @@
 """Failover of lbgen's built-in defaults next to the configs people copy, with the real engines.
 
     sudo .venv/bin/python benchmarks/failover.py [--trials 20] [--engines haproxy,nginx]
+                         [--runner docker --image lbgen-engine:bookworm,lbgen-engine:trixie]
     scripts/bench-failover [ARGS]              (installs what it needs first)
 
 For each config (lbgen's defaults rendered through the library; the classic seed-style config,
@@ -24,6 +25,13 @@ Connection attempts are counted by a SYN counter on lo; HAProxy's checks are sen
 (``addr``, configs.checks_to) so that they are told apart from traffic. It all runs in a network
 namespace of its own (root needed); the namespace ends with the process. Prints a markdown table
 and writes a PNG of each server's share of traffic over time. Asserts nothing.
+
+``--runner docker --image lbgen-engine:bookworm,lbgen-engine:trixie`` runs the engines of each
+image instead (built from Debian by tests/integration/images.py when missing): the benchmark
+starts a dockerd of its own inside its namespace (``--bridge=none --iptables=false``, a socket and
+data root of its own, see harness.PrivateDocker), so the host-network containers share the
+namespace and every figure is measured as with the local binaries; the daemon is stopped at the
+end. ``--no-netns`` uses the Docker engine ``DOCKER_HOST`` names instead, without the blackhole.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from configs import CONFIGS, LbConfig, checks_to
 from harness import (
     CHECK_ADDRESS,
     Blackhole,
+    PrivateDocker,
     SynCounter,
     Tls,
     Traffic,
@@ -75,10 +84,14 @@ class Result:
     """Every figure measured for one config on one engine."""
 
     config: LbConfig
+    #: Where the engine ran: "" for the local binary, else the Docker image's tag (bookworm).
+    build: str = ""
     checks_per_s: float | None = None
     readyz_out: list[float | None] = field(default_factory=list)
     readyz_window: float = 0.0
     readyz_back: float | None = None
+    #: How long the way back was watched (for "not back in N s").
+    back_window: float = 0.0
     ramp: float | None = None
     kill_last: float | None = None
     kill_window: float = 0.0
@@ -104,8 +117,11 @@ class Result:
 class Run:
     """One load balancer with one config in front of servers a, b, c, under traffic."""
 
-    def __init__(self, config: LbConfig, args: argparse.Namespace, tls: Tls) -> None:
+    def __init__(
+        self, config: LbConfig, args: argparse.Namespace, tls: Tls, image: str | None = None
+    ) -> None:
         self.config = config
+        self.image = image
         self.args = args
         self.tls = tls
         self.netns = not args.no_netns
@@ -114,7 +130,7 @@ class Run:
         }
         self.ports = {name: server.port for name, server in self.servers.items()}
         self.listen = free_port()
-        self.result = Result(config)
+        self.result = Result(config, build=image.rsplit(":", 1)[-1] if image else "")
         self.syn = SynCounter().start() if self.netns else None
         self.engine: RunningEngine | None = None
         self.traffic: Traffic | None = None
@@ -129,9 +145,8 @@ class Run:
         return text
 
     def start(self) -> None:
-        image = self.args.image if self.args.runner == "docker" else None
         self.engine = start_engine(
-            self.text(), self.config.engine, runner=self.args.runner, image=image
+            self.text(), self.config.engine, runner=self.args.runner, image=self.image
         )
         self.engine.wait_listening("127.0.0.1", self.listen)
         time.sleep(1.0)  # first checks
@@ -258,6 +273,7 @@ class Run:
         assert self.traffic is not None
         self.wait_serving(name, timeout=min(40.0, self.args.max_window))
         time.sleep(self.args.ramp_window)
+        self.result.back_window = time.monotonic() - since
         first = self.traffic.served_by(name, since)
         if not first:
             return
@@ -368,14 +384,21 @@ def distribution(values: list[float | None], window: float) -> str:
     return f"med {statistics.median(done):.1f} / p90 {p90:.1f} / max {done[-1]:.1f} (n={len(done)})"
 
 
+def ready_again(result: Result) -> str:
+    """``1.9 / 1.0``; ``not back in 48 s`` (slowstart, slow rise); ``n/a`` if never out."""
+    if not any(v is not None for v in result.readyz_out):
+        return "n/a (never out)"
+    if result.readyz_back is None:
+        return f"not back in {result.back_window:.0f} s"
+    return f"{seconds(result.readyz_back)} / {seconds(result.ramp)}"
+
+
 COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
     ("config", lambda r: r.config.name),
-    ("engine", lambda r: r.config.engine),
+    ("engine", lambda r: f"{r.config.engine} ({r.build})" if r.build else r.config.engine),
     ("checks/s per server", lambda r: "n/a" if r.checks_per_s is None else f"{r.checks_per_s:.2f}"),
     ("/readyz 500: last conn (s)", lambda r: distribution(r.readyz_out, r.readyz_window)),
-    ("ready again: first conn / ramp (s)",
-     lambda r: f"{seconds(r.readyz_back)} / {seconds(r.ramp)}"
-     if any(v is not None for v in r.readyz_out) else "n/a (never out)"),
+    ("ready again: first conn / ramp (s)", ready_again),
     ("kill: last attempt (s) / failed reqs",
      lambda r: f"{seconds(r.kill_last)} / {r.kill_failed}" if r.kill_window else "n/a"),
     ("blackhole: last attempt (s) / failed reqs / slowest (s)",
@@ -397,10 +420,15 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def label(result: Result) -> str:
+    """``classic/haproxy``, ``classic/haproxy@trixie`` for a Docker build."""
+    return result.config.id + (f"@{result.build}" if result.build else "")
+
+
 def kill_window_note(results: list[Result]) -> str:
     """How long each event was watched (what "last attempt" is bounded by)."""
     parts = [
-        f"{r.config.id}: kill {r.kill_window:.0f}s, blackhole {r.blackhole_window:.0f}s"
+        f"{label(r)}: kill {r.kill_window:.0f}s, blackhole {r.blackhole_window:.0f}s"
         for r in results
         if r.kill_window
     ]
@@ -439,7 +467,7 @@ def picture(results: list[Result], path: Path, bin_seconds: float = 1.0) -> None
             ax.text(x, 1.02, mark.label, fontsize=6, rotation=20, va="bottom")
         ax.set_xlim(0, end)
         ax.set_ylim(0, 1)
-        ax.set_ylabel(result.config.id, fontsize=7, rotation=0, ha="right", va="center")
+        ax.set_ylabel(label(result), fontsize=7, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(loc="upper right", fontsize=6, ncol=4, bbox_to_anchor=(1.0, 1.45))
     axes[-1, 0].set_xlabel("seconds since the load balancer took traffic (share of requests)")
@@ -502,23 +530,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--image",
         default="lbgen-engine:bookworm",
-        help="engine image for --runner docker (tests/integration/images.py)",
+        help="engine images for --runner docker, comma-separated, each run in turn "
+        "(tests/integration/images.py builds lbgen-engine:bookworm and :trixie)",
+    )
+    parser.add_argument(
+        "--docker-root",
+        type=Path,
+        default=Path.home() / ".cache" / "lbgen" / "bench-docker",
+        help="--runner docker: data root of the benchmark's own dockerd (keeps its images)",
     )
     parser.add_argument(
         "--no-netns",
         action="store_true",
-        help="stay in this network namespace: no blackhole, no SYN counter "
-        "(implied by --runner docker: containers use the host's network)",
+        help="stay in this network namespace: no blackhole, no SYN counter; with --runner "
+        "docker, use the Docker engine DOCKER_HOST names instead of a dockerd of its own",
     )
-    parser.add_argument("--png", type=Path, default=HERE / "failover.png")
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="the picture (default benchmarks/failover.png; failover-docker.png with Docker)",
+    )
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)  # fmt: skip
+    if args.png is None:
+        args.png = HERE / ("failover-docker.png" if args.runner == "docker" else "failover.png")
     if args.quick:
         args.trials = min(args.trials, 3)
         args.max_window = min(args.max_window, 25.0)
         args.drain_window, args.ramp_window, args.check_window = 6.0, 4.0, 6.0
-    if args.runner == "docker":
-        args.no_netns = True
     return args
 
 
@@ -528,13 +568,31 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(args.seed)
     if not args.no_netns:
         enter_private_netns()
+    images: list[str | None] = [None]
+    dockerd: PrivateDocker | None = None
     if args.runner == "docker":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         import docker
 
         from tests.integration.images import ensure_images
 
-        ensure_images(docker.from_env(), [args.image])
+        images = list(args.image.split(","))
+        if args.no_netns:
+            client = docker.from_env(timeout=300)
+        else:
+            # Host-network containers of a dockerd started in this namespace share it.
+            dockerd = PrivateDocker(args.docker_root).start()
+            client = dockerd.client
+        for image, spent in ensure_images(client, [i for i in images if i]).items():
+            print(f"{image}: ready ({spent:.0f}s)", flush=True)
+    try:
+        return run_all(args, images)
+    finally:
+        if dockerd is not None:
+            dockerd.stop()
+
+
+def run_all(args: argparse.Namespace, images: list[str | None]) -> int:
+    """Every config on every engine (and image); print the table; write the picture."""
     engines = args.engines.split(",")
     names = args.configs.split(",")
     events = set(args.events.split(","))
@@ -542,12 +600,12 @@ def main(argv: list[str] | None = None) -> int:
     tls = Tls()
     results: list[Result] = []
     started = time.monotonic()
-    for config in configs:
+    for config, image in [(c, i) for i in images for c in configs]:
         if args.runner == "local" and LocalRunner.binary(config.engine) is None:
             print(f"skip {config.id}: no {config.engine} binary", flush=True)
             continue
-        print(f"--- {config.id} ({config.source})", flush=True)
-        run = Run(config, args, tls)
+        print(f"--- {config.id}{'@' + image if image else ''} ({config.source})", flush=True)
+        run = Run(config, args, tls, image)
         try:
             run.start()
             run.check_load(args.check_window)

@@ -302,3 +302,73 @@ def tree_cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total_ns / 1e9
+
+
+# --- a Docker engine inside the benchmark's network namespace ----------------------------------
+
+
+class PrivateDocker:
+    """A dockerd of the benchmark's own, started inside this process's private network namespace.
+
+    Started the way the integration tests start one (``--bridge=none --iptables=false``,
+    tests/integration/dockerd.py), but with a socket, data and exec root of its own, so it never
+    meets a daemon that already runs here. Its host-network containers share the benchmark's
+    namespace: the SYN counter, the check address and the blackhole work as with local engines.
+    Images stay in ``data_root`` between runs; the daemon is stopped by its PID.
+    """
+
+    def __init__(self, data_root: Path, exec_root: Path = Path("/run/lbgen-bench-docker")) -> None:
+        self.data_root = data_root
+        self.exec_root = exec_root
+        self.socket = exec_root / "docker.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client: object = None
+
+    def start(self, timeout: float = 60.0) -> PrivateDocker:
+        """Start the daemon; point this process's Docker clients (DOCKER_HOST) at it."""
+        import shutil
+
+        import docker
+
+        dockerd = shutil.which("dockerd", path=os.environ.get("PATH", "") + ":/usr/sbin")
+        if dockerd is None:
+            raise SystemExit("--runner docker: dockerd is not installed")
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        self.exec_root.mkdir(parents=True, exist_ok=True)
+        log = (self.data_root / "dockerd.log").open("ab")
+        self.proc = subprocess.Popen(
+            [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false",
+             "--storage-driver=overlay2", f"--host=unix://{self.socket}",
+             f"--data-root={self.data_root}", f"--exec-root={self.exec_root}",
+             f"--pidfile={self.exec_root / 'docker.pid'}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        os.environ["DOCKER_HOST"] = f"unix://{self.socket}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                client = docker.from_env(timeout=300)
+                client.ping()
+                self.client = client
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise SystemExit(f"dockerd did not come up (see {self.data_root / 'dockerd.log'})")
+
+    def stop(self) -> None:
+        """Stop the daemon this object started (SIGTERM by PID, then SIGKILL after 30 s)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+        # dockerd bind-mounts its network namespace here and leaves it mounted when it exits:
+        # unmount it, or the benchmark's namespace would outlive the benchmark.
+        pinned = self.exec_root / "netns" / "default"
+        if os.path.ismount(pinned):
+            subprocess.run(["umount", str(pinned)], check=False, timeout=10)
