@@ -10,8 +10,8 @@ import pytest
 
 import lbgen
 from lbgen.resolve import Resolved, ResolvedPool, resolve_spec, spec_digest
-from lbgen.spec.layers import BUILTIN_DEFAULTS
-from lbgen.spec.models import Spec
+from lbgen.spec.layers import BUILTIN_DEFAULTS, BUILTIN_DEFAULTS_DATA
+from lbgen.spec.models import Defaults, Spec
 
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
@@ -131,6 +131,20 @@ MINIMAL = """
         servers:
           m1: 10.0.0.1:6443
 """
+
+
+def test_built_in_defaults_are_what_validating_them_gives() -> None:
+    """The built-in defaults are constructed without a validator (start-up): validating the
+    same data must give an equal value with the same fields set, block by block."""
+    validated = Defaults.model_validate(BUILTIN_DEFAULTS_DATA)
+    assert validated == BUILTIN_DEFAULTS
+    assert BUILTIN_DEFAULTS.model_dump(exclude_unset=True) == BUILTIN_DEFAULTS_DATA
+    assert validated.model_dump(exclude_unset=True) == BUILTIN_DEFAULTS_DATA
+    for block in ("health", "timeouts"):
+        built, checked = getattr(BUILTIN_DEFAULTS, block), getattr(validated, block)
+        assert built.model_fields_set == checked.model_fields_set
+        assert built.model_fields_set == set(BUILTIN_DEFAULTS_DATA[block])
+    assert BUILTIN_DEFAULTS.health.expect is not BUILTIN_DEFAULTS_DATA["health"]["expect"]
 
 
 def test_built_in_defaults_when_nothing_is_set() -> None:

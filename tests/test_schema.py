@@ -7,6 +7,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 import lbgen
@@ -276,3 +278,46 @@ def test_schema_and_loader_agree_on_extra_directives() -> None:
                 disagreements.append(f"{value[:60]!r}: loader {loader}")
     assert accepted > 100, accepted  # both sides of the grammar were exercised
     assert not disagreements, "\n".join(disagreements[:20])
+
+
+def _parser_accepts(text: str, allow_empty_host: bool) -> bool:
+    from lbgen.units import AddressError, parse_host_port
+
+    try:
+        parse_host_port(text, allow_empty_host=allow_empty_host)
+    except AddressError:
+        return False
+    return True
+
+
+ADDRESS_PARTS = [
+    "[", "]", ":", "::", ".", "%", "-", "0", "1", "01", "25", "255", "256", "6443", "65535",
+    "65536", "ffff", "fd00", "1.2.3.4", "a", "x-y", "example", "\n", " ",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESS_PARTS), max_size=12))
+def test_address_parser_is_the_address_grammar(parts: list[str]) -> None:
+    """parse_host_port checks an address part by part, without the whole-address grammar (not
+    compiled at start-up): it must accept exactly what SERVER_ADDRESS and BIND_ADDRESS match."""
+    from lbgen.spec import grammar
+
+    text = "".join(parts)
+    assert _parser_accepts(text, False) == grammar.SERVER_ADDRESS.matches(text), text
+    assert _parser_accepts(text, True) == grammar.BIND_ADDRESS.matches(text), text
+
+
+def test_address_parser_is_the_address_grammar_on_tricky_strings() -> None:
+    """The same on every payload and edge string of the schema tests, and on their parts."""
+    from lbgen.spec import grammar
+
+    texts = {value for _, value in _tricky_values() if isinstance(value, str)}
+    texts |= {f"{text}:6443" for text in list(texts)} | {f"[{text}]:1" for text in list(texts)}
+    accepted = 0
+    for text in sorted(texts):
+        server = _parser_accepts(text, False)
+        assert server == grammar.SERVER_ADDRESS.matches(text), text
+        assert _parser_accepts(text, True) == grammar.BIND_ADDRESS.matches(text), text
+        accepted += server
+    assert accepted > 20  # the set holds real addresses too, not only refusals

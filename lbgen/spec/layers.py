@@ -11,12 +11,29 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lbgen.spec.models import Defaults
+from lbgen.spec.models import Defaults, Model
 from lbgen.spec.source import Path_
+
+
+def _constructed(model: type[Model], data: dict[str, Any]) -> Any:
+    """``model.model_validate(data)`` for data already valid, without building a validator.
+
+    The one validator lbgen builds is Spec's, on the first load; validating the built-in
+    defaults at import built another one, for ``Defaults``: a tenth of `lbgen validate`'s
+    instructions. tests/test_resolve.py checks that validating gives the same value.
+    """
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        annotation = model.model_fields[name].annotation  # a KeyError for a misspelt field
+        if isinstance(annotation, type) and issubclass(annotation, Model):
+            value = _constructed(annotation, value)
+        values[name] = list(value) if isinstance(value, list) else value  # as validation copies
+    return model.model_construct(**values)
+
 
 #: What lbgen uses where a spec says nothing, chosen for kube-apiserver: an https /readyz check,
 #: fast fall detection, watch-safe timeouts, retries with redispatch.
-BUILTIN_DEFAULTS = Defaults.model_validate(
+BUILTIN_DEFAULTS_DATA: dict[str, Any] = (
     {
         "balance": "roundrobin",
         "health": {
@@ -32,6 +49,7 @@ BUILTIN_DEFAULTS = Defaults.model_validate(
         },
     }
 )  # fmt: skip
+BUILTIN_DEFAULTS: Defaults = _constructed(Defaults, BUILTIN_DEFAULTS_DATA)
 
 
 @dataclass(frozen=True)
@@ -50,4 +68,4 @@ def pick(name: str, layers: list[Layer], fallback: BaseModel) -> tuple[Any, Path
     return getattr(fallback, name), None
 
 
-__all__ = ["BUILTIN_DEFAULTS", "Layer", "pick"]
+__all__ = ["BUILTIN_DEFAULTS", "BUILTIN_DEFAULTS_DATA", "Layer", "pick"]
