@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lbgen.frozen import fast_init
 from lbgen.resolve import Resolved
 from lbgen.spec.models import Extra, GlobalExtra
 from lbgen.spec.source import Path_
@@ -39,6 +40,7 @@ def normalise(item: str) -> str:
     return " ".join(item.split())
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExtraBlock:
     """One ``extra`` block of the spec: where it is and what it holds."""

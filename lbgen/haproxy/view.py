@@ -23,6 +23,7 @@ from typing import Any
 from lbgen import extra as extras
 from lbgen.confparse.tree import ParseError
 from lbgen.directives import Directive
+from lbgen.frozen import fast_init
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import SECTIONS, split_line
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
@@ -45,6 +46,7 @@ _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
 
+@fast_init
 @dataclass(frozen=True)
 class Setting:
     """A keyword and its already formatted value (``timeout client`` / ``1h``)."""
@@ -53,6 +55,7 @@ class Setting:
     value: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyServer:
     """One ``server`` line."""
@@ -65,6 +68,7 @@ class HaproxyServer:
     line: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyBackend:
     """One ``backend`` section."""
@@ -80,6 +84,7 @@ class HaproxyBackend:
     extra: list[str]
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyFrontend:
     """One ``frontend`` section."""
