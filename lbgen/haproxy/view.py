@@ -188,9 +188,30 @@ def _server_params(values: Mapping[str, Any]) -> list[str]:
 
 
 def _server(
-    pool: ResolvedPool, server: ResolvedServer, findings: Findings, check: list[str]
+    pool: ResolvedPool,
+    server: ResolvedServer,
+    findings: Findings,
+    check: list[str],
+    check_text: str | None = None,
 ) -> HaproxyServer:
-    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each."""
+    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each;
+    ``check_text``, when given, is ``" ".join(check)``."""
+    if (
+        check_text is not None
+        and not server.backup
+        and not server.disabled
+        and not server.extra.haproxy
+        and server.address.family != "dns"
+        and server.weight == pool.server_defaults["weight"]
+        and server.slowstart == pool.server_defaults["slowstart"]
+        and server.maxconn == pool.server_defaults["maxconn"]
+        and server.maxqueue == pool.server_defaults["maxqueue"]
+    ):
+        # The common case, what the code below writes for it without its lists: a server line
+        # that differs from default-server in nothing but its name and address.
+        address = haproxy_address(server.address)
+        line = f"{server.name} {address} {check_text}" if check_text else f"{server.name} {address}"
+        return HaproxyServer(server.name, address, check_text, line)
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
@@ -401,6 +422,7 @@ def _backend(
         if memo is not None:
             memo[key] = parts
     timeouts, check_lines, default_server, check = parts
+    check_text = " ".join(check)
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
@@ -409,7 +431,7 @@ def _backend(
         redispatch=pool.redispatch,
         timeouts=list(timeouts),
         default_server=default_server,
-        servers=[_server(pool, server, findings, check) for server in pool.servers],
+        servers=[_server(pool, server, findings, check, check_text) for server in pool.servers],
         extra=_extra((*pool.path, "extra", "haproxy"), pool.extra.haproxy, findings),
     )
 
