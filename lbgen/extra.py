@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lbgen.frozen import fast_init
 from lbgen.resolve import Resolved
 from lbgen.spec.models import Extra, GlobalExtra
 from lbgen.spec.source import Path_
@@ -39,6 +40,7 @@ def normalise(item: str) -> str:
     return " ".join(item.split())
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExtraBlock:
     """One ``extra`` block of the spec: where it is and what it holds."""
@@ -64,22 +66,42 @@ class ExtraBlock:
 
 def blocks(resolved: Resolved) -> Iterator[ExtraBlock]:
     """Every ``extra`` block of the spec, in file order of the spec's sections."""
-    yield ExtraBlock(("global", "extra"), resolved.global_.extra, "global")
-    if resolved.global_.health_bind is not None:
-        yield ExtraBlock(("global", "health", "extra"), resolved.global_.health_extra, "health")
-    yield ExtraBlock(("defaults", "extra"), resolved.defaults_extra, "defaults")
-    for frontend in resolved.frontends:
-        yield ExtraBlock((*frontend.path, "extra"), frontend.extra, "frontend")
+    yield from _outer_blocks(resolved)
     for pool in resolved.pools:
         yield ExtraBlock((*pool.path, "extra"), pool.extra, "pool")
         for server in pool.servers:
             yield ExtraBlock((*server.path, "extra"), server.extra, "server")
 
 
+def _outer_blocks(resolved: Resolved) -> Iterator[ExtraBlock]:
+    """The blocks of :func:`blocks` before the pools'."""
+    yield ExtraBlock(("global", "extra"), resolved.global_.extra, "global")
+    if resolved.global_.health_bind is not None:
+        yield ExtraBlock(("global", "health", "extra"), resolved.global_.health_extra, "health")
+    yield ExtraBlock(("defaults", "extra"), resolved.defaults_extra, "defaults")
+    for frontend in resolved.frontends:
+        yield ExtraBlock((*frontend.path, "extra"), frontend.extra, "frontend")
+
+
+def _blocks_with(resolved: Resolved, keys: tuple[str, ...]) -> Iterator[ExtraBlock]:
+    """The :func:`blocks` that may hold a list for one of ``keys``: a server's or a pool's
+    block without one is passed over before an :class:`ExtraBlock` is made for it (a large
+    spec has thousands, nearly all empty)."""
+    for pool in resolved.pools:
+        for extra in (pool.extra, *(server.extra for server in pool.servers)):
+            for key in keys:
+                if getattr(extra, key, None):
+                    yield from blocks(resolved)
+                    return
+    # No pool or server holds one: only the few other blocks are left to look at.
+    yield from _outer_blocks(resolved)
+
+
 def warn_other_engines(resolved: Resolved, findings: Findings, engine: str) -> None:
     """One warning per list written for another engine than ``engine``: it is not rendered."""
     mine = engine_key(engine)
-    for block in blocks(resolved):
+    others = tuple(key for key in ENGINE_KEYS if key != mine)
+    for block in _blocks_with(resolved, others):
         for key in ENGINE_KEYS:
             if key == mine:
                 continue

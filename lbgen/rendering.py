@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,22 @@ def _engine_of_template(name: str | None) -> tuple[str, ...]:
     return (folder,) if folder in ("haproxy", "nginx", "keepalived") else ("haproxy", "nginx")
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _unsafe(engine: str, text: str) -> str | None:
-    """The engine's :func:`unsafe_in_config`, cached: a config prints the same values often."""
+@functools.lru_cache(maxsize=8)
+def _checker(engine: str) -> Callable[[str], str | None]:
+    """The engine's :func:`unsafe_in_config`, imported once (not once per printed value)."""
     if engine == "haproxy":
         from lbgen.haproxy.view import unsafe_in_config
     elif engine == "keepalived":
         from lbgen.keepalived.view import unsafe_in_config
     else:
         from lbgen.nginx.view import unsafe_in_config
-    return unsafe_in_config(text)
+    return unsafe_in_config
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _unsafe(engine: str, text: str) -> str | None:
+    """The engine's :func:`unsafe_in_config`, cached: a config prints the same values often."""
+    return _checker(engine)(text)
 
 
 @jinja2.pass_context

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.frozen import fast_init
 from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
@@ -46,6 +47,7 @@ def _resolve_block(
     return values, sources
 
 
+@fast_init
 @dataclass(frozen=True)
 class ResolvedHealth:
     """Health check settings; durations in microseconds."""
@@ -66,6 +68,7 @@ class ResolvedHealth:
     sources: Sources = field(default_factory=dict, compare=False)
 
 
+@fast_init
 @dataclass(frozen=True)
 class ResolvedServer:
     """One server with every inherited field filled in."""
@@ -89,6 +92,7 @@ class ResolvedServer:
         return self.address.family == "dns"
 
 
+@fast_init
 @dataclass(frozen=True)
 class ResolvedPool:
     """A pool with its settings resolved against ``defaults`` and the built-ins."""
@@ -109,6 +113,7 @@ class ResolvedPool:
     start_unresolved: bool = True
 
 
+@fast_init
 @dataclass(frozen=True)
 class Bind:
     """One listening address of a frontend."""
@@ -120,6 +125,7 @@ class Bind:
     v6only: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class ResolvedFrontend:
     """A frontend, its listeners and client-side timeouts."""

@@ -115,6 +115,24 @@ def test_extras_for_the_other_engine_warn_once_per_list_and_strict_fails() -> No
     assert not strict.ok
 
 
+def test_a_server_or_pool_list_for_the_other_engine_warns_in_any_pool() -> None:
+    # The view passes over pools and servers without such a list: one in the last server of
+    # the last pool, or in a pool's own block, must still be found, in spec order.
+    servers = {f"s{i}": f"10.0.0.{i + 1}:6443" for i in range(3)}
+    last = {**servers, "s3": {"address": "10.0.0.9:6443", "extra": {"nginx": ["max_conns=5"]}}}
+    spec = _spec(
+        frontends={"api": {"bind": ["127.0.0.1:6443"], "pool": "b"}},
+        pools={"a": {"servers": servers, "extra": {"nginx": ["zone a 64k"]}},
+               "b": {"servers": last}},
+    )  # fmt: skip
+    rendered = lbgen.render(spec, "haproxy")
+    warned = [d.path for d in rendered.diagnostics if d.code == "extra-other-engine"]
+    assert warned == ["pools.a.extra.nginx", "pools.b.servers.s3.extra.nginx"]
+    for engine in ("nginx", "nginx-plus"):
+        assert not [d for d in lbgen.render(spec, engine).diagnostics
+                    if d.code == "extra-other-engine"]  # fmt: skip
+
+
 def test_the_render_guard_passes_checked_statements_but_never_a_line_break() -> None:
     import pytest
 

@@ -23,6 +23,7 @@ from typing import Any
 from lbgen import extra as extras
 from lbgen.confparse.tree import ParseError
 from lbgen.directives import Directive
+from lbgen.frozen import fast_init
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import SECTIONS, split_line
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
@@ -45,6 +46,7 @@ _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
 
+@fast_init
 @dataclass(frozen=True)
 class Setting:
     """A keyword and its already formatted value (``timeout client`` / ``1h``)."""
@@ -53,6 +55,7 @@ class Setting:
     value: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyServer:
     """One ``server`` line."""
@@ -65,6 +68,7 @@ class HaproxyServer:
     line: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyBackend:
     """One ``backend`` section."""
@@ -80,6 +84,7 @@ class HaproxyBackend:
     extra: list[str]
 
 
+@fast_init
 @dataclass(frozen=True)
 class HaproxyFrontend:
     """One ``frontend`` section."""
@@ -183,9 +188,30 @@ def _server_params(values: Mapping[str, Any]) -> list[str]:
 
 
 def _server(
-    pool: ResolvedPool, server: ResolvedServer, findings: Findings, check: list[str]
+    pool: ResolvedPool,
+    server: ResolvedServer,
+    findings: Findings,
+    check: list[str],
+    check_text: str | None = None,
 ) -> HaproxyServer:
-    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each."""
+    """One server line; ``check`` is the pool's :func:`_check_params`, the same for each;
+    ``check_text``, when given, is ``" ".join(check)``."""
+    if (
+        check_text is not None
+        and not server.backup
+        and not server.disabled
+        and not server.extra.haproxy
+        and server.address.family != "dns"
+        and server.weight == pool.server_defaults["weight"]
+        and server.slowstart == pool.server_defaults["slowstart"]
+        and server.maxconn == pool.server_defaults["maxconn"]
+        and server.maxqueue == pool.server_defaults["maxqueue"]
+    ):
+        # The common case, what the code below writes for it without its lists: a server line
+        # that differs from default-server in nothing but its name and address.
+        address = haproxy_address(server.address)
+        line = f"{server.name} {address} {check_text}" if check_text else f"{server.name} {address}"
+        return HaproxyServer(server.name, address, check_text, line)
     own = {
         "slowstart": server.slowstart, "maxconn": server.maxconn,
         "maxqueue": server.maxqueue, "weight": server.weight,
@@ -396,6 +422,7 @@ def _backend(
         if memo is not None:
             memo[key] = parts
     timeouts, check_lines, default_server, check = parts
+    check_text = " ".join(check)
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
@@ -404,7 +431,7 @@ def _backend(
         redispatch=pool.redispatch,
         timeouts=list(timeouts),
         default_server=default_server,
-        servers=[_server(pool, server, findings, check) for server in pool.servers],
+        servers=[_server(pool, server, findings, check, check_text) for server in pool.servers],
         extra=_extra((*pool.path, "extra", "haproxy"), pool.extra.haproxy, findings),
     )
 
