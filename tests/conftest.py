@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 
@@ -18,3 +20,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files."""
     return bool(request.config.getoption("--update-golden"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures tests recorded with :func:`tests.support.figure`, after the run."""
+    from tests.support import SUMMARY
+
+    if SUMMARY:
+        terminalreporter.section("lbgen figures")
+        for source, text in SUMMARY:
+            terminalreporter.write_line(f"{source}: {text}")

@@ -46,3 +46,14 @@ def node_namespace(tag: str, *, nonlocal_bind: bool = False) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+#: Figures the tests measured, each with the test file that measured it. tests/conftest.py
+#: prints them in the terminal summary, so CI output shows them whatever ``-s`` says.
+SUMMARY: list[tuple[str, str]] = []
+
+
+def figure(source: str, text: str) -> None:
+    """Print a measured figure and keep it for the end-of-run summary."""
+    print(text)
+    SUMMARY.append((source, text.strip()))

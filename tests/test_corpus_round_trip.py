@@ -18,6 +18,7 @@ import pytest
 import lbgen
 from lbgen.importer import import_config
 from tests.corpus_engines import FILES, engine_of
+from tests.support import figure
 
 #: Corpus files whose import is not equivalent to the original, with the reason.
 EXCEPTIONS: dict[str, str] = {}
@@ -47,10 +48,16 @@ def _print_figures() -> Iterator[None]:
         by_engine.setdefault(engine_of(Path(name)), []).append(not changes)
     total = sum(sum(flags) for flags in by_engine.values())
     parts = ", ".join(f"{e} {sum(f)}/{len(f)}" for e, f in sorted(by_engine.items()))
-    print(f"\n[corpus round trip] equivalent: {total}/{len(_RESULTS)} ({parts})")
+    figure(
+        "test_corpus_round_trip",
+        f"\n[corpus round trip] equivalent: {total}/{len(_RESULTS)} ({parts})",
+    )
     for name, changes in sorted(_RESULTS.items()):
         if changes:
-            print(f"[corpus round trip] {name}: {len(changes)} differences: {changes[0]}")
+            figure(
+                "test_corpus_round_trip",
+                f"[corpus round trip] {name}: {len(changes)} differences: {changes[0]}",
+            )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

@@ -30,6 +30,7 @@ from tests.integration.netns import (
     lab_namespaces,
     parse_addresses,
 )
+from tests.support import figure
 
 pytestmark = [
     pytest.mark.integration,
@@ -139,11 +140,12 @@ def test_vip_moves_when_the_holders_proxy_dies() -> None:
         replies = [r for r in list(tier.replies) if kill <= r.start < until]
         failed = [r for r in replies if r.error]
         moments, seconds = tier.sampler.double_holding(kill)
-        print(
+        figure(
+            "test_netns_lab",
             f"\n[vip] {RECOMMENDED.name}: haproxy SIGKILL on lb1 -> first request through lb2 "
             f"after {first_ok:.2f}s; of {len(replies)} requests started after the kill "
             f"{len(failed)} failed, {sum(1 for r in replies if r.end - r.start > 0.5)} took "
-            f"over 0.5 s; two holders in {moments} samples ({seconds:.2f}s)"
+            f"over 0.5 s; two holders in {moments} samples ({seconds:.2f}s)",
         )
         # hold_syns: a request sent while no node could serve it waits for TCP's retransmission
         # and reaches lb2; none started after the kill fails (only those in flight could).

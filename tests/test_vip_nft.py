@@ -19,7 +19,7 @@ from lbgen.keepalived.view import vip_ports
 from lbgen.rendering import render
 from lbgen.resolve import resolve_spec
 from lbgen.spec.load import load_spec
-from tests.support import node_namespace, run_lbgen
+from tests.support import figure, node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -150,7 +150,7 @@ def test_the_loaded_rule_holds_syns_only_while_nothing_listens(tmp_path: Path) -
             "VIP4:7000 (no frontend)": probe(netns, "192.0.2.100", 7000),
             "node 192.0.2.11:6443": probe(netns, "192.0.2.11", 6443),
         }
-        print(f"\n[vip-nft] {figures}")
+        figure("test_vip_nft", f"\n[vip-nft] {figures}")
         assert figures == {
             "VIP4:6443 no listener": "held",
             "VIP4:8443 no listener": "held",

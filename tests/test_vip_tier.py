@@ -42,6 +42,7 @@ from lbgen.nginx.command import stream_module_for
 from lbgen.rendering import render
 from lbgen.spec.load import load_spec
 from tests.integration.netns import CLIENT_TIMEOUT, VIP, LabError, RenderedTier
+from tests.support import figure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,9 +149,10 @@ def settle(tier: RenderedTier, event: Event, *, preempt: bool | None, since: int
                 log.seek(since)
                 missed = "Receive advertisement timeout" in log.read()
             assert missed, f"nopreempt: {event.old} took the VIP back while hearing the master"
-            print(
+            figure(
+                "test_vip_tier",
                 f"[vip-tier] nopreempt: {event.old} missed the master's adverts (a stalled "
-                "daemon on a loaded machine) and, as the higher priority, won the VIP back"
+                "daemon on a loaded machine) and, as the higher priority, won the VIP back",
             )
     return holder
 
@@ -163,7 +165,10 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
         # with preempt lb1 then takes it back, with nopreempt whoever won keeps it: a loaded
         # machine can start lb1's keepalived late enough for lb2 to win).
         holder = tier.wait_holder(role="lb1" if preempt else None, timeout=TIMEOUT)
-        print(f"\n[vip-tier] {proxy}: both nodes up: VIP on {holder} (preempt {preempt})", end="")
+        figure(
+            "test_vip_tier",
+            f"\n[vip-tier] {proxy}: both nodes up: VIP on {holder} (preempt {preempt})",
+        )
         assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(holder)
         assert tier.kubectl("/readyz").strip() == "ok"
         for role in tier.lbs:  # the static Pod's start command loaded lbgen's rule
@@ -176,39 +181,42 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
         # 1. The proxy dies on the holder.
         event = fail_holder(tier, "proxy SIGKILL", tier.kill_proxy)
         events.append(event)
-        print("\n" + event.line(proxy))
+        figure("test_vip_tier", "\n" + event.line(proxy))
         assert event.two_holders == 0.0, event
         assert event.failed == 0, f"requests started after the kill failed: {event}"
         assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(event.new)
         since = log_size(tier, event.old)
         tier.start_haproxy(event.old)
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: proxy back on {event.old}: VIP on "
-            f"{settle(tier, event, preempt=preempt, since=since)} (preempt {preempt})"
+            f"{settle(tier, event, preempt=preempt, since=since)} (preempt {preempt})",
         )
 
         # 2. keepalived stopped (SIGTERM: it resigns, priority 0).
         event = fail_holder(tier, "keepalived SIGTERM", lambda r: tier.lab.stop(tier.keepalived[r]))
         events.append(event)
-        print(event.line(proxy))
+        figure("test_vip_tier", event.line(proxy))
         assert event.two_holders == 0.0, event
         since = log_size(tier, event.old)
         tier.start_keepalived(event.old)
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: keepalived back on {event.old}: VIP on "
-            f"{settle(tier, event, preempt=preempt, since=since)} (preempt {preempt})"
+            f"{settle(tier, event, preempt=preempt, since=since)} (preempt {preempt})",
         )
 
         # 3. The holder's link is cut: it cannot hear the others (measured, not asserted: an
         # isolated node may keep the VIP on its dead link; nobody can reach it there).
         event = fail_holder(tier, "link cut", tier.lab.cut_link)
         events.append(event)
-        print(event.line(proxy))
+        figure("test_vip_tier", event.line(proxy))
         tier.lab.cut_link(event.old, up=True)
         # Two masters meeting again: the higher priority wins whatever preempt says.
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: link back on {event.old}: VIP on "
-            f"{settle(tier, event, preempt=None)}"
+            f"{settle(tier, event, preempt=None)}",
         )
         event.back = time.monotonic()
 
@@ -216,15 +224,19 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
         event = fail_holder(tier, "keepalived SIGKILL", tier.crash_keepalived)
         events.append(event)
         stale = VIP in tier.lab.addresses(event.old)
-        print(event.line(proxy) + f"; stale VIP still on {event.old} at restart: {stale}")
+        figure(
+            "test_vip_tier",
+            event.line(proxy) + f"; stale VIP still on {event.old} at restart: {stale}",
+        )
         # The kubelet restarts the container: the static Pod's start command removes the stale
         # address before keepalived runs (it may take the VIP back later, as preempt says).
         restart = time.monotonic()
         since = log_size(tier, event.old)
         crash_two = tier.sampler.double_holding(event.t0, restart)[1]
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: two holders from the crash to the restart: {crash_two:.2f}s "
-            f"of {restart - event.t0:.2f}s"
+            f"of {restart - event.t0:.2f}s",
         )
         tier.start_keepalived(event.old)
         cleaned = float("inf")
@@ -241,10 +253,11 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
         assert cleaned < float("inf"), f"the restarted {event.old} kept the stale VIP"
         settled = settle(tier, event, preempt=preempt, since=since)
         back = time.monotonic()
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: keepalived restarted on {event.old} with the Pod's command: "
             f"stale VIP gone {cleaned - restart:.2f}s after the start; VIP then on {settled} "
-            f"(preempt {preempt})"
+            f"(preempt {preempt})",
         )
 
         # Never two holders while the nodes could see each other (everywhere but the link cut
@@ -259,10 +272,11 @@ def test_vip_tier_with_lbgens_rendered_configs(proxy: str, preempt: bool) -> Non
             if len(holders) > 1 and not any(lo <= t <= hi for lo, hi in excluded)
         ]
         runs = [a for (a, _), (_, b) in itertools.pairwise(samples) if a in doubles and len(b) > 1]
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: {len(samples)} address samples over {back - start:.0f}s; "
             f"outside the link cut and the crash: {len(doubles)} single samples with two "
-            f"holders (handovers), {len(runs)} in a row"
+            f"holders (handovers), {len(runs)} in a row",
         )
         assert not runs, runs
 
@@ -308,10 +322,11 @@ def one_node_cut_from_apis(tier: RenderedTier, proxy: str, *, preempt: bool) -> 
         checks = {role: ready_check(tier, role) for role in tier.lbs}
         until = time.monotonic()
         two = tier.sampler.double_holding(t0, until)[1]
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: {holder} alone cut from the API servers: VIP moved to {new} "
             f"{moved:.2f}s after the drop rule; /readyz {readiness}, /healthz {liveness}; "
-            f"lbgen_ready by hand {checks}; two holders {two:.2f}s"
+            f"lbgen_ready by hand {checks}; two holders {two:.2f}s",
         )
         assert readiness[holder] == "503" and readiness[new] == "200", readiness
         assert set(liveness.values()) == {"200"}, liveness
@@ -320,9 +335,10 @@ def one_node_cut_from_apis(tier: RenderedTier, proxy: str, *, preempt: bool) -> 
         tier.lab.run(holder, ["nft", "delete", "table", "inet", CUT_TABLE])
     back = time.monotonic()
     settled = tier.wait_holder(role=holder if preempt else None, timeout=TIMEOUT)
-    print(
+    figure(
+        "test_vip_tier",
         f"[vip-tier] {proxy}: rule removed: VIP on {settled} after "
-        f"{time.monotonic() - back:.2f}s (preempt {preempt})"
+        f"{time.monotonic() - back:.2f}s (preempt {preempt})",
     )
 
 
@@ -364,7 +380,8 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
         )
     replies = [r for r in list(tier.replies) if t0 <= r.start and r.end <= t1]
     failed = sorted({r.error for r in replies if r.error})
-    print(
+    figure(
+        "test_vip_tier",
         f"[vip-tier] {proxy}: all API servers unready (/readyz 500, ports open) for "
         f"{UNREADY_S:g}s: health endpoints answered /healthz {answers}, /readyz {readiness}; "
         "each node's rendered lbgen_ready "
@@ -372,7 +389,7 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
         f"by {holder} for {lost - t0:.2f}s of {t1 - t0:.2f}s, "
         f"{changes} holder changes in {len(window)} samples; requests meanwhile: "
         f"{sum(1 for r in replies if not r.error)} ok, {sum(1 for r in replies if r.error)} "
-        f"failed {tuple(failed)}"
+        f"failed {tuple(failed)}",
     )
     # What each engine's endpoint means, said plainly.
     if set(checks.values()) == {"passes"} and "200" in answers.values():
@@ -382,15 +399,17 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
             "haproxy": "lbgen's haproxy health endpoint (monitor-uri) answers 200 while haproxy "
             "runs, even with every server DOWN",
         }[proxy]
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: {why}, on every node alike (still 'every node sees the "
-            "same'): no check fails and the VIP has no reason to move"
+            "same'): no check fails and the VIP has no reason to move",
         )
     elif all(check.startswith("fails") for check in checks.values()):
-        print(
+        figure(
+            "test_vip_tier",
             f"[vip-tier] {proxy}: every node's lbgen_ready failed together (/readyz 503: no "
             "usable server in the pool): every priority dropped by the same weight, so the VIP "
-            "stayed where it was"
+            "stayed where it was",
         )
     assert len(set(checks.values())) == 1, f"the nodes' ready checks disagree: {checks}"
     assert all(h == (holder,) for _, h in window), (
@@ -409,9 +428,10 @@ def all_unready(tier: RenderedTier, proxy: str) -> None:
     assert tier.kubectl("/readyz").strip() == "ok"
     assert json.loads(tier.kubectl("/version"))["peer"] == tier.address(holder)
     assert tier.holders() == (holder,)
-    print(
+    figure(
+        "test_vip_tier",
         f"[vip-tier] {proxy}: API servers ready again: first request through the VIP "
-        f"({holder}) after {min(ok) - ready_at:.2f}s; VIP still on {holder}"
+        f"({holder}) after {min(ok) - ready_at:.2f}s; VIP still on {holder}",
     )
 
 
@@ -475,5 +495,7 @@ def test_the_rendered_checks_hold_against_nginxs_health_endpoint(tmp_path: Path)
         nginx.terminate()
         nginx.wait(10)
     failed = {name: sum(1 for rc in codes if rc) for name, codes in results.items()}
-    print(f"\n[vip-check] against nginx's health endpoint, failed of 50: {failed}")
+    figure(
+        "test_vip_tier", f"\n[vip-check] against nginx's health endpoint, failed of 50: {failed}"
+    )
     assert failed == {"ready": 0, "alive": 0}
