@@ -61,6 +61,11 @@ def stream_module_for(binary: str) -> str | None:
     return None
 
 
+def check_fallback(config_text: str) -> str | None:
+    """None: a check's verdict is final."""
+    return None
+
+
 def container_script(folder: str) -> str:
     """The ``sh -c`` script that runs haproxy with ``"$@"`` in an image (official or Debian)."""
     return _CONTAINER_SCRIPT

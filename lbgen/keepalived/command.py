@@ -10,10 +10,13 @@ Two facts of ``keepalived -t`` shape the check:
 - it checks the config *for this machine*: an ``interface`` that does not exist here is an
   error, so a node's config is best checked on that node (or where its interface exists);
 - keepalived 2.2.7 (Debian 12) kills itself with SIGTERM during ``-t`` when scripts run as a
-  non-root user (``script_user``): keepalived issue #2587, fixed in 2.2.8. So the check reads a
+  non-root user (``script_user``): keepalived issue #2587, fixed in 2.2.8. The config is
+  checked as written first; only when that check is killed by SIGTERM does the runner check a
   copy whose global ``script_user`` line names root instead (same lines, so the messages keep
-  their line numbers); everything else is checked as written. Whether the script user exists
-  is the node's business (``nobody``, which lbgen renders, exists on every Linux).
+  their line numbers). Not always the copy: keepalived 2.3 (Debian 13) judges a root script
+  under the ``/bin`` symlink of a merged-/usr system insecure and refuses the copy of a config
+  it accepts as written. Whether the script user exists is the node's business (``nobody``,
+  which lbgen renders, exists on every Linux).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ keepalived) and otherwise says so in one line instead of pulling an image withou
 RELOAD_SIGNAL = "SIGHUP"
 """What makes keepalived read its config again."""
 
-_CONTAINER_SCRIPT = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; exec keepalived "$@"'
+_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"'
+#: The file (in the check folder) holding the fallback copy: the runners write it under the
+#: name of their wrapper file, whose paths they already map back to the user's file name.
+_FALLBACK = "lbgen-wrapper.conf"
 #: A global ``script_user NAME [GROUP]`` line naming someone else than root.
 _SCRIPT_USER = re.compile(r"^([ \t]*script_user[ \t]+)(?!root(?:[ \t]|$))\S+(?:[ \t]+\S+)?", re.M)
 
@@ -58,8 +64,14 @@ def accepted(status: int, output: str, *, strict: bool) -> bool:
 def check_wrapper(
     config_text: str, config_path: str, folder: str, *, module_line: str | None
 ) -> str | None:
-    """The config with a non-root ``script_user`` read as root (see the module docstring), or
-    None when it has none: then the file is checked exactly as written."""
+    """None: the config is checked exactly as written (see :func:`check_fallback`)."""
+    return None
+
+
+def check_fallback(config_text: str) -> str | None:
+    """The config with a non-root ``script_user`` read as root, to check when the check as
+    written is killed by SIGTERM (keepalived 2.2.7, see the module docstring); None when it
+    names no other script user."""
     if not _SCRIPT_USER.search(config_text):
         return None
     return _SCRIPT_USER.sub(lambda m: m.group(1) + "root", config_text)
@@ -81,5 +93,14 @@ def stream_module_for(binary: str) -> str | None:
 
 
 def container_script(folder: str) -> str:
-    """The ``sh -c`` script that runs keepalived with ``"$@"`` in an image."""
-    return _CONTAINER_SCRIPT
+    """The ``sh -c`` script that runs keepalived with ``"$@"`` in an image; a check (``-t``)
+    killed by SIGTERM is run again on the fallback copy when the folder holds one, and only
+    the last run's output is shown."""
+    fallback = f"{folder}/{_FALLBACK}"
+    first = f"{folder}/first-check.log"
+    return (
+        f'{_PATH}; if [ "$1" != -t ]; then exec keepalived "$@"; fi; '
+        f'keepalived "$@" >{first} 2>&1; s=$?; '
+        f'if [ "$s" -eq 143 ] && [ -f {fallback} ]; then exec keepalived -t -l -f {fallback}; fi; '
+        f'cat {first}; exit "$s"'
+    )

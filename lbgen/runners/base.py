@@ -46,6 +46,8 @@ class CommandLine(Protocol):
         self, config_text: str, config_path: str, folder: str, *, module_line: str | None
     ) -> str | None: ...
 
+    def check_fallback(self, config_text: str) -> str | None: ...
+
     def running_config(
         self, config_text: str, folder: str, *, stream_module: str | None
     ) -> str: ...
@@ -208,6 +210,17 @@ def check_arguments(
     return command_line(engine).check_arguments(
         main, strict=strict, folder=folder, config_text=as_text(config)
     )
+
+
+def fallback_files(engine: str, config: bytes) -> dict[str, bytes]:
+    """The config to check instead when the first check is killed by SIGTERM (the engine's
+    :func:`check_fallback`), as a file of the check folder; empty for most configs."""
+    fallback = command_line(engine).check_fallback(as_text(config))
+    return {} if fallback is None else {WRAPPER_NAME: fallback.encode("utf-8")}
+
+
+#: How a check killed by SIGTERM ends: the status a local run sees, and a shell's (Docker).
+KILLED_BY_SIGTERM = (-15, 143)
 
 
 def map_output(output: str, folder: str, filename: str) -> str:

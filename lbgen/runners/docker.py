@@ -39,6 +39,7 @@ from lbgen.runners.base import (
     check_arguments,
     check_files,
     command_line,
+    fallback_files,
     map_output,
     needs_stream_module,
     wait_until_listening,
@@ -172,6 +173,8 @@ def check_command(
     if engine == "nginx":
         files[MODULES_FILE] = b""
     args = check_arguments(engine, config, CONTAINER_DIR, strict=strict, files=files)
+    # The container script checks it when the check as written is killed by SIGTERM.
+    files.update(fallback_files(engine, config))
     script = command_line(engine).container_script(CONTAINER_DIR)
     return ["sh", "-c", script, engine, *args], files
 

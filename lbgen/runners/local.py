@@ -25,6 +25,7 @@ from lbgen.nginx import command as nginx_command
 from lbgen.runners.base import (
     CHECK_TIMEOUT_SECONDS,
     DEFAULT_FILENAME,
+    KILLED_BY_SIGTERM,
     CheckResult,
     EngineUnavailable,
     accepted,
@@ -32,6 +33,7 @@ from lbgen.runners.base import (
     check_arguments,
     check_files,
     command_line,
+    fallback_files,
     map_output,
     needs_stream_module,
     wait_until_listening,
@@ -99,9 +101,21 @@ class LocalRunner:
             for name, content in files.items():
                 (Path(workdir) / name).write_bytes(content)
             command = [binary, *check_arguments(engine, data, workdir, strict=strict, files=files)]
-            result = run_check_command(
+            result, status = _run_check(
                 [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
             )
+            fallback = fallback_files(engine, data)
+            if status in KILLED_BY_SIGTERM and fallback:
+                # The engine's known self-kill (keepalived 2.2.7): its verdict is the fallback's.
+                for name, content in fallback.items():
+                    (Path(workdir) / name).write_bytes(content)
+                command = [binary, *check_arguments(
+                    engine, data, workdir, strict=strict, files={**files, **fallback}
+                )]  # fmt: skip
+                result, status = _run_check(
+                    [*self._command_prefix, *command], engine=engine, runner=self.name,
+                    strict=strict,
+                )  # fmt: skip
             output = map_output(result.output, workdir, filename or DEFAULT_FILENAME)
         missing = module if needs_stream_module(engine, data, output) else None
         return replace(result, output=output, load_module=missing)
@@ -111,6 +125,13 @@ def run_check_command(
     command: list[str], *, engine: str, runner: str, strict: bool = False
 ) -> CheckResult:
     """Run an engine's check command and judge it with :func:`accepted`."""
+    return _run_check(command, engine=engine, runner=runner, strict=strict)[0]
+
+
+def _run_check(
+    command: list[str], *, engine: str, runner: str, strict: bool = False
+) -> tuple[CheckResult, int]:
+    """:func:`run_check_command`, and the command's exit status."""
     try:
         proc = subprocess.run(command, capture_output=True, timeout=CHECK_TIMEOUT_SECONDS)
     except FileNotFoundError as exc:
@@ -122,7 +143,7 @@ def run_check_command(
     return CheckResult(
         ok=accepted(engine, proc.returncode, output, strict=strict),
         engine=engine, runner=runner, output=output, command=command,
-    )  # fmt: skip
+    ), proc.returncode  # fmt: skip
 
 
 # --- running an engine -----------------------------------------------------------------------
