@@ -115,10 +115,13 @@ def fail_holder(tier: RenderedTier, name: str, action: Callable[[str], None]) ->
     until = time.monotonic()
     time.sleep(CLIENT_TIMEOUT + 1.0)  # every request started until now has ended
     replies = list(tier.replies)
-    after = [r for r in replies if t0 <= r.start < until]
+    # A killed proxy's socket is gone only once the process is: a request that reached it
+    # before that was in flight at the kill, whatever its start time says.
+    cut = tier.gone_at if action == tier.kill_proxy else t0
+    after = [r for r in replies if cut <= r.start < until]
     event.started, event.failed = len(after), sum(1 for r in after if r.error)
     event.errors = tuple(sorted({r.error for r in after if r.error}))
-    event.in_flight_failed = sum(1 for r in replies if r.start < t0 <= r.end and r.error)
+    event.in_flight_failed = sum(1 for r in replies if r.start < cut <= r.end and r.error)
     event.two_holders = tier.sampler.double_holding(t0, until)[1]
     event.watch_breaks = sum(1 for t, _ in list(tier.watch_breaks) if t0 <= t < until)
     return event

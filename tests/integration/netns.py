@@ -822,6 +822,8 @@ class RenderedTier(Tier):
         self.commands: dict[str, dict[str, list[str]]] = {}
         self.killed_at = 0.0
         """When :meth:`kill_proxy` last sent its signals (finding the PIDs takes a moment)."""
+        self.gone_at = 0.0
+        """When the proxy it killed had exited (its listening socket closed)."""
 
     def spec(self, servers: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """The lab's tier as an lbgen spec (a dict; JSON is YAML)."""
@@ -919,6 +921,10 @@ class RenderedTier(Tier):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
         self.haproxy[role].wait(5)
+        # Until here the kernel may still complete handshakes on the dying proxy's listening
+        # socket (a stopped process keeps it) and reset them when it closes: those requests were
+        # in flight at the kill. From here on no socket listens and the nft rule holds SYNs.
+        self.gone_at = time.monotonic()
 
     def kubectl(self, path: str = "/version") -> str:
         """``kubectl get --raw PATH`` from the client namespace through the VIP."""
