@@ -118,7 +118,7 @@ def test_vip_moves_when_the_holders_proxy_dies() -> None:
         # lb2 may win the first election when its keepalived starts first; lb1, the higher
         # priority, then takes the VIP (after preempt_delay) and keeps it.
         assert tier.wait_holder(role="lb1", timeout=60) == "lb1"
-        version = json.loads(tier.kubectl_version())  # kubectl --server https://VIP:6443
+        version = json.loads(tier.kubectl())  # kubectl --server https://VIP:6443
         assert version["peer"] == tier.address("lb1"), version
         assert VIP not in host_addresses()
         kill = time.monotonic()
@@ -134,7 +134,7 @@ def test_vip_moves_when_the_holders_proxy_dies() -> None:
         first_ok = min(r.end for r in through_lb2) - kill
         time.sleep(2.0)  # lb1's keepalived is still up: it must not take the VIP back
         assert tier.holders() == ("lb2",)
-        assert json.loads(tier.kubectl_version())["peer"] == tier.address("lb2")
+        assert json.loads(tier.kubectl())["peer"] == tier.address("lb2")
         until = time.monotonic()
         time.sleep(CLIENT_TIMEOUT + 1.0)  # every request started until now has ended
         replies = [r for r in list(tier.replies) if kill <= r.start < until]

@@ -17,7 +17,7 @@ equality, because a config that adds an ``http-request`` rule does not mean the 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lbgen.confparse.tree import Node
@@ -64,6 +64,17 @@ def format_duration(us: int | None) -> str:
         if us % size == 0:
             return f"{us // size}{unit}"
     raise AssertionError("the smallest unit divides everything")  # pragma: no cover
+
+
+def header_fields(header: Sequence[str]) -> dict[str, str]:
+    """``key: value`` pairs of a config's leading comment lines (lbgen's provenance header);
+    the first spelling of a key wins."""
+    out: dict[str, str] = {}
+    for line in header:
+        key, sep, value = line.strip().partition(":")
+        if sep and key and " " not in key.strip():
+            out.setdefault(key.strip(), value.strip())
+    return out
 
 
 def normalize_address(text: str) -> str:
@@ -323,12 +334,7 @@ class Config:
         """``key: value`` pairs of the leading comments, e.g. lbgen's provenance header
         (``spec``, ``spec-sha256``), so that a diff can spot a file rendered from another spec
         before comparing anything else."""
-        out: dict[str, str] = {}
-        for line in self.header:
-            key, sep, value = line.strip().partition(":")
-            if sep and key and " " not in key.strip():
-                out.setdefault(key.strip(), value.strip())
-        return out
+        return header_fields(self.header)
 
 
 __all__ = [
@@ -344,6 +350,7 @@ __all__ = [
     "Timeouts",
     "canonical_host",
     "format_duration",
+    "header_fields",
     "normalize_address",
     "parse_int",
     "split_host_port",

@@ -23,7 +23,7 @@ from typing import Any
 from lbgen.compare import Change
 from lbgen.confparse.tree import ConfigTree, Node, ParseError, fail
 from lbgen.effective.differ import Difference, differences
-from lbgen.effective.model import Origin
+from lbgen.effective.model import Origin, header_fields
 from lbgen.keepalived.syntax import unquote
 from lbgen.keepalived.table import TABLE
 
@@ -93,12 +93,7 @@ class KeepalivedConfig:
 
     def header_fields(self) -> dict[str, str]:
         """``key: value`` pairs of the leading comments (lbgen's provenance header)."""
-        out: dict[str, str] = {}
-        for line in self.header:
-            key, sep, value = line.strip().partition(":")
-            if sep and key and " " not in key.strip():
-                out.setdefault(key.strip(), value.strip())
-        return out
+        return header_fields(self.header)
 
 
 # --- reading -----------------------------------------------------------------------------------

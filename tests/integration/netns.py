@@ -776,15 +776,15 @@ class Tier:
         raise LabError(f"after {timeout}s the VIP is held by {holders or 'nobody'}"
                        f"{f', not only {role}' if role else ''} (logs in {self.dir})")  # fmt: skip
 
-    def kubectl_version(self) -> str:
-        """``kubectl get --raw /version`` from the client namespace through the VIP."""
+    def kubectl(self, path: str = "/version") -> str:
+        """``kubectl get --raw PATH`` from the client namespace through the VIP."""
         home = self.dir / "kube-home"
         home.mkdir(exist_ok=True)
         return self.lab.run("client", [
             "env", f"HOME={home}", f"KUBECONFIG={home}/none",
             "kubectl", "--server", f"https://{VIP}:{API_PORT}",
             "--certificate-authority", str(self.dir / "ca.pem"), "--token=lbgen-lab",
-            "--request-timeout=10s", "get", "--raw", "/version",
+            "--request-timeout=10s", "get", "--raw", path,
         ], timeout=60)  # fmt: skip
 
     def close(self) -> None:
@@ -925,17 +925,6 @@ class RenderedTier(Tier):
         # socket (a stopped process keeps it) and reset them when it closes: those requests were
         # in flight at the kill. From here on no socket listens and the nft rule holds SYNs.
         self.gone_at = time.monotonic()
-
-    def kubectl(self, path: str = "/version") -> str:
-        """``kubectl get --raw PATH`` from the client namespace through the VIP."""
-        home = self.dir / "kube-home"
-        home.mkdir(exist_ok=True)
-        return self.lab.run("client", [
-            "env", f"HOME={home}", f"KUBECONFIG={home}/none",
-            "kubectl", "--server", f"https://{VIP}:{API_PORT}",
-            "--certificate-authority", str(self.dir / "ca.pem"), "--token=lbgen-lab",
-            "--request-timeout=10s", "get", "--raw", path,
-        ], timeout=60)  # fmt: skip
 
 
 # --- fake API servers and clients, run inside a namespace ---------------------------------------
