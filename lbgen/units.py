@@ -140,8 +140,23 @@ def parse_host_port(text: str, *, allow_empty_host: bool) -> HostPort:
     return _parse_host_port(text, allow_empty_host)
 
 
+@functools.cache
+def _usual_address() -> re.Pattern[str]:
+    # An IPv4 address or a DNS name, then a port: SERVER_ADDRESS without its IPv6 part, in one
+    # match. Compiled on first use, as the grammars are.
+    host = f"(?:(?P<ipv4>{grammar.IPV4.body})|{grammar.DNS_NAME.body})"
+    return re.compile(f"{host}:(?P<port>{grammar.PORT.body})", re.ASCII)
+
+
 @functools.lru_cache(maxsize=1 << 15)
 def _parse_host_port(text: str, allow_empty_host: bool) -> HostPort:
+    usual = _usual_address().fullmatch(text)
+    if usual is not None:
+        # Most addresses of a large spec: one match instead of a dozen steps (a fifth of the
+        # time validating and resolving a spec of 10,000 servers took). Everything else,
+        # refusals included, takes the steps below, which say what is wrong.
+        host = text[: usual.start("port") - 1]
+        return HostPort(host, int(usual["port"]), "dns" if usual["ipv4"] is None else "ipv4")
     why = grammar.unusable_character(text)
     if why:
         raise AddressError(f"not an address: {why}")

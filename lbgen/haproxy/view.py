@@ -350,7 +350,11 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
             _check_duration(value, where, name, findings)
         else:
             _check_count(value, where, name, findings)
+    inherited = (pool.server_defaults["slowstart"], pool.server_defaults["maxconn"],
+                 pool.server_defaults["maxqueue"])  # fmt: skip
     for server in pool.servers:
+        if (server.slowstart, server.maxconn, server.maxqueue) == inherited:
+            continue  # checked above, where the pool (or defaults) sets it
         # Where a value came from is looked up only for a value to check (most are None).
         if server.slowstart is not None:
             where = server.sources.get("slowstart", server.path)

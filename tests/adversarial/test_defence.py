@@ -186,3 +186,28 @@ def test_the_cli_turns_the_defence_into_one_line_and_exit_2(tmp_path: Path) -> N
     assert lines[0].startswith(f"{spec}: error [unsafe-value] "), lines[0]
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_plain_text_is_safe_for_every_engine() -> None:
+    """The guard's shortcut: what ``_PLAIN`` clears without asking the engines' checkers, each
+    checker clears too. Every character alone, then strings mixing the shortcut's characters."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from lbgen.keepalived.view import unsafe_in_config as keepalived_unsafe
+    from lbgen.rendering import _PLAIN
+
+    checkers = (haproxy_unsafe, nginx_unsafe, keepalived_unsafe)
+    plain = [chr(c) for c in range(0x3000) if _PLAIN.fullmatch(chr(c))]
+    for char in map(chr, range(0x3000)):
+        if char in plain:
+            assert all(check(char) is None for check in checkers), repr(char)
+    # The characters that carry syntax in some engine are not in the shortcut.
+    assert not set("\"'#;{}\\$!\n\r\t") & set(plain)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=plain, max_size=60))
+    def mixed(text: str) -> None:
+        assert all(check(text) is None for check in checkers), repr(text)
+
+    mixed()
