@@ -384,23 +384,35 @@ def _resolve_pool(spec: Spec, name: str, shared: dict[str, Any] | None = None) -
     )
 
 
-def _resolve_frontend(spec: Spec, name: str) -> ResolvedFrontend:
+def _resolve_frontend(
+    spec: Spec, name: str, shared: dict[str, Any] | None = None
+) -> ResolvedFrontend:
+    """``shared``: the timeouts of frontends that set none, filled by the first such frontend."""
     frontend = spec.frontends[name]
     path: Path_ = ("frontends", name)
-    timeouts, sources = _resolve_block(
-        FRONTEND_TIMEOUTS,
-        [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
-        BUILTIN_DEFAULTS.timeouts,
-    )  # fmt: skip
+    shared = {} if shared is None else shared
+    inherits = not frontend.timeouts.__pydantic_fields_set__
+    if inherits and "frontend_timeouts" in shared:
+        timeouts, sources = shared["frontend_timeouts"]
+    else:
+        values, value_sources = _resolve_block(
+            FRONTEND_TIMEOUTS,
+            [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
+            BUILTIN_DEFAULTS.timeouts,
+        )  # fmt: skip
+        timeouts = {k: _us(v) for k, v in values.items()}
+        sources = {f"timeouts.{k}": v for k, v in value_sources.items()}
+        if inherits:
+            shared["frontend_timeouts"] = (timeouts, sources)
     binds = tuple(_bind(text, v6only=bool(frontend.v6only)) for text in frontend.bind)
     return ResolvedFrontend(
         name=name,
         binds=binds,
         pool=frontend.pool,
         mode=frontend.mode,
-        timeouts={k: _us(v) for k, v in timeouts.items()},
+        timeouts=timeouts,
         path=path,
-        sources={f"timeouts.{k}": v for k, v in sources.items()},
+        sources=sources,
         extra=frontend.extra,
     )
 
@@ -481,7 +493,7 @@ def resolve_spec(spec: Spec, loaded: LoadedSpec | None = None) -> Resolved:
         name=spec.name,
         digest=spec_digest(spec),
         global_=_resolve_global(spec),
-        frontends=tuple(_resolve_frontend(spec, name) for name in spec.frontends),
+        frontends=tuple(_resolve_frontend(spec, name, shared) for name in spec.frontends),
         pools=tuple(_resolve_pool(spec, name, shared) for name in spec.pools),
         source=loaded.source,
         load_diagnostics=tuple(loaded.diagnostics),

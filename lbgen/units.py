@@ -31,6 +31,7 @@ def parse_int(text: str) -> int | None:
         return None
 
 
+@functools.lru_cache(maxsize=1024)  # a spec spells the same few durations over and over
 def parse_duration(text: str) -> int:
     """``"1h"`` -> microseconds. Raises ValueError unless the text is digits plus one unit."""
     if not grammar.DURATION.matches(text):
