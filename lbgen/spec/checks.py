@@ -341,6 +341,33 @@ def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     return out
 
 
+def _health_paths(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+    """``global.health``'s paths must be answerable as written. HAProxy's readiness rules and
+    nginx's http locations match a request's path without its query string; HAProxy answers
+    its ``monitor-uri`` (the liveness path) before any rule."""
+    health = spec.global_.health
+    if health is None:
+        return []
+    out = []
+    for name in ("path", "ready_path"):
+        value = getattr(health, name)
+        if value is not None and "?" in value:
+            out.append(source.diagnostic(
+                Level.ERROR, "health-path", ("global", "health", name),
+                f"{value} holds a query string: HAProxy's readiness rules and nginx's http "
+                "locations match the path without it, so this endpoint would not answer as "
+                "written",
+            ))  # fmt: skip
+    if health.ready_path is not None and health.ready_path == health.path:
+        out.append(source.diagnostic(
+            Level.ERROR, "health-path", ("global", "health", "ready_path"),
+            f"ready_path is the liveness path {health.path}: HAProxy answers it through "
+            "monitor-uri with 200 whatever the pools, so readiness could never fail; choose "
+            "another path (the default is /readyz) or null for none",
+        ))  # fmt: skip
+    return out
+
+
 def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """Every cross-field problem of a spec that passed model validation."""
     frontends, pools = _refs_from_spec(spec)
@@ -348,6 +375,7 @@ def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
         *reference_checks(frontends, pools, source, _global_binds(spec)),
         *_weights(spec, source),
         *_unused_health(spec, source),
+        *_health_paths(spec, source),
         *(vip_checks(spec.vip, _health_bind(spec), source) if spec.vip is not None else []),
     ]
 
