@@ -8,12 +8,13 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -308,6 +309,20 @@ def emit(diagnostics: list[Diagnostic], fmt: Format = Format.text) -> None:
         typer.echo(line, err=True)
 
 
+@contextlib.contextmanager
+def _render_refusals(*one_line: type[Exception]) -> Iterator[None]:
+    """A rendering's refusals as bad input, exit 2: ``one_line`` errors (a bad target, layout,
+    node or override template) as their message, a value the rendering defence refused
+    (:class:`UnsafeValueError`, a SpecError) as its diagnostic."""
+    try:
+        yield
+    except one_line as exc:
+        fail(Exit.INVALID, str(exc))
+    except SpecError as exc:
+        emit(exc.diagnostics)
+        raise typer.Exit(int(Exit.INVALID)) from None
+
+
 def fail(code: Exit, message: str) -> NoReturn:
     """One line on stderr, then exit with ``code``."""
     typer.echo(f"lbgen: {message}", err=True)
@@ -524,18 +539,11 @@ def render_command(
     if templates is not None and not templates.is_dir():
         fail(Exit.INVALID, f"--templates {templates}: not a folder")
     loaded_spec = _load(spec)
-    try:
+    with _render_refusals(TargetError, TemplateFailure):
         rendered = render(
             loaded_spec, target.value, layout=layout.value if layout else None,
             templates=templates, strict=strict, load_module=load_module, node=node,
         )  # fmt: skip
-    except TargetError as exc:
-        fail(Exit.INVALID, str(exc))
-    except TemplateFailure as exc:  # a broken override template is bad input, not a crash
-        fail(Exit.INVALID, str(exc))
-    except SpecError as exc:  # a value the rendering defence refused (UnsafeValueError)
-        emit(exc.diagnostics)
-        raise typer.Exit(int(Exit.INVALID)) from None
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))
@@ -612,16 +620,11 @@ def _render_folder(
     if templates is not None and not templates.is_dir():
         fail(Exit.INVALID, f"--templates {templates}: not a folder")
     loaded_spec = _load(spec)
-    try:
+    with _render_refusals(TargetError, TemplateFailure, StaticPodsError):
         rendered = render_static_pods(
             loaded_spec, node, proxy=proxy, images=images, templates=templates, strict=strict,
             load_module=load_module,
         )  # fmt: skip
-    except (TargetError, TemplateFailure, StaticPodsError) as exc:
-        fail(Exit.INVALID, str(exc))
-    except SpecError as exc:  # a value the rendering defence refused (UnsafeValueError)
-        emit(exc.diagnostics)
-        raise typer.Exit(int(Exit.INVALID)) from None
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))
