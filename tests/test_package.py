@@ -80,3 +80,17 @@ def test_python_dash_m(installed: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0
     assert result.stdout.startswith("lbgen ")
+
+
+def test_wheel_is_typed_for_its_users(installed: Path, tmp_path: Path) -> None:
+    """PEP 561: the wheel carries ``py.typed``, so a user's mypy checks calls into lbgen's API
+    against its annotations (without it mypy refuses to look: "missing library stubs")."""
+    user = tmp_path / "user.py"
+    user.write_text("import lbgen\n\ncount: int = lbgen.load_spec('spec.yaml')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+         "--python-executable", str(installed / "bin" / "python"), str(user)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert "py.typed" not in result.stdout, result.stdout
+    assert 'expression has type "Spec", variable has type "int"' in result.stdout, result.stdout
