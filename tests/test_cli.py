@@ -770,3 +770,47 @@ def test_load_module_where_no_nginx_conf_is_written_is_refused(
         result.stderr
     )
     assert not out.exists()
+
+
+def _command_names() -> list[str]:
+    import typer
+
+    return [
+        info.name or typer.main.get_command_name(info.callback.__name__)
+        for info in app.registered_commands
+        if info.callback is not None
+    ]
+
+
+@pytest.mark.parametrize("name", _command_names())
+@pytest.mark.parametrize(
+    "rest", [["--help"], [], ["--no-such-option"], ["-t"], ["missing.yaml", "-t", "apache"]]
+)
+def test_a_command_alone_behaves_as_in_the_whole_tree(name: str, rest: list[str]) -> None:
+    """``main`` builds only the command a command line names: help, usage errors and choices
+    read exactly as they do with every command built."""
+    from lbgen.cli import _app_for
+
+    args = [name, *rest]
+    alone = _app_for(args)
+    assert [info.callback for info in alone.registered_commands] == [
+        info.callback for info in app.registered_commands if info.callback is not None
+        and (info.name or info.callback.__name__.replace("_", "-")) == name
+    ]  # fmt: skip
+    ours, whole = runner.invoke(alone, args), runner.invoke(app, args)
+    assert (ours.exit_code, ours.output) == (whole.exit_code, whole.output)
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["valdate"], ["-h", "render"]])
+def test_anything_but_a_command_name_first_gets_every_command(args: list[str]) -> None:
+    from lbgen.cli import _app_for
+
+    assert _app_for(args) is app
+
+
+def test_shell_completion_gets_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lbgen.cli import _app_for
+
+    assert _app_for(["render"]) is not app
+    monkeypatch.setenv("_LBGEN_COMPLETE", "bash_complete")
+    assert _app_for(["render"]) is app
