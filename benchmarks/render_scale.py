@@ -1,6 +1,6 @@
 """How lbgen's load + validate + render grows with the spec; prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/render_scale.py [--runs N] [--sizes 100,1000,2000]
+    .venv/bin/python benchmarks/render_scale.py [--runs N] [--sizes 100,1000,2000] [--instructions]
 
 For JSON and YAML specs of N pools x 10 servers (one frontend per pool) it times, in this one
 process and alternating run by run:
@@ -11,6 +11,10 @@ process and alternating run by run:
 
 It prints the median of each, the ratio lbgen / floor, the growth from 1,000 to 2,000 pools, and
 the peak of Python allocations (tracemalloc, one extra run each).
+
+``--instructions`` then counts, under valgrind's callgrind, the instructions of one run of each
+(a child process that imports, warms up and builds the spec text, minus the same child doing no
+run): ratios and growth that do not move with the machine's load. About a minute per size.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def spec_data(pools: int) -> dict[str, Any]:
     }
 
 
-def yaml_text(pools: int) -> str:
+def yaml_text(pools: int, servers: int = SERVERS) -> str:
     """The same spec as hand-written YAML (block style, flow style for the short frontends)."""
     lines = ["version: 1", "name: scale", "frontends:"]
     for p in range(pools):
@@ -56,7 +60,7 @@ def yaml_text(pools: int) -> str:
     lines.append("pools:")
     for p in range(pools):
         lines += [f"  pool{p}:", "    servers:"]
-        lines += [f"      s{s}: 10.{p // 250}.{p % 250}.{s + 1}:6443" for s in range(SERVERS)]
+        lines += [f"      s{s}: 10.{p // 250}.{p % 250}.{s + 1}:6443" for s in range(servers)]
     return "\n".join(lines) + "\n"
 
 
@@ -102,27 +106,91 @@ def floor_render(data: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--sizes", default="100,1000,2000")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+def spec_text(kind: str, pools: int) -> str:
+    """The spec of ``pools`` pools as JSON or YAML text."""
+    return json.dumps(spec_data(pools), indent=2) if kind == "json" else yaml_text(pools)
+
+
+def runners() -> tuple[str, Callable[[str], str], dict[str, Callable[[str], str]]]:
+    """The floor's YAML loader name, lbgen's run and the floor's run per kind, warmed up:
+    imports done, the template compiled, pydantic's validator built."""
     sys.path.insert(0, str(ROOT))
     import lbgen
 
     yaml_name, yaml_load = _yaml_floor_loader()
-    floors = {"json": json.loads, "yaml": yaml_load}
+    parsers: dict[str, Callable[[str], Any]] = {"json": json.loads, "yaml": yaml_load}
 
     def run_lbgen(text: str) -> str:
         return lbgen.render(lbgen.load_spec(text), "haproxy").text
 
-    def run_floor(kind: str) -> Callable[[str], str]:
-        return lambda text: floor_render(floors[kind](text))
+    def floor_of(parse: Callable[[str], Any]) -> Callable[[str], str]:
+        return lambda text: floor_render(parse(text))
 
-    # Warm up: imports, the template's compilation, pydantic's first validation.
-    run_lbgen(yaml_text(2))
-    run_lbgen(json.dumps(spec_data(2)))
+    floors = {kind: floor_of(parse) for kind, parse in parsers.items()}
+    for kind in ("json", "yaml"):
+        run_lbgen(spec_text(kind, 2))
+        floors[kind](spec_text(kind, 2))
+    return yaml_name, run_lbgen, floors
+
+
+def child(what: str, kind: str, pools: int) -> None:
+    """One run of ``what`` (``lbgen``, ``floor`` or ``none``) after the same set-up for all
+    three, so that the difference of two counts is one run."""
+    _, run_lbgen, floors = runners()
+    text = spec_text(kind, pools)
+    if what == "lbgen":
+        run_lbgen(text)
+    elif what == "floor":
+        floors[kind](text)
+
+
+def count_instructions(sizes: list[int]) -> None:
+    """Print instructions of one run of lbgen and of the floor per kind and size, and growth."""
+    from counting import have_valgrind, instructions
+
+    if not have_valgrind():
+        print("instructions: valgrind is not installed")
+        return
+    script = str(Path(__file__).resolve())
+    # Once, not counted: the first child may compile lbgen's templates into the cache, which
+    # every later child reads.
+    instructions([sys.executable, script, "--child", "none", "json", "2"])
+    print("instructions of one run (callgrind; the same child doing no run subtracted)")
+    print(f"{'spec':>14} {'lbgen M':>9} {'floor M':>9} {'ratio':>6}")
+    totals: dict[tuple[str, int], float] = {}
+    for kind in ("json", "yaml"):
+        for pools in sizes:
+            counts = {}
+            for what in ("none", "lbgen", "floor"):
+                found = instructions([sys.executable, script, "--child", what, kind, str(pools)])
+                if found is None:
+                    print(f"{kind} {pools}: valgrind gave no count")
+                    return
+                counts[what] = found
+            ours = (counts["lbgen"] - counts["none"]) / 1e6
+            theirs = (counts["floor"] - counts["none"]) / 1e6
+            totals[(kind, pools)] = ours
+            label = f"{kind} {pools}x{SERVERS}"
+            print(f"{label:>14} {ours:9.0f} {theirs:9.0f} {ours / theirs:6.1f}")
+    for kind in ("json", "yaml"):
+        if (kind, 1000) in totals and (kind, 2000) in totals:
+            growth = totals[(kind, 2000)] / totals[(kind, 1000)]
+            print(f"{kind}: 2000 / 1000 pools = {growth:.2f}x the instructions")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", default="100,1000,2000")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions")
+    parser.add_argument("--child", nargs=3, metavar=("WHAT", "KIND", "POOLS"), help="internal")
+    args = parser.parse_args()
+    if args.child:
+        what, kind, pools = args.child
+        child(what, kind, int(pools))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    yaml_name, run_lbgen, floors = runners()
     print(
         f"{SERVERS} servers per pool; floor = bare parse (json, {yaml_name}) + f-strings; "
         f"median of {args.runs} alternating runs; peak = tracemalloc peak of one run"
@@ -132,8 +200,8 @@ def main() -> None:
     totals: dict[tuple[str, int], float] = {}
     for kind in ("json", "yaml"):
         for pools in sizes:
-            text = json.dumps(spec_data(pools), indent=2) if kind == "json" else yaml_text(pools)
-            floor = run_floor(kind)
+            text = spec_text(kind, pools)
+            floor = floors[kind]
             ours: list[float] = []
             theirs: list[float] = []
             for _ in range(args.runs):
@@ -156,6 +224,8 @@ def main() -> None:
         if (kind, 1000) in totals and (kind, 2000) in totals:
             growth = totals[(kind, 2000)] / totals[(kind, 1000)]
             print(f"{kind}: 2000 / 1000 pools = {growth:.2f}x the time")
+    if args.instructions:
+        count_instructions(sizes)
 
 
 if __name__ == "__main__":

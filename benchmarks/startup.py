@@ -32,6 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from counting import child_environment, instructions
+from render_scale import yaml_text
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "kubernetes-api.yaml"
 HEAVY = ("docker", "crossplane", "rich", "jinja2", "pydantic.main")
@@ -41,11 +44,6 @@ BARE = [sys.executable, "-c", "import jinja2, pydantic, ruamel.yaml, typer"]
 FLOOR_VALIDATE = [sys.executable, "-c", "import typer._adapters, ruamel.yaml, pydantic.main"]
 #: The same for `lbgen render`, which also needs Jinja.
 FLOOR_RENDER = [sys.executable, "-c", "import typer._adapters, ruamel.yaml, pydantic.main, jinja2"]
-
-
-def child_environment() -> dict[str, str]:
-    """This environment, but letting Python write and read ``.pyc`` files as an install does."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
@@ -70,22 +68,6 @@ def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float,
     }
 
 
-def instructions(argv: list[str]) -> int | None:
-    """Instructions ``argv`` executes (user space, all of it), or None without valgrind."""
-    import re
-    import shutil
-
-    if shutil.which("valgrind") is None:
-        return None
-    out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
-        capture_output=True, text=True, cwd=ROOT,
-        env={**child_environment(), "PYTHONHASHSEED": "0"},
-    )  # fmt: skip
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    return int(found.group(1)) if found else None
-
-
 def imported(args: list[str]) -> list[str]:
     probe = (
         "import sys, runpy\n"
@@ -99,17 +81,6 @@ def imported(args: list[str]) -> list[str]:
         env=child_environment(),
     )  # fmt: skip
     return out.stderr.strip().splitlines()[-1].split() if out.stderr.strip() else []
-
-
-def large_spec(pools: int, servers: int) -> bytes:
-    lines = ["version: 1", "name: large", "frontends:"]
-    for p in range(pools):
-        lines.append(f"  fe{p}: {{bind: ['127.0.0.1:{10000 + p}'], pool: pool{p}}}")
-    lines.append("pools:")
-    for p in range(pools):
-        lines += [f"  pool{p}:", "    servers:"]
-        lines += [f"      s{s}: 10.{p}.{s}.1:6443" for s in range(servers)]
-    return ("\n".join(lines) + "\n").encode()
 
 
 def main() -> None:
@@ -142,14 +113,15 @@ def main() -> None:
         bare = counts["bare dependency import"]
         if bare is None:
             print("instructions: valgrind is not installed")
-        for label, count in counts.items() if bare else ():
-            if count is not None:
-                print(f"{label:34} {count / 1e6:7.0f} M instructions: {count / bare:.2f}x")
+        else:
+            for label, count in counts.items():
+                if count is not None:
+                    print(f"{label:34} {count / 1e6:7.0f} M instructions: {count / bare:.2f}x")
 
     sys.path.insert(0, str(ROOT))
     import lbgen as lib
 
-    data = large_spec(50, 20)
+    data = yaml_text(50, servers=20).encode()
     start = time.perf_counter()
     spec = lib.load_spec(data)
     loaded = time.perf_counter()
