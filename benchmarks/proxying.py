@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from configs import CLASSIC, LBGEN
 from harness import Tls, free_port, start_servers, tree_cpu_seconds
 
-from lbgen.runners import LocalRunner, RunningEngine, start_engine
+from lbgen.runners import LocalEngine, LocalRunner, RunningEngine, start_engine
 from tests.integration.clients import request
 
 NAMES = ("a", "b", "c")
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             shift = round_ % len(order)  # rotate: every config in every round, never same place
             for key, port in order[shift:] + order[:shift]:
-                pid = engines[key].pid if key in engines else None
+                running = engines.get(key)
+                pid = running.pid if isinstance(running, LocalEngine) else None
                 cpu_before = tree_cpu_seconds(pid) if pid else 0.0
                 parent.send((port, args.seconds))
                 if not parent.poll(args.seconds + 60):
