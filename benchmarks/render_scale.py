@@ -1,6 +1,7 @@
 """How lbgen's load + validate + render grows with the spec; prints figures, asserts nothing.
 
     .venv/bin/python benchmarks/render_scale.py [--runs N] [--sizes 100,1000,2000] [--instructions]
+    .venv/bin/python benchmarks/render_scale.py --phases 1000 [--runs N]
 
 For JSON and YAML specs of N pools x 10 servers (one frontend per pool) it times, in this one
 process and alternating run by run:
@@ -15,6 +16,9 @@ the peak of Python allocations (tracemalloc, one extra run each).
 ``--instructions`` then counts, under valgrind's callgrind, the instructions of one run of each
 (a child process that imports, warms up and builds the spec text, minus the same child doing no
 run): ratios and growth that do not move with the machine's load. About a minute per size.
+
+``--phases POOLS`` instead prints where one JSON run of that size goes, phase by phase, with the
+time per server: what a ratio to the floor is made of.
 """
 
 from __future__ import annotations
@@ -144,6 +148,52 @@ def child(what: str, kind: str, pools: int) -> None:
         floors[kind](text)
 
 
+def phases(pools: int, runs: int) -> None:
+    """Print where one JSON load + render of ``pools`` pools goes, phase by phase (the best of
+    ``runs`` runs of each, the collector paused as lbgen pauses it), per server too."""
+    sys.path.insert(0, str(ROOT))
+    import lbgen
+    from lbgen.gcpause import paused_gc
+    from lbgen.rendering import render_resolved
+    from lbgen.resolve import resolve_spec, spec_digest
+    from lbgen.spec.checks import cross_checks
+    from lbgen.spec.fastload import parse_json
+    from lbgen.spec.models import Spec
+    from lbgen.spec.source import SpecSource
+    from lbgen.view import build_view
+
+    runners()  # warm up
+    text = spec_text("json", pools)
+    document = parse_json(text)
+    spec = lbgen.load_spec(text)
+    resolved = resolve_spec(spec)
+    view = build_view(resolved, "haproxy", "full")
+    environment = lbgen.rendering.make_environment()
+    context = {**view.context, "header": []}
+    steps: dict[str, Callable[[], object]] = {
+        "floor: json.loads + f-strings": lambda: floor_render(json.loads(text)),
+        "parse (json, lbgen's checks)": lambda: parse_json(text),
+        "validate (pydantic)": lambda: Spec.model_validate(document),
+        "cross-checks": lambda: cross_checks(spec, SpecSource("scale.json")),
+        "spec digest (canonical JSON)": lambda: spec_digest(spec),
+        "resolve (digest included)": lambda: resolve_spec(spec),
+        "haproxy view": lambda: build_view(resolved, "haproxy", "full"),
+        "template (Jinja)": lambda: environment.get_template(view.template).render(context),
+        "render_resolved (view + template)": lambda: render_resolved(resolved, "haproxy"),
+        "all: load_spec + render": lambda: lbgen.render(lbgen.load_spec(text), "haproxy"),
+    }
+    servers = pools * SERVERS
+    print(f"json {pools}x{SERVERS}, best of {runs} runs per phase")
+    for label, step in steps.items():
+        best = float("inf")
+        for _ in range(runs):
+            with paused_gc():
+                start = time.perf_counter()
+                step()
+                best = min(best, time.perf_counter() - start)
+        print(f"{label:36} {best * 1000:7.1f} ms {best * 1e6 / servers:6.2f} us/server")
+
+
 def count_instructions(sizes: list[int]) -> None:
     """Print instructions of one run of lbgen and of the floor per kind and size, and growth."""
     from counting import have_valgrind, instructions
@@ -184,7 +234,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--instructions", action="store_true", help="also count instructions")
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "KIND", "POOLS"), help="internal")
+    parser.add_argument(
+        "--phases", type=int, metavar="POOLS", help="only: where a JSON run of POOLS pools goes"
+    )
     args = parser.parse_args()
+    if args.phases:
+        phases(args.phases, args.runs)
+        return
     if args.child:
         what, kind, pools = args.child
         child(what, kind, int(pools))
