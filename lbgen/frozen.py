@@ -22,7 +22,6 @@ import _thread
 import dataclasses
 import inspect
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform
 
 T = TypeVar("T")
@@ -38,16 +37,9 @@ class _Factory:
 _FACTORY = _Factory()
 
 
-def _tuple_of(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function of an instance giving the tuple of these attributes, as the dataclass's
-    generated ``(self.a, self.b,)`` (attrgetter alone gives a bare value for one name and
-    refuses none)."""
-    if len(names) > 1:
-        return attrgetter(*names)
-    if names:
-        get = attrgetter(names[0])
-        return lambda obj: (get(obj),)
-    return lambda obj: ()
+def _tuple(obj: str, names: tuple[str, ...]) -> str:
+    """Source of the dataclass's tuple of ``obj``'s attributes: ``(self.a,self.b,)``."""
+    return "(" + "".join(f"{obj}.{name}," for name in names) + ")"
 
 
 class _Shape:
@@ -57,23 +49,44 @@ class _Shape:
 
     def __init__(self, cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
         self.cls = cls
-        self.compared = _tuple_of([f.name for f in fields if f.compare])
-        self.hashed = _tuple_of(
-            [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
-        )
+        self.compared = tuple(f.name for f in fields if f.compare)
+        self.hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
         self.shown = tuple(f.name for f in fields if f.repr)
         self.names = frozenset(f.name for f in fields)
 
+    def compile(self) -> tuple[Callable[[Any, object], Any], Callable[[Any], int]]:
+        """The dataclass's own ``__eq__`` and ``__hash__`` for this class, compiled (one exec
+        for both) and set on it in place of the shared ones, which call this on first use.
+
+        Compiling them at decoration would cost two exec per class (most classes never
+        compare nor hash an instance in a run); the shared ones without compiling (attrgetter)
+        doubled the cost of each call, and resolving and viewing a large spec make many.
+        """
+        source = (
+            "def __eq__(self, other):\n"
+            "    if other.__class__ is self.__class__:\n"
+            f"        return {_tuple('self', self.compared)} == {_tuple('other', self.compared)}\n"
+            "    return NotImplemented\n"
+            "def __hash__(self):\n"
+            f"    return hash({_tuple('self', self.hashed)})\n"
+        )
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)
+        eq, hash_ = namespace["__eq__"], namespace["__hash__"]
+        for name, function, shared in (("__eq__", eq, _eq), ("__hash__", hash_, _hash)):
+            function.__qualname__ = f"{self.cls.__qualname__}.{name}"
+            function.__module__ = self.cls.__module__
+            if self.cls.__dict__.get(name) is shared:  # not one the class body defined
+                setattr(self.cls, name, function)
+        return eq, hash_
+
 
 def _eq(self: Any, other: object) -> Any:
-    compared = self.__record__.compared
-    if other.__class__ is self.__class__:
-        return compared(self) == compared(other)
-    return NotImplemented
+    return self.__record__.compile()[0](self, other)
 
 
 def _hash(self: Any) -> int:
-    return hash(self.__record__.hashed(self))
+    return self.__record__.compile()[1](self)  # type: ignore[no-any-return]
 
 
 _repr_running: set[tuple[int, int]] = set()
