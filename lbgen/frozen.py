@@ -10,10 +10,12 @@ of the same class unfrozen, and a spec of 10,000 servers builds several such obj
 :func:`record` lets :func:`dataclasses.dataclass` do the bookkeeping that compiles nothing
 (fields, defaults as class attributes, ``__match_args__``: so ``dataclasses.fields``,
 ``replace``, ``asdict`` and ``is_dataclass`` work as before), compiles one ``__init__`` that fills
-the instance's ``__dict__`` directly, and gives the class the shared ``__eq__``, ``__hash__``,
-``__repr__``, ``__setattr__`` and ``__delattr__`` below, driven by what it computed once per
-class (:class:`_Shape`). Their results are the dataclass's own: same equality, same hash values,
-same repr text, same ``FrozenInstanceError`` messages.
+the instance's ``__dict__`` directly, and gives the class the shared ``__repr__``,
+``__setattr__`` and ``__delattr__`` below, driven by what it computed once per class
+(:class:`_Shape`). ``__eq__`` and ``__hash__``, hot when a large spec is resolved and viewed, are
+the dataclass's own code, compiled on first use (a render uses none). Results are the
+dataclass's: same equality, same hash values, same repr text, same ``FrozenInstanceError``
+messages.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _tuple(obj: str, names: tuple[str, ...]) -> str:
 class _Shape:
     """What a record's shared methods need of its class, computed once at decoration."""
 
-    __slots__ = ("cls", "compared", "hashed", "names", "shown")
+    __slots__ = ("cls", "compared", "compiled", "hashed", "names", "shown")
 
     def __init__(self, cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
         self.cls = cls
@@ -53,6 +55,7 @@ class _Shape:
         self.hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
         self.shown = tuple(f.name for f in fields if f.repr)
         self.names = frozenset(f.name for f in fields)
+        self.compiled: tuple[Callable[[Any, object], Any], Callable[[Any], int]] | None = None
 
     def compile(self) -> tuple[Callable[[Any, object], Any], Callable[[Any], int]]:
         """The dataclass's own ``__eq__`` and ``__hash__`` for this class, compiled (one exec
@@ -62,6 +65,8 @@ class _Shape:
         compare nor hash an instance in a run); the shared ones without compiling (attrgetter)
         doubled the cost of each call, and resolving and viewing a large spec make many.
         """
+        if self.compiled is not None:  # for a caller that kept the shared function
+            return self.compiled
         source = (
             "def __eq__(self, other):\n"
             "    if other.__class__ is self.__class__:\n"
@@ -78,7 +83,8 @@ class _Shape:
             function.__module__ = self.cls.__module__
             if self.cls.__dict__.get(name) is shared:  # not one the class body defined
                 setattr(self.cls, name, function)
-        return eq, hash_
+        self.compiled = eq, hash_
+        return self.compiled
 
 
 def _eq(self: Any, other: object) -> Any:

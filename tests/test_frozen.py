@@ -206,6 +206,20 @@ def test_factories_run_per_instance_and_arguments_are_checked() -> None:
         Many(1, "a", nope=2)
 
 
+def test_eq_and_hash_become_the_dataclass_code_on_first_use() -> None:
+    """Shared at decoration (nothing compiled), the class's own compiled code after the first
+    call (as fast per call as the dataclass's); a reference kept to the shared one still works."""
+    Many, Plain = many(record), many(FROZEN)
+    shared_eq, shared_hash = Many.__eq__, Many.__hash__
+    assert Many.__eq__ is one(record).__eq__  # one function for every record so far
+    a, b, c = Many(1, "a"), Many(1, "a", {"x": 1}), Many(2, "a")
+    assert a == b and a != c and hash(a) == hash(b) == hash(Plain(1, "a"))
+    assert Many.__eq__ is not shared_eq and Many.__hash__ is not shared_hash
+    assert Many.__eq__.__qualname__ == Plain.__eq__.__qualname__
+    assert shared_eq(a, b) is True and shared_eq(a, c) is False and shared_hash(a) == hash(a)
+    assert shared_eq(a, 1) is NotImplemented
+
+
 def test_plain_subclass_may_add_attributes_but_not_assign_fields() -> None:
     One = one(record)
     Plain = one(FROZEN)
