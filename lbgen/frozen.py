@@ -24,7 +24,7 @@ import _thread
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
 
@@ -132,14 +132,23 @@ _setattr.__name__ = _setattr.__qualname__ = "__setattr__"
 _delattr.__name__ = _delattr.__qualname__ = "__delattr__"
 
 
-def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+def _init(
+    cls: type, fields: tuple[dataclasses.Field[Any], ...], fill_dict: bool
+) -> Callable[..., None]:
     """The record's ``__init__``, compiled once: the dataclass's signature (order, defaults,
-    default factories, keyword-only fields), filling ``__dict__`` directly, then calling
-    ``__post_init__`` if the class has one."""
-    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
+    default factories, keyword-only fields), then ``__post_init__`` if the class has one.
+
+    It stores the fields through ``object.__setattr__`` as the dataclass's does (bound once, not
+    looked up per field), or with ``fill_dict`` into ``__dict__`` directly: about half the cost
+    of building an instance, but the instance then has a dict of its own (some 64 bytes more)
+    instead of CPython's shared-key values, and reading a field costs some 20 ns more. Worth it
+    only for objects built many times and read a few (the per-server rows of resolve and view).
+    """
+    namespace: dict[str, Any] = {"_FACTORY": _FACTORY, "_setattr_": object.__setattr__}
     # The dataclass's name for the instance, which inspect.signature shows.
     self_name = "__dataclass_self__" if any(f.name == "self" for f in fields) else "self"
-    taken = {self_name, "__dict__", "_FACTORY"}
+    taken = {self_name, "__dict__", "_FACTORY", "_setattr_"}
+    store = "    __dict__[{!r}] = {}" if fill_dict else f"    _setattr_({self_name}, {{!r}}, {{}})"
     positional: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
@@ -152,7 +161,7 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
             # As the dataclass's __init__: a factory runs, a plain default stays a class attribute.
             if f.default_factory is not dataclasses.MISSING:
                 namespace[factory] = f.default_factory
-                body.append(f"    __dict__[{f.name!r}] = {factory}()")
+                body.append(store.format(f.name, f"{factory}()"))
             continue
         if f.default is not dataclasses.MISSING:
             namespace[f"_default_{f.name}"] = f.default
@@ -167,18 +176,15 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
         if not f.kw_only and param != f.name:
             defaulted = f.name
         if f.default_factory is not dataclasses.MISSING:
-            body.append(
-                f"    __dict__[{f.name!r}] = {factory}() if {f.name} is _FACTORY else {f.name}"
-            )
+            body.append(store.format(f.name, f"{factory}() if {f.name} is _FACTORY else {f.name}"))
         else:
-            body.append(f"    __dict__[{f.name!r}] = {f.name}")
+            body.append(store.format(f.name, f.name))
         (keyword if f.kw_only else positional).append(param)
     if hasattr(cls, "__post_init__"):
         body.append(f"    {self_name}.__post_init__()")
     signature = ", ".join([self_name, *positional, *(["*", *keyword] if keyword else [])])
-    source = f"def __init__({signature}):\n    __dict__ = {self_name}.__dict__\n" + "\n".join(
-        body or ["    pass"]
-    )
+    prelude = [f"    __dict__ = {self_name}.__dict__"] if fill_dict and body else []
+    source = f"def __init__({signature}):\n" + "\n".join(prelude + body or ["    pass"])
     exec(source, namespace)
     init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -194,14 +200,30 @@ def _set_new(cls: type, name: str, value: Any) -> None:
         setattr(cls, name, value)
 
 
+@overload
+def record(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def record(*, fill_dict: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
-def record(cls: type[T]) -> type[T]:
+def record(cls: type[T] | None = None, /, *, fill_dict: bool = False) -> Any:
     """Make ``cls`` a frozen dataclass, as ``@dataclass(frozen=True)`` would, at a fraction of
-    the cost of creating the class and of building its instances (see the module's doc).
+    the cost of creating the class (see the module's doc). ``@record(fill_dict=True)``: an
+    ``__init__`` that fills the instance's ``__dict__`` directly (see :func:`_init`), for the
+    classes built once per server of a large spec.
 
     Refused (``TypeError``): ``__slots__`` in the class body, ``InitVar`` or ``ClassVar``
     pseudo-fields, and a base that is a mutable dataclass (as the dataclass refuses it).
     """
+    if cls is None:
+        return lambda klass: _record(klass, fill_dict)
+    return _record(cls, fill_dict)
+
+
+def _record(cls: type[T], fill_dict: bool) -> type[T]:
     klass: Any = cls  # typing has no name for "any dataclass"
     if "__slots__" in klass.__dict__:
         raise TypeError(f"record needs an instance __dict__: {klass.__qualname__}")
@@ -222,7 +244,7 @@ def record(cls: type[T]) -> type[T]:
         raise TypeError(f"record does not handle InitVar or ClassVar fields: {klass.__qualname__}")
     klass.__record__ = _Shape(klass, fields)
     if "__init__" not in klass.__dict__:
-        klass.__init__ = _init(klass, fields)
+        klass.__init__ = _init(klass, fields, fill_dict)
     _set_new(klass, "__repr__", _repr)
     _set_new(klass, "__eq__", _eq)
     for name, method in (("__setattr__", _setattr), ("__delattr__", _delattr)):

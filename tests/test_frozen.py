@@ -21,6 +21,8 @@ from lbgen.units import parse_host_port
 
 Decorator = Callable[[type], type]
 FROZEN: Decorator = dataclass(frozen=True)
+#: Both ways record's __init__ stores the fields.
+RECORDS: dict[str, Decorator] = {"setattr": record, "fill_dict": record(fill_dict=True)}
 
 
 def empty(deco: Decorator) -> type:
@@ -145,11 +147,14 @@ def field_facts(cls: type) -> list[tuple[Any, ...]]:
     ]
 
 
+@pytest.mark.parametrize("store", RECORDS)
 @pytest.mark.parametrize(("shape", "calls"), SHAPES, ids=[s.__name__ for s, _ in SHAPES])
 def test_record_behaves_as_frozen_dataclass(
-    shape: Callable[[Decorator], type], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+    shape: Callable[[Decorator], type],
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    store: str,
 ) -> None:
-    plain, rec = shape(FROZEN), shape(record)
+    plain, rec = shape(FROZEN), shape(RECORDS[store])
     assert str(inspect.signature(rec)) == str(inspect.signature(plain))
     assert str(inspect.signature(rec.__init__)) == str(inspect.signature(plain.__init__))
     assert field_facts(rec) == field_facts(plain)
@@ -191,13 +196,14 @@ def test_repr_of_a_nested_class_and_of_a_cycle() -> None:
     assert repr(r).split("(", 1)[1] == repr(p).split("(", 1)[1]  # the cycle shows as "..."
 
 
-def test_factories_run_per_instance_and_arguments_are_checked() -> None:
-    Many = many(record)
+@pytest.mark.parametrize("store", RECORDS)
+def test_factories_run_per_instance_and_arguments_are_checked(store: str) -> None:
+    Many = many(RECORDS[store])
     assert Many(1, "a").tags is not Many(1, "a").tags
-    NotInInit = not_in_init(record)
+    NotInInit = not_in_init(RECORDS[store])
     assert NotInInit(1).made is not NotInInit(1).made and NotInInit(1).fixed == 7
     assert "fixed" not in NotInInit(1).__dict__  # the default stays a class attribute
-    assert post_init(record)(4).double == 8
+    assert post_init(RECORDS[store])(4).double == 8
     with pytest.raises(TypeError):
         Many(1)  # a missing argument
     with pytest.raises(TypeError):

@@ -45,7 +45,7 @@ _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
 
-@record
+@record(fill_dict=True)
 class Setting:
     """A keyword and its already formatted value (``timeout client`` / ``1h``)."""
 
@@ -53,7 +53,7 @@ class Setting:
     value: str
 
 
-@record
+@record(fill_dict=True)
 class HaproxyServer:
     """One ``server`` line."""
 
@@ -65,7 +65,7 @@ class HaproxyServer:
     line: str
 
 
-@record
+@record(fill_dict=True)
 class HaproxyBackend:
     """One ``backend`` section."""
 
@@ -80,7 +80,7 @@ class HaproxyBackend:
     extra: list[str]
 
 
-@record
+@record(fill_dict=True)
 class HaproxyFrontend:
     """One ``frontend`` section."""
 
