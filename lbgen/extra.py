@@ -39,7 +39,7 @@ def normalise(item: str) -> str:
     return " ".join(item.split())
 
 
-@record(fill_dict=True)
+@record
 class ExtraBlock:
     """One ``extra`` block of the spec: where it is and what it holds."""
 

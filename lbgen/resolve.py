@@ -47,7 +47,7 @@ def _resolve_block(
     return values, sources
 
 
-@record(fill_dict=True)
+@record
 class ResolvedHealth:
     """Health check settings; durations in microseconds."""
 
@@ -67,7 +67,7 @@ class ResolvedHealth:
     sources: Sources = field(default_factory=dict, compare=False)
 
 
-@record(fill_dict=True)
+@record
 class ResolvedServer:
     """One server with every inherited field filled in."""
 
@@ -90,7 +90,7 @@ class ResolvedServer:
         return self.address.family == "dns"
 
 
-@record(fill_dict=True)
+@record
 class ResolvedPool:
     """A pool with its settings resolved against ``defaults`` and the built-ins."""
 
@@ -110,7 +110,7 @@ class ResolvedPool:
     start_unresolved: bool = True
 
 
-@record(fill_dict=True)
+@record
 class Bind:
     """One listening address of a frontend."""
 
@@ -121,7 +121,7 @@ class Bind:
     v6only: bool = False
 
 
-@record(fill_dict=True)
+@record
 class ResolvedFrontend:
     """A frontend, its listeners and client-side timeouts."""
 

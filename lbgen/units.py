@@ -73,7 +73,7 @@ def is_dns_name(host: str) -> bool:
     return grammar.DNS_NAME.matches(host)
 
 
-@record(fill_dict=True)
+@record
 class HostPort:
     """A parsed ``host:port``; ``host`` is ``""`` for a wildcard bind (``:6443``)."""
 
