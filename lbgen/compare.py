@@ -25,7 +25,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, is_dataclass, replace
+from dataclasses import field, is_dataclass, replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError
@@ -33,6 +33,7 @@ from lbgen.effective import effective
 from lbgen.effective.differ import Difference, differences
 from lbgen.effective.model import Bind, Config, Origin, format_duration
 from lbgen.engine import get_engine
+from lbgen.frozen import record
 from lbgen.names import DIGEST_FIELD
 from lbgen.rendering import Rendered, render
 from lbgen.resolve import resolve_spec, spec_digest
@@ -61,7 +62,7 @@ _HEALTH_NAMES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One difference between the existing config and the rendered spec.
 
@@ -109,7 +110,7 @@ class Change:
         }
 
 
-@dataclass(frozen=True)
+@record
 class DiffResult:
     """What :func:`diff_config` found. ``equivalent`` is true when the engine would behave the
     same with either config (drift of the provenance header alone does not count)."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from enum import IntEnum
+
+from lbgen.frozen import record
 
 
 class Level(IntEnum):
@@ -29,7 +31,7 @@ class Level(IntEnum):
         return cls[text.upper()]
 
 
-@dataclass(frozen=True)
+@record
 class Diagnostic:
     """One finding. ``path`` is the dotted spec path (``pools.cp.servers.m1.weight``) or ``""``.
 

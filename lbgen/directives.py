@@ -21,8 +21,10 @@ A row says, for one engine:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
+
+from lbgen.frozen import record
 
 
 class Codec(Protocol):
@@ -37,7 +39,7 @@ class Codec(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record
 class Directive:
     """One row of an engine's directive table."""
 
@@ -68,7 +70,7 @@ class Directive:
         return self.unsupported is None
 
 
-@dataclass(frozen=True)
+@record
 class DirectiveTable:
     """An engine's rows, with the lookups both directions need."""
 

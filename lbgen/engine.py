@@ -16,14 +16,16 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from lbgen.frozen import record
 
 if TYPE_CHECKING:
     from lbgen.directives import DirectiveTable
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """What the command line and the operations know of an engine before importing it."""
 
@@ -52,7 +54,7 @@ class UnknownEngine(ValueError):
     """A name that is not one of :data:`ENGINE_NAMES`."""
 
 
-@dataclass(frozen=True)
+@record
 class Engine:
     """What the operations need from one engine (target)."""
 

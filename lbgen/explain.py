@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.frozen import record
 from lbgen.rendering import make_environment, render_resolved, target_layout
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec import fields
@@ -63,7 +64,7 @@ class Outcome(StrEnum):
     NULL = "null"
 
 
-@dataclass(frozen=True)
+@record
 class FieldReport:
     """One field of one spec object and what the engine got from it."""
 
@@ -92,7 +93,7 @@ class FieldReport:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Section:
     """The fields of one spec object (``global``, ``frontends.api``, ``pools.cp.servers.m1``)."""
 
@@ -100,7 +101,7 @@ class Section:
     fields: tuple[FieldReport, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Explanation:
     """The whole translation of one spec for one target and layout."""
 
@@ -156,7 +157,7 @@ def _diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
 # --- what to probe -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class _Candidate:
     """A field to explain: where it applies, its value and where that value came from."""
 

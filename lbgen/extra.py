@@ -14,9 +14,8 @@ and explain cannot reason about them: anything the spec models belongs in its fi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from lbgen.frozen import fast_init
+from lbgen.frozen import record
 from lbgen.resolve import Resolved
 from lbgen.spec.models import Extra, GlobalExtra
 from lbgen.spec.source import Path_
@@ -40,8 +39,7 @@ def normalise(item: str) -> str:
     return " ".join(item.split())
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ExtraBlock:
     """One ``extra`` block of the spec: where it is and what it holds."""
 

@@ -23,7 +23,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from lbgen.effective.model import (
     format_duration,
 )
 from lbgen.engine import get_engine
+from lbgen.frozen import record
 from lbgen.spec.grammar import EXTRA_DIRECTIVE, LOG_TARGET
 from lbgen.spec.layers import BUILTIN_DEFAULTS
 from lbgen.spec.models import NAME_PATTERN
@@ -64,7 +65,7 @@ _NAME = re.compile(NAME_PATTERN)
 _SERVER_PARAMS = ("weight", "slowstart", "maxconn", "maxqueue")
 
 
-@dataclass(frozen=True)
+@record
 class ImportResult:
     """The spec as YAML text, and what could not be imported (warnings) or went wrong."""
 

@@ -15,7 +15,6 @@ Broken input (unreadable file, syntax error, unknown engine) raises
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lbgen.confparse import parse_config, read_config_text
@@ -25,6 +24,7 @@ from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
 from lbgen.effective import effective
 from lbgen.effective.model import Backend, Config, Frontend, Origin, format_duration
 from lbgen.engine import ENGINE_NAMES, ENTRIES, get_engine
+from lbgen.frozen import record
 from lbgen.haproxy.syntax import PROXY_SECTIONS
 
 LINT_ENGINES = tuple(name for name, entry in ENTRIES.items() if not entry.per_node)
@@ -35,7 +35,7 @@ WATCH_SAFE_US = 5 * 60 * 1_000_000
 requests (``kubectl get -w``, informers)."""
 
 
-@dataclass(frozen=True)
+@record
 class LintContext:
     """What a rule may look at: the tree as written and the effective model."""
 
@@ -61,7 +61,7 @@ class LintContext:
             stack.extend(reversed(list(node.directives())))
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One occurrence of a rule's problem, before it becomes a Diagnostic."""
 
@@ -87,7 +87,7 @@ class Finding:
 Check = Callable[[LintContext], Iterable[Finding]]
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One lint rule: a row of a rule table."""
 
@@ -124,7 +124,7 @@ def _backend_ports(backend: Backend, frontends: Iterable[Frontend]) -> set[int]:
     return ports
 
 
-@dataclass(frozen=True)
+@record
 class ApiPath:
     """The frontends and backends that carry API traffic (see :func:`api_path`)."""
 

@@ -24,7 +24,7 @@ without ``--check`` rewrites the outdated ones atomically.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, has_errors
+from lbgen.frozen import record
 
 MANIFEST_NAME = ".lbgen-outputs.yaml"
 
@@ -65,7 +66,7 @@ class _Manifest(BaseModel):
     outputs: Annotated[list[_Entry], Field(min_length=1)]
 
 
-@dataclass(frozen=True)
+@record
 class Output:
     """One rendered file: from ``spec`` for ``target`` into ``output`` (paths resolved)."""
 
@@ -84,7 +85,7 @@ class Output:
         return self.templates is not None and any(p.is_relative_to(self.templates) for p in paths)
 
 
-@dataclass(frozen=True)
+@record
 class Manifest:
     """The outputs a repository commits, in manifest order."""
 
@@ -156,7 +157,7 @@ class Status(StrEnum):
     INVALID = "invalid"
 
 
-@dataclass(frozen=True)
+@record
 class Result:
     """One output's status and the diagnostics of its rendering."""
 

@@ -13,9 +13,10 @@ import errno
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from lbgen.frozen import record
 
 
 class WriteStatus(Enum):
@@ -26,7 +27,7 @@ class WriteStatus(Enum):
     CREATED = "created"
 
 
-@dataclass(frozen=True)
+@record
 class WriteOutcome:
     """The destination and what happened to it."""
 

@@ -19,13 +19,14 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, promote_warnings, sort_key
+from lbgen.frozen import record
 from lbgen.gcpause import paused_gc
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
@@ -41,7 +42,7 @@ from lbgen.view import (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Rendered:
     """The rendered text and every diagnostic of loading and translation."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pydantic import BaseModel
 
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.frozen import fast_init
+from lbgen.frozen import record
 from lbgen.spec import fields
 from lbgen.spec.fields import Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
@@ -47,8 +47,7 @@ def _resolve_block(
     return values, sources
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ResolvedHealth:
     """Health check settings; durations in microseconds."""
 
@@ -68,8 +67,7 @@ class ResolvedHealth:
     sources: Sources = field(default_factory=dict, compare=False)
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ResolvedServer:
     """One server with every inherited field filled in."""
 
@@ -92,8 +90,7 @@ class ResolvedServer:
         return self.address.family == "dns"
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ResolvedPool:
     """A pool with its settings resolved against ``defaults`` and the built-ins."""
 
@@ -113,8 +110,7 @@ class ResolvedPool:
     start_unresolved: bool = True
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class Bind:
     """One listening address of a frontend."""
 
@@ -125,8 +121,7 @@ class Bind:
     v6only: bool = False
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class ResolvedFrontend:
     """A frontend, its listeners and client-side timeouts."""
 
@@ -140,7 +135,7 @@ class ResolvedFrontend:
     extra: Extra = field(default_factory=Extra.model_construct)
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedLog:
     """One log target: where, the syslog facility, the level range and the header format.
 
@@ -156,7 +151,7 @@ class ResolvedLog:
     format: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedStats:
     """The stats page's settings beyond its address (``global.stats``)."""
 
@@ -171,7 +166,7 @@ class ResolvedStats:
     """Microseconds; None: the engine view's own (HAProxy: 30s)."""
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedGlobal:
     """Process-level settings."""
 
@@ -202,7 +197,7 @@ class ResolvedGlobal:
     health_timeout: int | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Resolved:
     """The whole spec with defaults applied, ready for a target view."""
 

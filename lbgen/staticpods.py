@@ -44,11 +44,12 @@ import io
 import ipaddress
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
+from lbgen.frozen import record
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
 from lbgen.spec.vip import health_target
@@ -92,7 +93,7 @@ class StaticPodsError(ValueError):
     """A bad option of this target (unknown proxy, bad image name): one line, exit 2."""
 
 
-@dataclass(frozen=True)
+@record
 class RenderedFolder:
     """The files of a folder target (name -> text, in writing order) and the diagnostics."""
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
 
-from lbgen.frozen import fast_init
+from lbgen.frozen import record
 from lbgen.spec import grammar
 
 _UNITS_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
@@ -75,8 +74,7 @@ def is_dns_name(host: str) -> bool:
     return grammar.DNS_NAME.matches(host)
 
 
-@fast_init
-@dataclass(frozen=True)
+@record
 class HostPort:
     """A parsed ``host:port``; ``host`` is ``""`` for a wildcard bind (``:6443``)."""
 

@@ -13,11 +13,12 @@ wherever it was written. That is what the parser round-trip test relies on.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import NoReturn
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.frozen import record
 
 COMMENT = "#"
 """Keyword of a full-line comment node; its text is in ``comment``."""
@@ -26,7 +27,7 @@ INCLUDE = "include"
 """Keyword of an nginx ``include``; the included files' statements are its children."""
 
 
-@dataclass(frozen=True)
+@record
 class Node:
     """One directive of a config file, with its block or section contents as ``children``."""
 
@@ -94,7 +95,7 @@ def walk(nodes: Sequence[Node]) -> Iterator[Node]:
         yield from walk(node.children)
 
 
-@dataclass(frozen=True)
+@record
 class ConfigTree:
     """A parsed config file: its engine, its main file name and its top-level nodes."""
 

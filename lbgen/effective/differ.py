@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 from lbgen.effective.model import Config, Origin
+from lbgen.frozen import record
 
 
-@dataclass(frozen=True)
+@record
 class Difference:
     """One field that differs between two models: ``path`` like
     ``backends.kube.servers.m1.weight``; ``old``/``new`` are values (``None`` for absent);

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from lbgen.confparse.tree import Node
 from lbgen.diagnostics import Diagnostic
+from lbgen.frozen import record
 from lbgen.units import parse_int
 
 # --- values ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Origin:
     """Where a value was set: ``file:line``. Engine defaults have no origin."""
 
@@ -129,7 +130,7 @@ def canonical_host(host: str) -> str:
 # --- the model ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Timeouts:
     """Timeouts in milliseconds; None when neither the config nor the engine sets one.
 
@@ -152,7 +153,7 @@ FRONTEND_TIMEOUTS = ("client", "client_fin")
 """HAProxy timeouts that belong to the frontend side of a proxy; the others to the backend."""
 
 
-@dataclass(frozen=True)
+@record
 class Health:
     """The active health check a backend runs (``check`` is what actually runs).
 
@@ -180,7 +181,7 @@ class Health:
     """http-check/tcp-check rules not captured by the fields above, in order."""
 
 
-@dataclass(frozen=True)
+@record
 class Server:
     """One server after ``default-server`` and engine defaults; fields an engine lacks are None.
 
@@ -229,7 +230,7 @@ class Server:
         return host if self.port is None else f"{host}:{self.port}"
 
 
-@dataclass(frozen=True)
+@record
 class Bind:
     """A listening address and its options (``ssl``, ``accept-proxy``, nginx ``reuseport``)."""
 
@@ -237,7 +238,7 @@ class Bind:
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Frontend:
     """Where clients connect. nginx: one stream ``server {}``, named by its listen addresses.
 
@@ -272,7 +273,7 @@ class Frontend:
     not by name (:func:`lbgen.effective.differ.pair_roles`)."""
 
 
-@dataclass(frozen=True)
+@record
 class Backend:
     """A pool of servers: HAProxy ``backend``/``listen``, nginx ``upstream``."""
 
@@ -299,7 +300,7 @@ class Backend:
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record
 class Section:
     """Directives the model has no field for outside frontends and backends: the unmodelled
     process directives (``global``; nginx's main context is ``main``) and whole sections the
@@ -312,7 +313,7 @@ class Section:
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """The effective model of one config file."""
 

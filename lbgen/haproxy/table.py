@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from lbgen.confparse.tree import word_set
 from lbgen.directives import Directive, DirectiveTable, table
+from lbgen.frozen import record
 from lbgen.resolve import ResolvedLog
 from lbgen.spec.grammar import LOG_TARGET
 from lbgen.spec.models import LogFacility, LogFormat, LogLevel
@@ -43,7 +43,7 @@ def parse_haproxy_time(text: str) -> int | None:
 # --- codecs ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Duration:
     """A time: microseconds, written in the largest exact unit (``10s``, ``1500us``)."""
 
@@ -63,7 +63,7 @@ class Duration:
         return us
 
 
-@dataclass(frozen=True)
+@record
 class Count:
     """An integer (``weight 100``, ``rise 2``)."""
 
@@ -82,7 +82,7 @@ class Count:
         return number
 
 
-@dataclass(frozen=True)
+@record
 class Word:
     """One argument taken as written (``verify none``, ``crt /etc/x.pem``, ``balance first``):
     HAProxy checks these values itself, lbgen keeps them as text."""
@@ -103,7 +103,7 @@ _STATUS_LIST = re.compile(r"\d{3}(,\d{3})*")
 _RSTATUS_ALTERNATION = re.compile(r"\^?\(?(\d{3}(?:\|\d{3})*)\)?\$?")
 
 
-@dataclass(frozen=True)
+@record
 class Expect:
     """``http-check expect``: the status codes that count as healthy.
 
@@ -135,7 +135,7 @@ class Expect:
         raise ValueError(f"{text!r}: {self.problem}")
 
 
-@dataclass(frozen=True)
+@record
 class LogTarget:
     """``global.log`` <-> the ``log`` line of the global section (its arguments)."""
 
@@ -183,7 +183,7 @@ _LEVELS = frozenset(get_args(LogLevel))
 _FORMATS = frozenset(get_args(LogFormat))
 
 
-@dataclass(frozen=True)
+@record
 class LogLine:
     """One entry of ``global.log`` (a :class:`ResolvedLog`) <-> a global ``log`` line's
     arguments: ``<target> [format <format>] <facility> [<level> [<min level>]]``."""
@@ -384,7 +384,7 @@ TABLE: DirectiveTable = table(
 """Every row, server options first."""
 
 
-@dataclass(frozen=True)
+@record
 class Ignored:
     """A proxy setting HAProxy accepts but does not act on in some situation, so that it is no
     part of what the proxy does there (and no difference in a diff).

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from lbgen import extra as extras
 from lbgen.confparse.tree import ParseError
 from lbgen.directives import Directive
-from lbgen.frozen import fast_init
+from lbgen.frozen import record
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import SECTIONS, split_line
 from lbgen.names import HEALTH_FRONTEND, STATS_FRONTEND
@@ -46,8 +45,7 @@ _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
 
-@fast_init
-@dataclass(frozen=True)
+@record(fill_dict=True)
 class Setting:
     """A keyword and its already formatted value (``timeout client`` / ``1h``)."""
 
@@ -55,8 +53,7 @@ class Setting:
     value: str
 
 
-@fast_init
-@dataclass(frozen=True)
+@record(fill_dict=True)
 class HaproxyServer:
     """One ``server`` line."""
 
@@ -68,8 +65,7 @@ class HaproxyServer:
     line: str
 
 
-@fast_init
-@dataclass(frozen=True)
+@record(fill_dict=True)
 class HaproxyBackend:
     """One ``backend`` section."""
 
@@ -84,8 +80,7 @@ class HaproxyBackend:
     extra: list[str]
 
 
-@fast_init
-@dataclass(frozen=True)
+@record(fill_dict=True)
 class HaproxyFrontend:
     """One ``frontend`` section."""
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from lbgen.compare import Change
 from lbgen.confparse.tree import ConfigTree, Node, ParseError, fail
 from lbgen.effective.differ import Difference, differences
 from lbgen.effective.model import Origin, header_fields
+from lbgen.frozen import record
 from lbgen.keepalived.syntax import unquote
 from lbgen.keepalived.table import TABLE
 
@@ -32,7 +33,7 @@ AUTH_PASS_MAX = 8
 CODE_VALUE = "keepalived-value"
 
 
-@dataclass(frozen=True)
+@record
 class Globals:
     """The ``global_defs`` settings that matter to the tier."""
 
@@ -43,7 +44,7 @@ class Globals:
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Script:
     """One ``vrrp_script``."""
 
@@ -57,7 +58,7 @@ class Script:
     origins: Mapping[str, Origin] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Instance:
     """One ``vrrp_instance``."""
 
@@ -81,7 +82,7 @@ class Instance:
     """Where each peer, VIP and tracked script is written (a diff points at the entry)."""
 
 
-@dataclass(frozen=True)
+@record
 class KeepalivedConfig:
     """The effective model of one keepalived.conf."""
 

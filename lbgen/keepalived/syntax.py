@@ -28,11 +28,12 @@ from lbgen.confparse.tree import (
     ParseError,
     fail,
 )
+from lbgen.frozen import record
 
 ENGINE = "keepalived"
 
 
-@dataclass(frozen=True)
+@record
 class Token:
     """One word of a line, or a brace, where it starts."""
 

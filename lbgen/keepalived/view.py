@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level
+from lbgen.frozen import record
 from lbgen.keepalived.table import codec_of
 from lbgen.resolve import Resolved
 from lbgen.spec.vip import Vip, VipNode, family, health_target, priorities
@@ -47,7 +47,7 @@ ALIVE_SCRIPT = "lbgen_alive"
 INSTANCE_NAMES = {"ipv4": "lbgen_ipv4", "ipv6": "lbgen_ipv6"}
 
 
-@dataclass(frozen=True)
+@record
 class HoldRule:
     """One nft rule of ``--layout nft``: SYNs to ``address`` on ``ports`` with no socket wait."""
 
@@ -60,7 +60,7 @@ class NodeError(ValueError):
     """The node to render is missing or not one of ``vip.nodes`` (one line, exit 2)."""
 
 
-@dataclass(frozen=True)
+@record
 class KeepalivedScript:
     """One ``vrrp_script`` block."""
 
@@ -73,7 +73,7 @@ class KeepalivedScript:
     weight: int
 
 
-@dataclass(frozen=True)
+@record
 class KeepalivedInstance:
     """One ``vrrp_instance`` block (one per VIP family)."""
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from lbgen.directives import Directive, DirectiveTable, table
+from lbgen.frozen import record
 from lbgen.spec.grammar import EXPECT_BODY
 from lbgen.units import ceil_seconds, format_nginx_duration
 
@@ -53,7 +53,7 @@ def parse_nginx_time(text: str) -> int | None:
 # --- codecs ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Integer:
     """A whole number (``weight=3``, ``max_conns=100``); nginx refuses signs and spaces."""
 
@@ -70,7 +70,7 @@ class Integer:
         return int(text)
 
 
-@dataclass(frozen=True)
+@record
 class Time:
     """An nginx time (``proxy_connect_timeout 5s``, ``slow_start=30s``), in microseconds."""
 
@@ -86,7 +86,7 @@ class Time:
         return us
 
 
-@dataclass(frozen=True)
+@record
 class FailTimeout:
     """``fail_timeout``: nginx OSS's passive check window, ``interval * fall`` rounded up to
     whole seconds (the time ``fall`` failed active checks would have taken).
@@ -112,7 +112,7 @@ class FailTimeout:
         return window_us // fall // _MS * _MS
 
 
-@dataclass(frozen=True)
+@record
 class Tries:
     """``proxy_next_upstream_tries``: the first attempt plus ``retries``."""
 
@@ -127,7 +127,7 @@ class Tries:
         return tries - 1
 
 
-@dataclass(frozen=True)
+@record
 class OnOff:
     """``on`` / ``off``."""
 
@@ -155,7 +155,7 @@ BALANCE_METHODS: Mapping[str, tuple[str, ...]] = {
 HASHING_BALANCES = frozenset({"source", "random"})
 
 
-@dataclass(frozen=True)
+@record
 class Method:
     """The balancing method directive of an upstream (spec ``balance``)."""
 
@@ -186,7 +186,7 @@ METHOD_NAMES: Mapping[str, str] = {
 _STATUS_REGEX = re.compile(r"\^HTTP/1\\\.\[01\] \(?(\d{3}(?:\|\d{3})*)\)? ?")
 
 
-@dataclass(frozen=True)
+@record
 class StatusExpect:
     """The regular expression of an NGINX Plus ``match`` block's ``expect ~`` that accepts the
     answers whose status is one of the spec's ``health.expect`` codes."""
@@ -203,7 +203,7 @@ class StatusExpect:
         return tuple(sorted({int(code) for code in found.group(1).split("|")}))
 
 
-@dataclass(frozen=True)
+@record
 class BodyExpect:
     """The regular expression of an NGINX Plus ``match`` block's ``expect ~`` that searches the
     answer for the spec's ``health.expect_body`` (its grammar has no regex character)."""
@@ -219,7 +219,7 @@ class BodyExpect:
         return text
 
 
-@dataclass(frozen=True)
+@record
 class Zone:
     """``zone NAME SIZE``: the upstream's shared memory (name and KiB)."""
 

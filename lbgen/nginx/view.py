@@ -8,11 +8,12 @@ makes it an error). Built-in defaults that get dropped are summed up in one note
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from lbgen import extra as extras
 from lbgen.directives import Directive, DirectiveTable
+from lbgen.frozen import record
 from lbgen.names import LOG_FORMAT
 from lbgen.nginx.table import (
     CHECK_DETAILS,
@@ -60,7 +61,7 @@ _LOG_FORMAT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class NginxUpstream:
     """One ``upstream`` block."""
 
@@ -72,7 +73,7 @@ class NginxUpstream:
     """Whole statements (``fullconn 1;``), after the servers."""
 
 
-@dataclass(frozen=True)
+@record
 class NginxMatch:
     """An NGINX Plus ``match`` block for an http health check."""
 
@@ -81,7 +82,7 @@ class NginxMatch:
     expect: str | None  # None: no expectation, any answer counts (the engine's default)
 
 
-@dataclass(frozen=True)
+@record
 class NginxServer:
     """One stream ``server`` block: listeners and proxy settings."""
 
@@ -93,7 +94,7 @@ class NginxServer:
     """Whole statements, ``;`` or block included, after the modelled directives."""
 
 
-@dataclass(frozen=True)
+@record
 class NginxHealthListener:
     """The load balancer's own liveness endpoint: a stream ``return`` listener (any path), or,
     with ``global.health.extra.nginx``, an ``http {}`` server answering on ``path`` beside the

@@ -14,9 +14,10 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
+from lbgen.frozen import record
 from lbgen.haproxy import command as haproxy_command
 from lbgen.keepalived import command as keepalived_command
 from lbgen.nginx import command as nginx_command
@@ -81,7 +82,7 @@ class EngineUnavailable(Exception):
     """The engine cannot be run here: no binary, no Docker, no image."""
 
 
-@dataclass(frozen=True)
+@record
 class CheckResult:
     """What the engine said about a config.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
+from lbgen.frozen import record
 from lbgen.spec.models import Spec
 from lbgen.spec.source import Path_, SpecSource, dotted
 from lbgen.spec.vip import vip_checks
@@ -23,7 +24,7 @@ def _bind_key(address: HostPort) -> tuple[str, int]:
 GLOBAL_BINDS: tuple[Path_, ...] = (("global", "stats", "bind"), ("global", "health", "bind"))
 
 
-@dataclass(frozen=True)
+@record
 class FrontendRefs:
     """What the reference checks need of one frontend: its pool and its bind addresses."""
 

@@ -23,11 +23,11 @@ enumerated field. Its description is the model's docstring (:attr:`Field.doc`), 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, get_args, get_origin
 
+from lbgen.frozen import record
 from lbgen.spec.models import (
     LOG_WORDS,
     Balance,
@@ -112,7 +112,7 @@ class Kind(StrEnum):
     """Whole verbatim engine sections: header -> its directives."""
 
 
-@dataclass(frozen=True)
+@record
 class Field:
     """One leaf field of the spec."""
 

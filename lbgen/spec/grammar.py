@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from lbgen.frozen import record
 
 #: The end of the input, for Python (whose ``$`` also matches before a final "\n") and ECMA alike.
 END = r"$(?!\n)"
 
 
-@dataclass(frozen=True)
+@record
 class Grammar:
     """One field's grammar: ``pattern`` for the JSON Schema, :meth:`matches` for the loader."""
 

@@ -6,11 +6,11 @@ pool ends up with without importing the resolver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from lbgen.frozen import record
 from lbgen.spec.models import Defaults, Model
 from lbgen.spec.source import Path_
 
@@ -52,7 +52,7 @@ BUILTIN_DEFAULTS_DATA: dict[str, Any] = (
 BUILTIN_DEFAULTS: Defaults = _constructed(Defaults, BUILTIN_DEFAULTS_DATA)
 
 
-@dataclass(frozen=True)
+@record
 class Layer:
     """One block of the spec that may set a field, and where it sits."""
 

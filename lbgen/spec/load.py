@@ -7,7 +7,6 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -22,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
+from lbgen.frozen import record
 from lbgen.spec.models import Spec
 from lbgen.spec.source import (
     MAX_DEPTH,
@@ -482,7 +482,7 @@ def _drop_schema_key(document: dict[Any, Any], source: SpecSource) -> None:
         ])  # fmt: skip
 
 
-@dataclass(frozen=True)
+@record
 class LoadedSpec:
     """A valid spec with where it came from and the warnings found while loading it."""
 

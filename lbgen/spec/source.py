@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError
+from lbgen.frozen import record
 
 Path_ = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@record
 class SpecSource:
     """Where a spec came from and where each of its keys and values sits (1-based).
 
