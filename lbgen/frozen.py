@@ -9,8 +9,10 @@ of the same class unfrozen, and a spec of 10,000 servers builds several such obj
 
 :func:`record` lets :func:`dataclasses.dataclass` do the bookkeeping that compiles nothing
 (fields, defaults as class attributes, ``__match_args__``: so ``dataclasses.fields``,
-``replace``, ``asdict`` and ``is_dataclass`` work as before), compiles one ``__init__`` that fills
-the instance's ``__dict__`` directly, and gives the class the shared ``__repr__``,
+``replace``, ``asdict`` and ``is_dataclass`` work as before), compiles one ``__init__`` (storing
+each field through a pre-bound ``object.__setattr__``; with ``fill_dict=True`` into the
+instance's ``__dict__`` directly, for rows built once per server), and gives the class the
+shared ``__repr__``,
 ``__setattr__`` and ``__delattr__`` below, driven by what it computed once per class
 (:class:`_Shape`). ``__eq__`` and ``__hash__``, hot when a large spec is resolved and viewed, are
 the dataclass's own code, compiled on first use (a render uses none). Results are the
