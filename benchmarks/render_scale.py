@@ -24,6 +24,7 @@ time per server: what a ratio to the floor is made of.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -142,6 +143,11 @@ def child(what: str, kind: str, pools: int) -> None:
     three, so that the difference of two counts is one run."""
     _, run_lbgen, floors = runners()
     text = spec_text(kind, pools)
+    # The set-up's objects out of the collector's sight, as in a process that only ran this:
+    # else whether the run happens to trigger a full collection over them (tens of millions of
+    # instructions) decides the count.
+    gc.collect()
+    gc.freeze()
     if what == "lbgen":
         run_lbgen(text)
     elif what == "floor":
