@@ -253,6 +253,12 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     yaml_name, run_lbgen, floors = runners()
+    # As in the counting children: the set-up's objects (lbgen and its imports) out of the
+    # collector's sight, so that a run pays for collecting its own objects only, as it would in
+    # a process of its own (the floor's time wandered from 7 to 60 ms with full collections
+    # over them; lbgen pauses the collector while it loads and renders).
+    gc.collect()
+    gc.freeze()
     print(
         f"{SERVERS} servers per pool; floor = bare parse (json, {yaml_name}) + f-strings; "
         f"median of {args.runs} alternating runs; peak = tracemalloc peak of one run"
