@@ -158,3 +158,45 @@ def test_admin_without_auth_is_warned(tmp_path: Path) -> None:
     spec.write_text(SPEC)
     result = run_lbgen("render", str(spec), "-t", "haproxy", "-o", str(tmp_path / "h.cfg"))
     assert "stats-admin-open" not in result.stderr
+
+
+NGINX_LOG_SPEC = """\
+version: 1
+name: logs
+global:
+  log: LOG
+frontends:
+  api: {bind: ["127.0.0.1:16443"], pool: cp}
+pools:
+  cp: {servers: {m1: "127.0.0.1:7001"}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "reported"),
+    [
+        ("udp://127.0.0.1:514", None),
+        ("stdout", "global: access_log syslog:server=127.0.0.1:514 → /dev/stdout"),
+        ("none", "global: access_log syslog:server=127.0.0.1:514 → unset"),
+        ("udp://127.0.0.2:514", "→ syslog:server=127.0.0.2:514"),
+    ],
+)
+def test_nginx_diff_compares_where_the_stream_level_logs(
+    tmp_path: Path, log: str, reported: str | None
+) -> None:
+    """``global.log`` is the stream level's ``access_log``: a config rendered with one log
+    target differs from a spec with another (it used to be "equivalent")."""
+    rendered_from = tmp_path / "before.yaml"
+    rendered_from.write_text(NGINX_LOG_SPEC.replace("LOG", "udp://127.0.0.1:514"))
+    config = tmp_path / "stream.conf"
+    result = run_lbgen("render", str(rendered_from), "-t", "nginx", "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    spec = tmp_path / "after.yaml"
+    spec.write_text(NGINX_LOG_SPEC.replace("LOG", log))
+    result = run_lbgen("diff", str(spec), "--against", str(config), "-t", "nginx")
+    if reported is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "equivalent" in result.stdout
+    else:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert reported in result.stdout, result.stdout

@@ -170,6 +170,7 @@ class _NginxReader:
             engine="nginx",
             frontends=frontends,
             backends=backends,
+            globals=_stream_logging(stream),
             sections=_sections(self.tree, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
@@ -430,6 +431,17 @@ _MAIN_READ = frozenset({"stream", "events", "error_log", "load_module"})
 _MAIN_PROCESS = frozenset({"user", "pid", "daemon", "master_process"})
 #: Stream-level statements the model reads; the rest are extras (``defaults.extra.nginx``).
 _STREAM_READ = frozenset({"upstream", "server", "match", "access_log", "log_format"})
+
+
+def _stream_logging(stream: Sequence[Node]) -> dict[str, str]:
+    """Where the stream level logs its connections (what ``global.log`` decides): its
+    ``access_log`` destinations, in order; none when it does not log (nginx's stream default,
+    which ``access_log off`` restores at that level whatever else it says). The format is not
+    compared: what a line holds is lbgen's choice, not the spec's."""
+    logs = [node for node in stream if node.keyword == "access_log" and node.args]
+    if not logs or any(node.args[0] == "off" for node in logs):
+        return {}
+    return {"access_log": "; ".join(node.args[0] for node in logs)}
 
 
 def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
