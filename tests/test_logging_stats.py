@@ -200,3 +200,56 @@ def test_nginx_diff_compares_where_the_stream_level_logs(
     else:
         assert result.returncode == 1, result.stdout + result.stderr
         assert reported in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("log", "reported"),
+    [
+        ("{target: stdout, level: warning}", None),
+        ("{target: stdout, level: info}", "global: error_log stderr warn → stderr info"),
+        ("{target: stdout}", "global: error_log stderr warn → stderr\n"),
+        ("none", "global: error_log stderr warn → unset"),
+    ],
+)
+def test_nginx_diff_compares_the_main_contexts_error_log(
+    tmp_path: Path, log: str, reported: str | None
+) -> None:
+    """In a whole nginx.conf, ``global.log`` also writes the main context's ``error_log``, level
+    and all: a config rendered with one level differs from a spec with another (only the
+    provenance digest told them apart before, and that alone exits 0)."""
+    rendered_from = tmp_path / "before.yaml"
+    rendered_from.write_text(NGINX_LOG_SPEC.replace("LOG", "{target: stdout, level: warning}"))
+    config = tmp_path / "nginx.conf"
+    args = ("-t", "nginx", "--layout", "full")
+    result = run_lbgen("render", str(rendered_from), *args, "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "\nerror_log stderr warn;\n" in config.read_text()
+    spec = tmp_path / "after.yaml"
+    spec.write_text(NGINX_LOG_SPEC.replace("LOG", log))
+    result = run_lbgen("diff", str(spec), "--against", str(config), *args)
+    if reported is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "equivalent" in result.stdout
+    else:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert reported in result.stdout + "\n", result.stdout
+
+
+def test_nginx_diff_reads_an_error_log_only_in_the_main_context(tmp_path: Path) -> None:
+    """An ``error_log`` inside the stream block is the stream level's own statement (an extra),
+    not the main context's: it is reported as an extra, never as ``global: error_log``."""
+    spec = tmp_path / "lb.yaml"
+    spec.write_text(NGINX_LOG_SPEC.replace("LOG", "stdout"))
+    config = tmp_path / "stream.conf"
+    result = run_lbgen("render", str(spec), "-t", "nginx", "-o", str(config))
+    assert result.returncode == 0, result.stderr
+    text = config.read_text()
+    config.write_text(text.replace("stream {\n", "stream {\n    error_log stderr info;\n", 1))
+    result = run_lbgen("diff", str(spec), "--against", str(config), "-t", "nginx")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error_log stderr info" in result.stdout, result.stdout
+    assert "global: error_log" not in result.stdout, result.stdout
+    config.write_text("error_log stderr info;\n" + text)
+    result = run_lbgen("diff", str(spec), "--against", str(config), "-t", "nginx")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "global: error_log stderr info → unset" in result.stdout, result.stdout

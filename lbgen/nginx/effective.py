@@ -170,7 +170,7 @@ class _NginxReader:
             engine="nginx",
             frontends=frontends,
             backends=backends,
-            globals=_stream_logging(stream),
+            globals=_logging(list(self.tree.directives()), stream),
             sections=_sections(self.tree, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
@@ -433,15 +433,29 @@ _MAIN_PROCESS = frozenset({"user", "pid", "daemon", "master_process"})
 _STREAM_READ = frozenset({"upstream", "server", "match", "access_log", "log_format"})
 
 
-def _stream_logging(stream: Sequence[Node]) -> dict[str, str]:
-    """Where the stream level logs its connections (what ``global.log`` decides): its
-    ``access_log`` destinations, in order; none when it does not log (nginx's stream default,
-    which ``access_log off`` restores at that level whatever else it says). The format is not
-    compared: what a line holds is lbgen's choice, not the spec's."""
+def _logging(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, str]:
+    """Where the config logs, as ``global.log`` decides it: the stream level's ``access_log``
+    destinations, in order (none when it does not log: nginx's stream default, which
+    ``access_log off`` restores at that level whatever else it says), and the main context's
+    ``error_log`` arguments, destination and level (lbgen's full layout writes them from the
+    first log entry; absent, nginx's compiled-in default). The access log's format is not compared:
+    what a line holds is lbgen's choice, not the spec's."""
+    out: dict[str, str] = {}
     logs = [node for node in stream if node.keyword == "access_log" and node.args]
-    if not logs or any(node.args[0] == "off" for node in logs):
-        return {}
-    return {"access_log": "; ".join(node.args[0] for node in logs)}
+    if logs and not any(node.args[0] == "off" for node in logs):
+        out["access_log"] = "; ".join(node.args[0] for node in logs)
+    if _has_main_context(top):
+        errors = [" ".join(node.args) for node in top if node.keyword == "error_log" and node.args]
+        if errors:
+            out["error_log"] = "; ".join(errors)
+    return out
+
+
+def _has_main_context(top: Sequence[Node]) -> bool:
+    """Whether the file's top level is nginx's main context: it holds a ``stream`` or
+    ``events`` block (lbgen's stream and full layouts, an nginx.conf), where the upstreams
+    layout's top level is the inside of a stream block."""
+    return any(n.keyword in ("stream", "events") for n in top)
 
 
 def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
@@ -460,7 +474,7 @@ def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
             out[name] = Section(name, tuple(sorted(texts)), origins, where)
 
     top = list(tree.directives())
-    if any(n.keyword == "stream" for n in top) or any(n.keyword == "events" for n in top):
+    if _has_main_context(top):
         main = []
         for node in top:
             if node.keyword in _MAIN_READ or node.keyword in _MAIN_PROCESS:
