@@ -124,14 +124,14 @@ def _guard(context: jinja2.runtime.Context, value: Any) -> Any:
     if type(value) is int:  # digits and a minus sign: safe in every engine's syntax
         return value
     text = value if type(value) is str else str(value)
-    if _PLAIN.fullmatch(text) and not isinstance(value, Verbatim):
-        return value
     if isinstance(value, Verbatim):
         if not text.isascii() or not text.isprintable():
             raise UnsafeValueError(
                 _engine_of_template(context.name)[0], context.name or "?", text,
                 "is not printable ASCII on one line", None,
             )  # fmt: skip
+        return value
+    if _PLAIN.fullmatch(text):
         return value
     for engine in _engine_of_template(context.name):
         reason = _unsafe(engine, text)

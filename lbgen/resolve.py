@@ -10,9 +10,9 @@ point its warnings at the line the user wrote, or knows the value is a built-in 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ from lbgen.spec.vip import Vip
 from lbgen.units import HostPort, parse_duration, parse_host_port
 
 Sources = Mapping[str, Path_]
+_T = TypeVar("_T")
 
 
 def _us(value: str | None) -> int | None:
@@ -263,33 +264,65 @@ def _weight(value: int | str | None) -> int | None:
     return value
 
 
+def _once_per_spec(
+    shared: dict[str, Any], key: str, inherits: bool, resolve: Callable[[], _T]
+) -> _T:
+    """``resolve()``, shared through ``shared`` under ``key`` when its owner ``inherits`` the
+    whole block: a block the owner sets nothing of resolves alike in every such owner, so it is
+    resolved once per spec (the values are never mutated)."""
+    if not inherits:
+        return resolve()
+    if key not in shared:
+        shared[key] = resolve()
+    value: _T = shared[key]
+    return value
+
+
 def _resolve_health(
     spec: Spec, pool_name: str, shared: dict[str, Any] | None = None
 ) -> ResolvedHealth:
-    # Every pool whose own health block sets nothing resolves to the same (immutable) value:
-    # resolved once per spec and shared through ``shared``.
-    shared = {} if shared is None else shared
-    inherits = not spec.pools[pool_name].health.__pydantic_fields_set__
-    if inherits and "health" in shared:
-        health: ResolvedHealth = shared["health"]
-        return health
-    layers = [
-        Layer(spec.pools[pool_name].health, ("pools", pool_name, "health")),
-        Layer(spec.defaults.health, ("defaults", "health")),
-    ]
-    values, sources = _resolve_block(HEALTH_FIELDS, layers, BUILTIN_DEFAULTS.health)
-    for name in _HEALTH_DURATIONS:
-        values[name] = _us(values[name])
-    if values["expect"] is not None:
-        values["expect"] = tuple(values["expect"])
-    resolved = ResolvedHealth(**values, sources=sources)
-    if inherits:
-        shared["health"] = resolved
-    return resolved
+    own = spec.pools[pool_name].health
+
+    def resolve() -> ResolvedHealth:
+        layers = [
+            Layer(own, ("pools", pool_name, "health")),
+            Layer(spec.defaults.health, ("defaults", "health")),
+        ]
+        values, sources = _resolve_block(HEALTH_FIELDS, layers, BUILTIN_DEFAULTS.health)
+        for name in _HEALTH_DURATIONS:
+            values[name] = _us(values[name])
+        if values["expect"] is not None:
+            values["expect"] = tuple(values["expect"])
+        return ResolvedHealth(**values, sources=sources)
+
+    inherits = not own.__pydantic_fields_set__
+    return _once_per_spec({} if shared is None else shared, "health", inherits, resolve)
 
 
-def _defaults_timeouts(spec: Spec) -> Layer:
-    return Layer(spec.defaults.timeouts, ("defaults", "timeouts"))
+def _resolve_timeouts(
+    names: tuple[str, ...], spec: Spec, own: BaseModel, path: Path_
+) -> tuple[dict[str, int | None], dict[str, Path_]]:
+    """A timeouts block (``own``, at ``path``) over ``defaults.timeouts``: values in µs, sources
+    keyed ``timeouts.<name>``."""
+    values, sources = _resolve_block(
+        names,
+        [Layer(own, (*path, "timeouts")), Layer(spec.defaults.timeouts, ("defaults", "timeouts"))],
+        BUILTIN_DEFAULTS.timeouts,
+    )  # fmt: skip
+    return {k: _us(v) for k, v in values.items()}, {f"timeouts.{k}": v for k, v in sources.items()}
+
+
+def _resolve_server_defaults(
+    pool_layers: list[Layer],
+) -> tuple[dict[str, Any], dict[str, Path_]]:
+    params, sources = _resolve_block(SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS)
+    server_defaults = {
+        "weight": _weight(params["weight"]),
+        "slowstart": _us(params["slowstart"]),
+        "maxconn": params["maxconn"],
+        "maxqueue": params["maxqueue"],
+    }
+    return server_defaults, sources
 
 
 def _resolve_pool(spec: Spec, name: str, shared: dict[str, Any] | None = None) -> ResolvedPool:
@@ -299,35 +332,15 @@ def _resolve_pool(spec: Spec, name: str, shared: dict[str, Any] | None = None) -
     pool_layers = [Layer(pool, path), Layer(spec.defaults, ("defaults",))]
     shared = {} if shared is None else shared
     values, sources = _resolve_block(POOL_SETTINGS, pool_layers, BUILTIN_DEFAULTS)
-    # A block the pool sets nothing of resolves alike in every such pool: once per spec.
-    if pool.timeouts.__pydantic_fields_set__ or "timeouts" not in shared:
-        timeouts, timeout_sources = _resolve_block(
-            POOL_TIMEOUTS,
-            [Layer(pool.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
-            BUILTIN_DEFAULTS.timeouts,
-        )  # fmt: skip
-        resolved_timeouts = ({k: _us(v) for k, v in timeouts.items()}, timeout_sources)
-        if not pool.timeouts.__pydantic_fields_set__:
-            shared["timeouts"] = resolved_timeouts
-    else:
-        resolved_timeouts = shared["timeouts"]
-    pool_timeouts, timeout_sources = resolved_timeouts
-    sources.update({f"timeouts.{k}": v for k, v in timeout_sources.items()})
-    sets_params = not pool.__pydantic_fields_set__.isdisjoint(SERVER_PARAMS)
-    if sets_params or "server_defaults" not in shared:
-        pool_server_params, pool_server_sources = _resolve_block(
-            SERVER_PARAMS, pool_layers, BUILTIN_DEFAULTS
-        )
-        server_defaults = {
-            "weight": _weight(pool_server_params["weight"]),
-            "slowstart": _us(pool_server_params["slowstart"]),
-            "maxconn": pool_server_params["maxconn"],
-            "maxqueue": pool_server_params["maxqueue"],
-        }
-        if not sets_params:
-            shared["server_defaults"] = (server_defaults, pool_server_sources)
-    else:
-        server_defaults, pool_server_sources = shared["server_defaults"]
+    pool_timeouts, timeout_sources = _once_per_spec(
+        shared, "pool_timeouts", not pool.timeouts.__pydantic_fields_set__,
+        lambda: _resolve_timeouts(POOL_TIMEOUTS, spec, pool.timeouts, path),
+    )  # fmt: skip
+    sources.update(timeout_sources)
+    server_defaults, pool_server_sources = _once_per_spec(
+        shared, "server_defaults", pool.__pydantic_fields_set__.isdisjoint(SERVER_PARAMS),
+        lambda: _resolve_server_defaults(pool_layers),
+    )  # fmt: skip
     sources.update({f"server_defaults.{k}": v for k, v in pool_server_sources.items()})
     servers = []
     for server_name, server in pool.servers.items():
@@ -385,20 +398,11 @@ def _resolve_frontend(
     """``shared``: the timeouts of frontends that set none, filled by the first such frontend."""
     frontend = spec.frontends[name]
     path: Path_ = ("frontends", name)
-    shared = {} if shared is None else shared
-    inherits = not frontend.timeouts.__pydantic_fields_set__
-    if inherits and "frontend_timeouts" in shared:
-        timeouts, sources = shared["frontend_timeouts"]
-    else:
-        values, value_sources = _resolve_block(
-            FRONTEND_TIMEOUTS,
-            [Layer(frontend.timeouts, (*path, "timeouts")), _defaults_timeouts(spec)],
-            BUILTIN_DEFAULTS.timeouts,
-        )  # fmt: skip
-        timeouts = {k: _us(v) for k, v in values.items()}
-        sources = {f"timeouts.{k}": v for k, v in value_sources.items()}
-        if inherits:
-            shared["frontend_timeouts"] = (timeouts, sources)
+    timeouts, sources = _once_per_spec(
+        {} if shared is None else shared, "frontend_timeouts",
+        not frontend.timeouts.__pydantic_fields_set__,
+        lambda: _resolve_timeouts(FRONTEND_TIMEOUTS, spec, frontend.timeouts, path),
+    )  # fmt: skip
     binds = tuple(_bind(text, v6only=bool(frontend.v6only)) for text in frontend.bind)
     return ResolvedFrontend(
         name=name,
