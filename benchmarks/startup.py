@@ -54,6 +54,96 @@ FLOOR_RENDER = [
 ]  # fmt: skip
 
 
+#: What ``lbgen validate`` of the example does beyond its floor, stage by stage: each stage is a
+#: process that runs every statement before it too (gc off and plugins skipped, as the command
+#: does), counted under callgrind; the difference to the stage before is that stage's cost.
+_STAGE_PRELUDE = (
+    "import gc, os, sys; gc.disable(); os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')"
+    "; import typer._adapters, ruamel.yaml, pydantic.main"
+)
+_STAGES = (
+    ("floor of validate (no lbgen code)", ""),
+    ("import lbgen.cli (the command tree)", "from lbgen import cli; cli._skip_plugin_discovery()"),
+    (
+        "import what the models use (units, grammar, types)",
+        "import lbgen.units, lbgen.spec.types, lbgen.spec.source",
+    ),
+    ("import the spec models (pydantic classes)", "import lbgen.spec.models as models"),
+    ("import the loader and the cross-checks", "import lbgen.spec.load as load, lbgen.spec.checks"),
+    ("generate Spec's core schema, build its validator", "models.Spec.model_rebuild()"),
+    ("parse the example (ruamel, positions kept)", "load.parse_yaml(open(EXAMPLE).read(), '')"),
+    ("validate it and cross-check (load() again)", "load.load(EXAMPLE)"),
+)
+#: Spec's core schema, pickled for the "validator cache" row: PlainValidator's serializers are
+#: local lambdas that do not pickle, and a plain str serializes alike without them.
+_PICKLE_SCHEMA = """
+import pickle, sys
+from lbgen import cli; cli._skip_plugin_discovery()
+from lbgen.spec.models import Spec
+Spec.model_rebuild()
+def strip(node):
+    if isinstance(node, list):
+        return [strip(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: strip(value) for key, value in node.items() if not (
+        key == "serialization" and "<lambda>" in getattr(value.get("function"), "__qualname__", "")
+    )}
+open(sys.argv[1], "wb").write(pickle.dumps(strip(Spec.__pydantic_core_schema__)))
+"""
+#: The stages up to the loader, then Spec's validator from that pickle instead of pydantic's
+#: schema generation, then the load.
+_CACHED = """
+import pickle
+from pydantic_core import SchemaSerializer, SchemaValidator
+schema = pickle.loads(open(PICKLED, "rb").read())
+models.Spec.__pydantic_core_schema__ = schema
+models.Spec.__pydantic_validator__ = SchemaValidator(schema)
+models.Spec.__pydantic_serializer__ = SchemaSerializer(schema)
+models.Spec.__pydantic_complete__ = True
+load.load(EXAMPLE)
+"""
+
+
+def stages() -> None:
+    """Print what ``lbgen validate`` of the example costs beyond its floor, stage by stage, and
+    what a cache of Spec's validator (which lbgen does not have) would leave."""
+    import tempfile
+
+    env = child_environment()  # `python -c` in ROOT imports this checkout's lbgen
+    head = f"{_STAGE_PRELUDE}; EXAMPLE = {str(EXAMPLE)!r}"
+
+    def count(code: str) -> int | None:
+        argv = [sys.executable, "-c", code]
+        subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, check=True)  # .pyc files
+        return instructions(argv)
+
+    before: int | None = None
+    statements = [head]
+    print("lbgen validate of the example, stage by stage (each counts all before it too)")
+    for label, statement in _STAGES:
+        if statement.startswith("load.load("):
+            statements.pop()  # load() parses again: it takes the parse stage's place
+        if statement:
+            statements.append(statement)
+        total = count("; ".join(statements))
+        if total is None:
+            print("instructions: valgrind is not installed")
+            return
+        step = f"+{(total - before) / 1e6:5.0f} M" if before is not None else ""
+        print(f"  {label:52} {total / 1e6:6.0f} M {step}")
+        before = total
+    with tempfile.TemporaryDirectory() as folder:
+        pickled = f"{folder}/spec-schema.pickle"
+        subprocess.run([sys.executable, "-c", _PICKLE_SCHEMA, pickled], cwd=ROOT, env=env,
+                       check=True)  # fmt: skip
+        imports = "; ".join(statement for _, statement in _STAGES[1:5])
+        cached = count(f"{head}; PICKLED = {pickled!r}; {imports}\n{_CACHED}")
+    if cached is not None and before is not None:
+        print(f"  {'the same with the validator from a pickled schema':52} {cached / 1e6:6.0f} M "
+              f"({(cached - before) / 1e6:+.0f} M; lbgen has no such cache)")  # fmt: skip
+
+
 def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
     """Median wall and CPU (user + system) time of each command, all alternating in one loop
     after one warm-up run each. CPU time is the steadier figure on a machine shared with other
@@ -95,7 +185,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--instructions", action="store_true", help="also count instructions")
+    parser.add_argument(
+        "--stages", action="store_true", help="only: where validate's instructions go"
+    )
     options = parser.parse_args()
+    if options.stages:
+        stages()
+        return
     runs = options.runs
     lbgen = [sys.executable, "-m", "lbgen"]
     commands = {

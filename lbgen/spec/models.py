@@ -6,7 +6,9 @@ difference matters to :mod:`lbgen.resolve`, which fills unset fields from the ou
 Custom checks raise ``PydanticCustomError`` whose type is the diagnostic code.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would evaluate every field's
+# annotation string when it creates the classes, at every start of the command (9 M
+# instructions of `lbgen validate`, see `benchmarks/startup.py --stages`).
 
 import re
 from typing import Annotated, Any, Literal

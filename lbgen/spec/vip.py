@@ -14,7 +14,9 @@ the package has no import cycles): what both use (the duration type, the wording
 value) is in :mod:`lbgen.spec.types`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would evaluate every field's
+# annotation string when it creates the classes, at every start of the command (9 M
+# instructions of `lbgen validate`, see `benchmarks/startup.py --stages`).
 
 import ipaddress
 from typing import Annotated, Any, Literal
