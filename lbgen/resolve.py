@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from pydantic import BaseModel
 
@@ -29,6 +29,7 @@ from lbgen.units import HostPort, parse_duration, parse_host_port
 
 Sources = Mapping[str, Path_]
 _T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 
 def _us(value: str | None) -> int | None:
@@ -265,15 +266,19 @@ def _weight(value: int | str | None) -> int | None:
 
 
 def _once_per_spec(
-    shared: dict[str, Any], key: str, inherits: bool, resolve: Callable[[], _T]
+    shared: dict[str, Any],
+    key: str,
+    inherits: bool,
+    resolve: Callable[[*_Args], _T],
+    *args: *_Args,
 ) -> _T:
-    """``resolve()``, shared through ``shared`` under ``key`` when its owner ``inherits`` the
+    """``resolve(*args)``, shared through ``shared`` under ``key`` when its owner ``inherits`` the
     whole block: a block the owner sets nothing of resolves alike in every such owner, so it is
     resolved once per spec (the values are never mutated)."""
     if not inherits:
-        return resolve()
+        return resolve(*args)
     if key not in shared:
-        shared[key] = resolve()
+        shared[key] = resolve(*args)
     value: _T = shared[key]
     return value
 
@@ -282,21 +287,23 @@ def _resolve_health(
     spec: Spec, pool_name: str, shared: dict[str, Any] | None = None
 ) -> ResolvedHealth:
     own = spec.pools[pool_name].health
+    return _once_per_spec(
+        {} if shared is None else shared, "health", not own.__pydantic_fields_set__,
+        _resolve_health_block, spec, own, pool_name,
+    )  # fmt: skip
 
-    def resolve() -> ResolvedHealth:
-        layers = [
-            Layer(own, ("pools", pool_name, "health")),
-            Layer(spec.defaults.health, ("defaults", "health")),
-        ]
-        values, sources = _resolve_block(HEALTH_FIELDS, layers, BUILTIN_DEFAULTS.health)
-        for name in _HEALTH_DURATIONS:
-            values[name] = _us(values[name])
-        if values["expect"] is not None:
-            values["expect"] = tuple(values["expect"])
-        return ResolvedHealth(**values, sources=sources)
 
-    inherits = not own.__pydantic_fields_set__
-    return _once_per_spec({} if shared is None else shared, "health", inherits, resolve)
+def _resolve_health_block(spec: Spec, own: BaseModel, pool_name: str) -> ResolvedHealth:
+    layers = [
+        Layer(own, ("pools", pool_name, "health")),
+        Layer(spec.defaults.health, ("defaults", "health")),
+    ]
+    values, sources = _resolve_block(HEALTH_FIELDS, layers, BUILTIN_DEFAULTS.health)
+    for name in _HEALTH_DURATIONS:
+        values[name] = _us(values[name])
+    if values["expect"] is not None:
+        values["expect"] = tuple(values["expect"])
+    return ResolvedHealth(**values, sources=sources)
 
 
 def _resolve_timeouts(
@@ -334,12 +341,12 @@ def _resolve_pool(spec: Spec, name: str, shared: dict[str, Any] | None = None) -
     values, sources = _resolve_block(POOL_SETTINGS, pool_layers, BUILTIN_DEFAULTS)
     pool_timeouts, timeout_sources = _once_per_spec(
         shared, "pool_timeouts", not pool.timeouts.__pydantic_fields_set__,
-        lambda: _resolve_timeouts(POOL_TIMEOUTS, spec, pool.timeouts, path),
+        _resolve_timeouts, POOL_TIMEOUTS, spec, pool.timeouts, path,
     )  # fmt: skip
     sources.update(timeout_sources)
     server_defaults, pool_server_sources = _once_per_spec(
         shared, "server_defaults", pool.__pydantic_fields_set__.isdisjoint(SERVER_PARAMS),
-        lambda: _resolve_server_defaults(pool_layers),
+        _resolve_server_defaults, pool_layers,
     )  # fmt: skip
     sources.update({f"server_defaults.{k}": v for k, v in pool_server_sources.items()})
     servers = []
@@ -401,7 +408,7 @@ def _resolve_frontend(
     timeouts, sources = _once_per_spec(
         {} if shared is None else shared, "frontend_timeouts",
         not frontend.timeouts.__pydantic_fields_set__,
-        lambda: _resolve_timeouts(FRONTEND_TIMEOUTS, spec, frontend.timeouts, path),
+        _resolve_timeouts, FRONTEND_TIMEOUTS, spec, frontend.timeouts, path,
     )  # fmt: skip
     binds = tuple(_bind(text, v6only=bool(frontend.v6only)) for text in frontend.bind)
     return ResolvedFrontend(
