@@ -921,10 +921,26 @@ class RenderedTier(Tier):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
         self.haproxy[role].wait(5)
+        # nginx's workers are not the master's Popen: they may still be exiting, their listening
+        # sockets open, after the master is reaped. A process has closed its files once it is a
+        # zombie or gone.
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.001)
         # Until here the kernel may still complete handshakes on the dying proxy's listening
         # socket (a stopped process keeps it) and reset them when it closes: those requests were
         # in flight at the kill. From here on no socket listens and the nft rule holds SYNs.
         self.gone_at = time.monotonic()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs or is still exiting (neither gone nor a zombie, which has closed its
+    files)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # --- fake API servers and clients, run inside a namespace ---------------------------------------

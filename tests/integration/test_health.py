@@ -315,6 +315,11 @@ def test_slowstart_ramps_a_recovered_server_up(
         assert any("slowstart" in w for w in balancer.warnings()), balancer.warnings()
         assert shares[0] >= 0.35, f"nginx has no slow start; b should jump to ~50%: {text}"
         return
-    assert shares[0] < 0.30, f"b jumped straight up: {text}"
+    # Ramping over the window, b's share is about 14% in the first slice, 33% and 45% in the
+    # next; jumping straight up, 50% from the start. The slices start at the first probe b
+    # answers, which comes late when the probes are slow (a loaded machine) and b's early
+    # weight small, shifting the slices up the ramp (a CI run saw 30% -> 40% -> 49% -> 50%):
+    # the bound sits between the second slice's share and a jump's.
+    assert shares[0] < 0.40, f"b jumped straight up: {text}"
     assert shares[0] < shares[1] < shares[2] + 0.05, f"no ramp: {text}"
     assert abs(shares[-1] - 0.5) <= 0.1, f"b not at its full share after the window: {text}"
