@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PlainValidator,
     PrivateAttr,
     Tag,
     ValidationInfo,
@@ -29,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lbgen.spec import grammar
-from lbgen.spec.types import Duration, grammar_schema, shown_value, why_unusable
+from lbgen.spec.types import Check, Duration, grammar_schema, shown_value, why_unusable
 from lbgen.spec.vip import Vip
 from lbgen.units import AddressError, parse_host_port
 
@@ -163,12 +162,10 @@ def check_http_path(value: Any) -> str:
     return value
 
 
-Name = Annotated[
-    str, PlainValidator(_check_name, json_schema_input_type=str), grammar_schema(grammar.NAME)
-]
+Name = Annotated[str, Check(_check_name), grammar_schema(grammar.NAME)]
 Weight = Annotated[
     int | str,
-    PlainValidator(_check_weight, json_schema_input_type=int | str),
+    Check(_check_weight),
     WithJsonSchema(
         {
             "anyOf": [
@@ -180,7 +177,7 @@ Weight = Annotated[
 ]
 ServerAddress = Annotated[
     str,
-    PlainValidator(_check_server_address, json_schema_input_type=str),
+    Check(_check_server_address),
     WithJsonSchema(
         {
             "type": "string",
@@ -191,7 +188,7 @@ ServerAddress = Annotated[
 ]
 BindAddress = Annotated[
     str,
-    PlainValidator(_check_bind_address, json_schema_input_type=str),
+    Check(_check_bind_address),
     WithJsonSchema(
         {
             "type": "string",
@@ -202,22 +199,22 @@ BindAddress = Annotated[
 ]
 CertPath = Annotated[
     str,
-    PlainValidator(check_cert_path, json_schema_input_type=str),
+    Check(check_cert_path),
     grammar_schema(grammar.CERT_PATH),
 ]
 HttpPath = Annotated[
     str,
-    PlainValidator(check_http_path, json_schema_input_type=str),
+    Check(check_http_path),
     grammar_schema(grammar.HTTP_PATH),
 ]
 ExpectBody = Annotated[
     str,
-    PlainValidator(check_expect_body, json_schema_input_type=str),
+    Check(check_expect_body),
     grammar_schema(grammar.EXPECT_BODY),
 ]
 DnsName = Annotated[
     str,
-    PlainValidator(check_dns_name, json_schema_input_type=str),
+    Check(check_dns_name),
     grammar_schema(grammar.DNS_NAME),
 ]
 Count = Annotated[int, Field(ge=0)]
@@ -243,7 +240,7 @@ def _check_extra_item(value: Any) -> str:
 
 ExtraItem = Annotated[
     str,
-    PlainValidator(_check_extra_item, json_schema_input_type=str),
+    Check(_check_extra_item),
     grammar_schema(grammar.EXTRA_DIRECTIVE),
 ]
 ExtraList = Annotated[list[ExtraItem], Field(min_length=1)]
@@ -481,7 +478,7 @@ def _check_stats_auth(value: Any) -> str:
 
 StatsAuth = Annotated[
     str,
-    PlainValidator(_check_stats_auth, json_schema_input_type=str),
+    Check(_check_stats_auth),
     grammar_schema(grammar.STATS_AUTH),
 ]
 
@@ -559,9 +556,7 @@ def _check_log(value: Any) -> str:
     )  # fmt: skip
 
 
-LogTarget = Annotated[
-    str, PlainValidator(_check_log, json_schema_input_type=str), grammar_schema(grammar.LOG_TARGET)
-]
+LogTarget = Annotated[str, Check(_check_log), grammar_schema(grammar.LOG_TARGET)]
 
 
 LogFacility = Literal[

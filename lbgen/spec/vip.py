@@ -26,7 +26,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
@@ -34,7 +33,7 @@ from pydantic_core import PydanticCustomError
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec import grammar
 from lbgen.spec.source import SpecSource
-from lbgen.spec.types import Duration, grammar_schema, shown_value, why_unusable
+from lbgen.spec.types import Check, Duration, grammar_schema, shown_value, why_unusable
 from lbgen.units import parse_duration, parse_host_port
 
 #: Priorities lbgen derives from the order of the nodes when none is given: the first node gets
@@ -146,12 +145,10 @@ def _check_auth_pass(value: Any) -> str:
 AUTH_PASS = grammar.Grammar("[A-Za-z0-9_.,:@+=~%^*()-]{1,8}")
 
 
-NodeName = Annotated[
-    str, PlainValidator(_check_node_name, json_schema_input_type=str), grammar_schema(grammar.NAME)
-]
+NodeName = Annotated[str, Check(_check_node_name), grammar_schema(grammar.NAME)]
 NodeAddress = Annotated[
     str,
-    PlainValidator(_check_ip, json_schema_input_type=str),
+    Check(_check_ip),
     WithJsonSchema(
         {
             "type": "string",
@@ -162,7 +159,7 @@ NodeAddress = Annotated[
 ]
 VipAddress = Annotated[
     str,
-    PlainValidator(_check_vip, json_schema_input_type=str),
+    Check(_check_vip),
     WithJsonSchema(
         {
             "type": "string",
@@ -171,12 +168,8 @@ VipAddress = Annotated[
         }
     ),
 ]
-Interface = Annotated[
-    str, PlainValidator(_check_interface, json_schema_input_type=str), grammar_schema(_INTERFACE)
-]
-AuthPass = Annotated[
-    str, PlainValidator(_check_auth_pass, json_schema_input_type=str), grammar_schema(AUTH_PASS)
-]
+Interface = Annotated[str, Check(_check_interface), grammar_schema(_INTERFACE)]
+AuthPass = Annotated[str, Check(_check_auth_pass), grammar_schema(AUTH_PASS)]
 
 
 def _one_or_more(value: Any) -> Any:
