@@ -74,22 +74,13 @@ _STAGES = (
     ("parse the example (ruamel, positions kept)", "load.parse_yaml(open(EXAMPLE).read(), '')"),
     ("validate it and cross-check (load() again)", "load.load(EXAMPLE)"),
 )
-#: Spec's core schema, pickled for the "validator cache" row: PlainValidator's serializers are
-#: local lambdas that do not pickle, and a plain str serializes alike without them.
+#: Spec's core schema, pickled for the "validator cache" row.
 _PICKLE_SCHEMA = """
 import pickle, sys
 from lbgen import cli; cli._skip_plugin_discovery()
 from lbgen.spec.models import Spec
 Spec.model_rebuild()
-def strip(node):
-    if isinstance(node, list):
-        return [strip(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    return {key: strip(value) for key, value in node.items() if not (
-        key == "serialization" and "<lambda>" in getattr(value.get("function"), "__qualname__", "")
-    )}
-open(sys.argv[1], "wb").write(pickle.dumps(strip(Spec.__pydantic_core_schema__)))
+open(sys.argv[1], "wb").write(pickle.dumps(Spec.__pydantic_core_schema__))
 """
 #: The stages up to the loader, then Spec's validator from that pickle instead of pydantic's
 #: schema generation, then the load.

@@ -1,5 +1,6 @@
-"""Spec value types shared by the spec's models (:mod:`.models`, :mod:`.vip`): the duration
-type and the helpers that word a refused value, below both so neither imports the other's."""
+"""Spec value types shared by the spec's models (:mod:`.models`, :mod:`.vip`): the annotation
+that runs a value's own check, the duration type and the helpers that word a refused value,
+below both so neither imports the other's."""
 
 from __future__ import annotations
 
