@@ -142,6 +142,7 @@ class _NginxReader:
         return value
 
     def read(self) -> Config:
+        top = list(self.tree.directives())
         stream = _nginx_stream_nodes(self.tree)
         backends: dict[str, Backend] = {}
         frontends: dict[str, Frontend] = {}
@@ -160,7 +161,7 @@ class _NginxReader:
                 target = backends.get(frontend.backend or "")
                 if check is not None and target is not None:
                     backends[target.name] = self._plus_health(target, node, check, matches)
-        for http in (n for n in self.tree.directives() if n.keyword == "http"):
+        for http in (n for n in top if n.keyword == "http"):
             for node in http.find("server"):
                 frontend = self._http_server(node)
                 if frontend.name in frontends:
@@ -170,8 +171,8 @@ class _NginxReader:
             engine="nginx",
             frontends=frontends,
             backends=backends,
-            globals=_logging(list(self.tree.directives()), stream),
-            sections=_sections(self.tree, stream),
+            globals=_logging(top, stream),
+            sections=_sections(top, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
             diagnostics=tuple(self.diagnostics),
@@ -438,8 +439,8 @@ def _logging(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, str]:
     destinations, in order (none when it does not log: nginx's stream default, which
     ``access_log off`` restores at that level whatever else it says), and the main context's
     ``error_log`` arguments, destination and level (lbgen's full layout writes them from the
-    first log entry; absent, nginx's compiled-in default). The access log's format is not compared:
-    what a line holds is lbgen's choice, not the spec's."""
+    first log entry; absent, nginx's compiled-in default). The access log's format is not
+    compared: what a line holds is lbgen's choice, not the spec's."""
     out: dict[str, str] = {}
     logs = [node for node in stream if node.keyword == "access_log" and node.args]
     if logs and not any(node.args[0] == "off" for node in logs):
@@ -458,7 +459,7 @@ def _has_main_context(top: Sequence[Node]) -> bool:
     return any(n.keyword in ("stream", "events") for n in top)
 
 
-def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
+def _sections(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, Section]:
     """What lies outside the modelled blocks: unmodelled directives of the main context
     (``main``) and of the stream level (``stream``), and the statements of other top-level
     blocks (``http``: its server blocks are frontends of the model, the rest is here)."""
@@ -473,7 +474,6 @@ def _sections(tree: ConfigTree, stream: Sequence[Node]) -> dict[str, Section]:
             where = Origin.of(origin) if origin is not None else Origin.of(nodes[0])
             out[name] = Section(name, tuple(sorted(texts)), origins, where)
 
-    top = list(tree.directives())
     if _has_main_context(top):
         main = []
         for node in top:
