@@ -57,3 +57,13 @@ def figure(source: str, text: str) -> None:
     """Print a measured figure and keep it for the end-of-run summary."""
     print(text)
     SUMMARY.append((source, text.strip()))
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs or is still exiting: neither gone nor a zombie (which has closed its
+    files and sockets, and which nobody may reap yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lbgen.runners import LocalRunner
+from tests.support import alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,15 +45,6 @@ def _config(engine: str, port: int) -> str:
         )
     server = f"  server {{\n    listen 127.0.0.1:{port};\n    proxy_pass 127.0.0.1:9;\n  }}\n"
     return f"stream {{\n{server}}}\n"
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie nobody reaps yet counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _children(pid: int) -> set[int]:
@@ -96,20 +88,20 @@ def test_engine_dies_with_the_process_that_started_it(engine: str) -> None:
         master = int(line)
         engine_pids = {master, *_children(master)}
         assert len(engine_pids) >= 2, "the engine runs a master and at least one worker"
-        assert all(_alive(pid) for pid in engine_pids)
+        assert all(alive(pid) for pid in engine_pids)
 
         child.send_signal(signal.SIGKILL)  # no stop(), no atexit, no finally in the child
         child.wait(timeout=30)
 
         deadline = time.monotonic() + 60
-        while any(_alive(pid) for pid in engine_pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in engine_pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = sorted(pid for pid in engine_pids if _alive(pid))
+        left = sorted(pid for pid in engine_pids if alive(pid))
         assert not left, f"{engine} outlived the process that started it: {left}"
     finally:
         if child.poll() is None:
             child.kill()
             child.wait(timeout=30)
         for pid in engine_pids:  # only what this test started, should the assertion fail
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +29,7 @@ from tests.integration.netns import (
     lab_namespaces,
     parse_addresses,
 )
-from tests.support import figure
+from tests.support import alive, figure
 
 pytestmark = [
     pytest.mark.integration,
@@ -48,15 +47,6 @@ def host_links() -> list[str]:
     """Every interface name in the host's own namespace."""
     out = subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True)
     return [str(link["ifname"]) for link in json.loads(out.stdout)]
-
-
-def alive(pid: int) -> bool:
-    """True while the PID exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_lab_addresses_live_only_in_its_namespaces_and_cleanup_leaves_nothing() -> None:

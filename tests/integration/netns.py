@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tests.support import alive
+
 from .fake_apiserver import FakeAPIServer, context_from_pem
 
 #: The benchmarking range (RFC 2544): never routed on the Internet, used here only inside the lab.
@@ -925,22 +927,12 @@ class RenderedTier(Tier):
         # sockets open, after the master is reaped. A process has closed its files once it is a
         # zombie or gone.
         deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.001)
         # Until here the kernel may still complete handshakes on the dying proxy's listening
         # socket (a stopped process keeps it) and reset them when it closes: those requests were
         # in flight at the kill. From here on no socket listens and the nft rule holds SYNs.
         self.gone_at = time.monotonic()
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs or is still exiting (neither gone nor a zombie, which has closed its
-    files)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # --- fake API servers and clients, run inside a namespace ---------------------------------------
