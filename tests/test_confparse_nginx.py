@@ -145,6 +145,37 @@ def test_directives_out_of_their_context_are_errors(text: str, line: int, direct
     assert diag.message == f'"{directive}" directive is not allowed here'
 
 
+#: Directives of other modules that configs put in a stream context: http's upstream method, and
+#: NGINX Plus's zone_sync, which belongs in a stream server.
+_MISPLACED = [
+    ("upstream u {\n    ip_hash;\n    server 127.0.0.1:1;\n}\n", 2, "ip_hash"),
+    ("zone_sync;\nupstream u {\n    server 127.0.0.1:1;\n}\n", 1, "zone_sync"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "directive"), _MISPLACED)
+def test_directives_nginx_refuses_in_a_stream_context_are_errors(
+    body: str, line: int, directive: str
+) -> None:
+    """The reader refuses what nginx refuses (it once read both as if nginx took them), and the
+    real nginx is the oracle: ``nginx -t`` fails on the same text."""
+    text = "events {}\nstream {\n" + body + "    server {\n        listen 127.0.0.1:7443;\n"
+    text += "        proxy_pass u;\n    }\n}\n"
+    with pytest.raises(SpecError) as caught:
+        parse_nginx(text, "bad.conf")
+    diag = caught.value.diagnostics[0]
+    assert (diag.code, diag.line) == (CODE_SYNTAX, line + 2)
+    assert diag.message == f'"{directive}" directive is not allowed here'
+    engines = pytest.importorskip("lbgen.runners")
+    if not engines.LocalRunner().available("nginx"):
+        pytest.skip("nginx is not installed")
+    result = engines.check_config(text, "nginx", runner="local")
+    if result.load_module:
+        text = f"load_module {result.load_module};\n{text}"
+        result = engines.check_config(text, "nginx", runner="local")
+    assert not result.ok and directive in result.output, result.output
+
+
 def test_an_included_file_is_checked_in_the_context_of_its_include(tmp_path: Path) -> None:
     (tmp_path / "ups.conf").write_text("upstream u {\n    server a:1;\n}\n")
     (tmp_path / "bad.conf").write_text("proxy_pass u;\n")

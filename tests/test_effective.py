@@ -405,7 +405,6 @@ def test_nginx_engine_defaults_and_server_parameters() -> None:
         ("hash $remote_addr consistent;", "source", ()),
         ("hash $remote_addr;", "hash", ("$remote_addr",)),
         ("random two least_conn;", "random", ("two", "least_conn")),
-        ("ip_hash;", "ip_hash", ()),
     ],
 )
 def test_nginx_methods(method: str, balance: str, args: tuple[str, ...]) -> None:

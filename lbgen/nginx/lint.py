@@ -36,9 +36,9 @@ def nginx_plus_only(ctx: LintContext) -> Iterator[Finding]:
 
 
 def nginx_backup_with_hash(ctx: LintContext) -> Iterator[Finding]:
-    """``backup`` servers with ``hash``, ``ip_hash`` or ``random``: nginx rejects the config."""
+    """``backup`` servers with ``hash`` or ``random``: nginx rejects the config."""
     for backend in ctx.config.backends.values():
-        if backend.balance not in ("source", "hash", "ip_hash", "random"):
+        if backend.balance not in ("source", "hash", "random"):
             continue
         for server in backend.servers.values():
             if server.backup:
@@ -112,7 +112,7 @@ RULES: tuple[Rule, ...] = (
          "nginx OSS refuses to start with NGINX Plus-only features",
          nginx_plus_only),
     Rule("LB112", "nginx-backup-with-hash", Level.ERROR, NGINX_ALL,
-         "nginx rejects backup servers with hash, ip_hash and random balancing",
+         "nginx rejects backup servers with hash and random balancing",
          nginx_backup_with_hash),
     Rule("LB113", "nginx-weight-zero", Level.ERROR, NGINX_ALL,
          "nginx requires weight >= 1; mark the server 'down' instead",

@@ -56,13 +56,6 @@ def _layout_context(parsed: Sequence[dict[str, Any]]) -> Context:
     return ("stream",)
 
 
-#: Directives crossplane (and nginx) refuse where they stand, which lbgen has always read there
-#: and its tests pin: ``ip_hash`` (an http upstream method) in a stream upstream is modelled as
-#: balance ``ip_hash``; ``zone_sync`` (a stream server directive) at the stream level is an
-#: unmodelled directive the import names. Refusing them would change what reading such a config
-#: gives (the lead decides; the test data would change with it).
-_READ_ANYWAY = frozenset({("ip_hash", ("stream", "upstream")), ("zone_sync", ("stream",))})
-
 _CROSSPLANE_ERROR = re.compile(r"^(?P<message>.*?) in (?P<file>.+?)(?::(?P<line>\d+))?$")
 
 
@@ -106,8 +99,6 @@ class _Reader:
         from crossplane.analyzer import analyze
         from crossplane.errors import NgxParserDirectiveError
 
-        if (stmt["directive"], ctx) in _READ_ANYWAY:
-            return
         term = "{" if "block" in stmt else ";"
         try:
             analyze(filename, stmt, term, ctx, check_ctx=True, check_args=False)

@@ -172,13 +172,13 @@ class Method:
         raise ValueError(f"no spec balance is written {text!r}")
 
 
-#: The balancing method directives, by keyword, as the effective model names them: what lbgen
-#: writes for a spec balance is named after it, ``ip_hash`` and other ``hash`` keys keep their
-#: own name (with their arguments).
+#: The balancing method directives of a stream upstream, by keyword, as the effective model
+#: names them: what lbgen writes for a spec balance is named after it, other ``hash`` keys keep
+#: their own name (with their arguments). http's ``ip_hash`` is not one: nginx refuses it in a
+#: stream upstream, and so does the reader.
 METHOD_NAMES: Mapping[str, str] = {
     "least_conn": "leastconn",
     "random": "random",
-    "ip_hash": "ip_hash",
     "hash": "hash",
 }
 
