@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from counting import child_environment, instructions
 from render_scale import yaml_text
@@ -55,24 +56,40 @@ FLOOR_RENDER = [
 
 
 #: What ``lbgen validate`` of the example does beyond its floor, stage by stage: each stage is a
-#: process that runs every statement before it too (gc off and plugins skipped, as the command
-#: does), counted under callgrind; the difference to the stage before is that stage's cost.
+#: process that runs every statement before it too (the validate floor's program, with plugins
+#: skipped as the command skips them), counted under callgrind; the difference to the stage
+#: before is that stage's cost.
 _STAGE_PRELUDE = (
-    "import gc, os, sys; gc.disable(); os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')"
-    "; import typer._adapters, ruamel.yaml, pydantic.main"
+    "import os; os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__'); " + FLOOR_VALIDATE[-1]
 )
+
+
+class _Stage(NamedTuple):
+    label: str
+    statement: str
+    #: The statement parses the example again: it takes the parse stage's place.
+    reparses: bool = False
+
+
 _STAGES = (
-    ("floor of validate (no lbgen code)", ""),
-    ("import lbgen.cli (the command tree)", "from lbgen import cli; cli._skip_plugin_discovery()"),
-    (
+    _Stage("floor of validate (no lbgen code)", ""),
+    _Stage(
+        "import lbgen.cli (the command tree)", "from lbgen import cli; cli._skip_plugin_discovery()"
+    ),
+    _Stage(
         "import what the models use (units, grammar, types)",
         "import lbgen.units, lbgen.spec.types, lbgen.spec.source",
     ),
-    ("import the spec models (pydantic classes)", "import lbgen.spec.models as models"),
-    ("import the loader and the cross-checks", "import lbgen.spec.load as load, lbgen.spec.checks"),
-    ("generate Spec's core schema, build its validator", "models.Spec.model_rebuild()"),
-    ("parse the example (ruamel, positions kept)", "load.parse_yaml(open(EXAMPLE).read(), '')"),
-    ("validate it and cross-check (load() again)", "load.load(EXAMPLE)"),
+    _Stage("import the spec models (pydantic classes)", "import lbgen.spec.models as models"),
+    _Stage(
+        "import the loader and the cross-checks",
+        "import lbgen.spec.load as load, lbgen.spec.checks",
+    ),
+    _Stage("generate Spec's core schema, build its validator", "models.Spec.model_rebuild()"),
+    _Stage(
+        "parse the example (ruamel, positions kept)", "load.parse_yaml(open(EXAMPLE).read(), '')"
+    ),
+    _Stage("validate it and cross-check (load() again)", "load.load(EXAMPLE)", reparses=True),
 )
 #: Spec's core schema, pickled for the "validator cache" row.
 _PICKLE_SCHEMA = """
@@ -112,9 +129,9 @@ def stages() -> None:
     before: int | None = None
     statements = [head]
     print("lbgen validate of the example, stage by stage (each counts all before it too)")
-    for label, statement in _STAGES:
-        if statement.startswith("load.load("):
-            statements.pop()  # load() parses again: it takes the parse stage's place
+    for label, statement, reparses in _STAGES:
+        if reparses:
+            statements.pop()
         if statement:
             statements.append(statement)
         total = count("; ".join(statements))
@@ -128,7 +145,7 @@ def stages() -> None:
         pickled = f"{folder}/spec-schema.pickle"
         subprocess.run([sys.executable, "-c", _PICKLE_SCHEMA, pickled], cwd=ROOT, env=env,
                        check=True)  # fmt: skip
-        imports = "; ".join(statement for _, statement in _STAGES[1:5])
+        imports = "; ".join(stage.statement for stage in _STAGES[1:5])
         cached = count(f"{head}; PICKLED = {pickled!r}; {imports}\n{_CACHED}")
     if cached is not None and before is not None:
         print(f"  {'the same with the validator from a pickled schema':52} {cached / 1e6:6.0f} M "
