@@ -250,7 +250,8 @@ def listening(
 
 
 def _children(pid: int) -> set[int]:
-    """PIDs whose parent is ``pid`` (Linux /proc)."""
+    """PIDs whose parent is ``pid`` (Linux /proc): lbgen.runners.local.child_pids, repeated
+    because this script imports only the standard library."""
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lbgen.runners import LocalRunner
+from lbgen.runners.local import child_pids
 from tests.support import alive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,18 +46,6 @@ def _config(engine: str, port: int) -> str:
         )
     server = f"  server {{\n    listen 127.0.0.1:{port};\n    proxy_pass 127.0.0.1:9;\n  }}\n"
     return f"stream {{\n{server}}}\n"
-
-
-def _children(pid: int) -> set[int]:
-    out = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.add(int(stat.parent.name))
-    return out
 
 
 _CHILD = """
@@ -86,7 +75,7 @@ def test_engine_dies_with_the_process_that_started_it(engine: str) -> None:
         line = child.stdout.readline()
         assert line.strip().isdigit(), child.communicate(timeout=30)[1]
         master = int(line)
-        engine_pids = {master, *_children(master)}
+        engine_pids = {master, *child_pids(master)}
         assert len(engine_pids) >= 2, "the engine runs a master and at least one worker"
         assert all(alive(pid) for pid in engine_pids)
 

@@ -177,7 +177,7 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] 
     return preexec
 
 
-def _child_pids(pid: int) -> set[int]:
+def child_pids(pid: int) -> set[int]:
     """PIDs whose parent is ``pid`` (Linux /proc)."""
     children: set[int] = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -270,13 +270,13 @@ class LocalEngine:
         if self._proc is None or not self.running():
             raise RuntimeError("engine not running")
         binary = LocalRunner.binary(self.engine) or self.engine
-        before = _child_pids(self._proc.pid)
+        before = child_pids(self._proc.pid)
         self._write_config(config_text, binary)
         self.config_text = config_text
         self._proc.send_signal(signal.Signals[self._command.RELOAD_SIGNAL])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _child_pids(self._proc.pid) - before:
+            if child_pids(self._proc.pid) - before:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{self.engine} did not load the new config:\n{self.logs()[-2000:]}")
