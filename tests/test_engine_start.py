@@ -103,6 +103,33 @@ def test_haproxy_wrapped_counters_are_errors() -> None:
     assert paths == ["global.maxconn", "pools.cp.maxconn", "pools.cp.retries"]
 
 
+def test_haproxy_range_errors_of_shared_and_own_blocks_are_each_reported_once() -> None:
+    """Pools that set nothing share resolved blocks, whose ranges the view checks once; what a
+    pool or a server sets itself is checked on its own."""
+    text = (
+        "version: 1\n"
+        "defaults:\n  timeouts: {tunnel: 25d}\n  slowstart: 25d\n  health: {rise: 2147483648}\n"
+        "frontends:\n"
+        + "".join(f'  {p}: {{bind: ["127.0.0.1:{6443 + i}"], pool: {p}}}\n'
+                  for i, p in enumerate("abc"))
+        + "pools:\n"
+        "  a: {servers: {m1: 127.0.0.1:7001}}\n"
+        "  b:\n    servers:\n      m1: 127.0.0.1:7002\n"
+        "      m2: {address: 127.0.0.1:7003, maxconn: 2147483648}\n"
+        "  c: {health: {interval: 0s}, servers: {m1: 127.0.0.1:7004}}\n"
+    )  # fmt: skip
+    rendered = render(text, "haproxy")
+    errors = sorted((d.path, d.code) for d in rendered.diagnostics if d.level is Level.ERROR)
+    assert errors == [
+        ("defaults.health.rise", "haproxy-range"),
+        ("defaults.slowstart", "haproxy-timer-overflow"),
+        ("defaults.timeouts.tunnel", "haproxy-timer-overflow"),
+        ("pools.b.servers.m2.maxconn", "haproxy-range"),
+        ("pools.c.health.interval", "haproxy-zero-interval"),
+    ]
+    assert not isolated_check(rendered.text, "haproxy", strict=False).ok
+
+
 @pytest.mark.parametrize("name", ["client", "connect", "server"])
 def test_haproxy_zero_timeout_is_a_missing_timeout_warning(name: str) -> None:
     where = "defaults" if name == "client" else "pools.cp"

@@ -332,12 +332,12 @@ def _check_count(value: int | None, where: Path_, what: str, findings: Findings)
         )  # fmt: skip
 
 
-def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
-    """Every timer and counter of a backend within what HAProxy can hold."""
+def _check_shared_ranges(pool: ResolvedPool, findings: Findings) -> None:
+    """The timers and counters of the blocks pools may share (timeouts, server defaults, health)
+    within what HAProxy can hold: once per shared block, like the parts written from them."""
     for name, us in pool.timeouts.items():
         where = pool.sources.get(f"timeouts.{name}", pool.path)
         _check_duration(us, where, f"timeouts.{name}", findings)
-    _check_count(pool.retries, pool.sources.get("retries", pool.path), "retries", findings)
     for name in ("slowstart", "maxconn", "maxqueue"):
         where = pool.sources.get(f"server_defaults.{name}", pool.path)
         value = pool.server_defaults[name]
@@ -345,18 +345,6 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
             _check_duration(value, where, name, findings)
         else:
             _check_count(value, where, name, findings)
-    inherited = (pool.server_defaults["slowstart"], pool.server_defaults["maxconn"],
-                 pool.server_defaults["maxqueue"])  # fmt: skip
-    for server in pool.servers:
-        if (server.slowstart, server.maxconn, server.maxqueue) == inherited:
-            continue  # checked above, where the pool (or defaults) sets it
-        # Where a value came from is looked up only for a value to check (most are None).
-        if server.slowstart is not None:
-            where = server.sources.get("slowstart", server.path)
-            _check_duration(server.slowstart, where, "slowstart", findings)
-        for name, value in (("maxconn", server.maxconn), ("maxqueue", server.maxqueue)):
-            if value is not None:
-                _check_count(value, server.sources.get(name, server.path), name, findings)
     health = pool.health
     if health.check in (None, "none"):
         return
@@ -373,6 +361,23 @@ def _check_pool_ranges(pool: ResolvedPool, findings: Findings) -> None:
     for name in ("rise", "fall"):
         where = health.sources.get(name, (*pool.path, "health"))
         _check_count(getattr(health, name), where, f"health.{name}", findings)
+
+
+def _check_own_ranges(pool: ResolvedPool, findings: Findings) -> None:
+    """The pool's retries and what its servers set themselves within what HAProxy can hold."""
+    _check_count(pool.retries, pool.sources.get("retries", pool.path), "retries", findings)
+    inherited = (pool.server_defaults["slowstart"], pool.server_defaults["maxconn"],
+                 pool.server_defaults["maxqueue"])  # fmt: skip
+    for server in pool.servers:
+        if (server.slowstart, server.maxconn, server.maxqueue) == inherited:
+            continue  # the pool's (or defaults') values: checked with the shared blocks
+        # Where a value came from is looked up only for a value to check (most are None).
+        if server.slowstart is not None:
+            where = server.sources.get("slowstart", server.path)
+            _check_duration(server.slowstart, where, "slowstart", findings)
+        for name, value in (("maxconn", server.maxconn), ("maxqueue", server.maxqueue)):
+            if value is not None:
+                _check_count(value, server.sources.get(name, server.path), name, findings)
 
 
 #: What a backend writes from its health, timeouts and server defaults alone: timeout settings,
@@ -394,8 +399,14 @@ def _backend(
     pool: ResolvedPool, findings: Findings, memo: dict[tuple[int, ...], _Shared] | None = None
 ) -> HaproxyBackend:
     """One backend; ``memo`` keeps the parts pools sharing their resolved blocks write alike
-    (resolve shares one object per block among pools that set nothing of it)."""
-    _check_pool_ranges(pool, findings)
+    (resolve shares one object per block among pools that set nothing of it), and checks those
+    blocks' ranges once."""
+    # Keyed by identity: the objects live as long as ``pool`` does, through the whole view.
+    key = (id(pool.health), id(pool.timeouts), id(pool.server_defaults))
+    parts = None if memo is None else memo.get(key)
+    if parts is None:
+        _check_shared_ranges(pool, findings)
+    _check_own_ranges(pool, findings)
     if pool.balance in _STATIC_BALANCE:
         for server in pool.servers:
             if server.slowstart is not None:
@@ -413,9 +424,6 @@ def _backend(
             "option ssl-hello-chk passes on any TLS answer, even an alert: check tls "
             "completes the handshake",
         )  # fmt: skip
-    # Keyed by identity: the objects live as long as ``pool`` does, through the whole view.
-    key = (id(pool.health), id(pool.timeouts), id(pool.server_defaults))
-    parts = None if memo is None else memo.get(key)
     if parts is None:
         parts = _shared_parts(pool)
         if memo is not None:
