@@ -436,6 +436,30 @@ def test_check_command_nginx_layouts(tmp_path: Path, layout: str) -> None:
     assert runner.invoke(app, ["check", str(conf), "--engine", "nginx"]).exit_code == 3
 
 
+def test_check_gives_a_full_nginx_config_nginxs_own_prefix(tmp_path: Path) -> None:
+    """Debian's stock nginx.conf loads the stream module by a path relative to nginx's prefix
+    (modules-enabled/50-mod-stream.conf: ``modules/ngx_stream_module.so``): ``lbgen check``
+    judges a full config as ``nginx -t -c FILE`` does (it once checked it from its temp folder
+    as the prefix, and rejected the stock config)."""
+    if not Path("/usr/share/nginx/modules/ngx_stream_module.so").exists():
+        pytest.skip("no stream module under Debian's nginx prefix")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        "load_module modules/ngx_stream_module.so;\nerror_log stderr;\nevents {}\n"
+        "stream {\n    upstream u {\n        server 127.0.0.1:6443;\n    }\n}\n"
+    )
+    assert _engine_verdict("nginx", conf).returncode == 0
+    result = run_lbgen("check", str(conf))
+    assert result.returncode == 0, result.stderr
+    conf.write_text(conf.read_text().replace("modules/", "no-such-folder/"))
+    assert _engine_verdict("nginx", conf).returncode != 0
+    assert run_lbgen("check", str(conf)).returncode == 3
+    stock = ROOT / "tests" / "corpus" / "real" / "debian-stock-nginx-kthw-lb.conf"
+    engine = _engine_verdict("nginx", stock)
+    checked = run_lbgen("check", str(stock))
+    assert (checked.returncode == 0) == (engine.returncode == 0), (checked.stderr, engine.stderr)
+
+
 def test_missing_engine_exit_4(tmp_path: Path) -> None:
     conf = tmp_path / "haproxy.cfg"
     conf.write_text(lbgen_module_render(LOCAL, "haproxy"))

@@ -55,11 +55,16 @@ def check_flags(strict: bool) -> list[str]:
 
 
 def check_arguments(config_path: str, *, strict: bool, folder: str, config_text: str) -> list[str]:
-    """``-t [-q] -p DIR/ -c CFG [-g 'pid DIR/nginx.pid;']``: check ``config_path`` from ``folder``.
+    """``-t [-q] [-p DIR/] -c CFG [-g 'pid DIR/nginx.pid;']``: check ``config_path``.
 
-    The pid file goes into ``folder`` unless the config (``config_text``) names its own.
+    A full config keeps nginx's own prefix, so that its relative paths mean what they mean to
+    ``nginx -t -c`` on that machine: Debian's stock nginx.conf loads the stream module as
+    ``modules/ngx_stream_module.so`` (through modules-enabled/), under the prefix
+    ``/usr/share/nginx``. lbgen's wrapper of a stream/upstreams file runs from ``folder``. The
+    pid file goes into ``folder`` unless the config (``config_text``) names its own.
     """
-    args = [*check_flags(strict), "-p", f"{folder}/", "-c", config_path]
+    prefix = [] if layout_of(config_text) == "full" else ["-p", f"{folder}/"]
+    args = [*check_flags(strict), *prefix, "-c", config_path]
     if not _PID.search(config_text):
         args += ["-g", f"pid {folder}/nginx.pid;"]
     return args
