@@ -355,6 +355,25 @@ def test_log_options_without_a_log_target_mean_nothing(head: str) -> None:
     assert hap(proxies("tcp", LOGS, head=head)) == hap(proxies("tcp", head=head))
 
 
+@pytest.mark.parametrize(("head", "counts"), [("", False), (LOGGED, True)])
+def test_log_global_without_global_log_targets_means_nothing(head: str, counts: bool) -> None:
+    """``log global`` copies the global section's targets: with none it adds none, so a config
+    with it and one without are the same (diff once reported "log global: removed" against
+    a spec without logs). HAProxy says so itself: ``option tcplog`` beside a target-less
+    ``log global`` is "ignored ... since it has no log address"."""
+    with_it = proxies("tcp", "    option tcplog\n", head=head)
+    without = with_it.replace("    log global\n", "")
+    assert (hap(with_it) != hap(without)) is counts
+    if HAPROXY is None:
+        return
+    engine = subprocess.run(
+        [HAPROXY, "-c", "-f", "/dev/stdin"], input=with_it, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert engine.returncode == 0, engine.stderr
+    assert ("has no log address" in engine.stdout + engine.stderr) is not counts
+
+
 def test_no_log_drops_the_inherited_log_target() -> None:
     muted = "    no log\n"
     assert (

@@ -218,6 +218,28 @@ def test_kubeadm_haproxy() -> None:
     assert redo(result, path, "haproxy").changes == ()
 
 
+def test_target_less_logging_imports_as_written_and_is_equivalent(tmp_path: Path) -> None:
+    """No global section, so ``log global`` logs nowhere and ``option dontlognull`` is moot
+    (wangjun1974/ocp_advanced_deployment_resources writes this): the import keeps
+    dontlognull as the config asks for it (the spec's default, so not written; it once wrote
+    ``dontlognull: false``), and nothing differs, neither in the import's self-check nor in
+    diff (both once reported ``log global: removed`` on every proxy)."""
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(
+        "defaults\n    mode tcp\n    log global\n    option tcplog\n    option dontlognull\n"
+        "    timeout connect 10s\n    timeout client 1h\n    timeout server 1h\n"
+        "frontend api\n    bind 127.0.0.1:6443\n    default_backend cp\n"
+        "backend cp\n    server m1 192.0.2.11:6443 check\n"
+    )
+    result = import_file(path)
+    assert result.ok, messages(result)
+    assert "log global" not in messages(result)
+    spec = data(result)
+    assert spec["global"]["log"] is None
+    assert "dontlognull" not in spec.get("defaults", {})
+    assert redo(result, path, "haproxy").changes == ()
+
+
 def test_openshift_haproxy_is_equivalent() -> None:
     path = CONFIGS / "haproxy" / "openshift-style.cfg"
     result = import_file(path)

@@ -453,13 +453,18 @@ class _HaproxyReader:
     def _in_effect(self, state: _Proxy) -> _InEffect:
         """The proxy's settings and unmodelled lines without those HAProxy ignores in it
         (:data:`lbgen.haproxy.table.IGNORED`): HTTP-only ones in a tcp proxy, log options
-        where no log target is in effect; with the fallbacks HAProxy applies instead."""
+        where no log target is in effect, ``log global`` while the global section has no log
+        target; with the fallbacks HAProxy applies instead."""
         http = state.settings.get("mode", HAPROXY_PROXY_DEFAULTS["mode"]) == "http"
         logs = [n for n in state.extras if n.keyword == "log"]
         logging = any(n.args[:1] != ("global",) or self.global_logs for n in logs)
         out = _InEffect(dict(state.settings), list(state.extras))
         for row in table.IGNORED:
-            if (row.when == "tcp" and http) or (row.when == "no-log" and logging):
+            if (
+                (row.when == "tcp" and http)
+                or (row.when == "no-log" and logging)
+                or (row.when == "no-global-log" and self.global_logs)
+            ):
                 continue
             if row.keyword in out.settings:
                 value = out.settings.pop(row.keyword)

@@ -105,7 +105,10 @@ class _HaproxyImport:
             return
         if self.d.global_.get("log") and not any("option tcplog" in e for e in extras):
             self.d.defaults["log_format"] = "none"
-        if not any("option dontlognull" in e for e in extras):
+        # Written but moot for want of a log target, it is still what the config asks for:
+        # the spec keeps it for the day a target is added.
+        asked = [{*frontend.extras, *frontend.ignored} for frontend in self.imported]
+        if not any("option dontlognull" in e for e in asked):
             self.d.defaults["dontlognull"] = False
 
     # -- global ---------------------------------------------------------------------------------

@@ -419,6 +419,8 @@ IGNORED: tuple[Ignored, ...] = (
     Ignored("option httplog", "no-log"),
     Ignored("option httpslog", "no-log"),
     Ignored("log-format", "no-log"),
+    # "log global" copies the global section's log targets: without any, it adds none.
+    Ignored("log global", "no-global-log"),
 )  # fmt: skip
 """What HAProxy ignores where; the tcp rows apply before the no-log rows (a tcp frontend's
 ``option httplog`` becomes ``option tcplog``, which no log target then makes moot)."""
