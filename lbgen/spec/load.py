@@ -150,7 +150,8 @@ _SpecConstructor.add_constructor("tag:yaml.org,2002:int", _SpecConstructor.const
 def _key_position(node: CommentedMap, key: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     """0-based key and value positions of ``key``; a key that a merge (``<<: *base``) brought
     in is found in the mapping it was merged from, so errors point at its definition."""
-    if key in node.lc.data:
+    # ruamel keeps no positions (``lc.data`` None) for a mapping whose only key is a merge.
+    if node.lc.data is not None and key in node.lc.data:
         return node.lc.key(key), node.lc.value(key)
     for merged in getattr(node, merge_attrib, []):
         if isinstance(merged, CommentedMap) and key in merged:

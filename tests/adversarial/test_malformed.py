@@ -326,6 +326,27 @@ def test_merge_keys_are_supported_with_positions(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_a_mapping_of_only_a_merge_key_is_supported(style: str) -> None:
+    """A mapping whose one key is ``<<`` (ruamel keeps no key positions for it) loads as the
+    mapping it merges, and its errors point at the anchor: it was an internal error (exit 70)."""
+    merged = "{<<: *base}" if style == "flow" else "\n        <<: *base"
+    text = SPEC.replace(
+        "m1: 10.0.0.1:6443", "m1: &base {address: 10.0.0.1:6443, weight: 7}"
+    ).replace("m2: 10.0.0.2:6443", f"m2: {merged}")
+    m2 = lbgen.load_spec(text).pools["cp"].servers["m2"]
+    assert not isinstance(m2, str)
+    assert (m2.address, m2.weight) == ("10.0.0.1:6443", 7)
+    with pytest.raises(SpecError) as caught:
+        lbgen.load_spec(text.replace("weight: 7", "weight: 999"), filename="merge.yaml")
+    positions = {(d.line, d.col) for d in caught.value.diagnostics}
+    assert sorted(d.path for d in caught.value.diagnostics) == [
+        "pools.cp.servers.m1.weight",
+        "pools.cp.servers.m2.weight",
+    ]
+    assert len(positions) == 1  # both at the anchor's value
+
+
 def test_bom_prefixed_spec_is_accepted(tmp_path: Path) -> None:
     """A UTF-8 BOM (Windows editors write one) is not an error."""
     (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbf" + SPEC.encode())
