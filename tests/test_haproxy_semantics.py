@@ -10,6 +10,7 @@ and without the setting, while in ``mode http`` the same probe tells the two apa
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -301,6 +302,113 @@ def test_an_http_check_without_a_version_is_http_1_0(
     health = hap(text).backends["b"].health
     assert health.version == table.HTTP_CHECK_VERSION
     assert health == hap(text.replace(lines, explicit)).backends["b"].health
+
+
+# --- which side a proxy keyword works on -------------------------------------------------------
+
+_BOTH_OPTIONS = (
+    "forwardfor", "http-keep-alive", "http-server-close", "httpclose", "independent-streams",
+    "nolinger", "originalto", "splice-auto", "tcpka",
+)  # fmt: skip
+#: A line for each phrase of table.FRONTEND_ONLY and table.BACKEND_ONLY, and for keywords of both
+#: sides, valid where the keyword is.
+SIDE_SAMPLES = {
+    # one side
+    "backlog": "backlog 10", "bind": "bind 127.0.0.1:5",
+    "capture": "capture request header Host len 10", "clitcpka-cnt": "clitcpka-cnt 3",
+    "clitcpka-idle": "clitcpka-idle 10s", "clitcpka-intvl": "clitcpka-intvl 10s",
+    "declare capture": "declare capture request len 10", "default_backend": "default_backend b",
+    "error-log-format": "error-log-format %ci", "log-format": "log-format %ci",
+    "log-format-sd": "log-format-sd %ci", "maxconn": "maxconn 10",
+    "monitor": "monitor fail if FALSE", "monitor-uri": "monitor-uri /x",
+    "rate-limit": "rate-limit sessions 10",
+    "tcp-request connection": "tcp-request connection accept",
+    "tcp-request session": "tcp-request session accept", "timeout client": "timeout client 1s",
+    "timeout client-fin": "timeout client-fin 1s", "unique-id-format": "unique-id-format %ci",
+    "unique-id-header": "unique-id-header X", "use_backend": "use_backend b if FALSE",
+    "balance": "balance roundrobin", "cookie": "cookie SRV insert",
+    "default-server": "default-server check", "dispatch": "dispatch 127.0.0.1:4",
+    "external-check": "external-check path /bin", "force-persist": "force-persist if FALSE",
+    "fullconn": "fullconn 10", "hash-type": "hash-type consistent",
+    "http-check": "http-check expect status 200", "http-reuse": "http-reuse never",
+    "http-send-name-header": "http-send-name-header X", "ignore-persist": "ignore-persist if FALSE",
+    "load-server-state-from-file": "load-server-state-from-file none",
+    "max-keep-alive-queue": "max-keep-alive-queue 1", "persist rdp-cookie": "persist rdp-cookie",
+    "retries": "retries 3", "retry-on": "retry-on conn-failure", "server": "server s9 127.0.0.1:9",
+    "server-state-file-name": "server-state-file-name x",
+    "server-template": "server-template t 2 127.0.0.1:9", "source": "source 0.0.0.0",
+    "srvtcpka-cnt": "srvtcpka-cnt 3", "srvtcpka-idle": "srvtcpka-idle 10s",
+    "srvtcpka-intvl": "srvtcpka-intvl 10s", "stick": "stick on src",
+    "tcp-check": "tcp-check connect", "tcp-response": "tcp-response inspect-delay 5s",
+    "timeout check": "timeout check 1s", "timeout connect": "timeout connect 1s",
+    "timeout queue": "timeout queue 1s", "timeout server": "timeout server 1s",
+    "timeout server-fin": "timeout server-fin 1s", "timeout tunnel": "timeout tunnel 1s",
+    "transparent": "transparent", "use-fcgi-app": "use-fcgi-app x",
+    "use-server": "use-server s if FALSE",
+    # an option's phrase is its line (pgsql-check needs a user)
+    **{
+        phrase: phrase + (" user u" if phrase == "option pgsql-check" else "")
+        for phrase in table.FRONTEND_ONLY | table.BACKEND_ONLY
+        if phrase.startswith("option ")
+    },
+    **{f"option {name}": f"option {name}" for name in _BOTH_OPTIONS},
+    # both sides
+    "acl": "acl x src 10.0.0.1", "compression": "compression algo gzip",
+    "description": "description x", "errorfile": "errorfile 503 /dev/null", "log": "log global",
+    "log-tag": "log-tag x", "redirect": "redirect location /x if FALSE",
+    "stats enable": "stats enable", "stick-table": "stick-table type ip size 10",
+    "tcp-request content": "tcp-request content accept",
+    "tcp-request inspect-delay": "tcp-request inspect-delay 5s",
+    "timeout http-request": "timeout http-request 1s", "timeout tarpit": "timeout tarpit 1s",
+}  # fmt: skip
+#: Rows only the manual's matrix decides: HAProxy takes these on the other side without a word.
+MANUAL_ONLY = {
+    "external-check", "option external-check", "persist rdp-cookie", "transparent",
+    "unique-id-format", "unique-id-header",
+}  # fmt: skip
+_REFUSED_HERE = re.compile(
+    r"capability|is not a (?:frontend|backend)|ignored in (?:frontends|backends)"
+    r"|only (?:allowed|available) in"
+)
+
+
+@needs_haproxy
+def test_each_keyword_works_on_the_side_the_table_says() -> None:
+    """Every line of every sample in a frontend and in a backend, one ``haproxy -c``: a line
+    HAProxy refuses or ignores for want of the other capability is of the other side only."""
+    assert set(table.FRONTEND_ONLY | table.BACKEND_ONLY) <= set(SIDE_SAMPLES)
+    samples = list(SIDE_SAMPLES.items())
+    head = [
+        "global", "    log 127.0.0.1:514 local0", "defaults", "    mode http",
+        "    timeout connect 1s", "    timeout client 1s", "    timeout server 1s",
+        "frontend f", "    bind 127.0.0.1:1", "    default_backend b",
+    ]  # fmt: skip
+    backend = ["backend b", "    server s 127.0.0.1:2"]
+    first_f = len(head) + 1
+    first_b = first_f + len(samples) + len(backend)
+    lines = [*head, *(f"    {line}" for _, line in samples), *backend]
+    lines += [f"    {line}" for _, line in samples]
+    assert HAPROXY is not None
+    done = subprocess.run(
+        [HAPROXY, "-c", "-f", "/dev/stdin"], input="\n".join(lines) + "\n",
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    refused: set[int] = set()
+    for message in (done.stdout + done.stderr).splitlines():
+        where = re.search(r"\[/dev/stdin:(\d+)\]", message)
+        if where and _REFUSED_HERE.search(message):
+            refused.add(int(where.group(1)))
+    wrong = {}
+    for index, (phrase, line) in enumerate(samples):
+        in_frontend, in_backend = first_f + index in refused, first_b + index in refused
+        engine = "backend" if in_frontend else "frontend" if in_backend else None
+        assert not (in_frontend and in_backend), phrase
+        side = table.proxy_side(tuple(line.split()))
+        if engine is None and phrase in MANUAL_ONLY:
+            assert side is not None, phrase
+        elif side != engine:
+            wrong[phrase] = (side, engine)
+    assert not wrong, f"(table, engine): {wrong}"
 
 
 # --- the model ---------------------------------------------------------------------------------

@@ -240,6 +240,58 @@ def test_target_less_logging_imports_as_written_and_is_equivalent(tmp_path: Path
     assert redo(result, path, "haproxy").changes == ()
 
 
+#: The api-server listen of openshift/openshift-docs
+#: (modules/installation-load-balancing-user-infra.adoc, documentation addresses), with more
+#: lines of one side (HAProxy's keyword matrix) and of both.
+LISTEN = """\
+defaults
+  mode tcp
+  timeout connect 10s
+  timeout client 1h
+  timeout server 1h
+listen api-server-6443
+  bind *:6443
+  mode tcp
+  option  httpchk GET /readyz HTTP/1.0
+  option  log-health-checks
+  fullconn 1000
+  hash-type consistent
+  maxconn 2000
+  option clitcpka
+  option tcpka
+  tcp-request inspect-delay 5s
+  balance roundrobin
+  server master0 192.0.2.11:6443 weight 1 verify none check check-ssl inter 10s fall 2 rise 3
+  server master1 192.0.2.12:6443 weight 1 verify none check check-ssl inter 10s fall 2 rise 3
+"""
+
+
+def test_a_listen_sections_lines_go_to_the_side_they_work_on(tmp_path: Path) -> None:
+    """A listen is a frontend and a backend: its backend-only lines become the pool's extras
+    (they were all the frontend's, where HAProxy ignores them: "has no backend capability"),
+    its frontend-only lines the frontend's, lines of both sides both; nothing differs."""
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(LISTEN)
+    result = import_file(path)
+    assert result.ok, messages(result)
+    spec = data(result)
+    frontend = spec["frontends"]["api-server-6443"]["extra"]["haproxy"]
+    pool = spec["pools"]["api-server-6443"]["extra"]["haproxy"]
+    both = ["option tcpka", "tcp-request inspect-delay 5s"]
+    assert sorted(frontend) == sorted(["maxconn 2000", "option clitcpka", *both])
+    assert sorted(pool) == sorted(
+        ["option log-health-checks", "fullconn 1000", "hash-type consistent", *both]
+    )
+    assert redo(result, path, "haproxy").changes == ()
+    rendered = lbgen.render(
+        lbgen.load_spec(result.yaml_text.encode(), filename="imported.yaml"), "haproxy"
+    )
+    checked = engine_check(rendered.text, "haproxy", strict=False)
+    assert checked.ok, checked.output
+    assert "capability" not in checked.output, checked.output
+    assert "capability" in engine_check(LISTEN.replace("listen", "frontend"), "haproxy").output
+
+
 def test_openshift_haproxy_is_equivalent() -> None:
     path = CONFIGS / "haproxy" / "openshift-style.cfg"
     result = import_file(path)

@@ -84,22 +84,6 @@ _ORDERED = frozenset(
     }
 )
 
-_FRONTEND_ONLY = frozenset({"bind", "default_backend", "use_backend", "monitor-uri", "capture"})
-_BACKEND_ONLY = frozenset(
-    {
-        "server",
-        "default-server",
-        "server-template",
-        "balance",
-        "hash-type",
-        "http-check",
-        "tcp-check",
-        "retries",
-        "use-server",
-        "cookie",
-        "http-reuse",
-    }
-)
 _TIMEOUT_ROWS: Mapping[str, Directive] = {
     row.name.removeprefix("timeout "): row for row in table.TABLE if row.name.startswith("timeout ")
 }
@@ -423,14 +407,15 @@ class _HaproxyReader:
         extras = _extras(
             [
                 n for n in in_effect.nodes
-                if n.keyword not in _BACKEND_ONLY and not any(n is r for r in ready_nodes)
+                if table.proxy_side(n.words()) != "backend"
+                and not any(n is r for r in ready_nodes)
             ],
             _option_words(settings, side="frontend"),
             out_origins,
         )  # fmt: skip
         extras = _implied_stats_enable(extras, out_origins)
         ignored = _extras(
-            [n for n in in_effect.ignored_nodes if n.keyword not in _BACKEND_ONLY],
+            [n for n in in_effect.ignored_nodes if table.proxy_side(n.words()) != "backend"],
             _option_words(in_effect.ignored_settings, side="frontend"),
             out_origins,
         )
@@ -527,12 +512,12 @@ class _HaproxyReader:
         if state.checks:
             out_origins["health.check"] = state.checks[-1][2]
         extras = _extras(
-            [n for n in in_effect.nodes if n.keyword not in _FRONTEND_ONLY],
+            [n for n in in_effect.nodes if table.proxy_side(n.words()) != "frontend"],
             _option_words(settings, side="backend"),
             out_origins,
         )
         ignored = _extras(
-            [n for n in in_effect.ignored_nodes if n.keyword not in _FRONTEND_ONLY],
+            [n for n in in_effect.ignored_nodes if table.proxy_side(n.words()) != "frontend"],
             _option_words(in_effect.ignored_settings, side="backend"),
             out_origins,
         )
@@ -557,20 +542,6 @@ class _HaproxyReader:
 
 # Options HAProxy only honours on one side of a proxy; on the other side (inherited from
 # defaults, or written there) they are ignored, so they are not part of that side's meaning.
-_FRONTEND_OPTIONS = word_set(
-    """
-    tcplog httplog httpslog dontlognull dontlog-normal logasap clitcpka contstats socket-stats
-    http-ignore-probes accept-invalid-http-request http-use-proxy-header idle-close-on-response
-    """
-)
-_BACKEND_OPTIONS = word_set(
-    """
-    persist allbackups srvtcpka checkcache log-health-checks abortonclose prefer-last-server
-    accept-invalid-http-response http-pretend-keepalive independent-streams spop-check
-    """
-)
-
-
 def _ready_rules(nodes: Iterable[Node]) -> tuple[str | None, tuple[str, ...], list[Node]]:
     """The readiness path of a health frontend (:func:`table.ready_rules`): the path of the
     first ``return status 200 if { path P }`` rule, the pools of the 503 rules for ``P`` before
@@ -608,12 +579,12 @@ def _log_line(args: tuple[str, ...]) -> str:
 def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
     """Non-check ``option`` flags that count on ``side`` (``frontend`` or ``backend``), as
     words (``option tcplog``, ``no option tcpka``)."""
-    ignored = _BACKEND_OPTIONS if side == "frontend" else _FRONTEND_OPTIONS
+    other = "backend" if side == "frontend" else "frontend"
     out = []
     for key, value in settings.items():
         if not key.startswith("option ") or key == "option redispatch":
             continue
-        if key.removeprefix("option ") in ignored:
+        if table.proxy_side(tuple(key.split())) == other:
             continue
         out.append(key if value else f"no {key}")
     return tuple(sorted(out))

@@ -136,12 +136,13 @@ class _HaproxyImport:
         """Directives of a defaults section: what the proxies inherit is read from the model;
         here only the ones without a spec field are named."""
         for node in section.directives():
-            if not self._mapped_proxy_line(node, frontend=True, backend=True):
+            if not self._mapped_proxy_line(node):
                 self._keep(node, ("defaults",))
             elif node.keyword == "default-server":
                 self._server_words(node, node.args, ("defaults",))
 
-    def _mapped_proxy_line(self, node: Node, *, frontend: bool, backend: bool) -> bool:
+    def _mapped_proxy_line(self, node: Node) -> bool:
+        """Whether a proxy line is read into a spec field (or warned about where it is read)."""
         key, args = node.keyword, node.args
         if (key, args[0] if args else "") in _LOGGING:
             return True
@@ -201,13 +202,10 @@ class _HaproxyImport:
         where = ("frontends", key)
         self._keep_redundant_binds(redundant, where)
         for node in section.directives():
-            if node.keyword in ("bind", "server"):
+            if node.keyword in ("bind", "server") or self._mapped_proxy_line(node):
                 continue
-            if section.keyword == "listen" and self._mapped_proxy_line(
-                node, frontend=True, backend=True
-            ):
-                continue
-            if not self._mapped_proxy_line(node, frontend=True, backend=False):
+            # A listen's backend-only lines went to its pool (see _backend).
+            if section.keyword == "frontend" or table.proxy_side(node.words()) != "backend":
                 self._keep(node, where)
 
     def _bind_lines(
@@ -445,9 +443,10 @@ class _HaproxyImport:
         for node in section.directives():
             if node.keyword in ("bind", "server"):
                 continue
-            frontend_side = section.keyword == "listen"
-            if not self._mapped_proxy_line(node, frontend=frontend_side, backend=True):
-                if section.keyword == "backend":
+            if not self._mapped_proxy_line(node):
+                # A listen is a frontend and a backend: a line that works on both sides goes
+                # to both (its frontend's, see _frontend), one of one side only to that side.
+                if section.keyword == "backend" or table.proxy_side(node.words()) != "frontend":
                     self._keep(node, where)
             elif node.keyword == "default-server":
                 self._server_words(node, node.args, where)

@@ -425,6 +425,69 @@ IGNORED: tuple[Ignored, ...] = (
 """What HAProxy ignores where; the tcp rows apply before the no-log rows (a tcp frontend's
 ``option httplog`` becomes ``option tcplog``, which no log target then makes moot)."""
 
+# --- which side of a proxy a keyword works on -----------------------------------------------
+
+FRONTEND_ONLY: frozenset[str] = frozenset(
+    {
+        "backlog", "bind", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl",
+        "declare capture", "default_backend", "error-log-format", "log-format", "log-format-sd",
+        "maxconn", "monitor", "monitor-uri", "rate-limit", "tcp-request connection",
+        "tcp-request session", "timeout client", "timeout client-fin", "unique-id-format",
+        "unique-id-header", "use_backend",
+        "option accept-invalid-http-request", "option clitcpka", "option contstats",
+        "option disable-h2-upgrade", "option dontlog-normal", "option dontlognull",
+        "option h1-case-adjust-bogus-client", "option http-ignore-probes",
+        "option http-use-proxy-header", "option httplog", "option httpslog",
+        "option idle-close-on-response", "option log-separate-errors", "option logasap",
+        "option socket-stats", "option tcp-smart-accept", "option tcplog",
+    }
+)  # fmt: skip
+"""Proxy keywords only a frontend takes (a ``listen`` is both), as HAProxy 2.6's proxy
+keywords matrix lists them (configuration manual, 4.1), by their first one or two words: in a
+backend ``haproxy -c`` ignores them ("has no frontend capability", "is not a frontend"), or
+they do nothing there. One correction to the matrix: it lists ``option tcplog`` for backends
+too, but HAProxy says "'option tcplog' directive is ignored in backends".
+``tests/test_haproxy_semantics.py`` holds every row to the engine where it says so."""
+
+BACKEND_ONLY: frozenset[str] = frozenset(
+    {
+        "balance", "cookie", "default-server", "dispatch", "external-check", "force-persist",
+        "fullconn", "hash-type", "http-check", "http-reuse", "http-send-name-header",
+        "ignore-persist", "load-server-state-from-file", "max-keep-alive-queue",
+        "persist rdp-cookie", "retries", "retry-on", "server", "server-state-file-name",
+        "server-template", "source", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick",
+        "tcp-check", "tcp-response", "timeout check", "timeout connect", "timeout queue",
+        "timeout server", "timeout server-fin", "timeout tunnel", "transparent", "use-fcgi-app",
+        "use-server",
+        "option abortonclose", "option accept-invalid-http-response", "option allbackups",
+        "option checkcache", "option external-check", "option h1-case-adjust-bogus-server",
+        "option http-pretend-keepalive", "option httpchk", "option ldap-check",
+        "option log-health-checks", "option mysql-check", "option persist", "option pgsql-check",
+        "option prefer-last-server", "option redis-check", "option redispatch",
+        "option smtpchk", "option spop-check", "option srvtcpka", "option ssl-hello-chk",
+        "option tcp-check", "option tcp-smart-connect", "option transparent",
+    }
+)  # fmt: skip
+"""Proxy keywords only a backend takes, from the same matrix: in a frontend ``haproxy -c``
+ignores them ("has no backend capability", "only allowed in 'backend' sections"), or they do
+nothing there. Every other keyword works on both sides."""
+
+
+def proxy_side(words: tuple[str, ...]) -> str | None:
+    """``"frontend"`` or ``"backend"`` for a proxy line (its words) that works on that side
+    only (:data:`FRONTEND_ONLY`, :data:`BACKEND_ONLY`); None for one that works on both, and
+    for a keyword neither names. ``no option X`` and ``default option X`` are ``option X``."""
+    if words[:1] in (("no",), ("default",)):
+        words = words[1:]
+    for size in (2, 1):
+        phrase = " ".join(words[:size])
+        if phrase in FRONTEND_ONLY:
+            return "frontend"
+        if phrase in BACKEND_ONLY:
+            return "backend"
+    return None
+
+
 LOG_FORMAT_OPTIONS = ("option tcplog", "option httplog", "option httpslog")
 """Options that each choose a proxy's one log format: the last one in effect wins."""
 
@@ -495,8 +558,10 @@ DIFF_NAMES: Mapping[str, str] = {
 """Effective-model attribute -> what ``lbgen diff`` calls it (``check_port`` -> ``port``)."""
 
 __all__ = [
+    "BACKEND_ONLY",
     "BACKEND_TIMEOUTS",
     "DIFF_NAMES",
+    "FRONTEND_ONLY",
     "FRONTEND_TIMEOUTS",
     "HTTP_CHECK_VERSION",
     "IGNORED",
@@ -511,6 +576,7 @@ __all__ = [
     "TIMING",
     "Ignored",
     "parse_haproxy_time",
+    "proxy_side",
     "read_ready_rule",
     "ready_rules",
     "server_option",
