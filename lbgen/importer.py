@@ -58,6 +58,9 @@ SKIPPED = "import-skipped"
 """A whole section the spec cannot hold (an HTTP frontend, a backend without servers)."""
 LOSSY = "import-lossy"
 """Rendering the imported spec still differs from the config here."""
+RENDER_OPTION = "import-render-option"
+"""A line lbgen writes from an option of ``lbgen render``, not from a spec field (nginx's
+``load_module`` of the stream module: ``--load-module PATH``): a note naming the option."""
 NOTHING = "import-empty"
 """The config holds no TCP frontend with servers behind it: there is nothing to import."""
 
@@ -244,6 +247,16 @@ class Draft:
             )
         )  # fmt: skip
         self.skipped.add(node.line)
+
+    def render_option(self, node: Node, option: str) -> None:
+        """A line lbgen writes from ``option`` of ``lbgen render`` rather than from the spec."""
+        self.diagnostics.append(
+            Diagnostic(
+                Level.NOTE, RENDER_OPTION,
+                f"{shown(node)}: no spec field; lbgen writes it when rendered with {option}",
+                file=node.file, line=node.line, col=node.col,
+            )
+        )  # fmt: skip
 
     def note(self, where: tuple[str, ...], text: str) -> None:
         """An explanation in the YAML (no diagnostic): how a value was derived."""
@@ -559,6 +572,7 @@ __all__ = [
     "KEPT",
     "LOSSY",
     "NOTHING",
+    "RENDER_OPTION",
     "SKIPPED",
     "UNMAPPED",
     "ImportResult",

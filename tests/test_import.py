@@ -20,6 +20,7 @@ from lbgen.diagnostics import Diagnostic, Level, SpecError
 from lbgen.importer import (
     KEPT,
     LOSSY,
+    RENDER_OPTION,
     SKIPPED,
     UNMAPPED,
     ImportResult,
@@ -426,6 +427,17 @@ def test_nginx_full_config() -> None:
     assert changes and {c.origin.line for c in changes if c.origin} <= warned_lines(
         result.diagnostics
     )
+    # The stream module's load_module is a render option, not a spec field: a note names it
+    # (the import once dropped it without a word), and rendering with it writes the line.
+    module = "/usr/lib/nginx/modules/ngx_stream_module.so"
+    (note,) = [d for d in result.diagnostics if d.code == RENDER_OPTION]
+    assert (note.level, note.line, note.col) == (Level.NOTE, 3, 1)
+    assert note.message.endswith(f"rendered with --layout full --load-module {module}")
+    spec_text = result.yaml_text.encode()
+    rendered = lbgen.render(
+        lbgen.load_spec(spec_text), "nginx", layout="full", load_module=module
+    ).text
+    assert f"load_module {module};" in rendered.splitlines()
 
 
 def test_comments_cannot_inject_yaml(tmp_path: Path) -> None:

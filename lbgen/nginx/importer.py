@@ -130,6 +130,7 @@ class _NginxImport:
                 and node.args[:1]
                 and node.args[0].endswith("ngx_stream_module.so")
             ):
+                d.render_option(node, f"--layout full --load-module {node.args[0]}")
                 continue
             if node.keyword == "error_log":
                 self.error_logs.append(node)  # judged once global.log is known
