@@ -77,6 +77,7 @@ SAYS: dict[str, list[str]] = {
     "schema-key-not-string": ["must be a string: the schema's URL or path"],
     "address-zone-id": ["zone id (%interface) is not supported"],
     "address-fullwidth-digit": ["non-ASCII digit '\uff16' (U+FF16)"],
+    "integer-fullwidth-digit": ["(got a string; it holds the non-ASCII digit '\uff13' (U+FF13)"],
     "name-trailing-newline": ['pools.cp.servers["m1\\n"]', "ends with a line break"],
     "health-path-nel": ["NEL (U+0085)"],
 }

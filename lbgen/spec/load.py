@@ -24,6 +24,7 @@ from ruamel.yaml.scanner import Scanner
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
 from lbgen.frozen import record
+from lbgen.spec.grammar import unusable_character
 from lbgen.spec.models import Spec
 from lbgen.spec.source import (
     MAX_DEPTH,
@@ -472,7 +473,10 @@ def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[D
         elif kind == "list_type":
             message = f"must be a list (got {kind_of(err.get('input'))})"
         elif code == "type":
-            message = f"{message} (got {kind_of(err.get('input'))})"
+            given = err.get("input")
+            # A fullwidth digit (U+FF16) makes a string: say which character is no digit.
+            why = unusable_character(given) if isinstance(given, str) else None
+            message = f"{message} (got {kind_of(given)}{f'; {why}' if why else ''})"
         out.append(source.diagnostic(Level.ERROR, code, path, message, key=is_key))
     return sorted(out, key=sort_key)
 
