@@ -780,7 +780,8 @@ def render_all(
     if fmt is Format.text:
         for r in results:
             warned = sum(d.level is Level.WARNING for d in r.diagnostics)
-            more = f" ({warned} warnings: lbgen validate -t {r.output.target})" if warned else ""
+            noun = "warning" if warned == 1 else "warnings"
+            more = f" ({warned} {noun}: lbgen validate -t {r.output.target})" if warned else ""
             typer.echo(f"{shown(r.output.output)}: {r.status}{more}", err=True)
     if any(r.status is Status.INVALID for r in results):
         raise typer.Exit(int(Exit.INVALID))

@@ -174,7 +174,9 @@ def test_render_check_names_the_drifted_file_only(
     assert hook.status == "Failed", output
     assert "- exit code: 1" in hook.output
     assert "rendered/prod.nginx-stream.conf: out of date" in hook.output
-    assert "rendered/prod.haproxy.cfg: up to date" in hook.output
+    assert "rendered/prod.haproxy.cfg: up to date (1 warning: lbgen validate -t haproxy)" in (
+        hook.output
+    )
     assert "error [out-of-date] rendered/prod.nginx-stream.conf is out of date" in hook.output
 
 
