@@ -640,7 +640,8 @@ def _render_folder(
         if stale is None:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would create it)")
         for path in stale:
-            typer.echo(f"lbgen: {path} is out of date (render would change it)", err=True)
+            verb = "change" if path.exists() else "create"
+            typer.echo(f"lbgen: {path} is out of date (render would {verb} it)", err=True)
         for path in leftovers:
             typer.echo(f"lbgen: {path} is the other proxy's (render would remove it)", err=True)
         if stale or leftovers:

@@ -395,6 +395,10 @@ def test_check_names_the_changed_file(tmp_path: Path) -> None:
     assert again.returncode == 0 and again.stderr.strip() == f"{changed} written", again.stderr
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     assert {n for n in after if after[n] != before[n]} == {"keepalived.conf"}
+    changed.unlink()
+    gone = run_lbgen(*args, str(tmp_path), "--check")
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == f"lbgen: {changed} is out of date (render would create it)"
 
 
 def test_switching_the_proxy_removes_the_other_proxys_files(tmp_path: Path) -> None:
