@@ -247,9 +247,11 @@ def test_render_validate_agrees_with_the_engine_on_the_written_file(
         assert not out.exists()  # nothing written
         assert "Traceback" not in result.stderr
         if target == "nginx" and "--load-module" not in options:
-            assert "nginx here loads stream as a dynamic module: render with --load-module " in (
-                result.stderr
+            assert (
+                "nginx here loads stream as a dynamic module: the config needs 'load_module "
+                in result.stderr
             )
+            assert "(lbgen render writes it with --load-module " in result.stderr
             assert 'unknown directive "stream"' in engine.stderr
 
 

@@ -121,8 +121,9 @@ def test_container_check_of_a_full_config_names_the_module_it_needs() -> None:
     if not result.ok:
         assert result.load_module and result.load_module.endswith("ngx_stream_module.so")
         assert result.hint == (
-            "nginx in this-machine loads stream as a dynamic module: render with --load-module "
-            f"{result.load_module}"
+            "nginx in this-machine loads stream as a dynamic module: the config needs "
+            f"'load_module {result.load_module};' at its top (lbgen render writes it with "
+            f"--load-module {result.load_module})"
         )
         fixed = rendered("nginx", "full", load_module=result.load_module)
         assert container_check(fixed, "nginx", filename="nginx.conf").ok

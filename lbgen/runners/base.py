@@ -107,8 +107,9 @@ class CheckResult:
             return ""
         where = "here" if self.runner == "local" else f"in {self.runner.removeprefix('docker:')}"
         return (
-            f"nginx {where} loads stream as a dynamic module: render with --load-module "
-            f"{self.load_module}"
+            f"nginx {where} loads stream as a dynamic module: the config needs "
+            f"'load_module {self.load_module};' at its top (lbgen render writes it with "
+            f"--load-module {self.load_module})"
         )
 
     def verdict(self) -> str:
