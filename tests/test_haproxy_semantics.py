@@ -28,6 +28,7 @@ from lbgen.effective.differ import differences, pair_roles
 from lbgen.effective.model import Config
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import parse_haproxy
+from tests.support import listening
 
 HAPROXY = shutil.which("haproxy")
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
@@ -96,18 +97,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def listening(port: int) -> bool:
-    """Whether a socket listens on 127.0.0.1:``port``, asked of the kernel. A test connection
-    would not do: in a tcp proxy it reaches the server, sometimes, and counts as one of the
-    connections a probe compares."""
-    wanted = f"0100007F:{port:04X}"
-    with open("/proc/net/tcp") as table:
-        return any(
-            fields[1] == wanted and fields[3] == "0A"  # 0A: LISTEN
-            for fields in (line.split() for line in list(table)[1:])
-        )
 
 
 @contextmanager

@@ -3,6 +3,7 @@ that say an engine refuses a config are confirmed by the real engine."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from lbgen.confparse import CODE_ENGINE, CODE_SYNTAX, CODE_UNREADABLE
 from lbgen.diagnostics import Diagnostic, Level, SpecError, format_github, format_json, format_text
 from lbgen.lint import all_rules, exit_code, explain, lint_path, lint_text, rules_by_code
+from tests.support import listening
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 LINT = FIXTURES / "lint"
@@ -85,6 +87,65 @@ def test_the_engine_agrees(path: Path) -> None:
         assert not result.ok, f"{engine} accepted a config {code} says it refuses"
     else:
         assert result.ok, result.output
+
+
+def _connections_per_server(upstream_key: str, connections: int) -> list[int]:
+    """Run the real nginx with LB121's bad fixture, its hash key replaced by ``upstream_key``,
+    in front of two loopback servers; open ``connections`` client connections through it, and
+    count the connections each server accepted."""
+    import socket
+    import threading
+    import time
+
+    from lbgen.runners.local import LocalEngine
+
+    servers = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    counts = [0, 0]
+
+    def accept(index: int) -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                conn, _ = servers[index].accept()
+                counts[index] += 1
+                conn.close()
+
+    for index in range(2):
+        threading.Thread(target=accept, args=(index,), daemon=True).start()
+    front = socket.create_server(("127.0.0.1", 0))
+    port = front.getsockname()[1]
+    front.close()
+    text = (LINT / "LB121-bad.conf").read_text().replace("hash  consistent", upstream_key)
+    text = text.replace("127.0.0.1:16443", f"127.0.0.1:{port}")
+    for index, server in enumerate(servers):
+        text = text.replace(f"127.0.0.1:1700{index + 1}", f"127.0.0.1:{server.getsockname()[1]}")
+    try:
+        with LocalEngine(text, "nginx"):
+            deadline = time.monotonic() + 15
+            while not listening(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for _ in range(connections):
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                    client.settimeout(5)
+                    client.recv(1)  # the server closes: nginx closes the client side
+            deadline = time.monotonic() + 10
+            while sum(counts) < connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        for server in servers:
+            server.close()
+    return counts
+
+
+def test_lb121_a_key_without_a_variable_sends_every_connection_to_one_server() -> None:
+    """What LB121 says, on the real nginx: with ``hash consistent;`` one server takes all 20
+    connections; with a key that varies per connection (``$remote_port``), both take some."""
+    from lbgen.runners import LocalRunner
+
+    if not LocalRunner().available("nginx"):
+        pytest.skip("nginx is not installed")
+    assert sorted(_connections_per_server("hash  consistent", 20)) == [0, 20]
+    spread = _connections_per_server("hash $remote_port consistent", 20)
+    assert sum(spread) == 20 and min(spread) > 0, spread
 
 
 # --- the well-known setups ---------------------------------------------------------------------

@@ -107,6 +107,23 @@ def nginx_bare_number_seconds(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
+def nginx_hash_constant_key(ctx: LintContext) -> Iterator[Finding]:
+    """``hash`` on a key without a variable (``hash consistent;``: a ``$remote_addr`` a shell
+    here-document expanded to nothing): every connection hashes alike, so one server takes them
+    all and the others none. nginx accepts it."""
+    for backend in ctx.config.backends.values():
+        if (
+            backend.balance == "hash"
+            and backend.balance_args
+            and "$" not in backend.balance_args[0]
+        ):
+            yield Finding.at_origin(
+                backend.origins.get("balance"),
+                f"upstream {backend.name}: hash {backend.balance_args[0]!r} has no variable",
+                backend.origin,
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("LB111", "nginx-plus-only", Level.ERROR, NGINX_OSS,
          "nginx OSS refuses to start with NGINX Plus-only features",
@@ -121,6 +138,9 @@ RULES: tuple[Rule, ...] = (
          "nginx reads a bare number as seconds: this looks like milliseconds; write the unit "
          "(5000ms or 5s)",
          nginx_bare_number_seconds),
+    Rule("LB121", "nginx-hash-constant-key", Level.WARNING, NGINX_ALL,
+         "hash on a key without a variable sends every connection to one server",
+         nginx_hash_constant_key),
 )  # fmt: skip
 """The nginx-only lint rules, in code order."""
 
