@@ -413,6 +413,18 @@ def test_nginx_methods(method: str, balance: str, args: tuple[str, ...]) -> None
     assert (backend.balance, backend.balance_args) == (balance, args)
 
 
+@pytest.mark.parametrize("line", ["proxy_next_upstream_timeout 10s;", "proxy_protocol_timeout 5s;"])
+def test_nginx_server_directives_named_like_modelled_ones_are_compared(line: str) -> None:
+    """A directive whose name only starts like a modelled one (proxy_next_upstream,
+    proxy_protocol) is an extra of the server block, as at the stream level: it was dropped,
+    so diff called a config with it equivalent to one without."""
+    plain = "upstream u {\n    server a:1;\n}\nserver {\n    listen 1;\n    proxy_pass u;\n}\n"
+    with_it = plain.replace("proxy_pass u;", f"proxy_pass u;\n    {line}")
+    (frontend,) = ngx(f"stream {{\n{with_it}}}\n").frontends.values()
+    assert line.rstrip(";") in frontend.extras
+    assert differences(ngx(f"stream {{\n{plain}}}\n"), ngx(f"stream {{\n{with_it}}}\n"))
+
+
 def test_nginx_stream_level_settings_are_inherited_by_server_blocks() -> None:
     config = effective_file(str(FIXTURES / "nginx" / "with-include" / "nginx.conf"))
     (frontend,) = config.frontends.values()

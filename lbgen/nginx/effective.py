@@ -223,9 +223,7 @@ class _NginxReader:
                 origins["backend"] = Origin.of(node)
             elif node.keyword in modelled:
                 continue
-            elif not node.keyword.startswith(
-                ("proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream", "proxy_protocol")
-            ):
+            elif node.keyword not in _PROXY_ROWS:  # those are read by _proxy_settings
                 extras.append(node)
         binds.sort(key=lambda b: (b.address, b.options))
         name = ",".join(b.address for b in binds) or f"server@{block.line}"
