@@ -813,3 +813,26 @@ def test_defaults_server_words_and_http_backends_are_named(tmp_path: Path) -> No
     # Kept on the server, it renders again: no difference left.
     changes = redo(result, config, "haproxy").changes
     assert [c.text() for c in changes if "agent-check" in c.setting] == []
+
+
+def test_a_redispatch_interval_the_spec_cannot_say_is_kept_verbatim(tmp_path: Path) -> None:
+    """``option redispatch 3`` (every third retry): redispatch true plus the line as an extra,
+    so the rendering says it again; -1 and 0 are the spec's true and false."""
+    path = tmp_path / "haproxy.cfg"
+    for line, redispatch, extra in (
+        ("option redispatch 3", True, ["option redispatch 3"]),
+        ("option redispatch 0", False, None),
+        ("option redispatch -1", True, None),
+    ):
+        path.write_text(
+            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n"
+            "  timeout server 1h\nfrontend api\n  bind :6443\n  default_backend cp\n"
+            f"backend cp\n  {line}\n  server m1 192.0.2.11:6443 check\n"
+        )
+        result = import_file(path)
+        assert result.ok, messages(result)
+        spec = data(result)
+        pool = spec["pools"]["cp"]
+        assert spec["defaults"].get("redispatch", pool.get("redispatch")) is redispatch, line
+        assert pool.get("extra", {}).get("haproxy") == extra, line
+        assert redo(result, path, "haproxy").changes == (), line

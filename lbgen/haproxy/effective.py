@@ -259,6 +259,25 @@ class _HaproxyReader:
         if tcp_rules:
             state.tcp_check = tcp_rules
 
+    @staticmethod
+    def _option_value(state: _Proxy, node: Node, negated: bool) -> bool | str:
+        """What an ``option`` line sets: on or off, or its arguments (``option httplog clf``,
+        ``option forwardfor except 127.0.0.1``), which are compared as they are written.
+
+        ``option redispatch N`` redispatches on every Nth retry: -1 (HAProxy's default) is the
+        spec's ``redispatch: true``, 0 turns it off; any other interval, which the spec cannot
+        say, stays on and keeps its line as an extra, so that a diff shows it."""
+        arguments = node.args[2:] if negated else node.args[1:]
+        if negated or not arguments:
+            return not negated
+        if node.args[0] != "redispatch":
+            return " ".join(arguments)
+        if arguments == ("0",):
+            return False
+        if arguments != ("-1",):
+            state.extras.append(node)
+        return True
+
     def _apply_line(
         self, state: _Proxy, node: Node, http_rules: list[Node], tcp_rules: list[Node]
     ) -> None:
@@ -276,7 +295,7 @@ class _HaproxyReader:
                 if not negated and f"option {opt}" in table.LOG_FORMAT_OPTIONS:
                     for other in table.LOG_FORMAT_OPTIONS:  # one log format: the last wins
                         state.settings.pop(other, None)
-                state.set(f"option {opt}", not negated, node)
+                state.set(f"option {opt}", self._option_value(state, node, negated), node)
             return
         if negated and key == "log":
             # "no log" drops the log targets the proxy inherited.
@@ -586,7 +605,7 @@ def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
             continue
         if table.proxy_side(tuple(key.split())) == other:
             continue
-        out.append(key if value else f"no {key}")
+        out.append(key if value is True else f"no {key}" if value is False else f"{key} {value}")
     return tuple(sorted(out))
 
 

@@ -152,8 +152,11 @@ class _HaproxyImport:
         if key == "timeout" and args:
             return args[0] in _HAPROXY_TIMEOUTS
         if key == "option" and args:
-            # Check options are read (or warned about) by the health import.
-            return args[0] in ("redispatch", *CHECK_OPTIONS)
+            # Check options are read (or warned about) by the health import; a redispatch
+            # interval the spec cannot say (not -1 or 0) stays a verbatim line.
+            if args[0] == "redispatch":
+                return args[1:] in ((), ("-1",), ("0",))
+            return args[0] in CHECK_OPTIONS
         if key == "no" and args[:2] == ("option", "redispatch"):
             return True
         return key in _HAPROXY_PROXY_KEYWORDS
