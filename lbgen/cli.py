@@ -899,7 +899,8 @@ def diff_command(
     warned = sum(d.level is Level.WARNING for d in result.diagnostics)
     if warned and fmt is DiffFormat.text:
         typer.echo(
-            f"lbgen: {warned} translation warnings (lbgen validate {spec} -t {target.value})",
+            f"lbgen: {warned} translation {'warning' if warned == 1 else 'warnings'} "
+            f"(lbgen validate {spec} -t {target.value})",
             err=True,
         )
     if fmt is DiffFormat.json:

@@ -573,3 +573,18 @@ def test_a_log_format_options_argument_is_compared() -> None:
     plain, clf = (hap(logged + base.format(arg=arg)) for arg in ("", " clf"))
     assert differences(plain, clf)
     assert "option httplog clf" in clf.frontends["f"].extras
+
+
+@pytest.mark.parametrize(("method", "ordered"), [("hash $remote_addr;", True),
+                                                 ("hash $remote_addr consistent;", False),
+                                                 ("least_conn;", False)])  # fmt: skip
+def test_nginx_server_order_is_compared_for_hash_without_consistent(
+    method: str, ordered: bool
+) -> None:
+    """nginx's ``hash`` picks a server by its index among the servers; with ``consistent``
+    (ketama) by the server's address, and the other methods do not pick by position."""
+
+    def model(first: str, second: str) -> Config:
+        return ngx(f"upstream u {{\n    {method}\n    server {first};\n    server {second};\n}}\n")
+
+    assert bool(differences(model("a:1", "b:1"), model("b:1", "a:1"))) is ordered

@@ -533,3 +533,72 @@ def test_an_ssl_server_checks_over_tls_unless_its_checks_go_elsewhere() -> None:
     )
     # verify means nothing on a server that speaks no TLS at all
     assert server("check verify none") == server("check")
+
+
+# --- server order -------------------------------------------------------------------------------
+
+
+def _first_server_share(balance_lines: str, order: tuple[str, str], tmp_path: Path) -> list[int]:
+    """Connections each of two servers (a, b) takes, of 6 one after the other, through a real
+    HAProxy whose backend lists them in ``order``."""
+    upstreams = {"a": Upstream(), "b": Upstream()}
+    for upstream in upstreams.values():
+        upstream.start()
+    port = free_port()
+    servers = "".join(f"    server {n} 127.0.0.1:{upstreams[n].port}\n" for n in order)
+    text = (
+        "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n"
+        f"    timeout server 10s\nfrontend f\n    bind 127.0.0.1:{port}\n    default_backend b\n"
+        f"backend b\n{balance_lines}{servers}"
+    )
+    try:
+        with running(text, tmp_path, port):
+            for _ in range(6):
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                    conn.sendall(REQUEST)
+                    read_responses(conn, 1)
+        return [upstreams["a"].connections, upstreams["b"].connections]
+    finally:
+        for upstream in upstreams.values():
+            upstream.stop()
+
+
+@needs_haproxy
+@pytest.mark.parametrize(
+    ("lines", "ordered"),
+    [
+        ("    balance first\n", True),  # the lowest id (position) first
+        ("    balance roundrobin\n", False),
+    ],
+)
+def test_server_order_is_compared_where_haproxy_acts_on_it(
+    lines: str, ordered: bool, tmp_path: Path
+) -> None:
+    """Swapping two server lines: with ``balance first`` the other server takes every
+    connection (the real HAProxy shows it), so the models differ; with round robin each takes
+    half either way, and they do not."""
+    forward, backward = ("a", "b"), ("b", "a")
+    shares = {o: _first_server_share(lines, o, tmp_path) for o in (forward, backward)}
+    if ordered:
+        assert shares == {forward: [6, 0], backward: [0, 6]}
+    else:
+        assert shares == {forward: [3, 3], backward: [3, 3]}
+
+    def model(order: tuple[str, str]) -> Config:
+        servers = "".join(f"    server {n} 127.0.0.1:{7000 + ord(n)}\n" for n in order)
+        return hap(f"backend b\n    mode tcp\n{lines}{servers}")
+
+    assert bool(differences(model(forward), model(backward))) is ordered
+
+
+def test_the_order_of_backups_is_compared_unless_all_backups_serve() -> None:
+    """Without ``option allbackups`` the first usable backup takes all traffic."""
+
+    def model(order: str, extra: str = "") -> Config:
+        servers = "".join(f"    server {n} 127.0.0.1:{7000 + ord(n)} backup\n" for n in order)
+        return hap(f"backend b\n    mode tcp\n{extra}    server m 127.0.0.1:6999\n{servers}")
+
+    assert differences(model("xy"), model("yx"))
+    assert not differences(
+        model("xy", "    option allbackups\n"), model("yx", "    option allbackups\n")
+    )

@@ -287,7 +287,12 @@ class Backend:
     timeouts: Timeouts = Timeouts()
     servers: Mapping[str, Server] = field(default_factory=dict)
     extras: tuple[str, ...] = ()
-    server_order: tuple[str, ...] = field(default=(), compare=False)
+    server_order: tuple[str, ...] = ()
+    """The servers whose order the engine acts on, in the config's order; empty where it acts
+    on none (round robin, least connections). Each engine's reader decides: HAProxy's
+    ``first`` and hashing algorithms number the servers by position, and without ``option
+    allbackups`` the first usable backup takes all traffic; nginx's ``hash`` without
+    ``consistent`` picks a server by its index."""
     check_options: tuple[tuple[str, Origin], ...] = field(default=(), compare=False, repr=False)
     ignored: tuple[str, ...] = field(default=(), compare=False)
     """As :attr:`Frontend.ignored`."""

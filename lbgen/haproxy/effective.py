@@ -551,7 +551,7 @@ class _HaproxyReader:
             timeouts=timeouts,
             servers=servers,
             extras=extras,
-            server_order=tuple(servers),
+            server_order=_server_order(balance, servers, extras),
             check_options=tuple((opt, origin) for opt, _, origin in state.checks),
             ignored=ignored,
             origins={k: v for k, v in out_origins.items() if v is not None},
@@ -593,6 +593,20 @@ def _log_line(args: tuple[str, ...]) -> str:
         return str(table.LOG_LINE.render(table.LOG_LINE.parse(text)))
     except ValueError:
         return text
+
+
+def _server_order(
+    balance: str | None, servers: Mapping[str, Server], extras: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The servers whose order HAProxy acts on (:attr:`Backend.server_order`): all of them for
+    an algorithm that picks by position, else the backups, of which the first usable one takes
+    all traffic unless ``option allbackups``."""
+    if (balance or "roundrobin").split("(")[0] in table.POSITIONAL_BALANCE:
+        return tuple(servers)
+    backups = tuple(name for name, server in servers.items() if server.backup)
+    if len(backups) > 1 and "option allbackups" not in extras:
+        return backups
+    return ()
 
 
 def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:

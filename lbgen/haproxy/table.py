@@ -488,6 +488,13 @@ def proxy_side(words: tuple[str, ...]) -> str | None:
     return None
 
 
+POSITIONAL_BALANCE = frozenset({"first", "source", "uri", "url_param", "hdr", "rdp-cookie", "hash"})
+"""Balancing algorithms that pick a server by its position: ``first`` fills the servers from
+the lowest id up, the hashing ones map a hash onto the servers (map-based) or onto their ids
+(consistent); a server's id defaults to its position in the backend (configuration manual,
+``balance``, ``hash-type``, ``id``)."""
+
+
 LOG_FORMAT_OPTIONS = ("option tcplog", "option httplog", "option httpslog")
 """Options that each choose a proxy's one log format: the last one in effect wins."""
 
@@ -566,6 +573,7 @@ __all__ = [
     "HTTP_CHECK_VERSION",
     "IGNORED",
     "LOG_FORMAT_OPTIONS",
+    "POSITIONAL_BALANCE",
     "PROXY_DEFAULTS",
     "READY_RULE",
     "ROLES",

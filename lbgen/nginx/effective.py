@@ -302,7 +302,10 @@ class _NginxReader:
             balance_args=tuple(balance_args),
             servers=servers,
             extras=_extras(extras),
-            server_order=tuple(servers),
+            # hash without "consistent" picks a server by its index among the servers.
+            server_order=(
+                tuple(servers) if balance == "hash" and "consistent" not in balance_args else ()
+            ),
             origins=origins,
             origin=Origin.of(block),
         )
