@@ -101,6 +101,38 @@ def test_nginx_http_block_round_trips_and_its_deletion_is_seen() -> None:
     ]
 
 
+def test_the_events_block_and_the_workers_are_compared_and_round_trip() -> None:
+    """A whole nginx.conf's events block (worker_connections and the rest) and its worker count
+    are compared: diff once skipped the events block entirely, and called an absent
+    worker_processes (one worker) the same as lbgen's "auto". Import keeps both, the events
+    lines in the events block lbgen writes."""
+    config = (
+        "events {\n  worker_connections 768;\n  multi_accept on;\n}\n"
+        "stream {\n  upstream cp { server 127.0.0.1:7001; }\n"
+        "  server { listen 127.0.0.1:6443; proxy_pass cp; }\n}\n"
+    )
+    result = import_config(config, "nginx.conf", "nginx")
+    spec = lbgen.load_spec(result.yaml_text.encode(), filename="n.yaml")
+    assert spec.global_.maxconn == 768
+    assert spec.global_.extra.nginx == ["worker_processes 1;"]
+    assert spec.global_.extra.nginx_sections == {"events": ["multi_accept on;"]}
+    assert diff_config(spec, "nginx", config, "nginx.conf").changes == ()
+    rendered = lbgen.render(spec, "nginx", layout="full")
+    events = rendered.text.split("events {\n", 1)[1].split("}", 1)[0]
+    assert events.split() == ["worker_connections", "768;", "multi_accept", "on;"]
+    check = engine_check(rendered.text, "nginx", strict=False)
+    if check.load_module:
+        check = engine_check(f"load_module {check.load_module};\n{rendered.text}", "nginx")
+    assert check.ok, check.output
+    for edited, setting in (
+        (config.replace("768", "1024"), "worker_connections"),
+        (config.replace("  multi_accept on;\n", ""), "multi_accept on;"),
+        ("worker_processes auto;\n" + config, "worker_processes"),
+    ):
+        changes = diff_config(spec, "nginx", edited, "nginx.conf").changes
+        assert [c.setting for c in changes] == [setting], changes
+
+
 def test_extras_for_the_other_engine_warn_once_per_list_and_strict_fails() -> None:
     spec = _spec(
         defaults={"extra": {"nginx": ["proxy_buffer_size 32k"]}},

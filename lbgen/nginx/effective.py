@@ -171,7 +171,7 @@ class _NginxReader:
             engine="nginx",
             frontends=frontends,
             backends=backends,
-            globals=_logging(top, stream),
+            globals=_logging(top, stream) | _workers(top),
             sections=_sections(top, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
@@ -453,6 +453,26 @@ def _logging(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, str]:
     return out
 
 
+#: nginx's compiled-in defaults of what ``_workers`` reads (the ngx_core_module and events docs).
+_WORKER_DEFAULTS = {"worker_processes": "1", "worker_connections": "512"}
+
+
+def _workers(top: Sequence[Node]) -> dict[str, str]:
+    """How many worker processes a whole nginx.conf (one with an ``events`` block) runs and how
+    many connections each takes (``global.maxconn`` in lbgen's full layout), with nginx's
+    defaults where it says nothing: an absent ``worker_processes`` is one worker, not the
+    ``auto`` lbgen writes. A file without an ``events`` block leaves both to the nginx.conf
+    that includes it."""
+    events = [n for n in top if n.keyword == "events"]
+    if not events:
+        return {}
+    out = dict(_WORKER_DEFAULTS)
+    for node in [*top, *(c for block in events for c in block.directives())]:
+        if node.keyword in _WORKER_DEFAULTS and node.args:
+            out[node.keyword] = " ".join(node.args)
+    return out
+
+
 def _has_main_context(top: Sequence[Node]) -> bool:
     """Whether the file's top level is nginx's main context: it holds a ``stream`` or
     ``events`` block (lbgen's stream and full layouts, an nginx.conf), where the upstreams
@@ -479,9 +499,12 @@ def _sections(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, Section]
         main = []
         for node in top:
             if node.keyword in _MAIN_READ or node.keyword in _MAIN_PROCESS:
+                if node.keyword == "events":  # worker_connections is read by _workers
+                    inner = [c for c in node.directives() if c.keyword != "worker_connections"]
+                    add("events", inner, node)
                 continue
-            if node.keyword == "worker_processes" and node.args == ("auto",):
-                continue  # what lbgen writes
+            if node.keyword == "worker_processes":
+                continue  # read by _workers
             if node.children and node.keyword != "include":
                 inner = [c for c in node.directives() if node.keyword != "http"
                          or not (c.keyword == "server" and not c.args)]  # fmt: skip
@@ -607,8 +630,15 @@ def pair_configs(
     existing: Config, rendered: Config, resolved: Resolved
 ) -> tuple[Config, dict[str, str]]:
     """Before a diff: the existing config keyed like the rendered one where they evidently
-    correspond (see :func:`_pair`), and the rendered ``server {}`` blocks' spec frontend names."""
-    return _pair(existing, rendered), _frontend_labels(resolved, rendered)
+    correspond (see :func:`_pair`), and the rendered ``server {}`` blocks' spec frontend names.
+
+    A file without an ``events`` block (a stream file an nginx.conf includes) says nothing of
+    the workers: it takes the rendering's (:func:`_workers`), so that they are no difference."""
+    paired = _pair(existing, rendered)
+    if not any(key in paired.globals for key in _WORKER_DEFAULTS):
+        workers = {k: v for k, v in rendered.globals.items() if k in _WORKER_DEFAULTS}
+        paired = replace(paired, globals={**paired.globals, **workers})
+    return paired, _frontend_labels(resolved, rendered)
 
 
 def read_effective(tree: ConfigTree) -> Config:

@@ -111,17 +111,29 @@ class _NginxImport:
         top = list(d.tree.directives())
         if not any(n.keyword == "stream" for n in top):
             return
+        keywords = {n.keyword for n in top}
+        if "events" in keywords and "worker_processes" not in keywords:
+            # A whole nginx.conf without it runs one worker; lbgen would write "auto".
+            d.global_.setdefault("extra.nginx", []).append("worker_processes 1;")
+            d.note(("global",), "worker_processes 1: nginx's default, which the config keeps")
         for node in top:
             if node.keyword == "stream":
                 continue
             if node.keyword == "events":
+                rest = []
                 for inner in node.directives():
                     if inner.keyword == "worker_connections" and inner.args[:1] == (
                         inner.args[0] if inner.args[0].isdigit() else "",
                     ):
                         d.global_["maxconn"] = int(inner.args[0])
                         continue
-                    d.unmapped(inner, ("global",))
+                    rest.append(inner)
+                # The rest goes into the events block lbgen writes (global.extra.nginx_sections).
+                if rest and not d.keep_section(
+                    node, "events", [one_line(n) for n in rest], "nginx"
+                ):
+                    for inner in rest:
+                        d.unmapped(inner, ("global",))
                 continue
             if node.keyword == "worker_processes" and node.args == ("auto",):
                 continue

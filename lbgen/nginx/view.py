@@ -832,11 +832,10 @@ def _extra_sections(resolved: Resolved, findings: Findings) -> list[tuple[str, l
                 key=True,
             )  # fmt: skip
             continue
-        if nodes[0].keyword in ("stream", "events"):
+        if nodes[0].keyword == "stream":
             findings.error(
                 "extra-nginx", where,
-                f"lbgen writes the {nodes[0].keyword} block itself: put its extras in "
-                f"{'defaults.extra.nginx' if nodes[0].keyword == 'stream' else 'global.extra'}",
+                "lbgen writes the stream block itself: put its extras in defaults.extra.nginx",
                 key=True,
             )  # fmt: skip
             continue
@@ -992,7 +991,9 @@ def build_nginx_view(
         "main_extra": main_extra,
         # An extra worker_processes replaces lbgen's "auto" (nginx refuses a duplicate).
         "own_worker_processes": not any(d.startswith("worker_processes ") for d in main_extra),
-        "extra_sections": extra_sections,
+        # An events section's lines go into lbgen's own events block (nginx takes one).
+        "events_extra": next((lines for header, lines in extra_sections if header == "events"), []),
+        "extra_sections": [(h, lines) for h, lines in extra_sections if h != "events"],
         # An http health server goes in the spec's http section, or in an http block of its own.
         "http_health": health_listener if health_listener and health_listener.http else None,
         "http_health_own_block": not any(header == "http" for header, _ in extra_sections),
