@@ -247,7 +247,7 @@ def test_listen_is_a_frontend_and_a_backend() -> None:
     assert frontend.backend == "api"
     assert frontend.binds == (Bind("0.0.0.0:6443"),)
     assert frontend.timeouts == Timeouts(client=3_600 * S)
-    assert backend.timeouts == Timeouts(connect=5 * S, server=3_600 * S)
+    assert backend.timeouts == Timeouts(connect=5 * S, server=3_600 * S, queue=5 * S)
 
 
 def test_options_only_count_on_the_side_haproxy_honours_them() -> None:

@@ -602,3 +602,51 @@ def test_the_order_of_backups_is_compared_unless_all_backups_serve() -> None:
     assert not differences(
         model("xy", "    option allbackups\n"), model("yx", "    option allbackups\n")
     )
+
+
+# --- what HAProxy does without the line ----------------------------------------------------------
+
+_DEFAULTED = (
+    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n"
+    "frontend f\n    bind 127.0.0.1:1\n    default_backend b\n"
+    "backend b\n    balance source\n{line}    server m1 127.0.0.1:6443 check{server}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "server", "same"),
+    [
+        # off unless a line turns it on: "no option X" says what its absence says
+        ("    no option abortonclose\n", "", True),
+        ("    no option prefer-last-server\n", "", True),
+        ("    option prefer-last-server\n", "", False),
+        # "option http-keep-alive" is on by default (the default mode of an HTTP proxy)
+        ("    no option http-keep-alive\n", "", False),
+        # "timeout queue": "if unspecified, the same value as ... 'timeout connect'"
+        ("    timeout queue 5s\n", "", True),
+        ("    timeout queue 10s\n", "", False),
+        # "The default hash type is map-based"
+        ("    hash-type map-based\n", "", True),
+        ("    hash-type consistent\n", "", False),
+        # a check goes to the server's own port unless "port" says another
+        ("", " port 6443", True),
+        ("", " port 6444", False),
+    ],
+)
+def test_a_line_that_says_haproxys_default_is_no_difference(
+    line: str, server: str, same: bool
+) -> None:
+    """Each line against the config without it, as the configuration manual of HAProxy 2.6
+    describes the default; every config is one ``haproxy -c`` accepts."""
+    plain, written = (
+        _DEFAULTED.format(line="", server=""),
+        _DEFAULTED.format(line=line, server=server),
+    )
+    assert (not differences(hap(plain), hap(written))) is same
+    if HAPROXY is not None:
+        for text in (plain, written):
+            done = subprocess.run(
+                [HAPROXY, "-c", "-f", "/dev/stdin"], input=text, capture_output=True, text=True,
+                check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr

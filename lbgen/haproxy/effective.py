@@ -297,6 +297,13 @@ class _HaproxyReader:
                         state.settings.pop(other, None)
                 state.set(f"option {opt}", self._option_value(state, node, negated), node)
             return
+        if key == "hash-type" and not negated:
+            # The last one counts; "map-based" is HAProxy's default (the manual: "The default
+            # hash type is map-based"), as without the line.
+            state.extras = [n for n in state.extras if n.keyword != "hash-type"]
+            if args != ("map-based",):
+                state.extras.append(node)
+            return
         if negated and key == "log":
             # "no log" drops the log targets the proxy inherited.
             state.extras = [n for n in state.extras if n.keyword != "log"]
@@ -511,6 +518,10 @@ class _HaproxyReader:
                 if f not in FRONTEND_TIMEOUTS
             }
         )
+        if timeouts.queue is None:
+            # "timeout queue": "if unspecified, the same value as the backend's connection
+            # timeout ('timeout connect') is used" (the manual).
+            timeouts = replace(timeouts, queue=timeouts.connect)
         health = _haproxy_health(state, servers)
         if health.check == "none":
             # "timeout check" of a backend that checks no server means nothing (like the check
@@ -619,6 +630,8 @@ def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
             continue
         if table.proxy_side(tuple(key.split())) == other:
             continue
+        if value is False and key not in table.OPTIONS_ON_BY_DEFAULT:
+            continue  # off, as without the line
         out.append(key if value is True else f"no {key}" if value is False else f"{key} {value}")
     return tuple(sorted(out))
 
@@ -734,6 +747,8 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         # configs differing only there compare equal.
         for key in ("inter", "fastinter", "downinter", "rise", "fall"):
             values.pop(key, None)
+    if values.get("check_port") is not None and values["check_port"] == port:
+        values.pop("check_port")  # checks go to the server's own port anyway (the manual)
     if values.get("ssl") and "check_ssl" not in values and values.get("check_port") is None:
         # An "ssl" server's checks speak TLS too unless they go to another port (the rule
         # _haproxy_health applies): "ssl" and "ssl check-ssl" are one server.

@@ -442,6 +442,8 @@ class _HaproxyImport:
         fields["start_unresolved"] = _start_unresolved(backend)
         for t in _POOL_TIMEOUTS:
             fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
+        if "timeouts.queue" not in backend.origins:
+            fields["timeouts.queue"] = None  # HAProxy's timeout connect, as the spec leaves it
         server_params(d, key, backend.servers, names)
         for node in section.directives():
             if node.keyword in ("bind", "server"):

@@ -495,6 +495,11 @@ the lowest id up, the hashing ones map a hash onto the servers (map-based) or on
 ``balance``, ``hash-type``, ``id``)."""
 
 
+OPTIONS_ON_BY_DEFAULT = frozenset({"option http-keep-alive"})
+"""The ``option`` flags HAProxy 2.6 turns on by itself ("the default mode" of an HTTP proxy);
+every other is off until a line says it, so ``no option X`` says what its absence says."""
+
+
 LOG_FORMAT_OPTIONS = ("option tcplog", "option httplog", "option httpslog")
 """Options that each choose a proxy's one log format: the last one in effect wins."""
 
@@ -573,6 +578,7 @@ __all__ = [
     "HTTP_CHECK_VERSION",
     "IGNORED",
     "LOG_FORMAT_OPTIONS",
+    "OPTIONS_ON_BY_DEFAULT",
     "POSITIONAL_BALANCE",
     "PROXY_DEFAULTS",
     "READY_RULE",
