@@ -24,6 +24,8 @@ from lbgen.haproxy.syntax import parse_haproxy
 from lbgen.haproxy.table import parse_haproxy_time
 from lbgen.nginx.syntax import parse_nginx
 from lbgen.nginx.table import parse_nginx_time
+from lbgen.runners import LocalRunner
+from tests.engine_check import can_isolate, isolated_check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 GOLDEN = sorted(
@@ -588,3 +590,43 @@ def test_nginx_server_order_is_compared_for_hash_without_consistent(
         return ngx(f"upstream u {{\n    {method}\n    server {first};\n    server {second};\n}}\n")
 
     assert bool(differences(model("a:1", "b:1"), model("b:1", "a:1"))) is ordered
+
+
+_NGINX_DEFAULTED = (
+    "stream {{\n    upstream u {{\n        {method}\n        server {server};\n    }}\n"
+    "    server {{\n        listen {listen};\n        proxy_pass u;\n    }}\n}}\n"
+)
+_PLAIN = {"method": "least_conn;", "server": "[fd00::10]:6443", "listen": "[::]:6443"}
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "same"),
+    [
+        # "random two" picks with least_conn unless told otherwise (the upstream module's docs)
+        ("method", "random two;", None),
+        # an IPv6 listener is IPv6-only unless ipv6only=off; the backlog is 511 on Linux
+        ("listen", "[::]:6443 ipv6only=on", True),
+        ("listen", "[::]:6443 ipv6only=off", False),
+        ("listen", "[::]:6443 backlog=511", True),
+        ("listen", "[::]:6443 backlog=1024", False),
+        # one IPv6 address, two spellings
+        ("server", "[fd00:0::10]:6443", True),
+        ("server", "[fd00::11]:6443", False),
+    ],
+)
+def test_nginx_lines_that_say_its_default_are_no_difference(
+    field: str, written: str, same: bool | None
+) -> None:
+    """Each spelling against the plain config (``random two;`` against ``random two
+    least_conn;``), as nginx's stream module docs describe the default; ``nginx -t`` accepts
+    every one (in a namespace of its own: it binds the listeners)."""
+    plain = dict(_PLAIN)
+    if same is None:  # the method: compare with the spelled-out default
+        plain["method"], same = "random two least_conn;", True
+    edited = {**plain, field: written}
+    config_a, config_b = _NGINX_DEFAULTED.format(**plain), _NGINX_DEFAULTED.format(**edited)
+    assert (not differences(ngx(config_a), ngx(config_b))) is same
+    if can_isolate() and LocalRunner().available("nginx"):
+        for config in (config_a, config_b):
+            checked = isolated_check(config, "nginx", strict=False)
+            assert checked.ok, checked.output

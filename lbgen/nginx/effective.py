@@ -216,7 +216,7 @@ class _NginxReader:
         backend: str | None = None
         for node in block.directives():
             if node.keyword == "listen" and node.args:
-                binds.append(Bind(normalize_address(node.args[0]), tuple(sorted(node.args[1:]))))
+                binds.append(_bind(node))
                 origins.setdefault("binds", Origin.of(node))
             elif node.keyword == "proxy_pass" and node.args:
                 backend = node.args[0]
@@ -257,10 +257,9 @@ class _NginxReader:
         listener; otherwise an HTTP listener whose directives all take part in equality, so that
         a diff never calls a config without it equivalent."""
         binds = sorted(
-            (Bind(normalize_address(n.args[0]), tuple(sorted(n.args[1:])))
-             for n in block.directives() if n.keyword == "listen" and n.args),
+            (_bind(n) for n in block.directives() if n.keyword == "listen" and n.args),
             key=lambda b: (b.address, b.options),
-        )  # fmt: skip
+        )
         name = ",".join(b.address for b in binds) or f"server@{block.line}"
         rest = [n for n in block.directives() if n.keyword != "listen"]
         health = next((n for n in rest if _health_location(n)), None)
@@ -416,7 +415,7 @@ class _NginxReader:
                     continue
             origins[target] = origin
         return Server(
-            name=address,
+            name=_server_name(address, host, port),
             address=canonical_host(host),
             port=port,
             extras=tuple(sorted(extras)),
@@ -526,6 +525,30 @@ def _statements(nodes: Iterable[Node]) -> tuple[str, ...]:
     return tuple(sorted({one_line(node) for node in nodes}))
 
 
+#: listen parameters that say nginx's default: a listener on an IPv6 address is IPv6-only
+#: unless ipv6only=off, and its backlog is 511 on Linux (the stream module's listen docs).
+_DEFAULT_LISTEN_PARAMS = {"ipv6only=on": "[", "backlog=511": ""}
+
+
+def _bind(node: Node) -> Bind:
+    """A ``listen`` line as a bind: the address in one spelling, the parameters sorted, those
+    that say nginx's default left out."""
+    address = normalize_address(node.args[0])
+    options = (
+        p for p in node.args[1:]
+        if not (p in _DEFAULT_LISTEN_PARAMS and address.startswith(_DEFAULT_LISTEN_PARAMS[p]))
+    )  # fmt: skip
+    return Bind(address, tuple(sorted(options)))
+
+
+def _server_name(address: str, host: str, port: int | None) -> str:
+    """An upstream server's key, its address as written, an IPv6 address in one spelling:
+    ``[fd00:0::10]:6443`` and ``[fd00::10]:6443`` are one server."""
+    if port is None or ":" not in host:
+        return address
+    return f"[{canonical_host(host)}]:{port}"
+
+
 def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:
     """Unmodelled directives as text, sorted: nginx applies none of them in written order."""
     return tuple(sorted({" ".join(node.words()) for node in nodes}))
@@ -539,6 +562,8 @@ def _method(node: Node) -> tuple[str, tuple[str, ...]]:
             return _METHOD.parse(" ".join(node.words())), ()
         except ValueError:
             pass
+    if node.keyword == "random" and node.args == ("two",):
+        return METHOD_NAMES["random"], ("two", "least_conn")  # the docs: least_conn by default
     return METHOD_NAMES[node.keyword], node.args
 
 
