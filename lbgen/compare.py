@@ -92,7 +92,8 @@ class Change:
             return f"{head}{self.setting} {self.config} {ARROW} {self.spec}{where}"
         detail = self.spec if self.kind == "added" else self.config
         extra = f" ({detail})" if detail else ""
-        subject = f"{self.setting}: " if self.setting else ""
+        # An nginx statement's own ";" would read "server_tokens off;: removed".
+        subject = f"{self.setting.removesuffix(';')}: " if self.setting else ""
         return f"{head}{subject}{self.kind}{extra}{where}"
 
     def to_json(self) -> dict[str, Any]:

@@ -453,3 +453,11 @@ def test_a_stats_listener_is_compared_with_lbgen_stats_by_role(tmp_path: Path) -
     assert "frontend lbgen-stats: stats uri /stats: added" in lines
     # the k0s proxies are tcp: their inherited errorfile/httplog lines mean nothing
     assert not [line for line in lines if line.startswith(("frontend kubeAPI", "backend kubeAPI"))]
+
+
+def test_a_statements_own_semicolon_does_not_end_up_before_the_colon() -> None:
+    """``events: multi_accept on: removed``, not ``multi_accept on;: removed``."""
+    from lbgen.compare import Change
+
+    change = Change("removed", "events", "multi_accept on;", None, None)
+    assert change.text() == "events: multi_accept on: removed"

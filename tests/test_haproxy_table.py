@@ -149,7 +149,7 @@ def test_no_two_rows_share_a_name_in_one_context() -> None:
 def test_the_engine_serves_the_table() -> None:
     engine = get_engine("haproxy")
     assert engine.table is TABLE
-    assert engine.diff_names["check_port"] == "port"
+    assert engine.diff_names["check_port"] == "check port"  # not the address's port
     assert engine.diff_names["timeouts.client_fin"] == "timeout client-fin"
     assert engine.diff_names["redispatch"] == "option redispatch"
     assert haproxy_table.SERVER_DEFAULTS == {

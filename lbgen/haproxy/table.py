@@ -566,8 +566,10 @@ DIFF_NAMES: Mapping[str, str] = {
         if row.effective is not None
     },
     "balance_args": "balance arguments",
+    # The server line's "port" parameter, told apart from the port of the server's address.
+    "check_port": "check port",
 }
-"""Effective-model attribute -> what ``lbgen diff`` calls it (``check_port`` -> ``port``)."""
+"""Effective-model attribute -> what ``lbgen diff`` calls it (``maxconn``, ``check port``)."""
 
 __all__ = [
     "BACKEND_ONLY",
