@@ -352,6 +352,7 @@ class _Namer:
             kind = "removed" if diff.new is None else "added"
             where = _origin_of(entity) if found else _origin_of(_lookup(existing, path[:-2])[0])
             if path[0] == "globals":  # a process setting set on one side only
+                where = existing.global_origins.get(path[-1], where)
                 return [
                     Change(
                         "changed", "global", path[-1], _show(path[-1], diff.old),

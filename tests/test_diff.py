@@ -461,3 +461,18 @@ def test_a_statements_own_semicolon_does_not_end_up_before_the_colon() -> None:
 
     change = Change("removed", "events", "multi_accept on;", None, None)
     assert change.text() == "events: multi_accept on: removed"
+
+
+def test_a_process_setting_names_its_line(tmp_path: Path) -> None:
+    """``global: maxconn … (FILE:LINE)``: a global difference ends with its line, as every
+    other one does (it had none)."""
+    import lbgen
+
+    rendered = tmp_path / "rendered.cfg"
+    spec = EXAMPLES / "kubernetes-api.yaml"
+    rendered.write_text(lbgen.render(lbgen.load_spec(spec), "haproxy").text)
+    line = next(i for i, t in enumerate(rendered.read_text().splitlines(), 1) if "maxconn" in t)
+    config = edited(tmp_path, rendered, ("maxconn 20000", "maxconn 4096"))
+    code, out, _ = diff(str(spec), "-t", "haproxy", "--against", str(config))
+    assert code == 1
+    assert f"global: maxconn 4096 → 20000 ({config}:{line})" in out.splitlines()

@@ -207,7 +207,7 @@ def test_nginx_diff_compares_where_the_stream_level_logs(
     [
         ("{target: stdout, level: warning}", None),
         ("{target: stdout, level: info}", "global: error_log stderr warn → stderr info"),
-        ("{target: stdout}", "global: error_log stderr warn → stderr\n"),
+        ("{target: stdout}", "global: error_log stderr warn → stderr ("),
         ("none", "global: error_log stderr warn → unset"),
     ],
 )

@@ -327,6 +327,8 @@ class Config:
     backends: Mapping[str, Backend] = field(default_factory=dict)
     globals: Mapping[str, str] = field(default_factory=dict)
     """Process settings that change behaviour (``maxconn``, ``ssl-server-verify``), as text."""
+    global_origins: Mapping[str, Origin] = field(default_factory=dict, compare=False, repr=False)
+    """Where each of ``globals`` is set (absent: the engine's default)."""
     sections: Mapping[str, Section] = field(default_factory=dict)
     """Unmodelled directives of the process and of sections the model does not read, by
     section (``global``, ``resolvers docker``): what the spec's ``extra`` lists write."""

@@ -169,6 +169,7 @@ class _HaproxyReader:
         frontends: dict[str, Frontend] = {}
         backends: dict[str, Backend] = {}
         globals_: dict[str, str] = {}
+        global_origins: dict[str, Origin] = {}
         sections: dict[str, Section] = {}
         for section in self.tree.directives():
             kind = section.keyword
@@ -178,9 +179,11 @@ class _HaproxyReader:
                 for node in section.directives():
                     if node.keyword in _GLOBAL_SETTINGS:
                         globals_[node.keyword] = " ".join(node.args)
+                        global_origins[node.keyword] = Origin.of(node)
                     elif node.keyword == "log":
                         self.global_logs = True
                         logs.append(_log_line(node.args))
+                        global_origins.setdefault("log", Origin.of(node))
                     elif node.keyword not in _GLOBAL_READ_ELSEWHERE:
                         unmodelled.append(node)
                 if logs:
@@ -231,6 +234,7 @@ class _HaproxyReader:
             frontends=frontends,
             backends=backends,
             globals=globals_,
+            global_origins=global_origins,
             sections=sections,
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),

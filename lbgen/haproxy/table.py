@@ -568,6 +568,8 @@ DIFF_NAMES: Mapping[str, str] = {
     "balance_args": "balance arguments",
     # The server line's "port" parameter, told apart from the port of the server's address.
     "check_port": "check port",
+    # Its value is the parameter (send-proxy, send-proxy-v2, ...): "send-proxy send-proxy".
+    "send_proxy": "proxy protocol",
 }
 """Effective-model attribute -> what ``lbgen diff`` calls it (``maxconn``, ``check port``)."""
 

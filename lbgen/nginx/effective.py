@@ -172,6 +172,7 @@ class _NginxReader:
             frontends=frontends,
             backends=backends,
             globals=_logging(top, stream) | _workers(top),
+            global_origins=_global_origins(top, stream),
             sections=_sections(top, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
@@ -470,6 +471,16 @@ def _workers(top: Sequence[Node]) -> dict[str, str]:
         if node.keyword in _WORKER_DEFAULTS and node.args:
             out[node.keyword] = " ".join(node.args)
     return out
+
+
+def _global_origins(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, Origin]:
+    """Where the first statement of each of ``_logging``'s and ``_workers``' settings is."""
+    events = [c for n in top if n.keyword == "events" for c in n.directives()]
+    found: dict[str, Origin] = {}
+    for node in [*top, *events, *stream]:
+        if node.keyword in ("error_log", "access_log", *_WORKER_DEFAULTS):
+            found.setdefault(node.keyword, Origin.of(node))
+    return found
 
 
 def _has_main_context(top: Sequence[Node]) -> bool:
