@@ -429,9 +429,10 @@ def test_nginx_full_config() -> None:
     # Each remaining difference is on a line a warning names, or (error_log stderr, kept
     # beside the error_log lbgen writes for global.log) the note of a line kept verbatim.
     kept = {d.line for d in result.diagnostics if d.code == KEPT}
-    assert changes and {c.origin.line for c in changes if c.origin} <= warned_lines(
-        result.diagnostics
-    ) | kept
+    assert (
+        changes
+        and {c.origin.line for c in changes if c.origin} <= warned_lines(result.diagnostics) | kept
+    )
     # The stream module's load_module is a render option, not a spec field: a note names it
     # (the import once dropped it without a word), and rendering with it writes the line.
     module = "/usr/lib/nginx/modules/ngx_stream_module.so"
