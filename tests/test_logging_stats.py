@@ -253,3 +253,41 @@ def test_nginx_diff_reads_an_error_log_only_in_the_main_context(tmp_path: Path) 
     result = run_lbgen("diff", str(spec), "--against", str(config), "-t", "nginx")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "global: error_log stderr info → unset" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("written", "same"),
+    [
+        ("error_log syslog:server=192.0.2.5:514 error;", True),  # error is the default level
+        ("error_log syslog:server=192.0.2.5;", True),  # 514 is the default port
+        ("error_log syslog:server=192.0.2.5:514 warn;", False),
+        ("error_log syslog:server=192.0.2.5:1514;", False),
+    ],
+)
+def test_nginx_log_lines_that_say_its_default_are_no_difference(written: str, same: bool) -> None:
+    """nginx's core module docs: an error_log's level defaults to ``error``, and a syslog server
+    without a port is sent to on UDP 514. The real nginx accepts every spelling."""
+    from lbgen.effective import effective
+    from lbgen.effective.differ import differences
+    from lbgen.nginx.syntax import parse_nginx
+    from lbgen.runners import LocalRunner
+    from lbgen.runners.local import local_stream_module
+    from tests.engine_check import can_isolate, isolated_check
+
+    body = (
+        "events {}\nstream {\n    upstream u {\n        server 127.0.0.1:6443;\n    }\n"
+        "    server {\n        listen 127.0.0.1:7443;\n        proxy_pass u;\n    }\n}\n"
+    )
+    plain = "error_log syslog:server=192.0.2.5:514;\n" + body
+    edited = f"{written}\n" + body
+
+    def model(text: str) -> object:
+        return effective(parse_nginx(text, "nginx.conf"))
+
+    assert (not differences(model(plain), model(edited))) is same  # type: ignore[arg-type]
+    if can_isolate() and LocalRunner().available("nginx"):
+        # Only in a namespace of its own: no packet to the syslog server can leave it.
+        module = local_stream_module()
+        text = f"load_module {module};\n{edited}" if module else edited
+        checked = isolated_check(text, "nginx", strict=False)
+        assert checked.ok, checked.output

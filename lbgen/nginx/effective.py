@@ -445,12 +445,37 @@ def _logging(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, str]:
     out: dict[str, str] = {}
     logs = [node for node in stream if node.keyword == "access_log" and node.args]
     if logs and not any(node.args[0] == "off" for node in logs):
-        out["access_log"] = "; ".join(node.args[0] for node in logs)
+        out["access_log"] = "; ".join(_log_destination(node.args[0]) for node in logs)
     if _has_main_context(top):
-        errors = [" ".join(node.args) for node in top if node.keyword == "error_log" and node.args]
+        errors = [
+            _error_log(node.args) for node in top if node.keyword == "error_log" and node.args
+        ]
         if errors:
             out["error_log"] = "; ".join(errors)
     return out
+
+
+def _error_log(args: tuple[str, ...]) -> str:
+    """An ``error_log``'s destination and level, without the level when it is nginx's default
+    (``error``, the core module's docs)."""
+    level = args[1:] if args[1:] != ("error",) else ()
+    return " ".join((_log_destination(args[0]), *level))
+
+
+def _log_destination(text: str) -> str:
+    """A log destination in one spelling: a syslog server without a port is on 514, the port
+    nginx sends to then (the core module's docs: "If port is not specified, the UDP port 514
+    is used")."""
+    if not text.startswith("syslog:"):
+        return text
+    params = text.removeprefix("syslog:").split(",")
+    for index, param in enumerate(params):
+        if param.startswith("server=") and not param.startswith("server=unix:"):
+            host, port = split_host_port(param.removeprefix("server="))
+            if port is None:
+                shown = f"[{host}]" if ":" in host else host
+                params[index] = f"server={shown}:514"
+    return "syslog:" + ",".join(params)
 
 
 #: nginx's compiled-in defaults of what ``_workers`` reads (the ngx_core_module and events docs).
