@@ -167,12 +167,14 @@ class _NginxReader:
                 if frontend.name in frontends:
                     self.note(node, "CONF105", f"two server blocks listen on {frontend.name}")
                 frontends[frontend.name] = frontend
+        logs, log_origins = _logging(top, stream)
+        workers, worker_origins = _workers(top)
         return Config(
             engine="nginx",
             frontends=frontends,
             backends=backends,
-            globals=_logging(top, stream) | _workers(top),
-            global_origins=_global_origins(top, stream),
+            globals=logs | workers,
+            global_origins=log_origins | worker_origins,
             sections=_sections(top, stream),
             file=self.tree.file,
             header=tuple(self.tree.leading_comments()),
@@ -435,24 +437,27 @@ _MAIN_PROCESS = frozenset({"user", "pid", "daemon", "master_process"})
 _STREAM_READ = frozenset({"upstream", "server", "match", "access_log", "log_format"})
 
 
-def _logging(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, str]:
-    """Where the config logs, as ``global.log`` decides it: the stream level's ``access_log``
-    destinations, in order (none when it does not log: nginx's stream default, which
-    ``access_log off`` restores at that level whatever else it says), and the main context's
-    ``error_log`` arguments, destination and level (lbgen's full layout writes them from the
-    first log entry; absent, nginx's compiled-in default). The access log's format is not
-    compared: what a line holds is lbgen's choice, not the spec's."""
+def _logging(
+    top: Sequence[Node], stream: Sequence[Node]
+) -> tuple[dict[str, str], dict[str, Origin]]:
+    """Where the config logs, as ``global.log`` decides it, and the line each setting starts
+    at: the stream level's ``access_log`` destinations, in order (none when it does not log:
+    nginx's stream default, which ``access_log off`` restores at that level whatever else it
+    says), and the main context's ``error_log`` arguments, destination and level (lbgen's full
+    layout writes them from the first log entry; absent, nginx's compiled-in default). The
+    access log's format is not compared: what a line holds is lbgen's choice, not the spec's."""
     out: dict[str, str] = {}
+    origins: dict[str, Origin] = {}
     logs = [node for node in stream if node.keyword == "access_log" and node.args]
     if logs and not any(node.args[0] == "off" for node in logs):
         out["access_log"] = "; ".join(_log_destination(node.args[0]) for node in logs)
+        origins["access_log"] = Origin.of(logs[0])
     if _has_main_context(top):
-        errors = [
-            _error_log(node.args) for node in top if node.keyword == "error_log" and node.args
-        ]
+        errors = [node for node in top if node.keyword == "error_log" and node.args]
         if errors:
-            out["error_log"] = "; ".join(errors)
-    return out
+            out["error_log"] = "; ".join(_error_log(node.args) for node in errors)
+            origins["error_log"] = Origin.of(errors[0])
+    return out, origins
 
 
 def _error_log(args: tuple[str, ...]) -> str:
@@ -482,30 +487,22 @@ def _log_destination(text: str) -> str:
 _WORKER_DEFAULTS = {"worker_processes": "1", "worker_connections": "512"}
 
 
-def _workers(top: Sequence[Node]) -> dict[str, str]:
+def _workers(top: Sequence[Node]) -> tuple[dict[str, str], dict[str, Origin]]:
     """How many worker processes a whole nginx.conf (one with an ``events`` block) runs and how
-    many connections each takes (``global.maxconn`` in lbgen's full layout), with nginx's
-    defaults where it says nothing: an absent ``worker_processes`` is one worker, not the
-    ``auto`` lbgen writes. A file without an ``events`` block leaves both to the nginx.conf
-    that includes it."""
+    many connections each takes (``global.maxconn`` in lbgen's full layout), and the line that
+    says so, with nginx's defaults where it says nothing: an absent ``worker_processes`` is one
+    worker, not the ``auto`` lbgen writes. A file without an ``events`` block leaves both to the
+    nginx.conf that includes it."""
     events = [n for n in top if n.keyword == "events"]
     if not events:
-        return {}
+        return {}, {}
     out = dict(_WORKER_DEFAULTS)
+    origins: dict[str, Origin] = {}
     for node in [*top, *(c for block in events for c in block.directives())]:
         if node.keyword in _WORKER_DEFAULTS and node.args:
             out[node.keyword] = " ".join(node.args)
-    return out
-
-
-def _global_origins(top: Sequence[Node], stream: Sequence[Node]) -> dict[str, Origin]:
-    """Where the first statement of each of ``_logging``'s and ``_workers``' settings is."""
-    events = [c for n in top if n.keyword == "events" for c in n.directives()]
-    found: dict[str, Origin] = {}
-    for node in [*top, *events, *stream]:
-        if node.keyword in ("error_log", "access_log", *_WORKER_DEFAULTS):
-            found.setdefault(node.keyword, Origin.of(node))
-    return found
+            origins[node.keyword] = Origin.of(node)
+    return out, origins
 
 
 def _has_main_context(top: Sequence[Node]) -> bool:
