@@ -574,8 +574,6 @@ class _HaproxyReader:
         )
 
 
-# Options HAProxy only honours on one side of a proxy; on the other side (inherited from
-# defaults, or written there) they are ignored, so they are not part of that side's meaning.
 def _ready_rules(nodes: Iterable[Node]) -> tuple[str | None, tuple[str, ...], list[Node]]:
     """The readiness path of a health frontend (:func:`table.ready_rules`): the path of the
     first ``return status 200 if { path P }`` rule, the pools of the 503 rules for ``P`` before
