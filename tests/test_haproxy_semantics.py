@@ -40,6 +40,17 @@ def hap(text: str) -> Config:
     return effective(parse_haproxy(text, "t.cfg"))
 
 
+def haproxy_check(text: str) -> tuple[int, str]:
+    """``haproxy -c`` on ``text`` (read from standard input): its exit status and its output,
+    stdout and stderr together; messages name the file ``/dev/stdin``."""
+    assert HAPROXY is not None
+    done = subprocess.run(
+        [HAPROXY, "-c", "-f", "/dev/stdin"], input=text, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
 # --- the real engine: a tiny HTTP server and an HAProxy in front of it -------------------------
 
 
@@ -233,14 +244,9 @@ def test_haproxy_ignores_the_setting_in_a_tcp_proxy(row: table.Ignored, tmp_path
                 "frontend f\n    bind 127.0.0.1:1\n    default_backend b\n"
                 "backend b\n    server s 127.0.0.1:2\n"
             )
-            path = tmp_path / f"{mode}.cfg"
-            path.write_text(text)
-            assert HAPROXY is not None
-            done = subprocess.run(
-                [HAPROXY, "-c", "-f", str(path)], capture_output=True, text=True, check=False
-            )
-            assert done.returncode == 0, done.stderr
-            assert (row.warning in done.stdout + done.stderr) is warned, done.stderr
+            status, output = haproxy_check(text)
+            assert status == 0, output
+            assert (row.warning in output) is warned, output
         return
     assert row.keyword in PROBES, f"{row.keyword}: no warning and no probe proves it is ignored"
     probe = PROBES[row.keyword]
@@ -377,13 +383,9 @@ def test_each_keyword_works_on_the_side_the_table_says() -> None:
     first_b = first_f + len(samples) + len(backend)
     lines = [*head, *(f"    {line}" for _, line in samples), *backend]
     lines += [f"    {line}" for _, line in samples]
-    assert HAPROXY is not None
-    done = subprocess.run(
-        [HAPROXY, "-c", "-f", "/dev/stdin"], input="\n".join(lines) + "\n",
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    _, output = haproxy_check("\n".join(lines) + "\n")
     refused: set[int] = set()
-    for message in (done.stdout + done.stderr).splitlines():
+    for message in output.splitlines():
         where = re.search(r"\[/dev/stdin:(\d+)\]", message)
         if where and _REFUSED_HERE.search(message):
             refused.add(int(where.group(1)))
@@ -463,12 +465,9 @@ def test_log_global_without_global_log_targets_means_nothing(head: str, counts: 
     assert (hap(with_it) != hap(without)) is counts
     if HAPROXY is None:
         return
-    engine = subprocess.run(
-        [HAPROXY, "-c", "-f", "/dev/stdin"], input=with_it, capture_output=True, text=True,
-        check=False,
-    )  # fmt: skip
-    assert engine.returncode == 0, engine.stderr
-    assert ("has no log address" in engine.stdout + engine.stderr) is not counts
+    status, output = haproxy_check(with_it)
+    assert status == 0, output
+    assert ("has no log address" in output) is not counts
 
 
 def test_no_log_drops_the_inherited_log_target() -> None:
@@ -645,8 +644,5 @@ def test_a_line_that_says_haproxys_default_is_no_difference(
     assert (not differences(hap(plain), hap(written))) is same
     if HAPROXY is not None:
         for text in (plain, written):
-            done = subprocess.run(
-                [HAPROXY, "-c", "-f", "/dev/stdin"], input=text, capture_output=True, text=True,
-                check=False,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
+            status, output = haproxy_check(text)
+            assert status == 0, output
