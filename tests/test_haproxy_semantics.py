@@ -28,6 +28,7 @@ from lbgen.effective.differ import differences, pair_roles
 from lbgen.effective.model import Config
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import parse_haproxy
+from tests import corpus_engines
 from tests.support import listening
 
 HAPROXY = shutil.which("haproxy")
@@ -646,3 +647,201 @@ def test_a_line_that_says_haproxys_default_is_no_difference(
         for text in (plain, written):
             status, output = haproxy_check(text)
             assert status == 0, output
+
+
+# --- one setting, two spellings: what the real engine does with each is the oracle -------------
+
+_SPELLED = (
+    "global\n{global_}"
+    "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n"
+    "frontend f\n    bind {bind}\n    default_backend b\n"
+    "backend b\n    balance roundrobin\n{servers}"
+)
+
+
+def spelled(
+    *, bind: str = "127.0.0.1:6443", servers: str = "", global_: str = "", tail: str = ""
+) -> str:
+    """A small config with one spelling of a setting in it (``tail`` ends it)."""
+    text = _SPELLED.format(
+        bind=bind, servers=servers or "    server x 127.0.0.1:6444\n", global_=global_
+    )
+    return text + tail
+
+
+@pytest.mark.parametrize(
+    ("plain", "prefixed", "same"),
+    [
+        ("127.0.0.1:16441", "ipv4@127.0.0.1:16441", True),
+        (":16441", "ipv4@:16441", True),
+        (":::16441", "ipv6@:16441", True),
+        ("[::1]:16441", "ipv6@[::1]:16441", True),
+        ("[::1]:16441", "ipv6@::1:16441", True),
+        (":16441", "ipv6@:16441", False),
+        (":::16441", "ipv4@:16441", False),
+    ],
+)
+def test_an_address_family_prefix_the_address_implies_is_no_difference(
+    plain: str, prefixed: str, same: bool, tmp_path: Path
+) -> None:
+    """``bind`` and ``server`` addresses with and without ``ipv4@``/``ipv6@``; the oracle is
+    the set of sockets the real HAProxy listens on, in a network namespace of its own."""
+    configs = [spelled(bind=bind) for bind in (plain, prefixed)]
+    assert (not differences(hap(configs[0]), hap(configs[1]))) is same
+    server_address = prefixed.removeprefix("ipv4@").removeprefix("ipv6@")
+    if server_address.split(":")[0] not in ("", "*"):  # a server needs a host
+        servers = [f"    server x {address}\n" for address in (server_address, prefixed)]
+        assert not differences(hap(spelled(servers=servers[0])), hap(spelled(servers=servers[1])))
+    if HAPROXY is None or not corpus_engines.can_isolate():
+        return
+    sockets = []
+    for index, text in enumerate(configs):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        listened = corpus_engines.listening("haproxy", text, folder)
+        assert not listened.error, listened.error
+        sockets.append(listened.sockets)
+    assert (sockets[0] == sockets[1]) is same, sockets
+
+
+def _stats_refresh_header(text: str, port: int, tmp_path: Path) -> str:
+    """The ``Refresh`` header of the stats page that ``text`` serves on ``port``."""
+    with running(text, tmp_path, port), socket.create_connection(("127.0.0.1", port), 10) as conn:
+        conn.sendall(b"GET /stats HTTP/1.0\r\n\r\n")
+        head = read_responses(conn, 1).split(b"\r\n\r\n")[0].decode()
+    return next(line for line in head.split("\r\n") if line.lower().startswith("refresh:"))
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [("30", "30s", True), ("1500ms", "2s", True), ("30", "30ms", False), ("1m", "60", True)],
+)
+def test_stats_refresh_spellings_that_send_one_header_are_no_difference(
+    one: str, other: str, same: bool, tmp_path: Path
+) -> None:
+    """``stats refresh``: a bare number is seconds and the page's header is whole seconds,
+    rounded up; the oracle is that header, from the real HAProxy's stats page."""
+    port = free_port()
+    page = "listen stats\n    bind 127.0.0.1:{port}\n    mode http\n    stats uri /stats\n"
+    configs = [
+        spelled(tail=page.format(port=port) + f"    stats refresh {delay}\n")
+        for delay in (one, other)
+    ]
+    assert (not differences(hap(configs[0]), hap(configs[1]))) is same
+    if HAPROXY is not None:
+        headers = [_stats_refresh_header(text, port, tmp_path) for text in configs]
+        assert (headers[0] == headers[1]) is same, headers
+
+
+def _server_ids(text: str, tmp_path: Path) -> list[tuple[str, str]]:
+    """(name, id) of backend b's servers, as the real HAProxy's ``show stat`` says."""
+    sock = tmp_path / "stats.sock"
+    port = free_port()
+    text = text.replace("global\n", f"global\n    stats socket {sock}\n", 1).replace(
+        "127.0.0.1:6443", f"127.0.0.1:{port}"
+    )
+    with running(text, tmp_path, port), socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(str(sock))
+        conn.sendall(b"show stat -1 4 -1\n")
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
+    header = rows[0]
+    return [(row[header.index("svname")], row[header.index("sid")]) for row in rows[1:]]
+
+
+@pytest.mark.parametrize(
+    ("ids", "same"),
+    [
+        (("1", "", ""), True),
+        (("", "2", "3"), True),
+        (("1", "2", "3"), True),
+        (("", "1", ""), False),  # x takes 2, and z 4
+        (("2", "1", ""), False),
+        (("7", "", ""), False),
+    ],
+)
+def test_server_ids_equal_to_their_positions_are_no_difference(
+    ids: tuple[str, str, str], same: bool, tmp_path: Path
+) -> None:
+    """``id`` on servers against none; the oracle is the ids the real HAProxy gives them."""
+    lines = [
+        "".join(
+            f"    server {name} 127.0.0.1:{6444 + n}{f' id {i}' if i and given else ''}\n"
+            for n, (name, i) in enumerate(zip("xyz", ids, strict=True))
+        )
+        for given in (False, True)
+    ]
+    configs = [spelled(servers=text) for text in lines]
+    assert (not differences(hap(configs[0]), hap(configs[1]))) is same
+    if HAPROXY is not None:
+        assigned = [_server_ids(text, tmp_path) for text in configs]
+        assert (assigned[0] == assigned[1]) is same, assigned
+
+
+def _log_datagrams(log_line: str, tmp_path: Path) -> list[bytes]:
+    """What the real HAProxy sends with global ``log <log_line>`` (``T`` stands for the target:
+    a unix socket when the line says ``unix``, else a UDP port on 127.0.0.1) for one
+    connection through a frontend with ``option tcplog``, digits masked (times, PIDs, ports)."""
+    port = free_port()
+    if "unix" in log_line:
+        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        target = str(tmp_path / f"log-{port}.sock")
+        receiver.bind(target)
+    else:
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        target = f"127.0.0.1:{receiver.getsockname()[1]}"
+    text = spelled(
+        bind=f"127.0.0.1:{port}",
+        global_=f"    log {log_line.replace('T', target).replace('unix ', '')}\n",
+        servers="    log global\n    retries 0\n    server x 127.0.0.1:1\n",
+    ).replace("frontend f\n", "frontend f\n    log global\n    option tcplog\n")
+    received: list[bytes] = []
+    with receiver:
+        # The line is sent as the connection ends, which the client below waits for.
+        receiver.settimeout(3)
+        with running(text, tmp_path, port):
+            # Wait for HAProxy to give up on the refusing server and close: the log line's
+            # termination state is then always the same ("SC").
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.recv(1)
+            try:
+                while True:
+                    received.append(re.sub(rb"\d", b"0", receiver.recv(65536)))
+                    receiver.settimeout(0.5)  # the one line came; any other follows at once
+            except TimeoutError:
+                pass
+    return received
+
+
+@pytest.mark.parametrize(
+    ("plain", "written", "same"),
+    [
+        ("T local0", "T len 1024 local0", True),
+        ("T local0", "T format local local0", True),
+        ("T local0", "T local0 debug", True),
+        ("T local0", "T len 1024 format local local0 debug emerg", True),
+        ("unix T local0", "unix unix@T local0", True),
+        ("T local0", "T format rfc3164 local0", False),  # adds the host name
+        ("T local0", "T local0 notice", False),  # tcplog lines are info: none sent
+    ],
+)
+def test_log_line_defaults_are_no_difference(
+    plain: str, written: str, same: bool, tmp_path: Path
+) -> None:
+    """Global ``log`` lines with and without HAProxy's defaults; the oracle is the datagrams
+    the real HAProxy sends for one logged connection."""
+    lines = [line.replace("unix ", "") for line in (plain, written)]
+    targets = ["/dev/log" if "unix" in plain else "127.0.0.1:514"] * 2
+    configs = [
+        spelled(global_=f"    log {line.replace('T', target)}\n")
+        for line, target in zip(lines, targets, strict=True)
+    ]
+    assert (not differences(hap(configs[0]), hap(configs[1]))) is same
+    if HAPROXY is not None:
+        datagrams = [_log_datagrams(line, tmp_path) for line in (plain, written)]
+        assert datagrams[0], "HAProxy sent no log line"
+        assert (datagrams[0] == datagrams[1]) is same, datagrams

@@ -241,6 +241,28 @@ def test_target_less_logging_imports_as_written_and_is_equivalent(tmp_path: Path
     assert redo(result, path, "haproxy").changes == ()
 
 
+@pytest.mark.parametrize(("written", "imported"), [("30", "30s"), ("30s", "30s"), ("1500ms", "2s")])
+def test_a_stats_refresh_imports_as_the_seconds_the_page_reloads_after(
+    written: str, imported: str, tmp_path: Path
+) -> None:
+    """``stats refresh 30`` is 30 seconds (a bare number is seconds here, unlike HAProxy's
+    timeouts: tests/test_haproxy_semantics.py reads the real page's header); it once imported
+    as ``refresh: 30ms``. The rendering of the imported spec is no difference."""
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n"
+        "    timeout server 1h\n"
+        f"listen stats\n    bind 127.0.0.1:8404\n    mode http\n    stats uri /stats\n"
+        f"    stats refresh {written}\n"
+        "frontend api\n    bind 127.0.0.1:6443\n    default_backend cp\n"
+        "backend cp\n    server m1 192.0.2.11:6443 check\n"
+    )
+    result = import_file(path)
+    assert result.ok, messages(result)
+    assert data(result)["global"]["stats"]["refresh"] == imported
+    assert "stats refresh" not in messages(result)
+
+
 #: The api-server listen of openshift/openshift-docs
 #: (modules/installation-load-balancing-user-infra.adoc, documentation addresses), with more
 #: lines of one side (HAProxy's keyword matrix) and of both.

@@ -13,6 +13,7 @@ check`` of a backend that checks nothing).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -514,6 +515,7 @@ class _HaproxyReader:
             if server.name in servers:
                 self.note(node, "CONF105", f"server {server.name!r} defined twice", Level.ERROR)
             servers[server.name] = server
+        servers = _without_positional_ids(servers)
         balance, balance_args = settings.get("balance", (HAPROXY_PROXY_DEFAULTS["balance"], ()))
         timeouts = Timeouts(
             **{
@@ -599,13 +601,56 @@ def _role(section: Node) -> str | None:
 
 
 def _log_line(args: tuple[str, ...]) -> str:
-    """A global ``log`` line's arguments in one spelling (``127.0.0.1 local0`` and
-    ``127.0.0.1:514 local0`` are one target); a line no spec entry says stays as written."""
-    text = " ".join(args)
+    """A global ``log`` line's arguments in one spelling: ``127.0.0.1 local0`` and
+    ``127.0.0.1:514 local0`` are one target, ``unix@/dev/log`` is ``/dev/log``, and the
+    defaults of ``len``, ``format`` and the levels (:data:`table.LOG_LINE_DEFAULTS`) are left
+    out; a line no spec entry says stays as written otherwise."""
+    if not args:
+        return ""
+    target = args[0].removeprefix("unix@") if args[0].startswith("unix@/") else args[0]
+    rest = list(args[1:])
+    options: list[str] = []
+    while len(rest) >= 2 and rest[0] in ("len", "format", "sample"):
+        if table.LOG_LINE_DEFAULTS.get(rest[0]) != rest[1]:
+            options += rest[:2]
+        rest = rest[2:]
+    facility, levels = rest[:1], rest[1:]
+    level, min_level = table.LOG_LEVEL_DEFAULTS
+    if levels[1:] == [min_level]:
+        levels = levels[:1]
+    if levels == [level]:
+        levels = []
+    text = " ".join([target, *options, *facility, *levels])
     try:
         return str(table.LOG_LINE.render(table.LOG_LINE.parse(text)))
     except ValueError:
         return text
+
+
+def _without_positional_ids(servers: dict[str, Server]) -> dict[str, Server]:
+    """``servers`` without their ``id`` parameters when each one equals the server's position.
+
+    HAProxy numbers a server without ``id`` with the lowest number no other server of the
+    backend takes, in the order they are written: when every ``id`` given is the server's
+    position, each server has the id it would have without one, so the parameter changes
+    nothing (not even for the hashing algorithms, which key servers by id)."""
+    given = {
+        name: text for name, server in servers.items()
+        for text in server.extras if text.split()[0] == "id"
+    }  # fmt: skip
+    if not given or any(
+        given.get(name, f"id {position}") != f"id {position}"
+        for position, name in enumerate(servers, start=1)
+    ):
+        return servers
+    return {
+        name: replace(
+            server,
+            extras=tuple(text for text in server.extras if text != given.get(name)),
+            origins={k: v for k, v in server.origins.items() if k != f"extras:{given.get(name)}"},
+        )
+        for name, server in servers.items()
+    }
 
 
 def _server_order(
@@ -642,9 +687,30 @@ def _option_words(settings: Mapping[str, Any], *, side: str) -> tuple[str, ...]:
 _TRAILING_JUNK = re.compile(r"(.*:\d+)([^\d\-:\]][^:]*)")
 
 
+def without_family(text: str) -> str:
+    """``text`` without an ``ipv4@``/``ipv6@`` prefix that says no more than the address does:
+    ``ipv4@127.0.0.1:6443`` is ``127.0.0.1:6443``, ``ipv4@:6443`` is ``:6443`` and
+    ``ipv6@:6443`` the dual-stack ``:::6443`` (the real HAProxy listens alike on each pair). A
+    prefix on a DNS name chooses which addresses it resolves to, so it stays."""
+    family, at, rest = text.partition("@")
+    if not at or family not in ("ipv4", "ipv6"):
+        return text
+    host, port = split_host_port(rest)
+    if port is None:
+        return text
+    if host in ("", "*"):
+        return f":::{port}" if family == "ipv6" else f":{port}"
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        return text
+    return rest if version == int(family[-1]) else text
+
+
 def read_bind_address(text: str) -> tuple[str, str]:
     """A bind address as HAProxy reads it, normalized, and the text HAProxy ignores: the port
     is read as a number, so what follows it (``:::6443;``, a stray nginx habit) is dropped."""
+    text = without_family(text)
     match = _TRAILING_JUNK.fullmatch(text)
     if match is None:
         return normalize_address(text), ""
@@ -671,7 +737,7 @@ def _extras(
     unordered = set(options)
     ordered: list[str] = []
     for node in nodes:
-        text = " ".join(node.words())
+        text = _line_text(node.words())
         if origins is not None:
             origins[f"extras:{text}"] = Origin.of(node)
         if node.keyword in _ORDERED:
@@ -679,6 +745,16 @@ def _extras(
         else:
             unordered.add(text)
     return (*sorted(unordered), *ordered)
+
+
+def _line_text(words: tuple[str, ...]) -> str:
+    """An unmodelled line as text, in one spelling where HAProxy reads several alike:
+    ``stats refresh 30`` (seconds when bare) is ``stats refresh 30s``."""
+    if words[:2] == ("stats", "refresh") and len(words) == 3:
+        seconds = table.stats_refresh_seconds(words[2])
+        if seconds is not None:
+            return f"stats refresh {seconds}s"
+    return " ".join(words)
 
 
 _STATS_ENABLING = frozenset(
@@ -729,7 +805,7 @@ def _connect_ssl_rule(state: _Proxy) -> Node | None:
 
 def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, str]) -> Server:
     name, address = node.args[0], node.args[1]
-    host, port = split_host_port(address)
+    host, port = split_host_port(without_family(address))
     values = dict(params.values)
     origins = dict(params.origins)
     checked = bool(values.get("check"))

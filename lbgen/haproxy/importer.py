@@ -380,9 +380,9 @@ class _HaproxyImport:
             elif args[:1] == ("uri",) and len(args) == 2 and HTTP_PATH.matches(args[1]):
                 uri = args[1]
             elif args[:1] == ("refresh",) and len(args) == 2:
-                us = table.parse_haproxy_time(args[1])
-                held = us is not None
-                refresh = duration_text(us)
+                seconds = table.stats_refresh_seconds(args[1])
+                held = seconds is not None
+                refresh = f"{seconds}s" if held else None
             elif args[:1] == ("auth",) and len(args) == 2 and STATS_AUTH.matches(args[1]):
                 auth.append(args[1])
             elif args in (("admin", "if", "TRUE"), ("admin", "if", "{", "always_true", "}")):

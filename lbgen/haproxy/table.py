@@ -32,12 +32,21 @@ _UNITS_US = {"us": 1, "ms": _MS, "s": _S, "m": 60 * _S, "h": 3_600 * _S, "d": 86
 _TIME = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
 
 
-def parse_haproxy_time(text: str) -> int | None:
-    """HAProxy time (manual §2.5) in microseconds: bare numbers are ms; None when invalid."""
+def parse_haproxy_time(text: str, bare_unit: str = "ms") -> int | None:
+    """HAProxy time (manual §2.5) in microseconds: bare numbers are in ``bare_unit``, ms for
+    nearly every keyword; None when invalid."""
     match = _TIME.fullmatch(text.strip())
     if not match:
         return None
-    return int(match.group(1)) * _UNITS_US[match.group(2) or "ms"]
+    return int(match.group(1)) * _UNITS_US[match.group(2) or bare_unit]
+
+
+def stats_refresh_seconds(text: str) -> int | None:
+    """What ``stats refresh <delay>`` makes the stats page send as its ``Refresh`` header:
+    whole seconds, rounded up, where a bare number is seconds (``30`` and ``30s`` send 30,
+    ``1500ms`` sends 2: the real HAProxy 2.6 says so); None when HAProxy refuses the delay."""
+    us = parse_haproxy_time(text, bare_unit="s")
+    return None if us is None else -(-us // _S)
 
 
 # --- codecs ------------------------------------------------------------------------------------
@@ -225,6 +234,14 @@ class LogLine:
         levels = [*rest[1:], None, None]
         return ResolvedLog(target, rest[0], levels[0], levels[1], fmt)
 
+
+LOG_LINE_DEFAULTS: Mapping[str, str] = {"len": "1024", "format": "local"}
+"""What a ``log`` line's ``len`` and ``format`` are when it leaves them out: HAProxy 2.6 sends
+the same datagram with and without ``len 1024`` or ``format local``, to a UDP target, a unix
+socket and stdout alike (``format rfc3164`` adds the host name)."""
+LOG_LEVEL_DEFAULTS = ("debug", "emerg")
+"""A ``log`` line's level and minimum level when it leaves them out: every message is sent
+("by default, all messages are sent") and none is capped (emerg is the most severe)."""
 
 DURATION = Duration()
 COUNT = Count()
