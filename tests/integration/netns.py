@@ -18,6 +18,12 @@ Processes run with ``ip netns exec NS ...`` (subprocess.Popen) and are tracked b
 anything else left inside the namespaces created here, then deletes those namespaces, nothing
 else.
 
+A process killed outright (SIGKILL) runs no cleanup, so the tag names the lab's creator:
+``<pid>.<start>.<pidns>.<random>`` (:class:`Creator`; start time and PID namespace in hex).
+Building a lab first sweeps the labs whose creator is certainly gone
+(:func:`sweep_abandoned_labs`): their processes, namespaces and ``/run/lbgen-<tag>`` folders.
+A lab whose creator still runs is never touched, nor is any name in another format.
+
 This file also runs, inside a namespace, the lab's fake API servers and clients
 (``python -m tests.integration.netns serve|clients ...``); see :func:`main`.
 """
@@ -30,8 +36,10 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -55,6 +63,14 @@ assert SUBNET.subnet_of(LAB_RANGE)
 PREFIX = "lbgen-"
 IFACE = "eth0"
 BRIDGE = "br0"
+#: Where ``ip netns`` keeps its names, and where a :class:`Tier` keeps its files (root-only).
+NETNS_DIR = Path("/run/netns")
+RUN_DIR = Path("/run")
+#: A lab's tag (:meth:`Creator.tag`). Nothing else named ``lbgen-...`` matches it: older labs'
+#: tags were 6 hex digits, :func:`tests.support.node_namespace` uses ``<word>-<pid>``.
+_TAG = re.compile(
+    r"(?P<pid>[1-9][0-9]{0,9})\.(?P<start>[0-9a-f]{1,16})\.(?P<pidns>[0-9a-f]{1,16})\.[0-9a-f]{6}"
+)
 
 _live_labs: set[Lab] = set()
 
@@ -74,6 +90,97 @@ class LabError(RuntimeError):
     """The lab could not be built or a command inside it failed."""
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` from field 3 (state) on; None when there is no ``pid``."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2, the command name in parentheses, may itself hold spaces and ")".
+    return text.rsplit(")", 1)[1].split()
+
+
+def _own_pidns() -> int:
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+@dataclass(frozen=True)
+class Creator:
+    """The process that built a lab, as the lab's tag records it.
+
+    A PID alone would not do: once its process is gone the number may be another process's.
+    PID and start time together name one process for as long as the machine runs; the PID
+    namespace says whose numbers they are.
+    """
+
+    pid: int
+    start: int
+    """Its start time: field 22 of ``/proc/PID/stat``, clock ticks since boot."""
+    pidns: int
+    """The inode number of its PID namespace."""
+
+    @classmethod
+    def of(cls, pid: int) -> Creator:
+        """The running process ``pid``; ProcessLookupError when there is none."""
+        fields = _stat(pid)
+        if fields is None:
+            raise ProcessLookupError(pid)
+        return cls(pid, int(fields[19]), os.stat(f"/proc/{pid}/ns/pid").st_ino)
+
+    @classmethod
+    def from_tag(cls, tag: str) -> Creator | None:
+        """The creator a tag names; None when ``tag`` is not one :meth:`tag` makes."""
+        match = _TAG.fullmatch(tag)
+        if match is None:
+            return None
+        return cls(int(match["pid"]), int(match["start"], 16), int(match["pidns"], 16))
+
+    def tag(self) -> str:
+        """A new lab tag naming this creator (random at the end: one process, several labs)."""
+        return f"{self.pid}.{self.start:x}.{self.pidns:x}.{secrets.token_hex(3)}"
+
+    def alive(self) -> bool | None:
+        """True while the creator runs; False once it certainly does not (it has exited, or its
+        PID is now another process's); None when this process cannot tell: the creator's PID
+        namespace is not this one, so ``/proc`` here does not show it under ``pid``."""
+        if self.pidns != _own_pidns():
+            return None
+        fields = _stat(self.pid)
+        if fields is None or int(fields[19]) != self.start:
+            return False
+        if fields[0] != "Z":
+            return True
+        # A zombie has exited and runs no cleanup any more, unless it is a thread-group leader
+        # that ended on its own while other threads of its process still run.
+        try:
+            return len(os.listdir(f"/proc/{self.pid}/task")) > 1
+        except OSError:
+            return False
+
+
+def _valid_role(role: str) -> bool:
+    # The bridge port is ``p-<role>``: at most 15 characters (IFNAMSIZ - 1).
+    return role.isalnum() and len(role) <= 10
+
+
+def lab_creator(netns: str) -> Creator | None:
+    """The creator named by a lab namespace's name (``lbgen-<tag>-<role>``, or ``-sw``); None
+    when ``netns`` is not named so, as namespaces of older labs or of other tests are not."""
+    if not netns.startswith(PREFIX):
+        return None
+    tag, dash, role = netns.removeprefix(PREFIX).rpartition("-")
+    if not dash or not _valid_role(role):
+        return None
+    return Creator.from_tag(tag)
+
+
+def abandoned(netns: str) -> bool:
+    """Whether ``netns`` belongs to a lab whose creator is certainly gone: its name parses
+    (:func:`lab_creator`) and :meth:`Creator.alive` says False. Anything else is kept."""
+    creator = lab_creator(netns)
+    return creator is not None and creator.alive() is False
+
+
 @dataclass(frozen=True)
 class Node:
     """One node of the lab: its namespace, its address on the bridge, its switch port."""
@@ -89,12 +196,13 @@ class Lab:
     """Network namespaces on one bridge; processes in them; cleanup of exactly what it made.
 
     ``roles`` name the nodes (short: the bridge port is ``p-<role>``, at most 15 characters);
-    node ``i`` gets ``198.18.0.<first_host + i>``.
+    node ``i`` gets ``198.18.0.<first_host + i>``. ``tag`` names this process as the lab's
+    creator (:class:`Creator`): another lab sweeps this one only once the creator is gone.
     """
 
     roles: Sequence[str]
     first_host: int = 11
-    tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    tag: str = field(default_factory=lambda: Creator.of(os.getpid()).tag())
     nodes: dict[str, Node] = field(default_factory=dict)
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
@@ -108,7 +216,7 @@ class Lab:
 
     def __post_init__(self) -> None:
         for role in self.roles:
-            if not role.isalnum() or len(role) > 10:
+            if not _valid_role(role):
                 raise ValueError(f"role names are short and alphanumeric, not {role!r}")
         if len(set(self.roles)) != len(self.roles):
             raise ValueError(f"roles must be distinct: {list(self.roles)}")
@@ -117,6 +225,8 @@ class Lab:
         """Create the namespaces, the bridge and the links; idempotent only on a fresh Lab."""
         if os.geteuid() != 0:
             raise LabError("network namespaces need root")
+        # Labs of a run that was killed outright are left behind: the next lab built removes them.
+        sweep_abandoned_labs()
         _live_labs.add(self)
         try:
             self._add_netns(self.switch)
@@ -274,6 +384,70 @@ def lab_namespaces() -> list[str]:
     return [
         str(entry["name"]) for entry in json.loads(out or "[]") if entry["name"].startswith(PREFIX)
     ]
+
+
+def sweep_abandoned_labs(timeout: float = 5.0) -> list[str]:
+    """Delete what labs whose creator is gone (killed before its cleanup ran) left behind.
+
+    For each namespace that :func:`abandoned` says so of: SIGKILL the processes inside, wait
+    up to ``timeout`` seconds for them to go, delete the namespace. Then each such lab's folder
+    ``/run/lbgen-<tag>`` (a :class:`Tier`'s). Every other name is left alone: a lab whose
+    creator runs or may run, and whatever was named in another format. Returns the namespaces
+    deleted.
+    """
+    swept: list[str] = []
+    for netns in lab_namespaces():
+        if not abandoned(netns):
+            continue
+        _kill_inside(netns, timeout)
+        # Even with a process still exiting: the name goes now, the namespace once it has exited.
+        with contextlib.suppress(LabError):
+            _ip("netns", "delete", netns)
+            swept.append(netns)
+    for path in RUN_DIR.glob(f"{PREFIX}*"):
+        creator = Creator.from_tag(path.name.removeprefix(PREFIX))
+        if creator is None or creator.alive() is not False:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+    return swept
+
+
+def _kill_inside(netns: str, timeout: float) -> None:
+    """SIGKILL every process inside ``netns`` until none is left or ``timeout`` has passed."""
+    try:
+        target = os.stat(NETNS_DIR / netns)
+    except OSError:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pids = [int(pid) for pid in _ip("netns", "pids", netns).split()]
+        except LabError:
+            return
+        if not pids or time.monotonic() >= deadline:
+            return
+        for pid in pids:
+            _kill_if_inside(pid, target)
+        time.sleep(0.05)
+
+
+def _kill_if_inside(pid: int, netns: os.stat_result) -> None:
+    """SIGKILL ``pid`` if it is (still) a process inside the namespace ``netns`` stats as."""
+    # The process listed may have exited and its PID been reused since: a pidfd names the
+    # process itself, so it is opened first, then the process is checked, then signalled.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        inside = os.stat(f"/proc/{pid}/ns/net")
+        if (inside.st_dev, inside.st_ino) == (netns.st_dev, netns.st_ino):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except OSError:
+        pass  # gone meanwhile
+    finally:
+        os.close(pidfd)
 
 
 class AddressSampler:
@@ -632,7 +806,7 @@ class Tier:
         import trustme  # test dependency; only the lab's own processes need it
 
         self.lab.build()
-        self.dir = Path(f"/run/{PREFIX}{self.lab.tag}")  # root-only: keepalived's script security
+        self.dir = RUN_DIR / f"{PREFIX}{self.lab.tag}"  # root-only: keepalived's script security
         self.dir.mkdir(mode=0o700)
         ca = trustme.CA()
         ca.cert_pem.write_to_path(str(self.dir / "ca.pem"))
