@@ -27,6 +27,15 @@ from typing import Any, Protocol
 from lbgen.frozen import record
 
 
+class Refused(ValueError):
+    """A codec's refusal of a value it reads, with the engine's own reason (``has to be > 0``)
+    where it is more than the codec's usual ``problem`` (``not an integer``)."""
+
+    def __init__(self, text: str, problem: str) -> None:
+        super().__init__(f"{text!r}: {problem}")
+        self.problem = problem
+
+
 class Codec(Protocol):
     """Writes a field's value as directive text and reads it back."""
 

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from lbgen.directives import Directive
 from lbgen.effective import effective
 from lbgen.effective.differ import differences, pair_roles
 from lbgen.effective.model import Config
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import parse_haproxy
 from tests import corpus_engines
-from tests.support import listening
+from tests.support import listening, run_lbgen
 
 HAPROXY = shutil.which("haproxy")
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
@@ -733,8 +734,8 @@ def test_stats_refresh_spellings_that_send_one_header_are_no_difference(
         assert (headers[0] == headers[1]) is same, headers
 
 
-def _server_ids(text: str, tmp_path: Path) -> list[tuple[str, str]]:
-    """(name, id) of backend b's servers, as the real HAProxy's ``show stat`` says."""
+def _show_stat(text: str, tmp_path: Path, column: str) -> list[tuple[str, str]]:
+    """(name, ``column``) of backend b's servers, as the real HAProxy's ``show stat`` says."""
     sock = tmp_path / "stats.sock"
     port = free_port()
     text = text.replace("global\n", f"global\n    stats socket {sock}\n", 1).replace(
@@ -749,7 +750,7 @@ def _server_ids(text: str, tmp_path: Path) -> list[tuple[str, str]]:
             data += chunk
     rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
     header = rows[0]
-    return [(row[header.index("svname")], row[header.index("sid")]) for row in rows[1:]]
+    return [(row[header.index("svname")], row[header.index(column)]) for row in rows[1:]]
 
 
 @pytest.mark.parametrize(
@@ -777,7 +778,7 @@ def test_server_ids_equal_to_their_positions_are_no_difference(
     configs = [spelled(servers=text) for text in lines]
     assert (not differences(hap(configs[0]), hap(configs[1]))) is same
     if HAPROXY is not None:
-        assigned = [_server_ids(text, tmp_path) for text in configs]
+        assigned = [_show_stat(text, tmp_path, "sid") for text in configs]
         assert (assigned[0] == assigned[1]) is same, assigned
 
 
@@ -845,3 +846,80 @@ def test_log_line_defaults_are_no_difference(
         datagrams = [_log_datagrams(line, tmp_path) for line in (plain, written)]
         assert datagrams[0], "HAProxy sent no log line"
         assert (datagrams[0] == datagrams[1]) is same, datagrams
+
+
+# --- what HAProxy refuses, the reader refuses: a diff of such a config is bad input (exit 2) -----
+
+_SERVER_VALUE_ROWS = [row for row in table.TABLE.rows if "server" in row.contexts and row.codec]
+
+
+def _refused_by_reader(text: str) -> bool:
+    return any(d.level.name == "ERROR" for d in hap(text).diagnostics)
+
+
+@pytest.mark.parametrize("row", _SERVER_VALUE_ROWS, ids=lambda row: row.name)
+def test_a_server_keyword_without_its_value_is_an_error_where_haproxy_refuses_it(
+    row: Directive,
+) -> None:
+    """Each server keyword that takes a value, written last without one: the reader's error
+    where ``haproxy -c`` refuses the config (:data:`table.VALUELESS_ACCEPTED` are the ones it
+    takes, reading a number as 0)."""
+    text = spelled(servers=f"    server x 127.0.0.1:6444 check {row.name}\n")
+    assert _refused_by_reader(text) is (row.name not in table.VALUELESS_ACCEPTED)
+    if HAPROXY is not None:
+        assert (haproxy_check(text)[0] == 1) is _refused_by_reader(text), haproxy_check(text)
+
+
+@pytest.mark.parametrize(
+    ("server", "bind"),
+    [
+        *((f"check {option}", "127.0.0.1:6443") for option in (
+            "rise 0", "rise 1", "fall 0", "fall 1", "weight 0", "weight 256", "weight 257",
+            "inter 0", "inter 1", "inter 500us", "fastinter 0", "downinter 0", "slowstart 0",
+        )),
+        ("", "127.0.0.1:65535"), ("", "127.0.0.1:65536"), ("", ":0"), ("", ":1"),
+    ],
+)  # fmt: skip
+def test_a_value_haproxy_refuses_is_an_error(server: str, bind: str) -> None:
+    """Bounds at their edges: the reader's error exactly where ``haproxy -c`` refuses."""
+    text = spelled(bind=bind, servers=f"    server x 127.0.0.1:6444 {server}\n")
+    if HAPROXY is not None:
+        assert (haproxy_check(text)[0] == 1) is _refused_by_reader(text), haproxy_check(text)
+    else:
+        assert _refused_by_reader(text) is (server.endswith((" 0", " 257")) or bind[-1] in "06")
+
+
+@pytest.mark.parametrize("port", [0, 65535, 65536, 99999])
+def test_a_server_port_haproxy_refuses_is_an_error(port: int) -> None:
+    text = spelled(servers=f"    server x 127.0.0.1:{port}\n")
+    assert _refused_by_reader(text) is (port > 65535)
+    if HAPROXY is not None:
+        assert (haproxy_check(text)[0] == 1) is (port > 65535), haproxy_check(text)
+
+
+def test_weight_without_a_value_is_weight_0_as_haproxy_reads_it(tmp_path: Path) -> None:
+    """``weight`` last on a server line: HAProxy takes it and the server gets weight 0 (no
+    traffic), which the model says too, with a warning; ``show stat`` is the oracle."""
+    text = spelled(servers="    server x 127.0.0.1:6444 weight\n    server y 127.0.0.1:6445\n")
+    config = hap(text)
+    assert [s.weight for s in config.backends["b"].servers.values()] == [0, 1]
+    assert [d.message for d in config.diagnostics] == ["weight without a value: HAProxy reads 0"]
+    if HAPROXY is not None:
+        assert [w for _, w in _show_stat(text, tmp_path, "weight")] == ["0", "1"]
+
+
+def test_diff_of_a_config_haproxy_refuses_is_bad_input(tmp_path: Path) -> None:
+    """``lbgen diff`` against a config with ``rise 0``: exit 2 and the line, not a verdict on a
+    config HAProxy would not start."""
+    rendered = tmp_path / "haproxy.cfg"
+    done = run_lbgen("render", "examples/kubernetes-api.yaml", "-t", "haproxy", "-o", str(rendered))
+    assert done.returncode == 0, done.stderr
+    lines = rendered.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("server "))
+    lines[at] = lines[at].rstrip("\n") + " rise 0\n"
+    rendered.write_text("".join(lines))
+    done = run_lbgen(
+        "diff", "examples/kubernetes-api.yaml", "-t", "haproxy", "--against", str(rendered)
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{rendered}:{at + 1}:5: error [CONF104] rise 0: has to be at least 1" in done.stderr

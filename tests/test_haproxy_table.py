@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lbgen
-from lbgen.directives import Directive, table
+from lbgen.directives import Directive, Refused, table
 from lbgen.engine import get_engine
 from lbgen.haproxy import table as haproxy_table
 from lbgen.haproxy.effective import read_effective
@@ -89,9 +89,33 @@ def test_every_codec_has_a_value_strategy() -> None:
 @given(data=st.data())
 def test_parse_inverts_render(row: Directive, data: st.DataObject) -> None:
     assert row.codec is not None
-    value = data.draw(_STRATEGIES[type(row.codec)])
+    value = data.draw(_values(row.codec))
     text = row.codec.render(value)
     assert row.codec.parse(text) == value, text
+
+
+def _values(codec: Any) -> st.SearchStrategy[Any]:
+    """Values in the codec's domain: its type's strategy, within the bounds it sets."""
+    if isinstance(codec, Duration) and codec.positive:
+        return st.integers(min_value=1, max_value=10**15)
+    if isinstance(codec, Count):
+        low = 0 if codec.minimum is None else codec.minimum
+        high = 2**31 - 1 if codec.maximum is None else codec.maximum
+        return st.integers(min_value=low, max_value=high)
+    return _STRATEGIES[type(codec)]
+
+
+@pytest.mark.parametrize(
+    ("codec", "text"),
+    [
+        (haproxy_table.INTERVAL, "0"), (haproxy_table.INTERVAL, "0s"),
+        (haproxy_table.CHECK_COUNT, "0"), (haproxy_table.WEIGHT_VALUE, "257"),
+    ],
+)  # fmt: skip
+def test_a_bounded_codec_refuses_what_haproxy_refuses(codec: Any, text: str) -> None:
+    """The edges themselves are held to ``haproxy -c`` in tests/test_haproxy_semantics.py."""
+    with pytest.raises(Refused):
+        codec.parse(text)
 
 
 @pytest.mark.parametrize(

@@ -358,6 +358,9 @@ class _HaproxyReader:
             if row is not None and row.codec is not None:  # takes a value
                 value = args[i + 1] if i + 1 < len(args) else None
                 i += 2
+                if value is None and word in table.VALUELESS_READ_AS_ZERO:
+                    self.note(node, "CONF104", f"{word} without a value: HAProxy reads 0")
+                    value = "0"
             else:
                 i += 1
             negated = table.server_option(word[3:]) if word.startswith("no-") else None
@@ -380,14 +383,16 @@ class _HaproxyReader:
                 params.values[negated.effective] = False
                 params.origins[negated.effective] = origin
             elif row is not None and row.codec is not None and value is None:
-                self.note(node, "CONF104", f"server parameter {word!r} needs a value")
+                level = Level.WARNING if word in table.VALUELESS_ACCEPTED else Level.ERROR
+                self.note(node, "CONF104", f"server parameter {word!r} needs a value", level)
             elif row is not None and row.codec is not None and row.effective is not None:
                 assert value is not None
                 try:
                     params.values[row.effective] = row.codec.parse(value)
-                except ValueError:
+                except ValueError as exc:
                     codec = row.codec
-                    code, problem = getattr(codec, "code", "CONF104"), getattr(codec, "problem", "")
+                    code = getattr(codec, "code", "CONF104")
+                    problem = getattr(exc, "problem", None) or getattr(codec, "problem", "")
                     self.note(node, code, f"{word} {value}: {problem}", Level.ERROR)
                 else:
                     params.origins[row.effective] = origin
@@ -396,6 +401,10 @@ class _HaproxyReader:
 
     def _bind_address(self, node: Node, text: str) -> str:
         address, ignored = read_bind_address(text)
+        port = split_host_port(address)[1]
+        if port is not None and not 1 <= port <= table.PORT_MAX:
+            self.note(node, "CONF104", f"bind {text}: invalid port {port} "
+                      f"(HAProxy listens on 1 to {table.PORT_MAX})", Level.ERROR)  # fmt: skip
         if ignored:
             self.note(node, "CONF106", f"bind {text}: HAProxy ignores {ignored!r} after the port "
                       f"and listens on {address}", Level.NOTE)  # fmt: skip
@@ -512,6 +521,9 @@ class _HaproxyReader:
                 params.values["check_ssl"] = True
                 params.origins.setdefault("check_ssl", Origin.of(ssl_rule))
             server = _haproxy_server(node, params, globals_)
+            if server.port is not None and server.port > table.PORT_MAX:
+                self.note(node, "CONF104", f"server {server.name}: invalid port {server.port} "
+                          f"(HAProxy takes 0 to {table.PORT_MAX})", Level.ERROR)  # fmt: skip
             if server.name in servers:
                 self.note(node, "CONF105", f"server {server.name!r} defined twice", Level.ERROR)
             servers[server.name] = server

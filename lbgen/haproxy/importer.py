@@ -591,7 +591,9 @@ class _HaproxyImport:
                 set_here = any(attr in s.origins for s in checked)
             if not set_here:
                 value = None
-            fields[spec_key] = duration_text(value) if row.codec is table.DURATION else value
+            fields[spec_key] = (
+                duration_text(value) if isinstance(row.codec, table.Duration) else value
+            )
         fields["health.timeout"] = duration_text(backend.timeouts.check)
 
 

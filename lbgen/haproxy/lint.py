@@ -200,7 +200,9 @@ def slowstart_static_algorithm(ctx: LintContext) -> Iterator[Finding]:
 
 
 _SERVER_TIMES = frozenset(
-    row.name for row in table.TABLE if "server" in row.contexts and row.codec is table.DURATION
+    row.name
+    for row in table.TABLE
+    if "server" in row.contexts and isinstance(row.codec, table.Duration)
 )
 BARE_MS_LIKELY_SECONDS = 100
 """An HAProxy bare number under this (``inter 10``, ``timeout client 30``) was meant as seconds."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, get_args
 
 from lbgen.confparse.tree import word_set
-from lbgen.directives import Directive, DirectiveTable, table
+from lbgen.directives import Directive, DirectiveTable, Refused, table
 from lbgen.frozen import record
 from lbgen.resolve import ResolvedLog
 from lbgen.spec.grammar import LOG_TARGET
@@ -59,6 +59,8 @@ class Duration:
     code: str = "CONF103"
     """The diagnostic of a value HAProxy would refuse."""
     problem: str = "not a duration"
+    positive: bool = False
+    """HAProxy refuses 0 (``inter 0``: "invalid value 0")."""
 
     def render(self, value: Any) -> str:
         """``10_000_000`` -> ``10s``."""
@@ -68,7 +70,9 @@ class Duration:
         """``10s``, ``10000``, ``10000ms`` -> ``10_000_000``; bare numbers are milliseconds."""
         us = parse_haproxy_time(text)
         if us is None:
-            raise ValueError(f"{text!r}: {self.problem}")
+            raise Refused(text, self.problem)
+        if self.positive and us == 0:
+            raise Refused(text, "has to be > 0")
         return us
 
 
@@ -78,6 +82,10 @@ class Count:
 
     code: str = "CONF104"
     problem: str = "not an integer"
+    minimum: int | None = None
+    """The least value HAProxy takes (``rise 0``: "'rise' has to be > 0")."""
+    maximum: int | None = None
+    """The greatest (``weight 257``: "not within 0 and 256")."""
 
     def render(self, value: Any) -> str:
         """``100`` -> ``100``."""
@@ -87,7 +95,11 @@ class Count:
         """``100`` -> ``100``."""
         number = parse_int(text)
         if number is None:
-            raise ValueError(f"{text!r}: {self.problem}")
+            raise Refused(text, self.problem)
+        if self.minimum is not None and number < self.minimum:
+            raise Refused(text, f"has to be at least {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise Refused(text, f"has to be at most {self.maximum}")
         return number
 
 
@@ -245,6 +257,18 @@ LOG_LEVEL_DEFAULTS = ("debug", "emerg")
 
 DURATION = Duration()
 COUNT = Count()
+VALUELESS_READ_AS_ZERO = frozenset({"weight", "maxconn", "maxqueue", "minconn"})
+"""Server keywords that HAProxy 2.6 takes without their value at the end of a line, reading
+the missing number as 0 (``server x 10.0.0.1:6443 weight``: weight 0, no traffic)."""
+VALUELESS_ACCEPTED = VALUELESS_READ_AS_ZERO | {"init-addr", "resolve-opts"}
+"""Every server keyword ``haproxy -c`` accepts without its value at the end of a line; it
+refuses the config for any other keyword that takes a value."""
+PORT_MAX = 65535
+"""A server's or bind's port beyond it is refused ("invalid port"); a bind's 0 too."""
+#: What HAProxy's own parser bounds (``haproxy -c`` refuses the config otherwise).
+INTERVAL = Duration(positive=True)
+CHECK_COUNT = Count(minimum=1)
+WEIGHT_VALUE = Count(minimum=0, maximum=256)
 WORD = Word()
 EXPECT = Expect()
 LOG = LogTarget()
@@ -266,16 +290,16 @@ def _server(name: str, field: str | None, effective: str | None, codec: Any = No
 
 # Server options lbgen writes (view) and reads (effective model), in the order the view writes
 # them on a default-server/server line.
-INTER = _server("inter", "health.interval", "inter", DURATION, 2 * _S)
-FASTINTER = _server("fastinter", "health.fast_interval", "fastinter", DURATION)
-DOWNINTER = _server("downinter", "health.down_interval", "downinter", DURATION)
-RISE = _server("rise", "health.rise", "rise", COUNT, 2)
-FALL = _server("fall", "health.fall", "fall", COUNT, 3)
+INTER = _server("inter", "health.interval", "inter", INTERVAL, 2 * _S)
+FASTINTER = _server("fastinter", "health.fast_interval", "fastinter", INTERVAL)
+DOWNINTER = _server("downinter", "health.down_interval", "downinter", INTERVAL)
+RISE = _server("rise", "health.rise", "rise", CHECK_COUNT, 2)
+FALL = _server("fall", "health.fall", "fall", CHECK_COUNT, 3)
 PORT = _server("port", "health.port", "check_port", COUNT)
 SLOWSTART = _server("slowstart", "slowstart", "slowstart", DURATION, 0)
 MAXCONN = _server("maxconn", "maxconn", "maxconn", COUNT, 0)
 MAXQUEUE = _server("maxqueue", "maxqueue", "maxqueue", COUNT, 0)
-WEIGHT = _server("weight", "weight", "weight", COUNT, 1)
+WEIGHT = _server("weight", "weight", "weight", WEIGHT_VALUE, 1)
 CHECK = _server("check", "health.check", "check")
 CHECK_SSL = _server("check-ssl", "health.check", "check_ssl")
 VERIFY = _server("verify", None, "verify", WORD, "required")
