@@ -218,7 +218,9 @@ def diff_config(
     rendered = render(spec, target, layout=layout, node=node)
     if not rendered.ok:
         raise SpecError(rendered.diagnostics)
-    found = detect_engine(existing_text, filename)
+    # The text alone: a file name says nothing of a file with no directive in it (an empty
+    # haproxy.cfg compared with -t nginx is a config that has none of the rendering yet).
+    found = detect_engine(existing_text)
     if found is not None and found != engine:
         # Parsing one engine's syntax with the other's parser only gives confusing errors.
         raise SpecError(

@@ -405,6 +405,22 @@ def test_config_of_the_other_engine_is_exit_2() -> None:
     assert "[diff-engine] this looks like an haproxy config, but target nginx renders nginx" in err
 
 
+@pytest.mark.parametrize("name", ["haproxy.cfg", "nginx.conf"])
+@pytest.mark.parametrize("text", ["", "# nothing here yet\n"])
+@pytest.mark.parametrize("target", ["haproxy", "nginx"])
+def test_a_config_without_directives_is_compared_whatever_its_name(
+    name: str, text: str, target: str, tmp_path: Path
+) -> None:
+    """Only the text says which engine a config is for: an empty or comment-only file (once
+    "this looks like an haproxy config" for any ``.cfg``) has none of the rendering yet."""
+    config = tmp_path / name
+    config.write_text(text)
+    code, out, err = diff(str(CLASSIC_HAPROXY_SPEC), "-t", target, "--against", str(config))
+    assert code == 1, err
+    assert "diff-engine" not in err
+    assert "frontend" in out and "added" in out
+
+
 def test_a_spec_the_target_cannot_render_is_exit_2() -> None:
     spec = ROOT / "tests" / "cases" / "balance-first" / "spec.yaml"
     code, _, err = diff(str(spec), "-t", "nginx", "--against", str(CLASSIC / "nginx.conf"))
