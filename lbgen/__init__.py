@@ -83,8 +83,9 @@ def render(
 
 def check(config: str | bytes, engine: str, *, runner: str = "auto", **options: Any) -> CheckResult:
     """Let the real engine check a config's exact bytes (text is UTF-8); options ``image``,
-    ``strict`` (engine warnings are failures), ``filename``: see
-    :func:`lbgen.runners.check_config`."""
+    ``strict`` (engine warnings are failures), ``filename``, ``path`` (the file the bytes were
+    read from: the local runner checks a full nginx config or an haproxy.cfg there, so that its
+    relative ``include``s name the files beside it): see :func:`lbgen.runners.check_config`."""
     from lbgen.runners import check_config
 
     return check_config(config, engine, runner=runner, **options)

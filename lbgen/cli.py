@@ -358,15 +358,24 @@ def _engine_of(target: Target | RenderTarget) -> str:
 
 
 def _engine_check(  # type: ignore[no-untyped-def]
-    config: bytes, engine: str, runner: RunnerName, image: str | None, strict: bool, name: str
+    config: bytes,
+    engine: str,
+    runner: RunnerName,
+    image: str | None,
+    strict: bool,
+    name: str,
+    path: Path | None = None,
 ):
-    """The engine's verdict on ``config``'s exact bytes, its messages naming ``name``."""
+    """The engine's verdict on ``config``'s exact bytes, its messages naming ``name``; ``path``:
+    the file they were read from, which the local runner may check in place (see
+    :func:`lbgen.runners.check_config`)."""
     from lbgen.runners import EngineUnavailable, check_config
 
     try:
         result = check_config(
-            config, engine, runner=runner.value, image=image, strict=strict, filename=name
-        )
+            config, engine, runner=runner.value, image=image, strict=strict, filename=name,
+            path=path,
+        )  # fmt: skip
     except EngineUnavailable as exc:
         fail(Exit.UNAVAILABLE, str(exc))
     return result
@@ -692,7 +701,9 @@ def _leftover_proxy_files(folder: Path, proxy: str) -> list[Path]:
 
 @app.command("check")
 def check_command(
-    config: Annotated[Path, typer.Argument(help="An haproxy.cfg or nginx config (any layout).")],
+    config: Annotated[
+        Path, typer.Argument(help="An haproxy.cfg or nginx config (any layout), or - for stdin.")
+    ],
     engine: Annotated[Engine | None, typer.Option(help="Engine; guessed when absent.")] = None,
     runner: Annotated[RunnerName, typer.Option(help="Where the engine runs.")] = RunnerName.auto,
     image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
@@ -707,32 +718,37 @@ def check_command(
 ) -> None:
     """Let the real engine check a config's exact bytes: haproxy -c, nginx -t.
 
-    A stream/upstreams nginx file is wrapped into a temporary complete config (its messages
-    still name FILE and its lines); a full config is checked exactly as written.
-    Exit 3 rejected, 4 unavailable.
+    A full nginx config or an haproxy.cfg FILE is checked where it is (nginx -t -c FILE), so a
+    relative include names a file beside it; a stream/upstreams nginx file is wrapped into a
+    temporary complete config (its messages still name FILE and its lines); stdin is checked
+    from a temporary copy. Exit 3 rejected, 4 unavailable.
 
     Example: lbgen check haproxy.cfg --engine haproxy --strict-engine
     """
     from lbgen.confparse.detect import detect_engine
-    from lbgen.inputs import InputError, read_input
+    from lbgen.inputs import InputError, read_input, read_stdin
 
+    stdin = str(config) == "-"
+    shown = "<stdin>" if stdin else str(config)
     try:
-        data = read_input(config)
+        data = read_stdin() if stdin else read_input(config)
     except (OSError, InputError) as exc:
-        fail(Exit.INVALID, f"cannot read {config}: {getattr(exc, 'strerror', None) or exc}")
+        fail(Exit.INVALID, f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
-    name = engine.value if engine else detect_engine(data.decode("utf-8", "replace"), str(config))
+    name = engine.value if engine else detect_engine(data.decode("utf-8", "replace"), shown)
     if name is None:
         fail(
             Exit.INVALID,
-            f"{config}: cannot tell whether this is an haproxy or an nginx config; "
+            f"{shown}: cannot tell whether this is an haproxy or an nginx config; "
             "name it with --engine",
         )
-    result = _engine_check(data, name, runner, image, strict_engine, str(config))
+    result = _engine_check(
+        data, name, runner, image, strict_engine, shown, None if stdin else config
+    )
     if not result.ok:
         typer.echo(result.output, err=True)
-        fail(Exit.REJECTED, f"{config}: {result.verdict()}")
-    typer.echo(f"{config}: {result.verdict()}", err=True)
+        fail(Exit.REJECTED, f"{shown}: {result.verdict()}")
+    typer.echo(f"{shown}: {result.verdict()}", err=True)
 
 
 @app.command()

@@ -17,6 +17,8 @@ The Docker runner is imported only when it is used (``pip install 'lbgen[docker]
 
 from __future__ import annotations
 
+import os
+
 from lbgen.runners.base import (
     ENGINES,
     CheckResult,
@@ -68,14 +70,19 @@ def check_config(
     image: str | None = None,
     strict: bool = False,
     filename: str | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> CheckResult:
     """Let ``engine`` check ``config`` (its exact bytes; text is UTF-8) with the chosen runner.
 
     ``strict``: engine warnings are failures (``haproxy -dW``, nginx ``[warn]``). ``filename``
-    names the config in the engine's messages (default ``<config>``).
+    names the config in the engine's messages (default ``path``, else ``<config>``). ``path``:
+    the file ``config`` was read from (its bytes must be ``config``); the local runner then
+    checks haproxy and a full nginx config on that file itself, so that its relative
+    ``include``s name the files beside it (``nginx -t -c FILE`` reads them there); the Docker
+    runner checks a copy.
     """
     return get_runner(runner, engine, image=image).check(
-        config, engine, strict=strict, filename=filename
+        config, engine, strict=strict, filename=filename, path=path
     )
 
 

@@ -10,11 +10,13 @@ engine with a config. The engine's command lines come from its package's ``comma
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
+from pathlib import Path
 from typing import Protocol
 
 from lbgen.frozen import record
@@ -153,11 +155,14 @@ class Runner(Protocol):
         *,
         strict: bool = False,
         filename: str | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> CheckResult:
         """Check ``config`` (its exact bytes; text is UTF-8) with ``engine``.
 
         ``strict``: engine warnings are failures. ``filename`` names the config in the
-        engine's messages. Raise EngineUnavailable if the engine cannot run.
+        engine's messages (default: ``path``). ``path``: the file ``config`` was read from, which
+        a runner that sees it may check where it is (:func:`checks_in_place`). Raise
+        EngineUnavailable if the engine cannot run.
         """
         ...
 
@@ -167,6 +172,8 @@ class Runner(Protocol):
 # CONFIG_NAME in a folder; haproxy and a full nginx config are checked as they are; a stream or
 # upstreams file is *included* by a small wrapper (so the engine reports the user's own line
 # numbers), and the folder's paths in the engine's messages are replaced by the user's file name.
+# The local runner checks haproxy and a full nginx config read from a file on that file instead
+# (see "checking a file where it is" below).
 
 #: The file holding the user's exact bytes.
 CONFIG_NAME = "config"
@@ -232,6 +239,65 @@ def map_output(output: str, folder: str, filename: str) -> str:
     # nginx ends with "configuration file WRAPPER test failed": that verdict is about the file.
     output = output.replace(f"configuration file {wrapper} ", f"configuration file {filename} ")
     return output.replace(wrapper, f"lbgen's wrapper of {filename}")
+
+
+def display_name(filename: str | None, path: str | os.PathLike[str] | None) -> str:
+    """How the engine's messages name the checked config: ``filename``, else the file it was
+    read from, else :data:`DEFAULT_FILENAME`."""
+    if filename:
+        return filename
+    return os.fspath(path) if path is not None else DEFAULT_FILENAME
+
+
+# --- checking a file where it is ---------------------------------------------------------------
+# A copy in a temp folder answers for a relative path only where the engine resolves it against
+# its working directory. nginx resolves a relative include (and the other files it reads while
+# parsing) against the folder of its -c file, haproxy under `default-path config` against the
+# folder of its -f file: from a copy, `include conf.d/*.conf;` names the temp folder's conf.d
+# (rejected, or worse, a glob matching nothing and accepted). So a config read from a file that
+# the engine takes as written (no wrapper) is checked in place when the runner sees the file.
+# keepalived also reads includes beside its file, but its check may fall back to a changed copy
+# (check_fallback), which cannot be checked in place: it keeps the copy.
+
+#: The engines whose config file is checked where it is.
+IN_PLACE_ENGINES = ("haproxy", "nginx")
+
+
+def checks_in_place(engine: str, config: bytes) -> bool:
+    """True when ``config``, read from a file, is checked on that file itself: ``engine`` takes it
+    as written (a full nginx config, an haproxy.cfg; a stream/upstreams file needs a wrapper)."""
+    if engine not in IN_PLACE_ENGINES:
+        return False
+    wrapper = command_line(engine).check_wrapper(
+        as_text(config), CONFIG_NAME, ".", module_line=None
+    )
+    return wrapper is None
+
+
+def in_place_path(path: str | os.PathLike[str]) -> str:
+    """The absolute path the engine is given: nginx reads a relative ``-c`` against its prefix,
+    not the working directory. Not normalised (``..`` after a symlink means what the kernel says,
+    as for ``nginx -t -c "$PWD/FILE"``)."""
+    return str(Path(path).absolute())
+
+
+def in_place_arguments(
+    engine: str, config: bytes, path: str, folder: str, *, strict: bool
+) -> list[str]:
+    """The engine's arguments for checking the file ``path`` (its bytes are ``config``) itself;
+    what the check writes goes to ``folder`` (the pid file ``nginx -t`` creates, unless the config
+    names its own), never beside the file."""
+    return command_line(engine).check_arguments(
+        path, strict=strict, folder=folder, config_text=as_text(config)
+    )
+
+
+def map_in_place_output(output: str, path: str, filename: str) -> str:
+    """The engine's output with the checked file ``path`` named ``filename``; other files (the
+    ones it includes) keep the names the engine gives them."""
+    # Whole paths only: neither /x/nginx.conf.d/a.conf nor /srv/x/nginx.conf is /x/nginx.conf.
+    pattern = re.compile(rf"(?<![\w./-]){re.escape(path)}(?![\w./-])")
+    return pattern.sub(lambda _: filename, output)
 
 
 def needs_stream_module(engine: str, config: bytes, output: str) -> bool:

@@ -39,6 +39,7 @@ from lbgen.runners.base import (
     check_arguments,
     check_files,
     command_line,
+    display_name,
     fallback_files,
     map_output,
     needs_stream_module,
@@ -257,9 +258,17 @@ class DockerRunner:
         *,
         strict: bool = False,
         filename: str | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> CheckResult:
         """Check ``config``'s exact bytes in a throwaway container; EngineUnavailable if it
-        cannot run."""
+        cannot run.
+
+        ``path`` (the file ``config`` was read from) only names the config in the messages when
+        ``filename`` does not: the container gets a copy, never the file itself, since the
+        Docker engine may run on another machine (``DOCKER_HOST``) and a bind mount would show it
+        that machine's file, or none. A relative ``include`` thus names a file beside the copy,
+        inside the image.
+        """
         command_line(engine)  # ValueError for an unknown engine
         data = as_bytes(config)
         image = self.image_for(engine)
@@ -289,7 +298,7 @@ class DockerRunner:
             raise EngineUnavailable(f"image {image} has no runnable {engine}: {output.strip()}")
         return container_check_result(
             engine, data, code, output, module, runner=f"{self.name}:{image}",
-            command=command, strict=strict, filename=filename,
+            command=command, strict=strict, filename=display_name(filename, path),
         )  # fmt: skip
 
 

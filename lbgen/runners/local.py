@@ -24,7 +24,6 @@ from pathlib import Path
 from lbgen.nginx import command as nginx_command
 from lbgen.runners.base import (
     CHECK_TIMEOUT_SECONDS,
-    DEFAULT_FILENAME,
     KILLED_BY_SIGTERM,
     CheckResult,
     EngineUnavailable,
@@ -32,8 +31,13 @@ from lbgen.runners.base import (
     as_bytes,
     check_arguments,
     check_files,
+    checks_in_place,
     command_line,
+    display_name,
     fallback_files,
+    in_place_arguments,
+    in_place_path,
+    map_in_place_output,
     map_output,
     needs_stream_module,
     wait_until_listening,
@@ -84,8 +88,16 @@ class LocalRunner:
         *,
         strict: bool = False,
         filename: str | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> CheckResult:
-        """Write the config's exact bytes to a temp folder and run the engine's check on it."""
+        """Run the engine's check on the config's exact bytes, copied to a temp folder.
+
+        ``path``: the file ``config`` was read from (its bytes must be ``config``). haproxy and a
+        full nginx config are then checked on that file itself instead (``nginx -t -c /abs/PATH``,
+        ``haproxy -c -f /abs/PATH``), so that a relative ``include`` names the file beside it,
+        as for the engine run by hand; nothing is written beside it. ``filename`` names the
+        config in the engine's messages (default: ``path``, else ``<config>``).
+        """
         command_line(engine)  # ValueError for an unknown engine
         binary = self.binary(engine)
         if binary is None:
@@ -94,7 +106,35 @@ class LocalRunner:
                 f"install it or use --runner docker"
             )
         data = as_bytes(config)
+        name = display_name(filename, path)
         module = self.stream_module_for(engine, binary)
+        if path is not None and checks_in_place(engine, data):
+            result = self._check_in_place(data, engine, binary, path, strict=strict, filename=name)
+        else:
+            result = self._check_copy(data, engine, binary, module, strict=strict, filename=name)
+        missing = module if needs_stream_module(engine, data, result.output) else None
+        return replace(result, load_module=missing)
+
+    def _check_in_place(
+        self, data: bytes, engine: str, binary: str, path: str | os.PathLike[str], *,
+        strict: bool, filename: str,
+    ) -> CheckResult:  # fmt: skip
+        """The engine's check of the file ``path`` (holding ``data``) where it is."""
+        target = in_place_path(path)
+        # The folder only takes what the check itself writes (nginx -t creates its pid file).
+        with tempfile.TemporaryDirectory(prefix="lbgen-check-") as workdir:
+            command = [binary, *in_place_arguments(engine, data, target, workdir, strict=strict)]
+            result, _ = _run_check(
+                [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
+            )
+        return replace(result, output=map_in_place_output(result.output, target, filename))
+
+    def _check_copy(
+        self, data: bytes, engine: str, binary: str, module: str | None, *, strict: bool,
+        filename: str,
+    ) -> CheckResult:  # fmt: skip
+        """The engine's check of a copy of ``data`` in a temp folder: a stream/upstreams file is
+        included by a wrapper that loads ``module`` (the stream module) when it does not."""
         with tempfile.TemporaryDirectory(prefix="lbgen-check-") as workdir:
             line = f"load_module {module};" if module else None
             files = check_files(data, engine, workdir, module_line=line)
@@ -116,9 +156,8 @@ class LocalRunner:
                     [*self._command_prefix, *command], engine=engine, runner=self.name,
                     strict=strict,
                 )  # fmt: skip
-            output = map_output(result.output, workdir, filename or DEFAULT_FILENAME)
-        missing = module if needs_stream_module(engine, data, output) else None
-        return replace(result, output=output, load_module=missing)
+            output = map_output(result.output, workdir, filename)
+        return replace(result, output=output)
 
 
 def run_check_command(
