@@ -725,7 +725,7 @@ def check_command(
 
     Example: lbgen check haproxy.cfg --engine haproxy --strict-engine
     """
-    from lbgen.confparse.detect import detect_engine
+    from lbgen.confparse.detect import detect_engine, is_keepalived
     from lbgen.inputs import InputError, read_input, read_stdin
 
     stdin = str(config) == "-"
@@ -735,11 +735,13 @@ def check_command(
     except (OSError, InputError) as exc:
         fail(Exit.INVALID, f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
-    name = engine.value if engine else detect_engine(data.decode("utf-8", "replace"), shown)
+    text = data.decode("utf-8", "replace")
+    name = engine.value if engine else "keepalived" if is_keepalived(text) else None
+    name = name or detect_engine(text, shown)
     if name is None:
         fail(
             Exit.INVALID,
-            f"{shown}: cannot tell whether this is an haproxy or an nginx config; "
+            f"{shown}: cannot tell whether this is an haproxy, nginx or keepalived config; "
             "name it with --engine",
         )
     result = _engine_check(

@@ -413,6 +413,23 @@ def test_check_and_lint_detect_haproxy_despite_semicolon_comments(tmp_path: Path
     assert "nginx" not in linted.stdout
 
 
+@pytest.mark.parametrize("name", ["keepalived.conf", "lb.conf"])
+def test_check_detects_a_keepalived_conf(name: str, tmp_path: Path) -> None:
+    """A keepalived.conf goes to keepalived, whatever its name (``.conf`` once sent it to nginx:
+    "unknown directive global_defs"); the misspelt keyword makes keepalived itself refuse it."""
+    conf = tmp_path / name
+    conf.write_text(
+        "global_defs {\n    router_id lb1\n}\n"
+        "vrrp_instance v {\n    state BACKUP\n    interface lo\n    virtual_router_id 51\n"
+        "    priority 100\n    advert_intx 1\n    virtual_ipaddress {\n        192.0.2.100/32\n"
+        "    }\n}\n"
+    )
+    result = run_lbgen("check", str(conf))
+    assert result.returncode == 3, result.stderr
+    assert "keepalived (local) rejected the config" in result.stderr
+    assert "Unknown keyword 'advert_intx'" in result.stderr
+
+
 def test_check_without_a_detectable_engine_is_invalid_input(tmp_path: Path) -> None:
     conf = tmp_path / "empty.txt"
     conf.write_text("# nothing here;\n")
