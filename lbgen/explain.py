@@ -317,7 +317,8 @@ def _alternatives(row: Field, value: Any) -> list[Any]:
     elif isinstance(value, int):
         out += [value + 1, value - 1]
     elif isinstance(value, list) and row.kind in _IPS:
-        out.append([_other_ip(value[0]), *value[1:]])
+        # One probe per address: each one's lines (a dual-stack tier's IPv6 half too).
+        out += [[*value[:i], _other_ip(item), *value[i + 1 :]] for i, item in enumerate(value)]
     elif isinstance(value, list):
         out.append([*value, 299 if 299 not in value else 298])
     elif isinstance(value, str):

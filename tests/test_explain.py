@@ -322,6 +322,38 @@ def test_keepalived_preempt_true_is_the_engine_default(tmp_path: Path) -> None:
     assert report.outcome is Outcome.ENGINE_DEFAULT, report
 
 
+DUAL_STACK_TIER = """\
+version: 1
+name: ds
+global: {health: {bind: ":8081", path: /healthz}}
+frontends: {api: {bind: [":6443", "[::]:6443"], pool: cp}}
+pools: {cp: {servers: {cp1: "192.0.2.21:6443"}}}
+vip:
+  addresses: [192.0.2.100/24, "2001:db8::100/64"]
+  interface: eth0
+  virtual_router_id: 51
+  nodes:
+    - {name: lb1, address: [192.0.2.11, "2001:db8::11"]}
+    - {name: lb2, address: [192.0.2.12, "2001:db8::12"]}
+"""
+
+
+def test_keepalived_explains_both_halves_of_a_dual_stack_tier(tmp_path: Path) -> None:
+    """Each address of a list owns its lines: the IPv6 VIP and node addresses too (explain once
+    probed only the first address, so the IPv6 instance's lines were nobody's)."""
+    spec = lbgen.load_spec(spec_file(tmp_path, DUAL_STACK_TIER))
+    explanation = explain(spec, "keepalived", node="lb1")
+    expected = {
+        "vip.addresses": ("192.0.2.100/24 dev eth0", "2001:db8::100/64 dev eth0"),
+        "vip.nodes[0].address": ("unicast_src_ip 192.0.2.11", "unicast_src_ip 2001:db8::11"),
+        "vip.nodes[1].address": ("192.0.2.12", "2001:db8::12"),
+    }
+    for path, fragments in expected.items():
+        output = explanation.field(path).output
+        for fragment in fragments:
+            assert fragment in output, (path, output)
+
+
 def test_keepalived_explain_through_the_cli() -> None:
     result = run_lbgen("explain", str(TIER), "-t", "keepalived", "--node", "lb1")
     assert result.returncode == 0, result.stderr
