@@ -116,20 +116,7 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
     except ValidationError as exc:
         raise SpecError(validation_diagnostics(exc, source)) from None
     base = Path(path).resolve().parent
-    outside = [
-        source.diagnostic(
-            Level.ERROR,
-            "outside-repository",
-            ("outputs", index, "output"),
-            f"{entry.output!r} leads outside the manifest's folder {base} (through .. or a "
-            "symlink): render-all writes only inside the repository",
-        )
-        for index, entry in enumerate(model.outputs)
-        if not (base / entry.output).resolve().is_relative_to(base)
-    ]
-    if outside:
-        raise SpecError(outside)
-    return Manifest(
+    manifest = Manifest(
         path=Path(path).resolve(),
         outputs=tuple(
             Output(
@@ -144,6 +131,57 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
             for entry in model.outputs
         ),
     )
+    problems = [
+        source.diagnostic(Level.ERROR, code, ("outputs", index, key), message)
+        for index, (entry, output) in enumerate(zip(model.outputs, manifest.outputs, strict=True))
+        for key, code, message in _entry_problems(entry, output, manifest, index, base)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return manifest
+
+
+def _entry_problems(
+    entry: _Entry, output: Output, manifest: Manifest, index: int, base: Path
+) -> list[tuple[str, str, str]]:
+    """What is wrong with one entry in the light of the others, as (key, code, message): an
+    output render-all must not write (outside the repository, inside ``.git``, the manifest, a
+    spec or template it reads, another entry's output) and inputs that are not there."""
+    problems: list[tuple[str, str, str]] = []
+    written = repr(entry.output)
+    target = output.output
+    if not target.is_relative_to(base):
+        problems.append(("output", "outside-repository", (
+            f"{written} leads outside the manifest's folder {base} (through .. or a symlink): "
+            "render-all writes only inside the repository"
+        )))  # fmt: skip
+    elif ".git" in target.relative_to(base).parts:
+        # Hooks live there: a rendered config written over one would run at the next commit.
+        problems.append(
+            ("output", "git-folder", f"{written} is inside .git: render-all does not write there")
+        )
+    if target == manifest.path:
+        problems.append(("output", "output-is-input", f"{written} is this manifest"))
+    for other_index, other in enumerate(manifest.outputs):
+        other_name = f"outputs[{other_index}]"
+        if target == other.spec:
+            problems.append(("output", "output-is-input", f"{written} is the spec of {other_name}"))
+        if other.templates is not None and target.is_relative_to(other.templates):
+            problems.append(
+                ("output", "output-is-input", f"{written} is in the templates of {other_name}")
+            )
+        if other_index < index and target == other.output:
+            # Each run would write it twice, and --check would always find one of them stale.
+            problems.append(
+                ("output", "duplicate-output", f"{written} is also the output of {other_name}")
+            )
+    if not output.spec.is_file():
+        problems.append(("spec", "missing-spec", (
+            f"{entry.spec!r}: no such file (renamed or deleted? the manifest still names it)"
+        )))  # fmt: skip
+    if output.templates is not None and not output.templates.is_dir():
+        problems.append(("templates", "not-a-folder", f"{entry.templates!r}: not a folder"))
+    return problems
 
 
 class Status(StrEnum):

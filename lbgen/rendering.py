@@ -285,6 +285,9 @@ def render_resolved(
         # pool, ...) stop here, as the loader would have stopped them, instead of in a view.
         diagnostics = sorted(resolved.load_diagnostics, key=sort_key)
         return Rendered(text="", diagnostics=diagnostics, target=target, layout=layout)
+    if templates and not Path(templates).is_dir():
+        # Jinja would search the folder, find nothing and fall back on the packaged templates.
+        raise TargetError(f"templates {templates}: not a folder")
     options: dict[str, Any] = {}
     if load_module is not None:
         from lbgen.nginx.view import load_module_problem  # not imported for haproxy

@@ -369,6 +369,8 @@ def test_manifest_maps_changed_files_to_outputs(tmp_path: Path) -> None:
     from lbgen.manifest import load_manifest
 
     (tmp_path / "tpl").mkdir()
+    for spec in ("a.lbgen.yaml", "b.lbgen.yaml"):  # the manifest names files that are there
+        (tmp_path / spec).write_text("")
     (tmp_path / ".lbgen-outputs.yaml").write_text(
         "outputs:\n"
         "  - {spec: a.lbgen.yaml, target: haproxy, output: out/a.cfg}\n"
@@ -400,6 +402,67 @@ def test_a_bad_manifest_is_reported_with_its_location(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert ".lbgen-outputs.yaml:2:34: error [value] outputs[0].target: must be " in result.stderr
     assert ".lbgen-outputs.yaml:2:56: error [unknown-field] outputs[0].colour" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        # A git hook overwritten by a config would run it at the next commit.
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: .git/hooks/pre-commit}\n",
+         "2:51: error [git-folder] outputs[0].output: '.git/hooks/pre-commit' is inside .git"),
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: ../a.cfg}\n",
+         "2:51: error [outside-repository] outputs[0].output: '../a.cfg' leads outside"),
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: a.lbgen.yaml}\n",
+         "2:51: error [output-is-input] outputs[0].output: 'a.lbgen.yaml' is the spec of "
+         "outputs[0]"),
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: .lbgen-outputs.yaml}\n",
+         "2:51: error [output-is-input] outputs[0].output: '.lbgen-outputs.yaml' is this manifest"),
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: tpl/haproxy/haproxy.cfg.j2}\n"
+         "  - {spec: a.lbgen.yaml, target: nginx, output: a.conf, templates: tpl}\n",
+         "2:51: error [output-is-input] outputs[0].output: 'tpl/haproxy/haproxy.cfg.j2' is in the "
+         "templates of outputs[1]"),
+        # Each run wrote it twice and --check always found it out of date.
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: out.cfg}\n"
+         "  - {spec: a.lbgen.yaml, target: nginx, output: ./out.cfg}\n",
+         "3:49: error [duplicate-output] outputs[1].output: './out.cfg' is also the output of "
+         "outputs[0]"),
+        ("  - {spec: renamed.lbgen.yaml, target: haproxy, output: a.cfg}\n",
+         "2:12: error [missing-spec] outputs[0].spec: 'renamed.lbgen.yaml': no such file"),
+        # Jinja would have used the packaged templates without a word.
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: a.cfg, templates: nope}\n",
+         "2:69: error [not-a-folder] outputs[0].templates: 'nope': not a folder"),
+    ],
+)  # fmt: skip
+def test_an_output_render_all_must_not_write_is_refused_with_its_location(
+    entries: str, expected: str, tmp_path: Path
+) -> None:
+    """Every entry is checked against the others before anything is rendered or written."""
+    (tmp_path / "a.lbgen.yaml").write_text(EXAMPLE.read_text())
+    (tmp_path / "tpl").mkdir()
+    hooks = tmp_path / ".git" / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho real hook\n")
+    manifest = tmp_path / ".lbgen-outputs.yaml"
+    manifest.write_text("outputs:\n" + entries)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "lbgen", "render-all"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60, check=False, env=dict(os.environ, PYTHONPATH=path),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f".lbgen-outputs.yaml:{expected}" in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_render_refuses_a_templates_folder_that_is_not_there(tmp_path: Path) -> None:
+    """The library too: Jinja would search the missing folder and use the packaged templates."""
+    import lbgen
+    from lbgen.rendering import TargetError
+
+    spec = lbgen.load_spec(EXAMPLE)
+    with pytest.raises(TargetError, match="not a folder"):
+        lbgen.render(spec, "haproxy", templates=tmp_path / "nope")
 
 
 def test_render_all_writes_missing_folders_and_reports_each_output(tmp_path: Path) -> None:
