@@ -114,7 +114,7 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
     try:
         model = _Manifest.model_validate(document if document is not None else {})
     except ValidationError as exc:
-        raise SpecError(validation_diagnostics(exc, source)) from None
+        raise SpecError(validation_diagnostics(exc, source, _Manifest)) from None
     base = Path(path).resolve().parent
     manifest = Manifest(
         path=Path(path).resolve(),

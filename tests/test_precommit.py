@@ -455,6 +455,32 @@ def test_an_output_render_all_must_not_write_is_refused_with_its_location(
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("output:\n  - {spec: a.yaml, target: haproxy, output: o.cfg}\n",
+         ["1:1: error [unknown-field] output: unknown field 'output'; did you mean 'outputs'?"]),
+        ("outputs:\n  - {spec: a.yaml, target: haproxy, ouput: o.cfg}\n",
+         ["2:37: error [unknown-field] outputs[0].ouput: unknown field 'ouput'; did you mean "
+          "'output'?"]),
+    ],
+)  # fmt: skip
+def test_a_misspelt_manifest_key_gets_the_manifests_hint(
+    text: str, expected: list[str], tmp_path: Path
+) -> None:
+    """One line per typo, offering the manifest's own fields (the spec's were offered, and the
+    missing field was reported beside the typo)."""
+    from lbgen.diagnostics import SpecError, format_text
+    from lbgen.manifest import load_manifest
+
+    (tmp_path / "a.yaml").write_text("")
+    (tmp_path / ".lbgen-outputs.yaml").write_text(text)
+    with pytest.raises(SpecError) as raised:
+        load_manifest(tmp_path / ".lbgen-outputs.yaml")
+    text = format_text(raised.value.diagnostics)
+    assert [line.split(".lbgen-outputs.yaml:", 1)[1] for line in text.splitlines()] == expected
+
+
 def test_render_refuses_a_templates_folder_that_is_not_there(tmp_path: Path) -> None:
     """The library too: Jinja would search the missing folder and use the packaged templates."""
     import lbgen

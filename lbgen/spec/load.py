@@ -366,9 +366,10 @@ def _field_names(model: type[BaseModel]) -> dict[str, Any]:
     return {info.alias or name: info.annotation for name, info in model.model_fields.items()}
 
 
-def annotation_at(path: Path_) -> Any:
-    """The (unwrapped) type the spec model expects at ``path``; None when there is none."""
-    annotation: Any = Spec
+def annotation_at(path: Path_, root: type[BaseModel] | None = None) -> Any:
+    """The (unwrapped) type the model ``root`` (the spec's by default) expects at ``path``;
+    None when there is none."""
+    annotation: Any = root or Spec
     for part in path:
         annotation = _unwrap(annotation)
         origin = get_origin(annotation)
@@ -385,16 +386,17 @@ def annotation_at(path: Path_) -> Any:
     return _unwrap(annotation)
 
 
-def allowed_fields(path: Path_) -> list[str]:
-    """The field names of the spec block at ``path`` (empty when it is not a block)."""
-    model = annotation_at(path)
+def allowed_fields(path: Path_, root: type[BaseModel] | None = None) -> list[str]:
+    """The field names of the block at ``path`` of ``root`` (the spec's by default; empty when
+    it is not a block)."""
+    model = annotation_at(path, root)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(_field_names(model))
     return []
 
 
-def _unknown_field_message(path: Path_) -> str:
-    allowed = allowed_fields(path[:-1])
+def _unknown_field_message(path: Path_, root: type[BaseModel] | None) -> str:
+    allowed = allowed_fields(path[:-1], root)
     word = str(path[-1])
     guess = did_you_mean(word, allowed)
     if guess is not None:
@@ -404,8 +406,8 @@ def _unknown_field_message(path: Path_) -> str:
     return f"unknown field {word!r}"
 
 
-def _literal_message(path: Path_, value: Any, fallback: str) -> str:
-    expected = annotation_at(path)
+def _literal_message(path: Path_, value: Any, fallback: str, root: type[BaseModel] | None) -> str:
+    expected = annotation_at(path, root)
     if get_origin(expected) is not Literal:
         return fallback
     choices = [str(c) for c in get_args(expected)]
@@ -416,7 +418,7 @@ def _literal_message(path: Path_, value: Any, fallback: str) -> str:
     return f"{text}; did you mean {guess!r}?" if guess else text
 
 
-def _typo_for_missing(errors: list[ErrorDetails]) -> set[Path_]:
+def _typo_for_missing(errors: list[ErrorDetails], root: type[BaseModel] | None) -> set[Path_]:
     """Missing required fields that an unknown key beside them misspells.
 
     ``{adress: ...}`` is one mistake, not two: the unknown key's "did you mean" says it all,
@@ -434,19 +436,23 @@ def _typo_for_missing(errors: list[ErrorDetails]) -> set[Path_]:
         path, _ = _model_path(err["loc"])
         word = str(path[-1])
         for typo in unknown.get(path[:-1], []):
-            if did_you_mean(typo, allowed_fields(path[:-1])) == word:
+            if did_you_mean(typo, allowed_fields(path[:-1], root)) == word:
                 covered.add(path)
     return covered
 
 
-def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[Diagnostic]:
-    """One diagnostic per mistake, at the position of the offending key or value.
+def validation_diagnostics(
+    error: ValidationError, source: SpecSource, root: type[BaseModel] | None = None
+) -> list[Diagnostic]:
+    """One diagnostic per mistake, at the position of the offending key or value; ``root`` is
+    the model validated (the spec's by default; the manifest's for ``render-all``), whose
+    fields the "did you mean" hints offer.
 
     A misspelt required key gives pydantic two errors (unknown key, missing field); the
     "did you mean" on the unknown key stands for both.
     """
     errors = error.errors(include_url=False)
-    covered = _typo_for_missing(errors)
+    covered = _typo_for_missing(errors, root)
     out = []
     for err in errors:
         path, is_key = _model_path(err["loc"])
@@ -456,10 +462,10 @@ def validation_diagnostics(error: ValidationError, source: SpecSource) -> list[D
         if kind == "missing" and path in covered:
             continue
         if kind == "extra_forbidden":
-            message = _unknown_field_message(path)
+            message = _unknown_field_message(path, root)
             is_key = True
         elif kind in ("literal_error", "enum"):
-            message = _literal_message(path, err.get("input"), message)
+            message = _literal_message(path, err.get("input"), message, root)
         elif kind == "missing":
             message = f"required field {path[-1]!r} is missing"
             path = path[:-1]
