@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import gc
 import json
 import os
@@ -1088,6 +1089,23 @@ def _app_for(args: list[str]) -> typer.Typer:
     return app
 
 
+#: Errors of writing to a stream (no file name): what a full disk, a quota or a closed pipe
+#: does to the standard output. Files lbgen names are written by lbgen.output, which says so.
+_STREAM_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _unwritable_stdout(reason: str) -> NoReturn:
+    """Exit 2 with one line: the output could not be written (it is not a bug in lbgen)."""
+    with contextlib.suppress(OSError):
+        # Whatever is still buffered would fail again when the interpreter exits.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    with contextlib.suppress(OSError):
+        sys.stderr.write(f"lbgen: cannot write the standard output: {reason}\n")
+        sys.stderr.flush()
+    sys.exit(int(Exit.INVALID))
+
+
 def main() -> None:
     """Console entry point; the last resort against a traceback.
 
@@ -1107,9 +1125,18 @@ def main() -> None:
     # for the input, as it always did.
     collecting = gc.isenabled()
     gc.disable()
+    stdout = sys.stdout
     try:
-        _app_for(sys.argv[1:])()
-    except SystemExit:
+        try:
+            _app_for(sys.argv[1:])()
+        finally:
+            # A full disk or a closed pipe shows here, not at the interpreter's exit.
+            sys.stdout.flush()
+    except SystemExit as exc:
+        if sys.stdout is not stdout and exc.code == 1:
+            # typer's answer to a closed pipe: it swaps stdout for a quiet wrapper and exits 1,
+            # which here means "differences".
+            _unwritable_stdout(os.strerror(errno.EPIPE))
         raise
     except KeyboardInterrupt:
         sys.stderr.write("lbgen: interrupted\n")
@@ -1117,6 +1144,8 @@ def main() -> None:
     except BaseException as exc:  # the one place that catches everything
         if os.environ.get("LBGEN_TRACEBACK"):
             raise
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in _STREAM_ERRNOS:
+            _unwritable_stdout(exc.strerror or str(exc))
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         detail = detail.encode("ascii", "backslashreplace").decode("ascii")
         sys.stderr.write(

@@ -857,3 +857,40 @@ def test_shell_completion_gets_every_command(monkeypatch: pytest.MonkeyPatch) ->
     assert _app_for(["render"]) is not app
     monkeypatch.setenv("_LBGEN_COMPLETE", "bash_complete")
     assert _app_for(["render"]) is app
+
+
+# --- an output that cannot be written is not a bug in lbgen ------------------------------------
+
+
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2() -> None:
+    """``> /dev/full``: was "internal error (OSError: [Errno 28] ...); this is a bug", exit 70."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "lbgen", "render", "examples/kubernetes-api.yaml", "-t",
+             "haproxy"],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "lbgen: cannot write the standard output: No space left on device"
+    )
+    assert "internal error" not in done.stderr
+
+
+def test_a_closed_pipe_on_stdout_is_one_line_and_exit_2() -> None:
+    """A reader that went away: was a silent exit 1, which means "differences" to a script."""
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import os, subprocess, sys\n"
+         "r, w = os.pipe()\n"
+         "os.close(r)\n"  # nobody reads: the first write fails with EPIPE
+         "p = subprocess.run([sys.executable, '-m', 'lbgen', 'schema'], stdout=w,"
+         " stderr=subprocess.PIPE, text=True)\n"
+         "print(p.returncode)\n"
+         "print(p.stderr.strip().splitlines()[-1])\n"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.stdout.splitlines() == [
+        "2",
+        "lbgen: cannot write the standard output: Broken pipe",
+    ], done.stdout + done.stderr
