@@ -40,6 +40,10 @@ class WriteOutcome:
         return self.status is not WriteStatus.UNCHANGED
 
 
+#: How much of the target's name (in bytes) the temp file's name keeps.
+_TEMP_STEM_BYTES = 200
+
+
 def _refuse(path: Path, mode: int) -> OSError:
     from lbgen.inputs import file_kind
 
@@ -101,7 +105,10 @@ def write_atomic(path: Path, text: str) -> WriteOutcome:
     previous = None
     with contextlib.suppress(FileNotFoundError):
         previous = target.stat()
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".lbgen-tmp", dir=folder)
+    # The name is cut so that the temp file's fits the 255 bytes a file name may have: any
+    # name the target may have (mkstemp adds 8 characters, the suffix 10).
+    stem = os.fsencode(target.name)[:_TEMP_STEM_BYTES].decode("utf-8", "ignore")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".lbgen-tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

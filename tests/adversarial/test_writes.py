@@ -171,6 +171,21 @@ def test_stdout_is_asked_for_with_a_dash(work: Path, rendered: dict[str, bytes])
     assert check.returncode == 2 and "--check" in one_line(check)
 
 
+@pytest.mark.parametrize("name", ["a" * 251 + ".cfg", "é" * 125 + "x.cfg"])
+def test_a_name_as_long_as_a_file_name_may_be_is_written(
+    name: str, work: Path, rendered: dict[str, bytes]
+) -> None:
+    """255 bytes (one with two-byte characters): the temp file beside it once took the whole
+    name and 18 characters more ("File name too long")."""
+    assert len(name.encode()) == 255
+    target = work / name
+    target.write_bytes(b"old\n")
+    result = lbgen("render", str(work / "a.yaml"), "-t", "haproxy", "-o", str(target))
+    assert result.returncode == 0, one_line(result)
+    assert target.read_bytes() == rendered["a"]
+    assert not [p for p in work.iterdir() if p.name.endswith(".lbgen-tmp")]
+
+
 def test_read_only_folder_keeps_the_old_file(work: Path, rendered: dict[str, bytes]) -> None:
     folder = work / "ro"
     folder.mkdir()
