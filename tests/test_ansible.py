@@ -318,6 +318,40 @@ def test_inline_spec_from_variables(ansible: Ansible, tmp_path: Path) -> None:
     assert (second.changed, second.failed) == (0, 0), second.output
 
 
+def test_the_command_module_recipe_is_idempotent(ansible: Ansible, tmp_path: Path) -> None:
+    """README, "Ansible without the collection": ``render -o`` alone through the command module,
+    with the ``changed_when`` the README gives, reports a change once, then none."""
+    (tmp_path / "inline.yaml").write_text(INLINE_SPEC, encoding="utf-8")
+    dest = tmp_path / "haproxy.cfg"
+    tasks = f"""\
+    - ansible.builtin.command: {sys.executable} -m lbgen render {tmp_path / "inline.yaml"} -t haproxy -o {dest}
+      register: out
+      changed_when: "not out.stderr.endswith(' unchanged')"
+    """  # noqa: E501
+    first = playbook(ansible, tmp_path, tasks)
+    assert (first.changed, first.failed) == (1, 0), first.output
+    second = playbook(ansible, tmp_path, tasks)
+    assert (second.changed, second.failed) == (0, 0), second.output
+
+
+def test_a_key_ansible_reads_as_a_boolean_is_refused(ansible: Ansible, tmp_path: Path) -> None:
+    """A server named ``on`` in variables is the boolean True to Ansible's YAML 1.1: once
+    rendered as ``server True ...`` without a word; now the task fails and names the key."""
+    spec = INLINE_SPEC.replace("      m1: 127.0.0.1:6443\n", "      on: 127.0.0.1:6443\n")
+    vars_ = "lb_spec:\n" + textwrap.indent(spec, "  ")
+    dest = tmp_path / "haproxy.cfg"
+    tasks = f"""\
+    - lbgen.lbgen.lbgen_render:
+        spec_content: "{{{{ lb_spec }}}}"
+        target: haproxy
+        dest: {dest}
+    """
+    run = playbook(ansible, tmp_path, tasks, vars_=vars_)
+    assert run.failed == 1, run.output
+    assert "spec_content.pools.cp.servers: key True is a bool, not a name" in run.output
+    assert not dest.exists()
+
+
 def test_translation_warnings_are_ansible_warnings_and_strict_fails(
     ansible: Ansible, work: Path
 ) -> None:

@@ -59,12 +59,23 @@ COPY_ARGS: dict[str, dict[str, Any]] = {
 }
 
 
-def _plain(value: Any) -> Any:
-    """Variables arrive as Ansible's own str/int/dict subclasses: make them plain for JSON."""
+def _plain(value: Any, path: str = "spec_content") -> Any:
+    """Variables arrive as Ansible's own str/int/dict subclasses: make them plain for JSON.
+
+    A key that is not a string is refused rather than turned into one: Ansible reads YAML 1.1,
+    where an unquoted ``on``, ``yes`` or ``no`` is a boolean, so a server named ``on`` would
+    become ``True`` without a word (lbgen reads a spec file as YAML 1.2, where it stays ``on``).
+    """
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        for key in value:
+            if not isinstance(key, str):
+                raise AnsibleActionFail(
+                    f"lbgen: {path}: key {key!r} is a {type(key).__name__}, not a name: Ansible "
+                    "reads an unquoted on/off/yes/no (and numbers) as such; quote the key"
+                )
+        return {str(k): _plain(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
     for kind in (bool, int, float, str):
         if isinstance(value, kind):
             return kind(value)
