@@ -4,6 +4,8 @@ rendering; ``import`` refuses a keepalived.conf by name."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from lbgen.confparse.tree import ParseError
 from lbgen.diagnostics import SpecError
 from lbgen.keepalived.effective import read_effective
 from lbgen.keepalived.syntax import parse_keepalived, tokenize, unquote
-from tests.support import run_lbgen
+from lbgen.runners.local import LocalRunner
+from tests.support import node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 TIER = ROOT / "examples" / "ha-tier.yaml"
@@ -41,6 +44,33 @@ def rendered(node: str = "lb1", spec: lbgen.Spec = SPEC) -> str:
 
 def line_of(text: str, needle: str) -> int:
     return text[: text.index(needle)].count("\n") + 1
+
+
+@pytest.fixture(scope="module")
+def netns() -> Iterator[str]:
+    """A network namespace with an eth0, where ``keepalived -t`` judges the configs (it checks
+    them for the machine it runs on: the instance's interface must exist)."""
+    if os.geteuid() != 0:
+        pytest.fail("the keepalived checks need root (network namespaces)")
+    with node_namespace("kdiff") as name:
+        yield name
+
+
+def keepalived_says(netns: str, text: str) -> tuple[bool, str]:
+    """``keepalived -t`` on ``text`` inside ``netns``, through lbgen's own local check (which
+    checks a copy with ``script_user root`` when keepalived 2.2.7 kills its own check of a
+    non-root script user): whether it accepts the config, and what it says."""
+    result = LocalRunner(command_prefix=["ip", "netns", "exec", netns]).check(
+        text, "keepalived", filename="keepalived.conf"
+    )
+    return result.ok, result.output
+
+
+def accepted(netns: str, *texts: str) -> None:
+    """keepalived accepts each of ``texts``: a config people can have, not a syntax error."""
+    for text in texts:
+        ok, output = keepalived_says(netns, text)
+        assert ok, f"{output}\n{text}"
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -87,13 +117,15 @@ def test_hand_edits_are_reported_with_their_lines() -> None:
 
 def test_spellings_comments_and_layout_do_not_count() -> None:
     """What keepalived reads the same is the same: comments (# and !), a brace on the next
-    line, a one-line block, 0.20 for 0.2, a VIP without dev on the instance's interface, a
-    value written twice (the last wins), the order of the peers."""
+    line, a quoted router_id, a one-line block, 0.20 for 0.2, a VIP without dev on the
+    instance's interface, a value written twice (the last wins), the order of the peers."""
     text = rendered()
     start = text.index("vrrp_instance")
     instance = text[start:]
     reformatted = (
-        text[:start].replace("global_defs {", "! the globals\nglobal_defs\n{")
+        text[:start]
+        .replace("global_defs {", "! the globals\nglobal_defs\n{")
+        .replace("router_id lb1", 'router_id "lb1"')
         + "# the instance\n"
         + instance.replace("advert_int 0.2", "advert_int 0.20  # five a second")
         .replace(
@@ -206,3 +238,169 @@ def test_lint_refuses_a_keepalived_conf_by_name(tmp_path: Path) -> None:
     assert len(lines) == 1, lines
     assert "lint-keepalived" in lines[0] and "-t keepalived" in lines[0], lines[0]
     assert "LB1" not in lines[0]
+
+
+# --- lines the model has no field for, and keepalived's own defaults ----------------------------
+
+MULTICAST = TIER.read_text(encoding="utf-8").replace(
+    "  virtual_router_id: 51\n", "  virtual_router_id: 51\n  unicast: false\n  preempt_delay: 0s\n"
+)
+"""The example without unicast peers and preempt_delay, which keepalived's strict mode refuses."""
+
+
+def test_lines_the_model_does_not_read_are_differences_at_their_lines(netns: str) -> None:
+    """A line lbgen does not write changes what keepalived does, so it is a difference, not
+    skipped: ``vrrp_strict`` (keepalived.conf(5): strict VRRP, which implies no_accept: its
+    own sample config has it), ``no_accept`` (the VIP drops what is sent to it), a script's
+    ``user`` and ``init_fail``, a ``static_ipaddress`` block. keepalived accepts each edit."""
+    spec = lbgen.load_spec(MULTICAST.encode())
+    text = rendered("lb1", spec)
+    edited = (
+        text.replace("    script_user nobody\n", "    script_user nobody\n    vrrp_strict\n")
+        .replace("    timeout 1\n    fall 2\n", "    timeout 1\n    user root\n    fall 2\n")
+        .replace("    rise 1\n", "    rise 1\n    init_fail\n")
+        .replace("    state BACKUP\n", "    state BACKUP\n    no_accept\n")
+        + "\nstatic_ipaddress {\n    198.51.100.1/24 dev eth0\n}\n"
+    )
+    accepted(netns, text, edited)
+    result = diff_config(spec, "keepalived", edited, "k.conf", node="lb1")
+    assert result.text().splitlines() == [
+        f"global_defs: vrrp_strict: removed (k.conf:{line_of(edited, 'vrrp_strict')})",
+        f"vrrp_script lbgen_ready: user root: removed (k.conf:{line_of(edited, 'user root')})",
+        f"vrrp_script lbgen_alive: init_fail: removed (k.conf:{line_of(edited, 'init_fail')})",
+        f"vrrp_instance lbgen_ipv4: no_accept: removed (k.conf:{line_of(edited, 'no_accept')})",
+        f"static_ipaddress: removed (k.conf:{line_of(edited, 'static_ipaddress')})",
+    ]
+    # The same lines spelled and ordered otherwise are the same lines.
+    respelled = (
+        edited.replace("    vrrp_strict\n", "")
+        .replace("    router_id lb1\n", '    vrrp_strict\n    router_id "lb1"\n')
+        .replace("    198.51.100.1/24 dev eth0\n", '    "198.51.100.1/24"  dev   eth0\n')
+    )
+    assert respelled != edited
+    assert read_effective(parse_keepalived(respelled, "k.conf")) == read_effective(
+        parse_keepalived(edited, "x")
+    )
+
+
+def test_lines_outside_the_vrrp_blocks_are_differences_too() -> None:
+    """Top-level lines and blocks lbgen does not write: one change each, at its line."""
+    text = rendered() + (
+        "\ninclude /etc/keepalived/extra.conf\n"
+        "virtual_server 192.0.2.100 6443 {\n    delay_loop 6\n}\n"
+    )
+    result = diff_config(SPEC, "keepalived", text, "k.conf", node="lb1")
+    assert result.text().splitlines() == [
+        f"include /etc/keepalived/extra.conf: removed (k.conf:{line_of(text, 'include')})",
+        f"virtual_server 192.0.2.100 6443: removed (k.conf:{line_of(text, 'virtual_server')})",
+    ]
+
+
+def test_a_script_without_timeout_times_out_after_its_interval(netns: str) -> None:
+    """keepalived runs a script with ``vscript->timeout ? vscript->timeout : vscript->interval``
+    (vrrp_scheduler.c; keepalived.conf(5) of later releases: "timeout ... (default =
+    interval)"): no ``timeout`` is a timeout of the interval, which lbgen writes as 1."""
+    text = rendered()
+    without = text.replace("    timeout 1\n", "")
+    accepted(netns, text, without)
+    result = diff_config(SPEC, "keepalived", without, "k.conf", node="lb1")
+    assert result.equivalent, result.text()
+    slower = without.replace("    interval 1\n", "    interval 3\n", 1)
+    line = line_of(slower, "interval 3")
+    assert diff_config(SPEC, "keepalived", slower, "k.conf", node="lb1").text().splitlines() == [
+        f"vrrp_script lbgen_ready: interval 3 → 1 (k.conf:{line})",
+        f"vrrp_script lbgen_ready: timeout 3 → 1 (k.conf:{line_of(slower, 'vrrp_script')})",
+    ]
+
+
+def test_an_ipv6_instance_without_a_version_runs_vrrpv3(netns: str) -> None:
+    """keepalived.conf(5): ``vrrp_version`` is the default "but IPv6 instances will always
+    use version 3"; vrrp.c (vrrp_complete_instance): an instance given no ``version`` runs
+    VRRPv3 when it is IPv6, else the global ``vrrp_version``. keepalived -t shows which one it
+    runs: a 0.2 s ``advert_int`` exists in VRRPv3 only, and for a VRRPv2 instance it says
+    "(NAME) VRRPv2 advertisement interval 0.200000s must be an integer"."""
+    spec = lbgen.load_spec(VARIANTS["dual-stack"].encode())
+    text = rendered("lb2", spec)
+    # The global version moved into the IPv4 instance; the IPv6 one has none.
+    moved = text.replace("    vrrp_version 3\n", "").replace(
+        "vrrp_instance lbgen_ipv4 {\n", "vrrp_instance lbgen_ipv4 {\n    version 3\n"
+    )
+    # A global vrrp_version 2 is the IPv4 instances' default only.
+    global_two = moved.replace("    router_id lb2\n", "    router_id lb2\n    vrrp_version 2\n")
+    for config in (text, moved, global_two):
+        ok, output = keepalived_says(netns, config)
+        assert ok and "VRRPv2" not in output, output
+        result = diff_config(spec, "keepalived", config, "k.conf", node="lb2")
+        assert result.equivalent, result.text()
+    # Without its version the IPv4 instance runs the global 2: keepalived and the diff say so.
+    ipv4_two = global_two.replace("    version 3\n", "")
+    ok, output = keepalived_says(netns, ipv4_two)
+    assert "(lbgen_ipv4) VRRPv2 advertisement interval" in output, output
+    assert "(lbgen_ipv6) VRRPv2" not in output, output
+    line = line_of(ipv4_two, "vrrp_version 2")
+    result = diff_config(spec, "keepalived", ipv4_two, "k.conf", node="lb2")
+    assert result.text().splitlines() == [
+        f"vrrp_instance lbgen_ipv4: vrrp_version 2 → 3 (k.conf:{line})"
+    ]
+    # A version 2 given to an IPv6 instance before its first address is kept (vrrp_parser.c
+    # refuses it only once the instance is IPv6).
+    start = text.index("vrrp_instance lbgen_ipv6")
+    early = text[:start] + text[start:].replace(
+        "    state BACKUP\n", "    state BACKUP\n    version 2\n"
+    )
+    ok, output = keepalived_says(netns, early)
+    assert "(lbgen_ipv6) VRRPv2 advertisement interval" in output, output
+    assert (
+        read_effective(parse_keepalived(early, "k.conf")).vrrp_instance["lbgen_ipv6"].vrrp_version
+        == 2
+    )
+
+
+def test_weight_reverse_is_part_of_the_weight(netns: str) -> None:
+    """``weight N reverse`` (keepalived.conf(5), vrrp_script and track_script) applies the
+    weight while the script succeeds instead of while it fails: a difference, not an
+    unreadable file. A track_script entry without ``reverse``/``noreverse`` takes the script's
+    (vrrp_track.c alloc_track_script)."""
+    text = rendered()
+    reverse = text.replace("    weight -20\n", "    weight -20 reverse\n")
+    tracked_reverse = text.replace(
+        "        lbgen_ready\n", "        lbgen_ready weight -20 reverse\n"
+    )
+    noreverse = text.replace("        lbgen_ready\n", "        lbgen_ready weight -20 noreverse\n")
+    accepted(netns, reverse, tracked_reverse, noreverse)
+    result = diff_config(SPEC, "keepalived", reverse, "k.conf", node="lb1")
+    line = line_of(reverse, "weight -20 reverse")
+    assert result.text().splitlines() == [
+        f"vrrp_script lbgen_ready: weight -20 reverse → -20 (k.conf:{line})"
+    ]
+    result = diff_config(SPEC, "keepalived", tracked_reverse, "k.conf", node="lb1")
+    line = line_of(tracked_reverse, "lbgen_ready weight")
+    assert result.text().splitlines() == [
+        "vrrp_instance lbgen_ipv4: track_script {lbgen_alive, lbgen_ready weight -20 reverse} → "
+        f"{{lbgen_alive, lbgen_ready}} (k.conf:{line})"
+    ]
+    assert diff_config(SPEC, "keepalived", noreverse, "k.conf", node="lb1").equivalent
+    # Inherited: the script says reverse, the entry gives a weight only.
+    both = reverse.replace("        lbgen_ready\n", "        lbgen_ready weight -20\n")
+    model = read_effective(parse_keepalived(both, "k.conf"))
+    assert (
+        model.vrrp_instance["lbgen_ipv4"]
+        == read_effective(parse_keepalived(reverse, "k.conf")).vrrp_instance["lbgen_ipv4"]
+    )
+
+
+def test_a_track_script_weight_is_compared_as_the_weight_keepalived_applies(netns: str) -> None:
+    """keepalived.conf(5), vrrp_instance track_script: "an unspecified weight means that the
+    default weight declared in the script will be used". An entry that gives the script's own
+    weight applies what an entry without one does; another weight is a difference."""
+    text = rendered()
+    same = text.replace("        lbgen_ready\n", "        lbgen_ready weight -20\n")
+    other = text.replace("        lbgen_ready\n", "        lbgen_ready weight -10\n")
+    accepted(netns, text, same, other)
+    result = diff_config(SPEC, "keepalived", same, "k.conf", node="lb1")
+    assert result.equivalent, result.text()
+    result = diff_config(SPEC, "keepalived", other, "k.conf", node="lb1")
+    assert result.text().splitlines() == [
+        "vrrp_instance lbgen_ipv4: track_script {lbgen_alive, lbgen_ready weight -10} → "
+        f"{{lbgen_alive, lbgen_ready}} (k.conf:{line_of(other, 'lbgen_ready weight')})"
+    ]
