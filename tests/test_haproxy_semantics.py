@@ -923,3 +923,26 @@ def test_diff_of_a_config_haproxy_refuses_is_bad_input(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{rendered}:{at + 1}:5: error [CONF104] rise 0: has to be at least 1" in done.stderr
+
+
+def test_a_servers_null_weight_and_maxconn_are_haproxys_own_as_in_nginx(tmp_path: Path) -> None:
+    """A server's ``weight: null`` under a pool with ``weight: 10``: HAProxy's own weight (1),
+    as nginx's is, not the pool's default-server value (the server line once said nothing, so
+    HAProxy gave it 10 and nginx 1); ``show stat`` is the oracle."""
+    import lbgen
+
+    spec = lbgen.load_spec(
+        b"version: 1\n"
+        b"frontends: {api: {bind: ['127.0.0.1:6443'], pool: cp}}\n"
+        b"pools:\n  cp:\n    weight: 10\n    maxconn: 500\n    health: {check: tcp}\n"
+        b"    servers:\n      m1: 127.0.0.1:7001\n"
+        b"      m2: {address: 127.0.0.1:7002, weight: null, maxconn: null}\n",
+        filename="null.yaml",
+    )
+    text = lbgen.render(spec, "haproxy").text
+    assert "server m2 127.0.0.1:7002 check maxconn 0 weight 1" in text
+    stream = lbgen.render(spec, "nginx").text
+    assert "server 127.0.0.1:7002 " in stream and "127.0.0.1:7002 weight" not in stream
+    if HAPROXY is not None:
+        assert _show_stat(text, tmp_path, "weight") == [("m1", "10"), ("m2", "1")]
+        assert _show_stat(text, tmp_path, "slim") == [("m1", "500"), ("m2", "")]

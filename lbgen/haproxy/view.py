@@ -214,8 +214,14 @@ def _server(
     if own == pool.server_defaults:  # the common case: nothing differs from default-server
         params = list(check)
     else:
-        # Only what differs from default-server: the pool's values are stated once.
-        differing = {k: (v if v != pool.server_defaults[k] else None) for k, v in own.items()}
+        # Only what differs from default-server: the pool's values are stated once. A server's
+        # null is HAProxy's own value, which the server line must then say: left out, the
+        # pool's default-server value would apply (nginx writes nothing and gets its own).
+        differing = {
+            key: None if value == pool.server_defaults[key] else
+            (value if value is not None else row.default)
+            for row in table.SERVER_PARAMS for key in [row.field or ""] for value in [own[key]]
+        }  # fmt: skip
         params = check + _params(table.SERVER_PARAMS, differing)
     if server.backup:
         params.append(table.BACKUP.name)
@@ -273,6 +279,23 @@ def _extra(
         where: Path_ = (*owner, index)
         words = _words(item, where, findings)
         if words is None:
+            continue
+        if words[0].startswith("."):
+            # .if/.elif/.else/.endif would take in (or leave out) the lines lbgen writes
+            # around the item; .diag/.notice/.warning/.alert speak at start-up.
+            findings.error(
+                "extra-haproxy", where,
+                f"{item!r} is a directive of HAProxy's preprocessor ({words[0]}): it would act "
+                "on the lines lbgen writes around it",
+            )  # fmt: skip
+            continue
+        reason = unsafe_in_config(item) if server_line else None
+        if reason is not None:
+            # A server line is printed through the render guard: plain words only.
+            findings.error(
+                "extra-haproxy", where,
+                f"{item!r} {reason}; a server's extras are plain words on its line",
+            )  # fmt: skip
             continue
         if not server_line and words[0] in SECTIONS:
             findings.error(

@@ -635,10 +635,17 @@ class Global(Model):
     """Verbatim process directives and whole extra sections, per engine (the escape hatch)."""
 
 
+def _not_a_bool(value: Any) -> Any:
+    """``version: true`` is not 1: Python's True equals 1, and a literal 1 would take it."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("value", "must be 1 (got {given})", {"given": str(value).lower()})
+    return value
+
+
 class Spec(Model):
     """A whole spec file, version 1."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_not_a_bool)]
     """The spec format version: 1."""
     name: Name | None = None
     """A name for this load balancer, shown in the provenance header."""
