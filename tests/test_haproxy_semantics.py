@@ -946,3 +946,43 @@ def test_a_servers_null_weight_and_maxconn_are_haproxys_own_as_in_nginx(tmp_path
     if HAPROXY is not None:
         assert _show_stat(text, tmp_path, "weight") == [("m1", "10"), ("m2", "1")]
         assert _show_stat(text, tmp_path, "slim") == [("m1", "500"), ("m2", "")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "init_addr", "warned"),
+    [
+        ([], "init-addr last,libc,none", True),
+        (["resolvers dns"], "init-addr last,libc,none", False),
+        (["resolvers dns", "init-addr none"], "init-addr none", False),
+        (["init-addr libc,none"], "init-addr libc,none", True),
+    ],
+)
+def test_a_dns_servers_own_resolvers_and_init_addr_count(
+    extra: list[str], init_addr: str, warned: bool
+) -> None:
+    """The README's extra example wrote ``init-addr last,libc,none ... init-addr none`` and still
+    warned that HAProxy does not follow the name; ``haproxy -c`` accepts each rendering."""
+    import json
+
+    import lbgen
+
+    spec = lbgen.load_spec(
+        json.dumps({
+            "version": 1,
+            "global": {"extra": {"haproxy_sections": {
+                "resolvers dns": ["nameserver ns1 127.0.0.53:53"]}}},
+            "frontends": {"api": {"bind": ["127.0.0.1:6443"], "pool": "cp"}},
+            "pools": {"cp": {"health": {"check": "tcp"}, "servers": {
+                "m1": {"address": "localhost:7001", **({"extra": {"haproxy": extra}} if extra
+                                                       else {})}}}},
+        }).encode(),
+        filename="dns.json",
+    )  # fmt: skip
+    rendered = lbgen.render(spec, "haproxy")
+    line = next(x for x in rendered.text.splitlines() if x.strip().startswith("server m1"))
+    assert line.count("init-addr") == 1 and init_addr in line, line
+    codes = [d.code for d in rendered.diagnostics]
+    assert ("haproxy-dns-at-start" in codes) is warned
+    if HAPROXY is not None:
+        status, output = haproxy_check(rendered.text)
+        assert status != 1, output
