@@ -229,10 +229,10 @@ def _server(
         params.append(table.DISABLED.name)
     # A server's own init-addr or resolvers (in its extras) say what lbgen would otherwise:
     # how HAProxy starts, and that it follows the name's changes.
-    own = {item.split()[0] for item in server.extra.haproxy or () if item.split()}
-    if server.is_dns and pool.start_unresolved and table.INIT_ADDR.name not in own:
+    keywords = {item.split()[0] for item in server.extra.haproxy or () if item.split()}
+    if server.is_dns and pool.start_unresolved and table.INIT_ADDR.name not in keywords:
         params += [table.INIT_ADDR.name, _render(table.INIT_ADDR, table.LBGEN_INIT_ADDR)]
-    if server.is_dns and "resolvers" not in own and pool.start_unresolved:
+    if server.is_dns and "resolvers" not in keywords and pool.start_unresolved:
         # Without a resolvers section HAProxy asks libc once, at start; `none` keeps it starting
         # when that fails, but the server then has no address until the next reload.
         findings.warning(
@@ -241,7 +241,7 @@ def _server(
             "address changes; when it does not resolve, HAProxy starts with this server "
             "disabled (init-addr last,libc,none) and warns (haproxy -c -dW fails on 2.6)",
         )  # fmt: skip
-    elif server.is_dns and "resolvers" not in own:
+    elif server.is_dns and "resolvers" not in keywords:
         findings.warning(
             "haproxy-dns-at-start", (*server.path, "address"),
             f"HAProxy resolves {server.address.host} once at start and does not follow its "
