@@ -159,3 +159,30 @@ def test_rendered_dual_stack_configs_start(tmp_path: Path) -> None:
         ["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_a_dual_stack_bind_beside_an_ipv4_address_on_its_port_starts_in_nginx(
+    tmp_path: Path,
+) -> None:
+    """``[::]:P`` in one frontend, ``127.0.0.1:P`` in another: HAProxy listens on both (it sets
+    SO_REUSEPORT); nginx did not start ("bind() to 127.0.0.1:P failed (98: Address already in
+    use)") behind ``ipv6only=off``. The IPv6 socket is IPv6-only there now, with a warning that
+    says what IPv4 clients lose; the oracle is the sockets the real nginx listens on, in a
+    network namespace of its own."""
+    import lbgen
+    from tests import corpus_engines
+
+    spec = lbgen.load_spec(
+        b"version: 1\nfrontends:\n  a: {bind: ['[::]:26443'], pool: cp}\n"
+        b"  b: {bind: ['127.0.0.1:26443'], pool: cp}\n"
+        b"pools: {cp: {servers: {m1: 127.0.0.1:6443}}}\n",
+        filename="ds.yaml",
+    )
+    rendered = lbgen.render(spec, "nginx", layout="full")
+    assert "listen [::]:26443;" in rendered.text and "ipv6only=off" not in rendered.text
+    warning = next(d for d in rendered.diagnostics if d.code == "nginx-single-stack")
+    assert (warning.line, warning.col) == (3, 14), warning
+    if corpus_engines.can_isolate() and corpus_engines.binary("nginx") is not None:
+        listened = corpus_engines.listening("nginx", rendered.text, tmp_path)
+        assert not listened.error, listened.error
+        assert listened.sockets == {"127.0.0.1:26443", "[::]:26443"}

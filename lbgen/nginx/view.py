@@ -8,6 +8,7 @@ makes it an error). Built-in defaults that get dropped are summed up in one note
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
 
@@ -114,21 +115,48 @@ def nginx_address(address: HostPort) -> str:
     return str(address) if address.host else str(address.port)
 
 
-def _listen(bind: Bind, ipv4_wildcard_ports: set[int]) -> str:
+def _listen(bind: Bind, ipv4_ports: Mapping[int, bool]) -> str:
     """A ``listen`` address with its stack: nginx makes ``[::]:port`` IPv6-only by default, so a
-    dual-stack bind says ``ipv6only=off`` -- unless the spec says v6only, or an IPv4 wildcard
-    listens on the same port (nginx does not set SO_REUSEPORT: the two sockets would collide)."""
+    dual-stack bind says ``ipv6only=off`` -- unless the spec says v6only, or an IPv4 address
+    listens on the same port (nginx does not set SO_REUSEPORT: the two sockets would collide,
+    and nginx would not start)."""
     text = nginx_address(bind.address)
     if bind.address.family != "ipv6" or not bind.address.is_wildcard:
         return text
-    if bind.v6only or bind.address.port in ipv4_wildcard_ports:
+    if bind.v6only or bind.address.port in ipv4_ports:
         return text
     return f"{text} ipv6only=off"
 
 
-def _ipv4_wildcard_ports(resolved: Resolved) -> set[int]:
+def _ipv4_ports(resolved: Resolved) -> dict[int, bool]:
+    """The ports some IPv4 address listens on, each with whether the IPv4 wildcard does."""
     binds = [b for fe in resolved.frontends for b in fe.binds] + list(resolved.global_.health_binds)
-    return {b.address.port for b in binds if b.address.is_wildcard and b.address.family != "ipv6"}
+    ports: dict[int, bool] = {}
+    for bind in binds:
+        if bind.address.family != "ipv6":
+            port = bind.address.port
+            ports[port] = ports.get(port, False) or bind.address.is_wildcard
+    return ports
+
+
+def _warn_single_stack(
+    frontend: ResolvedFrontend, ipv4_ports: Mapping[int, bool], findings: Findings
+) -> None:
+    """A dual-stack ``[::]:port`` that :func:`_listen` makes IPv6-only because one IPv4 address
+    (not the wildcard) takes the port: IPv4 clients reach only that address there."""
+    for index, bind in enumerate(frontend.binds):
+        port = bind.address.port
+        if (
+            bind.address.family == "ipv6" and bind.address.is_wildcard and not bind.v6only
+            and ipv4_ports.get(port) is False
+        ):  # fmt: skip
+            findings.warning(
+                "nginx-single-stack", (*frontend.path, "bind", index),
+                f"nginx cannot listen on [::]:{port} for IPv4 too while an IPv4 address listens "
+                f"on port {port} (the sockets would collide): it is IPv6-only here, and IPv4 "
+                f"clients reach only the IPv4 addresses listed (add ':{port}' to this frontend "
+                "for the others)",
+            )  # fmt: skip
 
 
 def _ms(us: int | None) -> str | None:
@@ -868,7 +896,7 @@ def _health_listener(
     resolved: Resolved,
     findings: Findings,
     layout: str,
-    ipv4_ports: set[int],
+    ipv4_ports: Mapping[int, bool],
     table: DirectiveTable,
 ) -> NginxHealthListener | None:
     """``global.health``: lbgen's stream listener, or an http server when the endpoint has
@@ -933,8 +961,9 @@ def build_nginx_view(
             matches.append(match)
         health_checks[pool.name] = health_lines
     servers = []
-    ipv4_ports = _ipv4_wildcard_ports(resolved)
+    ipv4_ports = _ipv4_ports(resolved)
     for frontend in resolved.frontends:
+        _warn_single_stack(frontend, ipv4_ports, findings)
         pool = resolved.pool(frontend.pool)
         # An NGINX Plus health_check lives in a server block but checks the upstream: the first
         # frontend of a pool carries it, so two frontends do not check the same servers twice.
