@@ -743,7 +743,16 @@ def _show_stat(text: str, tmp_path: Path, column: str) -> list[tuple[str, str]]:
     )
     with running(text, tmp_path, port), socket.socket(socket.AF_UNIX) as conn:
         conn.settimeout(10)
-        conn.connect(str(sock))
+        # The listener can be up before the stats socket is: wait for that too (generously).
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn.connect(str(sock))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         conn.sendall(b"show stat -1 4 -1\n")
         data = b""
         while chunk := conn.recv(65536):
