@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from lbgen.keepalived.view import unsafe_in_config
 from lbgen.rendering import TargetError, render
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load, load_spec
+from lbgen.spec.vip import derived_priorities, health_target
 from tests.support import node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +129,56 @@ BAD = {
         GOOD_VIP + "  preempt_delay: 17m\n",
         {("vip-preempt-delay", 15, 18)},
     ),
+    # keepalived takes rise and fall up to INT_MAX, script timers up to 4294 s.
+    "fall over keepalived's range": (
+        GOOD_VIP + "  track: {fall: 2147483648}\n",
+        {("range", 15, 17)},
+    ),
+    "rise over keepalived's range": (
+        GOOD_VIP + "  track: {rise: 2147483648}\n",
+        {("range", 15, 17)},
+    ),
+    "track interval over keepalived's range": (
+        GOOD_VIP + "  track: {interval: 4295s}\n",
+        {("vip-track-interval", 15, 21)},
+    ),
+    "track timeout over keepalived's range": (
+        GOOD_VIP + "  track: {timeout: 4295s}\n",
+        {("vip-track-interval", 15, 20)},
+    ),
+    # Linux refuses ':' in a name: eth0:1 is an address label of eth0, not an interface.
+    "interface with a colon": (GOOD_VIP.replace("eth0", '"eth0:1"'), {("interface", 10, 14)}),
+    "one node": (
+        GOOD_VIP.replace("    - {name: lb2, address: 192.0.2.12}\n", ""),
+        {("vip-nodes", 13, 5)},
+    ),
+    "no node": (
+        GOOD_VIP.replace("    - {name: lb1, address: 192.0.2.11}\n", "")
+        .replace("    - {name: lb2, address: 192.0.2.12}\n", "")
+        .replace("  nodes:\n", "  nodes: []\n"),
+        {("vip-nodes", 12, 10)},
+    ),
+    "version as a string": (GOOD_VIP + '  version: "3"\n', {("type", 15, 12)}),
+    "version as a boolean": (GOOD_VIP + "  version: true\n", {("type", 15, 12)}),
+    "node address unspecified": (GOOD_VIP.replace("192.0.2.11", "0.0.0.0"), {("address", 13, 28)}),
+    "node address loopback": (GOOD_VIP.replace("192.0.2.11", "127.0.0.1"), {("address", 13, 28)}),
+    "node address multicast": (GOOD_VIP.replace("192.0.2.11", "224.0.0.18"), {("address", 13, 28)}),
+    "node address ipv6 unspecified": (
+        GOOD_VIP.replace("192.0.2.11}", '[192.0.2.11, "::"]}'),
+        {("address", 13, 41)},
+    ),
+    "node address ipv6 loopback": (
+        GOOD_VIP.replace("192.0.2.11}", '[192.0.2.11, "::1"]}'),
+        {("address", 13, 41)},
+    ),
+    "node address ipv4-mapped loopback": (
+        GOOD_VIP.replace("192.0.2.11}", '[192.0.2.11, "::ffff:127.0.0.1"]}'),
+        {("address", 13, 41)},
+    ),
+    "vip ipv4-mapped loopback": (
+        GOOD_VIP.replace("[192.0.2.100/24]", '["::ffff:127.0.0.1"]'),
+        {("address", 9, 15)},
+    ),
 }
 
 
@@ -146,6 +198,101 @@ def test_health_bound_to_one_hosts_address_is_refused() -> None:
     assert errors(spec_with(GOOD_VIP, base)) == {("vip-health-bind", 3, 18)}
 
 
+@pytest.mark.parametrize(
+    "binds,expected",
+    [
+        ('["127.0.0.1:8081", "192.0.2.11:8081"]', {("vip-health-bind", 3, 37)}),
+        ('["192.0.2.11:8081", "127.0.0.1:8081"]', {("vip-health-bind", 3, 19)}),
+        ('["192.0.2.11:8081", "192.0.2.12:8082"]',
+         {("vip-health-bind", 3, 19), ("vip-health-bind", 3, 38)}),
+    ],
+)  # fmt: skip
+def test_every_health_bind_is_checked_not_only_the_first(
+    binds: str, expected: set[tuple[str, int, int]]
+) -> None:
+    # Every node renders the whole list: a listener on one node's address cannot start on the
+    # others, wherever it stands in the list.
+    base = BASE.replace('":8081"', binds)
+    assert errors(spec_with(GOOD_VIP, base)) == expected
+
+
+@pytest.mark.parametrize(
+    "bind,target",
+    [(":8081", "127.0.0.1"), ("[::]:8081", "::1"), ("127.0.0.2:8081", "127.0.0.2"),
+     ("[::1]:8081", "::1"), ("localhost:8081", "localhost"), ("LocalHost:8081", "localhost"),
+     ("192.0.2.11:8081", None), ("lb.example.internal:8081", None)],
+)  # fmt: skip
+def test_health_target_is_each_nodes_own_loopback(bind: str, target: str | None) -> None:
+    assert health_target(bind) == target
+
+
+def test_localhost_is_a_loopback_health_bind() -> None:
+    # README: localhost is 127.0.0.1 and ::1; the check asks for the name (see the netns test).
+    base = BASE.replace('":8081"', '"localhost:8081"')
+    assert load(spec_with(GOOD_VIP, base).encode()).diagnostics == []
+    text = render(load_spec(spec_with(GOOD_VIP, base).encode()), "keepalived", node="lb1").text
+    assert text.count("/dev/tcp/localhost/8081 ") == 2
+    listed = BASE.replace('":8081"', '["localhost:8081", "[::1]:8082"]')
+    assert load(spec_with(GOOD_VIP, listed).encode()).diagnostics == []
+
+
+def tier(count: int, weight: int | None = None) -> str:
+    """A vip section of ``count`` nodes lb1, lb2, ... (addresses 192.0.2.1 and up, skipping
+    the VIP); ``weight``: a track weight on line 12. ``nodes:`` is on line 13 either way (the
+    weight line or a comment)."""
+    hosts = [host for host in range(1, 255) if host != 100][:count]
+    lines = [
+        "vip:",
+        "  addresses: [192.0.2.100/24]",
+        "  interface: eth0",
+        "  virtual_router_id: 51",
+    ]
+    lines.append(f"  track: {{weight: {weight}}}" if weight is not None else "  # no track")
+    lines.append("  nodes:")
+    lines += [f"    - {{name: lb{i + 1}, address: 192.0.2.{h}}}" for i, h in enumerate(hosts)]
+    return "\n".join(lines) + "\n"
+
+
+def test_derived_priorities_stay_within_keepalived_range() -> None:
+    # Steps of 5 while the weight allows them: 31 nodes reach 250, 32 would reach 255.
+    assert derived_priorities(31, -200)[0] == 250
+    assert load(spec_with(tier(31, -200)).encode()).diagnostics == []
+    assert derived_priorities(32, -200)[0] == 255
+    assert errors(spec_with(tier(32, -200))) == {("vip-priority-range", 12, 19)}
+    # The weights the message offers (-32 to -155) step by 1 and fit.
+    for weight in (-32, -155):
+        assert load(spec_with(tier(32, weight)).encode()).diagnostics == []
+        assert derived_priorities(32, weight)[0] == 131
+    # Steps of 1: 155 nodes reach 254, 156 would reach 255 whatever the weight.
+    assert derived_priorities(155, -200)[0] == 254
+    assert load(spec_with(tier(155, -200)).encode()).diagnostics == []
+    assert derived_priorities(156, -200)[0] == 255
+    assert errors(spec_with(tier(156, -200))) == {("vip-priority-range", 13, 3)}
+
+
+def test_preempt_delay_with_preempt_false_is_a_warning(tmp_path: Path) -> None:
+    spec = tmp_path / "tier.yaml"
+    spec.write_text(spec_with(GOOD_VIP + "  preempt: false\n  preempt_delay: 5s\n"))
+    result = run_lbgen("validate", str(spec), "-t", "keepalived")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{spec}:16:18: warning [vip-preempt-delay-unused] vip.preempt_delay: preempt_delay 5s "
+        "has no effect with preempt: false (nopreempt: a node never takes the VIP back, so there "
+        "is nothing to delay); drop it",
+        f"ok: {spec}",
+    ]
+    # --strict makes the translation's warnings errors (the load's with it, as for pool-unused).
+    strict = run_lbgen("validate", "--strict", str(spec), "-t", "keepalived")
+    assert strict.returncode == 2
+    assert f"{spec}:16:18: error [vip-preempt-delay-unused] " in strict.stderr
+    # Nothing to warn about: the default delay, or an explicit 0s.
+    for vip in (
+        GOOD_VIP + "  preempt: false\n",
+        GOOD_VIP + "  preempt: false\n  preempt_delay: 0s\n",
+    ):
+        assert load(spec_with(vip).encode()).diagnostics == []
+
+
 def test_error_lines_name_file_line_col_and_exit_2(tmp_path: Path) -> None:
     spec = tmp_path / "tier.yaml"
     spec.write_text(spec_with(GOOD_VIP + "  auth_pass: secret\n"))
@@ -153,6 +300,76 @@ def test_error_lines_name_file_line_col_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{spec}:15:14: error [vip-auth-v3] vip.auth_pass: " in result.stderr
     assert "keepalived ignores it" in result.stderr
+
+
+_ONE_HOST = (
+    "192.0.2.11:8081 is one host's address, but every node of vip.nodes renders it: bind the "
+    "health endpoint to :PORT, a loopback address or localhost, so that each node's keepalived "
+    "checks its own proxy (never through the VIP)"
+)
+_OWNER = (
+    "above keepalived's limit 254 (255 makes a node the address owner, which ignores its "
+    "health checks)"
+)
+
+#: (spec, the one line ``validate -t keepalived`` prints after ``FILE:``).
+CLI_ERRORS = {
+    "derived priorities by the weight": (
+        spec_with(tier(32, -200)),
+        "12:19: error [vip-priority-range] vip.track.weight: with track weight -200 the 32 "
+        f"nodes' derived priorities step by 5, so the first, lb1, gets 255, {_OWNER}: make the "
+        "weight -32 to -155 (steps of 1, at most 131), list fewer nodes, or set priority on "
+        "every node",
+    ),
+    "derived priorities by the nodes": (
+        spec_with(tier(156, -200)),
+        "13:3: error [vip-priority-range] vip.nodes: the 156 nodes' derived priorities step by 1 "
+        f"from 255 (lb1), {_OWNER}: list at most 155 nodes or set priority on every node",
+    ),
+    "fall": (
+        spec_with(GOOD_VIP + "  track: {fall: 99999999999}\n"),
+        "15:17: error [range] vip.track.fall: must be less than or equal to 2147483647",
+    ),
+    "rise": (
+        spec_with(GOOD_VIP + "  track: {rise: 2147483648}\n"),
+        "15:17: error [range] vip.track.rise: must be less than or equal to 2147483647",
+    ),
+    "health bind, second of a list": (
+        spec_with(GOOD_VIP, BASE.replace('":8081"', '["127.0.0.1:8081", "192.0.2.11:8081"]')),
+        f"3:37: error [vip-health-bind] global.health.bind[1]: {_ONE_HOST}",
+    ),
+    "interface with a colon": (
+        spec_with(GOOD_VIP.replace("eth0", '"eth0:1"')),
+        "10:14: error [interface] vip.interface: 'eth0:1' is not a Linux interface name: 1-15 "
+        "characters, no '/', ':' or whitespace, not '.' or '..' (and here only A-Z a-z 0-9 _ . @ "
+        "+ = -)",
+    ),
+    "one node": (
+        spec_with(GOOD_VIP.replace("    - {name: lb2, address: 192.0.2.12}\n", "")),
+        "13:5: error [vip-nodes] vip.nodes: a tier needs at least two nodes (got 1): VRRP elects "
+        "one of them to hold the VIP, the others take over when it fails",
+    ),
+    "version as a string": (
+        spec_with(GOOD_VIP + "  version: '3'\n"),
+        "15:12: error [type] vip.version: must be a valid integer, 2 or 3 (got a string)",
+    ),
+    "node address loopback": (
+        spec_with(GOOD_VIP.replace("192.0.2.11", "127.0.0.1")),
+        "13:28: error [address] vip.nodes[0].address[0]: '127.0.0.1' cannot be a node's address "
+        "(unspecified, loopback or multicast): it is the node's own address on vip.interface, "
+        "which the other nodes send their adverts to",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLI_ERRORS))
+def test_each_fixed_mistake_is_one_exact_line_and_exit_2(name: str, tmp_path: Path) -> None:
+    text, line = CLI_ERRORS[name]
+    spec = tmp_path / "tier.yaml"
+    spec.write_text(text)
+    result = run_lbgen("validate", str(spec), "-t", "keepalived")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"{spec}:{line}"]
 
 
 def test_a_good_vip_and_the_example_load() -> None:
@@ -303,6 +520,9 @@ VARIANTS = {
         + "  track: {weight: -60, interval: 2s, fall: 3, rise: 4, timeout: 2s}\n"
         + "  advert_interval: 1500ms\n"
     ),
+    "health-bind-localhost-and-list": spec_with(
+        GOOD_VIP, BASE.replace('":8081"', '["localhost:8081", "[::1]:8082"]')
+    ),
 }
 
 
@@ -327,6 +547,144 @@ def test_keepalived_refuses_a_broken_rendering(netns: str) -> None:
         assert not ok, output
     ok, output = keepalived_check(netns, text.replace("priority 300", "priority 110"))
     assert ok, output
+
+
+def test_keepalived_agrees_with_the_priority_limit(netns: str) -> None:
+    """The highest derived priority lbgen accepts (250 by steps of 5, 254 by steps of 1)
+    passes keepalived -t; the first it refuses, 255, keepalived refuses: an address owner,
+    whose tracked scripts it ignores."""
+    for count, top in ((31, 250), (155, 254)):
+        text = render(
+            load_spec(spec_with(tier(count, -200)).encode()), "keepalived", node="lb1"
+        ).text
+        assert f"    priority {top}\n" in text
+        ok, output = keepalived_check(netns, text)
+        assert ok, output
+        assert errors(spec_with(tier(count + 1, -200)))  # refused by lbgen: would be 255
+        assert derived_priorities(count + 1, -200)[0] == 255
+        ok, output = keepalived_check(netns, text.replace(f"priority {top}\n", "priority 255\n"))
+        assert not ok and "due to address_owner" in output, output
+
+
+@pytest.mark.parametrize(
+    "track,written,first_refused",
+    [
+        ("{fall: 2147483647}", "fall 2147483647", "fall 2147483648"),
+        ("{rise: 2147483647}", "rise 2147483647", "rise 2147483648"),
+        ("{interval: 4294s, timeout: 4294s}", "interval 4294", "interval 4295"),
+        ("{interval: 4294s, timeout: 4294s}", "timeout 4294", "timeout 4295"),
+    ],
+)
+def test_keepalived_agrees_with_the_track_limits(
+    netns: str, track: str, written: str, first_refused: str
+) -> None:
+    """The last value lbgen accepts passes keepalived -t; one more, which lbgen refuses,
+    keepalived refuses ("outside range", and it would read 1 or ignore the line)."""
+    text = render(
+        load_spec(spec_with(GOOD_VIP + f"  track: {track}\n").encode()), "keepalived", node="lb1"
+    ).text
+    assert f"    {written}\n" in text
+    ok, output = keepalived_check(netns, text)
+    assert ok, output
+    key, _, value = first_refused.partition(" ")
+    unit = "s" if key in ("interval", "timeout") else ""
+    assert errors(spec_with(GOOD_VIP + f"  track: {{{key}: {value}{unit}}}\n"))
+    ok, output = keepalived_check(netns, text.replace(f"    {written}\n", f"    {first_refused}\n"))
+    assert not ok and "outside range" in output, output
+
+
+def test_the_kernel_and_keepalived_agree_with_the_interface_grammar(netns: str) -> None:
+    """15 characters of every punctuation lbgen allows: Linux creates the interface and
+    keepalived -t takes it. eth0:1, which lbgen refuses, Linux refuses to create (an address
+    label is no interface) and keepalived -t cannot find."""
+    name = "a.b@c+d=e-f_g15"
+    assert len(name) == 15
+    link = ["ip", "-n", netns, "link"]
+    subprocess.run([*link, "add", name, "type", "veth", "peer", "name", "lbgen-peer"], check=True)
+    try:
+        subprocess.run([*link, "set", name, "up"], check=True)
+        spec = spec_with(GOOD_VIP.replace("eth0", f'"{name}"'))
+        text = render(load_spec(spec.encode()), "keepalived", node="lb1").text
+        assert f"    interface {name}\n" in text
+        ok, output = keepalived_check(netns, text)
+        assert ok, output
+    finally:
+        subprocess.run([*link, "del", name], check=False)
+    assert errors(spec_with(GOOD_VIP.replace("eth0", '"eth0:1"'))) == {("interface", 10, 14)}
+    refused = subprocess.run(
+        [*link, "add", "eth0:1", "type", "veth", "peer", "name", "lbgen-peer"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0, refused.stdout
+    text = render(load_spec(spec_with(GOOD_VIP).encode()), "keepalived", node="lb1").text
+    ok, output = keepalived_check(netns, text.replace(" eth0\n", " eth0:1\n"))
+    assert not ok and "interface eth0:1" in output, output
+
+
+def _scripts(text: str) -> list[str]:
+    """The bash programs of a keepalived.conf's ``script`` lines, as keepalived runs them: it
+    reads the double-quoted string (``\\"`` a quote, ``\\\\`` a backslash) and splits it
+    at unquoted spaces, so ``/bin/bash -c '...'`` gives bash the program inside the quotes."""
+    programs = []
+    for quoted in re.findall(r'^\s*script "(.*)"$', text, re.M):
+        words = shlex.split(re.sub(r"\\(.)", r"\1", quoted))
+        assert words[:2] == ["/bin/bash", "-c"], words
+        programs.append(words[2])
+    return programs
+
+
+@pytest.mark.parametrize("listen", ["::1", "127.0.0.1"])
+def test_a_localhost_health_check_reaches_the_proxy_on_either_loopback(
+    netns: str, tmp_path: Path, listen: str
+) -> None:
+    """``bind: localhost:PORT`` puts the proxy on whichever loopback address the node's
+    /etc/hosts gives first (HAProxy 2.6 binds only that one: ::1 with Debian's file), so the
+    check asks for the name, and bash's /dev/tcp tries every address: both checks pass against
+    a proxy on ::1 only and on 127.0.0.1 only, where 127.0.0.1 would miss the first."""
+    base = BASE.replace('":8081"', '"localhost:8081"')
+    text = render(load_spec(spec_with(GOOD_VIP, base).encode()), "keepalived", node="lb1").text
+    programs = _scripts(text)
+    assert len(programs) == 2 and all("/dev/tcp/localhost/8081 " in p for p in programs)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+    server_code = (
+        "import http.server, socket, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers()\n"
+        "    def log_message(self, *args):\n"
+        "        pass\n"
+        "class S(http.server.HTTPServer):\n"
+        "    address_family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n"
+        "server = S((sys.argv[1], 8081), H)\n"
+        "print('listening', flush=True)\n"
+        "server.serve_forever()\n"
+    )
+    in_netns = ["ip", "netns", "exec", netns]
+    with_hosts = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]  # fmt: skip
+    server = subprocess.Popen(
+        [*in_netns, sys.executable, "-c", server_code, listen], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        for program in programs:
+            check = subprocess.run(
+                [*in_netns, *with_hosts, "/bin/bash", "-c", program], capture_output=True,
+                text=True, timeout=30,
+            )  # fmt: skip
+            assert check.returncode == 0, (listen, program, check.stderr)
+        if listen == "::1":
+            # What a check on 127.0.0.1 (a :PORT bind's) would have said of this proxy.
+            program = programs[1].replace("/dev/tcp/localhost/", "/dev/tcp/127.0.0.1/")
+            check = subprocess.run(
+                [*in_netns, *with_hosts, "/bin/bash", "-c", program], capture_output=True,
+                text=True, timeout=30,
+            )  # fmt: skip
+            assert check.returncode != 0, check.stderr
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_lbgen_check_engine_keepalived(netns: str, tmp_path: Path) -> None:

@@ -377,12 +377,13 @@ def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
         *_weights(spec, source),
         *_unused_health(spec, source),
         *_health_paths(spec, source),
-        *(vip_checks(spec.vip, _health_bind(spec), source) if spec.vip is not None else []),
+        *(vip_checks(spec.vip, _health_binds(spec), source) if spec.vip is not None else []),
     ]
 
 
-def _health_bind(spec: Spec) -> str | None:
-    health = spec.global_.health
-    if health is None:
+def _health_binds(spec: Spec) -> list[tuple[Path_, str]] | None:
+    """Every address of ``global.health.bind`` with its path, None without ``global.health``:
+    the vip checks need each of them (every node renders them all), not only the first."""
+    if spec.global_.health is None:
         return None
-    return health.bind[0] if isinstance(health.bind, list) else health.bind
+    return [(path, text) for path, text in _global_binds(spec) if path[1] == "health"]

@@ -27,12 +27,13 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from lbgen.diagnostics import Diagnostic, Level
 from lbgen.spec import grammar
-from lbgen.spec.source import SpecSource
+from lbgen.spec.source import Path_, SpecSource
 from lbgen.spec.types import Check, Duration, grammar_schema, shown_value, why_unusable
 from lbgen.units import parse_duration, parse_host_port
 
@@ -40,8 +41,17 @@ from lbgen.units import parse_duration, parse_host_port
 #: the highest, then one step less each (a step of 1 when 5 would spread them too far).
 DERIVED_TOP = 100
 DERIVED_STEP = 5
-#: keepalived's limits: priority 255 belongs to an address owner (state MASTER, never rendered).
+#: keepalived's limits: priority 255 belongs to an address owner (state MASTER, never rendered),
+#: and keepalived ignores the tracked scripts of an address owner.
 PRIORITY_MIN, PRIORITY_MAX = 1, 254
+#: The most nodes whose derived priorities fit under PRIORITY_MAX (steps of 1 from 254 down).
+DERIVED_MAX_NODES = PRIORITY_MAX - DERIVED_TOP + 1
+#: keepalived reads a vrrp_script's rise and fall as an unsigned number in [1, INT_MAX]; a larger
+#: one is "invalid, defaulting to 1" (keepalived -t fails, a running keepalived uses 1).
+CHECK_COUNT_MAX = 2**31 - 1
+#: keepalived keeps a vrrp_script's interval and timeout in microseconds in an unsigned int: it
+#: takes 1 to UINT_MAX / 1,000,000 = 4294 whole seconds ("outside range [0, 4294]" above).
+SCRIPT_TIMER_MAX_S = (2**32 - 1) // 1_000_000
 #: VRRP simple-password authentication carries 8 characters; keepalived cuts longer ones.
 AUTH_PASS_MAX = 8
 #: Linux IFNAMSIZ is 16 including the terminating NUL.
@@ -50,7 +60,10 @@ INTERFACE_MAX = 15
 V3_ADVERT_US = (10_000, 4_095 * 10_000)
 V2_ADVERT_S = (1, 255)
 
-_INTERFACE = grammar.Grammar("[A-Za-z0-9_.:@+=-]{1,15}")
+# Linux's dev_valid_name refuses '/', ':' and whitespace (and "." and ".."): "eth0:1" is an
+# address label of eth0, not an interface, so `ip link add` refuses it and keepalived cannot
+# find it.
+_INTERFACE = grammar.Grammar("[A-Za-z0-9_.@+=-]{1,15}")
 NODE_ADDRESS = grammar.Grammar(f"{grammar.IPV4.body}|{grammar.IPV6.body}")
 VIP_ADDRESS = grammar.Grammar(
     f"{grammar.IPV4.body}(?:/(?:3[0-2]|[12][0-9]|[1-9]))?"
@@ -71,6 +84,14 @@ def _check_node_name(value: Any) -> str:
     return value
 
 
+def _not_a_host(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address`` cannot be a host's own address on a link: unspecified, loopback or
+    multicast (an IPv4-mapped IPv6 address counts as the IPv4 address it maps)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_unspecified or address.is_loopback or address.is_multicast
+
+
 def _check_ip(value: Any) -> str:
     """One IP address (no port, no prefix): a node's own address."""
     if not isinstance(value, str):
@@ -80,6 +101,15 @@ def _check_ip(value: Any) -> str:
             "address", "{value} is not an IPv4 or IPv6 address (no port, no prefix){why}",
             {"value": shown_value(value), "why": why_unusable(value)},
         )  # fmt: skip
+    # keepalived would send its adverts from it and the other nodes would send theirs to it
+    # (unicast_src_ip, unicast_peer): an address no other host can reach.
+    if _not_a_host(ipaddress.ip_address(value)):
+        raise PydanticCustomError(
+            "address",
+            "{value} cannot be a node's address (unspecified, loopback or multicast): it is the "
+            "node's own address on vip.interface, which the other nodes send their adverts to",
+            {"value": shown_value(value)},
+        )
     return value
 
 
@@ -100,8 +130,7 @@ def _check_vip(value: Any) -> str:
             "length (192.0.2.10/24){why}",
             {"value": shown_value(value), "why": why_unusable(value)},
         )
-    address = ipaddress.ip_address(host)
-    if address.is_unspecified or address.is_loopback or address.is_multicast:
+    if _not_a_host(ipaddress.ip_address(host)):
         raise PydanticCustomError(
             "address", "{value} cannot be a virtual address (unspecified, loopback or multicast)",
             {"value": shown_value(value)},
@@ -115,8 +144,8 @@ def _check_interface(value: Any) -> str:
     if value in (".", "..") or not _INTERFACE.matches(value):
         raise PydanticCustomError(
             "interface",
-            "{value} is not a Linux interface name: 1-15 characters, no '/', no whitespace, "
-            "not '.' or '..' (and here only A-Z a-z 0-9 _ . : @ + = -){why}",
+            "{value} is not a Linux interface name: 1-15 characters, no '/', ':' or "
+            "whitespace, not '.' or '..' (and here only A-Z a-z 0-9 _ . @ + = -){why}",
             {"value": shown_value(value), "why": why_unusable(value)},
         )
     return value
@@ -207,13 +236,13 @@ class VipTrack(VipModel):
     """Priority lost while the health check fails: negative, and larger in magnitude than the
     spread of the priorities, so that a failing node falls below every healthy one."""
     interval: Duration = "1s"
-    """Time between checks, whole seconds (keepalived's script interval)."""
-    fall: Annotated[int, Field(ge=1)] = 2
-    """Consecutive failed checks that lower the priority."""
-    rise: Annotated[int, Field(ge=1)] = 2
-    """Consecutive passed checks that restore it."""
+    """Time between checks, whole seconds 1s-4294s (keepalived's script interval)."""
+    fall: Annotated[int, Field(ge=1, le=CHECK_COUNT_MAX)] = 2
+    """Consecutive failed checks that lower the priority (1-2147483647)."""
+    rise: Annotated[int, Field(ge=1, le=CHECK_COUNT_MAX)] = 2
+    """Consecutive passed checks that restore it (1-2147483647)."""
     timeout: Duration = "1s"
-    """How long one check may take, whole seconds."""
+    """How long one check may take, whole seconds 1s-4294s."""
 
 
 class Vip(VipModel):
@@ -223,7 +252,8 @@ class Vip(VipModel):
     """The virtual IPs clients use: one, or one IPv4 and one IPv6 (one VRRP instance each);
     optionally with a prefix length, 192.0.2.10/24 (default /32, /128)."""
     nodes: Annotated[list[VipNode], Field(min_length=2)]
-    """The load-balancer nodes of the tier, in order of preference when no priorities are set."""
+    """The load-balancer nodes of the tier (at least two), in order of preference when no
+    priorities are set (the priorities derived from the order stop at 254: at most 155 nodes)."""
     interface: Interface
     """The network interface that carries the VIP and the VRRP adverts, e.g. eth0."""
     virtual_router_id: Annotated[int, Field(ge=1, le=255)]
@@ -248,6 +278,29 @@ class Vip(VipModel):
     track: VipTrack = VipTrack.model_construct()
     """The health check of each node's own proxy (global.health), and its weight."""
 
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _two_nodes(cls, value: Any) -> Any:
+        """Fewer than two nodes is no tier; said before pydantic's own ``min_length`` check,
+        which the loader words "must not be empty" (wrong for one node)."""
+        if isinstance(value, list) and len(value) < 2:
+            raise PydanticCustomError(
+                "vip-nodes",
+                "a tier needs at least two nodes (got {n}): VRRP elects one of them to hold the "
+                "VIP, the others take over when it fails",
+                {"n": len(value)},
+            )
+        return value
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: Any) -> Any:
+        """A quoted ``"3"`` is a type mistake, worded like any integer field's (the loader adds
+        "(got a string)"): the choices' "did you mean '3'?" would offer what was written."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError("type", "must be a valid integer, 2 or 3")
+        return value
+
 
 def family(text: str) -> str:
     """``ipv4`` or ``ipv6`` for an address, with or without a prefix length."""
@@ -269,38 +322,49 @@ def priorities(vip: Vip) -> list[int]:
 
 def health_target(bind: str) -> str | None:
     """The address a node's check connects to for a ``global.health.bind``, or None when that
-    bind is not the same on every node's own host (a specific, non-loopback address)."""
+    bind is not the same on every node's own host (a specific, non-loopback address, or a host
+    name other than ``localhost``)."""
     address = parse_host_port(bind, allow_empty_host=True)
     if address.family == "any":
         return "127.0.0.1"
     if address.family == "dns":
-        return None
+        # localhost is the loopback on every node, but which of 127.0.0.1 and ::1 the proxy
+        # listens on depends on the node's /etc/hosts (HAProxy 2.6 binds only the first
+        # address getaddrinfo returns, ::1 with Debian's file): the check asks for the name
+        # too, and bash's /dev/tcp tries each address it resolves to.
+        return "localhost" if address.host.lower() == "localhost" else None
     ip = ipaddress.ip_address(address.canonical_host)
     if ip.is_unspecified:
         return "::1" if ip.version == 6 else "127.0.0.1"
     return str(ip) if ip.is_loopback else None
 
 
-def vip_checks(vip: Vip, health_bind: str | None, source: SpecSource) -> list[Diagnostic]:
-    """The ``vip`` section's cross-field problems; ``health_bind`` is ``global.health.bind``."""
+def vip_checks(
+    vip: Vip, health_binds: list[tuple[Path_, str]] | None, source: SpecSource
+) -> list[Diagnostic]:
+    """The ``vip`` section's cross-field problems; ``health_binds`` is every address of
+    ``global.health.bind`` with its path (None without ``global.health``)."""
     out: list[Diagnostic] = []
 
     def error(code: str, path: tuple[str | int, ...], message: str, key: bool = False) -> None:
         out.append(source.diagnostic(Level.ERROR, code, ("vip", *path), message, key=key))
 
-    if health_bind is None:
+    if health_binds is None:
         error(
             "vip-needs-health", (),
             "vip needs global.health: each node's keepalived tracks its own proxy's liveness "
             "endpoint (global: {health: {bind: \":8081\"}})", key=True,
         )  # fmt: skip
-    elif health_target(health_bind) is None:
-        out.append(source.diagnostic(
-            Level.ERROR, "vip-health-bind", ("global", "health", "bind"),
-            f"{health_bind} is one host's address, but every node of vip.nodes renders it: bind "
-            "the health endpoint to :PORT or a loopback address, so that each node's keepalived "
-            "checks its own proxy (never through the VIP)",
-        ))  # fmt: skip
+    # Every bind, not only the first that the checks ask: each node renders the same proxy
+    # config, whose listener on another node's address could not start there.
+    for path, bind in health_binds or ():
+        if health_target(bind) is None:
+            out.append(source.diagnostic(
+                Level.ERROR, "vip-health-bind", path,
+                f"{bind} is one host's address, but every node of vip.nodes renders it: bind the "
+                "health endpoint to :PORT, a loopback address or localhost, so that each node's "
+                "keepalived checks its own proxy (never through the VIP)",
+            ))  # fmt: skip
     families = [family(a) for a in vip.addresses]
     if len(families) == 2 and families[0] == families[1]:
         error("vip-family", ("addresses", 1),
@@ -373,15 +437,23 @@ def vip_checks(vip: Vip, health_bind: str | None, source: SpecSource) -> list[Di
             )
     for name in ("interval", "timeout"):
         us = parse_duration(getattr(vip.track, name))
-        if us % 1_000_000 or not 1 <= us // 1_000_000 <= 3600:
+        if us % 1_000_000 or not 1 <= us // 1_000_000 <= SCRIPT_TIMER_MAX_S:
             error("vip-track-interval", ("track", name),
-                  "keepalived runs scripts with whole-second timers: write 1s to 3600s "
-                  f"(got {getattr(vip.track, name)})")  # fmt: skip
+                  "keepalived runs scripts with whole-second timers: write 1s to "
+                  f"{SCRIPT_TIMER_MAX_S}s (got {getattr(vip.track, name)})")  # fmt: skip
     delay = parse_duration(vip.preempt_delay)
     if delay % 1_000_000 or delay > 1000 * 1_000_000:
         error("vip-preempt-delay", ("preempt_delay",),
               "keepalived's preempt_delay is whole seconds, 0s to 1000s "
               f"(got {vip.preempt_delay})")  # fmt: skip
+    elif delay and not vip.preempt and "preempt_delay" in vip.model_fields_set:
+        # A written delay that nothing renders: the tier would not behave as the spec reads.
+        # A warning, as for a pool no frontend uses (the spec is valid, one value is moot).
+        out.append(source.diagnostic(
+            Level.WARNING, "vip-preempt-delay-unused", ("vip", "preempt_delay"),
+            f"preempt_delay {vip.preempt_delay} has no effect with preempt: false (nopreempt: "
+            "a node never takes the VIP back, so there is nothing to delay); drop it",
+        ))  # fmt: skip
     out += _priority_checks(vip, source)
     return out
 
@@ -404,6 +476,8 @@ def _priority_checks(vip: Vip, source: SpecSource) -> list[Diagnostic]:
                 f"{len(vip.nodes)} nodes need priorities spread by at least {len(vip.nodes) - 1}"
                 f", which a track weight of {weight} cannot overcome: make it more negative",
             ))  # fmt: skip
+        else:
+            out += _derived_range(vip, source)
         return out
     seen: dict[int, int] = {}
     for index, node in enumerate(vip.nodes):
@@ -427,6 +501,35 @@ def _priority_checks(vip: Vip, source: SpecSource) -> list[Diagnostic]:
             "is unready keeps the VIP over a healthy one",
         ))  # fmt: skip
     return out
+
+
+def _derived_range(vip: Vip, source: SpecSource) -> list[Diagnostic]:
+    """The derived priorities above PRIORITY_MAX: keepalived refuses 256 and up ("outside range
+    [1, 255]") and takes 255 as an address owner, which ignores the tracked scripts."""
+    count, weight = len(vip.nodes), vip.track.weight
+    top = derived_priorities(count, weight)[0]
+    if top <= PRIORITY_MAX:
+        return []
+    first = vip.nodes[0].name
+    limit = (
+        f"above keepalived's limit {PRIORITY_MAX} (255 makes a node the address owner, which "
+        "ignores its health checks)"
+    )
+    if count <= DERIVED_MAX_NODES:
+        # Steps of 5, because the weight allowed them; steps of 1 would fit.
+        return [source.diagnostic(
+            Level.ERROR, "vip-priority-range", ("vip", "track", "weight"),
+            f"with track weight {weight} the {count} nodes' derived priorities step by "
+            f"{DERIVED_STEP}, so the first, {first}, gets {top}, {limit}: make the weight "
+            f"{-count} to {-DERIVED_STEP * (count - 1)} (steps of 1, at most "
+            f"{DERIVED_TOP + count - 1}), list fewer nodes, or set priority on every node",
+        )]  # fmt: skip
+    return [source.diagnostic(
+        Level.ERROR, "vip-priority-range", ("vip", "nodes"),
+        f"the {count} nodes' derived priorities step by 1 from {top} ({first}), {limit}: list "
+        f"at most {DERIVED_MAX_NODES} nodes or set priority on every node",
+        key=True,
+    )]  # fmt: skip
 
 
 __all__ = [
