@@ -265,7 +265,9 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     for pool_name, pool in spec.pools.items():
         weights = written_weights(spec, pool_name)
         percents = {n: w for n, w in weights.items() if isinstance(w, str)}
-        if not percents:
+        if not percents or any(not isinstance(pool.servers[n].weight, str) for n in percents):
+            # None, or one inherited from the pool or defaults: that one mistake is reported
+            # where it is written, not again as this pool's sum.
             continue
         # Backup servers share traffic only among themselves, so they may keep a plain weight.
         plain = [
