@@ -179,3 +179,20 @@ def test_the_render_guard_passes_checked_statements_but_never_a_line_break() -> 
         template.render(v="server { listen 80; }")
     with pytest.raises(UnsafeValueError):
         template.render(v=Verbatim("maxconn 1\nbackend evil"))
+
+
+def test_an_nginx_extra_crossplane_cannot_read_is_said_so() -> None:
+    """Not import's hint for a whole file ("is it an haproxy.cfg? try --from haproxy")."""
+    spec = lbgen.load_spec(
+        b"version: 1\n"
+        b"frontends: {api: {bind: [':6443'], pool: cp,\n"
+        b"  extra: {nginx: ['proxy_timeout 1s # } {']}}}\n"
+        b"pools: {cp: {servers: {m1: 10.0.0.1:6443}}}\n",
+        filename="x.yaml",
+    )
+    rendered = lbgen.render(spec, "nginx", allow_errors=True)
+    [error] = [d for d in rendered.diagnostics if d.code == "extra-nginx"]
+    assert error.message.endswith(
+        "crossplane cannot split it into nginx statements (a brace or quote unbalanced?)"
+    )
+    assert "haproxy" not in error.message

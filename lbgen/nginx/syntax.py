@@ -62,6 +62,9 @@ _CROSSPLANE_ERROR = re.compile(r"^(?P<message>.*?) in (?P<file>.+?)(?::(?P<line>
 class _Reader:
     """Parses one main file and everything it includes, collecting errors."""
 
+    #: What a file crossplane gives up on without a word is said to be.
+    unreadable = "not readable as an nginx config (is it an haproxy.cfg? try --from haproxy)"
+
     def __init__(self, main_file: str) -> None:
         self.main_file = main_file
         # nginx resolves relative includes against the main config's folder (its prefix).
@@ -113,7 +116,7 @@ class _Reader:
         message = match.group("message") if match else text
         if not message.strip():
             # crossplane gives up on some inputs (often a file of another format) without a word.
-            message = "not readable as an nginx config (is it an haproxy.cfg? try --from haproxy)"
+            message = self.unreadable
         return ParseError(message, file=filename, line=error.get("line"), code=CODE_SYNTAX)
 
     def _nodes(
@@ -223,6 +226,8 @@ _OTHER_BLOCKS = frozenset({"location", "if", "types", "limit_except", "match", "
 class _FragmentReader(_Reader):
     """Reads a fragment (an extra directive of a spec): includes are named, never followed,
     since the files they name are on the machine that runs nginx, not the one that renders."""
+
+    unreadable = "crossplane cannot split it into nginx statements (a brace or quote unbalanced?)"
 
     def _include(
         self, pattern: str, filename: str, line: int, stack: tuple[str, ...], ctx: Context
