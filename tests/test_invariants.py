@@ -103,6 +103,13 @@ def test_a_pool_that_checks_nothing_names_the_health_fields_it_ignores() -> None
     e = explain(lbgen.load_spec(tcp), "haproxy")
     assert e.field("pools.cp.health.path").outcome is Outcome.DROPPED
     assert not silent_drops(e)
+    for kind in (b"tcp", b"http"):  # neither speaks TLS: no certificate is presented
+        cert = text.replace(b"{check: none}", b"{check: %s, client_cert: /etc/c.pem}" % kind)
+        notes = [
+            d for d in loaded_of(lbgen.load_spec(cert)).diagnostics if d.code == "health-unused"
+        ]
+        assert [(d.path, d.fields) for d in notes] == [("pools.cp", ("health.client_cert",))]
+        assert not silent_drops(explain(lbgen.load_spec(cert), "haproxy"))
     nulls = text.replace(b"    rise: 1\n    fall: 2\n", b"").replace(
         b"interval: 2s", b"interval: null"
     )

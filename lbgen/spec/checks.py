@@ -300,19 +300,20 @@ def _weights(spec: Spec, source: SpecSource) -> list[Diagnostic]:
 
 #: Health fields each check kind leaves unused besides ``check`` (none: every other one).
 _UNUSED_BY = {
-    "tcp": ("path", "expect", "expect_body", "sni"),
+    # A check without TLS presents no certificate: client_cert is for tls and https checks.
+    "tcp": ("path", "expect", "expect_body", "sni", "client_cert"),
     "tls": ("path", "expect", "expect_body"),
     # HAProxy's ssl-hello-chk sends a fixed hello on a plain connection: no SNI, no certificate.
     "ssl-hello": ("path", "expect", "expect_body", "sni", "client_cert"),
-    "http": ("sni",),
+    "http": ("sni", "client_cert"),
 }
 
 
 def _unused_health(spec: Spec, source: SpecSource) -> list[Diagnostic]:
     """A note on each pool whose check kind makes health fields it sets, or inherits from
     ``defaults``, useless: every other field with ``check: none``, ``path`` and ``expect`` with a
-    tcp or tls check, ``sni`` with a tcp or http check. No engine uses them, and without the
-    note ``lbgen explain`` could only say they were dropped for no reason."""
+    tcp or tls check, ``sni`` and ``client_cert`` with a tcp or http check. No engine uses them,
+    and without the note ``lbgen explain`` could only say they were dropped for no reason."""
     blocks = [spec.defaults.health, *(pool.health for pool in spec.pools.values())]
     if not any(block.check in ("none", *_UNUSED_BY) for block in blocks):
         return []  # the usual case, found without importing the resolver
