@@ -635,17 +635,10 @@ class Global(Model):
     """Verbatim process directives and whole extra sections, per engine (the escape hatch)."""
 
 
-def _not_a_bool(value: Any) -> Any:
-    """``version: true`` is not 1: Python's True equals 1, and a literal 1 would take it."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("value", "must be 1 (got {given})", {"given": str(value).lower()})
-    return value
-
-
 class Spec(Model):
     """A whole spec file, version 1."""
 
-    version: Annotated[Literal[1], BeforeValidator(_not_a_bool)]
+    version: Literal[1]
     """The spec format version: 1."""
     name: Name | None = None
     """A name for this load balancer, shown in the provenance header."""
@@ -661,6 +654,16 @@ class Spec(Model):
     """A highly available tier: the nodes sharing virtual IPs, for the keepalived target."""
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_not_a_bool(cls, value: Any) -> Any:
+        """``version: true`` is not 1: Python's True equals 1, and a literal 1 would take it."""
+        if isinstance(value, bool):
+            raise PydanticCustomError(
+                "value", "must be 1 (got {given})", {"given": str(value).lower()}
+            )
+        return value
 
     # Set by the loader: the file name, key/value positions and load warnings (a LoadedSpec).
     _loaded: Any = PrivateAttr(default=None)
