@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,180 @@ def test_builtin_defaults_are_in_the_schema() -> None:
     assert defs["Defaults"]["properties"]["balance"]["default"] == BUILTIN_DEFAULTS.balance
     assert defs["Health"]["properties"]["check"]["default"] == "https"
     assert defs["Health"]["properties"]["fall"]["default"] == 3
+    # The built-ins the resolver and the HAProxy view fill in, not the models' "unset" null.
+    shown = {(d, f): defs[d]["properties"][f]["default"] for d, f in [
+        ("Global", "log"), ("Stats", "uri"), ("Stats", "refresh"), ("Stats", "timeout"),
+        ("LbHealth", "timeout"), ("Defaults", "log_format"), ("Defaults", "dontlognull"),
+        ("Defaults", "start_unresolved"), ("Pool", "start_unresolved"), ("LogEntry", "facility"),
+    ]}  # fmt: skip
+    assert shown == {
+        ("Global", "log"): "stdout", ("Stats", "uri"): "/stats", ("Stats", "refresh"): "10s",
+        ("Stats", "timeout"): "30s", ("LbHealth", "timeout"): "5s",
+        ("Defaults", "log_format"): "tcplog", ("Defaults", "dontlognull"): True,
+        ("Defaults", "start_unresolved"): True, ("Pool", "start_unresolved"): True,
+        ("LogEntry", "facility"): "local0",
+    }  # fmt: skip
+    # Leaving a block out is writing it empty, not writing each of its fields as null.
+    assert defs["Defaults"]["properties"]["health"]["default"] == {}
+    assert spec_schema()["properties"]["defaults"]["default"] == {}
+
+
+#: A spec with every block the schema describes, each with only the fields it requires, so that
+#: whatever a probe leaves out is left out on every level above it too.
+PROBE: dict[str, Any] = {
+    "version": 1,
+    "global": {
+        "log": [{"target": "udp://127.0.0.1:514"}],
+        "stats": {"bind": "127.0.0.1:8404"},
+        "health": {"bind": "127.0.0.1:8081", "extra": {}},
+        "extra": {},
+    },
+    "defaults": {"health": {}, "timeouts": {}, "extra": {}},
+    "frontends": {"api": {"bind": ["127.0.0.1:6443"], "pool": "cp", "timeouts": {}, "extra": {}}},
+    "pools": {
+        "cp": {
+            "health": {}, "timeouts": {}, "extra": {},
+            "servers": {"m1": {"address": "127.0.0.1:7001", "extra": {}}},
+        },
+    },
+    "vip": {
+        "addresses": ["192.0.2.100/24"], "interface": "eth0", "virtual_router_id": 51,
+        "nodes": [{"name": "lb1", "address": "192.0.2.11"},
+                  {"name": "lb2", "address": "192.0.2.12"}],
+        "track": {},
+    },
+}  # fmt: skip
+
+#: Defaults that are HAProxy's built-in, where an engine keeps its own default (the field's
+#: description says so): rendered the same by every other engine, not by these.
+ENGINE_OWN_DEFAULT = {("LogEntry", "facility"): {"nginx", "nginx-plus"}}
+
+
+def _blocks(node: Any, defs: dict[str, Any], path: tuple[Any, ...], base: Any) -> Any:
+    """``(def name, path)`` of every model block of the schema where ``base`` holds one (a
+    mapping), following each alternative (``global.log``'s entry in its list form)."""
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if isinstance(base, dict):
+            yield name, path
+        node = defs[name]
+    for alternative in node.get("anyOf", []) + node.get("oneOf", []):
+        yield from _blocks(alternative, defs, path, base)
+    if not isinstance(base, dict | list):
+        return
+    if isinstance(base, list):
+        if "items" in node and base:
+            yield from _blocks(node["items"], defs, (*path, 0), base[0])
+        return
+    for name, child in node.get("properties", {}).items():
+        yield from _blocks(child, defs, (*path, name), base.get(name))
+    for child in node.get("patternProperties", {}).values():
+        for key, value in base.items():
+            yield from _blocks(child, defs, (*path, key), value)
+
+
+def _rendered(doc: dict[str, Any]) -> dict[str, str]:
+    """Every engine's config of ``doc`` (each layout; keepalived for each node), without the
+    provenance line that hashes the spec's text; the errors when the spec is refused (``vip``
+    without ``global.health``)."""
+    from lbgen.diagnostics import SpecError
+    from lbgen.engine import ENTRIES
+
+    try:
+        spec = lbgen.load_spec(json.dumps(doc).encode(), filename="probe.json")
+    except SpecError as exc:
+        return {"refused": "\n".join(f"{d.code} {d.message}" for d in exc.diagnostics)}
+    out = {}
+    for target, entry in ENTRIES.items():
+        if entry.per_node and spec.vip is None:
+            continue  # keepalived renders a vip tier only
+        nodes = [n.name for n in spec.vip.nodes] if entry.per_node and spec.vip else [None]
+        for layout in entry.layouts:
+            for node in nodes:
+                text = lbgen.render(spec, target, layout=layout, node=node).text
+                lines = [line for line in text.splitlines() if "spec-sha256" not in line]
+                out[f"{target}/{layout}/{node}"] = "\n".join(lines)
+    return out
+
+
+def _schema_defaults() -> list[tuple[str, tuple[Any, ...], str, Any]]:
+    """``(def name, block path, key, default)`` for every property with a ``default``, at
+    every place of :data:`PROBE` where its block is."""
+    schema = spec_schema()
+    defs = schema["$defs"]
+    places = [("Spec", ()), *_blocks(schema, defs, (), PROBE)]
+    found = []
+    for name, path in dict.fromkeys(places):
+        node = schema if name == "Spec" else defs[name]
+        for key, prop in node.get("properties", {}).items():
+            if "default" in prop:
+                found.append((name, path, key, prop["default"]))
+    return found
+
+
+def test_every_schema_default_is_what_leaving_the_field_out_gives() -> None:
+    """The table invariant: for every optional field, at every level of the spec, a spec
+    without the field and one that sets it to the schema's ``default`` render the same config
+    for every engine, layout and node. A default that says ``null`` where lbgen uses a
+    built-in (null emits nothing), or a built-in changed without the schema, fails here."""
+    import copy
+
+    defaults = _schema_defaults()
+    covered = {name for name, *_ in defaults}
+    described = {name for name, node in spec_schema()["$defs"].items()
+                 if any("default" in p for p in node.get("properties", {}).values())}  # fmt: skip
+    assert described <= covered, f"PROBE holds no block of {sorted(described - covered)}"
+    assert len(defaults) > 100
+    cache: dict[str, dict[str, str]] = {}
+
+    def rendered(doc: dict[str, Any]) -> dict[str, str]:
+        key = json.dumps(doc, sort_keys=True)
+        if key not in cache:
+            cache[key] = _rendered(doc)
+        return cache[key]
+
+    wrong = []
+    for name, path, key, default in defaults:
+        without: Any = copy.deepcopy(PROBE)
+        block = without
+        for part in path:
+            block = block[part]
+        block.pop(key, None)
+        with_default = copy.deepcopy(without)
+        block = with_default
+        for part in path:
+            block = block[part]
+        block[key] = default
+        left_out, written = rendered(without), rendered(with_default)
+        for engine in sorted(left_out.keys() | written.keys()):
+            if engine.split("/")[0] in ENGINE_OWN_DEFAULT.get((name, key), ()):
+                continue
+            if written.get(engine) != left_out.get(engine):
+                where = ".".join(str(p) for p in (*path, key))
+                wrong.append(f"{name}.{key} at {where}: {default!r} ({engine})")
+    assert not wrong, "schema defaults that are not what leaving the field out gives:\n" + (
+        "\n".join(wrong)
+    )
+
+
+def test_an_engines_own_default_is_only_where_the_description_says() -> None:
+    """The exceptions above are real (that engine renders the field's default differently) and
+    documented (the field's description names the engine)."""
+    defs = spec_schema()["$defs"]
+    places = {(name, key): (path, default) for name, path, key, default in _schema_defaults()}
+    for (name, key), engines in ENGINE_OWN_DEFAULT.items():
+        description = defs[name]["properties"][key]["description"]
+        assert all(engine.removesuffix("-plus") in description for engine in engines)
+        path, default = places[(name, key)]
+        doc: Any = json.loads(json.dumps(PROBE))
+        block = doc
+        for part in path:
+            block = block[part]
+        assert key not in block
+        block[key] = default
+        left_out, written = _rendered(PROBE), _rendered(doc)
+        differ = {e.split("/")[0] for e in left_out if left_out[e] != written.get(e)}
+        assert differ == engines, differ
 
 
 def _properties(node: object, where: str = "") -> list[tuple[str, dict[str, object]]]:

@@ -6,7 +6,11 @@ are collected and raised together as one :class:`~lbgen.diagnostics.SpecError`.
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -19,7 +23,9 @@ from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
 from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.parser import Parser
+from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scanner import Scanner
 
 from lbgen.diagnostics import Diagnostic, Level, SpecError, did_you_mean, has_errors, sort_key
@@ -34,6 +40,7 @@ from lbgen.spec.source import (
     SURROGATE,
     Path_,
     SpecSource,
+    dotted,
 )
 
 #: pydantic's error types -> our diagnostic codes (custom errors already carry our code).
@@ -48,17 +55,22 @@ _PYDANTIC_CODES = {
 }
 
 
-#: Python type names -> what a YAML author calls them.
-_KINDS = {
-    "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
-    "list": "a list", "dict": "a mapping", "NoneType": "null",
-}  # fmt: skip
+#: Python types -> what a YAML author calls them, most specific first: a bool is an int, a
+#: datetime a date, and ruamel's own classes (``ScalarFloat``, ``CommentedKeySeq``, an anchored
+#: ``ScalarBoolean``) subclass these, so their names never reach a message.
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    ((bool, ScalarBoolean), "a boolean"), (int, "an integer"), (float, "a number"),
+    (str, "a string"), (datetime.datetime, "a timestamp"), (datetime.date, "a date"),
+    (Mapping, "a mapping"), ((Sequence, set), "a list"), (type(None), "null"),
+)  # fmt: skip
 
 
 def kind_of(value: Any) -> str:
-    """``"a string"``, ``"a list"``, ... for a loaded YAML value."""
-    name = type(value).__name__
-    return _KINDS.get(name, name)
+    """``"a string"``, ``"a list"``, ``"a date"``, ... for a loaded YAML value."""
+    for types, kind in _KINDS:
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
 
 
 def read_source(source: str | Path | bytes, filename: str | None = None) -> tuple[bytes, str]:
@@ -130,8 +142,116 @@ class _SpecComposer(Composer):
         return super().compose_node(parent, index)
 
 
+class _OddKey:
+    """A mapping key that is not a string (``1``, ``true``, ``~``, ``1.5``, ``[a, b]``): every key
+    of a spec is a name, so the walk refuses it, at its own line, as written in the file.
+
+    Equal only to a key of the same YAML type and value (``~`` and ``null``; ``1`` and ``0x1``),
+    as YAML 1.2 compares keys: Python's ``False == 0`` and ``1 == 1.0`` would otherwise make two
+    different keys one, and ruamel report them as duplicates.
+    """
+
+    __slots__ = ("tag", "value", "written")
+
+    def __init__(self, tag: str, value: Any, written: str) -> None:
+        self.tag, self.value, self.written = tag, value, written
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _OddKey) and (self.tag, self.value) == (other.tag, other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.tag)  # the value may be a list; equality decides within a tag
+
+
+class _OddKeyNode(ScalarNode):
+    """A key node whose key the constructor has already made an :class:`_OddKey`."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, original: Any, key: _OddKey) -> None:
+        super().__init__(original.tag, key.written, original.start_mark, original.end_mark)
+        self.key = key
+
+
+_NOT_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+"""Key tags that are syntax, not keys: ``<<`` (a merge) and ``=``."""
+_STR = "tag:yaml.org,2002:str"
+
+
+_PROPERTIES = re.compile(r"^(?:[&!]\S*\s+)+")
+
+
+def _written(node: Any) -> str:
+    """The text of ``node`` as the file spells it (``~``, ``0x1``, ``[a, b]``), cut short."""
+    start, end = node.start_mark, node.end_mark
+    buffer = getattr(start, "buffer", None)
+    text = str(node.value) if buffer is None else str(buffer[start.pointer : end.pointer])
+    # An anchored or tagged key's marks take in its ``&name`` or ``!tag`` too.
+    text = _PROPERTIES.sub("", text.strip()) or str(node.value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_UNBUILT = object()
+"""A key node not constructed yet: equal to no key."""
+
+
+class _DuplicateKey(MarkedYAMLError):
+    """A key a mapping already holds; ``problem_mark`` is the second, ``context_mark`` the first."""
+
+
 class _SpecConstructor(RoundTripConstructor):
-    """ruamel's round-trip constructor with a bound on integer literals."""
+    """ruamel's round-trip constructor with a bound on integer literals, keys that are not
+    strings kept apart as YAML keeps them (:class:`_OddKey`), and duplicate keys reported with
+    the line of the first one."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        """The object for ``node``; an :class:`_OddKeyNode`'s key as it is."""
+        if isinstance(node, _OddKeyNode):
+            return node.key
+        return super().construct_object(node, deep=deep)
+
+    # RoundTripConstructor's own signature, which already differs from its bases' (ruamel
+    # silences the same error on it).
+    def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        """ruamel's, after replacing each key node that does not make a string."""
+        for index, (key_node, value_node) in enumerate(node.value):
+            if (
+                key_node.tag in _NOT_KEYS
+                or key_node.tag == _STR
+                or isinstance(key_node, _OddKeyNode)
+            ):
+                continue  # syntax, a string (nearly every key: no lookup), or done already
+            key = self.construct_object(key_node, deep=True)  # cached: ruamel's reuses it
+            if not isinstance(key, str):
+                odd = _OddKey(str(key_node.tag), key, _written(key_node))
+                node.value[index] = (_OddKeyNode(key_node, odd), value_node)
+        return super().construct_mapping(node, maptyp, deep=deep)
+
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        """True for a new key; a duplicate is an error naming the line of the first one.
+
+        ruamel's own error marks the start of the mapping and prints the key with ``str()``
+        (``None`` for ``~``); the key nodes tell where the first one is and how it is written.
+        """
+        if key not in mapping:
+            return True
+        first = next(
+            (kn for kn, _ in node.value if kn is not key_node and self._key_of(kn) == key),
+            key_node,
+        )
+        shown = key.written if isinstance(key, _OddKey) else str(key)
+        message = f"duplicate key {shown!r} (first at line {first.start_mark.line + 1}"
+        if isinstance(key, _OddKey) and _written(first) != key.written:
+            message += f", as {_written(first)!r}"
+        message += "): a second value would silently replace the first"
+        raise _DuplicateKey(None, first.start_mark, message, key_node.start_mark)
+
+    def _key_of(self, key_node: Any) -> Any:
+        if isinstance(key_node, _OddKeyNode):
+            return key_node.key
+        return self.constructed_objects.get(key_node, _UNBUILT)
 
     def construct_yaml_int(self, node: Any) -> Any:
         """An int, unless the literal is absurdly long (Python refuses >4300 digits anyway)."""
@@ -165,11 +285,13 @@ _SURROGATE_MESSAGE = r"a lone surrogate (\ud800-\udfff) is not a character"
 
 
 class _Walk:
-    """One conversion of ruamel's nodes to plain data; counts values to bound alias expansion."""
+    """One conversion of ruamel's nodes to plain data; counts values to bound alias expansion
+    and collects the keys that are not strings (all of them, each where it is written)."""
 
     def __init__(self, source: SpecSource) -> None:
         self.source = source
         self.count = 0
+        self.odd_keys: list[Diagnostic] = []
 
     def fail(self, code: str, path: Path_, message: str, *, key: bool = False) -> SpecError:
         """A SpecError at ``path``."""
@@ -187,6 +309,9 @@ class _Walk:
         if isinstance(node, CommentedMap):
             out: dict[Any, Any] = {}
             for key, value in node.items():
+                if isinstance(key, _OddKey):
+                    self.odd_key(node, key, path)
+                    continue  # what is under a key that cannot be a name is not looked at
                 child = (*path, str(key))
                 (kline, kcol), (vline, vcol) = _key_position(node, key)
                 source.keys[child] = (kline + 1, kcol + 1)
@@ -204,6 +329,8 @@ class _Walk:
             return items
         if isinstance(node, bool) or node is None:
             return node
+        if isinstance(node, ScalarBoolean):  # an anchored ``&x true``: an int subclass
+            return bool(node)
         if isinstance(node, int):
             return int(node)
         if isinstance(node, float):
@@ -214,10 +341,23 @@ class _Walk:
             return str(node)
         return node
 
+    def odd_key(self, node: CommentedMap, key: _OddKey, path: Path_) -> None:
+        """Record a key that is not a string, at its own position, spelt as it is written."""
+        (line, col), _ = _key_position(node, key)
+        self.odd_keys.append(
+            Diagnostic(Level.ERROR, "type", f"a key must be a string (got {kind_of(key.value)})",
+                       self.source.filename, line + 1, col + 1, path=dotted((*path, key.written)))
+        )  # fmt: skip
+
 
 def _plain(node: Any, path: Path_, source: SpecSource) -> Any:
-    """ruamel's round-trip nodes -> plain Python data, recording every position on the way."""
-    return _Walk(source).plain(node, path)
+    """ruamel's round-trip nodes -> plain Python data, recording every position on the way;
+    SpecError when a key is not a string."""
+    walk = _Walk(source)
+    data = walk.plain(node, path)
+    if walk.odd_keys:
+        raise SpecError(sorted(walk.odd_keys, key=sort_key))
+    return data
 
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
@@ -233,7 +373,44 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
     document = compose_yaml(text, source)
     if document is not None:
         return document, source
-    return parse_positional(text, filename)
+    try:
+        return parse_positional(text, filename)
+    except SpecError as exc:
+        if not filename.lower().endswith(".json"):
+            raise
+        raise SpecError(_as_json(exc.diagnostics, text, filename)) from None
+
+
+#: Python's json messages -> plainer ones, where its own wording is cryptic.
+_JSON_REASONS = {
+    "Extra data": "more text after the end of the top-level object",
+    "Expecting value": "expected a value",
+    "Unterminated string starting at": "a string that is never closed",
+    "Invalid control character at": "a control character in a string (write it as an escape)",
+}
+
+
+def _as_json(found: list[Diagnostic], text: str, filename: str) -> list[Diagnostic]:
+    """The errors of a ``.json`` file in JSON's terms: where the text is not JSON, what Python's
+    json parser says and where; otherwise (JSON, but past a bound of the loader) the loader's
+    errors with ``json-syntax`` for ``yaml-syntax``.
+
+    The YAML parser reads JSON too, so it words a JSON mistake as a YAML one (a comment is
+    "mapping values are not allowed here"), and its code would tell the author to look for YAML.
+    """
+    try:
+        # Only whether and where the text is JSON: no number is converted (a 5,000-digit one
+        # would be refused by int() itself) and no limit is the loader's.
+        json.loads(text, parse_int=len, parse_float=len, parse_constant=len)
+    except json.JSONDecodeError as exc:
+        reason = _JSON_REASONS.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])
+        if text[exc.pos : exc.pos + 2] in ("//", "/*") or text[exc.pos : exc.pos + 1] == "#":
+            reason += " (JSON has no comments)"
+        return [Diagnostic(Level.ERROR, "json-syntax", f"not valid JSON: {reason}", filename,
+                           exc.lineno, exc.colno)]  # fmt: skip
+    except (ValueError, RecursionError):
+        pass  # nested past Python's recursion limit: the loader's own error says so
+    return [replace(d, code="json-syntax") if d.code == "yaml-syntax" else d for d in found]
 
 
 def parse_positional(text: str, filename: str) -> tuple[Any, SpecSource]:
@@ -263,19 +440,20 @@ def parse_positional(text: str, filename: str) -> tuple[Any, SpecSource]:
         message = f"nested deeper than {MAX_DEPTH} levels"
         diagnostic = Diagnostic(Level.ERROR, "too-deep", message, filename, line, col)
         raise SpecError([diagnostic]) from None
+    except _DuplicateKey as exc:
+        mark = exc.problem_mark
+        raise SpecError([
+            Diagnostic(Level.ERROR, "duplicate-key", str(exc.problem), filename,
+                       mark.line + 1, mark.column + 1)
+        ]) from None  # fmt: skip
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        code = "duplicate-key" if "duplicate key" in str(exc.problem) else "yaml-syntax"
+        code = "yaml-syntax"
         message = str(exc.problem or exc.context or "invalid YAML").strip()
-        if code == "duplicate-key":
-            key = re.search(r'duplicate key "(.*?)"', message)
-            first = _first_key_line(text, exc.context_mark, key.group(1) if key else None)
-            message = (
-                f"duplicate key {key.group(1) if key else ''!r}"
-                + (f" (first at line {first})" if first else "")
-                + ": a second value would silently replace the first"
-            )
+        trailing = _AFTER_THE_DOCUMENT.fullmatch(message)
+        if trailing:
+            message = _after_the_document(trailing.group(1))
         elif exc.context and exc.problem:
             context = str(exc.context).strip()
             if exc.context_mark and exc.problem_mark and exc.context_mark.line != mark.line:
@@ -289,33 +467,24 @@ def parse_positional(text: str, filename: str) -> tuple[Any, SpecSource]:
     return _plain(document, (), source), source
 
 
-def _first_key_line(text: str, mapping_mark: Any, key: str | None) -> int | None:
-    """The line of the first ``key`` in the mapping that starts at ``mapping_mark``.
+#: ruamel's message for more after the document's end, with its token as a one-tuple's repr:
+#: ``expected '<document start>', but found ('{',)``.
+_AFTER_THE_DOCUMENT = re.compile(r"expected '<document start>', but found \('(.*)',\)")
 
-    ruamel's duplicate-key error marks the start of the mapping, not the first occurrence of
-    the key; composing the nodes (no construction, so no duplicate check) finds the key itself.
-    """
-    if mapping_mark is None or key is None:
-        return None
-    from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+#: ruamel's token names -> what a spec's author wrote.
+_TOKEN_WORDS = {
+    "<scalar>": "a value", "<block mapping start>": "a key",
+    "<block sequence start>": "a list item", "<anchor>": "an anchor (&)",
+    "<alias>": "an alias (*)", "<tag>": "a tag (!)",
+}  # fmt: skip
 
-    try:
-        root = YAML(typ="rt", pure=True).compose(text)
-    except YAMLError:
-        return None
-    stack: list[Node] = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, MappingNode):
-            start = (node.start_mark.line, node.start_mark.column)
-            if start == (mapping_mark.line, mapping_mark.column):
-                for key_node, _ in node.value:
-                    if str(key_node.value) == key:
-                        return int(key_node.start_mark.line) + 1
-            stack += [n for pair in node.value for n in pair]
-        elif isinstance(node, SequenceNode):
-            stack += node.value
-    return int(mapping_mark.line) + 1
+
+def _after_the_document(token: str) -> str:
+    """The message for ``token`` found where the document should have ended."""
+    if token == "<stream end>":  # a directive line, then nothing
+        return "a directive (%) after the end of the document, with no document after it"
+    found = _TOKEN_WORDS.get(token, repr(token))
+    return f"found {found} after the end of the document (a spec is one YAML document)"
 
 
 def _document_start(document: Any, text: str) -> tuple[int, int]:

@@ -2,6 +2,13 @@
 
 Every field's ``description`` is the docstring under it in :mod:`lbgen.spec.models`, read from
 that module's source here, when a schema is asked for (not at every start of ``lbgen``).
+
+A field's ``default`` is what lbgen uses when the spec leaves the field out, which is not
+always the model's own default: the models default nearly every field to ``null`` ("unset"),
+while an explicit ``null`` means "emit nothing". So the schema shows the built-in where there
+is one (:func:`builtin_default`), and ``{}`` for a block (leaving a block out is writing it
+empty, not writing every field of it as ``null``). ``tests/test_schema.py`` renders a spec
+without each field and with its ``default``, and holds the two to the same config.
 """
 
 from __future__ import annotations
@@ -9,14 +16,14 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from lbgen.spec import models, vip
-from lbgen.spec.models import Spec
+from lbgen.spec.models import FrontendTimeouts, Health, PoolTimeouts, ServerParams, Spec
 from lbgen.spec.source import SCHEMA_KEY
 
 
@@ -67,14 +74,100 @@ class _DocstringSchema(GenerateJsonSchema):
         return json_schema
 
 
-def _builtin_defaults() -> dict[str, Any]:
+#: The built-ins that are not in :data:`~lbgen.spec.layers.BUILTIN_DEFAULTS`, by the class that
+#: declares the field: the resolver fills them in its code (:mod:`lbgen.resolve`: ``global.log``,
+#: the stats page's ``uri`` and ``refresh``, ``log_format``, ``dontlognull``,
+#: ``start_unresolved``) and the HAProxy view writes the others (:mod:`lbgen.haproxy.table`:
+#: the two ``timeout client`` of lbgen's own frontends, a log line's facility; nginx keeps its
+#: own defaults there, as those fields' descriptions say). Neither can be imported here: the
+#: resolver imports the field registry, which reads this module's docstrings (a cycle), and the
+#: core imports no engine. ``tests/test_schema.py`` renders a spec without each field and with
+#: the value below and fails when the configs differ, so a change on either side cannot drift.
+RESOLVED_BUILTINS: dict[tuple[str, str], Any] = {
+    ("Global", "log"): "stdout",
+    ("Stats", "uri"): "/stats",
+    ("Stats", "refresh"): "10s",
+    ("Stats", "timeout"): "30s",
+    ("LbHealth", "timeout"): "5s",
+    ("LogEntry", "facility"): "local0",
+    ("Defaults", "log_format"): "tcplog",
+    ("Defaults", "dontlognull"): True,
+    ("PoolParams", "start_unresolved"): True,
+}
+
+
+@functools.cache
+def _layered_builtins() -> dict[str, Any]:
     from lbgen.spec.layers import BUILTIN_DEFAULTS
 
-    return BUILTIN_DEFAULTS.model_dump(mode="json", exclude_none=True)
+    return BUILTIN_DEFAULTS.model_dump(mode="json")
+
+
+def _is_block(model: type[BaseModel], name: str) -> bool:
+    """Whether field ``name`` is a block whose default is its model with every field unset."""
+    default = model.model_fields[name].default
+    return isinstance(default, BaseModel)
+
+
+_NONE = object()
+
+
+def builtin_default(model: type[BaseModel], name: str) -> Any:
+    """What lbgen uses for field ``name`` of ``model`` when a spec leaves it out, in the spec's
+    own terms (``"10s"``, not microseconds); ``{}`` for a block.
+
+    :data:`RESOLVED_BUILTINS`, then :data:`~lbgen.spec.layers.BUILTIN_DEFAULTS` for the fields a
+    pool and a server inherit (on every level: ``defaults``, a pool, a server, their
+    ``health`` and ``timeouts``), else the model's own default.
+    """
+    for klass in model.__mro__:
+        value = RESOLVED_BUILTINS.get((klass.__name__, name), _NONE)
+        if value is not _NONE:
+            return value
+    if _is_block(model, name):
+        return {}
+    layered = _layered_builtins()
+    if issubclass(model, Health):
+        return layered["health"][name]
+    if issubclass(model, PoolTimeouts | FrontendTimeouts):
+        return layered["timeouts"].get(name)
+    if issubclass(model, ServerParams) and name in layered:
+        return layered[name]
+    return model.model_fields[name].get_default(call_default_factory=True)
+
+
+def _models(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """Every model reachable from ``root`` by the name pydantic gives its ``$defs`` entry."""
+    found: dict[str, type[BaseModel]] = {}
+    stack: list[Any] = [root]
+    while stack:
+        annotation = stack.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation.__name__ in found:
+                continue
+            found[annotation.__name__] = annotation
+            stack += [info.annotation for info in annotation.model_fields.values()]
+        else:
+            stack += get_args(annotation)
+    return found
+
+
+def _show_builtins(schema: dict[str, Any]) -> None:
+    """Every optional property's ``default`` set to :func:`builtin_default`."""
+    for name, model in _models(Spec).items():
+        node = schema if model is Spec else schema["$defs"].get(name)
+        if node is None:
+            continue
+        properties = node.get("properties", {})
+        for field_name, info in model.model_fields.items():
+            prop = properties.get(info.alias or field_name)
+            if prop is not None and "default" in prop:  # a required field has none
+                prop["default"] = builtin_default(model, field_name)
 
 
 def spec_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of the spec; ``$defs.Defaults`` carries the built-ins."""
+    """JSON Schema (draft 2020-12) of the spec; every optional field's ``default`` is what
+    lbgen uses when the spec leaves the field out."""
     schema = Spec.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_DocstringSchema
     )
@@ -90,15 +183,7 @@ def spec_schema() -> dict[str, Any]:
     }
     _close_name_maps(schema)
     _one_line_descriptions(schema)
-    builtins = _builtin_defaults()
-    defs = schema["$defs"]
-    for name, value in builtins.items():
-        if isinstance(value, dict):
-            block = "Health" if name == "health" else "Timeouts"
-            for field, inner in value.items():
-                defs[block]["properties"][field]["default"] = inner
-        else:
-            defs["Defaults"]["properties"][name]["default"] = value
+    _show_builtins(schema)
     return schema
 
 

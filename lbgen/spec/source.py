@@ -83,10 +83,13 @@ def dotted(path: Iterable[str | int]) -> str:
     """``("pools", "cp", "servers", "m1")`` -> ``pools.cp.servers.m1`` (list items as ``[0]``).
 
     A key that is not a plain name (it is being rejected) is shown quoted and escaped,
-    ``servers["a b\\n"]``, so that a newline in it cannot split or forge a diagnostic line.
+    ``servers["a b\\n"]``, so that a newline in it cannot split or forge a diagnostic line. A
+    boolean is a key as YAML spells it (``true``), not the list index a bool is to Python.
     """
     out = ""
     for part in path:
+        if isinstance(part, bool):
+            part = "true" if part else "false"
         if isinstance(part, int):
             out += f"[{part}]"
         elif not _PLAIN_KEY.fullmatch(part):
