@@ -737,8 +737,13 @@ def check_command(
         fail(Exit.INVALID, f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}")
     # The bytes go to the engine unchanged; decoding is only for guessing which engine it is.
     text = data.decode("utf-8", "replace")
-    name = engine.value if engine else "keepalived" if is_keepalived(text) else None
-    name = name or detect_engine(text, shown)
+    name: str | None
+    if engine is not None:
+        name = engine.value
+    elif is_keepalived(text):
+        name = "keepalived"
+    else:
+        name = detect_engine(text, shown)
     if name is None:
         fail(
             Exit.INVALID,

@@ -642,10 +642,11 @@ def _log_line(args: tuple[str, ...]) -> str:
 def _without_positional_ids(servers: dict[str, Server]) -> dict[str, Server]:
     """``servers`` without their ``id`` parameters when each one equals the server's position.
 
-    HAProxy numbers a server without ``id`` with the lowest number no other server of the
-    backend takes, in the order they are written: when every ``id`` given is the server's
-    position, each server has the id it would have without one, so the parameter changes
-    nothing (not even for the hashing algorithms, which key servers by id)."""
+    Without any ``id``, HAProxy numbers the servers 1, 2, ... in the order they are written.
+    When every ``id`` given is the server's position, the others keep theirs too (``show stat``
+    says so; with any other ``id`` HAProxy's numbering of the rest shifts, so it stays a
+    difference), and the parameter changes nothing, not even for the hashing algorithms,
+    which key servers by id."""
     given = {
         name: text for name, server in servers.items()
         for text in server.extras if text.split()[0] == "id"

@@ -217,11 +217,11 @@ def _server(
         # Only what differs from default-server: the pool's values are stated once. A server's
         # null is HAProxy's own value, which the server line must then say: left out, the
         # pool's default-server value would apply (nginx writes nothing and gets its own).
-        differing = {
-            key: None if value == pool.server_defaults[key] else
-            (value if value is not None else row.default)
-            for row in table.SERVER_PARAMS for key in [row.field or ""] for value in [own[key]]
-        }  # fmt: skip
+        differing: dict[str, Any] = {}
+        for row in table.SERVER_PARAMS:
+            key = row.field or ""
+            if own[key] != pool.server_defaults[key]:
+                differing[key] = row.default if own[key] is None else own[key]
         params = check + _params(table.SERVER_PARAMS, differing)
     if server.backup:
         params.append(table.BACKUP.name)
