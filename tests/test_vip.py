@@ -768,3 +768,74 @@ def test_the_rendered_checks_move_the_vip_in_a_real_keepalived(netns: str, tmp_p
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
+
+
+# --- includes: keepalived -t skips a missing one and exits 0; lbgen's check does not ------------
+
+#: A script block for an included file (keepalived -t accepts it).
+INCLUDED = 'vrrp_script extra {\n    script "/bin/true"\n    interval 2\n}\n'
+
+
+def keepalived_check_file(netns: str, path: Path) -> tuple[bool, str]:
+    """lbgen's local check of the file ``path`` itself, run inside ``netns``."""
+    result = LocalRunner(command_prefix=["ip", "netns", "exec", netns]).check(
+        path.read_bytes(), "keepalived", path=path
+    )
+    return result.ok, result.output
+
+
+@pytest.mark.parametrize(
+    "include",
+    ["/nonexistent-lbgen/vs.conf", "/nonexistent-lbgen/conf.d/*.conf", "missing/vs.conf"],
+)
+def test_a_missing_include_fails_the_check(netns: str, tmp_path: Path, include: str) -> None:
+    """keepalived -t reports "Config files missing" and still exits 0 (it runs without the
+    file); the check adds -e, keepalived's own "error if any configuration file missing"."""
+    text = render(load_spec(EXAMPLE), "keepalived", node="lb1").text
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(text + f"include {include}\n")
+    plain = subprocess.run(
+        ["ip", "netns", "exec", netns, "keepalived", "-t", "-l", "-f", str(conf)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Config files missing" in plain.stdout + plain.stderr
+    ok, output = keepalived_check_file(netns, conf)
+    assert not ok and "Config files missing" in output, output
+    ok, output = keepalived_check(netns, conf.read_text())
+    assert not ok and "Config files missing" in output, output
+
+
+def test_a_relative_include_is_read_beside_the_checked_file(netns: str, tmp_path: Path) -> None:
+    """keepalived reads a relative include against the folder of the file naming it, so the
+    file is checked where it is; the example's non-root script_user sends keepalived 2.2.7's
+    check to the fallback copy, whose relative includes still name the files beside it."""
+    text = render(load_spec(EXAMPLE), "keepalived", node="lb1").text
+    assert "script_user nobody" in text
+    folder = tmp_path / "etc"
+    (folder / "conf.d").mkdir(parents=True)
+    (folder / "conf.d" / "vs.conf").write_text(INCLUDED)
+    conf = folder / "keepalived.conf"
+    conf.write_text(text + "include conf.d/*.conf\n")
+    before = sorted(p.name for p in folder.rglob("*"))
+    ok, output = keepalived_check_file(netns, conf)
+    assert ok, output
+    (folder / "conf.d" / "vs.conf").write_text(INCLUDED.replace("interval", "intervalx"))
+    ok, output = keepalived_check_file(netns, conf)
+    assert not ok and "intervalx" in output, output
+    assert sorted(p.name for p in folder.rglob("*")) == before, "nothing written beside the file"
+
+
+def test_the_fallback_copy_names_relative_includes_by_the_original_folder() -> None:
+    from lbgen.keepalived.command import check_fallback
+
+    text = 'global_defs {\n    script_user nobody\n}\ninclude a/*.conf\n  include "q.conf"\n'
+    copy = check_fallback(text, include_folder="/etc/keepalived/")
+    assert copy == (
+        "global_defs {\n    script_user root\n}\ninclude /etc/keepalived/a/*.conf\n"
+        '  include /etc/keepalived/"q.conf"\n'
+    )
+    assert check_fallback("include /abs/x.conf\nscript_user nobody\n", include_folder="/e") == (
+        "include /abs/x.conf\nscript_user root\n"
+    )
+    assert check_fallback(text) == text.replace("nobody", "root")
+    assert check_fallback("include a.conf\n", include_folder="/e") is None

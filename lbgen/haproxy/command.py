@@ -61,7 +61,7 @@ def stream_module_for(binary: str) -> str | None:
     return None
 
 
-def check_fallback(config_text: str) -> str | None:
+def check_fallback(config_text: str, *, include_folder: str | None = None) -> str | None:
     """None: a check's verdict is final."""
     return None
 

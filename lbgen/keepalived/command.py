@@ -5,7 +5,13 @@ module offers (:class:`lbgen.runners.base.CommandLine`). ``keepalived -t -f FILE
 whole config, runs keepalived's own checks (script security included) and exits non-zero on an
 error (keepalived 2.0.5 and later; 2.2.7 exits 5 for every error it finds).
 
-Two facts of ``keepalived -t`` shape the check:
+Three facts of ``keepalived -t`` shape the check:
+
+- an ``include`` that names no file is reported ("Config files missing") and skipped, and the
+  check still exits 0, as keepalived runs without the file: the check adds ``-e`` (keepalived's
+  own "error if any configuration file missing"), so that a missing file, or a pattern that
+  matches none, fails it. keepalived reads a relative include against the folder of the file
+  that names it;
 
 - it checks the config *for this machine*: an ``interface`` that does not exist here is an
   error, so a node's config is best checked on that node (or where its interface exists);
@@ -40,11 +46,15 @@ _PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"'
 _FALLBACK = "lbgen-wrapper.conf"
 #: A global ``script_user NAME [GROUP]`` line naming someone else than root.
 _SCRIPT_USER = re.compile(r"^([ \t]*script_user[ \t]+)(?!root(?:[ \t]|$))\S+(?:[ \t]+\S+)?", re.M)
+#: An ``include`` line whose path is relative (keepalived takes the path as written, quotes
+#: included).
+_RELATIVE_INCLUDE = re.compile(r"^([ \t]*include[ \t]+)(?!/)(?=\S)", re.M)
 
 
 def check_arguments(config_path: str, *, strict: bool, folder: str, config_text: str) -> list[str]:
-    """``-t -f CFG``: parse and check the config, run nothing (``-l``: messages to stderr)."""
-    return ["-t", "-l", "-f", config_path]
+    """``-t -e -f CFG``: parse and check the config, run nothing, and fail when an included file
+    is missing (``-e``; ``-l``: messages to stderr)."""
+    return ["-t", "-e", "-l", "-f", config_path]
 
 
 def run_arguments(config_text: str, folder: str, config_path: str) -> list[str]:
@@ -68,13 +78,20 @@ def check_wrapper(
     return None
 
 
-def check_fallback(config_text: str) -> str | None:
+def check_fallback(config_text: str, *, include_folder: str | None = None) -> str | None:
     """The config with a non-root ``script_user`` read as root, to check when the check as
     written is killed by SIGTERM (keepalived 2.2.7, see the module docstring); None when it
-    names no other script user."""
+    names no other script user.
+
+    ``include_folder``: the folder of the original file; the copy's relative ``include`` paths
+    are prefixed with it, so that they name the same files from the check folder."""
     if not _SCRIPT_USER.search(config_text):
         return None
-    return _SCRIPT_USER.sub(lambda m: m.group(1) + "root", config_text)
+    copy = _SCRIPT_USER.sub(lambda m: m.group(1) + "root", config_text)
+    if include_folder is not None:
+        prefix = include_folder.rstrip("/") + "/"
+        copy = _RELATIVE_INCLUDE.sub(lambda m: m.group(1) + prefix, copy)
+    return copy
 
 
 def running_config(config_text: str, folder: str, *, stream_module: str | None) -> str:

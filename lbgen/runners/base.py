@@ -49,7 +49,9 @@ class CommandLine(Protocol):
         self, config_text: str, config_path: str, folder: str, *, module_line: str | None
     ) -> str | None: ...
 
-    def check_fallback(self, config_text: str) -> str | None: ...
+    def check_fallback(
+        self, config_text: str, *, include_folder: str | None = None
+    ) -> str | None: ...
 
     def running_config(
         self, config_text: str, folder: str, *, stream_module: str | None
@@ -221,10 +223,15 @@ def check_arguments(
     )
 
 
-def fallback_files(engine: str, config: bytes) -> dict[str, bytes]:
+def fallback_files(
+    engine: str, config: bytes, *, include_folder: str | None = None
+) -> dict[str, bytes]:
     """The config to check instead when the first check is killed by SIGTERM (the engine's
-    :func:`check_fallback`), as a file of the check folder; empty for most configs."""
-    fallback = command_line(engine).check_fallback(as_text(config))
+    :func:`check_fallback`), as a file of the check folder; empty for most configs.
+
+    ``include_folder``: the folder the config was read from, against which the copy's relative
+    ``include`` lines are to resolve (they would name the check folder's files otherwise)."""
+    fallback = command_line(engine).check_fallback(as_text(config), include_folder=include_folder)
     return {} if fallback is None else {WRAPPER_NAME: fallback.encode("utf-8")}
 
 
@@ -256,11 +263,12 @@ def display_name(filename: str | None, path: str | os.PathLike[str] | None) -> s
 # folder of its -f file: from a copy, `include conf.d/*.conf;` names the temp folder's conf.d
 # (rejected, or worse, a glob matching nothing and accepted). So a config read from a file that
 # the engine takes as written (no wrapper) is checked in place when the runner sees the file.
-# keepalived also reads includes beside its file, but its check may fall back to a changed copy
-# (check_fallback), which cannot be checked in place: it keeps the copy.
+# keepalived reads a relative include against the folder of the file that names it, too; when
+# its check falls back to a changed copy (check_fallback, written to the check folder), the copy's
+# relative includes are made absolute so that they still name the files beside the original.
 
 #: The engines whose config file is checked where it is.
-IN_PLACE_ENGINES = ("haproxy", "nginx")
+IN_PLACE_ENGINES = ("haproxy", "nginx", "keepalived")
 
 
 def checks_in_place(engine: str, config: bytes) -> bool:

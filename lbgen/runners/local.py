@@ -121,12 +121,19 @@ class LocalRunner:
     ) -> CheckResult:  # fmt: skip
         """The engine's check of the file ``path`` (holding ``data``) where it is."""
         target = in_place_path(path)
-        # The folder only takes what the check itself writes (nginx -t creates its pid file).
+        # The folder only takes what the check itself writes (nginx -t creates its pid file),
+        # and the fallback copy, whose relative includes still name the files beside ``path``.
         with tempfile.TemporaryDirectory(prefix="lbgen-check-") as workdir:
             command = [binary, *in_place_arguments(engine, data, target, workdir, strict=strict)]
-            result, _ = _run_check(
+            result, status = _run_check(
                 [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
             )
+            fallback = fallback_files(engine, data, include_folder=str(Path(target).parent))
+            if status in KILLED_BY_SIGTERM and fallback:
+                result = self._check_fallback(
+                    data, engine, binary, workdir, fallback, strict=strict
+                )
+                result = replace(result, output=map_output(result.output, workdir, filename))
         return replace(result, output=map_in_place_output(result.output, target, filename))
 
     def _check_copy(
@@ -146,18 +153,25 @@ class LocalRunner:
             )
             fallback = fallback_files(engine, data)
             if status in KILLED_BY_SIGTERM and fallback:
-                # The engine's known self-kill (keepalived 2.2.7): its verdict is the fallback's.
-                for name, content in fallback.items():
-                    (Path(workdir) / name).write_bytes(content)
-                command = [binary, *check_arguments(
-                    engine, data, workdir, strict=strict, files={**files, **fallback}
-                )]  # fmt: skip
-                result, status = _run_check(
-                    [*self._command_prefix, *command], engine=engine, runner=self.name,
-                    strict=strict,
-                )  # fmt: skip
+                result = self._check_fallback(
+                    data, engine, binary, workdir, {**files, **fallback}, strict=strict
+                )
             output = map_output(result.output, workdir, filename)
         return replace(result, output=output)
+
+    def _check_fallback(
+        self, data: bytes, engine: str, binary: str, workdir: str, files: dict[str, bytes], *,
+        strict: bool,
+    ) -> CheckResult:  # fmt: skip
+        """The check of the fallback copy among ``files``, written to ``workdir``: after the
+        engine's known self-kill (keepalived 2.2.7) its verdict is the copy's."""
+        for name, content in files.items():
+            (Path(workdir) / name).write_bytes(content)
+        command = [binary, *check_arguments(engine, data, workdir, strict=strict, files=files)]
+        result, _ = _run_check(
+            [*self._command_prefix, *command], engine=engine, runner=self.name, strict=strict
+        )
+        return result
 
 
 def run_check_command(
