@@ -131,13 +131,38 @@ SPEC_JSON = """{
          "3:64: error [json-syntax] not valid JSON: expecting ',' delimiter"),
         (SPEC_JSON.replace("1000", "9" * 80),
          "4:67: error [json-syntax] an integer of 80 characters is too large (at most 64)"),
+        # The YAML parser takes these two; a .json file is JSON.
+        (SPEC_JSON.replace('"maxconn": 1000}', '"maxconn": 1000,}'),
+         "4:71: error [json-syntax] not valid JSON: a comma before the closing '}' (JSON allows "
+         "no trailing comma)"),
+        (SPEC_JSON.replace('["0.0.0.0:6443"]', '["0.0.0.0:6443", ]'),
+         "3:48: error [json-syntax] not valid JSON: a comma before the closing ']' (JSON allows "
+         "no trailing comma)"),
+        (SPEC_JSON.replace('"version"', "version"),
+         "2:3: error [json-syntax] not valid JSON: expecting property name enclosed in double "
+         "quotes"),
     ],
-    ids=["trailing-object", "trailing-comment", "leading-comment", "missing-comma", "long-int"],
+    ids=["trailing-object", "trailing-comment", "leading-comment", "missing-comma", "long-int",
+         "trailing-comma-object", "trailing-comma-list", "unquoted-key"],
 )  # fmt: skip
 def test_json_messages(text: str, expected: str, tmp_path: Path) -> None:
     path = tmp_path / "spec.json"
     path.write_text(text, encoding="utf-8")
     assert _validate(path) == [expected]
+
+
+def test_a_trailing_comma_is_yaml_but_not_json(tmp_path: Path) -> None:
+    """The same text passes as ``.yaml`` (YAML's flow style allows the comma), so the refusal is
+    the ``.json`` name's: the file must be what other JSON tools can read."""
+    text = SPEC_JSON.replace('"maxconn": 1000}', '"maxconn": 1000,}')
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert run_lbgen(["validate", str(path)]).returncode == 0
+    path = path.rename(tmp_path / "spec.JSON")
+    assert _validate(path) == [
+        "4:71: error [json-syntax] not valid JSON: a comma before the closing '}' (JSON allows "
+        "no trailing comma)"
+    ]
 
 
 def test_json_text_in_a_yaml_file_keeps_yaml_terms(tmp_path: Path) -> None:

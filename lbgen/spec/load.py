@@ -369,6 +369,10 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
     """
     from lbgen.spec.fastload import compose_yaml
 
+    json_file = filename.lower().endswith(".json")
+    if json_file and (not_json := _json_syntax_error(text, filename)) is not None:
+        # The YAML parser would take a trailing comma or a comment; a .json file is JSON.
+        raise SpecError([not_json])
     source = SpecSource(filename)
     document = compose_yaml(text, source)
     if document is not None:
@@ -376,9 +380,9 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SpecSource]:
     try:
         return parse_positional(text, filename)
     except SpecError as exc:
-        if not filename.lower().endswith(".json"):
+        if not json_file:
             raise
-        raise SpecError(_as_json(exc.diagnostics, text, filename)) from None
+        raise SpecError(_as_json(exc.diagnostics)) from None
 
 
 #: Python's json messages -> plainer ones, where its own wording is cryptic.
@@ -390,13 +394,17 @@ _JSON_REASONS = {
 }
 
 
-def _as_json(found: list[Diagnostic], text: str, filename: str) -> list[Diagnostic]:
-    """The errors of a ``.json`` file in JSON's terms: where the text is not JSON, what Python's
-    json parser says and where; otherwise (JSON, but past a bound of the loader) the loader's
-    errors with ``json-syntax`` for ``yaml-syntax``.
+def _as_json(found: list[Diagnostic]) -> list[Diagnostic]:
+    """The loader's errors of a ``.json`` file that is JSON (past a bound of the loader) with
+    ``json-syntax`` for ``yaml-syntax``: that code would tell the author to look for YAML."""
+    return [replace(d, code="json-syntax") if d.code == "yaml-syntax" else d for d in found]
 
-    The YAML parser reads JSON too, so it words a JSON mistake as a YAML one (a comment is
-    "mapping values are not allowed here"), and its code would tell the author to look for YAML.
+
+def _json_syntax_error(text: str, filename: str) -> Diagnostic | None:
+    """Where and why ``text`` is not JSON, as Python's json parser says it; None when it is.
+
+    The YAML parser reads JSON too, so it would word a JSON mistake as a YAML one (a comment is
+    "mapping values are not allowed here") or take it (a trailing comma).
     """
     try:
         # Only whether and where the text is JSON: no number is converted (a 5,000-digit one
@@ -404,13 +412,20 @@ def _as_json(found: list[Diagnostic], text: str, filename: str) -> list[Diagnost
         json.loads(text, parse_int=len, parse_float=len, parse_constant=len)
     except json.JSONDecodeError as exc:
         reason = _JSON_REASONS.get(exc.msg, exc.msg[:1].lower() + exc.msg[1:])
+        line, col = exc.lineno, exc.colno
+        before = text[: exc.pos].rstrip(" \t\r\n")
         if text[exc.pos : exc.pos + 2] in ("//", "/*") or text[exc.pos : exc.pos + 1] == "#":
             reason += " (JSON has no comments)"
-        return [Diagnostic(Level.ERROR, "json-syntax", f"not valid JSON: {reason}", filename,
-                           exc.lineno, exc.colno)]  # fmt: skip
+        elif before.endswith(",") and text[exc.pos : exc.pos + 1] in ("}", "]"):
+            reason = f"a comma before the closing '{text[exc.pos]}' (JSON allows no trailing comma)"
+            comma = len(before) - 1
+            line = text.count("\n", 0, comma) + 1
+            col = comma - (text.rfind("\n", 0, comma) + 1) + 1
+        return Diagnostic(Level.ERROR, "json-syntax", f"not valid JSON: {reason}", filename,
+                          line, col)  # fmt: skip
     except (ValueError, RecursionError):
         pass  # nested past Python's recursion limit: the loader's own error says so
-    return [replace(d, code="json-syntax") if d.code == "yaml-syntax" else d for d in found]
+    return None
 
 
 def parse_positional(text: str, filename: str) -> tuple[Any, SpecSource]:
