@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -92,9 +94,7 @@ def _connections_per_server(upstream_key: str, connections: int) -> list[int]:
     """Run the real nginx with LB121's bad fixture, its hash key replaced by ``upstream_key``,
     in front of two loopback servers; open ``connections`` client connections through it, and
     count the connections each server accepted."""
-    import socket
     import threading
-    import time
 
     from lbgen.runners.local import LocalEngine
 
@@ -460,3 +460,67 @@ def test_bare_number_check_interval_is_covered() -> None:
     text = text.replace("backend apiservers\n", "backend apiservers\n    default-server inter 5\n")
     hits = {d.message.split(":")[0] for d in lint_text(text, "x.cfg") if d.code == "LB116"}
     assert hits == {"inter 5 is 5ms, not 5s", "inter 10 is 10ms, not 10s"}
+
+
+def _server_status(socket_path: Path) -> dict[str, str]:
+    """Backend cp's servers and their status, as the running HAProxy's ``show stat`` says."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(str(socket_path))
+        conn.sendall(b"show stat -1 4 -1\n")
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
+    header = rows[0]
+    return {
+        row[header.index("svname")]: row[header.index("status")]
+        for row in rows[1:] if row[header.index("pxname")] == "cp"
+    }  # fmt: skip
+
+
+def _status_after_checks(text: str, tmp_path: Path) -> dict[str, str]:
+    """Start HAProxy on ``text`` (frontend on a free loopback port, a stats socket in
+    ``tmp_path``) and return its servers' status once every server has been checked twice."""
+    from lbgen.runners.local import LocalEngine
+
+    sock = tmp_path / "stats.sock"
+    front = socket.create_server(("127.0.0.1", 0))
+    port = front.getsockname()[1]
+    front.close()
+    text = text.replace("global\n", f"global\n    stats socket {sock}\n", 1)
+    text = text.replace("127.0.0.1:16443", f"127.0.0.1:{port}")
+    with LocalEngine(text, "haproxy"):
+        deadline = time.monotonic() + 30
+        while not (listening(port) and sock.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)  # inter 200ms, fall 2 / rise 2: each server is judged well within this
+        return _server_status(sock)
+
+
+def test_lb122_a_plain_http_check_on_the_tls_port_takes_every_server_out(tmp_path: Path) -> None:
+    """What LB122 says, on the real HAProxy in front of two TLS API servers: the fixture's plain
+    HTTP check leaves both DOWN; with check-ssl verify none (the good fixture) both are UP."""
+    import trustme
+
+    from lbgen.runners import LocalRunner
+    from tests.integration.fake_apiserver import FakeAPIServer, server_context
+
+    if not LocalRunner().available("haproxy"):
+        pytest.skip("haproxy is not installed")
+    context = server_context(trustme.CA())
+    servers = [FakeAPIServer(f"m{i}", context).start() for i in (1, 2)]
+    try:
+        statuses = {}
+        for kind in ("bad", "good"):
+            text = (LINT / f"LB122-{kind}.cfg").read_text().split("frontend konnectivity")[0]
+            assert codes(lint_text(text, "x.cfg")) == ({"LB122"} if kind == "bad" else set())
+            for index, server in enumerate(servers):
+                text = text.replace(f"127.0.0.{index + 1}:6443", server.address)
+            text = text.replace("inter 5s", "inter 200ms rise 2 fall 2")
+            (tmp_path / kind).mkdir()
+            statuses[kind] = _status_after_checks(text, tmp_path / kind)
+    finally:
+        for server in servers:
+            server.stop()
+    assert statuses == {"bad": {"m1": "DOWN", "m2": "DOWN"}, "good": {"m1": "UP", "m2": "UP"}}

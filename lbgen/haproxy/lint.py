@@ -14,7 +14,7 @@ from lbgen.effective.model import Backend, Origin, format_duration
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS
 from lbgen.haproxy.syntax import PROXY_SECTIONS
-from lbgen.lint import Finding, LintContext, Rule, api_path
+from lbgen.lint import API_SERVER_PORTS, Finding, LintContext, Rule, api_path
 
 HAPROXY = ("haproxy",)
 
@@ -261,6 +261,29 @@ def api_in_http_mode(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
+def plain_http_check(ctx: LintContext) -> Iterator[Finding]:
+    """An HTTP check without TLS on an API server's own port (6443, konnectivity's 8132): both
+    speak only TLS there (kube-apiserver answers a plain request with 400), so every check fails
+    and HAProxy takes every server out, the API with them. A check sent to another port
+    (``port``, ``check port``) is left alone: a plain health endpoint may listen there; so is a
+    server on another port, which may well speak plain HTTP."""
+    for backend in _checked_backends(ctx, "http"):
+        if backend.health.port is not None:
+            continue
+        plain = [
+            server.name for server in backend.servers.values()
+            if server.check and server.check_port is None and server.port in API_SERVER_PORTS
+            and not (server.check_ssl or server.ssl)
+        ]  # fmt: skip
+        if plain:
+            yield Finding.at_origin(
+                backend.origins.get("health.check"),
+                f"backend {backend.name}: servers {', '.join(plain)} are checked over plain HTTP "
+                "on their TLS port",
+                backend.origin,
+            )
+
+
 _LATEST = (3, 2)
 """The newest HAProxy release this table knows; assumed when no version is known."""
 
@@ -379,6 +402,10 @@ RULES: tuple[Rule, ...] = (
     Rule("LB120", "removed-keyword", Level.ERROR, HAPROXY,
          "a keyword this HAProxy version no longer accepts",
          removed_keyword),
+    Rule("LB122", "plain-http-check-to-tls", Level.ERROR, HAPROXY,
+         "an HTTP check without check-ssl on the API server's TLS port fails on every server "
+         "(it answers 400): HAProxy takes them all out; add check-ssl verify none",
+         plain_http_check),
 )  # fmt: skip
 """HAProxy's own lint rules, in code order."""
 
