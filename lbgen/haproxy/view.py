@@ -74,6 +74,9 @@ class HaproxyBackend:
     check: list[str]
     retries: int | None
     redispatch: bool | None
+    #: ``option allbackups``: the pool's backups share the traffic (by the balance algorithm
+    #: and their weights), as nginx's do, instead of the first usable one taking all of it.
+    allbackups: bool
     timeouts: list[Setting]
     default_server: str
     servers: list[HaproxyServer]
@@ -457,12 +460,21 @@ def _backend(
             memo[key] = parts
     timeouts, check_lines, default_server, check = parts
     check_text = " ".join(check)
+    backups = [server for server in pool.servers if server.backup]
+    if backups and health.check == "none":
+        findings.warning(
+            "haproxy-backup-unchecked", (*backups[0].path, "backup"),
+            f"HAProxy never sends to backup server {backups[0].name} of pool {pool.name}: "
+            "without health checks (health.check: none) no server is ever marked down, so a "
+            "backup never takes over; give the pool a health check",
+        )  # fmt: skip
     return HaproxyBackend(
         name=pool.name,
         balance=pool.balance,
         check=list(check_lines),
         retries=pool.retries,
         redispatch=pool.redispatch,
+        allbackups=len(backups) > 1,
         timeouts=list(timeouts),
         default_server=default_server,
         servers=[_server(pool, server, findings, check, check_text) for server in pool.servers],
