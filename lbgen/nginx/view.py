@@ -22,6 +22,7 @@ from lbgen.nginx.table import (
     HASHING_BALANCES,
     PLUS_TABLE,
     TABLE,
+    WEIGHTED_RANDOM,
     FailTimeout,
 )
 from lbgen.resolve import (
@@ -269,6 +270,10 @@ class _PoolTranslation:
         balance = pool.balance or "roundrobin"
         codec = next(row.codec for row in self.table.for_field("balance") if row.codec)
         method = codec.render(balance) or None
+        # A null weight is nginx's own, 1; weight 0 is written `down` and takes no part.
+        weights = {1 if s.weight is None else s.weight for s in pool.servers if not s.backup}
+        if balance == "random" and len(weights - {0}) > 1:
+            method = " ".join(WEIGHTED_RANDOM)
         if pool.balance in HASHING_BALANCES:
             for server in pool.servers:
                 if server.backup:
