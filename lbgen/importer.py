@@ -36,6 +36,7 @@ from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
 from lbgen.effective import effective
 from lbgen.effective.model import (
+    Backend,
     Config,
     Origin,
     Server,
@@ -61,6 +62,9 @@ LOSSY = "import-lossy"
 RENDER_OPTION = "import-render-option"
 """A line lbgen writes from an option of ``lbgen render``, not from a spec field (nginx's
 ``load_module`` of the stream module: ``--load-module PATH``): a note naming the option."""
+NOT_IN_EFFECT = "import-not-in-effect"
+"""Lines of a section that act on no imported proxy (an HAProxy ``defaults`` section a later
+one replaced): left out, since rendering them would apply them."""
 NOTHING = "import-empty"
 """The config holds no TCP frontend with servers behind it: there is nothing to import."""
 
@@ -535,10 +539,7 @@ def _self_check(draft: Draft, yaml_text: str, text: str, filename: str) -> None:
     except SpecError as exc:
         for d in exc.diagnostics:
             if d.level is Level.ERROR:
-                draft.diagnostics.append(
-                    Diagnostic(Level.ERROR, "import-invalid",
-                               f"the imported spec does not render: {d.message}", file=filename)
-                )  # fmt: skip
+                draft.diagnostics.append(_invalid(draft, d, filename))
         return
     for change in result.changes:
         line = change.origin.line if change.origin else None
@@ -568,10 +569,107 @@ def _self_check(draft: Draft, yaml_text: str, text: str, filename: str) -> None:
         )  # fmt: skip
 
 
+INVALID = "import-invalid"
+"""The imported spec does not load or render: the config says something lbgen refuses."""
+
+
+def _invalid(draft: Draft, problem: Diagnostic, filename: str) -> Diagnostic:
+    """An error of the imported spec, at the config line its failing field was read from when
+    that is known (the spec's own line means nothing to the operator, who edits the config)."""
+    origin = _config_origin(draft, problem.path)
+    if origin is None:
+        message = f"the imported spec does not render: {problem.message}"
+        return Diagnostic(Level.ERROR, INVALID, message, file=filename)
+    # About the config, in its words: the directive it wrote, not the spec value read from it
+    # ("balance source (hash $remote_addr consistent)" is the config's "hash ... consistent").
+    message = _SPEC_BALANCE.sub(r"\1", problem.message)
+    field_name = next((p for p in reversed(problem.path.split(".")) if not p.isdigit()), "")
+    return Diagnostic(
+        Level.ERROR, INVALID,
+        f"the imported spec does not render {field_name}: {message}",
+        file=origin.file or filename, line=origin.line, col=origin.col,
+    )  # fmt: skip
+
+
+_SPEC_BALANCE = re.compile(r"\bbalance \S+ \(([^()]+)\)")
+"""A spec balance named with the directive it renders (nginx's view writes both)."""
+
+
+def _config_origin(draft: Draft, path: str) -> Origin | None:
+    """Where in the config the imported spec field at the dotted ``path`` was read from: the
+    line that set it, else the line of the server, pool or frontend it belongs to; None for a
+    path the draft cannot trace (names may hold dots: matched against the draft's keys)."""
+    parts = path.split(".")
+    if parts[0] == "pools":
+        pool, rest = _key(draft.pools, parts[1:])
+        backend = _backend_of(draft, pool) if pool is not None else None
+        if backend is None or pool is None:
+            return None
+        if rest[:1] == ["servers"]:
+            server_key, field_path = _key(draft.servers.get(pool, {}), rest[1:])
+            server = _server_of(draft, backend, pool, server_key) if server_key else None
+            if server is None:
+                return backend.origin
+            return server.origins.get(".".join(field_path)) or server.origin
+        return backend.origins.get(".".join(rest)) or backend.origin
+    if parts[0] == "frontends":
+        key, rest = _key(draft.frontends, parts[1:])
+        frontend = draft.config.frontends.get(key) if key is not None else None
+        if frontend is not None:
+            return frontend.origins.get(".".join(rest)) or frontend.origin
+        pool = draft.frontends[key].get("pool") if key is not None else None
+        backend = _backend_of(draft, pool) if isinstance(pool, str) else None
+        return backend.origin if backend is not None else None
+    if parts[0] == "defaults":
+        # A value every pool or frontend shared, hoisted: the first line that set it.
+        hoisted = ".".join(parts[1:])
+        origins = [
+            *(b.origins for b in draft.config.backends.values()),
+            *(f.origins for f in draft.config.frontends.values()),
+        ]
+        return next((o[hoisted] for o in origins if hoisted in o), None)
+    return None
+
+
+def _key(block: Mapping[str, Any], parts: list[str]) -> tuple[str | None, list[str]]:
+    """The longest key of ``block`` that ``parts`` starts with (keys may hold dots), and the
+    parts after it."""
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in block:
+            return ".".join(parts[:end]), parts[end:]
+    return None, parts
+
+
+def _backend_of(draft: Draft, pool: str) -> Backend | None:
+    """The config backend (upstream) a pool of the draft was imported from: the one of its
+    name, else the one whose servers have the pool's addresses (a name the spec refused)."""
+    addresses = {fields.get("address") for fields in draft.servers.get(pool, {}).values()}
+    backend = draft.config.backends.get(pool)
+    if backend is not None and addresses <= {s.endpoint for s in backend.servers.values()}:
+        return backend
+    return next(
+        (b for b in draft.config.backends.values()
+         if addresses and addresses <= {s.endpoint for s in b.servers.values()}),
+        None,
+    )  # fmt: skip
+
+
+def _server_of(draft: Draft, backend: Backend, pool: str, key: str) -> Server | None:
+    """The config server a server of the draft was imported from: the one with its address
+    (the n-th of them for the n-th spec server of that address: nginx allows repeats)."""
+    servers = draft.servers.get(pool, {})
+    address = servers.get(key, {}).get("address")
+    nth = [k for k, fields in servers.items() if fields.get("address") == address].index(key)
+    matching = [s for s in backend.servers.values() if s.endpoint == address]
+    return matching[nth] if nth < len(matching) else None
+
+
 __all__ = [
+    "INVALID",
     "KEPT",
     "LOSSY",
     "NOTHING",
+    "NOT_IN_EFFECT",
     "RENDER_OPTION",
     "SKIPPED",
     "UNMAPPED",

@@ -9,7 +9,7 @@ table (:mod:`lbgen.haproxy.table`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -22,9 +22,11 @@ from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
 from lbgen.haproxy.syntax import quote_word
 from lbgen.importer import (
     LOSSY,
+    NOT_IN_EFFECT,
     Draft,
     duration_text,
     most_common,
+    one_line,
     server_params,
     shown,
     spec_name,
@@ -73,6 +75,11 @@ class _HaproxyImport:
         self.imported: list[Frontend] = []
         self.stats_read: set[int | None] = set()
         """Lines of ``stats`` directives that a ``global.stats`` field holds."""
+        self.frontend_keys: dict[str, str] = {}
+        """Imported frontends: config name -> spec name (``pool_names`` for backends)."""
+        self.chains = _DefaultsChains(draft.tree.directives())
+        self.inherited: dict[tuple[str, ...], int] = {}
+        """How many lines of defaults sections lead each proxy's extras (see _keep_inherited)."""
 
     def run(self) -> None:
         d = self.d
@@ -134,12 +141,124 @@ class _HaproxyImport:
 
     def _defaults_lines(self, section: Node) -> None:
         """Directives of a defaults section: what the proxies inherit is read from the model;
-        here only the ones without a spec field are named."""
+        here only the ones without a spec field are kept, where HAProxy applies them.
+
+        Each proxy takes the settings of one defaults section (:class:`_DefaultsChains`), but
+        lbgen renders one defaults section that every proxy takes: a line goes to
+        ``defaults.extra`` only when every imported proxy of its side takes it, to the extras
+        of those that do when only some do, and nowhere (named in a note) when none does.
+        """
+        frontends = self._taking(section, self.frontend_keys, "frontend")
+        pools = self._taking(section, self.pool_names, "backend")
+        if not frontends and not pools:
+            lines = list(section.directives())
+            if lines:  # an empty section replaces the one before it, but says nothing itself
+                self._not_in_effect(section, lines, whole=True)
+            return
+        dropped: list[Node] = []
         for node in section.directives():
-            if not self._mapped_proxy_line(node):
-                self._keep(node, ("defaults",))
-            elif node.keyword == "default-server":
-                self._server_words(node, node.args, ("defaults",))
+            if node.keyword == "default-server":
+                if not self._inherited_server_words(node, pools):
+                    dropped.append(node)
+            elif not self._mapped_proxy_line(node) and not self._inherited_line(
+                section, node, frontends, pools
+            ):
+                dropped.append(node)
+        if dropped:
+            self._not_in_effect(section, dropped, whole=False)
+
+    def _taking(self, section: Node, names: dict[str, str], side: str) -> list[str]:
+        """The spec names of the imported proxies of ``side`` that take ``section``."""
+        return [key for name, key in names.items() if self.chains.takes(side, name, section)]
+
+    def _inherited_line(
+        self, section: Node, node: Node, frontends: list[str], pools: list[str]
+    ) -> bool:
+        """Keep an unmapped defaults line where the proxies that take it are; False when none
+        of them acts on it (a backend-only line of a section only frontends take)."""
+        side = table.proxy_side(node.words())
+        targets = [("frontends", key) for key in frontends if side != "backend"]
+        targets += [("pools", key) for key in pools if side != "frontend"]
+        if not targets:
+            return False
+        every = (len(self.frontend_keys) if side != "backend" else 0) + (
+            len(self.pool_names) if side != "frontend" else 0
+        )
+        if len(targets) == every:
+            self._keep(node, ("defaults",))
+            return True
+        for where in targets:
+            self._keep_inherited(section, node, where)
+        return True
+
+    def _keep_inherited(self, section: Node, node: Node, where: tuple[str, ...]) -> None:
+        """A defaults line that only some proxies take, kept in one of theirs: before the
+        proxy's own lines, where HAProxy applies it (so that its own ``no option X`` still
+        wins)."""
+        why = (
+            f"no spec field; from the defaults section at line {section.line}, which not "
+            "every imported proxy takes"
+        )
+        if not self.d.keep(node, where, _verbatim(node), "haproxy", why):
+            self.d.unmapped(node, where)
+            return
+        fields = self.d.frontends[where[1]] if where[0] == "frontends" else self.d.pools[where[1]]
+        items = fields["extra.haproxy"]
+        at = self.inherited.get(where, 0)
+        items.insert(at, items.pop())
+        self.inherited[where] = at + 1
+
+    def _inherited_server_words(self, node: Node, pools: list[str]) -> bool:
+        """A defaults section's ``default-server`` parameters, on the servers of the pools that
+        take the section; False when no imported pool does."""
+        if not pools:
+            return False
+        if len(pools) == len(self.pool_names):
+            self._server_words(node, node.args, ("defaults",))
+        else:
+            for pool in pools:
+                self._server_words(node, node.args, ("pools", pool))
+        return True
+
+    def _not_in_effect(self, section: Node, nodes: list[Node], *, whole: bool) -> None:
+        """One note naming the lines of a defaults section that act on no imported proxy:
+        left out, since lbgen's one defaults section would apply them to every proxy."""
+        header = " ".join(quote_word(w) for w in section.words())
+        names = "; ".join(shown(n) for n in nodes)
+        if whole:
+            why = "no imported proxy takes its settings"
+            following = self.chains.following.get(id(section))
+            if following is not None:
+                why += f"; the defaults section at {following.location()} replaces it"
+            self.d.note((), f"{section.location()}: {header} left out ({why})")
+            message = (
+                f"{header}: {why} (HAProxy gives a proxy the settings of the last defaults "
+                f"section before it, or of the one its 'from' names); left out of the imported "
+                f"spec: {names}"
+            )
+        else:
+            message = (
+                f"{header}: {names}: no imported proxy that takes this section acts on it; "
+                "left out of the imported spec"
+            )
+        self.d.diagnostics.append(
+            Diagnostic(Level.NOTE, NOT_IN_EFFECT, one_line(message),
+                       file=section.file, line=section.line, col=section.col)
+        )  # fmt: skip
+
+    def _no_log(self, section: Node, where: tuple[str, ...], extras: tuple[str, ...]) -> None:
+        """``no log`` for an imported proxy that logs nothing while the global section has
+        log targets: the spec's ``global.log`` makes lbgen write ``log global`` in its one
+        defaults section, which would turn this proxy's logging on (its own defaults section
+        has no ``log global``, or one a later defaults section replaced)."""
+        if not self.d.global_.get("log") or any(e.split(" ", 1)[0] == "log" for e in extras):
+            return
+        why = (
+            "no log line is in effect in this proxy, and global.log makes lbgen write "
+            "log global in its defaults"
+        )
+        if not self.d.keep(section, where, "no log", "haproxy", why):
+            self.d.unmapped(section, where, "no log line", why)
 
     def _mapped_proxy_line(self, node: Node) -> bool:
         """Whether a proxy line is read into a spec field (or warned about where it is read)."""
@@ -201,6 +320,7 @@ class _HaproxyImport:
         for t in _FRONTEND_TIMEOUTS:
             fields[t] = duration_text(getattr(frontend.timeouts, t.removeprefix("timeouts.")))
         d.frontends[key] = fields
+        self.frontend_keys[name] = key
         self.imported.append(frontend)
         where = ("frontends", key)
         self._keep_redundant_binds(redundant, where)
@@ -210,6 +330,7 @@ class _HaproxyImport:
             # A listen's backend-only lines went to its pool (see _backend).
             if section.keyword == "frontend" or table.proxy_side(node.words()) != "backend":
                 self._keep(node, where)
+        self._no_log(section, where, frontend.extras)
 
     def _bind_lines(
         self, section: Node, where: tuple[str, ...]
@@ -455,6 +576,7 @@ class _HaproxyImport:
                     self._keep(node, where)
             elif node.keyword == "default-server":
                 self._server_words(node, node.args, where)
+        self._no_log(section, where, backend.extras)
 
     def _servers(self, section: Node, backend: Backend, pool: str) -> dict[str, str]:
         d = self.d
@@ -494,11 +616,10 @@ class _HaproxyImport:
 
     def _written_words(self, section: Node) -> set[str]:
         """Words of the server and default-server lines a backend's servers are built from
-        (its own, and those of defaults sections)."""
+        (its own, and those of the defaults sections it takes)."""
         nodes = [n for n in section.directives() if n.keyword in ("server", "default-server")]
-        for other in self.d.tree.directives():
-            if other.keyword == "defaults":
-                nodes += other.find("default-server")
+        for defaults in self.chains.backends.get(section.args[0], ()):
+            nodes += defaults.find("default-server")
         return {word for node in nodes for word in node.args}
 
     def _server_words(self, node: Node, args: Sequence[str], where: tuple[str, ...]) -> None:
@@ -595,6 +716,59 @@ class _HaproxyImport:
                 duration_text(value) if isinstance(row.codec, table.Duration) else value
             )
         fields["health.timeout"] = duration_text(backend.timeouts.check)
+
+
+class _DefaultsChains:
+    """The defaults sections each proxy takes its settings from, as HAProxy applies them (the
+    manual, section 4: a new defaults section resets what the previous one set): the last
+    defaults section before the proxy, or the named one its ``from`` names, each followed by
+    the chain of its own ``from``. A defaults section without ``from`` starts from HAProxy's
+    built-in state, not from the section before it."""
+
+    def __init__(self, sections: Iterable[Node]) -> None:
+        self.frontends: dict[str, tuple[Node, ...]] = {}
+        """Frontend (and listen) name -> its defaults sections, nearest first."""
+        self.backends: dict[str, tuple[Node, ...]] = {}
+        """Backend (and listen) name -> its defaults sections, nearest first."""
+        self.following: dict[int, Node] = {}
+        """``id()`` of a defaults section -> the next defaults section of the file."""
+        named: dict[str, tuple[Node, ...]] = {}
+        current: tuple[Node, ...] = ()
+        previous: Node | None = None
+        for section in sections:
+            if section.keyword not in _PROXY_SECTIONS:
+                continue
+            name, parent = _section_names(section)
+            inherited = current if parent is None else named.get(parent, ())
+            if section.keyword == "defaults":
+                current = (section, *(() if parent is None else inherited))
+                if name is not None:
+                    named[name] = current
+                if previous is not None:
+                    self.following[id(previous)] = section
+                previous = section
+            elif name is not None:
+                if section.keyword in ("frontend", "listen"):
+                    self.frontends[name] = inherited
+                if section.keyword in ("backend", "listen"):
+                    self.backends[name] = inherited
+
+    def takes(self, side: str, name: str, defaults: Node) -> bool:
+        """Whether the proxy ``name`` of ``side`` (frontend, backend) takes ``defaults``."""
+        chains = self.frontends if side == "frontend" else self.backends
+        # Identity, not equality: two sections with the same lines are still two sections.
+        return any(node is defaults for node in chains.get(name, ()))
+
+
+def _section_names(section: Node) -> tuple[str | None, str | None]:
+    """A proxy or defaults section's name and the defaults section its ``from`` names."""
+    args = list(section.args)
+    parent = None
+    if "from" in args:
+        at = args.index("from")
+        parent = args[at + 1] if at + 1 < len(args) else None
+        args = args[:at]
+    return (args[0] if args else None), parent
 
 
 def _start_unresolved(backend: Backend) -> bool | None:
