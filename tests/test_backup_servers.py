@@ -134,3 +134,42 @@ def test_an_unchecked_pool_warns_that_haproxy_never_uses_its_backup() -> None:
     checked = load_spec(_spec(16443, 16444, (16445, 16446)).encode())
     assert not [d for d in render(checked, "haproxy").diagnostics if "backup" in d.code]
     assert not [d for d in render(spec, "nginx").diagnostics if "backup" in d.code]
+
+
+HAND_WRITTEN = """global
+    log stdout format raw local0
+
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+frontend api
+    bind 127.0.0.1:16443
+    default_backend cp
+
+backend cp
+    option allbackups
+    server m1 127.0.0.1:6443 check
+    server b1 127.0.0.2:6443 check backup
+    server b2 127.0.0.3:6443 check backup
+"""
+
+
+def test_import_leaves_allbackups_to_lbgen_and_names_its_absence() -> None:
+    """A pool with two backups: import does not keep ``option allbackups`` as an extra (lbgen
+    writes it; kept, it would be written twice); a config without it gets a lossy warning, as
+    the imported spec's backups share what its first backup took alone."""
+    from lbgen.importer import import_config
+
+    imported = import_config(HAND_WRITTEN, "haproxy.cfg")
+    assert imported.ok and "allbackups" not in imported.yaml_text
+    rendered = render(load_spec(imported.yaml_text.encode()), "haproxy").text
+    assert rendered.count("option allbackups") == 1
+    assert not [d for d in imported.diagnostics if d.code == "import-lossy"]
+    without = import_config(HAND_WRITTEN.replace("    option allbackups\n", ""), "haproxy.cfg")
+    lossy = [d for d in without.diagnostics if d.code == "import-lossy"]
+    assert any("option allbackups: added" in d.message for d in lossy), lossy

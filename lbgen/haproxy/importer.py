@@ -566,9 +566,12 @@ class _HaproxyImport:
         if "timeouts.queue" not in backend.origins:
             fields["timeouts.queue"] = None  # HAProxy's timeout connect, as the spec leaves it
         server_params(d, key, backend.servers, names)
+        backups = sum(server.backup for server in backend.servers.values())
         for node in section.directives():
             if node.keyword in ("bind", "server"):
                 continue
+            if backups > 1 and node.words() == ("option", "allbackups"):
+                continue  # lbgen writes it for a pool with two or more backups
             if not self._mapped_proxy_line(node):
                 # A listen is a frontend and a backend: a line that works on both sides goes
                 # to both (its frontend's, see _frontend), one of one side only to that side.
