@@ -885,6 +885,9 @@ def test_a_server_keyword_without_its_value_is_an_error_where_haproxy_refuses_it
         *((f"check {option}", "127.0.0.1:6443") for option in (
             "rise 0", "rise 1", "fall 0", "fall 1", "weight 0", "weight 256", "weight 257",
             "inter 0", "inter 1", "inter 500us", "fastinter 0", "downinter 0", "slowstart 0",
+            # HAProxy's largest timer, 2147483647 ms; a microsecond value is rounded up to ms.
+            "inter 2147483647", "inter 2147483648", "slowstart 24d", "slowstart 25d",
+            "inter 2147483647000us", "inter 2147483647001us",
         )),
         ("", "127.0.0.1:65535"), ("", "127.0.0.1:65536"), ("", ":0"), ("", ":1"),
     ],
@@ -895,7 +898,17 @@ def test_a_value_haproxy_refuses_is_an_error(server: str, bind: str) -> None:
     if HAPROXY is not None:
         assert (haproxy_check(text)[0] == 1) is _refused_by_reader(text), haproxy_check(text)
     else:
-        assert _refused_by_reader(text) is (server.endswith((" 0", " 257")) or bind[-1] in "06")
+        refused = (" 0", " 257", " 2147483648", " 25d", "001us")
+        assert _refused_by_reader(text) is (server.endswith(refused) or bind[-1] in "06")
+
+
+@pytest.mark.parametrize("value", ["24d", "25d", "2147483647", "2147483648"])
+def test_a_timeout_past_haproxys_largest_timer_is_an_error(value: str) -> None:
+    text = spelled(tail=f"    timeout server {value}\n")
+    refused = value in ("25d", "2147483648")
+    assert _refused_by_reader(text) is refused
+    if HAPROXY is not None:
+        assert (haproxy_check(text)[0] == 1) is refused, haproxy_check(text)
 
 
 @pytest.mark.parametrize("port", [0, 65535, 65536, 99999])

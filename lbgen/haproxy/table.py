@@ -51,6 +51,17 @@ def stats_refresh_seconds(text: str) -> int | None:
 
 # --- codecs ------------------------------------------------------------------------------------
 
+INT_MAX = 2**31 - 1
+"""HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms
+(~24.8 days) is a "timer overflow" error, and rise/fall above it are refused ("has to be > 0");
+maxconn, maxqueue and retries above it are accepted but silently wrapped."""
+
+
+def timer_overflows(us: int) -> bool:
+    """Whether a time of ``us`` microseconds is past HAProxy's largest timer (in whole ms, which
+    HAProxy rounds up to)."""
+    return -(-us // 1000) > INT_MAX
+
 
 @record
 class Duration:
@@ -73,6 +84,8 @@ class Duration:
             raise Refused(text, self.problem)
         if self.positive and us == 0:
             raise Refused(text, "has to be > 0")
+        if timer_overflows(us):
+            raise Refused(text, f"timer overflow: HAProxy takes at most {INT_MAX} ms (~24.8 days)")
         return us
 
 

@@ -33,10 +33,6 @@ from lbgen.spec.source import Path_
 from lbgen.units import HostPort, format_haproxy_duration
 from lbgen.view import Findings, Verbatim, View, warn_log_host_name
 
-#: HAProxy keeps timers and counters in signed 32-bit integers: a timer above this many ms is a
-#: "timer overflow" error, and rise/fall above it are refused ("has to be > 0"); maxconn, maxqueue
-#: and retries above it are accepted but silently wrapped.
-INT_MAX = 2**31 - 1
 #: The sections the template adds on its own: a frontend of the spec may not take their names.
 GENERATED_FRONTENDS = {"stats_bind": STATS_FRONTEND, "health_bind": HEALTH_FRONTEND}
 
@@ -338,11 +334,11 @@ def _extra_sections(resolved: Resolved, findings: Findings) -> list[tuple[str, l
 
 def _check_duration(us: int | None, where: Path_, what: str, findings: Findings) -> None:
     # HAProxy rounds a microsecond value up to whole milliseconds before comparing.
-    if us is not None and -(-us // 1000) > INT_MAX:
+    if us is not None and table.timer_overflows(us):
         findings.error(
             "haproxy-timer-overflow", where,
             f"{what} {format_haproxy_duration(us)} is too long for HAProxy, which refuses to "
-            f"start with a timer above {INT_MAX} ms (~24.8 days)",
+            f"start with a timer above {table.INT_MAX} ms (~24.8 days)",
         )  # fmt: skip
 
 
@@ -354,10 +350,10 @@ def _own_timeout(row: Directive, us: int | None, findings: Findings) -> str:
 
 
 def _check_count(value: int | None, where: Path_, what: str, findings: Findings) -> None:
-    if value is not None and value > INT_MAX:
+    if value is not None and value > table.INT_MAX:
         findings.error(
             "haproxy-range", where,
-            f"{what} {value} does not fit HAProxy's 32-bit integer (at most {INT_MAX}): it "
+            f"{what} {value} does not fit HAProxy's 32-bit integer (at most {table.INT_MAX}): it "
             "refuses to start or silently wraps the value",
         )  # fmt: skip
 
