@@ -580,19 +580,12 @@ def _invalid(draft: Draft, problem: Diagnostic, filename: str) -> Diagnostic:
     if origin is None:
         message = f"the imported spec does not render: {problem.message}"
         return Diagnostic(Level.ERROR, INVALID, message, file=filename)
-    # About the config, in its words: the directive it wrote, not the spec value read from it
-    # ("balance source (hash $remote_addr consistent)" is the config's "hash ... consistent").
-    message = _SPEC_BALANCE.sub(r"\1", problem.message)
     field_name = next((p for p in reversed(problem.path.split(".")) if not p.isdigit()), "")
     return Diagnostic(
         Level.ERROR, INVALID,
-        f"the imported spec does not render {field_name}: {message}",
+        f"the imported spec does not render {field_name}: {problem.message}",
         file=origin.file or filename, line=origin.line, col=origin.col,
     )  # fmt: skip
-
-
-_SPEC_BALANCE = re.compile(r"\bbalance \S+ \(([^()]+)\)")
-"""A spec balance named with the directive it renders (nginx's view writes both)."""
 
 
 def _config_origin(draft: Draft, path: str) -> Origin | None:

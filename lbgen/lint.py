@@ -97,6 +97,8 @@ class Rule:
     engines: tuple[str, ...]
     summary: str
     check: Check
+    relays: frozenset[str] = frozenset()
+    """Codes of the effective model's problems this rule reports (LB100 leaves them to it)."""
 
 
 # --- which proxies carry API traffic --------------------------------------------------------
@@ -335,11 +337,20 @@ def _comment_col(raw: str) -> int | None:
 def config_problems(ctx: LintContext) -> Iterator[Finding]:
     """Problems found while building the effective model (unknown ``from`` defaults, values
     that are not durations or integers). Its notes (how the engine reads an odd spelling) are
-    not problems: ``import`` and ``diff`` show them."""
+    not problems: ``import`` and ``diff`` show them. A problem a rule of its own reports
+    (:attr:`Rule.relays`) is left to that rule."""
+    relayed = {code for rule in all_rules() for code in rule.relays}
     for diag in ctx.config.diagnostics:
-        if diag.level is Level.NOTE:
+        if diag.level is Level.NOTE or diag.code in relayed:
             continue
         yield Finding(f"[{diag.code}] {diag.message}", diag.file, diag.line, diag.col)
+
+
+def relayed_problems(ctx: LintContext, code: str) -> Iterator[Finding]:
+    """The effective model's problems of ``code``, as findings (see :attr:`Rule.relays`)."""
+    for diag in ctx.config.diagnostics:
+        if diag.code == code:
+            yield Finding(diag.message, diag.file, diag.line, diag.col)
 
 
 # --- the table ---------------------------------------------------------------------------------

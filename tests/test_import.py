@@ -519,9 +519,9 @@ def test_nothing_to_import_is_an_error() -> None:
 
 
 def test_a_config_nginx_itself_refuses_does_not_import() -> None:
-    result = import_file(CONFIGS / "lint" / "LB112-bad.conf")
-    assert not result.ok
-    assert "nginx rejects 'backup' servers" in messages(result)
+    with pytest.raises(SpecError) as caught:
+        import_file(CONFIGS / "lint" / "LB112-bad.conf")
+    assert {d.code for d in caught.value.diagnostics} == {"CONF107"}
 
 
 # --- command line --------------------------------------------------------------------------------

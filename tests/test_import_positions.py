@@ -1,6 +1,7 @@
 """lbgen import: an imported spec that does not render is an error at the config line its
-failing field was read from (``import-invalid``), in the config's words, where nginx itself
-points."""
+failing field was read from (``import-invalid``), in the config's words, where the engine itself
+points. A config the engine refuses outright is the reader's error, at the line the engine names
+(here nginx's "balancing method does not support parameter backup")."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lbgen.cli import app
-from lbgen.diagnostics import Diagnostic, Level
+from lbgen.diagnostics import Diagnostic, Level, SpecError
 from lbgen.importer import INVALID, import_config
+from lbgen.nginx.effective import BACKUP_REFUSED
 from lbgen.runners import LocalRunner
 from tests.engine_check import engine_check
 
@@ -35,6 +37,16 @@ stream {
 }
 """
 FIRST_BACKUP = 5
+#: The same upstream with its method line after the servers: nginx accepts it.
+HASH_AFTER = BACKUP_WITH_HASH.replace("        hash $remote_addr consistent;\n", "").replace(
+    "backup;\n    }", "backup;\n        hash $remote_addr consistent;\n    }"
+)
+#: Every server a backup: the reader takes it, nginx refuses it ("no servers in upstream", at
+#: the upstream's line), and so does the imported spec's rendering.
+ALL_BACKUP = BACKUP_WITH_HASH.replace("        hash $remote_addr consistent;\n", "").replace(
+    "fail_timeout=30s;\n", "fail_timeout=30s backup;\n"
+)
+UPSTREAM_LINE = 2
 
 
 def _invalid(text: str, name: str = "lb.conf") -> list[Diagnostic]:
@@ -43,54 +55,61 @@ def _invalid(text: str, name: str = "lb.conf") -> list[Diagnostic]:
     return [d for d in result.diagnostics if d.code == INVALID]
 
 
-def test_the_error_points_at_each_backup_server() -> None:
-    found = _invalid(BACKUP_WITH_HASH)
-    assert [(d.level, d.file, d.line, d.col) for d in found] == [
-        (Level.ERROR, "lb.conf", FIRST_BACKUP, 9),
-        (Level.ERROR, "lb.conf", FIRST_BACKUP + 1, 9),
-    ]
-    for d in found:
-        # nginx's own directive, not the spec's "balance source".
-        assert d.message == (
-            "the imported spec does not render backup: nginx rejects 'backup' servers with "
-            "hash $remote_addr consistent"
-        )
-        assert "balance source" not in d.message
-
-
-def test_nginx_refuses_the_same_line() -> None:
-    # The oracle: nginx -t names the first backup server's line.
+def _needs_nginx() -> None:
     if not LocalRunner().available("nginx"):
-        pytest.skip("nginx is not installed")
+        pytest.fail("nginx is not installed (scripts/test installs it)")
+
+
+def test_backups_after_a_hash_line_are_the_readers_error_at_each_backup() -> None:
+    with pytest.raises(SpecError) as caught:
+        import_config(BACKUP_WITH_HASH, "lb.conf", "nginx")
+    found = [(d.code, d.line, d.col) for d in caught.value.diagnostics]
+    assert found == [(BACKUP_REFUSED, FIRST_BACKUP, 9), (BACKUP_REFUSED, FIRST_BACKUP + 1, 9)]
+    assert "is backup after 'hash $remote_addr consistent' (line 3)" in (
+        caught.value.diagnostics[0].message
+    )
+
+
+def test_nginx_refuses_the_same_line_and_accepts_the_method_after_the_servers() -> None:
+    """The oracle: nginx -t names the first backup server's line, and takes the same upstream
+    with its method line last, which the reader reads without an error."""
+    _needs_nginx()
     result = engine_check(BACKUP_WITH_HASH, "nginx")
     assert not result.ok
     assert 'does not support parameter "backup"' in result.output
     lines = {int(n) for n in re.findall(r":(\d+)\b", result.output.split("backup", 1)[1])}
     assert FIRST_BACKUP in lines, result.output
-    assert _invalid(BACKUP_WITH_HASH)[0].line == FIRST_BACKUP
+    assert engine_check(HASH_AFTER, "nginx").ok
+    assert not [d for d in import_config(HASH_AFTER, "lb.conf", "nginx").diagnostics
+                if d.code == BACKUP_REFUSED]  # fmt: skip
+
+
+def test_an_imported_spec_that_does_not_render_points_at_the_config() -> None:
+    _needs_nginx()
+    assert "no servers in upstream" in engine_check(ALL_BACKUP, "nginx").output
+    found = _invalid(ALL_BACKUP)
+    assert [(d.level, d.file, d.line, d.col) for d in found] == [
+        (Level.ERROR, "lb.conf", UPSTREAM_LINE, 5)
+    ]
+    assert found[0].message.startswith("the imported spec does not render servers: every server")
 
 
 def test_a_renamed_upstream_is_still_traced() -> None:
     # The spec refuses the name: the pool is found by its servers' addresses.
-    text = BACKUP_WITH_HASH.replace("upstream backend", 'upstream "cp~api"').replace(
+    text = ALL_BACKUP.replace("upstream backend", 'upstream "cp~api"').replace(
         "proxy_pass backend", 'proxy_pass "cp~api"'
     )
-    assert [(d.line, d.col) for d in _invalid(text)] == [(FIRST_BACKUP, 9), (FIRST_BACKUP + 1, 9)]
-
-
-def test_repeated_addresses_are_told_apart() -> None:
-    # nginx allows one address twice; the second entry is the backup.
-    text = BACKUP_WITH_HASH.replace("127.0.0.2:17001", "127.0.0.1:17001")
-    assert [(d.line, d.col) for d in _invalid(text)] == [(FIRST_BACKUP, 9), (FIRST_BACKUP + 1, 9)]
+    assert [(d.line, d.col) for d in _invalid(text)] == [(UPSTREAM_LINE, 5)]
 
 
 def test_the_command_line_shows_file_line_col(tmp_path: Path) -> None:
-    config = tmp_path / "opsnull.conf"
-    config.write_text(BACKUP_WITH_HASH)
+    config = tmp_path / "all-backup.conf"
+    config.write_text(ALL_BACKUP)
     result = CliRunner().invoke(app, ["import", str(config)])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert (
-        f"{config}:{FIRST_BACKUP}:9: error [import-invalid] the imported spec does not render "
-        "backup: nginx rejects 'backup' servers with hash $remote_addr consistent"
-    ) in result.stderr
+    assert f"{config}:{UPSTREAM_LINE}:5: error [import-invalid] the imported spec" in result.stderr
+    config.write_text(BACKUP_WITH_HASH)
+    result = CliRunner().invoke(app, ["import", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:{FIRST_BACKUP}:9: error [{BACKUP_REFUSED}] upstream backend" in result.stderr

@@ -36,6 +36,7 @@ from lbgen.effective.model import (
 )
 from lbgen.nginx.table import (
     METHOD_NAMES,
+    METHODS_WITHOUT_BACKUP,
     PLUS_TABLE,
     BodyExpect,
     Integer,
@@ -279,12 +280,24 @@ class _NginxReader:
         origins: dict[str, Origin] = {}
         servers: dict[str, Server] = {}
         extras: list[Node] = []
+        refuses_backup: Node | None = None
         for node in block.directives():
             key = node.keyword
             if key in METHOD_NAMES and (key != "hash" or node.args):
                 balance, balance_args = _method(node)
                 origins["balance"] = Origin.of(node)
+                refuses_backup = node if key in METHODS_WITHOUT_BACKUP else None
             elif key == "server" and node.args:
+                if refuses_backup is not None and "backup" in node.args[1:]:
+                    # nginx checks at each server line against the method read so far: a method
+                    # line after the servers is accepted (nginx -t).
+                    self.note(
+                        node, BACKUP_REFUSED,
+                        f"upstream {block.args[0]}: server {node.args[0]} is backup after "
+                        f"'{' '.join(refuses_backup.words())}' (line {refuses_backup.line}), "
+                        "which nginx refuses",
+                        Level.ERROR,
+                    )  # fmt: skip
                 server = self._server(node)
                 name = server.name
                 count = 2
@@ -585,6 +598,10 @@ def _server_name(address: str, host: str, port: int | None) -> str:
 def _extras(nodes: Iterable[Node]) -> tuple[str, ...]:
     """Unmodelled directives as text, sorted: nginx applies none of them in written order."""
     return tuple(sorted({" ".join(node.words()) for node in nodes}))
+
+
+BACKUP_REFUSED = "CONF107"
+"""The reader's code for a ``backup`` server nginx refuses after the balancing method line."""
 
 
 def _method(node: Node) -> tuple[str, tuple[str, ...]]:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from lbgen.confparse.tree import word_set
 from lbgen.diagnostics import Level
 from lbgen.effective.model import format_duration
-from lbgen.lint import Finding, LintContext, Rule
+from lbgen.lint import Finding, LintContext, Rule, relayed_problems
+from lbgen.nginx.effective import BACKUP_REFUSED
 
 NGINX_OSS = ("nginx",)
 NGINX_ALL = ("nginx", "nginx-plus")
@@ -36,17 +37,10 @@ def nginx_plus_only(ctx: LintContext) -> Iterator[Finding]:
 
 
 def nginx_backup_with_hash(ctx: LintContext) -> Iterator[Finding]:
-    """``backup`` servers with ``hash`` or ``random``: nginx rejects the config."""
-    for backend in ctx.config.backends.values():
-        if backend.balance not in ("source", "hash", "random"):
-            continue
-        for server in backend.servers.values():
-            if server.backup:
-                yield Finding.at_origin(
-                    server.origins.get("backup"),
-                    f"upstream {backend.name}: server {server.name} is backup",
-                    server.origin,
-                )
+    """``backup`` servers after ``hash`` or ``random``: nginx rejects the config. The reader
+    finds them (``BACKUP_REFUSED``), as nginx does, line by line: a method line after the
+    servers is accepted."""
+    return relayed_problems(ctx, BACKUP_REFUSED)
 
 
 def nginx_weight_zero(ctx: LintContext) -> Iterator[Finding]:
@@ -129,8 +123,8 @@ RULES: tuple[Rule, ...] = (
          "nginx OSS refuses to start with NGINX Plus-only features",
          nginx_plus_only),
     Rule("LB112", "nginx-backup-with-hash", Level.ERROR, NGINX_ALL,
-         "nginx rejects backup servers with hash and random balancing",
-         nginx_backup_with_hash),
+         "nginx rejects backup servers after a hash or random balancing line",
+         nginx_backup_with_hash, relays=frozenset({BACKUP_REFUSED})),
     Rule("LB113", "nginx-weight-zero", Level.ERROR, NGINX_ALL,
          "nginx requires weight >= 1; mark the server 'down' instead",
          nginx_weight_zero),

@@ -159,6 +159,9 @@ BALANCE_METHODS: Mapping[str, tuple[str, ...]] = {
 WEIGHTED_RANDOM = ("random",)
 #: Balances that hash or pick at random: nginx refuses ``backup`` servers with them.
 HASHING_BALANCES = frozenset({"source", "random"})
+#: Balancing method directives after which nginx refuses a ``backup`` server ("balancing
+#: method does not support parameter backup"; nginx -t, 1.22).
+METHODS_WITHOUT_BACKUP = frozenset({"hash", "random"})
 
 
 @record
