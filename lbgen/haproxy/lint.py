@@ -284,41 +284,6 @@ def plain_http_check(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-_LATEST = (3, 2)
-"""The newest HAProxy release this table knows; assumed when no version is known."""
-
-_REMOVED: Mapping[str, tuple[tuple[int, int], str]] = {
-    "nbproc": ((2, 5), "threads are used instead (nbthread)"),
-    "tune.chksize": ((2, 5), "tune.bufsize is used instead"),
-    "bind-process": ((2, 7), "threads replace processes; use thread groups"),
-    "tune.ssl.capture-cipherlist-size": ((2, 7), "use tune.ssl.capture-buffer-size"),
-    "monitor-net": ((2, 4), "use 'http-request return status 200 if { src NET }'"),
-    "block": ((2, 1), "use 'http-request deny'"),
-    "redispatch": ((2, 1), "use 'option redispatch'"),
-    "clitimeout": ((2, 1), "use 'timeout client'"),
-    "contimeout": ((2, 1), "use 'timeout connect'"),
-    "srvtimeout": ((2, 1), "use 'timeout server'"),
-    "option forceclose": ((2, 0), "remove it (or 'option httpclose')"),
-    "bind ... process": ((2, 7), "threads replace processes; remove it"),
-}
-"""Keywords HAProxy no longer accepts: (first release that refuses to start, the way out).
-Checked against haproxy 2.6's own messages (``haproxy -c``: "not supported any more since
-HAProxy 2.5", "will be removed in version 2.7")."""
-_REQ_RSP = re.compile(r"^(req|rsp)i?(add|rep|del|allow|deny|pass|tarpit|setbe)$")
-
-
-def _removed_keyword(node: Node) -> str | None:
-    if node.keyword in _REMOVED:
-        return node.keyword
-    if node.keyword == "option" and node.args and f"option {node.args[0]}" in _REMOVED:
-        return f"option {node.args[0]}"
-    if node.keyword == "bind" and "process" in node.args[1:]:
-        return "bind ... process"
-    if _REQ_RSP.match(node.keyword):
-        return node.keyword
-    return None
-
-
 @cache
 def local_haproxy_version() -> tuple[int, int] | None:
     """The (major, minor) of the ``haproxy`` on PATH, None when there is none."""
@@ -343,7 +308,7 @@ def removed_keyword(ctx: LintContext) -> Iterator[Finding]:
     hits: list[tuple[Node, str]] = []
     for section in ctx.tree.directives():
         for node in section.directives():
-            if (what := _removed_keyword(node)) is not None:
+            if (what := table.removed_keyword(node.words())) is not None:
                 hits.append((node, what))
     if not hits:
         return
@@ -351,9 +316,9 @@ def removed_keyword(ctx: LintContext) -> Iterator[Finding]:
     if version is None:
         version, source = local_haproxy_version(), "the local haproxy"
     if version is None:
-        version, source = _LATEST, "assumed: no --engine-version and no local haproxy"
+        version, source = table.NEWEST_KNOWN, "assumed: no --engine-version and no local haproxy"
     for node, what in hits:
-        since, instead = _REMOVED.get(what, ((2, 1), "use the http-request/http-response rules"))
+        since, instead = table.removed_since(what)
         if version >= since:
             yield Finding.at(
                 node,

@@ -479,6 +479,57 @@ IGNORED: tuple[Ignored, ...] = (
 """What HAProxy ignores where; the tcp rows apply before the no-log rows (a tcp frontend's
 ``option httplog`` becomes ``option tcplog``, which no log target then makes moot)."""
 
+# --- keywords HAProxy removed ----------------------------------------------------------------
+
+NEWEST_KNOWN = (3, 2)
+"""The newest HAProxy release :data:`REMOVED` knows; assumed when no version is known."""
+
+OLDEST_TARGET = (2, 4)
+"""The oldest HAProxy lbgen writes configs for: a keyword it no longer accepts is refused by
+every HAProxy a config read here is meant for."""
+
+REMOVED: Mapping[str, tuple[tuple[int, int], str]] = {
+    "nbproc": ((2, 5), "threads are used instead (nbthread)"),
+    "tune.chksize": ((2, 5), "tune.bufsize is used instead"),
+    "bind-process": ((2, 7), "threads replace processes; use thread groups"),
+    "tune.ssl.capture-cipherlist-size": ((2, 7), "use tune.ssl.capture-buffer-size"),
+    "monitor-net": ((2, 4), "use 'http-request return status 200 if { src NET }'"),
+    "block": ((2, 1), "use 'http-request deny'"),
+    "redispatch": ((2, 1), "use 'option redispatch'"),
+    "clitimeout": ((2, 1), "use 'timeout client'"),
+    "contimeout": ((2, 1), "use 'timeout connect'"),
+    "srvtimeout": ((2, 1), "use 'timeout server'"),
+    "option forceclose": ((2, 0), "remove it (or 'option httpclose')"),
+    "bind ... process": ((2, 7), "threads replace processes; remove it"),
+}
+"""Keywords HAProxy no longer accepts: (first release that refuses to start, the way out).
+Checked against haproxy 2.6's own messages (``haproxy -c``: "not supported any more since
+HAProxy 2.5", "will be removed in version 2.7")."""
+_REQ_RSP = re.compile(r"^(req|rsp)i?(add|rep|del|allow|deny|pass|tarpit|setbe)$")
+_REQ_RSP_REMOVED = ((2, 1), "use the http-request/http-response rules")
+
+
+def removed_keyword(words: tuple[str, ...]) -> str | None:
+    """The :data:`REMOVED` entry a directive (its words) is, or None (``reqadd`` and the other
+    ``req*``/``rsp*`` keywords are themselves)."""
+    keyword, args = words[0], words[1:]
+    if keyword in REMOVED:
+        return keyword
+    if keyword == "option" and args and f"option {args[0]}" in REMOVED:
+        return f"option {args[0]}"
+    if keyword == "bind" and "process" in args[1:]:
+        return "bind ... process"
+    if _REQ_RSP.match(keyword):
+        return keyword
+    return None
+
+
+def removed_since(what: str) -> tuple[tuple[int, int], str]:
+    """(the first release that refuses ``what``, the way out), ``what`` as
+    :func:`removed_keyword` names it."""
+    return REMOVED.get(what, _REQ_RSP_REMOVED)
+
+
 # --- which side of a proxy a keyword works on -----------------------------------------------
 
 FRONTEND_ONLY: frozenset[str] = frozenset(
