@@ -49,7 +49,8 @@ _HOST = st.one_of(
     st.ip_addresses(v=6).map(lambda ip: f"[{ip.compressed}]"),
 )
 _STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
-    Duration: st.integers(min_value=0, max_value=10**15),
+    # Up to HAProxy's largest timer (the codec refuses a longer one, as HAProxy does).
+    Duration: st.integers(min_value=0, max_value=haproxy_table.INT_MAX * 1000),
     Count: st.integers(min_value=0, max_value=2**31 - 1),
     Word: _WORD,
     Expect: st.lists(st.integers(100, 599), min_size=1, max_size=6, unique=True).map(
@@ -97,7 +98,7 @@ def test_parse_inverts_render(row: Directive, data: st.DataObject) -> None:
 def _values(codec: Any) -> st.SearchStrategy[Any]:
     """Values in the codec's domain: its type's strategy, within the bounds it sets."""
     if isinstance(codec, Duration) and codec.positive:
-        return st.integers(min_value=1, max_value=10**15)
+        return st.integers(min_value=1, max_value=haproxy_table.INT_MAX * 1000)
     if isinstance(codec, Count):
         low = 0 if codec.minimum is None else codec.minimum
         high = 2**31 - 1 if codec.maximum is None else codec.maximum
