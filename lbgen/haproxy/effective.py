@@ -6,9 +6,10 @@ Inheritance as HAProxy applies it: ``defaults`` sections (named, ``from``, the r
 ``inter``). Which server and proxy keywords carry which model attribute, how their values read
 and what HAProxy assumes when they are absent come from the directive table
 (:mod:`lbgen.haproxy.table`); bare numbers are milliseconds (``10s`` == ``10000`` ==
-``10000ms``). A ``connect ssl`` check rule counts as ``check-ssl`` on the servers, and
+``10000ms``). A ``connect ssl`` check rule counts as ``check-ssl`` on the servers, the SNI a
+check sends is the pool's whether a ``connect`` rule or the servers' ``check-sni`` says it, and
 settings that cannot take effect are left out (check timing of unchecked servers, ``timeout
-check`` of a backend that checks nothing).
+check`` of a backend that checks nothing, a ``check-sni`` that no check step sends).
 """
 
 from __future__ import annotations
@@ -508,19 +509,14 @@ class _HaproxyReader:
         in_effect = self._in_effect(state)
         settings = in_effect.settings
         servers: dict[str, Server] = {}
-        ssl_rule = _connect_ssl_rule(state)
+        connect = _Connect.of(state)
         for node in section.find("server"):
             if len(node.args) < 2:
                 self.note(node, "CONF104", "server needs a name and an address", Level.ERROR)
                 continue
             params = state.default_server.copy()
             self._server_params(params, node.args[2:], node)
-            if ssl_rule is not None and params.values.get("check"):
-                # "http-check/tcp-check connect ssl" makes the check speak TLS whatever the
-                # server line says: the same effect as "check-ssl", so the same model.
-                params.values["check_ssl"] = True
-                params.origins.setdefault("check_ssl", Origin.of(ssl_rule))
-            server = _haproxy_server(node, params, globals_)
+            server = _haproxy_server(node, params, globals_, connect)
             if server.port is not None and server.port > table.PORT_MAX:
                 self.note(node, "CONF104", f"server {server.name}: invalid port {server.port} "
                           f"(HAProxy takes 0 to {table.PORT_MAX})", Level.ERROR)  # fmt: skip
@@ -540,7 +536,8 @@ class _HaproxyReader:
             # "timeout queue": "if unspecified, the same value as the backend's connection
             # timeout ('timeout connect') is used" (the manual).
             timeouts = replace(timeouts, queue=timeouts.connect)
-        health = _haproxy_health(state, servers)
+        health = _haproxy_health(state, servers, connect)
+        health, servers = _fold_check_sni(health, servers, connect)
         if health.check == "none":
             # "timeout check" of a backend that checks no server means nothing (like the check
             # timing of an unchecked server): two configs differing only there are equivalent.
@@ -808,15 +805,62 @@ def _active_rules(state: _Proxy) -> list[Node]:
     return {"httpchk": state.http_check, "tcp-check": state.tcp_check}.get(option_name, [])
 
 
-def _connect_ssl_rule(state: _Proxy) -> Node | None:
-    """The first ``connect`` rule of the active check rules when it says ``ssl``."""
-    for node in _active_rules(state):
-        if node.args and node.args[0] == "connect":
-            return node if "ssl" in node.args[1:] else None
-    return None
+@dataclass(frozen=True)
+class _Connect:
+    """How a backend's checks open their connection, as HAProxy 2.6 decides it per ``connect``
+    step (``tcpcheck_eval_connect``; each rule confirmed on the real engine by
+    tests/test_haproxy_check_sni.py).
+
+    Without a ``connect`` rule HAProxy runs an implicit ``connect default``. A step with
+    ``default`` uses the server line's check settings: TLS (``check-ssl``, or ``ssl`` when no
+    ``port``/``addr`` sends the checks elsewhere) and ``check-sni``. A step without it uses
+    only its own words: TLS only with ``ssl``, SNI only with ``sni``, and the servers'
+    ``check-ssl``/``check-sni`` do nothing for it (the manual: "Use default options of the
+    server line to do the health checks").
+    """
+
+    rule: Node | None = None
+    """The first ``connect`` rule of the active check rules; None for the implicit one."""
+    later_default: bool = False
+    """Whether a later ``connect`` step says ``default`` (it reads the server's check-sni)."""
+
+    @classmethod
+    def of(cls, state: _Proxy) -> _Connect:
+        """The connect steps of ``state``'s active check rules."""
+        rules = [n for n in _active_rules(state) if n.args[:1] == ("connect",)]
+        if not rules:
+            return cls()
+        later = any("default" in n.args[1:] for n in rules[1:])
+        return cls(rules[0], later)
+
+    @property
+    def default(self) -> bool:
+        """Whether the first step uses the server line's check settings."""
+        return self.rule is None or "default" in self.rule.args[1:]
+
+    @property
+    def ssl(self) -> bool:
+        """Whether the first step says ``ssl`` itself."""
+        return self.rule is not None and "ssl" in self.rule.args[1:]
+
+    @property
+    def sni(self) -> str | None:
+        """The first step's own ``sni``."""
+        return None if self.rule is None else _after(self.rule.args[1:], "sni")
+
+    def tls(self, server_tls: bool) -> bool:
+        """Whether the first step speaks TLS to a server whose own check settings say
+        ``server_tls`` (``check-ssl``, or ``ssl`` inherited)."""
+        return self.ssl or (self.default and server_tls)
 
 
-def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, str]) -> Server:
+def _haproxy_server(
+    node: Node, params: _ServerParams, globals_: Mapping[str, str], connect: _Connect
+) -> Server:
+    """One server after inheritance and HAProxy's defaults. Its ``check_ssl`` says whether the
+    server line (or a ``connect ssl`` rule) sets TLS up for its checks, its ``check_sni`` the
+    server's own check-sni where a check step sends it (:func:`_fold_check_sni` moves one the
+    servers share to the pool)."""
     name, address = node.args[0], node.args[1]
     host, port = split_host_port(without_family(address))
     values = dict(params.values)
@@ -838,14 +882,37 @@ def _haproxy_server(node: Node, params: _ServerParams, globals_: Mapping[str, st
         # configs differing only there compare equal.
         for key in ("inter", "fastinter", "downinter", "rise", "fall"):
             values.pop(key, None)
-    if values.get("check_port") is not None and values["check_port"] == port:
-        values.pop("check_port")  # checks go to the server's own port anyway (the manual)
-    if values.get("ssl") and "check_ssl" not in values and values.get("check_port") is None:
-        # An "ssl" server's checks speak TLS too unless they go to another port (the rule
-        # _haproxy_health applies): "ssl" and "ssl check-ssl" are one server.
+    if (
+        values.get("ssl")
+        and "check_ssl" not in values
+        and values.get("check_port") is None
+        and values.get("check_addr") is None
+    ):
+        # An "ssl" server's checks speak TLS too unless a "port" or "addr" is set, even a
+        # "port" equal to the server's own (HAProxy asks whether one is set, not where it
+        # points): "ssl" and "ssl check-ssl" are one server, "ssl port <its port>" is not.
         values["check_ssl"] = True
         if "ssl" in origins:
             origins["check_ssl"] = origins["ssl"]
+    own_tls = bool(values.get("check_ssl"))
+    if checked and connect.ssl:
+        # "http-check/tcp-check connect ssl" makes the check speak TLS whatever the server
+        # line says: the same effect as "check-ssl", so the same model.
+        assert connect.rule is not None
+        values["check_ssl"] = True
+        origins.setdefault("check_ssl", Origin.of(connect.rule))
+    # A connect step without "ssl" or "default" opens a plain connection whatever check-ssl
+    # says; check_ssl stays as the server line has it all the same: HAProxy still sets TLS up
+    # for such a server and refuses to start without "verify none" or a CA (lint's LB109).
+    if values.get("check_port") is not None and values["check_port"] == port:
+        values.pop("check_port")  # checks go to the server's own port anyway (the manual)
+    # The server's check-sni counts only where a connect step reads the server line, says no
+    # "sni" of its own and speaks TLS; the server's "sni" is for traffic only (the manual,
+    # "check").
+    first_reads = connect.default and connect.sni is None and connect.tls(own_tls)
+    reads_sni = first_reads or (connect.later_default and own_tls)
+    if not (checked and reads_sni):
+        values.pop("check_sni", None)
     if values.get("ssl") or values.get("check_ssl"):
         if values.get("verify") is None:
             values["verify"] = globals_.get("ssl-server-verify", "required")
@@ -877,7 +944,7 @@ def _expect_codes(args: Sequence[str]) -> tuple[tuple[int, ...] | None, str | No
         return None, text
 
 
-def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
+def _haproxy_health(state: _Proxy, servers: Mapping[str, Server], connect: _Connect) -> Health:
     checked = [s for s in servers.values() if s.check]
     if not checked:
         return Health()
@@ -887,8 +954,6 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
     expect: tuple[int, ...] | None = None
     expect_raw: str | None = None
     expect_body: str | None = None
-    connect_ssl = False
-    sni: str | None = None
     port: int | None = None
     if state.checks:
         option, option_args, _ = state.checks[-1]
@@ -910,8 +975,6 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
         if verb == "connect" and not seen_connect:
             seen_connect = True
             opts = words[1:]
-            connect_ssl = "ssl" in opts
-            sni = _after(opts, "sni")
             port = parse_int(_after(opts, "port") or "")
             left = [w for w in opts if w not in ("ssl", "default")]
             for key in ("sni", "port"):
@@ -943,12 +1006,11 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
             rules.append(" ".join(words))
     if kind == "http" and version is None:
         version = table.HTTP_CHECK_VERSION  # what HAProxy sends when no version is given
-    ssl = connect_ssl or all(s.check_ssl or (s.ssl and s.check_port is None) for s in checked)
+    ssl = all(connect.tls(s.check_ssl) for s in checked)
     if kind == "http" and ssl:
         kind = "https"
     elif kind == "tcp" and ssl:
         kind = "tls"
-    snis = {s.check_sni for s in checked}
     certs = {s.crt for s in checked}
     return Health(
         check=kind,
@@ -958,11 +1020,35 @@ def _haproxy_health(state: _Proxy, servers: Mapping[str, Server]) -> Health:
         expect=expect,
         expect_raw=expect_raw,
         expect_body=expect_body,
-        sni=sni or (snis.pop() if len(snis) == 1 else None),
         client_cert=certs.pop() if len(certs) == 1 else None,
         port=port,
         rules=tuple(rules),
     )
+
+
+def _fold_check_sni(
+    health: Health, servers: dict[str, Server], connect: _Connect
+) -> tuple[Health, dict[str, Server]]:
+    """``health`` with the SNI its first check step sends, and ``servers`` without the
+    check-sni that says it (its origin stays: the reader did read it).
+
+    ``tcp-check connect ssl sni X`` (what lbgen renders for ``check: tls``) and ``check-ssl
+    check-sni X`` on every server under the implicit ``connect default`` send the same SNI, so
+    they are one model: the SNI on the pool. A step's own ``sni`` wins; a step without
+    ``default`` sends the servers' check-sni never (_haproxy_server has dropped it then); a
+    check-sni that differs between the checked servers stays on each of them."""
+    checked = [s for s in servers.values() if s.check]
+    if not checked or not all(connect.tls(s.check_ssl) for s in checked):
+        return health, servers
+    if connect.sni is not None:
+        return replace(health, sni=connect.sni), servers
+    if not connect.default:
+        return health, servers
+    snis = {s.check_sni for s in checked}
+    if len(snis) != 1 or None in snis:
+        return health, servers
+    folded = {name: replace(server, check_sni=None) for name, server in servers.items()}
+    return replace(health, sni=snis.pop()), folded
 
 
 def _after(words: Sequence[str], key: str) -> str | None:
