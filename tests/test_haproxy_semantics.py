@@ -1008,3 +1008,41 @@ def test_a_dns_servers_own_resolvers_and_init_addr_count(
     if HAPROXY is not None:
         status, output = haproxy_check(rendered.text)
         assert status != 1, output
+
+
+#: One line of each removed keyword, and the section it was written in.
+_REMOVED_LINES = {
+    "clitimeout": ("defaults", "clitimeout 50000"),
+    "contimeout": ("defaults", "contimeout 5000"),
+    "srvtimeout": ("defaults", "srvtimeout 50000"),
+    "redispatch": ("backend", "redispatch"),
+    "block": ("frontend", "block if TRUE"),
+    "monitor-net": ("frontend", "monitor-net 192.0.2.0/24"),
+    "option forceclose": ("defaults", "option forceclose"),
+    "reqadd": ("frontend", r"reqadd X-Forwarded-Proto:\ https"),
+    "nbproc": ("global", "nbproc 1"),
+    "tune.chksize": ("global", "tune.chksize 32768"),
+    "bind-process": ("frontend", "bind-process 1"),
+}
+
+
+def _with_line(section: str, line: str) -> str:
+    text = spelled()
+    header = {"global": "global\n", "defaults": "defaults\n", "frontend": "frontend f\n",
+              "backend": "backend b\n"}[section]  # fmt: skip
+    return text.replace(header, f"{header}    {line}\n", 1)
+
+
+@pytest.mark.parametrize("what", sorted(_REMOVED_LINES))
+def test_a_keyword_every_target_refuses_is_an_error(what: str) -> None:
+    """Keywords removed in HAProxy 2.4 or before (the oldest lbgen writes for): the reader's
+    error at the line, and ``haproxy -c`` refuses them. Later removals (``nbproc``,
+    ``bind-process``) depend on the version that runs the config: only lint judges them."""
+    section, line = _REMOVED_LINES[what]
+    text = _with_line(section, line)
+    assert table.removed_keyword(tuple(line.split())) == what
+    since, _ = table.removed_since(what)
+    refused = since <= table.OLDEST_TARGET
+    assert _refused_by_reader(text) is refused
+    if refused and HAPROXY is not None:
+        assert haproxy_check(text)[0] == 1, haproxy_check(text)

@@ -150,6 +150,10 @@ class _InEffect:
     ignored_nodes: list[Node] = field(default_factory=list)
 
 
+REMOVED_KEYWORD = "CONF108"
+"""The reader's code for a keyword HAProxy no longer accepts (lint reports it as LB120)."""
+
+
 class _HaproxyReader:
     """Builds a :class:`Config` from an HAProxy tree."""
 
@@ -165,7 +169,28 @@ class _HaproxyReader:
             Diagnostic(level, code, message, file=node.file, line=node.line, col=node.col)
         )
 
+    def _removed_keywords(self) -> None:
+        """An error at each keyword every HAProxy lbgen writes for refuses to start with
+        (removed in :data:`~lbgen.haproxy.table.OLDEST_TARGET` or before: ``clitimeout``,
+        ``reqadd``, ...). Later removals depend on the version that runs the config: lint's
+        LB120 judges those, with ``--engine-version``."""
+        for section in self.tree.directives():
+            for node in section.directives():
+                what = table.removed_keyword(node.words())
+                if what is None:
+                    continue
+                since, instead = table.removed_since(what)
+                if since <= table.OLDEST_TARGET:
+                    self.note(
+                        node, REMOVED_KEYWORD,
+                        f"'{what}' was removed in HAProxy {since[0]}.{since[1]}: HAProxy "
+                        f"{table.OLDEST_TARGET[0]}.{table.OLDEST_TARGET[1]} and newer refuse "
+                        f"to start; {instead}",
+                        Level.ERROR,
+                    )  # fmt: skip
+
     def read(self) -> Config:
+        self._removed_keywords()
         named: dict[str, _Proxy] = {}
         current = _Proxy()  # HAProxy's built-in state before any defaults section
         frontends: dict[str, Frontend] = {}

@@ -12,7 +12,7 @@ from lbgen.confparse.tree import Node
 from lbgen.diagnostics import Level
 from lbgen.effective.model import Backend, Origin, format_duration
 from lbgen.haproxy import table
-from lbgen.haproxy.effective import CHECK_OPTIONS
+from lbgen.haproxy.effective import CHECK_OPTIONS, REMOVED_KEYWORD
 from lbgen.haproxy.syntax import PROXY_SECTIONS
 from lbgen.lint import API_SERVER_PORTS, Finding, LintContext, Rule, api_path
 
@@ -366,7 +366,7 @@ RULES: tuple[Rule, ...] = (
          api_in_http_mode),
     Rule("LB120", "removed-keyword", Level.ERROR, HAPROXY,
          "a keyword this HAProxy version no longer accepts",
-         removed_keyword),
+         removed_keyword, relays=frozenset({REMOVED_KEYWORD})),
     Rule("LB122", "plain-http-check-to-tls", Level.ERROR, HAPROXY,
          "an HTTP check without check-ssl on the API server's TLS port fails on every server "
          "(it answers 400): HAProxy takes them all out; add check-ssl verify none",
