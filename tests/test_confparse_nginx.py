@@ -323,3 +323,17 @@ def test_an_haproxy_file_read_as_nginx_gets_a_message() -> None:
         parse_config_file(path, engine="nginx")
     messages = [d.message for d in caught.value.diagnostics]
     assert messages and all(m.strip() for m in messages)
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(64, False), (65, True), (100_000, True)])
+def test_blocks_nested_past_the_limit_are_an_error_at_their_line(depth: int, refused: bool) -> None:
+    """crossplane's parser recurses once per block and gave up at Python's recursion limit with
+    no position; the reader refuses the 65th level at its own line first."""
+    text = "x {\n" * depth + "}\n" * depth
+    try:
+        parse_nginx(text, "deep.conf")
+        errors: list[tuple[str, int | None]] = []
+    except SpecError as exc:
+        errors = [(d.message, d.line) for d in exc.diagnostics]
+    deep = [e for e in errors if "nested deeper" in e[0]]
+    assert deep == ([("blocks nested deeper than 64 levels", 65)] if refused else [])

@@ -84,6 +84,10 @@ class _Reader:
             temp = os.path.join(tmp, "nginx.conf")
             with open(temp, "w", encoding="utf-8") as handle:
                 handle.write(text)
+            too_deep = _nesting_error(temp, filename)
+            if too_deep is not None:
+                self.errors.append(too_deep)
+                return ()
             # check_ctx=False: crossplane would check this file from the main context (and drop
             # what it refuses); _check_context checks each statement in its real context.
             payload: dict[str, Any] = crossplane.parse(
@@ -271,6 +275,37 @@ def _col(raw: str | None, word: str) -> int | None:
         return None
     index = raw.find(word)
     return index + 1 if index >= 0 else None
+
+
+#: Blocks nested deeper than this are refused before crossplane, whose parser recurses once per
+#: block and would give up at Python's recursion limit without a position. nginx configs nest a
+#: handful of levels (http, server, location, if); the spec's own limit is the same.
+MAX_NESTING = 64
+
+
+def _nesting_error(path: str, filename: str) -> ParseError | None:
+    """An error at the first ``{`` that opens a block deeper than :data:`MAX_NESTING`, or None
+    (crossplane's lexer, which does not recurse, finds the braces outside quotes)."""
+    from crossplane.errors import NgxParserBaseException
+    from crossplane.lexer import lex
+
+    depth = 0
+    try:
+        for token, line, quoted in lex(path):
+            if quoted:
+                continue
+            if token == "{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    return ParseError(
+                        f"blocks nested deeper than {MAX_NESTING} levels", file=filename,
+                        line=line, code=CODE_SYNTAX,
+                    )  # fmt: skip
+            elif token == "}":
+                depth -= 1
+    except NgxParserBaseException:
+        return None  # crossplane's parse reports the same problem, with its position
+    return None
 
 
 def parse_nginx(text: str, filename: str = "nginx.conf") -> ConfigTree:
