@@ -40,6 +40,7 @@ from lbgen.effective.model import (
     parse_int,
     split_host_port,
 )
+from lbgen.frozen import record
 from lbgen.haproxy import table
 
 _S = 1_000_000
@@ -830,7 +831,7 @@ def _active_rules(state: _Proxy) -> list[Node]:
     return {"httpchk": state.http_check, "tcp-check": state.tcp_check}.get(option_name, [])
 
 
-@dataclass(frozen=True)
+@record
 class _Connect:
     """How a backend's checks open their connection, as HAProxy 2.6 decides it per ``connect``
     step (``tcpcheck_eval_connect``; each rule confirmed on the real engine by
