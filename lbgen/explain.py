@@ -3,10 +3,11 @@
 The translation itself is the mapping. Each field is *probed*: the spec is rendered again with that
 one field changed (to ``null``, and to another valid value) at the innermost level where it
 applies (the server, the pool, the frontend), and the lines that differ from the real rendering
-are what the field produced. A field whose probes change nothing was dropped, and the
-translation's own diagnostics say why. So explain cannot drift from the renderer: there is no
-second copy of DESIGN §2's table to keep in sync, and a new mapping in a target view shows up
-here without touching this module.
+are what the field produced (a pool's or frontend's field is probed in the spec cut down to its
+pool, so that explaining grows linearly with the spec: see "probing" below). A field whose
+probes change nothing was dropped, and the translation's own diagnostics say why. So explain
+cannot drift from the renderer: there is no second copy of DESIGN §2's table to keep in sync,
+and a new mapping in a target view shows up here without touching this module.
 
 Three outcomes per field:
 
@@ -24,6 +25,7 @@ import copy
 import ipaddress
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -360,26 +362,54 @@ def _other_port(text: str) -> str:
 
 
 # --- probing -----------------------------------------------------------------------------------
+#
+# Probing the whole spec for every field costs a whole rendering (and a diff of the whole text) per
+# probe: time grows with the square of the spec. A field of a pool or of a frontend is therefore
+# probed in a *scope*: the spec cut down to that pool and the frontends sending to it (global,
+# defaults and vip kept), whose rendering is an excerpt of the whole one. A probe then costs the
+# size of its pool, and the whole explanation grows linearly with the spec.
+#
+# What lets a scope stand for the whole spec: the views translate each pool and frontend on its
+# own, and what one says about another goes through names (which no probe changes) and through
+# listening ports (nginx makes a dual-stack ``[::]:port`` IPv6-only beside an IPv4 address on its
+# port). So a scope also holds the frontends that listen on its frontends' ports, and a bind's
+# scope those on the neighbouring ports, where its probe moves it. A scope whose own rendering is
+# not an excerpt of the whole one (an engine that suffixes a clashing name, say) is not used, nor
+# is a probe's verdict when it meets an error outside the scope (another pool may already have
+# it in the whole spec, or it counts what the scope lacks): the field is then probed on the
+# whole spec, as every field of ``global``, ``defaults`` and keepalived's is. The diff of a probe
+# runs between the common head and tail of the two renderings, where a probe of the whole spec
+# finds its change too, so the lines credited are the same.
 
 
-def _set(data: dict[str, Any], path: Path_, value: Any) -> None:
-    """Set ``path`` in the spec's plain data, creating blocks the spec left out."""
-    node: Any = data
+def _with(data: dict[str, Any], path: Path_, value: Any) -> dict[str, Any]:
+    """A copy of the spec's plain data with ``path`` set to ``value``, creating blocks the spec
+    left out. Only the containers along ``path`` are copied: the rest is shared with ``data``,
+    which stays as it was (a deep copy of a large spec per probe would cost its size)."""
+    out = dict(data)
+    node: Any = out
     for index, part in enumerate(path[:-1]):
         child = node[part] if isinstance(part, int) else node.get(part)
         if child is None:
             child = {}
         elif isinstance(child, str) and path[index - 1] == "servers":
             child = {"address": child}  # a "host:port" shorthand server
+        else:
+            child = list(child) if isinstance(child, list) else dict(child)
         node[part] = child
         node = child
     node[path[-1]] = value
+    return out
 
 
 @dataclass
 class _Effect:
-    """Baseline line index -> changed token indices (``None``: the whole line)."""
+    """Line index of ``base`` -> changed token indices (``None``: the whole line).
 
+    ``base`` is the rendering the probes were compared with: the whole config, or a scope's
+    excerpt of it (in the same order, so the fragments come out alike)."""
+
+    base: list[str] = field(default_factory=list)
     lines: dict[int, set[int] | None] = field(default_factory=dict)
     influenced: bool = False
 
@@ -395,6 +425,27 @@ class _Effect:
         current.update(tokens)
 
 
+@dataclass
+class _Scope:
+    """A spec (whole, or cut down to some pools and frontends) and its rendering."""
+
+    data: dict[str, Any]
+    lines: list[str]
+    errors: set[tuple[str, str]]
+    owners: tuple[str, ...] | None = None
+    """Dotted paths of the objects it holds, whose errors it can judge; None: the whole spec."""
+
+    def owns(self, path: str) -> bool:
+        """Whether an error at ``path`` concerns an object of this scope only."""
+        if self.owners is None:
+            return True
+        return any(path == o or path.startswith((o + ".", o + "[")) for o in self.owners)
+
+
+class _Unsure(Exception):
+    """A probe in a scope met an error the scope cannot judge: probe on the whole spec."""
+
+
 class _Prober:
     """Renders the spec with one field changed and compares the text with the real one."""
 
@@ -407,7 +458,25 @@ class _Prober:
         self.priorities = priorities(spec.vip) if spec.vip is not None else []
         # One Jinja environment for every probe: the templates compile once.
         self.environment = make_environment()
-        self.base, self.base_errors = self._render(resolve_spec(spec, self.loaded))
+        resolved = resolve_spec(spec, self.loaded)
+        base, errors = self._render(resolved)
+        self.whole = _Scope(self.data, base, errors)
+        self.scopes: dict[tuple[str, bool], _Scope] = {}
+        # Spec order of the frontends and pools (a scope keeps it), and who listens on each port.
+        self.frontend_order = {name: i for i, name in enumerate(spec.frontends)}
+        self.pool_order = {name: i for i, name in enumerate(spec.pools)}
+        self.pool_of = {fe.name: fe.pool for fe in resolved.frontends}
+        self.frontends_of: dict[str, list[str]] = {}
+        self.ports: dict[str, set[int]] = {}
+        self.on_port: dict[int, list[str]] = {}
+        for fe in resolved.frontends:
+            self.frontends_of.setdefault(fe.pool, []).append(fe.name)
+            self.ports[fe.name] = {bind.address.port for bind in fe.binds}
+            for port in self.ports[fe.name]:
+                self.on_port.setdefault(port, []).append(fe.name)
+        self.at: dict[str, list[int]] = {}  # line text -> its indices in the whole rendering
+        for index, line in enumerate(base):
+            self.at.setdefault(line, []).append(index)
 
     def _render(
         self, resolved: Resolved, options: dict[str, Any] | None = None
@@ -419,11 +488,79 @@ class _Prober:
         lines = template.render({**view.context, "header": []}).splitlines()
         return lines, {(d.code, d.path) for d in view.diagnostics if d.level is Level.ERROR}
 
-    def probe(self, path: Path_, value: Any) -> list[str] | None:
-        """The rendered lines with ``path`` set to ``value``; None when that is not a valid spec."""
-        data = copy.deepcopy(self.data)
+    def _validated(self, data: dict[str, Any], options: dict[str, Any]) -> _Scope:
+        """``data`` rendered, or an exception when it is not a spec a view renders."""
+        spec = Spec.model_validate(data)
+        # Cross-field checks are skipped on purpose: a probe may break "all weights are
+        # percentages" and still say what a weight becomes.
+        loaded = LoadedSpec(spec=spec, source=self.loaded.source, diagnostics=[])
+        lines, errors = self._render(resolve_spec(spec, loaded), options)
+        return _Scope(data, lines, errors)
+
+    def scope(self, path: Path_) -> _Scope:
+        """Where to probe the field at ``path``: its pool's scope, else the whole spec."""
+        if self.options.get("node") is not None or path[0] not in ("pools", "frontends"):
+            return self.whole
+        name = path[1]
+        assert isinstance(name, str)
+        pool = name if path[0] == "pools" else self.pool_of.get(name)
+        if pool is None:
+            return self.whole
+        bind = path[0] == "frontends" and path[2:3] == ("bind",)
+        key = (pool, bind)
+        if key not in self.scopes:
+            self.scopes[key] = self._cut(pool, bind) or self.whole
+        return self.scopes[key]
+
+    def _cut(self, pool: str, near: bool) -> _Scope | None:
+        """The scope of ``pool``: it, its frontends, the frontends listening on their ports (and
+        with ``near`` on the ports next to them, where a bind's probe moves) with their pools;
+        None when its rendering is not an excerpt of the whole one."""
+        frontends = set(self.frontends_of.get(pool, ()))
+        ports = {port for fe in frontends for port in self.ports[fe]}
+        if near:
+            ports |= {p + step for p in ports for step in (-1, 1)}
+        frontends |= {fe for port in ports for fe in self.on_port.get(port, ())}
+        pools = {pool} | {self.pool_of[fe] for fe in frontends}
+        frontend_names = sorted(frontends, key=self.frontend_order.__getitem__)
+        pool_names = sorted(pools, key=self.pool_order.__getitem__)
+        data = {
+            **self.data,
+            "frontends": {name: self.data["frontends"][name] for name in frontend_names},
+            "pools": {name: self.data["pools"][name] for name in pool_names},
+        }
+        try:
+            scope = self._validated(data, self.options)
+        except Exception:  # the whole spec renders, so this cut is what failed
+            return None
+        if not scope.errors <= self.whole.errors or not self._excerpt(scope.lines):
+            return None
+        scope.owners = tuple(dotted(("frontends", name)) for name in frontend_names) + tuple(
+            dotted(("pools", name)) for name in pool_names
+        )
+        return scope
+
+    def _excerpt(self, lines: list[str]) -> bool:
+        """Whether ``lines`` appear in the whole rendering, in this order."""
+        at = -1
+        for line in lines:
+            found = self.at.get(line)
+            if found is None:
+                return False
+            i = bisect_right(found, at)
+            if i == len(found):
+                return False
+            at = found[i]
+        return True
+
+    def probe(self, scope: _Scope, path: Path_, value: Any) -> list[str] | None:
+        """The rendered lines of ``scope`` with ``path`` set to ``value``; None when that is not
+        a valid spec. Raises :class:`_Unsure` for an error outside a cut-down scope."""
+        data = scope.data
         options = self.options
         try:
+            if path[:2] == ("vip", "nodes"):
+                data = {**data, "vip": copy.deepcopy(data["vip"])}  # its nodes are edited below
             renamed = path[:2] == ("vip", "nodes") and path[3:] == ("name",)
             if renamed and data["vip"]["nodes"][path[2]]["name"] == options.get("node"):
                 # Renaming the rendered node renders that node under its new name.
@@ -432,31 +569,47 @@ class _Prober:
                 # Priorities are set on every node or none: the derived ones fill the others.
                 for entry, derived in zip(data["vip"]["nodes"], self.priorities, strict=True):
                     entry.setdefault("priority", derived)
-            _set(data, path, value)
-            spec = Spec.model_validate(data)
-            # Cross-field checks are skipped on purpose: a probe may break "all weights are
-            # percentages" and still say what a weight becomes.
-            loaded = LoadedSpec(spec=spec, source=self.loaded.source, diagnostics=[])
-            lines, errors = self._render(resolve_spec(spec, loaded), options)
+            probed = self._validated(_with(data, path, value), options)
         except Exception:  # a value a view cannot render tells nothing: skip it
             return None
         # A value this engine rejects (balance random beside a backup server in nginx) would
         # credit the field with lines that another field's translation owns: not a valid probe.
-        return None if errors - self.base_errors else lines
+        new = probed.errors - scope.errors
+        if any(not scope.owns(where) for _, where in new):
+            raise _Unsure(path)
+        return None if new else probed.lines
 
     def effect(self, path: Path_, values: Sequence[Any]) -> _Effect:
         """What the baseline lines owe to the field at ``path``, over every probe value."""
-        effect = _Effect()
+        scope = self.scope(path)
+        try:
+            return self._effect(scope, path, values)
+        except _Unsure:
+            return self._effect(self.whole, path, values)
+
+    def _effect(self, scope: _Scope, path: Path_, values: Sequence[Any]) -> _Effect:
+        effect = _Effect(scope.lines)
         for value in values:
-            lines = self.probe(path, value)
+            lines = self.probe(scope, path, value)
             if lines is not None:
-                _compare(self.base, lines, effect)
+                _compare(scope.lines, lines, effect)
         return effect
 
 
 def _compare(base: list[str], other: list[str], effect: _Effect) -> None:
-    matcher = SequenceMatcher(None, base, other, autojunk=False)
+    if base == other:
+        return
+    # A probe changes a few neighbouring lines: the diff runs on the stretch between the common
+    # head and tail (difflib over a whole large config costs its size times its repeated lines).
+    start, end = 0, min(len(base), len(other))
+    while start < end and base[start] == other[start]:
+        start += 1
+    stop, shift = len(base), len(other) - len(base)
+    while stop > start and stop + shift > start and base[stop - 1] == other[stop + shift - 1]:
+        stop -= 1
+    matcher = SequenceMatcher(None, base[start:stop], other[start : stop + shift], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        i1, i2, j1, j2 = i1 + start, i2 + start, j1 + start, j2 + start
         if tag == "equal":
             continue
         effect.influenced = True
@@ -577,27 +730,37 @@ def _fragments(base: list[str], effect: _Effect) -> tuple[str, ...]:
 # --- diagnostics per field ---------------------------------------------------------------------
 
 
-def _own_diagnostics(diagnostics: Sequence[Diagnostic], paths: set[str]) -> list[Diagnostic]:
-    return [d for d in diagnostics if d.path in paths]
+class _ByPath:
+    """The rendering's diagnostics by path: a field looks up its own instead of scanning them
+    all (a large spec has a few per pool). Lookups keep the diagnostics' order."""
 
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.at: dict[str, list[tuple[int, Diagnostic]]] = {}
+        for index, d in enumerate(diagnostics):
+            self.at.setdefault(d.path, []).append((index, d))
 
-def _why_dropped(
-    diagnostics: Sequence[Diagnostic], candidate: _Candidate, relative: str, *, enclosing: bool
-) -> list[Diagnostic]:
-    """Diagnostics about a field that do not point at it: a summary note on its object whose
-    ``fields`` name it (built-in defaults an engine cannot express), and with ``enclosing`` one
-    on a block that holds it (``global.stats`` for ``global.stats.bind``)."""
-    found = []
-    owner = candidate.section
-    field_path = dotted(candidate.path)
-    for d in diagnostics:
-        if not d.path:
-            continue
-        names_it = d.path == owner and relative in d.fields
-        holds_it = field_path.startswith(d.path + ".") and len(d.path) > len(owner)
-        if names_it or (enclosing and holds_it):
-            found.append(d)
-    return found
+    def own(self, paths: set[str]) -> list[Diagnostic]:
+        """The diagnostics at one of ``paths``."""
+        found = [item for path in paths for item in self.at.get(path, ())]
+        return [d for _, d in sorted(found, key=lambda item: item[0])]
+
+    def why_dropped(
+        self, candidate: _Candidate, relative: str, *, enclosing: bool
+    ) -> list[Diagnostic]:
+        """Diagnostics about a field that do not point at it: a summary note on its object whose
+        ``fields`` name it (built-in defaults an engine cannot express), and with ``enclosing``
+        one on a block that holds it (``global.stats`` for ``global.stats.bind``)."""
+        owner = candidate.section
+        field_path = dotted(candidate.path)
+        found = [
+            item for item in self.at.get(owner, ()) if item[1].path and relative in item[1].fields
+        ]
+        if enclosing:
+            # The blocks that hold the field: its dotted path cut at each "." past its object.
+            for cut in range(len(owner) + 1, len(field_path)):
+                if field_path[cut] == ".":
+                    found += self.at.get(field_path[:cut], ())
+        return [d for _, d in sorted(found, key=lambda item: item[0])]
 
 
 # --- the explanation ---------------------------------------------------------------------------
@@ -627,12 +790,13 @@ def explain(
     )
     diagnostics = tuple(rendered.diagnostics)
     prober = _Prober(spec, target, layout, options)
+    by_path = _ByPath(diagnostics)
     claimed: set[Diagnostic] = set()
     sections: dict[str, list[FieldReport]] = {}
     for candidate in _candidates(spec, node):
         if candidate.value is None and candidate.source is None:
             continue  # unset everywhere, no built-in default: nothing to explain
-        report = _report(candidate, prober, diagnostics, loaded)
+        report = _report(candidate, prober, by_path, loaded)
         claimed.update(report.diagnostics)
         sections.setdefault(candidate.section, []).append(report)
     return Explanation(
@@ -647,19 +811,19 @@ def explain(
 
 
 def _report(
-    candidate: _Candidate, prober: _Prober, diagnostics: Sequence[Diagnostic], loaded: LoadedSpec
+    candidate: _Candidate, prober: _Prober, diagnostics: _ByPath, loaded: LoadedSpec
 ) -> FieldReport:
     path = dotted(candidate.path)
     origin = dotted(candidate.source) if candidate.source is not None else None
     line = loaded.source.position(candidate.source)[0] if candidate.source is not None else None
-    own = _own_diagnostics(diagnostics, {path} | ({origin} if origin else set()))
+    own = diagnostics.own({path} | ({origin} if origin else set()))
     located = fields.locate(candidate.path)
     assert located is not None, f"{path} is not a registry field"
     common = {"path": path, "value": candidate.value, "origin": origin, "line": line}
     if candidate.value is None:
         return FieldReport(**common, outcome=Outcome.NULL, diagnostics=tuple(own))
     effect = prober.effect(candidate.path, _alternatives(located[1], candidate.value))
-    output = _fragments(prober.base, effect)
+    output = _fragments(effect.base, effect)
     if output:
         outcome = Outcome.WRITTEN
     elif effect.influenced:
@@ -667,7 +831,7 @@ def _report(
     else:
         outcome = Outcome.DROPPED
     relative = dotted(candidate.path[len(candidate.section_path) :])
-    why = _why_dropped(diagnostics, candidate, relative, enclosing=outcome is Outcome.DROPPED)
+    why = diagnostics.why_dropped(candidate, relative, enclosing=outcome is Outcome.DROPPED)
     own += [d for d in why if d not in own]
     return FieldReport(
         **common, outcome=outcome, output=output, diagnostics=tuple(sorted(own, key=sort_key))
