@@ -221,7 +221,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
     With ``check``, an outdated output carries an ``out-of-date`` error diagnostic on the output
     file, so that CI annotations point at it.
     """
-    from lbgen.output import WriteStatus, read_existing, write_atomic
+    from lbgen.output import WriteStatus, compare, write_atomic
     from lbgen.rendering import TargetError, TemplateFailure, render
     from lbgen.spec.load import attach, load
 
@@ -249,12 +249,13 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
             results.append(Result(entry, Status.INVALID, diagnostics))
             continue
         try:
-            existing = read_existing(entry.output)
+            # Exact bytes, like render --check; a file of another size is not read.
+            pending = compare(entry.output, rendered.text.encode("utf-8"))
         except OSError as exc:
             results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
             continue
         if check:
-            if existing == rendered.text.encode("utf-8"):  # exact bytes, like render --check
+            if pending is WriteStatus.UNCHANGED:
                 results.append(Result(entry, Status.UP_TO_DATE, diagnostics))
             else:
                 stale = Diagnostic(
