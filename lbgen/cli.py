@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from enum import IntEnum, StrEnum
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from lbgen import __version__
 from lbgen.diagnostics import (
@@ -216,7 +217,7 @@ class Command(TyperCommand):
                 value = errors()[0].get("input")
                 given = f" {value!r}" if isinstance(value, str) else ""
                 message = f"invalid value{given} for {names}: choose {', '.join(choices)}"
-                guess = did_you_mean(value, choices) if isinstance(value, str) else None
+                guess = _guess(value, choices) if isinstance(value, str) else None
                 if guess is not None:
                     message += f" (did you mean {guess!r}?)"
             elif hasattr(exc, "param_type"):  # click's MissingParameter
@@ -224,6 +225,84 @@ class Command(TyperCommand):
             else:
                 raise
             raise _ChoiceError(message, ctx=ctx, param=param) from None
+
+    def make_parser(self, ctx: Any) -> Any:
+        """click's parser, refusing an option that takes one value when it is given twice: click
+        keeps the last (``-t haproxy -t nginx`` would render nginx without a word)."""
+        parser: Any = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, rest, order = parse(args=args)
+            seen: set[str] = set()
+            for param in order:
+                single = param.param_type_name == "option" and not (
+                    getattr(param, "multiple", False)
+                    or getattr(param, "is_flag", False)  # --strict --strict says the same twice
+                    or getattr(param, "count", False)
+                )
+                if single and param.name in seen:
+                    names = "/".join(sorted(param.opts, key=len))
+                    raise _UsageError(f"{names} is given more than once: it takes one value", ctx)
+                seen.add(str(param.name))
+            return opts, rest, order
+
+        parser.parse_args = parse_once
+        return parser
+
+
+def _guess(value: str, choices: list[str]) -> str | None:
+    """The choice a mistyped ``value`` meant: the same word in other capitals (``HAProxy``) or a
+    close spelling (``haproxi``)."""
+    for choice in choices:
+        if choice.casefold() == value.casefold():
+            return choice
+    return did_you_mean(value.casefold(), choices)
+
+
+#: click's UsageError and ClickException (vendored by typer >= 0.20, click's own before), found
+#: through the one of them typer exports.
+_UsageError: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _plain(message: str) -> str:
+    """click's sentence in lbgen's style: ``Missing argument 'SPEC'.`` -> ``missing argument
+    'SPEC'``, a suggestion in brackets."""
+    message = message.strip().removesuffix(".")
+    message = re.sub(r" \(Possible options: (.*)\)$", r" (did you mean \1?)", message)
+    message = re.sub(r"\. Did you mean (.*)\?$", r" (did you mean \1?)", message)
+    if len(message) > 1 and message[0].isupper() and message[1].islower():
+        message = message[0].lower() + message[1:]
+    return message
+
+
+class Group(TyperGroup):
+    """The ``lbgen`` group, whose usage errors read like every other lbgen error: one line
+    ``lbgen: MESSAGE`` and a hint, exit 2 (click prints usage, hint, a blank line and
+    ``Error: MESSAGE``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line (typer's ``main``); click's errors are printed here."""
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False  # click's errors come here instead of being printed
+        try:
+            code = super().main(*args, **kwargs)
+        except _ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``lbgen``: the help, as before
+                say(exc.format_message())
+                sys.exit(exc.exit_code)
+            say(f"lbgen: {_plain(exc.format_message())}")
+            if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+                say(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            say("lbgen: aborted")
+            sys.exit(1)
+        # Without standalone_mode typer returns the code of a typer.Exit, or the command's value.
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -244,6 +323,7 @@ app = App(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    cls=Group,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["--help", "-h"]},
 )
@@ -251,7 +331,7 @@ app = App(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"lbgen {__version__}")
+        write_stdout(f"lbgen {__version__}\n")
         raise typer.Exit()
 
 
@@ -289,26 +369,80 @@ def _main(
 _COLOURS = {Level.ERROR: "\x1b[31m", Level.WARNING: "\x1b[33m", Level.NOTE: "\x1b[36m"}
 
 
+class StdoutError(OSError):
+    """The standard output could not take what a command had to print (a full disk, a closed
+    pipe, a closed descriptor): :func:`main` says so in one line and exits 2."""
+
+
+def write_stdout(text: str) -> None:
+    """Print ``text`` on stdout, every byte of it, or raise :class:`StdoutError`.
+
+    ``sys.stdout.write`` is not enough: with ``PYTHONUNBUFFERED=1`` (or ``python -u``) stdout has
+    no buffer, and the one ``write()`` it makes may take only part of the text (a pipe whose
+    reader left, a disk that filled up) and report success; the rest would be lost without a
+    word, and exit 0. Here a short write is followed by another until all is written or the
+    kernel gives the reason it cannot be.
+    """
+    stream = sys.stdout
+    if stream is None:  # started with stdout closed (>&-): Python then has no sys.stdout
+        raise StdoutError(errno.EBADF, "it is closed")
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream in memory (a test's capture)
+        stream.write(text)
+        stream.flush()
+        return
+    data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    try:
+        stream.flush()  # what was printed before comes first
+        while data:
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:  # stdout shared with a program that made it non-blocking
+                import select
+
+                select.select([], [fd], [])
+                continue
+            data = data[written:]
+    except OSError as exc:
+        raise StdoutError(exc.errno, exc.strerror or str(exc)) from None
+
+
+def say(text: str) -> None:
+    """One message on stderr. A stderr that is closed (``2>&-``) or cannot be written
+    (``2>/dev/full``) loses the message, but never changes the outcome: the exit code still
+    tells, and a write that succeeded must not become a failure because its note was lost."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(f"{text}\n")
+        stream.flush()
+
+
 def _use_colour() -> bool:
     """Colour only for a terminal that can show it and a user who did not opt out."""
-    return (
-        sys.stderr.isatty()
-        and not os.environ.get("NO_COLOR")
-        and os.environ.get("TERM", "dumb") != "dumb"
-    )
+    stream = sys.stderr
+    if stream is None:
+        return False
+    try:
+        terminal = stream.isatty()
+    except (OSError, ValueError):  # a closed or detached stream
+        return False
+    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM", "dumb") != "dumb"
 
 
 def emit(diagnostics: list[Diagnostic], fmt: Format = Format.text) -> None:
     """Print diagnostics to stderr (text) or stdout (json, github: meant for machines)."""
     if fmt is not Format.text:
         if diagnostics or fmt is Format.json:
-            typer.echo(FORMATTERS[fmt.value](diagnostics))
+            write_stdout(FORMATTERS[fmt.value](diagnostics) + "\n")
         return
     for d in diagnostics:
         line = FORMATTERS["text"]([d])
         if _use_colour():
             line = f"{_COLOURS[d.level]}{line}\x1b[0m"
-        typer.echo(line, err=True)
+        say(line)
 
 
 @contextlib.contextmanager
@@ -327,8 +461,44 @@ def _render_refusals(*one_line: type[Exception]) -> Iterator[None]:
 
 def fail(code: Exit, message: str) -> NoReturn:
     """One line on stderr, then exit with ``code``."""
-    typer.echo(f"lbgen: {message}", err=True)
+    say(f"lbgen: {message}")
     raise typer.Exit(int(code))
+
+
+def _stdin_once(sources: list[str]) -> None:
+    """Exit 2 when ``-`` is given twice: the first reading takes all of stdin, and the second
+    would report an empty file that was never given."""
+    if sum(str(source) == "-" for source in sources) > 1:
+        fail(Exit.INVALID, "- (the standard input) is given twice: it can be read only once")
+
+
+def _is_stdin(path: Path) -> bool:
+    """Whether ``path`` is the regular file that stdin reads (``- < spec.yaml -o spec.yaml``,
+    ``-o /dev/stdin``). A pipe or terminal is no file to compare: writing one is refused anyway."""
+    import stat
+
+    try:
+        here, there = os.fstat(0), os.stat(path)
+    except (OSError, ValueError):
+        return False
+    same = (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+    return same and stat.S_ISREG(here.st_mode)
+
+
+def _refuse_own_input(output: Path | None, source: str, what: str) -> None:
+    """Exit 2 before anything is read when ``-o output`` is the input ``source`` (a path or ``-``):
+    the write would replace the one copy of the input (render-all's ``output-is-input``)."""
+    from lbgen.output import same_file
+
+    if output is None or str(output) == "-":
+        return
+    if same_file(output, source) or (str(source) == "-" and _is_stdin(output)):
+        where = " (read from the standard input)" if str(source) == "-" else ""
+        fail(
+            Exit.INVALID,
+            f"-o {output} is the {what}{where}: writing it would destroy the input; "
+            "choose another output",
+        )
 
 
 def _startup_done() -> None:
@@ -414,6 +584,7 @@ def validate(
     from lbgen.spec.load import attach, load
 
     _startup_done()
+    _stdin_once(specs)
     found: list[Diagnostic] = []
     for path in specs:
         try:
@@ -423,14 +594,19 @@ def validate(
             continue
         found += loaded.diagnostics
         spec = attach(loaded)
+        shown = "<stdin>" if path == "-" else path  # as the loader names it
         for t in target or []:
             from lbgen.rendering import TargetError  # only when a translation is asked for
 
+            # A spec the target cannot take is one more diagnostic, not the end: the other
+            # specs' problems (and --format json's list) must still be reported.
             # keepalived renders one config per node of the vip tier: check each of them.
             nodes: list[str | None] = [None]
             if t in (RenderTarget.keepalived, RenderTarget.kubeadm_static_pods):
                 if spec.vip is None:
-                    fail(Exit.INVALID, f"{path}: target {t.value} needs a vip section")
+                    needs = f"target {t.value} needs a vip section"
+                    found.append(Diagnostic(Level.ERROR, "target", needs, shown))
+                    continue
                 nodes = [node.name for node in spec.vip.nodes]
             for node in nodes:
                 try:
@@ -439,7 +615,9 @@ def validate(
                     found += exc.diagnostics
                     continue
                 except TargetError as exc:
-                    fail(Exit.INVALID, f"{path}: {exc}")
+                    refused = Diagnostic(Level.ERROR, "target", str(exc), shown)
+                    found += [] if refused in found else [refused]  # once, not once per node
+                    continue
                 found += [
                     d
                     for d in rendered.diagnostics
@@ -449,7 +627,7 @@ def validate(
     if has_errors(found):
         raise typer.Exit(int(Exit.INVALID))
     if fmt is Format.text:
-        typer.echo(f"ok: {', '.join(specs)}", err=True)
+        say(f"ok: {', '.join(specs)}")
 
 
 @app.command("render")
@@ -480,10 +658,13 @@ def render_command(
         str | None,
         typer.Option(help="kubeadm-static-pods: keepalived's image (lbgen-keepalived:bookworm)."),
     ] = None,
-    output: Annotated[
-        Path | None,
+    output_text: Annotated[
+        str | None,
         typer.Option(
-            "--output", "-o", help="Write here (atomically, through symlinks; - for stdout)."
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write here (atomically, through symlinks; - for stdout).",
         ),
     ] = None,
     check: Annotated[
@@ -506,7 +687,8 @@ def render_command(
     ),
     image: Annotated[str | None, typer.Option(help="Engine image for --runner docker.")] = None,
     templates: Annotated[
-        Path | None, typer.Option(help="Folder whose templates override the built-in ones.")
+        Path | None,
+        typer.Option(help="Folder whose templates override the built-in ones.", readable=False),
     ] = None,
     load_module: Annotated[
         str | None, typer.Option(help="nginx --layout full: load_module path for stream.")
@@ -517,10 +699,12 @@ def render_command(
 
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
-    from lbgen.output import WriteStatus, read_existing, write_atomic
+    from lbgen.output import WriteStatus, compare, file_path, write_atomic
     from lbgen.rendering import TargetError, TemplateFailure, render
 
     _startup_done()
+    # The option's text, not a Path: Path("new/") would drop the slash that says "a folder".
+    output = Path(output_text) if output_text is not None else None
     pod_options = {"--proxy": proxy, "--proxy-image": proxy_image,
                    "--keepalived-image": keepalived_image}  # fmt: skip
     if target is RenderTarget.kubeadm_static_pods:
@@ -545,10 +729,15 @@ def render_command(
             fail(Exit.INVALID, "--check needs --output FILE to compare with, not -")
     if check and output is None:
         fail(Exit.INVALID, "--check needs --output FILE to compare with")
+    if output is not None and output_text is not None:
+        try:
+            output = file_path(output_text)
+        except OSError as exc:
+            fail(Exit.INVALID, f"cannot write {output_text}: {exc.strerror or exc}")
     if validate_ and layout is Layout.nft:
         fail(Exit.INVALID, "--validate runs keepalived, not nft: check the rule with nft -c -f")
-    if templates is not None and not templates.is_dir():
-        fail(Exit.INVALID, f"--templates {templates}: not a folder")
+    _check_templates(templates)
+    _refuse_own_input(output, spec, "spec being rendered")
     loaded_spec = _load(spec)
     with _render_refusals(TargetError, TemplateFailure):
         rendered = render(
@@ -560,17 +749,17 @@ def render_command(
         raise typer.Exit(int(Exit.INVALID))
     data = rendered.text.encode("utf-8")
     try:
-        existing = read_existing(output) if output is not None else None
+        # Exact bytes: a \n that became \r (HAProxy then ignores the rest of the line) differs.
+        pending = compare(output, data) if output is not None else None
     except OSError as exc:
         fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
     if output is not None and check:
-        # Exact bytes: a \n that became \r (HAProxy then ignores the rest of the line) differs.
-        if existing != data:
+        if pending is not WriteStatus.UNCHANGED:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
-        typer.echo(f"{output} is up to date", err=True)
+        say(f"{output} is up to date")
         return
-    if output is not None and existing == data:
-        typer.echo(f"{output} unchanged", err=True)
+    if pending is WriteStatus.UNCHANGED:
+        say(f"{output} unchanged")
         return
     if validate_:
         # The engine judges the very bytes write_atomic writes (UTF-8, newlines as rendered).
@@ -578,17 +767,28 @@ def render_command(
         data = rendered.text.encode("utf-8")
         result = _engine_check(data, _engine_of(target), runner, image, strict_engine, name)
         if not result.ok:
-            typer.echo(result.output, err=True)
+            say(result.output)
             fail(Exit.REJECTED, result.verdict() + ("; nothing written" if output else ""))
     if output is None:
-        sys.stdout.write(rendered.text)
+        write_stdout(rendered.text)
         return
     try:
         outcome = write_atomic(output, rendered.text)
     except OSError as exc:
         fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
     verb = "created" if outcome.status is WriteStatus.CREATED else "written"
-    typer.echo(f"{output} {verb}", err=True)
+    say(f"{output} {verb}")
+
+
+def _check_templates(templates: Path | None) -> None:
+    """Exit 2 unless ``--templates`` is a folder lbgen may read: the loader would not find the
+    overrides in one it may not, and render the built-in templates without a word."""
+    if templates is None:
+        return
+    if not templates.is_dir():
+        fail(Exit.INVALID, f"--templates {templates}: not a folder")
+    if not os.access(templates, os.R_OK | os.X_OK):
+        fail(Exit.INVALID, f"--templates {templates}: cannot read: {os.strerror(errno.EACCES)}")
 
 
 def _render_any(spec: Any, target: RenderTarget, *, strict: bool, node: str | None) -> Any:
@@ -628,8 +828,7 @@ def _render_folder(
 
     if output is None or str(output) == "-":
         fail(Exit.INVALID, "target kubeadm-static-pods writes a folder: give -o FOLDER")
-    if templates is not None and not templates.is_dir():
-        fail(Exit.INVALID, f"--templates {templates}: not a folder")
+    _check_templates(templates)
     loaded_spec = _load(spec)
     with _render_refusals(TargetError, TemplateFailure, StaticPodsError):
         rendered = render_static_pods(
@@ -639,6 +838,8 @@ def _render_folder(
     emit(rendered.diagnostics)
     if not rendered.ok:
         raise typer.Exit(int(Exit.INVALID))
+    for name in rendered.files:
+        _refuse_own_input(output / name, spec, "spec being rendered")
     if output.exists() and not output.is_dir():
         fail(Exit.INVALID, f"cannot use {output}: not a folder (this target writes several files)")
     try:
@@ -651,15 +852,15 @@ def _render_folder(
             fail(Exit.DIFFERENT, f"{output} is out of date (render would create it)")
         for path in stale:
             verb = "change" if path.exists() else "create"
-            typer.echo(f"lbgen: {path} is out of date (render would {verb} it)", err=True)
+            say(f"lbgen: {path} is out of date (render would {verb} it)")
         for path in leftovers:
-            typer.echo(f"lbgen: {path} is the other proxy's (render would remove it)", err=True)
+            say(f"lbgen: {path} is the other proxy's (render would remove it)")
         if stale or leftovers:
             raise typer.Exit(int(Exit.DIFFERENT))
-        typer.echo(f"{output} is up to date", err=True)
+        say(f"{output} is up to date")
         return
     if stale == [] and not leftovers:
-        typer.echo(f"{output} unchanged", err=True)
+        say(f"{output} unchanged")
         return
     if validate_:
         for engine in (proxy, "keepalived"):
@@ -667,7 +868,7 @@ def _render_folder(
             data = rendered.files[CONFIG_NAMES[engine]].encode("utf-8")
             result = _engine_check(data, engine, runner, image, strict_engine, str(path))
             if not result.ok:
-                typer.echo(result.output, err=True)
+                say(result.output)
                 fail(Exit.REJECTED, result.verdict() + "; nothing written")
     try:
         outcomes = write_folder(output, rendered.files)
@@ -676,13 +877,13 @@ def _render_folder(
     for outcome in outcomes:
         if outcome.changed:
             verb = "created" if outcome.status is WriteStatus.CREATED else "written"
-            typer.echo(f"{outcome.path} {verb}", err=True)
+            say(f"{outcome.path} {verb}")
     for path in leftovers:
         try:
             path.unlink()
         except OSError as exc:
             fail(Exit.INVALID, f"cannot remove {path}: {exc.strerror or exc}")
-        typer.echo(f"{path} removed (the other proxy's: the kubelet would run both)", err=True)
+        say(f"{path} removed (the other proxy's: the kubelet would run both)")
 
 
 def _leftover_proxy_files(folder: Path, proxy: str) -> list[Path]:
@@ -703,7 +904,10 @@ def _leftover_proxy_files(folder: Path, proxy: str) -> list[Path]:
 @app.command("check")
 def check_command(
     config: Annotated[
-        Path, typer.Argument(help="An haproxy.cfg or nginx config (any layout), or - for stdin.")
+        Path,
+        typer.Argument(
+            help="An haproxy.cfg or nginx config (any layout), or - for stdin.", readable=False
+        ),
     ],
     engine: Annotated[Engine | None, typer.Option(help="Engine; guessed when absent.")] = None,
     runner: Annotated[RunnerName, typer.Option(help="Where the engine runs.")] = RunnerName.auto,
@@ -754,9 +958,9 @@ def check_command(
         data, name, runner, image, strict_engine, shown, None if stdin else config
     )
     if not result.ok:
-        typer.echo(result.output, err=True)
+        say(result.output)
         fail(Exit.REJECTED, f"{shown}: {result.verdict()}")
-    typer.echo(f"{shown}: {result.verdict()}", err=True)
+    say(f"{shown}: {result.verdict()}")
 
 
 @app.command()
@@ -767,7 +971,7 @@ def schema() -> None:
     """
     from lbgen.spec.schema import spec_schema
 
-    typer.echo(json.dumps(spec_schema(), indent=2))
+    write_stdout(json.dumps(spec_schema(), indent=2) + "\n")
 
 
 @app.command("render-all")
@@ -780,7 +984,8 @@ def render_all(
         ),
     ] = None,
     manifest: Annotated[
-        Path, typer.Option(help="The manifest that lists spec -> target -> output.")
+        Path,
+        typer.Option(help="The manifest that lists spec -> target -> output.", readable=False),
     ] = Path(".lbgen-outputs.yaml"),
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if an output is out of date.")
@@ -807,7 +1012,7 @@ def render_all(
             warned = sum(d.level is Level.WARNING for d in r.diagnostics)
             noun = "warning" if warned == 1 else "warnings"
             more = f" ({warned} {noun}: lbgen validate -t {r.output.target})" if warned else ""
-            typer.echo(f"{shown(r.output.output)}: {r.status}{more}", err=True)
+            say(f"{shown(r.output.output)}: {r.status}{more}")
     if any(r.status is Status.INVALID for r in results):
         raise typer.Exit(int(Exit.INVALID))
     if any(r.status is Status.OUT_OF_DATE for r in results):
@@ -841,7 +1046,7 @@ def explain_command(
     except TargetError as exc:
         fail(Exit.INVALID, str(exc))
     text = format_json(explanation) + "\n" if as_json else format_explanation(explanation)
-    sys.stdout.write(text)
+    write_stdout(text)
 
 
 class DiffFormat(StrEnum):
@@ -859,24 +1064,29 @@ class ImportFrom(StrEnum):
     nginx = "nginx"
 
 
-def _read_config(config: str) -> str:
-    """A config file's text (``-``: stdin); unreadable input exits 2 with a diagnostic."""
-    from lbgen.confparse import read_config_text
+def _stdin_config() -> str:
+    """The config text on stdin; one diagnostic (a SpecError) when it cannot be read or is
+    binary or not UTF-8."""
     from lbgen.confparse.tree import CODE_UNREADABLE, ParseError, decode_config
     from lbgen.inputs import InputError, read_stdin
 
     try:
-        if config == "-":
-            return decode_config(read_stdin(), "<stdin>")
-        return read_config_text(config)
+        return decode_config(read_stdin(), "<stdin>")
     except InputError as exc:
-        emit([Diagnostic(Level.ERROR, CODE_UNREADABLE, f"cannot read config: {exc}", "<stdin>")])
-        raise typer.Exit(int(Exit.INVALID)) from None
+        raise SpecError([Diagnostic(Level.ERROR, CODE_UNREADABLE, f"cannot read config: {exc}",
+                                    "<stdin>")]) from None  # fmt: skip
+    except ParseError as exc:  # binary or non-UTF-8 stdin
+        raise SpecError([exc.to_diagnostic()]) from None
+
+
+def _read_config(config: str) -> str:
+    """A config file's text (``-``: stdin); unreadable input exits 2 with a diagnostic."""
+    from lbgen.confparse import read_config_text
+
+    try:
+        return _stdin_config() if config == "-" else read_config_text(config)
     except SpecError as exc:
         emit(exc.diagnostics)
-        raise typer.Exit(int(Exit.INVALID)) from None
-    except ParseError as exc:  # binary or non-UTF-8 stdin
-        emit([exc.to_diagnostic()])
         raise typer.Exit(int(Exit.INVALID)) from None
 
 
@@ -906,6 +1116,7 @@ def diff_command(
     from lbgen.compare import diff_config
     from lbgen.rendering import TargetError
 
+    _stdin_once([spec, against])
     loaded_spec = _load(spec)
     text = _read_config(against)
     name = "<stdin>" if against == "-" else against
@@ -922,17 +1133,16 @@ def diff_command(
     # Translation warnings belong to lbgen validate; here they would bury the differences.
     warned = sum(d.level is Level.WARNING for d in result.diagnostics)
     if warned and fmt is DiffFormat.text:
-        typer.echo(
+        say(
             f"lbgen: {warned} translation {'warning' if warned == 1 else 'warnings'} "
-            f"(lbgen validate {spec} -t {target.value})",
-            err=True,
+            f"(lbgen validate {spec} -t {target.value})"
         )
     if fmt is DiffFormat.json:
-        typer.echo(result.json())
+        write_stdout(result.json() + "\n")
     elif fmt is DiffFormat.unified:
-        sys.stdout.write(result.unified())
+        write_stdout(result.unified())
     else:
-        sys.stdout.write(result.text())
+        write_stdout(result.text())
     raise typer.Exit(int(Exit.OK if result.equivalent else Exit.DIFFERENT))
 
 
@@ -943,9 +1153,11 @@ def import_command(
         ImportFrom | None,
         typer.Option("--from", help="The config's engine; detected when absent."),
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the spec here (atomically; - for stdout)."),
+    output_text: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Write the spec here (atomically; - for stdout)."
+        ),
     ] = None,
 ) -> None:
     """Turn an existing config into a spec (YAML on stdout or in -o FILE).
@@ -956,8 +1168,15 @@ def import_command(
     """
     from lbgen.confparse.detect import is_keepalived
     from lbgen.importer import import_config
-    from lbgen.output import write_atomic
+    from lbgen.output import file_path, write_atomic
 
+    output = None
+    if output_text is not None and output_text != "-":
+        try:
+            output = file_path(output_text)
+        except OSError as exc:
+            fail(Exit.INVALID, f"cannot write {output_text}: {exc.strerror or exc}")
+    _refuse_own_input(output, config, "config being imported")
     text = _read_config(config)
     name = "<stdin>" if config == "-" else config
     if from_ is None and is_keepalived(text):
@@ -975,14 +1194,14 @@ def import_command(
     emit(result.diagnostics)
     if not result.ok:
         raise typer.Exit(int(Exit.INVALID))
-    if output is None or str(output) == "-":
-        sys.stdout.write(result.yaml_text)
+    if output is None:
+        write_stdout(result.yaml_text)
         return
     try:
-        write_atomic(output, result.yaml_text)
+        outcome = write_atomic(output, result.yaml_text)
     except OSError as exc:
         fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
-    typer.echo(f"{output} written", err=True)
+    say(f"{output} {outcome.status.value}")
 
 
 class FailOn(StrEnum):
@@ -996,7 +1215,8 @@ class FailOn(StrEnum):
 @app.command()
 def lint(
     configs: Annotated[
-        list[Path] | None, typer.Argument(help="haproxy.cfg or nginx config files.")
+        list[Path] | None,
+        typer.Argument(help="haproxy.cfg or nginx config files, or - for stdin.", readable=False),
     ] = None,
     engine: Annotated[
         Target | None, typer.Option(help="Engine; detected per file when absent.")
@@ -1018,10 +1238,10 @@ def lint(
 
     Example: lbgen lint /etc/haproxy/haproxy.cfg --format github
     """
-    from lbgen.lint import exit_code, explain, lint_path, parse_engine_version
+    from lbgen.lint import exit_code, explain, lint_path, lint_text, parse_engine_version
 
     if list_rules:
-        typer.echo(explain())
+        write_stdout(explain() + "\n")
         return
     if not configs:
         fail(Exit.INVALID, "lint needs at least one CONFIG (or --list-rules)")
@@ -1031,11 +1251,16 @@ def lint(
             version = parse_engine_version(engine_version)
         except ValueError as exc:
             fail(Exit.INVALID, f"--engine-version: {exc}")
+    _stdin_once([str(config) for config in configs])
+    chosen = engine.value if engine else None
     found: list[Diagnostic] = []
     unreadable = False
     for config in configs:
         try:
-            found += lint_path(config, engine.value if engine else None, version)
+            if str(config) == "-":  # stdin, as for check, diff and import
+                found += lint_text(_stdin_config(), "<stdin>", chosen, version)
+            else:
+                found += lint_path(config, chosen, version)
         except SpecError as exc:
             found += exc.diagnostics
             unreadable = True
@@ -1096,6 +1321,8 @@ def _app_for(args: list[str]) -> typer.Typer:
 
 #: Errors of writing to a stream (no file name): what a full disk, a quota or a closed pipe
 #: does to the standard output. Files lbgen names are written by lbgen.output, which says so.
+#: Messages go to stderr through :func:`say`, which never raises: such an error left over is
+#: stdout's (click's own printing: --help, --version).
 _STREAM_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
@@ -1105,10 +1332,52 @@ def _unwritable_stdout(reason: str) -> NoReturn:
         # Whatever is still buffered would fail again when the interpreter exits.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
-    with contextlib.suppress(OSError):
-        sys.stderr.write(f"lbgen: cannot write the standard output: {reason}\n")
-        sys.stderr.flush()
+    say(f"lbgen: cannot write the standard output: {reason}")
     sys.exit(int(Exit.INVALID))
+
+
+def _hold_standard_fds() -> None:
+    """Put ``/dev/null`` on whichever of descriptors 0, 1 and 2 the caller closed (``>&-``).
+
+    Python then has no ``sys.stdout`` (or stdin, stderr), and lbgen writes nothing there; but
+    the first file lbgen opened would get the free number, and whatever still wrote to that
+    descriptor (the interpreter's last words, a library's) would land in the spec or in the
+    config being written.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                held = os.open(os.devnull, os.O_RDWR)  # the lowest free number: ``fd`` itself
+            except OSError:
+                return
+            if held != fd:
+                os.dup2(held, fd, inheritable=False)
+                os.close(held)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that the cleanup
+    of an interrupted write (write_atomic's temp file) runs before the process ends."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # One is enough: a second must not cut the cleanup of the first short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Terminated
+
+
+def _catch_sigterm() -> Any:
+    """Install :func:`_on_sigterm` unless SIGTERM's disposition was chosen already (ignored by
+    the caller, or handled by a program that runs ``main`` in its process); the previous one."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return None
+    return previous
 
 
 def main() -> None:
@@ -1123,6 +1392,8 @@ def main() -> None:
     # plugins that the lbgen command never uses. The library API leaves plugins alone.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _skip_plugin_discovery()
+    _hold_standard_fds()
+    previous_sigterm = _catch_sigterm()
     # Start-up (the command tree, typer's parameter coercion, the imports and model classes a
     # command needs) only creates objects that live until the process ends, yet the cyclic
     # garbage collector walks them over and over as they pile up: 5% of `lbgen render`'s
@@ -1136,28 +1407,37 @@ def main() -> None:
             _app_for(sys.argv[1:])()
         finally:
             # A full disk or a closed pipe shows here, not at the interpreter's exit.
-            sys.stdout.flush()
+            if sys.stdout is not None:
+                sys.stdout.flush()
     except SystemExit as exc:
         if sys.stdout is not stdout and exc.code == 1:
             # typer's answer to a closed pipe: it swaps stdout for a quiet wrapper and exits 1,
             # which here means "differences".
             _unwritable_stdout(os.strerror(errno.EPIPE))
         raise
+    except _Terminated:
+        say("lbgen: terminated")
+        sys.exit(128 + signal.SIGTERM)
     except KeyboardInterrupt:
-        sys.stderr.write("lbgen: interrupted\n")
+        say("lbgen: interrupted")
         sys.exit(130)
     except BaseException as exc:  # the one place that catches everything
         if os.environ.get("LBGEN_TRACEBACK"):
             raise
+        if isinstance(exc, StdoutError):
+            _unwritable_stdout(exc.strerror or str(exc))
         if isinstance(exc, OSError) and exc.filename is None and exc.errno in _STREAM_ERRNOS:
             _unwritable_stdout(exc.strerror or str(exc))
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         detail = detail.encode("ascii", "backslashreplace").decode("ascii")
-        sys.stderr.write(
+        say(
             f"lbgen: internal error ({detail}); this is a bug in lbgen {__version__}, "
-            "please report it with the command and input that caused it\n"
+            "please report it with the command and input that caused it"
         )
         sys.exit(int(Exit.INTERNAL))
     finally:
+        if previous_sigterm is signal.SIG_DFL:  # a caller in this process gets its default back
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if collecting:  # a caller in this process (a test) gets its collector back
             gc.enable()

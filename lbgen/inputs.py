@@ -114,9 +114,24 @@ def _read_bounded(handle: BinaryIO | int, limit: int) -> bytes:
             raise _too_large(limit)
 
 
+#: Why ``-`` cannot be read when the caller closed the standard input (``<&-``).
+STDIN_CLOSED = "the standard input is closed"
+
+
 def read_stdin(limit: int | None = None) -> bytes:
-    """Standard input, bounded like a file (a pipe or ``< /dev/zero`` alike)."""
-    return _read_bounded(sys.stdin.buffer, max_input_bytes() if limit is None else limit)
+    """Standard input, bounded like a file (a pipe or ``< /dev/zero`` alike).
+
+    Every failure is an :class:`InputError`, like a file's: a closed standard input (Python
+    then has no ``sys.stdin`` at all) or one that cannot be read (``< /``, a revoked terminal).
+    """
+    limit = max_input_bytes() if limit is None else limit
+    stream = sys.stdin
+    if stream is None:
+        raise InputError(STDIN_CLOSED)
+    try:
+        return _read_bounded(stream.buffer, limit)
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc)) from None
 
 
 def read_input(path: str | Path, limit: int | None = None) -> bytes:
