@@ -42,6 +42,7 @@ from lbgen.effective.model import (
 )
 from lbgen.frozen import record
 from lbgen.haproxy import table
+from lbgen.haproxy.syntax import section_names
 
 _S = 1_000_000
 
@@ -223,7 +224,7 @@ class _HaproxyReader:
                 header = " ".join(section.words())
                 sections[header] = _section(header, list(section.directives()), section)
                 continue
-            name, parent_name = self._names(section)
+            name, parent_name = section_names(section)
             parent = current
             if parent_name is not None:
                 if parent_name in named:
@@ -268,16 +269,6 @@ class _HaproxyReader:
             header=tuple(self.tree.leading_comments()),
             diagnostics=tuple(self.diagnostics),
         )
-
-    @staticmethod
-    def _names(section: Node) -> tuple[str | None, str | None]:
-        args = list(section.args)
-        parent = None
-        if "from" in args:
-            at = args.index("from")
-            parent = args[at + 1] if at + 1 < len(args) else None
-            args = args[:at]
-        return (args[0] if args else None), parent
 
     def _apply(self, state: _Proxy, section: Node) -> None:
         """Apply a section's lines onto ``state``."""

@@ -19,7 +19,7 @@ from lbgen.diagnostics import Diagnostic, Level
 from lbgen.effective.model import Backend, Frontend, Origin
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
-from lbgen.haproxy.syntax import quote_word
+from lbgen.haproxy.syntax import quote_word, section_names
 from lbgen.importer import (
     LOSSY,
     NOT_IN_EFFECT,
@@ -741,7 +741,7 @@ class _DefaultsChains:
         for section in sections:
             if section.keyword not in _PROXY_SECTIONS:
                 continue
-            name, parent = _section_names(section)
+            name, parent = section_names(section)
             inherited = current if parent is None else named.get(parent, ())
             if section.keyword == "defaults":
                 current = (section, *(() if parent is None else inherited))
@@ -761,17 +761,6 @@ class _DefaultsChains:
         chains = self.frontends if side == "frontend" else self.backends
         # Identity, not equality: two sections with the same lines are still two sections.
         return any(node is defaults for node in chains.get(name, ()))
-
-
-def _section_names(section: Node) -> tuple[str | None, str | None]:
-    """A proxy or defaults section's name and the defaults section its ``from`` names."""
-    args = list(section.args)
-    parent = None
-    if "from" in args:
-        at = args.index("from")
-        parent = args[at + 1] if at + 1 < len(args) else None
-        args = args[:at]
-    return (args[0] if args else None), parent
 
 
 def _start_unresolved(backend: Backend) -> bool | None:

@@ -287,6 +287,18 @@ _SAFE_WORD = re.compile(r"[A-Za-z0-9_.:/@%+,=*!\[\]()<>{}|^~?&$;-]+")
 _ENV_REFERENCE = re.compile(r"\$[A-Za-z_{]")
 
 
+def section_names(section: Node) -> tuple[str | None, str | None]:
+    """A proxy or defaults section's name and the defaults section its ``from`` names
+    (``backend b from base``: ``("b", "base")``; None for what is not written)."""
+    args = list(section.args)
+    parent = None
+    if "from" in args:
+        at = args.index("from")
+        parent = args[at + 1] if at + 1 < len(args) else None
+        args = args[:at]
+    return (args[0] if args else None), parent
+
+
 def quote_word(word: str) -> str:
     """One word written so that :func:`split_line` reads it back unchanged.
 
