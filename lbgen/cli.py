@@ -754,6 +754,10 @@ def render_command(
     except OSError as exc:
         fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
     if output is not None and check:
+        if pending is WriteStatus.CREATED and not output.parent.is_dir():
+            # render would fail to write it (exit 2), not change it: say so, not "out of date".
+            fail(Exit.INVALID, f"cannot write {output}: {os.strerror(errno.ENOENT)} "
+                 "(its folder does not exist)")  # fmt: skip
         if pending is not WriteStatus.UNCHANGED:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
         say(f"{output} is up to date")

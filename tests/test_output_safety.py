@@ -508,3 +508,15 @@ def test_same_file(tmp_path: Path) -> None:
     assert not output.same_file("-", spec)
     assert not output.same_file("-", "-")
     assert not output.same_file(spec, "bad\0name")
+
+
+def test_check_of_a_file_in_a_missing_folder_is_not_out_of_date(shared: Path) -> None:
+    """``--check`` against a path whose folder does not exist: render would fail to write it
+    (exit 2), so the check says that, not "out of date" (exit 1); a new file in an existing
+    folder is out of date."""
+    args = ["render", str(shared / "spec.yaml"), "-t", "haproxy", "--check", "-o"]
+    missing = lbgen(*args, str(shared / "nofolder" / "x.cfg"))
+    assert missing.returncode == 2
+    assert one_line(missing.stderr).endswith("(its folder does not exist)")
+    assert lbgen(*args, str(shared / "new.cfg")).returncode == 1
+    assert lbgen("render", *args[1:4], "-o", str(shared / "nofolder" / "x.cfg")).returncode == 2
