@@ -113,3 +113,30 @@ def test_the_command_line_shows_file_line_col(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["import", str(config)])
     assert result.exit_code == 2
     assert f"{config}:{FIRST_BACKUP}:9: error [{BACKUP_REFUSED}] upstream backend" in result.stderr
+
+
+# A server value HAProxy takes but wraps (maxconn past its 32-bit integer): the reader reads it,
+# the imported spec refuses it (haproxy-range), at that server's line.
+WRAPPED_MAXCONN = """\
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+frontend api
+    bind 127.0.0.1:16443
+    default_backend cp
+backend cp
+    server m1 127.0.0.1:6443 check
+    server m2 127.0.0.1:6443 check maxconn 3000000000
+"""
+
+
+def test_a_servers_field_is_traced_to_its_line_among_servers_of_one_address() -> None:
+    """Both servers have one address: the second, whose maxconn fails, is the one named."""
+    if LocalRunner().available("haproxy"):
+        assert engine_check(WRAPPED_MAXCONN, "haproxy").ok  # HAProxy starts (and wraps it)
+    result = import_config(WRAPPED_MAXCONN, "haproxy.cfg", "haproxy")
+    found = [(d.line, d.col) for d in result.diagnostics if d.code == INVALID]
+    assert found == [(11, 5)]
+    assert any("maxconn" in d.message for d in result.diagnostics if d.code == INVALID)
