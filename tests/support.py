@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,3 +80,25 @@ def listening(port: int) -> bool:
             fields[1] == wanted and fields[3] == "0A"  # 0A: LISTEN
             for fields in (line.split() for line in list(table)[1:])
         )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def show_stat(sock: Path, timeout: float = 10) -> list[dict[str, str]]:
+    """The server rows of a running HAProxy's ``show stat`` on its stats socket ``sock``, each
+    a mapping of column name (``pxname``, ``svname``, ``status``, ...) to value."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(sock))
+        conn.sendall(b"show stat -1 4 -1\n")
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
+    return [dict(zip(rows[0], row, strict=False)) for row in rows[1:]]

@@ -19,17 +19,10 @@ import pytest
 from lbgen import load_spec, render
 from lbgen.runners import LocalRunner
 from lbgen.runners.local import LocalEngine
-from tests.support import listening
+from tests.support import free_port, listening
 
 #: Connections sent once the primary is down; the weights 25/75 split them 10/30.
 CONNECTIONS = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -96,7 +89,7 @@ def _through(engine: str, text: str, front: int) -> None:
 def test_backups_share_the_traffic_by_weight(engine: str) -> None:
     if not LocalRunner().available(engine):
         pytest.fail(f"{engine} is not installed (scripts/test installs it)")
-    front, dead = _free_port(), _free_port()
+    front, dead = free_port(), free_port()
     with counting_servers(2) as (ports, accepts):
         spec = load_spec(_spec(front, dead, (ports[0], ports[1])).encode())
         rendered = render(spec, engine)
@@ -110,7 +103,7 @@ def test_without_allbackups_haproxy_sends_everything_to_the_first_backup() -> No
     """Why the option is written: the same rendering without it, on the real HAProxy."""
     if not LocalRunner().available("haproxy"):
         pytest.fail("haproxy is not installed (scripts/test installs it)")
-    front, dead = _free_port(), _free_port()
+    front, dead = free_port(), free_port()
     with counting_servers(2) as (ports, accepts):
         text = render(load_spec(_spec(front, dead, (ports[0], ports[1])).encode()), "haproxy").text
         _through("haproxy", text.replace("    option allbackups\n", ""), front)

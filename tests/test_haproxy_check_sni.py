@@ -26,7 +26,8 @@ import lbgen
 from lbgen.effective.model import Config
 from lbgen.importer import import_config
 from lbgen.lint import lint_text
-from tests.test_haproxy_semantics import HAPROXY, free_port, hap, haproxy_check, running
+from tests.support import free_port, show_stat
+from tests.test_haproxy_semantics import HAPROXY, hap, haproxy_check, running
 
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
 
@@ -97,17 +98,7 @@ def _config(lines: str, words: str, address: str, port: int = 0, sock: str = "s"
 
 def _check_status(sock: Path) -> str:
     """Server m1's ``check_status`` in HAProxy's ``show stat`` ("" before its first check)."""
-    with socket.socket(socket.AF_UNIX) as conn:
-        conn.settimeout(5)
-        conn.connect(str(sock))
-        conn.sendall(b"show stat -1 4 -1\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
-    header = rows[0]
-    row = next(r for r in rows[1:] if r[header.index("svname")] == "m1")
-    return row[header.index("check_status")]
+    return next(row for row in show_stat(sock, 5) if row["svname"] == "m1")["check_status"]
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from lbgen.effective.model import Config
 from lbgen.haproxy import table
 from lbgen.haproxy.syntax import parse_haproxy
 from tests import corpus_engines
-from tests.support import listening, run_lbgen
+from tests.support import free_port, listening, run_lbgen, show_stat
 
 HAPROXY = shutil.which("haproxy")
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
@@ -103,13 +103,6 @@ class Upstream:
                     head, _, buffer = buffer.partition(b"\r\n\r\n")
                     self.request_lines.append(head.split(b"\r\n")[0].decode())
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -741,25 +734,18 @@ def _show_stat(text: str, tmp_path: Path, column: str) -> list[tuple[str, str]]:
     text = text.replace("global\n", f"global\n    stats socket {sock}\n", 1).replace(
         "127.0.0.1:6443", f"127.0.0.1:{port}"
     )
-    with running(text, tmp_path, port), socket.socket(socket.AF_UNIX) as conn:
-        conn.settimeout(10)
+    with running(text, tmp_path, port):
         # The listener can be up before the stats socket is: wait for that too (generously).
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn.connect(str(sock))
+                rows = show_stat(sock)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        conn.sendall(b"show stat -1 4 -1\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
-    header = rows[0]
-    return [(row[header.index("svname")], row[header.index(column)]) for row in rows[1:]]
+    return [(row["svname"], row[column]) for row in rows]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lbgen.confparse import CODE_ENGINE, CODE_SYNTAX, CODE_UNREADABLE
 from lbgen.diagnostics import Diagnostic, Level, SpecError, format_github, format_json, format_text
 from lbgen.lint import all_rules, exit_code, explain, lint_path, lint_text, rules_by_code
-from tests.support import listening
+from tests.support import free_port, listening, show_stat
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 LINT = FIXTURES / "lint"
@@ -462,32 +462,13 @@ def test_bare_number_check_interval_is_covered() -> None:
     assert hits == {"inter 5 is 5ms, not 5s", "inter 10 is 10ms, not 10s"}
 
 
-def _server_status(socket_path: Path) -> dict[str, str]:
-    """Backend cp's servers and their status, as the running HAProxy's ``show stat`` says."""
-    with socket.socket(socket.AF_UNIX) as conn:
-        conn.settimeout(10)
-        conn.connect(str(socket_path))
-        conn.sendall(b"show stat -1 4 -1\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    rows = [line.split(",") for line in data.decode().lstrip("# ").splitlines() if line]
-    header = rows[0]
-    return {
-        row[header.index("svname")]: row[header.index("status")]
-        for row in rows[1:] if row[header.index("pxname")] == "cp"
-    }  # fmt: skip
-
-
 def _status_after_checks(text: str, tmp_path: Path) -> dict[str, str]:
     """Start HAProxy on ``text`` (frontend on a free loopback port, a stats socket in
     ``tmp_path``) and return its servers' status once every server has been checked twice."""
     from lbgen.runners.local import LocalEngine
 
     sock = tmp_path / "stats.sock"
-    front = socket.create_server(("127.0.0.1", 0))
-    port = front.getsockname()[1]
-    front.close()
+    port = free_port()
     text = text.replace("global\n", f"global\n    stats socket {sock}\n", 1)
     text = text.replace("127.0.0.1:16443", f"127.0.0.1:{port}")
     with LocalEngine(text, "haproxy"):
@@ -495,7 +476,7 @@ def _status_after_checks(text: str, tmp_path: Path) -> dict[str, str]:
         while not (listening(port) and sock.exists()) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(2)  # inter 200ms, fall 2 / rise 2: each server is judged well within this
-        return _server_status(sock)
+        return {row["svname"]: row["status"] for row in show_stat(sock) if row["pxname"] == "cp"}
 
 
 def test_lb122_a_plain_http_check_on_the_tls_port_takes_every_server_out(tmp_path: Path) -> None:

@@ -17,17 +17,10 @@ import pytest
 from lbgen import diff, load_spec, render
 from lbgen.runners import LocalRunner
 from lbgen.runners.local import LocalEngine
-from tests.support import listening
+from tests.support import free_port, listening
 from tests.test_backup_servers import counting_servers
 
 CONNECTIONS = 400
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _spec(front: int, ports: tuple[int, int], weights: tuple[int, int]) -> str:
@@ -50,7 +43,7 @@ def _shares(method: str | None) -> list[int]:
     rendering, or with its balancing line replaced by ``method``."""
     if not LocalRunner().available("nginx"):
         pytest.fail("nginx is not installed (scripts/test installs it)")
-    front = _free_port()
+    front = free_port()
     with counting_servers(2) as (ports, accepts):
         text = render(
             load_spec(_spec(front, (ports[0], ports[1]), (25, 75)).encode()), "nginx"
