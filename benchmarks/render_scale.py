@@ -8,7 +8,9 @@ process and alternating run by run:
 
 * lbgen: ``lbgen.load_spec`` (parse, validate, cross-checks) then ``lbgen.render(..., "haproxy")``;
 * the floor: a bare parse (``json.loads``; for YAML libyaml's ``CSafeLoader`` when PyYAML has it,
-  else ruamel's safe loader) and an f-string loop that emits the same haproxy.cfg shape.
+  else ruamel's safe loader) and an f-string loop that emits the same haproxy.cfg shape;
+* for JSON, the pydantic floor too: the same, with the parsed spec validated by minimal pydantic
+  models of its shape, a model per server as lbgen's spec has (``pydantic_floor.py``).
 
 It prints the median of each, the ratio lbgen / floor, the growth from 1,000 to 2,000 pools, and
 the peak of Python allocations (tracemalloc, one extra run each).
@@ -33,6 +35,8 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pydantic_floor
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = 10
@@ -132,15 +136,17 @@ def runners() -> tuple[str, Callable[[str], str], dict[str, Callable[[str], str]
         return lambda text: floor_render(parse(text))
 
     floors = {kind: floor_of(parse) for kind, parse in parsers.items()}
+    floors["pydantic"] = floor_of(pydantic_floor.validated)
     for kind in ("json", "yaml"):
         run_lbgen(spec_text(kind, 2))
         floors[kind](spec_text(kind, 2))
+    floors["pydantic"](spec_text("json", 2))
     return yaml_name, run_lbgen, floors
 
 
 def child(what: str, kind: str, pools: int) -> None:
-    """One run of ``what`` (``lbgen``, ``floor`` or ``none``) after the same set-up for all
-    three, so that the difference of two counts is one run."""
+    """One run of ``what`` (``lbgen``, ``floor``, ``pydantic`` or ``none``) after the same set-up
+    for all of them, so that the difference of two counts is one run."""
     _, run_lbgen, floors = runners()
     text = spec_text(kind, pools)
     # The set-up's objects out of the collector's sight, as in a process that only ran this:
@@ -152,6 +158,8 @@ def child(what: str, kind: str, pools: int) -> None:
         run_lbgen(text)
     elif what == "floor":
         floors[kind](text)
+    elif what == "pydantic":
+        floors["pydantic"](text)
 
 
 def phases(pools: int, runs: int) -> None:
@@ -178,6 +186,9 @@ def phases(pools: int, runs: int) -> None:
     context = {**view.context, "header": []}
     steps: dict[str, Callable[[], object]] = {
         "floor: json.loads + f-strings": lambda: floor_render(json.loads(text)),
+        "pydantic floor: + a model per server": lambda: floor_render(
+            pydantic_floor.validated(text)
+        ),
         "parse (json, lbgen's checks)": lambda: parse_json(text),
         "validate (pydantic)": lambda: Spec.model_validate(document),
         "cross-checks": lambda: cross_checks(spec, SpecSource("scale.json")),
@@ -212,12 +223,14 @@ def count_instructions(sizes: list[int]) -> None:
     # every later child reads.
     instructions([sys.executable, script, "--child", "none", "json", "2"])
     print("instructions of one run (callgrind; the same child doing no run subtracted)")
-    print(f"{'spec':>14} {'lbgen M':>9} {'floor M':>9} {'ratio':>6}")
+    print("(pydantic M: the JSON floor with a pydantic model per server: pydantic_floor.py)")
+    header = f"{'spec':>14} {'lbgen M':>9} {'floor M':>9} {'ratio':>6}"
+    print(f"{header} {'pydantic M':>11} {'ratio':>6}")
     totals: dict[tuple[str, int], float] = {}
     for kind in ("json", "yaml"):
         for pools in sizes:
             counts = {}
-            for what in ("none", "lbgen", "floor"):
+            for what in ("none", "lbgen", "floor", *(("pydantic",) if kind == "json" else ())):
                 found = instructions([sys.executable, script, "--child", what, kind, str(pools)])
                 if found is None:
                     print(f"{kind} {pools}: valgrind gave no count")
@@ -227,7 +240,11 @@ def count_instructions(sizes: list[int]) -> None:
             theirs = (counts["floor"] - counts["none"]) / 1e6
             totals[(kind, pools)] = ours
             label = f"{kind} {pools}x{SERVERS}"
-            print(f"{label:>14} {ours:9.0f} {theirs:9.0f} {ours / theirs:6.1f}")
+            line = f"{label:>14} {ours:9.0f} {theirs:9.0f} {ours / theirs:6.1f}"
+            if "pydantic" in counts:
+                modelled = (counts["pydantic"] - counts["none"]) / 1e6
+                line += f" {modelled:11.0f} {modelled / theirs:6.1f}"
+            print(line)
     for kind in ("json", "yaml"):
         if (kind, 1000) in totals and (kind, 2000) in totals:
             growth = totals[(kind, 2000)] / totals[(kind, 1000)]
