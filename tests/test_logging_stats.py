@@ -291,3 +291,23 @@ def test_nginx_log_lines_that_say_its_default_are_no_difference(written: str, sa
         text = f"load_module {module};\n{edited}" if module else edited
         checked = isolated_check(text, "nginx", strict=False)
         assert checked.ok, checked.output
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ("admin:s3cr et", "the entry of user 'admin'"),
+        ("s3cr3t-no-user", "the entry (no ':' in it)"),
+    ],
+)
+def test_a_bad_stats_auth_entry_is_reported_without_its_password(
+    entry: str, named: str, tmp_path: Path
+) -> None:
+    """The message reaches CI and Ansible logs, where a vault-encrypted password would be shown
+    decrypted: it names the entry and the user, never the password."""
+    spec = tmp_path / "lb.yaml"
+    spec.write_text(SPEC.replace('auth: ["admin:s3cret", "ops:pw"]', f'auth: ["{entry}"]'))
+    result = run_lbgen("validate", str(spec))
+    assert result.returncode == 2
+    assert f"lb.yaml:11:12: error [value] global.stats.auth[0]: {named} is not" in result.stderr
+    assert "s3cr" not in result.stdout + result.stderr

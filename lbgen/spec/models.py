@@ -466,12 +466,16 @@ def _check_stats_auth(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("type", 'must be a string "user:password"')
     if not grammar.STATS_AUTH.matches(value):
+        # The entry itself is not shown: it holds a password, and this message reaches CI and
+        # Ansible logs (a vault-encrypted variable would be printed decrypted).
+        user, colon, _ = value.partition(":")
+        entry = f"the entry of user {shown_value(user)}" if colon else "the entry (no ':' in it)"
         raise PydanticCustomError(
             "value",
-            '{value} is not "user:password": a user of 1-64 of A-Z a-z 0-9 _ . @ + -, a password '
+            '{entry} is not "user:password": a user of 1-64 of A-Z a-z 0-9 _ . @ + -, a password '
             "of 1-256 of A-Z a-z 0-9 _ . , / @ : + = ~ ! % ^ * ( ) ? - (no whitespace, quotes or "
             "'#'){why}",
-            {"value": shown_value(value), "why": why_unusable(value)},
+            {"entry": entry, "why": why_unusable(value)},
         )
     return value
 
