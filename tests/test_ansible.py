@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -431,6 +431,110 @@ def test_force_false_leaves_an_existing_dest_alone(ansible: Ansible, work: Path)
     forced = playbook(ansible, work, render_task(replaced))  # force defaults to true, as in copy
     assert (forced.changed, forced.failed) == (1, 0), forced.output
     assert replaced.read_text(encoding="utf-8") == expected(work / "spec.yaml", "haproxy")
+
+
+@pytest.mark.parametrize("trailing_slash", [False, True])
+def test_a_dest_that_is_a_directory_is_refused_as_copy_refuses_content(
+    ansible: Ansible, work: Path, trailing_slash: bool
+) -> None:
+    """The rendering has no file name: writing it into the folder under a made-up one (what
+    copy does with a src file) left the real config stale and reported success."""
+    folder = work / "conf.d"
+    if not trailing_slash:
+        folder.mkdir()
+    dest = f"{folder}/" if trailing_slash else str(folder)
+    run = playbook(
+        ansible, work, render_task(Path(dest)).replace(f"dest: {Path(dest)}", f"dest: {dest}")
+    )
+    assert (run.changed, run.failed) == (0, 1), run.output
+    assert "can not use content with a dir as dest" in run.output
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_dest_is_expanded_on_the_managed_host_not_on_the_controller(
+    ansible: Ansible, work: Path
+) -> None:
+    """copy expands ~ and $VAR in dest where the file is written (the task's environment, the
+    become user's home); the controller's expansion wrote elsewhere."""
+    host_side, controller_side = work / "host", work / "controller"
+    host_side.mkdir()
+    controller_side.mkdir()
+    # The same variable on the controller, naming another folder: where the old expansion wrote.
+    ansible = replace(ansible, env={**ansible.env, "LBGEN_TEST_HOST_DIR": str(controller_side)})
+    task = textwrap.dedent(
+        f"""\
+        - lbgen.lbgen.lbgen_render:
+            spec: spec.yaml
+            target: haproxy
+            dest: "$LBGEN_TEST_HOST_DIR/haproxy.cfg"
+          environment:
+            LBGEN_TEST_HOST_DIR: {host_side}
+        """
+    )
+    run = playbook(ansible, work, task)
+    assert (run.changed, run.failed) == (1, 0), run.output
+    assert (host_side / "haproxy.cfg").read_text(encoding="utf-8") == expected(
+        work / "spec.yaml", "haproxy"
+    )
+    assert list(controller_side.iterdir()) == []
+
+
+def test_follow_writes_through_a_symlinked_dest(ansible: Ansible, work: Path) -> None:
+    real = work / "real"
+    real.mkdir()
+    (real / "haproxy.cfg").write_text("# old\n", encoding="utf-8")
+    link = work / "haproxy.cfg"
+    link.symlink_to(real / "haproxy.cfg")
+    run = playbook(ansible, work, render_task(link, follow="true"))
+    assert (run.changed, run.failed) == (1, 0), run.output
+    assert link.is_symlink()
+    assert (real / "haproxy.cfg").read_text(encoding="utf-8") == expected(
+        work / "spec.yaml", "haproxy"
+    )
+
+
+def test_mode_preserve_takes_the_spec_files_mode(ansible: Ansible, work: Path) -> None:
+    """As template takes its template's: copy alone would take its temporary file's mode, which
+    the controller's umask decides."""
+    (work / "spec.yaml").chmod(0o604)
+    dest = work / "haproxy.cfg"
+    run = playbook(ansible, work, render_task(dest, mode="preserve"))
+    assert (run.changed, run.failed) == (1, 0), run.output
+    assert dest.stat().st_mode & 0o777 == 0o604
+
+    inline = textwrap.dedent(
+        f"""\
+        - lbgen.lbgen.lbgen_render:
+            spec_content: "{{{{ lookup('file', 'spec.yaml') }}}}"
+            target: haproxy
+            dest: {work / "inline.cfg"}
+            mode: preserve
+        """
+    )
+    refused = playbook(ansible, work, inline)
+    assert refused.failed == 1, refused.output
+    assert "mode: preserve takes the spec file's mode; spec_content has none" in refused.output
+    assert not (work / "inline.cfg").exists()
+
+
+def test_a_date_in_spec_content_is_named_with_its_path(ansible: Ansible, tmp_path: Path) -> None:
+    task = textwrap.dedent(
+        f"""\
+        - lbgen.lbgen.lbgen_render:
+            spec_content:
+              version: 1
+              name: 2024-01-01
+              frontends: {{api: {{bind: ["127.0.0.1:6443"], pool: cp}}}}
+              pools: {{cp: {{servers: {{m1: "127.0.0.1:7001"}}}}}}
+            target: haproxy
+            dest: {tmp_path / "haproxy.cfg"}
+        """
+    )
+    run = playbook(ansible, tmp_path, task)
+    assert run.failed == 1, run.output
+    assert "lbgen: spec_content.name: 2024-01-01 is a" in run.output
+    assert "quote it" in run.output and "Traceback" not in run.output
+    assert not (tmp_path / "haproxy.cfg").exists()
 
 
 def module_examples() -> list[dict[str, object]]:

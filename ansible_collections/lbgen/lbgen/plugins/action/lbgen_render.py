@@ -4,22 +4,21 @@
 
 Rendering happens here, on the controller, where lbgen is installed: managed hosts need nothing
 but the engine. The rendered text is written to a local temporary file and handed to
-``ansible.legacy.copy``, exactly as ``ansible.builtin.template`` does, so ``changed``, check mode,
-diff mode, ``validate``, ``backup`` and ``owner``/``group``/``mode`` behave as users know them
-from ``copy`` and ``template``, on every connection type.
+``ansible.legacy.copy`` as its ``content``, so ``changed``, check mode, diff mode, ``validate``,
+``backup``, ``follow`` and ``owner``/``group``/``mode`` behave as users know them from ``copy``
+and ``template``, on every connection type; and, as with ``content``, a ``dest`` that is a
+directory is refused (the rendering has no file name to put in it).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import stat
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
@@ -43,7 +42,10 @@ LBGEN_ARGS: dict[str, dict[str, Any]] = {
     "templates": {"type": "str"},
 }
 COPY_ARGS: dict[str, dict[str, Any]] = {
-    "dest": {"type": "path", "required": True},
+    # "str", not "path": a "path" is expanded (~, $VAR) here on the controller, and copy expands
+    # dest on the managed host, as the become user.
+    "dest": {"type": "str", "required": True},
+    "follow": {"type": "bool", "default": False},
     "force": {"type": "bool", "default": True},
     "validate": {"type": "str"},
     "backup": {"type": "bool", "default": False},
@@ -79,7 +81,13 @@ def _plain(value: Any, path: str = "spec_content") -> Any:
     for kind in (bool, int, float, str):
         if isinstance(value, kind):
             return kind(value)
-    return value
+    if value is None:
+        return value
+    # A date, say: Ansible reads an unquoted 2024-01-01 as one, and JSON has none.
+    raise AnsibleActionFail(
+        f"lbgen: {path}: {value} is a {type(value).__name__.lstrip('_')}, not text or a number: "
+        "Ansible reads some unquoted values (dates, for one) as such; quote it"
+    )
 
 
 class ActionModule(ActionBase):
@@ -198,6 +206,18 @@ class ActionModule(ActionBase):
 
     # -- installing (managed host side, through copy) -------------------------------------------
 
+    def _preserved_mode(self, args: dict[str, Any]) -> str:
+        """``mode: preserve`` as ``template`` reads it: the mode of the source, here the spec
+        file (copy would take its own temporary file's, which the controller's umask decides)."""
+        if args["spec"] is None:
+            raise AnsibleActionFail(
+                "lbgen: mode: preserve takes the spec file's mode; spec_content has none "
+                "(give a mode)"
+            )
+        path = self._find_needle("files", args["spec"])
+        mode = stat.S_IMODE(os.stat(to_bytes(path, errors="surrogate_or_strict")).st_mode)
+        return f"0{mode:03o}"
+
     def _install(
         self, args: dict[str, Any], rendered: Any, diagnostics: list[Any], task_vars: dict[str, Any]
     ) -> dict[str, Any]:
@@ -206,29 +226,26 @@ class ActionModule(ActionBase):
         new_task = self._task.copy()
         for name in LBGEN_ARGS:
             new_task.args.pop(name, None)
-        local_tempdir = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
-        try:
-            source = os.path.join(local_tempdir, os.path.basename(args["dest"]) or "lbgen.conf")
-            with open(to_bytes(source, errors="surrogate_or_strict"), "wb") as handle:
-                handle.write(rendered.text.encode("utf-8"))
-            new_task.args.update({"src": source, "dest": args["dest"]})
-            # ansible.legacy: the copy action a playbook would get, local overrides included.
-            copy_action = self._shared_loader_obj.action_loader.get(
-                "ansible.legacy.copy",
-                task=new_task,
-                connection=self._connection,
-                play_context=self._play_context,
-                loader=self._loader,
-                templar=self._templar,
-                shared_loader_obj=self._shared_loader_obj,
-            )
-            result: dict[str, Any] = copy_action.run(task_vars=task_vars)
-        finally:
-            shutil.rmtree(to_bytes(local_tempdir, errors="surrogate_or_strict"))
-        # The diff's "after" is the rendering, not the temporary file that carried it.
+        # content, not a src file: copy then refuses a dest that is a directory (or ends in /)
+        # instead of writing the config into it under a made-up name.
+        new_task.args.update({"content": rendered.text, "dest": args["dest"]})
+        if args["mode"] == "preserve":
+            new_task.args["mode"] = self._preserved_mode(args)
+        # ansible.legacy: the copy action a playbook would get, local overrides included.
+        copy_action = self._shared_loader_obj.action_loader.get(
+            "ansible.legacy.copy",
+            task=new_task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+        )
+        result: dict[str, Any] = copy_action.run(task_vars=task_vars)
+        # The diff's "after" is the rendering: say what rendered it.
         diffs = result.get("diff")
         for diff in diffs if isinstance(diffs, list) else [diffs] if diffs else []:
-            if isinstance(diff, dict) and diff.get("after_header") == source:
+            if isinstance(diff, dict) and "after_header" in diff:
                 node = f" --node {args['node']}" if args["node"] is not None else ""
                 diff["after_header"] = (
                     f"lbgen render {args['spec'] or 'spec_content'} -t {args['target']}{node}"
@@ -236,6 +253,9 @@ class ActionModule(ActionBase):
         warnings = [format_text([d]) for d in diagnostics if d.level is Level.WARNING]
         if warnings:
             result["warnings"] = [*result.get("warnings", []), *warnings]
+        if "src" in result and "dest" in result:
+            # copy's temporary file for the content, already deleted: nothing to show.
+            del result["src"]
         result["lbgen"] = {
             "target": rendered.target,
             "layout": rendered.layout,

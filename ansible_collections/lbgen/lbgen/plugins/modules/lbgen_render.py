@@ -16,10 +16,12 @@ description:
     result at O(dest) on the managed host through M(ansible.builtin.copy).
   - Managed hosts need nothing but the engine; lbgen must be installed for the Python that runs
     Ansible on the controller.
-  - Because the file is installed by M(ansible.builtin.copy), C(changed), check mode, diff mode,
-    O(validate), O(backup) and O(owner)/O(group)/O(mode) behave exactly as they do for
-    M(ansible.builtin.copy) and M(ansible.builtin.template). Rendering is deterministic (no
-    timestamp in the file), so a second run with the same spec reports no change.
+  - Because the file is installed by M(ansible.builtin.copy) (as its
+    O(ansible.builtin.copy#module:content)), C(changed), check mode, diff mode, O(validate),
+    O(backup), O(follow) and
+    O(owner)/O(group)/O(mode) behave exactly as they do for M(ansible.builtin.copy) and
+    M(ansible.builtin.template). Rendering is deterministic (no timestamp in the file), so a
+    second run with the same spec reports no change.
   - A spec error fails the task with lbgen's C(file:line:col) message. Translation warnings (a
     field the engine cannot express) are shown as Ansible warnings; O(strict) makes them fail
     the task.
@@ -77,9 +79,18 @@ options:
     description: A folder on the controller whose templates override lbgen's built-in ones.
     type: str
   dest:
-    description: Where the rendered config is installed on the managed host.
-    type: path
+    description:
+      - Where the rendered config is installed on the managed host, the file's path, expanded
+        (C(~), C($VAR)) on the managed host as M(ansible.builtin.copy) expands it.
+      - A directory, or a path ending in C(/), is refused, as M(ansible.builtin.copy) refuses
+        its O(ansible.builtin.copy#module:content) there (the rendering has no file name).
+    type: str
     required: true
+  follow:
+    description: When O(dest) is a symbolic link, write the file it points to instead of
+      replacing the link. As in M(ansible.builtin.copy).
+    type: bool
+    default: false
   force:
     description:
       - When false, an existing O(dest) is left alone whatever it holds; only a missing one is
@@ -116,7 +127,10 @@ options:
     description: As in M(ansible.builtin.copy).
     type: str
   mode:
-    description: As in M(ansible.builtin.copy).
+    description:
+      - As in M(ansible.builtin.copy).
+      - V(preserve) gives the file the mode of the O(spec) file, as M(ansible.builtin.template)
+        gives its template's; with O(spec_content), which has no file, it fails the task.
     type: raw
   seuser:
     description: As in M(ansible.builtin.copy).
@@ -209,7 +223,9 @@ EXAMPLES = r"""
 RETURN = r"""
 dest:
   description: The installed file (as returned by M(ansible.builtin.copy)).
-  returned: success
+  returned: >-
+    success, but not in check mode when O(dest) does not exist yet (as for
+    M(ansible.builtin.copy))
   type: str
 backup_file:
   description: The backup copy, when O(backup=true) and the file changed.
