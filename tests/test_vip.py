@@ -276,6 +276,7 @@ def test_preempt_delay_with_preempt_false_is_a_warning(tmp_path: Path) -> None:
     result = run_lbgen("validate", str(spec), "-t", "keepalived")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
+        f"{spec}:15:12: warning [vip-nopreempt-unready] vip.preempt: {NOPREEMPT_UNREADY}",
         f"{spec}:16:18: warning [vip-preempt-delay-unused] vip.preempt_delay: preempt_delay 5s "
         "has no effect with preempt: false (nopreempt: a node never takes the VIP back, so there "
         "is nothing to delay); drop it",
@@ -285,12 +286,39 @@ def test_preempt_delay_with_preempt_false_is_a_warning(tmp_path: Path) -> None:
     strict = run_lbgen("validate", "--strict", str(spec), "-t", "keepalived")
     assert strict.returncode == 2
     assert f"{spec}:16:18: error [vip-preempt-delay-unused] " in strict.stderr
-    # Nothing to warn about: the default delay, or an explicit 0s.
+    # Nothing to warn about the delay: the default one, or an explicit 0s.
     for vip in (
         GOOD_VIP + "  preempt: false\n",
         GOOD_VIP + "  preempt: false\n  preempt_delay: 0s\n",
     ):
-        assert load(spec_with(vip).encode()).diagnostics == []
+        codes = [d.code for d in load(spec_with(vip).encode()).diagnostics]
+        assert codes == ["vip-nopreempt-unready"]
+
+
+#: keepalived's nopreempt, as tests/test_vip_election.py measures it with two real nodes.
+NOPREEMPT_UNREADY = (
+    "preempt: false (nopreempt) keeps the VIP on a node whose proxy turns unready: a backup "
+    "never takes over from a lower priority, so lbgen_ready's weight moves nothing; only a proxy "
+    "that stops answering (lbgen_alive) moves the VIP. To damp moving back instead, keep preempt "
+    "and raise preempt_delay"
+)
+
+
+def test_preempt_true_has_no_nopreempt_warning() -> None:
+    assert load(spec_with(GOOD_VIP).encode()).diagnostics == []
+
+
+def test_a_priority_of_1_is_refused_whatever_the_spread() -> None:
+    """keepalived lowers no effective priority below 1: an unready node at 20 - 20 is 1, a tie
+    with a healthy node at 1, which does not take over (tests/test_vip_election.py)."""
+    nodes = (
+        "  nodes:\n"
+        "    - {name: lb1, address: 192.0.2.11, priority: 20}\n"
+        "    - {name: lb2, address: 192.0.2.12, priority: PRIO}\n"
+    )
+    vip = GOOD_VIP.split("  nodes:\n")[0] + nodes
+    assert errors(spec_with(vip.replace("PRIO", "1"))) == {("vip-track-weight", 14, 50)}
+    assert load(spec_with(vip.replace("PRIO", "2")).encode()).diagnostics == []
 
 
 def test_error_lines_name_file_line_col_and_exit_2(tmp_path: Path) -> None:

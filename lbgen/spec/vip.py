@@ -454,6 +454,17 @@ def vip_checks(
             f"preempt_delay {vip.preempt_delay} has no effect with preempt: false (nopreempt: "
             "a node never takes the VIP back, so there is nothing to delay); drop it",
         ))  # fmt: skip
+    if not vip.preempt:
+        # keepalived's nopreempt: a backup never takes over from a lower-priority master, so the
+        # readiness check's weight moves nothing (measured with two real keepalived nodes:
+        # tests/test_vip_election.py). A warning: the choice is valid, one promise is gone.
+        out.append(source.diagnostic(
+            Level.WARNING, "vip-nopreempt-unready", ("vip", "preempt"),
+            "preempt: false (nopreempt) keeps the VIP on a node whose proxy turns unready: a "
+            "backup never takes over from a lower priority, so lbgen_ready's weight moves "
+            "nothing; only a proxy that stops answering (lbgen_alive) moves the VIP. To damp "
+            "moving back instead, keep preempt and raise preempt_delay",
+        ))  # fmt: skip
     out += _priority_checks(vip, source)
     return out
 
@@ -491,7 +502,16 @@ def _priority_checks(vip: Vip, source: SpecSource) -> list[Diagnostic]:
         seen.setdefault(node.priority, index)
     values = priorities(vip)
     spread = max(values) - min(values)
-    if -weight <= spread:
+    if min(values) == PRIORITY_MIN:
+        bottom = vip.nodes[values.index(min(values))].name
+        out.append(source.diagnostic(
+            Level.ERROR, "vip-track-weight", ("vip", "nodes", values.index(min(values)),
+                                              "priority"),
+            f"priority {PRIORITY_MIN} ({bottom}) never wins over an unready node: keepalived "
+            f"lowers no priority below {PRIORITY_MIN}, so an unready node ties with {bottom} "
+            f"and keeps the VIP; give every node {PRIORITY_MIN + 1} or more",
+        ))  # fmt: skip
+    elif -weight <= spread:
         top = vip.nodes[values.index(max(values))].name
         bottom = vip.nodes[values.index(min(values))].name
         out.append(source.diagnostic(
