@@ -9,14 +9,20 @@ probes change nothing was dropped, and the translation's own diagnostics say why
 cannot drift from the renderer: there is no second copy of DESIGN §2's table to keep in sync,
 and a new mapping in a target view shows up here without touching this module.
 
-Three outcomes per field:
+The outcomes per field:
 
 - ``written``: the value shows in the output (the fragments of the lines it produced);
 - ``engine-default``: nothing is written, and that *is* the value (another value would write
   something: nginx's round robin, HAProxy without ``option redispatch``);
-- ``dropped``: no value of this field changes the output; the attached diagnostics say why.
+- ``inherited``: a server's own value equal to the one it inherits from its pool: nothing is
+  written on its line because the pool's value (on HAProxy's ``default-server``) already says it;
+- ``dropped``: none of the values probed changes the output (:attr:`FieldReport.probed` says
+  which); the attached diagnostics say why.
 
-An explicit ``null`` is reported as ``null`` (nothing written by definition).
+An explicit ``null`` is probed too, against the field left out and against sample values: what
+differs is what the null wrote (a server's ``weight: null`` under a pool's weight writes HAProxy's
+own ``weight 1`` over ``default-server``), and those lines are the null's, not the pool's value's.
+A null that writes nothing is reported as ``null``.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from enum import StrEnum
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.frozen import record
@@ -42,10 +50,10 @@ from lbgen.spec import fields
 from lbgen.spec.fields import Field, Kind, Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
 from lbgen.spec.load import LoadedSpec, loaded_of
-from lbgen.spec.models import Spec
+from lbgen.spec.models import LogEntry, Spec
 from lbgen.spec.source import Path_, dotted
 from lbgen.spec.vip import priorities
-from lbgen.units import parse_duration, parse_host_port
+from lbgen.units import format_haproxy_duration, parse_duration, parse_host_port
 from lbgen.view import build_view
 
 _ADDRESSES = {
@@ -62,6 +70,7 @@ class Outcome(StrEnum):
 
     WRITTEN = "written"
     ENGINE_DEFAULT = "engine-default"
+    INHERITED = "inherited"
     DROPPED = "dropped"
     NULL = "null"
 
@@ -81,17 +90,25 @@ class FieldReport:
     output: tuple[str, ...] = ()
     """Fragments of the rendered lines the field produced, ``(N lines)`` when repeated."""
     diagnostics: tuple[Diagnostic, ...] = ()
+    probed: tuple[Any, ...] = ()
+    """The other values the field was rendered with (``None``: null, ``LEFT_OUT``: the field
+    left out), those that made a valid spec; what a ``dropped`` field's claim rests on."""
+    inherits: str | None = None
+    """For ``inherited``: the pool's field whose value the server's own equals
+    (``pools.cp.weight``)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (values as plain JSON, as the spec would write them)."""
         return {
             "path": self.path,
-            "value": self.value,
+            "value": _as_written(self.value),
             "origin": self.origin,
             "line": self.line,
             "outcome": str(self.outcome),
             "output": list(self.output),
             "diagnostics": [_diagnostic_dict(d) for d in self.diagnostics],
+            "probed": [_as_written(v) for v in self.probed],
+            "inherits": self.inherits,
         }
 
 
@@ -149,6 +166,34 @@ class Explanation:
         }
 
 
+class _LeftOut:
+    """A probe value: the field removed from the spec (for an explicit ``null``)."""
+
+    def __repr__(self) -> str:
+        return "LEFT_OUT"
+
+
+LEFT_OUT: Any = _LeftOut()
+"""In :attr:`FieldReport.probed`: the field was left out of the spec (JSON ``"(left out)"``)."""
+
+
+def _as_written(value: Any, *, item: bool = False) -> Any:
+    """``value`` as plain JSON data, the way a spec writes it: a model as the mapping of its set
+    fields, a ``global.log`` list entry that is only a target as that target (``stdout``)."""
+    if value is LEFT_OUT:
+        return "(left out)"
+    if isinstance(value, BaseModel):
+        data = value.model_dump(mode="json", exclude_none=True)
+        if item and isinstance(value, LogEntry) and data.keys() == {"target"}:
+            return data["target"]
+        return data
+    if isinstance(value, list | tuple):
+        return [_as_written(v, item=True) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _as_written(v, item=True) for k, v in value.items()}
+    return to_jsonable_python(value)
+
+
 def _diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
     return {
         "level": str(d.level), "code": d.code, "message": d.message, "file": d.file,
@@ -167,6 +212,8 @@ class _Candidate:
     path: Path_
     value: Any
     source: Path_ | None
+    inherits: Path_ | None = None
+    """For a server's own value equal to what it would inherit: the pool's field."""
 
     @property
     def section(self) -> str:
@@ -240,7 +287,13 @@ def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
             for row in fields.in_scope(Scope.SERVER):
                 if row.kind is not Kind.SERVER_ADDRESS and row.path in server.model_fields_set:
                     own: Path_ = (*server_path, row.path)
-                    yield _Candidate(server_section, own, getattr(server, row.path), own)
+                    value = getattr(server, row.path)
+                    inherits = None
+                    if value is not None and Scope.POOL in row.scopes:
+                        inherited, _ = _pick_field(row, layers, BUILTIN_DEFAULTS)
+                        if _plain(inherited) == _plain(value):
+                            inherits = _path(path, row)
+                    yield _Candidate(server_section, own, value, own, inherits)
             yield from _extra_candidates(server_section, server_path, server.extra)
 
 
@@ -309,8 +362,10 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
     yield from _extra_candidates(("global",), ("global",), g.extra)
 
 
-def _alternatives(row: Field, value: Any) -> list[Any]:
-    """Other valid values for a field: ``null`` first ("emit nothing"), then a changed value."""
+def _alternatives(row: Field, value: Any, listening: frozenset[int] = frozenset()) -> list[Any]:
+    """Other valid values for a field: ``null`` first ("emit nothing"), then a changed value.
+    An address moves to a port none of ``listening`` (every port the spec listens on) is: a
+    probe that moved a bind onto another frontend's port changed that frontend's lines too."""
     out: list[Any] = [None]
     if row.kind in _EXTRA_KINDS:
         return out  # without its directives, the section shows what they wrote
@@ -321,6 +376,14 @@ def _alternatives(row: Field, value: Any) -> list[Any]:
     elif isinstance(value, list) and row.kind in _IPS:
         # One probe per address: each one's lines (a dual-stack tier's IPv6 half too).
         out += [[*value[:i], _other_ip(item), *value[i + 1 :]] for i, item in enumerate(value)]
+    elif isinstance(value, list) and row.kind in _ADDRESSES:
+        # One probe per address, moved to a free port: a list of addresses stays one.
+        out += [
+            [*value[:i], _other_port(item, listening), *value[i + 1 :]]
+            for i, item in enumerate(value)
+        ]
+    elif isinstance(value, list) and row.kind is Kind.STATS_AUTHS:
+        out.append([*value, "probe:probe" if "probe:probe" not in value else "probe2:probe"])
     elif isinstance(value, list):
         out.append([*value, 299 if 299 not in value else 298])
     elif isinstance(value, str):
@@ -328,12 +391,12 @@ def _alternatives(row: Field, value: Any) -> list[Any]:
             out += [choice for choice in row.choices if choice != value]
         elif row.kind is Kind.DURATION:
             us = parse_duration(value)
-            out.append(f"{us * 2}us" if us else "1s")
+            out.append(format_haproxy_duration(us * 2) if us else "1s")
         elif row.kind is Kind.WEIGHT and value.endswith("%"):
             percent = int(value[:-1])
             out.append(f"{percent + 1}%" if percent < 100 else f"{percent - 1}%")
         elif row.kind in _ADDRESSES:
-            out.append(_other_port(value))
+            out.append(_other_port(value, listening))
         elif row.kind in _IPS:
             out.append(_other_ip(value))
         elif row.kind is Kind.AUTH_PASS:
@@ -355,10 +418,52 @@ def _other_ip(text: str) -> str:
     return other.compressed + slash + prefix
 
 
-def _other_port(text: str) -> str:
-    address = parse_host_port(text, allow_empty_host=True)
-    port = address.port + 1 if address.port < 65535 else address.port - 1
-    return text[: text.rindex(":") + 1] + str(port)
+def _samples(row: Field, listening: frozenset[int]) -> list[Any]:
+    """Valid values to probe an explicit ``null`` with (two where they can differ, so that one
+    is not the engine's own value)."""
+    kind = row.kind
+    if kind is Kind.BOOL:
+        return [True, False]
+    if row.choices:
+        return list(row.choices)
+    samples: dict[Kind, list[Any]] = {
+        Kind.DURATION: ["1s", "2s"],
+        Kind.COUNT: [1, 2],
+        Kind.AT_LEAST_ONE: [1, 2],
+        Kind.INTEGER: [1, 2],
+        Kind.WEIGHT: [1, 2],
+        Kind.STATUS_CODES: [[200], [204]],
+        Kind.HTTP_PATH: ["/probe"],
+        Kind.CERT_PATH: ["/probe.pem"],
+        Kind.EXPECT_BODY: ["probe"],
+        Kind.DNS_NAME: ["probe.example"],
+        Kind.STATS_AUTHS: [["probe:probe"]],
+        Kind.INTERFACE: ["probe0"],
+        Kind.AUTH_PASS: ["probe"],
+    }
+    if kind in _ADDRESSES:
+        address = _other_port("127.0.0.1:8000", listening)
+        return [[address]] if kind is Kind.BIND_ADDRESSES else [address]
+    return samples.get(kind, [])
+
+
+def _other_port(text: str, listening: frozenset[int] = frozenset()) -> str:
+    """``text`` on another port: the next one no listener of the spec uses."""
+    port = parse_host_port(text, allow_empty_host=True).port
+    ports = chain(range(port + 1, 65536), range(port - 1, 0, -1))
+    other = next(p for p in ports if p not in listening)
+    return text[: text.rindex(":") + 1] + str(other)
+
+
+def _listening(spec: Spec) -> frozenset[int]:
+    """Every port the spec listens on, in any address family: frontends, stats, health."""
+    texts = [text for frontend in spec.frontends.values() for text in frontend.bind]
+    stats, health = spec.global_.stats, spec.global_.health
+    if stats is not None:
+        texts.append(stats.bind)
+    if health is not None:
+        texts += [health.bind] if isinstance(health.bind, str) else list(health.bind)
+    return frozenset(parse_host_port(text, allow_empty_host=True).port for text in texts)
 
 
 # --- probing -----------------------------------------------------------------------------------
@@ -372,14 +477,14 @@ def _other_port(text: str) -> str:
 # What lets a scope stand for the whole spec: the views translate each pool and frontend on its
 # own, and what one says about another goes through names (which no probe changes) and through
 # listening ports (nginx makes a dual-stack ``[::]:port`` IPv6-only beside an IPv4 address on its
-# port). So a scope also holds the frontends that listen on its frontends' ports, and a bind's
-# scope those on the neighbouring ports, where its probe moves it. A scope whose own rendering is
-# not an excerpt of the whole one (an engine that suffixes a clashing name, say) is not used, nor
-# is a probe's verdict when it meets an error outside the scope (another pool may already have
-# it in the whole spec, or it counts what the scope lacks): the field is then probed on the
-# whole spec, as every field of ``global``, ``defaults`` and keepalived's is. The diff of a probe
-# runs between the common head and tail of the two renderings, where a probe of the whole spec
-# finds its change too, so the lines credited are the same.
+# port). So a scope also holds the frontends that listen on its frontends' ports; a bind's probe
+# moves it to a port no listener of the spec uses, where it meets nobody. A scope whose own
+# rendering is not an excerpt of the whole one (an engine that suffixes a clashing name, say) is
+# not used, nor is a probe's verdict when it meets an error outside the scope (another pool may
+# already have it in the whole spec, or it counts what the scope lacks): the field is then
+# probed on the whole spec, as every field of ``global``, ``defaults`` and keepalived's is. The
+# diff of a probe runs between the common head and tail of the two renderings, where a probe of
+# the whole spec finds its change too, so the lines credited are the same.
 
 
 def _with(data: dict[str, Any], path: Path_, value: Any) -> dict[str, Any]:
@@ -402,6 +507,24 @@ def _with(data: dict[str, Any], path: Path_, value: Any) -> dict[str, Any]:
     return out
 
 
+def _without(data: dict[str, Any], path: Path_) -> dict[str, Any] | None:
+    """A copy of the spec's plain data with the key at ``path`` left out; None when it is not
+    there (left out already: the probe would be the rendering itself)."""
+    out = dict(data)
+    node: Any = out
+    for part in path[:-1]:
+        child = node[part] if isinstance(part, int) else node.get(part)
+        if not isinstance(child, dict | list):
+            return None
+        child = list(child) if isinstance(child, list) else dict(child)
+        node[part] = child
+        node = child
+    if not isinstance(node, dict) or path[-1] not in node:
+        return None
+    del node[path[-1]]
+    return out
+
+
 @dataclass
 class _Effect:
     """Line index of ``base`` -> changed token indices (``None``: the whole line).
@@ -412,6 +535,8 @@ class _Effect:
     base: list[str] = field(default_factory=list)
     lines: dict[int, set[int] | None] = field(default_factory=dict)
     influenced: bool = False
+    probed: list[Any] = field(default_factory=list)
+    """The values whose probe made a valid spec, in order."""
 
     def whole(self, index: int) -> None:
         self.lines[index] = None
@@ -423,6 +548,26 @@ class _Effect:
         current = self.lines[index]
         assert current is not None
         current.update(tokens)
+
+    def discount(self, other: _Effect) -> None:
+        """Drop what ``other`` (a server's ``null``) is credited with from this effect (its
+        pool's field, whose probe changed the same tokens only through that null)."""
+        for index, tokens in other.lines.items():
+            line = other.base[index]
+            if other.base is not self.base:
+                found = [i for i, text in enumerate(self.base) if text == line]
+                if len(found) != 1 or other.base.count(line) != 1:
+                    continue
+                index = found[0]
+            if index not in self.lines:
+                continue
+            mine = self.lines[index]
+            every = set(range(len(_tokens(line))))
+            left = (every if mine is None else mine) - (every if tokens is None else tokens)
+            if left:
+                self.lines[index] = left
+            else:
+                del self.lines[index]
 
 
 @dataclass
@@ -458,10 +603,11 @@ class _Prober:
         self.priorities = priorities(spec.vip) if spec.vip is not None else []
         # One Jinja environment for every probe: the templates compile once.
         self.environment = make_environment()
+        self.listening = _listening(spec)
         resolved = resolve_spec(spec, self.loaded)
         base, errors = self._render(resolved)
         self.whole = _Scope(self.data, base, errors)
-        self.scopes: dict[tuple[str, bool], _Scope] = {}
+        self.scopes: dict[str, _Scope] = {}
         # Spec order of the frontends and pools (a scope keeps it), and who listens on each port.
         self.frontend_order = {name: i for i, name in enumerate(spec.frontends)}
         self.pool_order = {name: i for i, name in enumerate(spec.pools)}
@@ -506,20 +652,15 @@ class _Prober:
         pool = name if path[0] == "pools" else self.pool_of.get(name)
         if pool is None:
             return self.whole
-        bind = path[0] == "frontends" and path[2:3] == ("bind",)
-        key = (pool, bind)
-        if key not in self.scopes:
-            self.scopes[key] = self._cut(pool, bind) or self.whole
-        return self.scopes[key]
+        if pool not in self.scopes:
+            self.scopes[pool] = self._cut(pool) or self.whole
+        return self.scopes[pool]
 
-    def _cut(self, pool: str, near: bool) -> _Scope | None:
-        """The scope of ``pool``: it, its frontends, the frontends listening on their ports (and
-        with ``near`` on the ports next to them, where a bind's probe moves) with their pools;
-        None when its rendering is not an excerpt of the whole one."""
+    def _cut(self, pool: str) -> _Scope | None:
+        """The scope of ``pool``: it, its frontends, the frontends listening on their ports with
+        their pools; None when its rendering is not an excerpt of the whole one."""
         frontends = set(self.frontends_of.get(pool, ()))
         ports = {port for fe in frontends for port in self.ports[fe]}
-        if near:
-            ports |= {p + step for p in ports for step in (-1, 1)}
         frontends |= {fe for port in ports for fe in self.on_port.get(port, ())}
         pools = {pool} | {self.pool_of[fe] for fe in frontends}
         frontend_names = sorted(frontends, key=self.frontend_order.__getitem__)
@@ -569,7 +710,10 @@ class _Prober:
                 # Priorities are set on every node or none: the derived ones fill the others.
                 for entry, derived in zip(data["vip"]["nodes"], self.priorities, strict=True):
                     entry.setdefault("priority", derived)
-            probed = self._validated(_with(data, path, value), options)
+            changed = _without(data, path) if value is LEFT_OUT else _with(data, path, value)
+            if changed is None:
+                return None
+            probed = self._validated(changed, options)
         except Exception:  # a value a view cannot render tells nothing: skip it
             return None
         # A value this engine rejects (balance random beside a backup server in nginx) would
@@ -592,6 +736,7 @@ class _Prober:
         for value in values:
             lines = self.probe(scope, path, value)
             if lines is not None:
+                effect.probed.append(value)
                 _compare(scope.lines, lines, effect)
         return effect
 
@@ -635,24 +780,44 @@ def _pair_lines(
 ) -> None:
     """A block of lines replaced by a block of another length (a probe removed a line and changed
     its neighbours): pair each line with the next similar one, in order, to compare their tokens;
-    a line without a partner was wholly produced by the field."""
+    then a line left without a partner with one of the same directive (``default-server``,
+    ``server NAME``) between its neighbours' partners, however much the probe shrank it; a line
+    still without a partner was wholly produced by the field."""
+    partner: dict[int, int] = {}
     j = into[0]
     for i in range(*rows):
         a = _tokens(base[i])
         for k in range(j, into[1]):
             b = _tokens(other[k])
-            tokens = SequenceMatcher(None, a, b, autojunk=False)
-            if a[:1] == b[:1] and tokens.ratio() >= 0.5:
-                changed = {
-                    t for tag, t1, t2, _, _ in tokens.get_opcodes() if tag != "equal"
-                    for t in range(t1, t2)
-                }  # fmt: skip
-                if changed:
-                    effect.tokens(i, changed)
+            if a[:1] == b[:1] and SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.5:
+                partner[i] = k
                 j = k + 1
                 break
-        else:
+    taken = set(partner.values())
+    low = into[0]
+    for i in range(*rows):
+        if i in partner:
+            low = partner[i] + 1
+            continue
+        high = min((partner[n] for n in range(i + 1, rows[1]) if n in partner), default=into[1])
+        key = _key(_tokens(base[i]))
+        for k in range(low, high):
+            if k not in taken and _key(_tokens(other[k])) == key:
+                partner[i] = k
+                taken.add(k)
+                low = k + 1
+                break
+    for i in range(*rows):
+        if i not in partner:
             effect.whole(i)
+            continue
+        a, b = _tokens(base[i]), _tokens(other[partner[i]])
+        changed = {
+            t for tag, t1, t2, _, _ in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+            if tag != "equal" for t in range(t1, t2)
+        }  # fmt: skip
+        if changed:
+            effect.tokens(i, changed)
 
 
 def _tokens(line: str) -> list[str]:
@@ -669,12 +834,25 @@ def _is_keyword(token: str) -> bool:
     return token.replace("-", "").replace("_", "").isalpha() and token.islower()
 
 
+#: Directives whose second token is a name, whatever it looks like (``server big``, a server
+#: named like a keyword; ``upstream pool``).
+_NAMED = frozenset({"server", "backend", "frontend", "listen", "upstream", "peer", "nameserver"})
+
+
 def _head(tokens: list[str]) -> int:
     """How many leading tokens name the line: the directive, and the name or address that follows
-    it (``server k8s-master1``, ``server 10.0.0.1:6443``) but not a parameter keyword."""
+    it (``server k8s-master1``, ``server big``, ``server 10.0.0.1:6443``) but not a parameter
+    keyword."""
+    if len(tokens) > 2 and tokens[1] not in "{;" and tokens[0] in _NAMED:
+        return 2
     if len(tokens) > 2 and not _is_keyword(tokens[1]) and "=" not in tokens[1]:
         return 2
     return 1
+
+
+def _key(tokens: list[str]) -> tuple[str, ...]:
+    """What makes two lines the same directive: the tokens that name the line."""
+    return tuple(tokens[: _head(tokens)])
 
 
 def _fragment(line: str, changed: set[int] | None) -> tuple[str, str, str] | None:
@@ -793,10 +971,20 @@ def explain(
     by_path = _ByPath(diagnostics)
     claimed: set[Diagnostic] = set()
     sections: dict[str, list[FieldReport]] = {}
-    for candidate in _candidates(spec, node):
-        if candidate.value is None and candidate.source is None:
-            continue  # unset everywhere, no built-in default: nothing to explain
-        report = _report(candidate, prober, by_path, loaded)
+    probed = [
+        (candidate, _probe(candidate, prober))
+        for candidate in _candidates(spec, node)
+        if candidate.value is not None or candidate.source is not None
+    ]  # a field unset everywhere without a built-in default has nothing to explain
+    effects = {candidate.path: effect for candidate, effect in probed}
+    for candidate, effect in probed:
+        # What a server's null wrote (HAProxy's own weight 1 over default-server) is the null's;
+        # its pool's field changed it only through the null.
+        pool = candidate.path[:2] + candidate.path[4:]
+        if candidate.value is None and candidate.path[2:3] == ("servers",) and pool in effects:
+            effects[pool].discount(effect)
+    for candidate, effect in probed:
+        report = _report(candidate, effect, by_path, loaded)
         claimed.update(report.diagnostics)
         sections.setdefault(candidate.section, []).append(report)
     return Explanation(
@@ -810,22 +998,40 @@ def explain(
     )
 
 
+def _probe(candidate: _Candidate, prober: _Prober) -> _Effect:
+    """The field's effect over its probes: another value and null; for an explicit null, the
+    field left out and sample values."""
+    located = fields.locate(candidate.path)
+    assert located is not None, f"{dotted(candidate.path)} is not a registry field"
+    row = located[1]
+    if candidate.value is None:
+        left_out = [LEFT_OUT] if candidate.path == candidate.source else []
+        values = left_out + _samples(row, prober.listening)
+    else:
+        values = _alternatives(row, candidate.value, prober.listening)
+    return prober.effect(candidate.path, values)
+
+
 def _report(
-    candidate: _Candidate, prober: _Prober, diagnostics: _ByPath, loaded: LoadedSpec
+    candidate: _Candidate,
+    effect: _Effect,
+    diagnostics: _ByPath,
+    loaded: LoadedSpec,
 ) -> FieldReport:
     path = dotted(candidate.path)
     origin = dotted(candidate.source) if candidate.source is not None else None
     line = loaded.source.position(candidate.source)[0] if candidate.source is not None else None
     own = diagnostics.own({path} | ({origin} if origin else set()))
-    located = fields.locate(candidate.path)
-    assert located is not None, f"{path} is not a registry field"
     common = {"path": path, "value": candidate.value, "origin": origin, "line": line}
-    if candidate.value is None:
-        return FieldReport(**common, outcome=Outcome.NULL, diagnostics=tuple(own))
-    effect = prober.effect(candidate.path, _alternatives(located[1], candidate.value))
     output = _fragments(effect.base, effect)
+    inherits = None
     if output:
         outcome = Outcome.WRITTEN
+    elif candidate.value is None:
+        outcome = Outcome.NULL
+    elif effect.influenced and candidate.inherits is not None:
+        outcome = Outcome.INHERITED
+        inherits = dotted(candidate.inherits)
     elif effect.influenced:
         outcome = Outcome.ENGINE_DEFAULT
     else:
@@ -834,29 +1040,63 @@ def _report(
     why = diagnostics.why_dropped(candidate, relative, enclosing=outcome is Outcome.DROPPED)
     own += [d for d in why if d not in own]
     return FieldReport(
-        **common, outcome=outcome, output=output, diagnostics=tuple(sorted(own, key=sort_key))
+        **common,
+        outcome=outcome,
+        output=output,
+        diagnostics=tuple(sorted(own, key=sort_key)),
+        probed=tuple(effect.probed),
+        inherits=inherits,
     )
 
 
 # --- output ------------------------------------------------------------------------------------
 
 
+#: A string a YAML flow collection reads back as itself, unquoted (``stdout``, ``/readyz``,
+#: ``resolvers docker``); any other is quoted (``"udp://127.0.0.1:514"``, ``"[::]:6443"``).
+_FLOW_PLAIN = re.compile(r"[A-Za-z_/.][A-Za-z0-9_/.+=~-]*(?: [A-Za-z0-9_/.+=~-]+)*")
+_FLOW_SPECIAL = re.compile(r"(?i)null|true|false|yes|no|on|off|y|n|~|\.(?:inf|nan)")
+
+
 def _show(value: Any) -> str:
+    """A value the way a spec writes it: a scalar as is, a mapping or list in YAML flow style."""
+    written = _as_written(value)
+    if isinstance(written, dict | list):
+        return _flow(written)
+    return _flow(written) if written is None or isinstance(written, bool) else str(written)
+
+
+def _flow(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(map(_show, value)) + "]"
-    if isinstance(value, BaseModel):  # a global.log entry: its set fields, as written
-        fields = value.model_dump(exclude_none=True)
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in fields.items()) + "}"
+        return "[" + ", ".join(map(_flow, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        plain = _FLOW_PLAIN.fullmatch(value) and not _FLOW_SPECIAL.fullmatch(value)
+        return value if plain else json.dumps(value)
     return str(value)
+
+
+def _probes(values: Sequence[Any]) -> str:
+    """The probe values of a dropped field, in a sentence."""
+    shown = ["the field left out" if v is LEFT_OUT else _show(v) for v in values]
+    if not shown:
+        return "no other valid value could be probed"
+    if len(shown) == 1:
+        return f"{shown[0]} does not change the output"
+    if len(shown) == 2:
+        return f"neither {shown[0]} nor {shown[1]} changes the output"
+    return f"none of {', '.join(shown)} changes the output"
 
 
 _MARK = {
     Outcome.WRITTEN: "->",
     Outcome.ENGINE_DEFAULT: "=",
+    Outcome.INHERITED: "=",
     Outcome.DROPPED: "x",
     Outcome.NULL: "=",
 }
@@ -866,7 +1106,8 @@ def format_explanation(explanation: Explanation) -> str:
     """Human-readable text: one block per spec object, one entry per field.
 
     ``->`` what the field became, ``=`` nothing written because that is the engine's own
-    behaviour, ``x`` dropped; diagnostics follow as ``level [code] message``.
+    behaviour (or what a server inherits), ``x`` dropped; diagnostics follow as
+    ``level [code] message``.
     """
     engine = {
         "haproxy": "HAProxy", "nginx": "nginx", "nginx-plus": "NGINX Plus",
@@ -896,11 +1137,16 @@ def format_explanation(explanation: Explanation) -> str:
             elif report.outcome is Outcome.ENGINE_DEFAULT:
                 out.append(f"      {mark} nothing written: {engine[explanation.target]}'s own "
                            "default is this value")  # fmt: skip
+            elif report.outcome is Outcome.INHERITED:
+                assert report.inherits is not None
+                source = _inherited(explanation, report.inherits, engine)
+                out.append(f"      {mark} nothing written on its line: it equals the value "
+                           f"inherited from {source}")  # fmt: skip
             elif report.outcome is Outcome.NULL:
                 out.append(f"      {mark} null: nothing written, the engine's default applies")
             else:
                 why = "" if report.diagnostics else "; the translation gives no reason"
-                out.append(f"      {mark} dropped: no value of this field changes the output{why}")
+                out.append(f"      {mark} dropped: {_probes(report.probed)}{why}")
             for d in report.diagnostics:
                 out.append(f"      ! {d.level} [{d.code}] {d.message}")
     if explanation.unattached:
@@ -910,10 +1156,25 @@ def format_explanation(explanation: Explanation) -> str:
         "",
         f"{sum(counts.values())} fields: {counts[Outcome.WRITTEN]} written, "
         f"{counts[Outcome.ENGINE_DEFAULT] + counts[Outcome.NULL]} left to the engine's default, "
-        f"{counts[Outcome.DROPPED]} dropped"
+        + (f"{counts[Outcome.INHERITED]} as inherited, " if counts[Outcome.INHERITED] else "")
+        + f"{counts[Outcome.DROPPED]} dropped"
         + ("" if explanation.ok else "; the translation has errors: render would write nothing"),
     ]
     return "\n".join(out) + "\n"
+
+
+def _inherited(explanation: Explanation, path: str, engine: dict[str, str]) -> str:
+    """Where a server's inherited value comes from and what it wrote: ``pools.cp.weight (line
+    10, from defaults.weight), written as default-server … weight 10``."""
+    pool = explanation.field(path)
+    where = "built-in default"
+    if pool.origin is not None:
+        where = f"line {pool.line}" + (f", from {pool.origin}" if pool.origin != path else "")
+    if pool.outcome is Outcome.WRITTEN:
+        return f"{path} ({where}), written as {'; '.join(pool.output)}"
+    if pool.outcome is Outcome.ENGINE_DEFAULT:
+        return f"{path} ({where}), {engine[explanation.target]}'s own default"
+    return f"{path} ({where})"
 
 
 def format_json(explanation: Explanation) -> str:

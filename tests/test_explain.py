@@ -200,7 +200,7 @@ def test_cli_text_and_json() -> None:
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     at = lines.index("  health.rise = 2  (line 19, from defaults.health.rise)")
-    assert lines[at + 1] == "      x dropped: no value of this field changes the output"
+    assert lines[at + 1] == "      x dropped: none of null, 3, 1 changes the output"
     assert lines[at + 2].startswith("      ! warning [nginx-unsupported] nginx OSS has no active")
     assert "  balance = leastconn  (line 37)" in lines
     assert "      -> least_conn;" in lines
@@ -363,3 +363,220 @@ def test_keepalived_explain_through_the_cli() -> None:
     assert result.stderr.strip().endswith("name it with --node (lb1, lb2, lb3)"), result.stderr
     result = run_lbgen("explain", str(TIER), "-t", "keepalived", "--node", "lb9")
     assert result.returncode == 2 and "no node 'lb9' in vip.nodes" in result.stderr
+
+
+# --- values as the spec writes them, and plain JSON --------------------------------------------
+
+LOG_SPEC = """\
+version: 1
+global:
+  log: LOG
+  extra:
+    haproxy_sections: {"resolvers docker": ["nameserver dns 127.0.0.11:53"]}
+frontends: {a: {bind: [":6443"], pool: p}}
+pools: {p: {servers: {s: "10.0.0.1:6443"}}}
+"""
+
+
+@pytest.mark.parametrize("target", ["haproxy", "nginx"])
+@pytest.mark.parametrize(
+    ("log", "shown", "as_json"),
+    [
+        ("{target: syslog}", "{target: syslog}", {"target": "syslog"}),
+        (
+            '[stdout, "udp://127.0.0.1:514"]',
+            '[stdout, "udp://127.0.0.1:514"]',
+            ["stdout", "udp://127.0.0.1:514"],
+        ),
+        (
+            "[{target: stdout, format: short}, syslog]",
+            "[{target: stdout, format: short}, syslog]",
+            [{"target": "stdout", "format": "short"}, "syslog"],
+        ),
+    ],
+)
+def test_log_mappings_and_lists_are_plain_json_and_shown_as_written(
+    tmp_path: Path, target: str, log: str, shown: str, as_json: object
+) -> None:
+    """--json once crashed on a global.log mapping or list (pydantic models handed to
+    json.dumps); the text showed them as {target: stdout}, and extra sections as a Python dict."""
+    path = spec_file(tmp_path, LOG_SPEC.replace("LOG", log))
+    result = run_lbgen("explain", str(path), "-t", target, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    values = {f["path"]: f["value"] for s in data["sections"] for f in s["fields"]}
+    assert values["global.log"] == as_json
+    assert values["global.extra.haproxy_sections"] == {
+        "resolvers docker": ["nameserver dns 127.0.0.11:53"]
+    }
+    text = format_explanation(explained(target, path))
+    assert f"  log = {shown}  (line 3)" in text
+    assert '  extra.haproxy_sections = {resolvers docker: ["nameserver dns 127.0.0.11:53"]}' in text
+
+
+# --- probes that must be valid, and must not meet a neighbour ----------------------------------
+
+
+def test_a_list_of_health_binds_is_probed_with_valid_lists(tmp_path: Path) -> None:
+    """A list-form global.health.bind was probed with null and [..., 299], both invalid: it was
+    reported dropped although its bind is written."""
+    text = (
+        "version: 1\nglobal:\n  health: {bind: ['127.0.0.1:8081', '127.0.0.2:8082']}\n"
+        "frontends: {a: {bind: [':6443'], pool: p}}\npools: {p: {servers: {s1: 10.0.0.1:6443}}}\n"
+    )
+    path = spec_file(tmp_path, text)
+    for target in ("haproxy", "nginx"):
+        report = explained(target, path).field("global.health.bind")
+        assert report.outcome is Outcome.WRITTEN, (target, report)
+        assert any("127.0.0.1:8081" in o for o in report.output), (target, report.output)
+        assert any("127.0.0.2:8082" in o for o in report.output), (target, report.output)
+
+
+NEIGHBOURS = """\
+version: 1
+defaults: {health: {check: tcp}}
+frontends:
+  a: {bind: ["[::]:6443"], pool: p}
+  b: {bind: ["127.0.0.1:6443"], pool: q}
+  c: {bind: ["0.0.0.0:7000", "[::]:7000"], pool: q}
+  d: {bind: ["[::]:7001"], pool: p}
+  e: {bind: ["127.0.0.1:7002"], pool: p}
+global: {stats: {bind: "127.0.0.1:7003"}, health: {bind: ["127.0.0.1:7004"]}}
+pools:
+  p: {servers: {s1: 10.0.0.1:6443}}
+  q: {servers: {s1: 10.0.0.2:6443}}
+"""
+
+
+@pytest.mark.parametrize("target", ["haproxy", "nginx"])
+def test_a_bind_probe_moves_to_a_port_no_listener_uses(tmp_path: Path, target: str) -> None:
+    """Moving c's 0.0.0.0:7000 to 7001 made d's [::]:7001 dual-stack line change in nginx, and
+    c's bind was credited with d's line: the probe port is one no listener of the spec uses."""
+    e = explained(target, spec_file(tmp_path, NEIGHBOURS))
+    for name in ("a", "b", "c", "d", "e"):
+        for index in range(2 if name == "c" else 1):
+            report = e.field(f"frontends.{name}.bind[{index}]")
+            own = report.value
+            assert report.outcome is Outcome.WRITTEN, report
+            assert all(own in fragment for fragment in report.output), (report.path, report.output)
+    assert not any("7001" in o for o in e.field("frontends.c.bind[0]").output)
+
+
+# --- what a dropped field's probes were ---------------------------------------------------------
+
+
+def test_a_dropped_field_says_which_values_were_probed(tmp_path: Path) -> None:
+    """ "no value of this field changes the output" was claimed after two probes: client 30m
+    beside server 2h changes nothing, but client 3h would."""
+    e = explained("nginx", spec_file(tmp_path, TABLE_SPEC))
+    client = e.field("frontends.api.timeouts.client")
+    assert client.outcome is Outcome.DROPPED
+    assert client.probed == (None, "1h")
+    text = format_explanation(e)
+    assert "      x dropped: neither null nor 1h changes the output\n" in text
+    assert "no value of this field changes the output" not in text
+    assert e.field("pools.lc.health.rise").probed == (None, 3, 1)
+    assert "      x dropped: none of null, 3, 1 changes the output\n" in text
+
+
+# --- a server's value equal to what it inherits ------------------------------------------------
+
+EVERY_LEVEL = ROOT / "tests" / "cases" / "server-params-every-level" / "spec.yaml"
+
+
+def test_a_server_value_equal_to_its_pools_is_reported_as_inherited() -> None:
+    """same-as-pool sets weight 10 and maxconn 250, the values it inherits: nothing is written on
+    its line because default-server says so (HAProxy's own default weight is 1, not 10)."""
+    e = explained("haproxy", EVERY_LEVEL)
+    same = "pools.cp.servers.same-as-pool"
+    weight = e.field(f"{same}.weight")
+    assert (weight.outcome, weight.inherits) == (Outcome.INHERITED, "pools.cp.weight")
+    assert e.field(f"{same}.maxconn").inherits == "pools.cp.maxconn"
+    text = format_explanation(e)
+    assert (
+        "  weight = 10  (line 22)\n"
+        "      = nothing written on its line: it equals the value inherited from pools.cp.weight"
+        " (line 10, from defaults.weight), written as default-server … weight 10\n"
+    ) in text
+    assert "HAProxy's own default is this value" not in text
+    data = json.loads(format_json_of(e))
+    fields = {f["path"]: f for s in data["sections"] for f in s["fields"]}
+    assert fields[f"{same}.weight"]["outcome"] == "inherited"
+    assert fields[f"{same}.weight"]["inherits"] == "pools.cp.weight"
+
+
+def format_json_of(e: Explanation) -> str:
+    from lbgen.explain import format_json
+
+    return format_json(e)
+
+
+# --- an explicit null is probed too ------------------------------------------------------------
+
+SERVER_NULLS = """\
+version: 1
+global: {stats: {bind: "127.0.0.1:8404", uri: null}}
+defaults: {health: {check: tcp}}
+frontends: {a: {bind: [":6443"], pool: p}}
+pools:
+  p:
+    weight: 50
+    slowstart: 10s
+    maxconn: 100
+    maxqueue: 10
+    servers:
+      s1: {address: 10.0.0.1:6443, weight: null, slowstart: null, maxconn: null, maxqueue: null}
+      s2: {address: 10.0.0.2:6443}
+"""
+
+
+def test_a_null_that_writes_something_says_what(tmp_path: Path) -> None:
+    """A server's null under a pool that sets the field writes HAProxy's own value on the server
+    line (over default-server); stats.uri null still writes stats uri /stats. The null owns those
+    lines, and the pool's value is not credited with them."""
+    e = explained("haproxy", spec_file(tmp_path, SERVER_NULLS))
+    expected = {"weight": "weight 1", "slowstart": "slowstart 0us", "maxconn": "maxconn 0",
+                "maxqueue": "maxqueue 0"}  # fmt: skip
+    for name, written in expected.items():
+        server = e.field(f"pools.p.servers.s1.{name}")
+        assert server.outcome is Outcome.WRITTEN, server
+        assert server.output == (f"server s1 … {written}",), server.output
+        pool = e.field(f"pools.p.{name}")
+        assert not any("s1" in o for o in pool.output), pool.output
+        assert any(o.startswith("default-server") for o in pool.output), pool.output
+    uri = e.field("global.stats.uri")
+    assert (uri.outcome, uri.output) == (Outcome.WRITTEN, ("stats uri /stats",))
+    nulls = explained(
+        "nginx", spec_file(tmp_path, TABLE_SPEC.replace("retries: 2", "retries: null"))
+    )
+    assert nulls.field("pools.lc.retries").outcome is Outcome.NULL
+
+
+# --- lines a probe shrinks ---------------------------------------------------------------------
+
+
+def test_a_probe_that_shrinks_a_line_credits_only_the_changed_tokens(tmp_path: Path) -> None:
+    """check none leaves "default-server weight 100" of the whole default-server line: the
+    weight is the weight field's, not health.check's (the lines were paired only when at least
+    half their tokens matched)."""
+    text = (
+        "version: 1\ndefaults: {health: {check: tcp}}\nfrontends: {a: {bind: [':6443'], pool: p}}\n"
+        "pools:\n  p:\n    servers:\n      s1: 10.0.0.1:6443\n"
+        "      s2: {address: 10.0.0.2:6443, weight: 100}\n"
+    )
+    e = explained("haproxy", spec_file(tmp_path, text))
+    check = e.field("pools.p.health.check").output
+    assert "default-server inter 2s fastinter 1s downinter 2s rise 2 fall 3" in check, check
+    assert not any("weight" in o for o in check), check
+
+
+def test_a_server_named_like_a_keyword_keeps_its_name(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nfrontends: {a: {bind: [':6443'], pool: p}}\npools:\n  p:\n    servers:\n"
+        "      big: {address: 10.0.0.1:6443, weight: 50}\n      small-one: 10.0.0.2:6443\n"
+    )
+    e = explained("haproxy", spec_file(tmp_path, text))
+    assert e.field("pools.p.servers.big.weight").output == ("server big … weight 50",)
+    assert e.field("pools.p.servers.small-one.address").output == (
+        "server small-one 10.0.0.2:6443",
+    )

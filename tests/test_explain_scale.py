@@ -74,6 +74,7 @@ class _WholeProber:
         self.priorities = priorities(spec.vip) if spec.vip is not None else []
         self.environment = make_environment()
         self.base, self.base_errors = self._render(resolve_spec(spec, self.loaded))
+        self.listening = explain_module._listening(spec)
 
     def _render(
         self, resolved: Resolved, options: dict[str, Any] | None = None
@@ -106,6 +107,7 @@ class _WholeProber:
         for value in values:
             lines = self.probe(path, value)
             if lines is not None:
+                effect.probed.append(value)
                 _whole_compare(self.base, lines, effect)
         return effect
 
@@ -165,7 +167,8 @@ def _report(
     common = {"path": path, "value": candidate.value, "origin": origin, "line": line}
     if candidate.value is None:
         return FieldReport(**common, outcome=Outcome.NULL, diagnostics=tuple(own))
-    effect = prober.effect(candidate.path, _alternatives(located[1], candidate.value))
+    values = _alternatives(located[1], candidate.value, prober.listening)
+    effect = prober.effect(candidate.path, values)
     output = _fragments(prober.base, effect)
     if output:
         outcome = Outcome.WRITTEN
@@ -177,7 +180,11 @@ def _report(
     why = _why_dropped(diagnostics, candidate, relative, enclosing=outcome is Outcome.DROPPED)
     own += [d for d in why if d not in own]
     return FieldReport(
-        **common, outcome=outcome, output=output, diagnostics=tuple(sorted(own, key=sort_key))
+        **common,
+        outcome=outcome,
+        output=output,
+        diagnostics=tuple(sorted(own, key=sort_key)),
+        probed=tuple(effect.probed),
     )
 
 
@@ -284,11 +291,12 @@ def test_scoped_probes_explain_as_whole_spec_probes(target: str, layout: str | N
 
 
 def test_a_bind_writes_another_frontends_line_in_nginx() -> None:
-    """The case the port-sharing part of a scope is for: fe3's bind at 10.0.0.3:7001, probed at
-    7002, makes fe2's ``[::]:7002`` IPv6-only; so the line is fe3's bind's too."""
+    """fe3's bind at 10.0.0.3:7001 was probed at 7002, which made fe2's ``[::]:7002``
+    IPv6-only, and fe2's line was credited to fe3's bind: the probe moves a bind to a port no
+    listener of the spec uses, so the bind owns its own line only."""
     spec = lbgen.load_spec(varied_spec(6))
     output = explain(spec, "nginx").field("frontends.fe3.bind[1]").output
-    assert output == ("listen [::]:7002 ipv6only=off;", "listen 10.0.0.3:7001;")
+    assert output == ("listen 10.0.0.3:7001;",)
 
 
 def test_pool_fields_are_probed_in_a_scope_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
