@@ -238,9 +238,9 @@ def test_localhost_is_a_loopback_health_bind() -> None:
 
 def tier(count: int, weight: int | None = None) -> str:
     """A vip section of ``count`` nodes lb1, lb2, ... (addresses 192.0.2.1 and up, skipping
-    the VIP); ``weight``: a track weight on line 12. ``nodes:`` is on line 13 either way (the
-    weight line or a comment)."""
-    hosts = [host for host in range(1, 255) if host != 100][:count]
+    the VIP and BASE's API server, which no node runs); ``weight``: a track weight on line 12.
+    ``nodes:`` is on line 13 either way (the weight line or a comment)."""
+    hosts = [host for host in range(1, 255) if host not in (21, 100)][:count]
     lines = [
         "vip:",
         "  addresses: [192.0.2.100/24]",
@@ -867,3 +867,86 @@ def test_the_fallback_copy_names_relative_includes_by_the_original_folder() -> N
     )
     assert check_fallback(text) == text.replace("nobody", "root")
     assert check_fallback("include a.conf\n", include_folder="/e") is None
+
+
+# --- a frontend on the port of an API server that runs on a node of the tier ------------------
+
+CONTROL_PLANE_LBS = """\
+version: 1
+global:
+  health: {bind: ":8081", path: /healthz}
+frontends:
+  api: {bind: ["192.0.2.100:PORT"], pool: cp}
+pools:
+  cp: {servers: {cp1: "192.0.2.11:6443", cp2: "192.0.2.12:6443"}}
+vip:
+  addresses: [192.0.2.100/24]
+  interface: eth0
+  virtual_router_id: 51
+  nodes:
+    - {name: lb1, address: 192.0.2.11}
+    - {name: lb2, address: 192.0.2.12}
+"""
+
+#: kube-apiserver's listener without --bind-address: Go's ":6443", one dual-stack socket.
+API_SERVER = """\
+import socket, sys, time
+listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+listener.bind(("::", 6443))
+listener.listen()
+print("listening", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_frontend_on_a_tier_nodes_api_server_port_is_warned() -> None:
+    codes = [
+        (d.code, d.line, d.col)
+        for d in load(CONTROL_PLANE_LBS.replace("PORT", "6443").encode()).diagnostics
+    ]
+    assert codes == [("vip-api-server-port", 5, 16)]
+    assert load(CONTROL_PLANE_LBS.replace("PORT", "8443").encode()).diagnostics == []
+    # API servers elsewhere (the example: nodes .11-.13, servers .21-.23) are no clash.
+    assert load(EXAMPLE).diagnostics == []
+
+
+@pytest.mark.parametrize(("port", "starts"), [(6443, False), (8443, True)])
+def test_haproxy_cannot_bind_beside_the_api_server_where_the_warning_says(
+    port: int, starts: bool, tmp_path: Path
+) -> None:
+    """The warning's oracle: on node lb1 (nonlocal bind, as the README asks) with an API server
+    listening as kube-apiserver does, the real haproxy fails to bind the VIP on 6443 and starts on
+    8443."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (a network namespace)")
+    spec = load_spec(CONTROL_PLANE_LBS.replace("PORT", str(port)).encode())
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render(spec, "haproxy").text)
+    with node_namespace("apiport", nonlocal_bind=True) as namespace:
+        exec_in = ["ip", "netns", "exec", namespace]
+        api = subprocess.Popen(
+            [*exec_in, sys.executable, "-c", API_SERVER], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert api.stdout is not None and api.stdout.readline() == "listening\n"
+            haproxy = subprocess.Popen(
+                [*exec_in, "haproxy", "-db", "-f", str(config)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            try:
+                output, _ = haproxy.communicate(timeout=5)
+                exited = True
+            except subprocess.TimeoutExpired:
+                haproxy.terminate()
+                output, _ = haproxy.communicate(timeout=15)
+                exited = False
+            assert exited is not starts, output
+            if not starts:
+                assert f"cannot bind socket (Address already in use) for [192.0.2.100:{port}]" in (
+                    output
+                ), output
+        finally:
+            api.terminate()
+            api.wait(10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from ipaddress import ip_address
 from typing import Any
 
 from lbgen.diagnostics import Diagnostic, Level, did_you_mean
@@ -381,7 +382,45 @@ def cross_checks(spec: Spec, source: SpecSource) -> list[Diagnostic]:
         *_unused_health(spec, source),
         *_health_paths(spec, source),
         *(vip_checks(spec.vip, _health_binds(spec), source) if spec.vip is not None else []),
+        *_api_server_ports(spec, source),
     ]
+
+
+def _api_server_ports(spec: Spec, source: SpecSource) -> list[Diagnostic]:
+    """A frontend on the port of an API server that runs on a node of the tier itself (the
+    control-plane nodes as load balancers, kubeadm's HA guide): kube-apiserver listens on its
+    port on every address unless ``--bind-address`` names one, so the proxy's bind on the VIP
+    fails there ("Address already in use"). A warning: with ``--bind-address`` it works."""
+    if spec.vip is None:
+        return []
+    nodes = {
+        ip_address(address).compressed: node.name
+        for node in spec.vip.nodes
+        for address in node.address
+    }
+    on_nodes: dict[int, tuple[str, str]] = {}  # port -> (node, pools.P.servers.S)
+    for pool_name, pool in spec.pools.items():
+        for server_name, server in pool.servers.items():
+            address = parse_host_port(server.address, allow_empty_host=False)
+            node = nodes.get(address.canonical_host) if address.family != "dns" else None
+            if node is not None:
+                path = dotted(("pools", pool_name, "servers", server_name))
+                on_nodes.setdefault(address.port, (node, path))
+    out: list[Diagnostic] = []
+    for name, frontend in spec.frontends.items():
+        for index, text in enumerate(frontend.bind):
+            port = parse_host_port(text, allow_empty_host=True).port
+            if port in on_nodes:
+                node, server_path = on_nodes[port]
+                out.append(source.diagnostic(
+                    Level.WARNING, "vip-api-server-port", ("frontends", name, "bind", index),
+                    f"{text} is on port {port}, where the API server {server_path} listens on "
+                    f"node "
+                    f"{node} itself: kube-apiserver takes port {port} on every address unless "
+                    "its --bind-address names one, so the proxy cannot bind there; give the "
+                    "frontend another port (kubeadm's HA guide uses 8443)",
+                ))  # fmt: skip
+    return out
 
 
 def _health_binds(spec: Spec) -> list[tuple[Path_, str]] | None:
