@@ -52,6 +52,7 @@ from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.frozen import record
 from lbgen.resolve import Resolved, resolve_spec
 from lbgen.spec.models import Spec
+from lbgen.spec.source import Path_
 from lbgen.spec.vip import health_target
 from lbgen.version import VERSION
 
@@ -190,6 +191,39 @@ def keepalived_script(addresses: list[str], interface: str) -> str:
     return "; ".join([*steps, run])
 
 
+#: Below it, binding needs root or CAP_NET_BIND_SERVICE (the kernel's default
+#: ``net.ipv4.ip_unprivileged_port_start``, which a hostNetwork Pod cannot change for itself).
+PRIVILEGED_PORTS_BELOW = 1024
+
+
+def _privileged_ports(resolved: Resolved) -> list[Diagnostic]:
+    """The haproxy Pod's listeners on ports below 1024: the official image (2.4 and later) runs
+    haproxy as its user ``haproxy`` (uid 99), which cannot bind them ("Permission denied"), and
+    Kubernetes gives a non-root container no ambient capability to add one."""
+    listeners: list[tuple[Path_, int]] = [
+        ((*fe.path, "bind", index), bind.address.port)
+        for fe in resolved.frontends
+        for index, bind in enumerate(fe.binds)
+    ]
+    g = resolved.global_
+    if g.stats_bind is not None:
+        listeners.append((("global", "stats", "bind"), g.stats_bind.port))
+    listeners += [(("global", "health", "bind"), bind.address.port) for bind in g.health_binds]
+    return [
+        resolved.diagnostic(
+            Level.WARNING,
+            "static-pods-privileged-port",
+            path,
+            f"port {port} is below {PRIVILEGED_PORTS_BELOW}: the official haproxy image (2.4 and "
+            "later) runs haproxy as uid 99, which cannot bind it in the static Pod (a hostNetwork "
+            "Pod cannot lower net.ipv4.ip_unprivileged_port_start); use a port of 1024 or more, "
+            "or an image that runs haproxy as root",
+        )
+        for path, port in listeners
+        if port < PRIVILEGED_PORTS_BELOW
+    ]
+
+
 def render_static_pods(
     spec: Spec | Resolved,
     node: str | None,
@@ -230,7 +264,8 @@ def render_static_pods(
         resolved, proxy, layout="full", templates=templates, strict=strict, load_module=load_module
     )
     found: dict[tuple[Any, ...], Diagnostic] = {}
-    for d in [*keepalived.diagnostics, *nft.diagnostics, *proxied.diagnostics]:
+    privileged = _privileged_ports(resolved) if proxy == "haproxy" else []
+    for d in [*keepalived.diagnostics, *nft.diagnostics, *proxied.diagnostics, *privileged]:
         found.setdefault((d.file, d.line, d.col, d.code, d.path, d.message), d)
     diagnostics = sorted(found.values(), key=sort_key)
     files = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -465,3 +466,58 @@ def test_folder_target_needs_a_folder_and_a_vip(tmp_path: Path) -> None:
         render_static_pods(load_spec(novip.encode()), "lb1")
     other = run_lbgen("render", str(EXAMPLE), "-t", "haproxy", "--proxy", "nginx")
     assert other.returncode == 2 and "--proxy is for -t kubeadm-static-pods" in other.stderr
+
+
+# --- the haproxy image's own user and ports below 1024 -------------------------------------------
+
+#: What the official haproxy image (2.4 and later) runs haproxy as: ``USER haproxy``, uid 99.
+IMAGE_UID = 99
+
+
+def test_a_haproxy_listener_below_1024_is_warned_nginx_is_not() -> None:
+    text = EXAMPLE.read_text().replace("192.0.2.100:6443", "192.0.2.100:443")
+    spec = load_spec(text.encode())
+    warned = render_static_pods(spec, "lb1").diagnostics
+    assert [(d.code, d.path, d.line) for d in warned] == [
+        ("static-pods-privileged-port", "frontends.kubernetes-api.bind[0]", 18)
+    ]
+    # nginx's image starts its master as root; the example's own ports are all 1024 or more.
+    for folder in (render_static_pods(spec, "lb1", proxy="nginx"),
+                   render_static_pods(load_spec(EXAMPLE), "lb1")):  # fmt: skip
+        assert "static-pods-privileged-port" not in {d.code for d in folder.diagnostics}
+
+
+@pytest.mark.parametrize(("port", "binds"), [(443, False), (8443, True)])
+def test_haproxy_as_the_images_user_binds_only_where_the_warning_says(
+    port: int, binds: bool
+) -> None:
+    """The warning's oracle: the real haproxy, run as the image's uid in a namespace of its own
+    (nonlocal bind, as on a tier node), cannot bind 443 and starts on 8443."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (a network namespace, another uid)")
+    text = EXAMPLE.read_text().replace("192.0.2.100:6443", f"192.0.2.100:{port}")
+    folder = render_static_pods(load_spec(text.encode()), "lb1")
+    # The image's user reads the config: a folder it may enter (pytest's own are root's only).
+    with (
+        tempfile.TemporaryDirectory() as readable,
+        node_namespace("lowport", nonlocal_bind=True) as namespace,
+    ):
+        Path(readable).chmod(0o755)
+        config = Path(readable) / "haproxy.cfg"
+        config.write_text(folder.files["haproxy.cfg"])
+        config.chmod(0o644)
+        haproxy = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, "setpriv", f"--reuid={IMAGE_UID}",
+             f"--regid={IMAGE_UID}", "--clear-groups", "haproxy", "-db", "-f", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            output, _ = haproxy.communicate(timeout=5)
+            exited = True
+        except subprocess.TimeoutExpired:
+            haproxy.terminate()
+            output, _ = haproxy.communicate(timeout=15)
+            exited = False
+    assert exited is not binds, output
+    if not binds:
+        assert f"cannot bind socket (Permission denied) for [192.0.2.100:{port}]" in output
