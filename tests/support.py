@@ -49,6 +49,34 @@ def node_namespace(tag: str, *, nonlocal_bind: bool = False) -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
+@contextlib.contextmanager
+def joined_namespaces(tag: str, addresses: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Two network namespaces joined by a veth pair named eth0 in both, each holding its address
+    of ``addresses`` (a name per namespace: its IPv4 address, of one /24) and lo up. Yields
+    name -> namespace; deleted, with everything in them, on exit."""
+    if os.geteuid() != 0:
+        raise RuntimeError("network namespaces need root")
+    names = {name: f"lbgen-{tag}-{name}-{os.getpid()}" for name in addresses}
+    assert len(names) == 2, "a veth pair joins two namespaces"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    try:
+        for namespace in names.values():
+            ip("netns", "add", namespace)
+        a, b = names.values()
+        ip("-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b)
+        for name, namespace in names.items():
+            ip("-n", namespace, "link", "set", "lo", "up")
+            ip("-n", namespace, "addr", "add", f"{addresses[name]}/24", "dev", "eth0")
+            ip("-n", namespace, "link", "set", "eth0", "up")
+        yield names
+    finally:
+        for namespace in names.values():
+            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+
+
 #: Figures the tests measured, each with the test file that measured it. tests/conftest.py
 #: prints them in the terminal summary, so CI output shows them whatever ``-s`` says.
 SUMMARY: list[tuple[str, str]] = []

@@ -25,7 +25,7 @@ from lbgen.rendering import TargetError, render
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load, load_spec
 from lbgen.spec.vip import derived_priorities, health_target
-from tests.support import node_namespace, run_lbgen
+from tests.support import joined_namespaces, node_namespace, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -950,3 +950,63 @@ def test_haproxy_cannot_bind_beside_the_api_server_where_the_warning_says(
         finally:
             api.terminate()
             api.wait(10)
+
+
+# --- a VIP that is the broadcast address of its prefix -----------------------------------------
+
+
+def test_the_broadcast_address_of_the_vips_prefix_is_refused() -> None:
+    vip = GOOD_VIP.replace("192.0.2.100/24", "192.0.2.255/24")
+    assert errors(spec_with(vip)) == {("address", 9, 15)}
+    # Neither /31 nor /32 has one; the network address is a host's on Linux (the oracle below).
+    for fine in ("192.0.2.255/32", "192.0.2.0/24", "192.0.2.1/31"):
+        assert load(spec_with(GOOD_VIP.replace("192.0.2.100/24", fine)).encode()).diagnostics == []
+
+
+LISTEN_ON = """\
+import socket, sys, time
+listener = socket.socket()
+listener.bind((sys.argv[1], 7777))
+listener.listen()
+print("listening", flush=True)
+time.sleep(600)
+"""
+
+CONNECT_TO = """\
+import socket, sys
+client = socket.socket()
+client.settimeout(5)
+try:
+    client.connect((sys.argv[1], 7777))
+    print("connected")
+except OSError as error:
+    print(error.strerror)
+"""
+
+
+@pytest.mark.parametrize(
+    ("vip", "reached"),
+    [("192.0.2.255/24", "Network is unreachable"), ("192.0.2.100/24", "connected"),
+     ("192.0.2.0/24", "connected")],
+)  # fmt: skip
+def test_a_client_on_the_link_cannot_reach_a_broadcast_vip(vip: str, reached: str) -> None:
+    """The check's oracle: the VIP on the holder's eth0, a listener on it, and a client on the
+    same /24 in a namespace of its own, connecting."""
+    host = vip.split("/")[0]
+    with joined_namespaces("bcast", {"lb": "192.0.2.11", "client": "192.0.2.12"}) as names:
+        subprocess.run(["ip", "-n", names["lb"], "addr", "add", vip, "dev", "eth0"], check=True)
+        exec_in = {name: ["ip", "netns", "exec", ns] for name, ns in names.items()}
+        listener = subprocess.Popen(
+            [*exec_in["lb"], sys.executable, "-c", LISTEN_ON, host],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert listener.stdout is not None and listener.stdout.readline() == "listening\n"
+            client = subprocess.run(
+                [*exec_in["client"], sys.executable, "-c", CONNECT_TO, host],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+            assert client.stdout.strip() == reached
+        finally:
+            listener.terminate()
+            listener.wait(10)

@@ -15,18 +15,18 @@ each running a stand-in for the node's proxy health endpoint and keepalived. Del
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lbgen.rendering import render
 from lbgen.spec.load import load_spec
+from tests.support import joined_namespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 VIP = "192.0.2.100/24"
@@ -66,32 +66,6 @@ def spec(*, preempt: bool, priorities: tuple[int, int] | None) -> str:
     )
 
 
-def run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True)
-
-
-@contextlib.contextmanager
-def two_nodes() -> Iterator[dict[str, str]]:
-    """Node name -> its network namespace, the two joined by a veth pair named eth0 in both."""
-    if os.geteuid() != 0:
-        pytest.fail("the election tests need root (network namespaces)")
-    names = {node: f"lbgen-elect-{node}-{os.getpid()}" for node in NODES}
-    try:
-        for namespace in names.values():
-            run("ip", "netns", "add", namespace)
-        a, b = names.values()
-        run("ip", "-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-            "netns", b)  # fmt: skip
-        for node, namespace in names.items():
-            run("ip", "-n", namespace, "link", "set", "lo", "up")
-            run("ip", "-n", namespace, "addr", "add", f"{NODES[node]}/24", "dev", "eth0")
-            run("ip", "-n", namespace, "link", "set", "eth0", "up")
-        yield names
-    finally:
-        for namespace in names.values():
-            subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
-
-
 def holds_vip(namespace: str) -> bool:
     shown = subprocess.run(
         ["ip", "-n", namespace, "-br", "addr", "show", "eth0"],
@@ -126,7 +100,7 @@ def test_an_unready_holder_loses_the_vip_only_where_lbgen_says_it_does(case: str
     folder.mkdir(mode=0o700)
     processes: list[subprocess.Popen[bytes]] = []
     logs = []
-    with two_nodes() as namespaces:
+    with joined_namespaces("elect", NODES) as namespaces:
         try:
             for node in namespaces:
                 text = render(loaded, "keepalived", node=node).text

@@ -135,6 +135,17 @@ def _check_vip(value: Any) -> str:
             "address", "{value} cannot be a virtual address (unspecified, loopback or multicast)",
             {"value": shown_value(value)},
         )  # fmt: skip
+    network = ipaddress.ip_interface(value).network
+    # Every host on the link has a broadcast route for it: the VIP is bound, and a client's
+    # connect() to it fails ("Network is unreachable"). /31 and /32 have none (RFC 3021).
+    broadcast = network.version == 4 and network.prefixlen <= 30
+    if broadcast and ipaddress.ip_address(host) == network.broadcast_address:
+        raise PydanticCustomError(
+            "address",
+            "{value} is the broadcast address of its prefix: a client on the link cannot "
+            "connect to it (Network is unreachable); pick another address or prefix length",
+            {"value": shown_value(value)},
+        )
     return value
 
 
