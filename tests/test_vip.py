@@ -387,6 +387,15 @@ CLI_ERRORS = {
         "(unspecified, loopback or multicast): it is the node's own address on vip.interface, "
         "which the other nodes send their adverts to",
     ),
+    "three addresses": (
+        spec_with(GOOD_VIP.replace("[192.0.2.100/24]", "[192.0.2.100/24, 192.0.2.101/24, ::5]")),
+        "9:14: error [range] vip.addresses: must hold at most 2 items (got 3)",
+    ),
+    "node address a number": (
+        spec_with(GOOD_VIP.replace("address: 192.0.2.11", "address: 3232235777")),
+        "13:28: error [type] vip.nodes[0].address: must be an IP address, or a list of at most "
+        "two (one of each family) (got an integer)",
+    ),
 }
 
 

@@ -52,6 +52,7 @@ _PYDANTIC_CODES = {
     "greater_than_equal": "range",
     "less_than_equal": "range",
     "too_short": "empty",
+    "too_long": "range",
 }
 
 
@@ -655,6 +656,12 @@ def validation_diagnostics(
             path = path[:-1]
         elif kind == "too_short":
             message = "must not be empty"
+        elif kind == "too_long":
+            context = err.get("ctx", {})
+            message = (
+                f"must hold at most {context.get('max_length')} items "
+                f"(got {context.get('actual_length')})"
+            )
         elif kind in ("model_type", "dict_type"):
             wants = "a mapping"
             if len(path) == 4 and path[0] == "pools" and path[2] == "servers":

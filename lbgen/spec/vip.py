@@ -213,7 +213,15 @@ AuthPass = Annotated[str, Check(_check_auth_pass), grammar_schema(AUTH_PASS)]
 
 
 def _one_or_more(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
+    """A node's address or addresses: one string is a list of one; anything else but a list is
+    worded as what the field takes, not as "must be a list"."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise PydanticCustomError(
+            "type", "must be an IP address, or a list of at most two (one of each family)"
+        )
+    return value
 
 
 class VipModel(BaseModel):
