@@ -17,7 +17,16 @@ The outcomes per field:
 - ``inherited``: a server's own value equal to the one it inherits from its pool: nothing is
   written on its line because the pool's value (on HAProxy's ``default-server``) already says it;
 - ``dropped``: none of the values probed changes the output (:attr:`FieldReport.probed` says
-  which); the attached diagnostics say why.
+  which); the attached diagnostics say why. Also a field whose own value is an error for the
+  engine (nginx's ``balance: first``): render writes nothing, so nothing written is not the
+  engine's default (nor a null's, nor what a server inherits). A field that writes lines keeps
+  them beside its error: they say what the value would become.
+
+An unset field with a built-in value is explained with that value (origin ``None``): lbgen's
+defaults (:data:`~lbgen.spec.layers.BUILTIN_DEFAULTS`, the resolver's ``stats.uri`` ``/stats``
+and a pool's ``start_unresolved``...) and the target view's own (HAProxy's ``timeout client``
+of the stats and health listeners). A diagnostic whose ``fields`` name a field is attached to it,
+also a frontend's note naming its pool's field (nginx's built-in ``timeouts.server_fin``).
 
 An explicit ``null`` is probed too, against the field left out and against sample values: what
 differs is what the null wrote (a server's ``weight: null`` under a pool's weight writes HAProxy's
@@ -45,7 +54,7 @@ from pydantic_core import to_jsonable_python
 from lbgen.diagnostics import Diagnostic, Level, sort_key
 from lbgen.frozen import record
 from lbgen.rendering import make_environment, render_resolved, target_layout
-from lbgen.resolve import Resolved, resolve_spec
+from lbgen.resolve import Resolved, ResolvedGlobal, ResolvedPool, ResolvedStats, resolve_spec
 from lbgen.spec import fields
 from lbgen.spec.fields import Field, Kind, Scope
 from lbgen.spec.layers import BUILTIN_DEFAULTS, Layer, pick
@@ -248,26 +257,70 @@ def _extra_candidates(section: Path_, path: Path_, extra: BaseModel) -> Iterator
             yield _Candidate(section, where, _plain(value), where)
 
 
-def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
+def _builtins(target: str | None) -> dict[str, Any]:
+    """The built-in values of the registry fields (by registry path) that
+    :data:`~lbgen.spec.layers.BUILTIN_DEFAULTS` does not hold: the resolver's (``stats.uri``
+    ``/stats``, a pool's ``start_unresolved``...) and, for ``target``, its view's own (HAProxy's
+    ``timeout client`` of the stats and health listeners), as a spec would write them."""
+    refresh = ResolvedStats.refresh
+    assert refresh is not None
+    out: dict[str, Any] = {
+        "global.stats.uri": ResolvedStats.uri,
+        "global.stats.refresh": format_haproxy_duration(refresh),
+        "start_unresolved": ResolvedPool.start_unresolved,
+        "log_format": ResolvedGlobal.log_format,
+        "dontlognull": ResolvedGlobal.dontlognull,
+    }
+    if target == "haproxy":
+        from lbgen.haproxy import table
+
+        for row in (table.STATS_TIMEOUT, table.HEALTH_TIMEOUT):
+            assert row.field is not None and isinstance(row.default, int)
+            out[row.field] = format_haproxy_duration(row.default)
+    return out
+
+
+def _candidates(
+    spec: Spec, node: str | None = None, target: str | None = None
+) -> Iterator[_Candidate]:
     """Every field that has a value for some object, in spec order (the registry's within an
-    object). With ``node`` (the per-node target keepalived): the ``vip`` fields that reach that
-    node's config and the health endpoint its checks poll, nothing of the proxy's."""
+    object); an unset field with a built-in value (of ``target``'s view too) has that value.
+    With ``node`` (the per-node target keepalived): the ``vip`` fields that reach that node's
+    config and the health endpoint its checks poll, nothing of the proxy's."""
     if node is not None:
         yield from _vip_candidates(spec, node)
         return
-    yield from _global_candidates(spec)
+    builtins = _builtins(target)
+    yield from _global_candidates(spec, builtins)
+    # The fields only ``defaults`` sets (log_format, dontlognull): they apply to the whole config.
+    for row in fields.in_scope(Scope.DEFAULTS):
+        if row.scopes == (Scope.DEFAULTS,):
+            where: Path_ = _path(("defaults",), row)
+            value, source = _pick_field(row, [Layer(spec.defaults, ("defaults",))], spec.defaults)
+            if source is None:
+                value = builtins.get(row.path, value)
+            yield _Candidate(("defaults",), where, _plain(value), source)
     yield from _extra_candidates(("defaults",), ("defaults",), spec.defaults.extra)
     for name, frontend in spec.frontends.items():
         path: Path_ = ("frontends", name)
         section = path
-        for index, text in enumerate(frontend.bind):
-            yield _Candidate(section, (*path, "bind", index), text, (*path, "bind", index))
         layers = [Layer(frontend, path), Layer(spec.defaults, ("defaults",))]
-        # What a frontend inherits (its timeouts); its pool and mode are not translations.
+        # Its pool is not a translation (a name no probe changes), nor is its mode: tcp is the
+        # only valid value, so no probe can tell what it wrote (the config's "mode tcp" is the
+        # template's own).
         for row in fields.in_scope(Scope.FRONTEND):
-            if Scope.DEFAULTS in row.scopes and row.kind not in _EXTRA_KINDS:
+            if row.path == "bind":
+                for index, text in enumerate(frontend.bind):
+                    at: Path_ = (*path, "bind", index)
+                    yield _Candidate(section, at, text, at)
+            elif row.path in ("pool", "mode") or row.kind in _EXTRA_KINDS:
+                continue
+            elif Scope.DEFAULTS in row.scopes:  # what a frontend inherits (its timeouts)
                 value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
                 yield _Candidate(section, _path(path, row), value, source)
+            else:  # its own (v6only)
+                value, source = _pick_field(row, [Layer(frontend, path)], frontend)
+                yield _Candidate(section, _path(path, row), _plain(value), source)
         yield from _extra_candidates(section, path, frontend.extra)
     for name, pool in spec.pools.items():
         path = ("pools", name)
@@ -276,6 +329,8 @@ def _candidates(spec: Spec, node: str | None = None) -> Iterator[_Candidate]:
         for row in fields.in_scope(Scope.POOL):
             if row.kind not in _EXTRA_KINDS:
                 value, source = _pick_field(row, layers, BUILTIN_DEFAULTS)
+                if source is None:
+                    value = builtins.get(row.path, value)
                 yield _Candidate(section, _path(path, row), _plain(value), source)
         yield from _extra_candidates(section, path, pool.extra)
         for server_name, server in pool.servers.items():
@@ -339,7 +394,7 @@ def _vip_candidates(spec: Spec, node: str) -> Iterator[_Candidate]:
             yield _Candidate(where, own, _plain(value), own if set_here else None)
 
 
-def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
+def _global_candidates(spec: Spec, builtins: dict[str, Any]) -> Iterator[_Candidate]:
     g = spec.global_
     if "maxconn" in g.model_fields_set:
         yield _Candidate(("global",), ("global", "maxconn"), g.maxconn, ("global", "maxconn"))
@@ -358,7 +413,10 @@ def _global_candidates(spec: Spec) -> Iterator[_Candidate]:
                 continue
             path: Path_ = ("global", block, name)
             source = path if name in model.model_fields_set else None
-            yield _Candidate(("global",), path, getattr(model, name), source)
+            value = getattr(model, name)
+            if source is None:
+                value = builtins.get(dotted(path), value)
+            yield _Candidate(("global",), path, value, source)
     yield from _extra_candidates(("global",), ("global",), g.extra)
 
 
@@ -910,35 +968,52 @@ def _fragments(base: list[str], effect: _Effect) -> tuple[str, ...]:
 
 class _ByPath:
     """The rendering's diagnostics by path: a field looks up its own instead of scanning them
-    all (a large spec has a few per pool). Lookups keep the diagnostics' order."""
+    all (a large spec has a few per pool). Lookups keep the diagnostics' order.
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+    ``senders``: the frontends (dotted paths) sending to each pool (``pools.cp``): a summary
+    note on a frontend may name its pool's fields (nginx's ``nginx-defaults-dropped`` lists
+    ``timeouts.server_fin`` on the frontend whose ``proxy_timeout`` it would join)."""
+
+    def __init__(
+        self, diagnostics: Sequence[Diagnostic], senders: dict[str, list[str]] | None = None
+    ) -> None:
         self.at: dict[str, list[tuple[int, Diagnostic]]] = {}
+        self.named: dict[str, list[tuple[int, Diagnostic]]] = {}
+        """Dotted field path -> the diagnostics whose ``fields`` name it."""
+        pool_of = {fe: pool for pool, frontends in (senders or {}).items() for fe in frontends}
         for index, d in enumerate(diagnostics):
             self.at.setdefault(d.path, []).append((index, d))
+            for name in d.fields:
+                named = f"{d.path}.{name}" if d.path else name
+                if d.path in pool_of and not _frontend_field(name):
+                    named = f"{pool_of[d.path]}.{name}"  # a pool's field, named on a frontend
+                self.named.setdefault(named, []).append((index, d))
 
     def own(self, paths: set[str]) -> list[Diagnostic]:
         """The diagnostics at one of ``paths``."""
         found = [item for path in paths for item in self.at.get(path, ())]
         return [d for _, d in sorted(found, key=lambda item: item[0])]
 
-    def why_dropped(
-        self, candidate: _Candidate, relative: str, *, enclosing: bool
-    ) -> list[Diagnostic]:
-        """Diagnostics about a field that do not point at it: a summary note on its object whose
-        ``fields`` name it (built-in defaults an engine cannot express), and with ``enclosing``
-        one on a block that holds it (``global.stats`` for ``global.stats.bind``)."""
+    def why_dropped(self, candidate: _Candidate, *, enclosing: bool) -> list[Diagnostic]:
+        """Diagnostics about a field that do not point at it: a summary note whose ``fields``
+        name it (built-in defaults an engine cannot express, on its object or on a frontend
+        sending to its pool), and with ``enclosing`` one on a block that holds it
+        (``global.stats`` for ``global.stats.bind``)."""
         owner = candidate.section
         field_path = dotted(candidate.path)
-        found = [
-            item for item in self.at.get(owner, ()) if item[1].path and relative in item[1].fields
-        ]
+        found = list(self.named.get(field_path, ()))
         if enclosing:
             # The blocks that hold the field: its dotted path cut at each "." past its object.
             for cut in range(len(owner) + 1, len(field_path)):
                 if field_path[cut] == ".":
                     found += self.at.get(field_path[:cut], ())
         return [d for _, d in sorted(found, key=lambda item: item[0])]
+
+
+def _frontend_field(name: str) -> bool:
+    """Whether ``name`` (``timeouts.client_fin``) is a field a frontend sets."""
+    row = fields.BY_PATH.get(name)
+    return row is not None and Scope.FRONTEND in row.scopes
 
 
 # --- the explanation ---------------------------------------------------------------------------
@@ -968,12 +1043,15 @@ def explain(
     )
     diagnostics = tuple(rendered.diagnostics)
     prober = _Prober(spec, target, layout, options)
-    by_path = _ByPath(diagnostics)
+    senders: dict[str, list[str]] = {}
+    for name, frontend in spec.frontends.items():
+        senders.setdefault(dotted(("pools", frontend.pool)), []).append(dotted(("frontends", name)))
+    by_path = _ByPath(diagnostics, senders)
     claimed: set[Diagnostic] = set()
     sections: dict[str, list[FieldReport]] = {}
     probed = [
         (candidate, _probe(candidate, prober))
-        for candidate in _candidates(spec, node)
+        for candidate in _candidates(spec, node, target)
         if candidate.value is not None or candidate.source is not None
     ]  # a field unset everywhere without a built-in default has nothing to explain
     effects = {candidate.path: effect for candidate, effect in probed}
@@ -1027,6 +1105,10 @@ def _report(
     inherits = None
     if output:
         outcome = Outcome.WRITTEN
+    elif any(d.level is Level.ERROR for d in own):
+        # The field's own value is an error for this engine: nothing is written because the
+        # translation fails on it, not because it is the engine's default (or a null's).
+        outcome = Outcome.DROPPED
     elif candidate.value is None:
         outcome = Outcome.NULL
     elif effect.influenced and candidate.inherits is not None:
@@ -1036,8 +1118,7 @@ def _report(
         outcome = Outcome.ENGINE_DEFAULT
     else:
         outcome = Outcome.DROPPED
-    relative = dotted(candidate.path[len(candidate.section_path) :])
-    why = diagnostics.why_dropped(candidate, relative, enclosing=outcome is Outcome.DROPPED)
+    why = diagnostics.why_dropped(candidate, enclosing=outcome is Outcome.DROPPED)
     own += [d for d in why if d not in own]
     return FieldReport(
         **common,
@@ -1144,6 +1225,9 @@ def format_explanation(explanation: Explanation) -> str:
                            f"inherited from {source}")  # fmt: skip
             elif report.outcome is Outcome.NULL:
                 out.append(f"      {mark} null: nothing written, the engine's default applies")
+            elif _refused(report):
+                out.append(f"      {mark} dropped: {engine[explanation.target]} cannot take "
+                           "this value: render refuses the spec")  # fmt: skip
             else:
                 why = "" if report.diagnostics else "; the translation gives no reason"
                 out.append(f"      {mark} dropped: {_probes(report.probed)}{why}")
@@ -1161,6 +1245,15 @@ def format_explanation(explanation: Explanation) -> str:
         + ("" if explanation.ok else "; the translation has errors: render would write nothing"),
     ]
     return "\n".join(out) + "\n"
+
+
+def _refused(report: FieldReport) -> bool:
+    """Whether the field's own value is an error for the engine (a diagnostic at the field or
+    where its value was set): the translation fails on it."""
+    return any(
+        d.level is Level.ERROR and d.path in (report.path, report.origin)
+        for d in report.diagnostics
+    )
 
 
 def _inherited(explanation: Explanation, path: str, engine: dict[str, str]) -> str:

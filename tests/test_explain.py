@@ -204,7 +204,7 @@ def test_cli_text_and_json() -> None:
     assert lines[at + 2].startswith("      ! warning [nginx-unsupported] nginx OSS has no active")
     assert "  balance = leastconn  (line 37)" in lines
     assert "      -> least_conn;" in lines
-    assert lines[-1].startswith("38 fields: ")
+    assert lines[-1] == "43 fields: 22 written, 0 left to the engine's default, 21 dropped"
 
     as_json = run_lbgen("explain", "examples/kubernetes-api.yaml", "-t", "haproxy", "--json")
     assert as_json.returncode == 0, as_json.stderr
@@ -245,7 +245,8 @@ def test_names_with_dots_keep_their_fields(tmp_path: Path) -> None:
 
 def test_dropped_defaults_note_names_its_fields_and_explain_uses_them() -> None:
     """The translation's summary note carries the fields it lists; explain attaches it to
-    exactly those fields (no reading of the message text)."""
+    exactly those fields (no reading of the message text): the frontend's note lists its pool's
+    timeouts.server_fin too."""
     from lbgen.diagnostics import format_json
 
     spec = lbgen.load_spec(ROOT / "tests" / "cases" / "check-http-expect-codes" / "spec.yaml")
@@ -261,6 +262,7 @@ def test_dropped_defaults_note_names_its_fields_and_explain_uses_them() -> None:
     }
     assert attached == {
         "frontends.api.timeouts.client_fin",
+        "pools.web.timeouts.server_fin",
         "pools.web.health.fast_interval",
         "pools.web.health.down_interval",
         "pools.web.health.timeout",
@@ -580,3 +582,103 @@ def test_a_server_named_like_a_keyword_keeps_its_name(tmp_path: Path) -> None:
     assert e.field("pools.p.servers.small-one.address").output == (
         "server small-one 10.0.0.2:6443",
     )
+
+
+# --- a value the engine refuses, notes on another object, fields never enumerated --------------
+
+
+def test_a_value_that_is_an_error_is_not_the_engines_default(tmp_path: Path) -> None:
+    """nginx has no balance first: render writes nothing, so "nginx's own default is this value"
+    (its default is weighted round robin) was false. A field whose own value is an error is
+    dropped, with its error, whatever its probes changed."""
+    text = TABLE_SPEC.replace("balance: static-rr", "balance: first")
+    e = explained("nginx", spec_file(tmp_path, text))
+    first = e.field("pools.srr.balance")
+    assert (first.outcome, codes(first)) == (Outcome.DROPPED, ["nginx-balance-first"])
+    assert first.diagnostics[0].level is Level.ERROR
+    shown = format_explanation(e)
+    at = shown.index("  balance = first  (line 21)\n")
+    block = shown[at:].split("\n")[1:3]
+    refused = "      x dropped: nginx cannot take this value: render refuses the spec"
+    assert block[0] == refused, block
+    assert block[1].startswith("      ! error [nginx-balance-first]"), block
+    assert "nginx's own default is this value" not in shown
+    data = json.loads(format_json_of(e))
+    fields = {f["path"]: f for s in data["sections"] for f in s["fields"]}
+    assert fields["pools.srr.balance"]["outcome"] == "dropped"
+
+
+def test_a_note_on_a_frontend_naming_a_pool_field_is_attached_to_it() -> None:
+    """nginx's nginx-defaults-dropped note on a frontend lists timeouts.server_fin, a field of
+    the frontend's pool: the pool's server_fin said "the translation gives no reason"."""
+    spec = lbgen.load_spec(ROOT / "tests" / "cases" / "check-http-expect-codes" / "spec.yaml")
+    e = explain(spec, "nginx")
+    server_fin = e.field("pools.web.timeouts.server_fin")
+    assert (server_fin.outcome, codes(server_fin)) == (
+        Outcome.DROPPED,
+        ["nginx-defaults-dropped"],
+    )
+    assert server_fin.diagnostics[0].path == "frontends.api"
+    text = format_explanation(e)
+    at = text.index("  timeouts.server_fin = 10s  (built-in default)\n")
+    assert "the translation gives no reason" not in text[at:].split("\n")[1]
+    assert not e.unattached
+
+
+V6ONLY = """\
+version: 1
+global: {stats: {bind: "127.0.0.1:8404"}, health: {bind: "127.0.0.1:8081"}}
+defaults: {health: {check: tcp}, log_format: tcplog, dontlognull: true}
+frontends:
+  api: {bind: ["[::]:6443"], v6only: true, pool: cp}
+pools:
+  cp:
+    servers:
+      m1: 10.0.0.1:6443
+      m2: cp2.example.internal:6443
+"""
+
+
+def test_fields_that_write_lines_are_explained_and_not_credited_to_others(tmp_path: Path) -> None:
+    """v6only's "v6only", log_format's "option tcplog" and dontlognull's "option dontlognull"
+    were credited to bind[0] and global.log only: those fields were never enumerated. Written
+    built-ins were not listed either (stats uri and refresh, the stats and health listeners'
+    timeouts, a pool's start_unresolved)."""
+    e = explained("haproxy", spec_file(tmp_path, V6ONLY))
+    v6only = e.field("frontends.api.v6only")
+    assert (v6only.outcome, v6only.output, v6only.line) == (
+        Outcome.WRITTEN,
+        ("bind [::]:6443 v6only",),
+        5,
+    )
+    log_format = e.field("defaults.log_format")
+    assert (log_format.outcome, log_format.output) == (Outcome.WRITTEN, ("option tcplog",))
+    assert "option tcplog" in e.field("global.log").output  # global.log none writes neither
+    dontlognull = e.field("defaults.dontlognull")
+    assert (dontlognull.outcome, dontlognull.output) == (Outcome.WRITTEN, ("option dontlognull",))
+    builtins = {
+        "global.stats.uri": ("/stats", "stats uri /stats"),
+        "global.stats.refresh": ("10s", "stats refresh 10s"),
+        "global.stats.timeout": ("30s", "timeout client 30s"),
+        "global.health.timeout": ("5s", "timeout client 5s"),
+        "pools.cp.start_unresolved": (True, "init-addr last,libc,none"),
+    }
+    for path, (value, written) in builtins.items():
+        report = e.field(path)
+        assert (report.value, report.origin, report.outcome) == (value, None, Outcome.WRITTEN), (
+            report
+        )
+        assert any(written in o for o in report.output), report.output
+    text = format_explanation(e)
+    assert "  stats.uri = /stats  (built-in default)\n      -> stats uri /stats\n" in text
+    assert "defaults\n  log_format = tcplog  (line 3)\n      -> option tcplog\n" in text
+    # An unset log_format is the built-in tcplog; nginx has no equivalent of these fields.
+    unset = V6ONLY.replace(", log_format: tcplog, dontlognull: true", "")
+    e = explained("haproxy", spec_file(tmp_path, unset))
+    assert e.field("defaults.log_format").value == "tcplog"
+    assert e.field("defaults.dontlognull").output == ("option dontlognull",)
+    nginx = explained("nginx", spec_file(tmp_path, unset))
+    assert nginx.field("frontends.api.v6only").outcome is Outcome.ENGINE_DEFAULT
+    for path in ("global.stats.timeout", "global.health.timeout"):
+        with pytest.raises(KeyError):
+            nginx.field(path)  # nginx has no built-in value for them: nothing to explain

@@ -136,15 +136,25 @@ def _whole_compare(base: list[str], other: list[str], effect: _Effect) -> None:
 
 
 def _why_dropped(
-    diagnostics: Sequence[Diagnostic], candidate: _Candidate, relative: str, *, enclosing: bool
+    diagnostics: Sequence[Diagnostic],
+    candidate: _Candidate,
+    relative: str,
+    senders: Sequence[str],
+    *,
+    enclosing: bool,
 ) -> list[Diagnostic]:
+    """``senders``: the frontends sending to the candidate's pool, whose notes may name the
+    pool's fields (not a frontend's own)."""
     found = []
     owner = candidate.section
     field_path = dotted(candidate.path)
+    row = fields.BY_PATH.get(relative)
+    pool_field = row is not None and fields.Scope.FRONTEND not in row.scopes
     for d in diagnostics:
         if not d.path:
             continue
         names_it = d.path == owner and relative in d.fields
+        names_it |= pool_field and d.path in senders and relative in d.fields
         holds_it = field_path.startswith(d.path + ".") and len(d.path) > len(owner)
         if names_it or (enclosing and holds_it):
             found.append(d)
@@ -152,6 +162,7 @@ def _why_dropped(
 
 
 def _report(
+    spec: Spec,
     candidate: _Candidate,
     prober: _WholeProber,
     diagnostics: Sequence[Diagnostic],
@@ -172,12 +183,21 @@ def _report(
     output = _fragments(prober.base, effect)
     if output:
         outcome = Outcome.WRITTEN
+    elif any(d.level is Level.ERROR for d in own):  # a value the engine refuses
+        outcome = Outcome.DROPPED
     elif effect.influenced:
         outcome = Outcome.ENGINE_DEFAULT
     else:
         outcome = Outcome.DROPPED
     relative = dotted(candidate.path[len(candidate.section_path) :])
-    why = _why_dropped(diagnostics, candidate, relative, enclosing=outcome is Outcome.DROPPED)
+    senders = [
+        f"frontends.{name}"
+        for name, frontend in spec.frontends.items()
+        if f"pools.{frontend.pool}" == candidate.section
+    ]
+    why = _why_dropped(
+        diagnostics, candidate, relative, senders, enclosing=outcome is Outcome.DROPPED
+    )
     own += [d for d in why if d not in own]
     return FieldReport(
         **common,
@@ -197,10 +217,10 @@ def reference_explain(spec: Spec, target: str, layout: str | None = None) -> Exp
     prober = _WholeProber(spec, target, layout, {})
     claimed: set[Diagnostic] = set()
     sections: dict[str, list[FieldReport]] = {}
-    for candidate in _candidates(spec):
+    for candidate in _candidates(spec, None, target):
         if candidate.value is None and candidate.source is None:
             continue
-        report = _report(candidate, prober, diagnostics, loaded)
+        report = _report(spec, candidate, prober, diagnostics, loaded)
         claimed.update(report.diagnostics)
         sections.setdefault(candidate.section, []).append(report)
     return Explanation(
@@ -301,7 +321,8 @@ def test_a_bind_writes_another_frontends_line_in_nginx() -> None:
 
 def test_pool_fields_are_probed_in_a_scope_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Of a spec of several pools, a pool's field is probed in a scope that is not the whole
-    spec (so a probe costs the pool, not the spec); global fields on the whole spec."""
+    spec (so a probe costs the pool, not the spec); global and defaults fields on the whole
+    spec."""
     scopes: list[tuple[Path_, bool]] = []
     effect = explain_module._Prober._effect
 
@@ -314,5 +335,5 @@ def test_pool_fields_are_probed_in_a_scope_of_their_own(monkeypatch: pytest.Monk
     monkeypatch.setattr(explain_module._Prober, "_effect", spy)
     explain(lbgen.load_spec(varied_spec(6)), "haproxy")
     whole = {path[0] for path, is_whole in scopes if is_whole}
-    assert whole == {"global"}
+    assert whole == {"global", "defaults"}
     assert any(path[:2] == ("pools", "pool3") for path, _ in scopes)
