@@ -19,9 +19,12 @@ NGINX_ALL = ("nginx", "nginx-plus")
 
 
 _NGINX_PLUS_DIRECTIVES = frozenset(
-    {"health_check", "health_check_timeout", "match", "sticky", "ntlm", "queue", "state"}
-)
+    {"health_check", "health_check_timeout", "match", "sticky", "ntlm", "queue", "state",
+     "least_time"}
+)  # fmt: skip
 _NGINX_PLUS_PARAMS = ("slow_start=", "service=", "route=", "drain")
+#: ``random two least_time=…``: OSS knows ``random [two [least_conn]]`` only.
+_NGINX_PLUS_RANDOM = "least_time="
 
 
 def nginx_plus_only(ctx: LintContext) -> Iterator[Finding]:
@@ -30,6 +33,10 @@ def nginx_plus_only(ctx: LintContext) -> Iterator[Finding]:
     for node in ctx.nginx_nodes():
         if node.keyword in _NGINX_PLUS_DIRECTIVES:
             yield Finding.at(node, f"{node.keyword} needs NGINX Plus")
+        elif node.keyword == "random" and any(
+            arg.startswith(_NGINX_PLUS_RANDOM) for arg in node.args
+        ):
+            yield Finding.at(node, f"random … {_NGINX_PLUS_RANDOM}… needs NGINX Plus")
         elif node.keyword == "server" and node.args:
             for param in node.args[1:]:
                 if param.startswith(_NGINX_PLUS_PARAMS):
