@@ -22,7 +22,7 @@ from lbgen.confparse.detect import is_keepalived
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level, SpecError, sort_key
 from lbgen.effective import effective
-from lbgen.effective.model import Backend, Config, Frontend, Origin, format_duration
+from lbgen.effective.model import Backend, Config, Frontend, Origin, Server, format_duration
 from lbgen.engine import ENGINE_NAMES, ENTRIES, get_engine
 from lbgen.frozen import record
 from lbgen.haproxy.syntax import PROXY_SECTIONS
@@ -170,14 +170,25 @@ def api_path(config: Config) -> ApiPath:
 # --- rules -------------------------------------------------------------------------------
 
 
+def _tracks(server: Server) -> bool:
+    """Whether an HAProxy server says ``track <backend>/<server>``: it takes the tracked
+    server's state (DOWN when that one is), so it is checked, by proxy."""
+    return any(text.split()[:1] == ["track"] for text in server.extras)
+
+
 def server_without_check(ctx: LintContext) -> Iterator[Finding]:
     """A server never health-checked in a pool of several keeps receiving connections while
-    down (HAProxy: no ``check``; nginx: ``max_fails=0``)."""
+    down (HAProxy: no ``check`` and no ``track``; nginx: ``max_fails=0``)."""
     for backend in ctx.config.backends.values():
         if len(backend.servers) < 2:
             continue
         for server in backend.servers.values():
-            if ctx.config.engine == "haproxy" and not server.check and not server.disabled:
+            if (
+                ctx.config.engine == "haproxy"
+                and not server.check
+                and not server.disabled
+                and not _tracks(server)
+            ):
                 yield Finding.at_origin(
                     None,
                     f"backend {backend.name}: server {server.name} has no 'check'",

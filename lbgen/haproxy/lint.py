@@ -81,23 +81,73 @@ def healthz_check(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
+def _unset(value: int | None, name: str) -> str | None:
+    """What is wrong with ``timeout <name>`` for HAProxy's missing-timeouts check: absent, or 0
+    (HAProxy's "no timeout" too); None when it is set."""
+    if value is None:
+        return f"no timeout {name}"
+    return f"timeout {name} 0" if value == 0 else None
+
+
+def _disabled(extras: Iterable[str]) -> bool:
+    """Whether a proxy says ``disabled`` (HAProxy checks nothing of a disabled proxy)."""
+    lines = set(extras)
+    return "disabled" in lines and "enabled" not in lines
+
+
 def missing_timeout(ctx: LintContext) -> Iterator[Finding]:
-    """Without ``timeout connect/client/server`` HAProxy waits forever on dead peers (and
-    warns at start)."""
+    """The proxies HAProxy 2.6 warns about at start ("missing timeouts for frontend/backend"),
+    by its own rule (cfgparse): a proxy in mode tcp or http that is a frontend without
+    ``timeout client``, or a backend with servers without ``timeout connect``, or without
+    ``timeout server`` unless it is in mode tcp and has ``timeout tunnel`` (which then covers
+    the whole connection). 0 counts as missing (it means no timeout); a backend without
+    servers (a stats page) needs none, nor does a disabled proxy. Without them HAProxy waits
+    forever on a dead peer."""
     config = ctx.config
+    sections = {(n.file, n.line): n for n in ctx.sections(*PROXY_SECTIONS)}
+    # section -> (its label, what is missing, where to point)
+    found: dict[tuple[str | None, int | None], tuple[str, list[str], Origin | None]] = {}
+
+    def add(origin: Origin | None, name: str, gaps: list[tuple[str, Origin | None]]) -> None:
+        key = (origin.file, origin.line) if origin else (None, None)
+        section = sections.get(key)
+        label = f"{section.keyword if section else 'proxy'} {name}"
+        entry = found.setdefault(key, (label, [], None))
+        entry[1].extend(text for text, _ in gaps)
+        where = next((at for _, at in gaps if at is not None), None)
+        found[key] = (label, entry[1], entry[2] or where or origin)
+
     for frontend in config.frontends.values():
-        if frontend.timeouts.client is None:
-            yield Finding.at_origin(
-                None, f"frontend {frontend.name}: no timeout client", frontend.origin
+        if frontend.mode not in ("tcp", "http") or _disabled(frontend.extras):
+            continue
+        gap = _unset(frontend.timeouts.client, "client")
+        if gap is not None:
+            where = (
+                frontend.origins.get("timeouts.client") if frontend.timeouts.client == 0 else None
             )
+            add(frontend.origin, frontend.name, [(gap, where)])
     for backend in config.backends.values():
-        missing = [k for k in ("connect", "server") if getattr(backend.timeouts, k) is None]
-        if missing:
-            yield Finding.at_origin(
-                None,
-                f"backend {backend.name}: no timeout {' / '.join(missing)}",
-                backend.origin,
-            )
+        origin = backend.origin
+        section = sections.get((origin.file, origin.line)) if origin else None
+        has_servers = section is None or bool(
+            section.find("server") or section.find("server-template")
+        )
+        if backend.mode not in ("tcp", "http") or _disabled(backend.extras) or not has_servers:
+            continue
+        timeouts = backend.timeouts
+        gaps: list[tuple[str, Origin | None]] = []
+        if (gap := _unset(timeouts.connect, "connect")) is not None:
+            gaps.append((gap, backend.origins.get("timeouts.connect")))
+        tunnel_covers = backend.mode == "tcp" and bool(timeouts.tunnel)
+        if not tunnel_covers and (gap := _unset(timeouts.server, "server")) is not None:
+            if backend.mode == "tcp":
+                gap += " (nor timeout tunnel)"
+            gaps.append((gap, backend.origins.get("timeouts.server")))
+        if gaps:
+            # Point at a "timeout X 0" line when there is one, else at the section.
+            add(origin, backend.name, [(t, at if "0" in t.split() else None) for t, at in gaps])
+    for label, missing, where in found.values():
+        yield Finding.at_origin(where, f"{label}: {', '.join(missing)}", None)
 
 
 def tls_without_verify(ctx: LintContext) -> Iterator[Finding]:
@@ -116,19 +166,7 @@ def tls_without_verify(ctx: LintContext) -> Iterator[Finding]:
                 )
 
 
-_HTTP_ONLY_OPTIONS = frozenset(
-    {
-        "forwardfor",
-        "httplog",
-        "http-server-close",
-        "httpclose",
-        "http-keep-alive",
-        "http-buffer-request",
-        "http-pretend-keepalive",
-    }
-)
 _L7_BALANCE = ("uri", "url_param", "hdr", "random-uri")
-_HTTP_RULES = ("http-request", "http-response", "http-after-response")
 
 
 def _tcplog_wins(origins: Mapping[str, Origin]) -> bool:
@@ -144,8 +182,8 @@ def _tcplog_wins(origins: Mapping[str, Origin]) -> bool:
 
 
 def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
-    """HTTP-only keywords in a TCP proxy do nothing (HAProxy ignores them, sometimes with a
-    warning): the config does not do what it says."""
+    """HTTP-only keywords in a TCP proxy do nothing (HAProxy ignores them, mostly with a
+    warning: :data:`lbgen.haproxy.table.HTTP_ONLY`): the config does not do what it says."""
     # One finding per offending line, naming every TCP proxy that inherits it from defaults.
     found: dict[tuple[str | None, int | None, str], list[str]] = {}
     cols: dict[tuple[str | None, int | None, str], int | None] = {}
@@ -164,18 +202,22 @@ def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
     for label, extras, origins, backend in entities:
         offending: list[tuple[str, Origin | None]] = []
         for text in extras:
-            words = text.split()
-            if words == ["option", "httplog"] and _tcplog_wins(origins):
+            words = tuple(text.split())
+            if words == ("option", "httplog") and _tcplog_wins(origins):
                 continue
-            if words[:1] == ["option"] and len(words) > 1 and words[1] in _HTTP_ONLY_OPTIONS:
-                offending.append((f"option {words[1]}", origins.get(f"option {words[1]}")))
-            elif words[:1] and words[0] in _HTTP_RULES:
-                offending.append((words[0], origins.get(f"extras:{text}")))
+            row = table.http_only(words)
+            if row is None:
+                continue
+            # An option's origin is keyed by the option, any other line's by its text.
+            origin_key = row.keyword if words[0] == "option" else f"extras:{text}"
+            offending.append((row.keyword, origins.get(origin_key)))
         if backend is not None and (backend.balance or "").startswith(_L7_BALANCE):
             offending.append((f"balance {backend.balance}", origins.get("balance")))
         for what, origin in offending:
             key = (origin.file if origin else None, origin.line if origin else None, what)
-            found.setdefault(key, []).append(label)
+            labels = found.setdefault(key, [])
+            if label not in labels:  # two lines of one proxy from one (stats uri: stats enable)
+                labels.append(label)
             cols[key] = origin.col if origin else None
     for (file, line, what), labels in found.items():
         yield Finding(
@@ -183,14 +225,27 @@ def http_keyword_in_tcp_mode(ctx: LintContext) -> Iterator[Finding]:
         )
 
 
+def _hash_type(backend: Backend) -> str | None:
+    """The ``hash-type`` method in effect (None: HAProxy's default, map-based)."""
+    for text in backend.extras:
+        words = text.split()
+        if words[:1] == ["hash-type"] and len(words) > 1:
+            return words[1]
+    return None
+
+
 def slowstart_static_algorithm(ctx: LintContext) -> Iterator[Finding]:
-    """``slowstart`` with ``static-rr`` or ``first``: HAProxy cannot change weights on the fly
-    with these algorithms and ignores it."""
+    """``slowstart`` where the algorithm keeps weights fixed while a server is up
+    (``static-rr`` and the hashing ones -- ``source``, ``uri``, ``url_param``, ``hdr()``,
+    ``rdp-cookie``, ``hash`` -- unless ``hash-type consistent``) or never reads them
+    (``first``): a server back up takes its full share at once. slowstart also ramps a
+    server's ``maxconn`` whatever the algorithm (the manual, ``slowstart``), so a server with
+    one is left alone."""
     for backend in ctx.config.backends.values():
-        if backend.balance not in ("static-rr", "first"):
+        if not table.weights_are_static(backend.balance, _hash_type(backend)):
             continue
         for server in backend.servers.values():
-            if server.slowstart:
+            if server.slowstart and not server.maxconn:
                 yield Finding.at_origin(
                     server.origins.get("slowstart"),
                     f"backend {backend.name} (balance {backend.balance}): server "
@@ -352,7 +407,8 @@ RULES: tuple[Rule, ...] = (
          "HTTP-only keyword in a TCP proxy: ignored, the config does not do what it says",
          http_keyword_in_tcp_mode),
     Rule("LB115", "slowstart-static-algorithm", Level.WARNING, HAPROXY,
-         "static-rr and first cannot change weights at run time: slowstart is ignored",
+         "static-rr, first and map-based hashing (source, uri, hdr...) ignore weight "
+         "changes while a server is up: slowstart's ramp does nothing",
          slowstart_static_algorithm),
     Rule("LB116", "haproxy-bare-number-small", Level.WARNING, HAPROXY,
          "HAProxy reads a bare number as milliseconds: write the unit (10s, 500ms)",

@@ -500,11 +500,13 @@ REMOVED: Mapping[str, tuple[tuple[int, int], str]] = {
     "contimeout": ((2, 1), "use 'timeout connect'"),
     "srvtimeout": ((2, 1), "use 'timeout server'"),
     "option forceclose": ((2, 0), "remove it (or 'option httpclose')"),
+    "option http-tunnel": ((2, 1), "remove it: HTTP proxies need no tunnel mode any more"),
     "bind ... process": ((2, 7), "threads replace processes; remove it"),
 }
 """Keywords HAProxy no longer accepts: (first release that refuses to start, the way out).
 Checked against haproxy 2.6's own messages (``haproxy -c``: "not supported any more since
-HAProxy 2.5", "will be removed in version 2.7")."""
+HAProxy 2.5", "will be removed in version 2.7"); ``option http-tunnel``: "not supported any
+more since HAProxy 2.1")."""
 _REQ_RSP = re.compile(r"^(req|rsp)i?(add|rep|del|allow|deny|pass|tarpit|setbe)$")
 _REQ_RSP_REMOVED = ((2, 1), "use the http-request/http-response rules")
 
@@ -591,6 +593,86 @@ def proxy_side(words: tuple[str, ...]) -> str | None:
         if phrase in BACKEND_ONLY:
             return "backend"
     return None
+
+
+@record
+class HttpOnly:
+    """A proxy keyword that only works in ``mode http``: a tcp proxy ignores it.
+
+    ``keyword``: the words a line starts with (``option forwardfor``, ``cookie``,
+    ``http-request``); ``warning``: what ``haproxy -c`` 2.6 prints about it in a tcp proxy
+    (a part of the message that names it), None where it says nothing (the effective model's
+    :data:`IGNORED` rows prove those on the running engine). ``tests/test_lint_haproxy.py``
+    holds every row with a warning to ``haproxy -c``: printed in mode tcp, not in mode http."""
+
+    keyword: str
+    warning: str | None = None
+
+
+HTTP_ONLY: tuple[HttpOnly, ...] = (
+    # "'option X' ignored for proxy 'p' as it requires HTTP mode."
+    *(
+        HttpOnly(f"option {name}", f"'option {name}' ignored for proxy")
+        for name in (
+            "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
+            "disable-h2-upgrade", "forwardfor", "http-buffer-request", "http-ignore-probes",
+            "http-no-delay", "http-pretend-keepalive", "http-use-proxy-header",
+            "idle-close-on-response", "originalto", "prefer-last-server",
+        )
+    ),
+    # "'option httplog' not usable with proxy 'p' (needs 'mode http'). Falling back to
+    # 'option tcplog'."
+    HttpOnly("option httplog", "'option httplog' not usable with proxy"),
+    HttpOnly("option httpslog", "'option httpslog' not usable with proxy"),
+    # Connection-mode options: silent, and nothing changes (IGNORED proves it on the engine).
+    HttpOnly("option http-server-close"),
+    HttpOnly("option httpclose"),
+    HttpOnly("option http-keep-alive"),
+    # "cookie will be ignored for proxy 'p' (needs 'mode http')." (every form: insert,
+    # rewrite, prefix, passive)
+    HttpOnly("cookie", "cookie will be ignored for proxy"),
+    HttpOnly("monitor-uri", "monitor-uri will be ignored for proxy"),
+    # "'http-request' rules ignored for proxy 'p' as they require HTTP mode."
+    HttpOnly("http-request", "'http-request' rules ignored for proxy"),
+    HttpOnly("http-response", "'http-response' rules ignored for proxy"),
+    HttpOnly("http-after-response", "'http-after-response' rules ignored for proxy"),
+    HttpOnly("redirect", "'redirect' rules ignored for proxy"),
+    HttpOnly("stats", "'stats' statement ignored for proxy"),
+)  # fmt: skip
+"""Keywords a tcp proxy ignores because they need ``mode http`` (lint's LB114), as HAProxy
+2.6 says it (``haproxy -c``: "... as it requires HTTP mode", "... (needs 'mode http')")."""
+
+
+def http_only(words: tuple[str, ...]) -> HttpOnly | None:
+    """The :data:`HTTP_ONLY` row a proxy line (its words) is, or None."""
+    for row in HTTP_ONLY:
+        wanted = tuple(row.keyword.split())
+        if words[: len(wanted)] == wanted:
+            return row
+    return None
+
+
+STATIC_BALANCE = frozenset({"static-rr", "first"})
+"""Algorithms on which a weight change while a server is up does nothing: ``static-rr``
+("changing a server's weight on the fly will have no effect") and ``first`` ("ignores the
+server weight": HAProxy 2.6 ramps its weight after slowstart all the same, ``show stat`` says,
+and never reads it)."""
+HASH_BALANCE = frozenset({"source", "uri", "url_param", "hdr", "rdp-cookie", "hash"})
+"""Hashing algorithms: "static by default, which means that changing a server's weight on the
+fly will have no effect, but this can be changed using 'hash-type'" (``random`` hashes too, but
+always on the consistent tree: "dynamic weight changes immediately take effect")."""
+
+
+def weights_are_static(balance: str | None, hash_type: str | None = None) -> bool:
+    """Whether ``balance`` (``source``, ``hdr(host)``, ``uri whole``...) keeps each server's
+    weight fixed while it is up, so that ``slowstart`` cannot ramp it (HAProxy 2.6 manual,
+    ``balance``; ``hash-type map-based``: "weight changes while a server is up will be ignored.
+    This means that there will be no slow start"). ``hash_type``: the ``hash-type`` method in
+    effect (None: HAProxy's default, map-based); ``consistent`` makes the hashes dynamic."""
+    algorithm = "".join((balance or "roundrobin").split("(")[0].split()[:1])
+    if algorithm in STATIC_BALANCE:
+        return True
+    return algorithm in HASH_BALANCE and hash_type != "consistent"
 
 
 POSITIONAL_BALANCE = frozenset({"first", "source", "uri", "url_param", "hdr", "rdp-cookie", "hash"})
@@ -684,7 +766,9 @@ __all__ = [
     "DIFF_NAMES",
     "FRONTEND_ONLY",
     "FRONTEND_TIMEOUTS",
+    "HASH_BALANCE",
     "HTTP_CHECK_VERSION",
+    "HTTP_ONLY",
     "IGNORED",
     "LOG_FORMAT_OPTIONS",
     "OPTIONS_ON_BY_DEFAULT",
@@ -695,12 +779,16 @@ __all__ = [
     "SERVER",
     "SERVER_DEFAULTS",
     "SERVER_PARAMS",
+    "STATIC_BALANCE",
     "TABLE",
     "TIMING",
+    "HttpOnly",
     "Ignored",
+    "http_only",
     "parse_haproxy_time",
     "proxy_side",
     "read_ready_rule",
     "ready_rules",
     "server_option",
+    "weights_are_static",
 ]

@@ -36,7 +36,6 @@ from lbgen.view import Findings, Verbatim, View, warn_log_host_name
 #: The sections the template adds on its own: a frontend of the spec may not take their names.
 GENERATED_FRONTENDS = {"stats_bind": STATS_FRONTEND, "health_bind": HEALTH_FRONTEND}
 
-_STATIC_BALANCE = {"static-rr", "first"}
 _FRONTEND_TIMEOUTS = table.FRONTEND_TIMEOUTS
 _BACKEND_TIMEOUTS = table.BACKEND_TIMEOUTS
 
@@ -433,7 +432,8 @@ def _backend(
     if parts is None:
         _check_shared_ranges(pool, findings)
     _check_own_ranges(pool, findings)
-    if pool.balance in _STATIC_BALANCE:
+    # lbgen writes no hash-type: balance source hashes map-based, with static weights too.
+    if table.weights_are_static(pool.balance):
         for server in pool.servers:
             if server.slowstart is not None:
                 where = server.sources.get("slowstart", pool.path)
