@@ -1005,6 +1005,7 @@ _REMOVED_LINES = {
     "block": ("frontend", "block if TRUE"),
     "monitor-net": ("frontend", "monitor-net 192.0.2.0/24"),
     "option forceclose": ("defaults", "option forceclose"),
+    "option http-tunnel": ("defaults", "option http-tunnel"),
     "reqadd": ("frontend", r"reqadd X-Forwarded-Proto:\ https"),
     "nbproc": ("global", "nbproc 1"),
     "tune.chksize": ("global", "tune.chksize 32768"),
