@@ -1,15 +1,17 @@
 """The HAProxy reader: what an haproxy.cfg makes HAProxy do, as the neutral effective model.
 
 Inheritance as HAProxy applies it: ``defaults`` sections (named, ``from``, the reset at each new
-``defaults``), ``default-server`` lines, then HAProxy's own defaults where they matter (``inter
-2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/``downinter`` falling back to
-``inter``). Which server and proxy keywords carry which model attribute, how their values read
-and what HAProxy assumes when they are absent come from the directive table
-(:mod:`lbgen.haproxy.table`); bare numbers are milliseconds (``10s`` == ``10000`` ==
-``10000ms``). A ``connect ssl`` check rule counts as ``check-ssl`` on the servers, the SNI a
-check sends is the pool's whether a ``connect`` rule or the servers' ``check-sni`` says it, and
-settings that cannot take effect are left out (check timing of unchecked servers, ``timeout
-check`` of a backend that checks nothing, a ``check-sni`` that no check step sends).
+``defaults``), ``default-server`` lines (each one for the servers written after it: a defaults
+section's for every proxy after that section, a proxy's own for its later ``server`` and
+``server-template`` lines; a template is the servers it declares), then HAProxy's own defaults
+where they matter (``inter 2s``, ``rise 2``, ``fall 3``, ``weight 1``, ``fastinter``/
+``downinter`` falling back to ``inter``). Which server and proxy keywords carry which model
+attribute, how their values read and what HAProxy assumes when they are absent come from the
+directive table (:mod:`lbgen.haproxy.table`); bare numbers are milliseconds (``10s`` ==
+``10000`` == ``10000ms``). A ``connect ssl`` check rule counts as ``check-ssl`` on the servers,
+the SNI a check sends is the pool's whether a ``connect`` rule or the servers' ``check-sni``
+says it, and settings that cannot take effect are left out (check timing of unchecked servers,
+``timeout check`` of a backend that checks nothing, a ``check-sni`` that no check step sends).
 """
 
 from __future__ import annotations
@@ -123,9 +125,14 @@ class _Proxy:
     tcp_check: list[Node] = field(default_factory=list)
     default_server: _ServerParams = field(default_factory=_ServerParams)
     extras: list[Node] = field(default_factory=list)
+    servers: list[tuple[Node, _ServerParams]] = field(default_factory=list)
+    """The section's ``server`` and ``server-template`` lines, in order, each with the
+    ``default-server`` state in force where it is written: HAProxy applies a default-server
+    line to the servers after it only (a defaults section's to every proxy after it)."""
 
     def copy(self) -> _Proxy:
-        """An independent copy: what a section inherits from a defaults section."""
+        """An independent copy: what a section inherits from a defaults section (its servers
+        are its own: a section inherits none)."""
         return _Proxy(
             dict(self.settings),
             dict(self.origins),
@@ -252,7 +259,7 @@ class _HaproxyReader:
             role = _role(section)
             if kind in ("frontend", "listen"):
                 frontends[name] = self._frontend(name, section, state, listen=kind == "listen")
-            if kind == "listen" and role is not None and not section.find("server"):
+            if kind == "listen" and role is not None and not state.servers:
                 # A stats page or liveness endpoint answers itself: the listen section's
                 # backend half has no server to send anything to and does nothing.
                 continue
@@ -361,8 +368,11 @@ class _HaproxyReader:
             http_rules.append(node)
         elif key == "tcp-check":
             tcp_rules.append(node)
-        elif key in ("bind", "server", "server-template"):
-            pass  # read per section by _frontend/_backend (not inherited)
+        elif key in ("server", "server-template"):
+            # Read by _backend, with the default-server state of this point of the section.
+            state.servers.append((node, state.default_server.copy()))
+        elif key == "bind":
+            pass  # read per section by _frontend (not inherited)
         else:
             state.extras.append(node)
 
@@ -417,6 +427,35 @@ class _HaproxyReader:
             else:
                 params.extras[word] = (word if value is None else f"{word} {value}", origin)
 
+    def _server_line(self, node: Node) -> tuple[list[str], str, Sequence[str]]:
+        """The names of the servers a ``server`` or ``server-template`` line declares, their
+        address and the line's own parameters; no names (and an error) for a line HAProxy
+        refuses.
+
+        ``server-template <prefix> <num | range> <fqdn>[:<port>] [params*]`` is that many
+        servers, ``<prefix>1`` to ``<prefix><num>`` (or the range's numbers), each at the
+        address, with the line's parameters over the default-server state in force there
+        (``show stat`` lists them so, in place of the line)."""
+        if node.keyword == "server":
+            if len(node.args) < 2:
+                self.note(node, "CONF104", "server needs a name and an address", Level.ERROR)
+                return [], "", ()
+            return [node.args[0]], node.args[1], node.args[2:]
+        if len(node.args) < 3:
+            self.note(node, "CONF104", "server-template needs a prefix, a number of servers "
+                      "(or a range) and an address", Level.ERROR)  # fmt: skip
+            return [], "", ()
+        prefix, count = node.args[0], node.args[1]
+        low, dash, high = count.partition("-")
+        if not dash:
+            low, high = "1", count
+        if not (low.isdigit() and high.isdigit() and 0 < int(low) <= int(high)):
+            self.note(node, "CONF104", f"server-template {prefix}: {count!r} is no number of "
+                      "servers or range of ids (HAProxy refuses it)", Level.ERROR)  # fmt: skip
+            return [], "", ()
+        names = [f"{prefix}{n}" for n in range(int(low), int(high) + 1)]
+        return names, node.args[2], node.args[3:]
+
     def _bind_address(self, node: Node, text: str) -> str:
         address, ignored = read_bind_address(text)
         port = split_host_port(address)[1]
@@ -444,7 +483,7 @@ class _HaproxyReader:
             **{f: settings.get(f"timeout.{f}") for f in FRONTEND_TIMEOUTS},
         )
         default_backend = settings.get("default_backend")
-        if listen and (_role(section) is None or section.find("server")):
+        if listen and (_role(section) is None or state.servers):
             default_backend = default_backend or name
         first_bind = section.first("bind")
         out_origins: dict[str, Origin | None] = {
@@ -527,19 +566,21 @@ class _HaproxyReader:
         settings = in_effect.settings
         servers: dict[str, Server] = {}
         connect = _Connect.of(state)
-        for node in section.find("server"):
-            if len(node.args) < 2:
-                self.note(node, "CONF104", "server needs a name and an address", Level.ERROR)
+        for node, in_force in state.servers:
+            names, address, own = self._server_line(node)
+            if not names:
                 continue
-            params = state.default_server.copy()
-            self._server_params(params, node.args[2:], node)
-            server = _haproxy_server(node, params, globals_, connect)
-            if server.port is not None and server.port > table.PORT_MAX:
-                self.note(node, "CONF104", f"server {server.name}: invalid port {server.port} "
-                          f"(HAProxy takes 0 to {table.PORT_MAX})", Level.ERROR)  # fmt: skip
-            if server.name in servers:
-                self.note(node, "CONF105", f"server {server.name!r} defined twice", Level.ERROR)
-            servers[server.name] = server
+            params = in_force.copy()
+            self._server_params(params, own, node)
+            for server_name in names:
+                server = _haproxy_server(node, server_name, address, params, globals_, connect)
+                if server.port is not None and server.port > table.PORT_MAX:
+                    self.note(node, "CONF104", f"server {server.name}: invalid port {server.port} "
+                              f"(HAProxy takes 0 to {table.PORT_MAX})", Level.ERROR)  # fmt: skip
+                if server.name in servers:
+                    self.note(node, "CONF105", f"server {server.name!r} defined twice",
+                              Level.ERROR)  # fmt: skip
+                servers[server.name] = server
         servers = _without_positional_ids(servers)
         balance, balance_args = settings.get("balance", (HAPROXY_PROXY_DEFAULTS["balance"], ()))
         timeouts = Timeouts(
@@ -872,13 +913,17 @@ class _Connect:
 
 
 def _haproxy_server(
-    node: Node, params: _ServerParams, globals_: Mapping[str, str], connect: _Connect
+    node: Node,
+    name: str,
+    address: str,
+    params: _ServerParams,
+    globals_: Mapping[str, str],
+    connect: _Connect,
 ) -> Server:
-    """One server after inheritance and HAProxy's defaults. Its ``check_ssl`` says whether the
-    server line (or a ``connect ssl`` rule) sets TLS up for its checks, its ``check_sni`` the
-    server's own check-sni where a check step sends it (:func:`_fold_check_sni` moves one the
-    servers share to the pool)."""
-    name, address = node.args[0], node.args[1]
+    """One server (of a ``server`` or ``server-template`` line ``node``) after inheritance and
+    HAProxy's defaults. Its ``check_ssl`` says whether the server line (or a ``connect ssl``
+    rule) sets TLS up for its checks, its ``check_sni`` the server's own check-sni where a
+    check step sends it (:func:`_fold_check_sni` moves one the servers share to the pool)."""
     host, port = split_host_port(without_family(address))
     values = dict(params.values)
     origins = dict(params.origins)

@@ -9,14 +9,14 @@ table (:mod:`lbgen.haproxy.table`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic_core import PydanticCustomError
 
 from lbgen.confparse.tree import ConfigTree, Node
 from lbgen.diagnostics import Diagnostic, Level
-from lbgen.effective.model import Backend, Frontend, Origin
+from lbgen.effective.model import Backend, Frontend, Origin, Server
 from lbgen.haproxy import table
 from lbgen.haproxy.effective import CHECK_OPTIONS, read_bind_address
 from lbgen.haproxy.syntax import quote_word, section_names
@@ -557,29 +557,95 @@ class _HaproxyImport:
                 balance = None
         fields["balance"] = balance
         names = self._servers(section, backend, key)
-        self._health(section, backend, key)
+        # The servers of the spec: those of server lines (a server-template stays a verbatim
+        # line, with the parameters HAProxy gives its servers: see _template).
+        servers = {name: server for name, server in backend.servers.items() if name in names}
+        self._health(section, backend, servers, key)
         fields["retries"] = backend.retries if "retries" in backend.origins else None
         fields["redispatch"] = backend.redispatch if "redispatch" in backend.origins else None
-        fields["start_unresolved"] = _start_unresolved(backend)
+        fields["start_unresolved"] = _start_unresolved(servers)
         for t in _POOL_TIMEOUTS:
             fields[t] = duration_text(getattr(backend.timeouts, t.removeprefix("timeouts.")))
         if "timeouts.queue" not in backend.origins:
             fields["timeouts.queue"] = None  # HAProxy's timeout connect, as the spec leaves it
-        server_params(d, key, backend.servers, names)
+        server_params(d, key, servers, names)
         backups = sum(server.backup for server in backend.servers.values())
         for node in section.directives():
             if node.keyword in ("bind", "server"):
                 continue
             if backups > 1 and node.words() == ("option", "allbackups"):
                 continue  # lbgen writes it for a pool with two or more backups
-            if not self._mapped_proxy_line(node):
+            if node.keyword == "server-template":
+                self._template(section, node, where)
+            elif not self._mapped_proxy_line(node):
                 # A listen is a frontend and a backend: a line that works on both sides goes
                 # to both (its frontend's, see _frontend), one of one side only to that side.
                 if section.keyword == "backend" or table.proxy_side(node.words()) != "frontend":
                     self._keep(node, where)
             elif node.keyword == "default-server":
-                self._server_words(node, node.args, where)
+                self._own_default_server(section, node, where, names)
         self._no_log(section, where, backend.extras)
+
+    def _own_default_server(
+        self, section: Node, node: Node, where: tuple[str, ...], names: dict[str, str]
+    ) -> None:
+        """A backend's own ``default-server`` line: its parameters without a spec field go on
+        the servers declared after it, the only ones HAProxy applies it to (those of a
+        ``server-template`` after it are on the template's line, see :meth:`_template`). A
+        line no server follows does nothing: left out, with a note."""
+        lines = list(section.directives())
+        later = [
+            n for n in lines[next(i for i, n in enumerate(lines) if n is node) + 1 :]
+            if n.keyword in ("server", "server-template")
+        ]  # fmt: skip
+        if not later:
+            header = f"{section.keyword} {section.args[0]}"
+            why = (
+                f"no server of {header} is declared after it, and HAProxy applies a "
+                "default-server line to the servers after it only"
+            )
+            self.d.note(where, f"{node.location()}: {shown(node)} left out: {why}")
+            self.d.diagnostics.append(
+                Diagnostic(Level.NOTE, NOT_IN_EFFECT,
+                           one_line(f"{shown(node)}: {why}; left out of the imported spec"),
+                           file=node.file, line=node.line, col=node.col)
+            )  # fmt: skip
+            self.d.warned.add((node.line, "default-server"))
+            return
+        targets = [
+            names[n.args[0]] for n in later
+            if n.keyword == "server" and n.args and n.args[0] in names
+        ]  # fmt: skip
+        self._server_words(node, node.args, where, targets)
+
+    def _template(self, section: Node, node: Node, where: tuple[str, ...]) -> None:
+        """A ``server-template`` line, kept verbatim in the pool's extras with the parameters
+        of the ``default-server`` lines in force where it is written (its defaults sections',
+        then the backend's own before it) put before its own: HAProxy gives its servers those,
+        and the imported spec writes no default-server line (its rendering would lose them)."""
+        inherited = [
+            n for defaults in reversed(self.chains.backends.get(section.args[0], ()))
+            for n in defaults.find("default-server")
+        ]  # fmt: skip
+        for n in section.directives():
+            if n is node:
+                break
+            if n.keyword == "default-server":
+                inherited.append(n)
+        words = [w for n in inherited for w in n.args]
+        if len(node.args) < 3 or not words:
+            self._keep(node, where)
+            return
+        text = " ".join(
+            quote_word(w) for w in (node.keyword, *node.args[:3], *words, *node.args[3:])
+        )
+        lines = ", ".join(n.location() for n in inherited)
+        why = (
+            f"no spec field; with the parameters of the default-server lines in force there "
+            f"({lines}), which HAProxy gives its servers"
+        )
+        if not self.d.keep(node, where, text, "haproxy", why):
+            self.d.unmapped(node, where, why=why.removeprefix("no spec field; "))
 
     def _servers(self, section: Node, backend: Backend, pool: str) -> dict[str, str]:
         d = self.d
@@ -625,8 +691,16 @@ class _HaproxyImport:
             nodes += defaults.find("default-server")
         return {word for node in nodes for word in node.args}
 
-    def _server_words(self, node: Node, args: Sequence[str], where: tuple[str, ...]) -> None:
-        """Name the server parameters the spec has no field for."""
+    def _server_words(
+        self,
+        node: Node,
+        args: Sequence[str],
+        where: tuple[str, ...],
+        servers: Sequence[str] | None = None,
+    ) -> None:
+        """Name the server parameters the spec has no field for. Those of a default-server
+        line go on the servers it applies to: ``servers`` of the pool ``where`` (every server
+        of the pool, or of every pool for ``("defaults",)``, when None)."""
         i = 0
         while i < len(args):
             word = args[i]
@@ -652,7 +726,10 @@ class _HaproxyImport:
                 # defaults section's: every pool's; the self-check names what that changes).
                 pools = [where[1]] if where[0] == "pools" else list(self.d.servers)
                 targets = [("pools", p, "servers", s) for p in pools for s in self.d.servers[p]]
-                kept = bool(targets) and all(
+                if servers is not None:
+                    # Only the servers after the line (a server-template's line carries it).
+                    targets = [("pools", where[1], "servers", s) for s in servers]
+                kept = (bool(targets) or servers is not None) and all(
                     self.d.keep(node, target, verbatim, "haproxy") for target in targets
                 )
             else:
@@ -660,13 +737,16 @@ class _HaproxyImport:
             if not kept:
                 self.d.unmapped(node, where, text)
 
-    def _health(self, section: Node, backend: Backend, pool: str) -> None:
+    def _health(
+        self, section: Node, backend: Backend, servers: Mapping[str, Server], pool: str
+    ) -> None:
+        """The pool's health check, from the backend's and its imported ``servers``'."""
         d = self.d
         fields = d.pools[pool]
         health = backend.health
         origin = backend.origins.get("health.check", backend.origin)
-        checked = [s for s in backend.servers.values() if s.check]
-        unchecked = [s.name for s in backend.servers.values() if not s.check]
+        checked = [s for s in servers.values() if s.check]
+        unchecked = [s.name for s in servers.values() if not s.check]
         if checked and unchecked:
             d.warn(backend.origin, "check",
                    f"backend {backend.name}: servers without check ({', '.join(unchecked)}): "
@@ -681,6 +761,8 @@ class _HaproxyImport:
                 f"option {option} check: the spec has no such check; imported as tcp",
             )
             kind = "tcp"
+        if not checked:
+            kind = "none"  # only a server-template's servers are checked: its line says so
         fields["health.check"] = kind
         if kind == "none":
             return
@@ -763,11 +845,11 @@ class _DefaultsChains:
         return any(node is defaults for node in chains.get(name, ()))
 
 
-def _start_unresolved(backend: Backend) -> bool | None:
-    """``start_unresolved: false`` for a backend whose DNS-named servers all lack ``init-addr``
+def _start_unresolved(servers: Mapping[str, Server]) -> bool | None:
+    """``start_unresolved: false`` for a pool whose DNS-named servers all lack ``init-addr``
     (HAProxy's own ``last,libc``: it refuses to start while a name does not resolve); None
     (lbgen's default, ``init-addr last,libc,none``) otherwise."""
-    named = [s for s in backend.servers.values() if is_dns_name(s.address)]
+    named = [s for s in servers.values() if is_dns_name(s.address)]
     if named and all(server.init_addr is None for server in named):
         return False
     return None
