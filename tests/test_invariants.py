@@ -139,8 +139,8 @@ _LIVEZ = "the spec asks for a /livez check; lint's note that /readyz is better i
 
 #: (case, output file, lint code) -> why the finding is right for that case.
 LINT_ALLOWED: dict[tuple[str, str, str], str] = {
-    ("balance-first", "haproxy.cfg", "LB115"): _SLOWSTART_STATIC,
     ("balance-static-rr", "haproxy.cfg", "LB115"): _SLOWSTART_STATIC,
+    ("balance-source", "haproxy.cfg", "LB115"): _SLOWSTART_STATIC,
     ("check-http-expect-codes", "haproxy.cfg", "LB104"): _LIVEZ,
     ("health-inherit-field-by-field", "haproxy.cfg", "LB104"): _LIVEZ,
     ("check-none", "haproxy.cfg", "LB105"): _NO_CHECK,

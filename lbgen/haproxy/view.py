@@ -433,9 +433,10 @@ def _backend(
         _check_shared_ranges(pool, findings)
     _check_own_ranges(pool, findings)
     # lbgen writes no hash-type: balance source hashes map-based, with static weights too.
+    # slowstart also ramps a server's maxconn, whatever the algorithm (manual, "slowstart").
     if table.weights_are_static(pool.balance):
         for server in pool.servers:
-            if server.slowstart is not None:
+            if server.slowstart is not None and server.maxconn is None:
                 where = server.sources.get("slowstart", pool.path)
                 findings.warning(
                     "haproxy-slowstart-ignored", where,
