@@ -23,6 +23,8 @@ without ``--check`` rewrites the outdated ones atomically.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import field
 from enum import StrEnum
@@ -95,7 +97,12 @@ class Manifest:
     def select(self, files: Iterable[str | Path]) -> list[Output]:
         """The entries that ``files`` (as pre-commit passes them) affect; all when the manifest
         itself is among them."""
-        changed = {Path(f).resolve() for f in files}
+        changed = set()
+        for name in files:
+            try:
+                changed.add(_resolved(Path(name)))
+            except OSError:
+                continue  # a symlink loop, say: no entry's path, which all resolved
         if self.path in changed:
             return list(self.outputs)
         return [o for o in self.outputs if o.touches(changed)]
@@ -116,17 +123,26 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
     except ValidationError as exc:
         raise SpecError(validation_diagnostics(exc, source, _Manifest)) from None
     base = Path(path).resolve().parent
+    unresolved = [
+        source.diagnostic(Level.ERROR, "io", ("outputs", index, key), f"{written!r}: {problem}")
+        for index, entry in enumerate(model.outputs)
+        for key, written in (("spec", entry.spec), ("output", entry.output),
+                             ("templates", entry.templates))
+        if written is not None and (problem := _unresolvable(base / written)) is not None
+    ]  # fmt: skip
+    if unresolved:
+        raise SpecError(unresolved)
     manifest = Manifest(
         path=Path(path).resolve(),
         outputs=tuple(
             Output(
-                spec=(base / entry.spec).resolve(),
+                spec=_resolved(base / entry.spec),
                 target=entry.target,
-                output=(base / entry.output).resolve(),
+                output=_resolved(base / entry.output),
                 layout=entry.layout,
                 strict=entry.strict,
                 load_module=entry.load_module,
-                templates=(base / entry.templates).resolve() if entry.templates else None,
+                templates=_resolved(base / entry.templates) if entry.templates else None,
             )
             for entry in model.outputs
         ),
@@ -139,6 +155,27 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
     if problems:
         raise SpecError(problems)
     return manifest
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, what the file system refuses raised as :class:`OSError`: Python 3.11
+    raises RuntimeError for a symlink loop and ValueError for a NUL character."""
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
+    except ValueError:
+        raise OSError(errno.EINVAL, "a NUL character cannot be in a file name") from None
+
+
+def _unresolvable(path: Path) -> str | None:
+    """Why ``path`` cannot be resolved and looked at (a symlink loop, a NUL character, a name
+    too long), or None."""
+    try:
+        _resolved(path).exists()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _entry_problems(

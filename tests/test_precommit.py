@@ -431,6 +431,14 @@ def test_a_bad_manifest_is_reported_with_its_location(tmp_path: Path) -> None:
         # Jinja would have used the packaged templates without a word.
         ("  - {spec: a.lbgen.yaml, target: haproxy, output: a.cfg, templates: nope}\n",
          "2:69: error [not-a-folder] outputs[0].templates: 'nope': not a folder"),
+        # Paths the file system refuses: each was an internal error (exit 70).
+        ("  - {spec: a.lbgen.yaml, target: haproxy, output: loop}\n",
+         "2:51: error [io] outputs[0].output: 'loop': Too many levels of symbolic links"),
+        ('  - {spec: "a\\0.yaml", target: haproxy, output: a.cfg}\n',
+         "2:12: error [io] outputs[0].spec: 'a\\x00.yaml': a NUL character cannot be in a file "
+         "name"),
+        (f"  - {{spec: a.lbgen.yaml, target: haproxy, output: a.cfg, templates: {'t' * 300}}}\n",
+         f"2:69: error [io] outputs[0].templates: '{'t' * 300}': File name too long"),
     ],
 )  # fmt: skip
 def test_an_output_render_all_must_not_write_is_refused_with_its_location(
@@ -439,6 +447,7 @@ def test_an_output_render_all_must_not_write_is_refused_with_its_location(
     """Every entry is checked against the others before anything is rendered or written."""
     (tmp_path / "a.lbgen.yaml").write_text(EXAMPLE.read_text())
     (tmp_path / "tpl").mkdir()
+    (tmp_path / "loop").symlink_to("loop")
     hooks = tmp_path / ".git" / "hooks"
     hooks.mkdir(parents=True)
     (hooks / "pre-commit").write_text("#!/bin/sh\necho real hook\n")
@@ -453,6 +462,23 @@ def test_an_output_render_all_must_not_write_is_refused_with_its_location(
     assert result.returncode == 2, result.stderr
     assert f".lbgen-outputs.yaml:{expected}" in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_symlink_loop_among_the_changed_files_selects_nothing(tmp_path: Path) -> None:
+    """pre-commit passes every changed file (the hook's files: ''), a symlink loop included."""
+    (tmp_path / "a.lbgen.yaml").write_text(EXAMPLE.read_text())
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n  - {spec: a.lbgen.yaml, target: haproxy, output: a.cfg}\n"
+    )
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "lbgen", "render-all", "--check", "loop"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+        env=dict(os.environ, PYTHONPATH=path),
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert not (tmp_path / "a.cfg").exists()
 
 
 @pytest.mark.parametrize(
