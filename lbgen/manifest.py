@@ -44,9 +44,10 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     spec: str
-    target: Literal["haproxy", "nginx", "nginx-plus"]
+    target: Literal["haproxy", "nginx", "nginx-plus", "keepalived"]
     output: str
-    layout: Literal["full", "stream", "upstreams"] | None = None
+    layout: Literal["full", "stream", "upstreams", "nft"] | None = None
+    node: str | None = None
     strict: bool = False
     load_module: str | None = None
     templates: str | None = None
@@ -79,6 +80,8 @@ class Output:
     strict: bool = False
     load_module: str | None = None
     templates: Path | None = None
+    #: keepalived: the node of the spec's vip tier whose config this is.
+    node: str | None = None
 
     def touches(self, paths: set[Path]) -> bool:
         """True when one of ``paths`` (absolute) is this entry's spec, output or a template."""
@@ -143,6 +146,7 @@ def load_manifest(path: str | Path = MANIFEST_NAME) -> Manifest:
                 strict=entry.strict,
                 load_module=entry.load_module,
                 templates=_resolved(base / entry.templates) if entry.templates else None,
+                node=entry.node,
             )
             for entry in model.outputs
         ),
@@ -218,6 +222,15 @@ def _entry_problems(
         )))  # fmt: skip
     if output.templates is not None and not output.templates.is_dir():
         problems.append(("templates", "not-a-folder", f"{entry.templates!r}: not a folder"))
+    # keepalived renders one config per node of the vip tier: the entry names its node.
+    if entry.target == "keepalived" and entry.node is None:
+        problems.append(("target", "missing-node", (
+            "target keepalived renders one node's config: name it with node (one entry per node)"
+        )))  # fmt: skip
+    elif entry.target != "keepalived" and entry.node is not None:
+        problems.append(
+            ("node", "node-unused", f"node is for target keepalived, not {entry.target}")
+        )
     return problems
 
 
@@ -272,7 +285,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
         try:
             rendered = render(
                 spec, entry.target, layout=entry.layout, templates=entry.templates,
-                strict=entry.strict, load_module=entry.load_module,
+                strict=entry.strict, load_module=entry.load_module, node=entry.node,
             )  # fmt: skip
         except (TargetError, TemplateFailure) as exc:
             failed = Diagnostic(Level.ERROR, "render", str(exc), file=shown(entry.output))
@@ -298,7 +311,8 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
                 stale = Diagnostic(
                     Level.ERROR, "out-of-date",
                     f"{shown(entry.output)} is out of date: rendering {shown(entry.spec)} for "
-                    f"{entry.target} changes it (the lbgen-render-update pre-commit hook or "
+                    f"{entry.target}{f' (node {entry.node})' if entry.node else ''} changes it "
+                    "(the lbgen-render-update pre-commit hook or "
                     f"lbgen render-all rewrites it)",
                     file=shown(entry.output),
                 )  # fmt: skip

@@ -530,3 +530,56 @@ def test_render_all_writes_missing_folders_and_reports_each_output(tmp_path: Pat
     assert (tmp_path / "deep" / "er" / "a.cfg").read_text() == rendered("haproxy")
     assert [r.status for r in sync(manifest.outputs, check=False)] == [Status.UNCHANGED]
     assert [r.status for r in sync(manifest.outputs, check=True)] == [Status.UP_TO_DATE]
+
+
+def test_render_all_keeps_each_vip_nodes_keepalived_conf(tmp_path: Path) -> None:
+    """A tier's committed keepalived.conf per node (and its nft rule) is checked like a proxy
+    config: one entry per node, rendered as ``render -t keepalived --node``."""
+    import lbgen
+    from lbgen.manifest import Status, load_manifest, sync
+
+    tier = REPO / "examples" / "ha-tier.yaml"
+    (tmp_path / "tier.yaml").write_text(tier.read_text())
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n"
+        "  - {spec: tier.yaml, target: keepalived, node: lb1, output: k/lb1.conf}\n"
+        "  - {spec: tier.yaml, target: keepalived, node: lb2, output: k/lb2.conf}\n"
+        "  - {spec: tier.yaml, target: keepalived, node: lb2, layout: nft, output: k/lb2.nft}\n"
+    )
+    manifest = load_manifest(tmp_path / ".lbgen-outputs.yaml")
+    assert [r.status for r in sync(manifest.outputs, check=False)] == [Status.CREATED] * 3
+    spec = lbgen.load_spec(tier)
+    for name, node, layout in (("lb1.conf", "lb1", None), ("lb2.conf", "lb2", None),
+                               ("lb2.nft", "lb2", "nft")):  # fmt: skip
+        expected = lbgen.render(spec, "keepalived", node=node, layout=layout).text
+        assert (tmp_path / "k" / name).read_text() == expected
+    assert (tmp_path / "k" / "lb1.conf").read_text() != (tmp_path / "k" / "lb2.conf").read_text()
+    stale = tmp_path / "k" / "lb2.conf"
+    stale.write_text(stale.read_text().replace("priority", "priority 1 #"))
+    results = sync(manifest.outputs, check=True)
+    assert [r.status for r in results] == [Status.UP_TO_DATE, Status.OUT_OF_DATE, Status.UP_TO_DATE]
+    (message,) = [d.message for d in results[1].diagnostics if d.code == "out-of-date"]
+    assert "tier.yaml for keepalived (node lb2) changes it" in message
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("{spec: t.yaml, target: keepalived, output: k.conf}",
+         "2:28: error [missing-node] outputs[0].target: target keepalived renders one node's "
+         "config: name it with node (one entry per node)"),
+        ("{spec: t.yaml, target: haproxy, node: lb1, output: h.cfg}",
+         "2:43: error [node-unused] outputs[0].node: node is for target keepalived, not haproxy"),
+    ],
+)  # fmt: skip
+def test_a_node_is_named_exactly_for_keepalived(entry: str, expected: str, tmp_path: Path) -> None:
+    from lbgen.diagnostics import SpecError, format_text
+    from lbgen.manifest import load_manifest
+
+    (tmp_path / "t.yaml").write_text((REPO / "examples" / "ha-tier.yaml").read_text())
+    (tmp_path / ".lbgen-outputs.yaml").write_text(f"outputs:\n  - {entry}\n")
+    with pytest.raises(SpecError) as raised:
+        load_manifest(tmp_path / ".lbgen-outputs.yaml")
+    assert format_text(raised.value.diagnostics).split(".lbgen-outputs.yaml:", 1)[1].strip() == (
+        expected
+    )
