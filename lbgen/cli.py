@@ -699,7 +699,7 @@ def render_command(
 
     Example: lbgen render cluster.yaml -t haproxy -o /etc/haproxy/haproxy.cfg --validate
     """
-    from lbgen.output import WriteStatus, compare, file_path, write_atomic
+    from lbgen.output import WriteStatus, compare, file_path, plan_write, write_atomic
     from lbgen.rendering import TargetError, TemplateFailure, render
 
     _startup_done()
@@ -754,11 +754,14 @@ def render_command(
     except OSError as exc:
         fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
     if output is not None and check:
-        if pending is WriteStatus.CREATED and not output.parent.is_dir():
-            # render would fail to write it (exit 2), not change it: say so, not "out of date".
-            fail(Exit.INVALID, f"cannot write {output}: {os.strerror(errno.ENOENT)} "
-                 "(its folder does not exist)")  # fmt: skip
         if pending is not WriteStatus.UNCHANGED:
+            try:
+                # The checks the write makes before it writes (a dangling symlink, a file or
+                # folder this user may not write, an owner it cannot keep, a missing folder):
+                # render would fail (exit 2), not change the file; say what render would say.
+                plan_write(output, rendered.text)
+            except OSError as exc:
+                fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
             fail(Exit.DIFFERENT, f"{output} is out of date (render would change it)")
         say(f"{output} is up to date")
         return
@@ -826,7 +829,7 @@ def _render_folder(
 ) -> None:
     """``render -t kubeadm-static-pods``: the folder's files, checked or written, each atomically
     and only when every one of them rendered (and, with --validate, passed its engine)."""
-    from lbgen.output import WriteStatus, stale_files, write_folder
+    from lbgen.output import WriteStatus, plan_folder, stale_files, write_folder
     from lbgen.rendering import TargetError, TemplateFailure
     from lbgen.staticpods import CONFIG_NAMES, StaticPodsError, render_static_pods
 
@@ -852,6 +855,13 @@ def _render_folder(
     except OSError as exc:
         fail(Exit.INVALID, f"cannot use {output}: {exc.strerror or exc}")
     if check:
+        if stale != [] or leftovers:
+            try:
+                # The checks write_folder makes before it writes or makes anything: render
+                # would fail there (exit 2), not change the folder; say what render would say.
+                plan_folder(output, rendered.files)
+            except OSError as exc:
+                fail(Exit.INVALID, f"cannot write {output}: {exc.strerror or exc}")
         if stale is None:
             fail(Exit.DIFFERENT, f"{output} is out of date (render would create it)")
         for path in stale:

@@ -271,7 +271,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
     With ``check``, an outdated output carries an ``out-of-date`` error diagnostic on the output
     file, so that CI annotations point at it.
     """
-    from lbgen.output import WriteStatus, compare, write_atomic
+    from lbgen.output import WriteStatus, compare, plan_write, write_atomic
     from lbgen.rendering import TargetError, TemplateFailure, render
     from lbgen.spec.load import attach, load
 
@@ -301,6 +301,9 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
         try:
             # Exact bytes, like render --check; a file of another size is not read.
             pending = compare(entry.output, rendered.text.encode("utf-8"))
+            if check and pending is not WriteStatus.UNCHANGED:
+                # What render-all would refuse (exit 2) is no "out of date" (exit 1).
+                plan_write(entry.output, rendered.text, make_folders=True)
         except OSError as exc:
             results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
             continue
@@ -319,8 +322,7 @@ def sync(outputs: Sequence[Output], *, check: bool) -> list[Result]:
                 results.append(Result(entry, Status.OUT_OF_DATE, [*diagnostics, stale]))
             continue
         try:
-            entry.output.parent.mkdir(parents=True, exist_ok=True)
-            outcome = write_atomic(entry.output, rendered.text)
+            outcome = write_atomic(entry.output, rendered.text, make_folders=True)
         except OSError as exc:
             results.append(Result(entry, Status.INVALID, [*diagnostics, _io_error(entry, exc)]))
             continue

@@ -140,8 +140,7 @@ def destination(path: Path | str) -> Path:
         if _through_special_tree(path):
             raise _refuse_special(path) from None
         if path.is_symlink():
-            raise OSError(errno.ENOENT, "a dangling symlink: its target does not exist",
-                          str(path)) from None  # fmt: skip
+            raise _dangling(path) from None
         return target
     if not stat.S_ISREG(info.st_mode):
         raise _refuse(path, info.st_mode)  # the file's kind first: "-o /dev/null" says device
@@ -259,13 +258,67 @@ def _replaced(target: Path, path: Path) -> os.stat_result | None:
     except FileNotFoundError:
         return None
     if not os.access(target, os.W_OK, effective_ids=True):
-        # access() says no without a reason: a read-only mount is worth telling apart.
-        read_only = False
-        with contextlib.suppress(OSError):
-            read_only = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
-        code = errno.EROFS if read_only else errno.EACCES
-        raise OSError(code, os.strerror(code), str(path))
+        raise _denied(target, path)
     return previous
+
+
+def _denied(where: Path, path: Path) -> OSError:
+    """This user may not write ``where``: access() says no without a reason, but a read-only
+    mount is worth telling apart."""
+    read_only = False
+    with contextlib.suppress(OSError):
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    code = errno.EROFS if read_only else errno.EACCES
+    return OSError(code, os.strerror(code), str(path))
+
+
+def _dangling(path: Path) -> OSError:
+    return OSError(errno.ENOENT, "a dangling symlink: its target does not exist", str(path))
+
+
+def _check_folder(folder: Path, path: Path) -> os.stat_result:
+    """``folder``'s stat, refused (OSError naming ``path``) when a new file cannot be created
+    in it: missing, not a folder, or not writable by this user. What the temp file's creation
+    would fail with, told before anything is written, so that ``--check`` can tell it too."""
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        if os.path.islink(folder):
+            raise _dangling(path) from None
+        message = f"{os.strerror(errno.ENOENT)} (its folder does not exist)"
+        raise OSError(errno.ENOENT, message, str(path)) from None
+    except OSError as exc:  # a file on the way (ENOTDIR), a symlink loop, a folder not searchable
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=True):
+        raise _denied(folder, path)
+    return info
+
+
+def _owner_refusal(previous: os.stat_result, path: Path, code: int | None) -> OSError:
+    owner = f"{_name(previous.st_uid, 'user')}:{_name(previous.st_gid, 'group')}"
+    return OSError(
+        code,
+        f"its owner {owner} cannot be kept (lbgen replaces files atomically, with a new file "
+        "of this user's: run as the file's owner or root)",
+        str(path),
+    )
+
+
+def _check_owner(previous: os.stat_result, folder: os.stat_result, path: Path) -> None:
+    """Refuse (EPERM) a replacement whose owner and group the new file could not keep: the
+    temp file is this user's, in the folder's group when the folder is setgid (else this
+    user's group); only root may give it another owner, and a user only a group of their own
+    (POSIX's restricted chown). :func:`_keep_owner` stays the last word while writing."""
+    euid = os.geteuid()
+    if euid == 0:
+        return
+    group = folder.st_gid if folder.st_mode & stat.S_ISGID else os.getegid()
+    if (previous.st_uid, previous.st_gid) == (euid, group):
+        return
+    if previous.st_uid != euid or previous.st_gid not in {os.getegid(), *os.getgroups()}:
+        raise _owner_refusal(previous, path, errno.EPERM)
 
 
 def _keep_owner(fd: int, previous: os.stat_result, path: Path) -> None:
@@ -277,13 +330,7 @@ def _keep_owner(fd: int, previous: os.stat_result, path: Path) -> None:
     try:
         os.fchown(fd, previous.st_uid, previous.st_gid)
     except OSError as exc:
-        owner = f"{_name(previous.st_uid, 'user')}:{_name(previous.st_gid, 'group')}"
-        raise OSError(
-            exc.errno,
-            f"its owner {owner} cannot be kept (lbgen replaces files atomically, with a new file "
-            "of this user's: run as the file's owner or root)",
-            str(path),
-        ) from None
+        raise _owner_refusal(previous, path, exc.errno) from None
 
 
 def _write_temp(target: Path, path: Path, data: bytes, previous: os.stat_result | None) -> str:
@@ -328,23 +375,98 @@ def _move_into_place(temp_name: str, target: Path, path: Path) -> None:
         raise
 
 
-def write_atomic(path: Path | str, text: str) -> WriteOutcome:
+@record
+class _Pending:
+    """One file that a write changes."""
+
+    name: str
+    path: Path
+    target: Path
+    previous: os.stat_result | None
+    data: bytes
+
+    @property
+    def status(self) -> WriteStatus:
+        return WriteStatus.CREATED if self.previous is None else WriteStatus.WRITTEN
+
+
+def _folder_to_make(folder: Path, path: Path, *, not_a_folder: str | None = None) -> bool:
+    """Whether ``mkdir -p folder`` would make it (False: it is there); refused (OSError naming
+    ``path``) when that would fail: a regular file or a dangling symlink on its way or in its
+    place, a path through /dev or /proc, a folder this user may not make it in. Makes nothing.
+    ``not_a_folder``: the message for a ``folder`` that is there but no folder."""
+    if _through_special_tree(folder):
+        raise _refuse_special(path)
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        if os.path.islink(folder):
+            raise _dangling(path) from None
+        parent = folder.parent
+        if not _folder_to_make(parent, path) and not os.access(
+            parent, os.W_OK | os.X_OK, effective_ids=True
+        ):
+            raise _denied(parent, path) from None
+        return True
+    except OSError as exc:  # a file on the way (ENOTDIR), a symlink loop, a folder not searchable
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    if not stat.S_ISDIR(info.st_mode):
+        code = errno.ENOTDIR
+        raise OSError(code, not_a_folder or os.strerror(code), str(path))
+    return False
+
+
+def _plan(
+    path: Path, data: bytes, *, folder_made: bool = False, make_folders: bool = False
+) -> _Pending | None:
+    """What writing ``data`` to ``path`` needs (None: nothing, the file holds it), after every
+    refusal a write makes before it writes: a dangling symlink, a device, FIFO, socket or
+    folder in the way, a path through /dev or /proc, a file this user may not write or whose
+    owner the new file could not keep, a folder a file cannot be created in. Reads, never
+    writes. ``folder_made``: the folder is yet to be made, by this user (nothing to check);
+    ``make_folders``: a missing folder is to be made (``mkdir -p``), if it can be."""
+    target = destination(path)
+    if compare(target, data) is WriteStatus.UNCHANGED:
+        return None
+    previous = _replaced(target, path)
+    if make_folders and not folder_made:
+        # The folder as written, as mkdir -p sees it: a dangling symlink on its way is refused.
+        folder_made = _folder_to_make(path.parent, path)
+    if not folder_made:
+        folder = _check_folder(target.parent, path)
+        if previous is not None:
+            _check_owner(previous, folder, path)
+    return _Pending(path.name, path, target, previous, data)
+
+
+def plan_write(path: Path | str, text: str, *, make_folders: bool = False) -> WriteStatus:
+    """What :func:`write_atomic` would do with ``text``, without writing anything: refused
+    with the very OSError the write would raise before it writes (``--check`` then says what
+    render would say), else UNCHANGED, CREATED or WRITTEN."""
+    path = file_path(path)
+    pending = _plan(path, text.encode("utf-8"), make_folders=make_folders)
+    return WriteStatus.UNCHANGED if pending is None else pending.status
+
+
+def write_atomic(path: Path | str, text: str, *, make_folders: bool = False) -> WriteOutcome:
     """Replace ``path`` with ``text`` atomically, unless it already holds exactly that text.
 
     A symlink is followed: its target is replaced and the link stays. A device, FIFO, socket,
-    folder, dangling link, a path through /dev or /proc, a file this user may not write, or one
-    whose owner and group the new file cannot keep is refused with an OSError (the message
-    says which); nothing is written then.
+    folder, dangling link, a path through /dev or /proc, a file this user may not write, one
+    whose owner and group the new file cannot keep, or a folder a file cannot be created in is
+    refused with an OSError (the message says which); nothing is written then.
+    ``make_folders``: a missing folder is made first (``mkdir -p``), unless it cannot be.
     """
     path = file_path(path)
-    data = text.encode("utf-8")
-    target = destination(path)
-    if compare(target, data) is WriteStatus.UNCHANGED:
+    pending = _plan(path, text.encode("utf-8"), make_folders=make_folders)
+    if pending is None:
         return WriteOutcome(path, WriteStatus.UNCHANGED)
-    previous = _replaced(target, path)
-    _move_into_place(_write_temp(target, path, data, previous), target, path)
-    _fsync_folder(target.parent)
-    return WriteOutcome(path, WriteStatus.CREATED if previous is None else WriteStatus.WRITTEN)
+    if make_folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    temp_name = _write_temp(pending.target, path, pending.data, pending.previous)
+    _move_into_place(temp_name, pending.target, path)
+    _fsync_folder(pending.target.parent)
+    return WriteOutcome(path, pending.status)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -380,44 +502,43 @@ def stale_files(folder: Path, files: dict[str, str]) -> list[Path]:
     return stale
 
 
-@record
-class _Pending:
-    """One file of a folder that a write changes."""
+def _plan_folder(folder: Path, files: dict[str, str]) -> tuple[list[WriteOutcome], list[_Pending]]:
+    not_a_folder = "not a folder: this target writes several files"
+    folder_made = _folder_to_make(folder, folder, not_a_folder=not_a_folder)
+    outcomes = []
+    pending = []
+    for name, text in files.items():
+        path = folder / name
+        with _naming(name, path):
+            item = _plan(path, text.encode("utf-8"), folder_made=folder_made)
+        if item is None:
+            outcomes.append(WriteOutcome(path, WriteStatus.UNCHANGED))
+            continue
+        pending.append(item)
+        outcomes.append(WriteOutcome(path, item.status))
+    return outcomes, pending
 
-    name: str
-    path: Path
-    target: Path
-    previous: os.stat_result | None
-    data: bytes
+
+def plan_folder(folder: Path, files: dict[str, str]) -> list[WriteOutcome]:
+    """What :func:`write_folder` would do, without writing or making anything: the outcome of
+    each file, or the very OSError the write would raise before it writes."""
+    return _plan_folder(folder, files)[0]
 
 
 def write_folder(folder: Path, files: dict[str, str]) -> list[WriteOutcome]:
     """Write ``files`` (name -> text) into ``folder``, creating it; an unchanged file is left
     alone. Outcomes in the order of ``files``.
 
-    As near all-or-nothing as a folder gets: every destination is checked first (kind,
-    permission), then every changed file is written to a temp file beside its target (owner,
-    mode, contents, fsync), and only when all of them are written are they renamed into place,
-    in the order given. A failure before the renames (a FIFO in the way, a file this user may
-    not write, a full disk) leaves every old file as it was and no temp file behind. OSError
-    names the file that failed in its message (``haproxy.cfg: Permission denied``).
+    As near all-or-nothing as a folder gets: the folder and every destination are checked
+    first (kind, permission, owner: :func:`plan_folder`), then every changed file is written
+    to a temp file beside its target (owner, mode, contents, fsync), and only when all of them
+    are written are they renamed into place, in the order given. A failure before the renames
+    (a FIFO in the way, a file this user may not write, a full disk) leaves every old file as
+    it was and no temp file behind. OSError names the file that failed in its message
+    (``haproxy.cfg: Permission denied``).
     """
-    if folder.exists() and not folder.is_dir():
-        raise OSError(errno.ENOTDIR, "not a folder: this target writes several files", str(folder))
+    outcomes, pending = _plan_folder(folder, files)
     folder.mkdir(parents=True, exist_ok=True)
-    outcomes = []
-    pending = []
-    for name, text in files.items():
-        path, data = folder / name, text.encode("utf-8")
-        with _naming(name, path):
-            target = destination(path)
-            if compare(target, data) is WriteStatus.UNCHANGED:
-                outcomes.append(WriteOutcome(path, WriteStatus.UNCHANGED))
-                continue
-            previous = _replaced(target, path)
-        pending.append(_Pending(name, path, target, previous, data))
-        status = WriteStatus.CREATED if previous is None else WriteStatus.WRITTEN
-        outcomes.append(WriteOutcome(path, status))
     temps: list[str] = []
     done: list[str] = []
     try:

@@ -583,3 +583,37 @@ def test_a_node_is_named_exactly_for_keepalived(entry: str, expected: str, tmp_p
     assert format_text(raised.value.diagnostics).split(".lbgen-outputs.yaml:", 1)[1].strip() == (
         expected
     )
+
+
+def test_render_all_check_says_what_render_all_would_refuse(tmp_path: Path) -> None:
+    """An output render-all cannot write (an immutable file: even root may not replace it) is
+    exit 2 with --check too, with the same message, not "out of date" (exit 1, which the update
+    hook could not fix)."""
+    (tmp_path / "a.lbgen.yaml").write_text(EXAMPLE.read_text())
+    out = tmp_path / "a.cfg"
+    out.write_text("old\n")
+    (tmp_path / ".lbgen-outputs.yaml").write_text(
+        "outputs:\n  - {spec: a.lbgen.yaml, target: haproxy, output: a.cfg}\n"
+    )
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+
+    def render_all(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lbgen", "render-all", *args], cwd=tmp_path,
+            capture_output=True, text=True, timeout=60, check=False,
+            env=dict(os.environ, PYTHONPATH=path),
+        )  # fmt: skip
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root (chattr +i)")
+    locked = subprocess.run(["chattr", "+i", str(out)], capture_output=True, text=True)
+    if locked.returncode != 0:
+        pytest.skip(f"this file system has no immutable attribute: {locked.stderr.strip()}")
+    try:
+        runs = [render_all("--check"), render_all()]
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    assert [r.returncode for r in runs] == [2, 2], [r.stderr for r in runs]
+    refusals = [[line for line in r.stderr.splitlines() if "error [io]" in line] for r in runs]
+    assert refusals[0] == refusals[1] != []
+    assert out.read_text() == "old\n"

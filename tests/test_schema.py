@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,20 @@ def test_builtin_defaults_are_in_the_schema() -> None:
     shown = {(d, f): defs[d]["properties"][f]["default"] for d, f in [
         ("Global", "log"), ("Stats", "uri"), ("Stats", "refresh"), ("Stats", "timeout"),
         ("LbHealth", "timeout"), ("Defaults", "log_format"), ("Defaults", "dontlognull"),
-        ("Defaults", "start_unresolved"), ("Pool", "start_unresolved"), ("LogEntry", "facility"),
+        ("Defaults", "start_unresolved"), ("LogEntry", "facility"),
     ]}  # fmt: skip
     assert shown == {
         ("Global", "log"): "stdout", ("Stats", "uri"): "/stats", ("Stats", "refresh"): "10s",
         ("Stats", "timeout"): "30s", ("LbHealth", "timeout"): "5s",
         ("Defaults", "log_format"): "tcplog", ("Defaults", "dontlognull"): True,
-        ("Defaults", "start_unresolved"): True, ("Pool", "start_unresolved"): True,
-        ("LogEntry", "facility"): "local0",
+        ("Defaults", "start_unresolved"): True, ("LogEntry", "facility"): "local0",
     }  # fmt: skip
+    # A pool inherits it from defaults: the built-in is in its description, not its default.
+    pool_start = defs["Pool"]["properties"]["start_unresolved"]
+    assert "default" not in pool_start
+    assert pool_start["description"].endswith(
+        "Left out: inherits defaults.start_unresolved; built in: true."
+    )
     # Leaving a block out is writing it empty, not writing each of its fields as null.
     assert defs["Defaults"]["properties"]["health"]["default"] == {}
     assert spec_schema()["properties"]["defaults"]["default"] == {}
@@ -144,12 +150,44 @@ def _rendered(doc: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _schema_defaults() -> list[tuple[str, tuple[Any, ...], str, Any]]:
+def _with_defaults(**health: Any) -> dict[str, Any]:
+    """:data:`PROBE` whose ``defaults`` block sets every field a pool, server or frontend
+    inherits to a value that is not the built-in: a schema ``default`` on an inheriting field
+    (the built-in, which an editor inserts) then overrides ``defaults`` and renders otherwise."""
+    doc: dict[str, Any] = json.loads(json.dumps(PROBE))
+    doc["defaults"].update({
+        "balance": "leastconn", "weight": 50, "slowstart": "60s", "maxconn": 100, "maxqueue": 10,
+        "retries": 5, "redispatch": False, "start_unresolved": False,
+        "health": {
+            "check": "https", "path": "/healthz", "expect": [204], "expect_body": "ok",
+            "interval": "7s", "fast_interval": "3s", "down_interval": "9s", "rise": 4, "fall": 5,
+            "timeout": "4s", "client_cert": "/etc/lbgen/check.pem", "sni": "api.example.internal",
+            "port": 8443, **health,
+        },
+        "timeouts": {
+            "connect": "6s", "server": "2h", "tunnel": "3h", "server_fin": "11s", "queue": "7s",
+            "client": "2h", "client_fin": "12s",
+        },
+    })  # fmt: skip
+    return doc
+
+
+#: The specs the table invariant is held on: nothing in ``defaults``, and ``defaults`` setting
+#: every inherited field (its check https, where every health field shows, and tcp, which is
+#: not the built-in check).
+BASES = {
+    "empty-defaults": PROBE,
+    "set-defaults": _with_defaults(),
+    "set-defaults-tcp": _with_defaults(check="tcp", path=None, expect=None, expect_body=None),
+}
+
+
+def _schema_defaults(base: dict[str, Any] = PROBE) -> list[tuple[str, tuple[Any, ...], str, Any]]:
     """``(def name, block path, key, default)`` for every property with a ``default``, at
-    every place of :data:`PROBE` where its block is."""
+    every place of ``base`` where its block is."""
     schema = spec_schema()
     defs = schema["$defs"]
-    places = [("Spec", ()), *_blocks(schema, defs, (), PROBE)]
+    places = [("Spec", ()), *_blocks(schema, defs, (), base)]
     found = []
     for name, path in dict.fromkeys(places):
         node = schema if name == "Spec" else defs[name]
@@ -159,19 +197,23 @@ def _schema_defaults() -> list[tuple[str, tuple[Any, ...], str, Any]]:
     return found
 
 
-def test_every_schema_default_is_what_leaving_the_field_out_gives() -> None:
-    """The table invariant: for every optional field, at every level of the spec, a spec
-    without the field and one that sets it to the schema's ``default`` render the same config
-    for every engine, layout and node. A default that says ``null`` where lbgen uses a
-    built-in (null emits nothing), or a built-in changed without the schema, fails here."""
+@pytest.mark.parametrize("base_name", list(BASES))
+def test_every_schema_default_is_what_leaving_the_field_out_gives(base_name: str) -> None:
+    """The table invariant: for every optional field that has a ``default``, at every level of
+    the spec, a spec without the field and one that sets it to the schema's ``default`` render
+    the same config for every engine, layout and node. A default that says ``null`` where lbgen
+    uses a built-in (null emits nothing), a built-in changed without the schema, or a default
+    on a field that inherits (which overrides what ``defaults`` or the pool set) fails here."""
     import copy
 
-    defaults = _schema_defaults()
+    base = BASES[base_name]
+    assert "refused" not in _rendered(base)
+    defaults = _schema_defaults(base)
     covered = {name for name, *_ in defaults}
     described = {name for name, node in spec_schema()["$defs"].items()
                  if any("default" in p for p in node.get("properties", {}).values())}  # fmt: skip
     assert described <= covered, f"PROBE holds no block of {sorted(described - covered)}"
-    assert len(defaults) > 100
+    assert len(defaults) > 80
     cache: dict[str, dict[str, str]] = {}
 
     def rendered(doc: dict[str, Any]) -> dict[str, str]:
@@ -182,7 +224,7 @@ def test_every_schema_default_is_what_leaving_the_field_out_gives() -> None:
 
     wrong = []
     for name, path, key, default in defaults:
-        without: Any = copy.deepcopy(PROBE)
+        without: Any = copy.deepcopy(base)
         block = without
         for part in path:
             block = block[part]
@@ -222,6 +264,72 @@ def test_an_engines_own_default_is_only_where_the_description_says() -> None:
         left_out, written = _rendered(PROBE), _rendered(doc)
         differ = {e.split("/")[0] for e in left_out if left_out[e] != written.get(e)}
         assert differ == engines, differ
+
+
+def _node(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or the ``$defs`` entry it refers to."""
+    if "$ref" in node:
+        return dict(schema["$defs"][node["$ref"].rsplit("/", 1)[-1]])
+    return node
+
+
+def _property(schema: dict[str, Any], model: str, path: str) -> dict[str, Any]:
+    """The property of ``$defs[model]`` at the dotted ``path`` (``health.interval``)."""
+    node = schema["$defs"][model]
+    *blocks, name = path.split(".")
+    for block in blocks:
+        node = _node(schema, node["properties"][block])
+    prop: dict[str, Any] = node["properties"][name]
+    return prop
+
+
+def _built_in(value: Any) -> str:
+    if value is None:
+        return "no built-in"
+    return "built in: " + (value if isinstance(value, str) else json.dumps(value))
+
+
+def test_an_inheriting_field_has_no_default_and_names_what_it_inherits() -> None:
+    """A pool's field left out is ``defaults``' value, a server's its pool's, a frontend's
+    timeout ``defaults``': no one value is "what leaving the field out gives", so such a field
+    has no ``default`` (an editor that inserts it would override ``defaults``, silently). Its
+    description names what it inherits and the built-in at the end of the chain, which is
+    ``defaults``' own ``default`` (kept). The fields come from the registry's scopes; verbatim
+    ``extra`` directives belong to their block and are not inherited."""
+    from lbgen.spec.fields import FIELDS, Kind, Scope
+
+    schema = spec_schema()
+    models = {Scope.POOL: "Pool", Scope.SERVER: "Server", Scope.FRONTEND: "Frontend"}
+    checked = []
+    for field in FIELDS:
+        if field.kind is Kind.EXTRA or len(field.scopes) < 2:
+            continue
+        own = _property(schema, "Defaults", field.path)
+        assert "default" in own, f"defaults.{field.path} lost its default"
+        built_in = _built_in(own["default"])
+        for parent, scope in itertools.pairwise(field.scopes):
+            prop = _property(schema, models[scope], field.path)
+            where = f"{scope}.{field.path}"
+            assert "default" not in prop, f"{where} inherits, yet has a default"
+            if parent is Scope.DEFAULTS:
+                source = f"defaults.{field.path}"
+            else:
+                assert parent is Scope.POOL
+                source = f"its pool's {field.path}, then defaults.{field.path}"
+            said = f"Left out: inherits {source}; {built_in}."
+            assert str(prop["description"]).endswith(" " + said), (where, prop["description"])
+            checked.append(where)
+    # Every pool setting, health and timeout field; the server's four; the frontend's two.
+    assert len(checked) == 32, checked
+    weight = _property(schema, "Pool", "weight")["description"]
+    assert weight.endswith("Left out: inherits defaults.weight; built in: 100.")
+    assert _property(schema, "Defaults", "weight")["default"] == 100
+    assert _property(schema, "Defaults", "health.interval")["default"] == "2s"
+    # The pool's health block is not the one ``defaults`` has (whose fields keep defaults).
+    assert (
+        _property(schema, "Pool", "health")["$ref"]
+        != _property(schema, "Defaults", "health")["$ref"]
+    )
 
 
 def _properties(node: object, where: str = "") -> list[tuple[str, dict[str, object]]]:
@@ -268,11 +376,15 @@ def test_descriptions_are_the_field_docstrings() -> None:
     assert "inter" in interval
     assert schema["properties"]["global"]["description"].startswith("Settings of the engine")
     assert schema["properties"]["pools"]["description"] == source[("Spec", "pools")]
-    # Inherited fields carry the docstring of the class that declares them; a field's own
-    # docstring wins over its type's description (ServerAddress has one).
+    # Inherited fields carry the docstring of the class that declares them (and, where the
+    # field inherits its value, what from); a field's own docstring wins over its type's
+    # description (ServerAddress has one).
     assert (
-        schema["$defs"]["Pool"]["properties"]["weight"]["description"]
+        schema["$defs"]["Defaults"]["properties"]["weight"]["description"]
         == (source[("ServerParams", "weight")])
+    )
+    assert schema["$defs"]["Pool"]["properties"]["weight"]["description"] == (
+        source[("ServerParams", "weight")] + " Left out: inherits defaults.weight; built in: 100."
     )
     assert (
         schema["$defs"]["Server"]["properties"]["address"]["description"]

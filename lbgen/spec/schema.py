@@ -7,15 +7,22 @@ A field's ``default`` is what lbgen uses when the spec leaves the field out, whi
 always the model's own default: the models default nearly every field to ``null`` ("unset"),
 while an explicit ``null`` means "emit nothing". So the schema shows the built-in where there
 is one (:func:`builtin_default`), and ``{}`` for a block (leaving a block out is writing it
-empty, not writing every field of it as ``null``). ``tests/test_schema.py`` renders a spec
-without each field and with its ``default``, and holds the two to the same config.
+empty, not writing every field of it as ``null``). A field that inherits (a pool's from
+``defaults``, a server's from its pool, a frontend's timeouts from ``defaults``) has no one
+such value: it has no ``default`` (an editor that inserts one would override ``defaults``),
+and its description names what it inherits and the built-in at the end of the chain
+(:func:`_show_inheritance`). ``tests/test_schema.py`` renders a spec without each field and
+with its ``default``, and holds the two to the same config.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
+import itertools
+import json
 from typing import Any, get_args
 
 from pydantic import BaseModel
@@ -184,7 +191,58 @@ def spec_schema() -> dict[str, Any]:
     _close_name_maps(schema)
     _one_line_descriptions(schema)
     _show_builtins(schema)
+    _show_inheritance(schema)
     return schema
+
+
+#: The ``$defs`` entry of the block each scope's fields are set in (a pool's ``health`` block
+#: gets its own, :func:`_show_inheritance`).
+_SCOPE_DEFS = {"pool": "Pool", "server": "Server", "frontend": "Frontend"}
+
+
+def _property(schema: dict[str, Any], model: str, path: str) -> dict[str, Any]:
+    """The property of ``$defs[model]`` at the dotted ``path`` (``health.interval``)."""
+    defs = schema["$defs"]
+    node = defs[model]
+    *blocks, name = path.split(".")
+    for block in blocks:
+        node = defs[node["properties"][block]["$ref"].rsplit("/", 1)[-1]]
+    found: dict[str, Any] = node["properties"][name]
+    return found
+
+
+def _built_in_text(value: Any) -> str:
+    if value is None:
+        return "no built-in"
+    return "built in: " + (value if isinstance(value, str) else json.dumps(value))
+
+
+def _show_inheritance(schema: dict[str, Any]) -> None:
+    """No ``default`` for a field that inherits, which :mod:`lbgen.spec.fields` tells by its
+    scopes (every scope after the first inherits from the one before it; verbatim ``extra``
+    directives belong to their block): its description ends with what it inherits and the
+    built-in at the end of the chain, ``defaults``' own ``default``. The pool's ``health``
+    block becomes a ``PoolHealth`` of its own: ``defaults.health`` keeps its defaults."""
+    from lbgen.spec.fields import FIELDS, Kind, Scope
+
+    defs = schema["$defs"]
+    pool_health = copy.deepcopy(defs["Health"])
+    pool_health["title"] = "PoolHealth"
+    defs["PoolHealth"] = pool_health
+    defs["Pool"]["properties"]["health"]["$ref"] = "#/$defs/PoolHealth"
+    schema["$defs"] = dict(sorted(defs.items()))
+    for field in FIELDS:
+        if field.kind is Kind.EXTRA or len(field.scopes) < 2:
+            continue
+        assert field.scopes[0] is Scope.DEFAULTS, field
+        built_in = _built_in_text(_property(schema, "Defaults", field.path)["default"])
+        for parent, scope in itertools.pairwise(field.scopes):
+            prop = _property(schema, _SCOPE_DEFS[scope], field.path)
+            prop.pop("default", None)
+            source = f"defaults.{field.path}"
+            if parent is not Scope.DEFAULTS:  # a server's: its pool's, then defaults'
+                source = f"its {parent}'s {field.path}, then {source}"
+            prop["description"] = f"{prop['description']} Left out: inherits {source}; {built_in}."
 
 
 def _one_line_descriptions(node: Any) -> None:
