@@ -139,7 +139,7 @@ class Field:
     @property
     def doc(self) -> str | None:
         """The field's description: the docstring under it in :mod:`lbgen.spec.models`."""
-        from lbgen.spec.schema import field_description
+        from lbgen.spec.docstrings import field_description
 
         model: Any = _SCOPE_MODELS[self.scopes[-1]]
         parts = self.path.split(".")

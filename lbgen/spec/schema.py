@@ -1,7 +1,8 @@
 """The JSON Schema of spec version 1, with lbgen's built-in defaults shown as ``default``.
 
 Every field's ``description`` is the docstring under it in :mod:`lbgen.spec.models`, read from
-that module's source here, when a schema is asked for (not at every start of ``lbgen``).
+that module's source (:mod:`lbgen.spec.docstrings`) when a schema is asked for (not at every
+start of ``lbgen``).
 
 A field's ``default`` is what lbgen uses when the spec leaves the field out, which is not
 always the model's own default: the models default nearly every field to ``null`` ("unset"),
@@ -17,10 +18,8 @@ with its ``default``, and holds the two to the same config.
 
 from __future__ import annotations
 
-import ast
 import copy
 import functools
-import inspect
 import itertools
 import json
 from typing import Any, get_args
@@ -29,41 +28,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from lbgen.spec import models, vip
+from lbgen.spec.docstrings import field_description
+from lbgen.spec.fields import FIELDS, Kind, Scope
 from lbgen.spec.models import FrontendTimeouts, Health, PoolTimeouts, ServerParams, Spec
 from lbgen.spec.source import SCHEMA_KEY
-
-
-@functools.cache
-def field_docstrings() -> dict[str, dict[str, str]]:
-    """``{class name: {field name: docstring}}`` of :mod:`lbgen.spec.models` (and its ``vip``
-    section, :mod:`lbgen.spec.vip`): the string
-    literal right under each annotated field, cleaned as pydantic's ``use_attribute_docstrings``
-    cleans it."""
-    found: dict[str, dict[str, str]] = {}
-    nodes = [n for module in (models, vip) for n in ast.parse(inspect.getsource(module)).body]
-    for node in nodes:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        docs = found.setdefault(node.name, {})
-        for statement, following in zip(node.body, node.body[1:], strict=False):
-            if (
-                isinstance(statement, ast.AnnAssign)
-                and isinstance(statement.target, ast.Name)
-                and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)
-            ):
-                docs[statement.target.id] = inspect.cleandoc(following.value.value)
-    return found
-
-
-def field_description(model: type[BaseModel], name: str) -> str | None:
-    """The docstring of field ``name`` where ``model`` or the nearest base class declares it."""
-    for klass in model.__mro__:
-        if name in inspect.get_annotations(klass):
-            return field_docstrings().get(klass.__name__, {}).get(name)
-    return None
 
 
 class _DocstringSchema(GenerateJsonSchema):
@@ -86,9 +54,10 @@ class _DocstringSchema(GenerateJsonSchema):
 #: the stats page's ``uri`` and ``refresh``, ``log_format``, ``dontlognull``,
 #: ``start_unresolved``) and the HAProxy view writes the others (:mod:`lbgen.haproxy.table`:
 #: the two ``timeout client`` of lbgen's own frontends, a log line's facility; nginx keeps its
-#: own defaults there, as those fields' descriptions say). Neither can be imported here: the
-#: resolver imports the field registry, which reads this module's docstrings (a cycle), and the
-#: core imports no engine. ``tests/test_schema.py`` renders a spec without each field and with
+#: own defaults there, as those fields' descriptions say). The engine's cannot be imported here
+#: (the core imports no engine); the resolver's could be, now that the docstrings the field
+#: registry reads live in :mod:`lbgen.spec.docstrings`, not here (they were a cycle), but are
+#: not yet. ``tests/test_schema.py`` renders a spec without each field and with
 #: the value below and fails when the configs differ, so a change on either side cannot drift.
 RESOLVED_BUILTINS: dict[tuple[str, str], Any] = {
     ("Global", "log"): "stdout",
@@ -223,8 +192,6 @@ def _show_inheritance(schema: dict[str, Any]) -> None:
     directives belong to their block): its description ends with what it inherits and the
     built-in at the end of the chain, ``defaults``' own ``default``. The pool's ``health``
     block becomes a ``PoolHealth`` of its own: ``defaults.health`` keeps its defaults."""
-    from lbgen.spec.fields import FIELDS, Kind, Scope
-
     defs = schema["$defs"]
     pool_health = copy.deepcopy(defs["Health"])
     pool_health["title"] = "PoolHealth"
