@@ -77,6 +77,19 @@ def joined_namespaces(tag: str, addresses: dict[str, str]) -> Iterator[dict[str,
             subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
 
 
+def run_briefly(argv: list[str], seconds: float = 5) -> tuple[bool, str]:
+    """Start ``argv`` (an engine in the foreground) and give it ``seconds``: whether it exited
+    by then (a config it refused), and everything it printed. One still running is ended."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=seconds)
+        return True, output
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+        return False, output
+
+
 #: Figures the tests measured, each with the test file that measured it. tests/conftest.py
 #: prints them in the terminal summary, so CI output shows them whatever ``-s`` says.
 SUMMARY: list[tuple[str, str]] = []

@@ -28,7 +28,7 @@ from lbgen.rendering import TargetError
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load_spec
 from lbgen.staticpods import DEFAULT_IMAGES, HOST_FOLDER, RenderedFolder, render_static_pods
-from tests.support import node_namespace, run_lbgen
+from tests.support import node_namespace, run_briefly, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -506,18 +506,10 @@ def test_haproxy_as_the_images_user_binds_only_where_the_warning_says(
         config = Path(readable) / "haproxy.cfg"
         config.write_text(folder.files["haproxy.cfg"])
         config.chmod(0o644)
-        haproxy = subprocess.Popen(
+        exited, output = run_briefly(
             ["ip", "netns", "exec", namespace, "setpriv", f"--reuid={IMAGE_UID}",
-             f"--regid={IMAGE_UID}", "--clear-groups", "haproxy", "-db", "-f", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+             f"--regid={IMAGE_UID}", "--clear-groups", "haproxy", "-db", "-f", str(config)]
         )  # fmt: skip
-        try:
-            output, _ = haproxy.communicate(timeout=5)
-            exited = True
-        except subprocess.TimeoutExpired:
-            haproxy.terminate()
-            output, _ = haproxy.communicate(timeout=15)
-            exited = False
     assert exited is not binds, output
     if not binds:
         assert f"cannot bind socket (Permission denied) for [192.0.2.100:{port}]" in output

@@ -25,7 +25,7 @@ from lbgen.rendering import TargetError, render
 from lbgen.runners.local import LocalRunner
 from lbgen.spec.load import load, load_spec
 from lbgen.spec.vip import derived_priorities, health_target
-from tests.support import joined_namespaces, node_namespace, run_lbgen
+from tests.support import joined_namespaces, node_namespace, run_briefly, run_lbgen
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ha-tier.yaml"
@@ -940,17 +940,7 @@ def test_haproxy_cannot_bind_beside_the_api_server_where_the_warning_says(
         )
         try:
             assert api.stdout is not None and api.stdout.readline() == "listening\n"
-            haproxy = subprocess.Popen(
-                [*exec_in, "haproxy", "-db", "-f", str(config)],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
-            try:
-                output, _ = haproxy.communicate(timeout=5)
-                exited = True
-            except subprocess.TimeoutExpired:
-                haproxy.terminate()
-                output, _ = haproxy.communicate(timeout=15)
-                exited = False
+            exited, output = run_briefly([*exec_in, "haproxy", "-db", "-f", str(config)])
             assert exited is not starts, output
             if not starts:
                 assert f"cannot bind socket (Address already in use) for [192.0.2.100:{port}]" in (
